@@ -1,0 +1,195 @@
+"""Folder membership, exactly as DESIGN.md's folder rules say, in both directions."""
+
+import pytest
+
+from tests.helpers import row_subjects
+from webapp.models import OUTBOUND
+
+
+@pytest.fixture
+def world(make):
+    """A small team: rita on job A and pool P, sam on job B, job S for admins only."""
+    w = type("World", (), {})()
+    w.job_a, w.job_b, w.job_s = make.offer("Job A"), make.offer("Job B"), make.offer("Job S")
+    w.pool = make.offer("Pool P", kind="pool")
+    w.ada = make.user("Ada Admin", role="admin")
+    w.rita = make.user("Rita Recruiter", offers=[w.job_a, w.pool])
+    w.sam = make.user("Sam Recruiter", offers=[w.job_b])
+    w.cand_a = make.candidate("Alice Able", offers=[w.job_a])
+    w.cand_b = make.candidate("Bob Baker", offers=[w.job_b])
+    w.cand_s = make.candidate("Sue Secret", offers=[w.job_s])
+    w.cand_p = make.candidate("Paul Pool", offers=[w.pool])
+    w.unplaced = make.candidate("Una Unplaced")
+    return w
+
+
+def folder_subjects(client, auth, user, slug):
+    auth.login(user.email)
+    response = client.get(f"/mail/{slug}")
+    assert response.status_code == 200
+    subjects = row_subjects(response.get_data(as_text=True))
+    auth.logout()
+    return subjects
+
+
+def test_inbox_has_candidate_mail_addressed_to_me_only(client, auth, make, world):
+    make.message(candidate=world.cand_a, to_users=[world.rita], subject="To rita from Alice")
+    make.message(candidate=world.cand_a, to_users=[world.ada], subject="To ada from Alice")
+    make.message(to_users=[world.rita], subject="From a stranger", from_address="x@stranger.test")
+    make.message(candidate=world.cand_b, to_users=[world.rita], subject="Bob on a job rita cannot see")
+    make.message(candidate=world.cand_a, to_users=[world.rita], subject="Just an auto-reply", is_auto_reply=True)
+    archived = make.thread("Archived chat", candidate=world.cand_a, archived=True)
+    make.message(archived, candidate=world.cand_a, to_users=[world.rita])
+
+    assert folder_subjects(client, auth, world.rita, "inbox") == ["To rita from Alice"]
+    assert folder_subjects(client, auth, world.ada, "inbox") == ["To ada from Alice"]
+    assert folder_subjects(client, auth, world.sam, "inbox") == []
+
+
+def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, world):
+    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Sent one")
+    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Failed one",
+                 status="failed", error="550 no such user")  # fmt: skip
+    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Later", status="scheduled")
+    make.message(direction=OUTBOUND, sender=world.sam, candidate=world.cand_b, subject="Sam's")
+    make.message(direction=OUTBOUND, sender=world.rita, subject="To a vendor", from_address="rita@mail.test")
+    archived = make.thread("Archived but sent", candidate=world.cand_a, archived=True)
+    make.message(archived, direction=OUTBOUND, sender=world.rita, candidate=world.cand_a)
+
+    subjects = folder_subjects(client, auth, world.rita, "sent")
+    assert subjects == ["Archived but sent", "To a vendor", "Failed one", "Sent one"]
+    auth.login(world.rita.email)
+    page = client.get("/mail/sent").get_data(as_text=True)
+    assert "chip-failed" in page
+
+
+def test_scheduled_mail_leaves_send_later_once_sent(app, client, auth, make, world):
+    msg = make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Due tomorrow",
+                       status="scheduled")  # fmt: skip
+    assert folder_subjects(client, auth, world.rita, "scheduled") == ["Due tomorrow"]
+    assert folder_subjects(client, auth, world.sam, "scheduled") == []
+    assert "Due tomorrow" not in folder_subjects(client, auth, world.rita, "sent")
+    assert "Due tomorrow" not in folder_subjects(client, auth, world.ada, "candidates")
+
+    from webapp.extensions import db
+    from webapp.models import Message
+
+    with app.app_context():
+        db.session.get(Message, msg.id).status = "sent"
+        db.session.commit()
+    assert folder_subjects(client, auth, world.rita, "scheduled") == []
+    assert folder_subjects(client, auth, world.rita, "sent") == ["Due tomorrow"]
+
+
+def test_all_candidates_follows_offer_access(client, auth, make, world):
+    make.message(candidate=world.cand_a, to_users=[world.ada], subject="Alice (job A)")
+    make.message(candidate=world.cand_b, to_users=[world.sam], subject="Bob (job B)")
+    make.message(candidate=world.cand_s, to_users=[world.ada], subject="Sue (job S)")
+    make.message(candidate=world.cand_p, subject="Paul (pool)")
+    make.message(subject="Stranger mail", from_address="x@stranger.test")
+    unplaced = make.thread("Una, rita wrote", candidate=world.unplaced)
+    make.message(unplaced, direction=OUTBOUND, sender=world.rita, candidate=world.unplaced)
+    auto = make.thread("Only an auto-reply", candidate=world.cand_a)
+    make.message(auto, candidate=world.cand_a, is_auto_reply=True)
+
+    assert sorted(folder_subjects(client, auth, world.rita, "candidates")) == [
+        "Alice (job A)", "Paul (pool)", "Una, rita wrote",
+    ]  # fmt: skip
+    assert folder_subjects(client, auth, world.sam, "candidates") == ["Bob (job B)"]
+    assert sorted(folder_subjects(client, auth, world.ada, "candidates")) == [
+        "Alice (job A)", "Bob (job B)", "Paul (pool)", "Sue (job S)", "Una, rita wrote",
+    ]  # fmt: skip
+
+
+def test_followed_candidates_only_those_i_follow_and_can_see(client, auth, make, world):
+    make.message(candidate=world.cand_a, subject="Alice mail")
+    make.message(candidate=world.cand_p, subject="Paul mail")
+    make.message(candidate=world.cand_s, subject="Sue mail")
+    make.follow(world.rita, world.cand_a)
+    make.follow(world.rita, world.cand_s)  # followed, but on a job rita cannot access
+
+    assert folder_subjects(client, auth, world.rita, "followed-candidates") == ["Alice mail"]
+    assert folder_subjects(client, auth, world.sam, "followed-candidates") == []
+
+
+def test_followed_jobs_only_offers_i_follow_and_can_access(client, auth, make, world):
+    make.message(candidate=world.cand_a, subject="Alice mail")
+    make.message(candidate=world.cand_b, subject="Bob mail")
+    make.message(candidate=world.cand_p, subject="Paul mail")
+    make.follow(world.rita, world.job_a)
+    make.follow(world.rita, world.pool)
+    make.follow(world.rita, world.job_b)  # followed, but no access
+    make.follow(world.ada, world.job_b)
+
+    assert sorted(folder_subjects(client, auth, world.rita, "followed-jobs")) == ["Alice mail", "Paul mail"]
+    assert folder_subjects(client, auth, world.ada, "followed-jobs") == ["Bob mail"]
+    assert folder_subjects(client, auth, world.sam, "followed-jobs") == []
+
+
+def test_non_candidates_team_wide_and_never_candidate_mail(client, auth, make, world):
+    make.message(to_users=[world.rita], subject="Agency pitch", from_address="jane@agency.test")
+    make.message(direction=OUTBOUND, sender=world.ada, subject="Invoice question", from_address="ada@mail.test")
+    make.message(candidate=world.cand_a, subject="Alice mail")
+    old = make.thread("Archived vendor mail", archived=True)
+    make.message(old, from_address="billing@vendor.test")
+    make.message(subject="A CV", is_cv=True, cv_offer_id=world.job_a.id, from_address="cv@agency.test")
+
+    for user in (world.ada, world.rita, world.sam):
+        assert sorted(folder_subjects(client, auth, user, "non-candidates")) == ["Agency pitch", "Invoice question"]
+    assert "Agency pitch" not in folder_subjects(client, auth, world.rita, "inbox")
+
+
+def test_archived_has_archived_conversations_i_could_see(client, auth, make, world):
+    a = make.thread("Alice archived", candidate=world.cand_a, archived=True)
+    make.message(a, candidate=world.cand_a, to_users=[world.rita])
+    s = make.thread("Sue archived", candidate=world.cand_s, archived=True)
+    make.message(s, candidate=world.cand_s)
+    v = make.thread("Vendor archived", archived=True)
+    make.message(v, from_address="billing@vendor.test")
+    make.message(candidate=world.cand_a, subject="Alice live")
+
+    assert sorted(folder_subjects(client, auth, world.rita, "archived")) == ["Alice archived", "Vendor archived"]
+    assert sorted(folder_subjects(client, auth, world.ada, "archived")) == [
+        "Alice archived", "Sue archived", "Vendor archived",
+    ]  # fmt: skip
+    assert folder_subjects(client, auth, world.sam, "archived") == ["Vendor archived"]
+    assert "Alice archived" not in folder_subjects(client, auth, world.rita, "candidates")
+
+
+def test_incoming_cv_by_job_access_company_inbox_admins_only(client, auth, make, world):
+    make.message(subject="CV for job A", is_cv=True, cv_offer_id=world.job_a.id, from_address="a@agency.test")
+    make.message(subject="CV for job B", is_cv=True, cv_offer_id=world.job_b.id, from_address="b@agency.test")
+    make.message(subject="CV to the company", is_cv=True, from_address="c@example.test")
+    from webapp.models.types import utcnow
+
+    make.message(subject="Processed CV", is_cv=True, cv_offer_id=world.job_a.id, cv_processed_at=utcnow())
+
+    assert folder_subjects(client, auth, world.rita, "incoming-cv") == ["CV for job A"]
+    assert folder_subjects(client, auth, world.sam, "incoming-cv") == ["CV for job B"]
+    assert sorted(folder_subjects(client, auth, world.ada, "incoming-cv")) == [
+        "CV for job A", "CV for job B", "CV to the company",
+    ]  # fmt: skip
+    assert "CV for job A" not in folder_subjects(client, auth, world.ada, "non-candidates")
+
+
+def test_unplaced_candidate_seen_only_by_people_in_the_conversation(client, auth, make, world):
+    t = make.thread("Una talks to rita", candidate=world.unplaced)
+    make.message(t, direction=OUTBOUND, sender=world.rita, candidate=world.unplaced)
+    make.message(t, candidate=world.unplaced, to_users=[world.rita])
+
+    assert folder_subjects(client, auth, world.rita, "inbox") == ["Una talks to rita"]
+    assert folder_subjects(client, auth, world.sam, "candidates") == []
+    assert folder_subjects(client, auth, world.ada, "candidates") == ["Una talks to rita"]
+
+
+def test_conversations_newest_activity_first(client, auth, make, world):
+    old = make.thread("Older", candidate=world.cand_a)
+    make.message(old, candidate=world.cand_a)
+    make.message(candidate=world.cand_a, subject="Newer")
+    make.message(old, candidate=world.cand_a)  # a reply makes "Older" the newest activity
+    assert folder_subjects(client, auth, world.rita, "candidates") == ["Older", "Newer"]
+
+
+def test_unknown_folder_is_404(client, auth, world):
+    auth.login(world.rita.email)
+    assert client.get("/mail/spam").status_code == 404

@@ -1,0 +1,111 @@
+"""The application factory: the web process, the worker and the tests all start here."""
+
+import secrets
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from webapp.config import ROOT, Config
+from webapp.extensions import babel, csrf, db, login_manager, migrate
+from webapp.templating import register_templating
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    """Build the app from `config` (default: the environment)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    settings = config if isinstance(config, dict) else (config or Config()).as_dict()
+    app.config.update(settings)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_cli(app)
+    register_security_headers(app)
+    return app
+
+
+def select_locale() -> str | None:
+    """The user's chosen language, else the browser's best match."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str | None:
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return None
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp import models  # noqa: F401  (registers the tables)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    register_templating(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from webapp.models import User
+
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user and user.is_active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.auth import bp as auth_bp
+    from webapp.mailbox import bp as mailbox_bp
+    from webapp.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(mailbox_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from webapp.main.errors import handle_http_error
+
+    for code in (400, 403, 404, 405, 413, 500):
+        app.register_error_handler(code, handle_http_error)
+
+
+def register_cli(app: Flask) -> None:
+    from webapp.cli import seed_command, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_command)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.before_request
+    def make_nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def security_headers(response):
+        nonce = getattr(g, "csp_nonce", "")
+        cdn = " https://unpkg.com" if app.config.get("HTMX_CDN") else ""
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{cdn}; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Pages and their htmx fragments share URLs: caches must key on the header.
+        response.vary.add("HX-Request")
+        return response

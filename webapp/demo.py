@@ -1,0 +1,467 @@
+"""The demo team, offers, candidates and mail (`flask seed --demo`; never in production).
+
+Deterministic: the same people, conversations and attachments every time; dates are placed
+relative to the moment of seeding so the inbox looks alive.
+"""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.mail.build import Draft, OutgoingFile, build
+from webapp.mail.record import record_message
+from webapp.mail.storage import BlobStore
+from webapp.models import (
+    INBOUND,
+    OUTBOUND,
+    Candidate,
+    CandidateEmail,
+    CandidateFollow,
+    Message,
+    MessageRead,
+    Offer,
+    OfferAccess,
+    OfferFollow,
+    Placement,
+    Thread,
+    User,
+)
+
+DEMO_PASSWORD = "demo-password"
+
+USERS = [
+    # email, name, role, time zone
+    ("ada@demo.test", "Ada Lovelace", "admin", "Europe/London"),
+    ("rita@demo.test", "Rita Moreno", "recruiter", "Europe/Paris"),
+    ("sam@demo.test", "Sam Okafor", "recruiter", "America/New_York"),
+]
+OFFERS = [
+    # slug, kind, title, team
+    ("backend-engineer", "job", "Backend Engineer (Python)", ["rita"]),
+    ("product-designer", "job", "Product Designer", ["rita"]),
+    ("engineering-pool", "pool", "Engineering talent pool", ["rita"]),
+    ("data-analyst", "job", "Data Analyst", ["sam"]),
+    ("account-executive", "job", "Account Executive", ["sam"]),
+    ("head-of-finance", "job", "Head of Finance", []),  # admins only
+]
+CANDIDATES = [
+    # key, first, last, addresses, offers
+    ("lea", "Léa", "Martin", ["lea.martin@example.com"], ["backend-engineer"]),
+    ("jonas", "Jonas", "Becker", ["jonas.becker@example.org"], ["backend-engineer", "engineering-pool"]),
+    ("amara", "Amara", "Diallo", ["amara.diallo@example.net", "amara@diallo-design.example"], ["product-designer"]),
+    ("chen", "Wei", "Chen", ["chen.wei@example.com"], ["engineering-pool"]),
+    ("priya", "Priya", "Nair", ["priya.nair@example.org"], ["data-analyst"]),
+    ("diego", "Diego", "Alvarez", ["diego.alvarez@example.net"], ["data-analyst", "backend-engineer"]),
+    ("hannah", "Hannah", "Schmidt", ["hannah.schmidt@example.com"], ["account-executive"]),
+    ("lucas", "Lucas", "Moreau", ["lucas.moreau@example.com"], ["account-executive"]),
+    ("tom", "Tom", "Baker", ["tom.baker@example.org"], ["head-of-finance"]),
+    ("nora", "Nora", "Haddad", ["nora.haddad@example.net"], []),  # not placed yet
+]
+FOLLOWS = {
+    "ada": (["tom"], ["backend-engineer"]),
+    "rita": (["lea"], ["product-designer"]),
+    "sam": (["priya"], ["account-executive"]),
+}
+# Older applications, so folders have more than a page and scrolling loads more.
+BACKLOG_FIRST = ["Marta", "Kofi", "Ines", "Yuki", "Omar", "Sara", "Noah", "Elif", "Mateo", "Aino"]
+BACKLOG_LAST = ["Silva", "Mensah", "Rossi", "Tanaka", "Farah", "Lind", "Keller", "Yilmaz"]
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A valid one-page PDF showing `text` (ASCII), for demo CVs."""
+    safe = text.encode("ascii", "replace").decode().replace("(", "[").replace(")", "]")
+    stream = f"BT /F1 18 Tf 72 720 Td ({safe}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def cv(name: str) -> OutgoingFile:
+    return OutgoingFile(f"{name.replace(' ', '_')}_CV.pdf", "application/pdf", tiny_pdf(f"{name} - Curriculum vitae"))
+
+
+class DemoBuilder:
+    """Creates the demo rows; `at(days, hour)` places a message in the past, in UTC."""
+
+    def __init__(self, domain: str, store: BlobStore, now: datetime):
+        self.domain, self.store, self.now = domain, store, now
+        self.users: dict[str, User] = {}
+        self.offers: dict[str, Offer] = {}
+        self.candidates: dict[str, Candidate] = {}
+        self.counter = 0
+
+    def at(self, days_ago: float, hour: int = 9, minute: int = 0) -> datetime:
+        day = self.now - timedelta(days=days_ago)
+        when = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if when > self.now:  # "today, later than now": spread over the last three hours instead
+            when = self.now - timedelta(minutes=(hour * 37 + minute) % 170 + 5)
+        return when
+
+    def address(self, key: str) -> tuple[str, str]:
+        if key in self.users:
+            user = self.users[key]
+            return user.name, user.inbound_address(self.domain)
+        c = self.candidates[key]
+        return c.full_name, c.emails[0].email
+
+    def thread(self, subject, candidate=None, offer=None) -> Thread:
+        t = Thread(
+            subject=subject,
+            candidate=self.candidates.get(candidate) if candidate else None,
+            offer=self.offers.get(offer) if offer else None,
+            last_message_at=datetime(2000, 1, 1, tzinfo=UTC),
+        )
+        db.session.add(t)
+        return t
+
+    def _draft(self, sender, to, subject, text, html, attachments, thread, headers) -> tuple[Draft, str]:
+        self.counter += 1
+        message_id = f"<demo-{self.counter}@{self.domain}>"
+        previous = [m for m in thread.messages if m.message_id] if thread.id else []
+        draft = Draft(
+            from_name=sender[0],
+            from_address=sender[1],
+            to=[to],
+            subject=subject,
+            text=text,
+            html=html,
+            attachments=list(attachments),
+            headers=headers or {},
+        )
+        if previous:
+            draft.in_reply_to = previous[-1].message_id
+            draft.references = " ".join(m.message_id for m in previous)
+        return draft, message_id
+
+    def inbound(self, thread, frm, to, when, text, *, subject=None, html=None, attachments=(),
+                auto=False, cv_offer=None, is_cv=False, read_by=(), headers=None) -> Message:  # fmt: skip
+        """Mail received: from a candidate key or a (name, address) pair, to a user key or CV address."""
+        sender = self.address(frm) if isinstance(frm, str) else frm
+        to_pair = self.address(to) if to in self.users else ("", to)
+        draft, mid = self._draft(sender, to_pair, subject or thread.subject, text, html, attachments, thread, headers)
+        db.session.flush()
+        raw = build(draft, mid, when).as_bytes()
+        candidate = self.candidates.get(frm) if isinstance(frm, str) else None
+        msg = record_message(
+            raw,
+            store=self.store,
+            direction=INBOUND,
+            status="received",
+            at=when,
+            thread=thread,
+            candidate_id=candidate.id if candidate else None,
+            recipient_user_ids=[self.users[to].id] if to in self.users else [],
+            is_auto_reply=auto,
+            is_cv=is_cv,
+            cv_offer_id=self.offers[cv_offer].id if cv_offer else None,
+            outcome="auto_reply" if auto else ("incoming_cv" if is_cv else ("candidate" if candidate else "non_candidate")),
+            outcome_reason="demo data",
+        )  # fmt: skip
+        for key in read_by:
+            db.session.add(MessageRead(user_id=self.users[key].id, message_id=msg.id, read_at=when))
+        return msg
+
+    def outbound(self, thread, user, to, when, text, *, subject=None, status="sent", error=None,
+                 html=None, attachments=()) -> Message:  # fmt: skip
+        """Mail a user sent (or scheduled, or that failed) to a candidate key or a (name, address) pair."""
+        recipient = self.address(to) if isinstance(to, str) else to
+        draft, mid = self._draft(self.address(user), recipient, subject or thread.subject, text, html, attachments, thread, None)
+        db.session.flush()
+        signature = self.users[user].signature
+        draft.text = f"{text}\n\n-- \n{signature}" if signature else text
+        raw = build(draft, mid, when).as_bytes()
+        candidate = self.candidates.get(to) if isinstance(to, str) else None
+        msg = record_message(
+            raw,
+            store=self.store,
+            direction=OUTBOUND,
+            status=status,
+            at=when,
+            thread=thread,
+            candidate_id=candidate.id if candidate else None,
+            sender_id=self.users[user].id,
+        )
+        msg.error = error
+        if status == "scheduled":
+            thread.touch(self.now - timedelta(minutes=30))
+        return msg
+
+
+def load_demo(now: datetime | None = None) -> str:
+    """Create the demo data; returns a one-line summary."""
+    if db.session.scalar(select(User).where(User.email == USERS[0][0])):
+        return "already loaded, nothing changed"
+    config = current_app.config
+    b = DemoBuilder(config["INBOUND_DOMAIN"], BlobStore(config["STORAGE_DIR"]), now or datetime.now(UTC))
+    _team(b)
+    _conversations(b)
+    _backlog(b)
+    db.session.commit()
+    threads = db.session.query(Thread).count()
+    messages = db.session.query(Message).count()
+    return f"{len(b.users)} users, {len(b.offers)} offers, {len(b.candidates)} candidates, {threads} conversations, {messages} messages"
+
+
+def _team(b: DemoBuilder) -> None:
+    for email, name, role, tz in USERS:
+        key = email.split("@")[0]
+        user = User(email=email, name=name, role=role, inbound_local=key, timezone=tz)
+        user.signature = f"{name}\nTalent team, {current_app.config['COMPANY_NAME']}"
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        b.users[key] = user
+    for slug, kind, title, team in OFFERS:
+        offer = Offer(slug=slug, kind=kind, title=title)
+        db.session.add(offer)
+        b.offers[slug] = offer
+    db.session.flush()
+    for slug, _, _, team in OFFERS:
+        for key in team:
+            db.session.add(OfferAccess(user_id=b.users[key].id, offer_id=b.offers[slug].id))
+    for key, first, last, addresses, offers in CANDIDATES:
+        c = Candidate(first_name=first, last_name=last)
+        c.emails = [CandidateEmail(email=a) for a in addresses]
+        c.placements = [Placement(offer=b.offers[s], stage="screening") for s in offers]
+        db.session.add(c)
+        b.candidates[key] = c
+    db.session.flush()
+    for user_key, (candidate_keys, offer_slugs) in FOLLOWS.items():
+        uid = b.users[user_key].id
+        for key in candidate_keys:
+            db.session.add(CandidateFollow(user_id=uid, candidate_id=b.candidates[key].id))
+        for slug in offer_slugs:
+            db.session.add(OfferFollow(user_id=uid, offer_id=b.offers[slug].id))
+    db.session.flush()
+
+
+def _conversations(b: DemoBuilder) -> None:
+    _rita(b)
+    _sam(b)
+    _ada(b)
+    _non_candidates(b)
+    _incoming_cvs(b)
+
+
+def _rita(b: DemoBuilder) -> None:
+    t = b.thread("Application for Backend Engineer", "lea", "backend-engineer")
+    b.inbound(t, "lea", "rita", b.at(3, 8, 12),
+              "Hello Rita,\n\nPlease find my CV attached for the Backend Engineer position. I have six years "
+              "of Python experience, mostly with Flask and PostgreSQL.\n\nBest regards,\nLéa",
+              attachments=[cv("Lea Martin")], read_by=["rita"])  # fmt: skip
+    b.outbound(t, "rita", "lea", b.at(2, 10, 30),
+               "Hi Léa,\n\nThank you for your application! Would you be available for a first call on "
+               "Thursday at 14:00 (Paris time)?\n\nKind regards")  # fmt: skip
+    b.inbound(t, "lea", "rita", b.at(0, 7, 45),
+              "Hi Rita,\n\nThursday at 14:00 works perfectly for me. Should I prepare anything?\n\nLéa\n\n"
+              "> Would you be available for a first call on Thursday at 14:00?")  # fmt: skip
+
+    t = b.thread("Availability for a call", "jonas", "backend-engineer")
+    b.inbound(t, "jonas", "rita", b.at(0, 6, 5),
+              "Hi Rita, I am free Monday or Tuesday afternoon for a call. Jonas",
+              html="<p>Hi Rita,</p><p>I am free <b>Monday</b> or <b>Tuesday afternoon</b> for a call.</p>"
+                   "<p>My latest project: <a href='https://github.example/jonas'>github.example/jonas</a></p>"
+                   "<p>Jonas</p>")  # fmt: skip
+
+    t = b.thread("Your portfolio", "amara", "product-designer")
+    b.outbound(t, "rita", "amara", b.at(4, 15),
+               "Hello Amara,\n\nI loved the case studies in your portfolio. Could you send the full "
+               "Figma file for the banking app?\n\nThanks")  # fmt: skip
+    b.inbound(t, ("Amara Diallo", "amara@diallo-design.example"), "rita", b.at(1, 18, 20),
+              "Hi Rita,\n\nHere is the export of the banking app case study (my studio address, by the way).\n\nAmara",
+              attachments=[OutgoingFile("banking-app-case-study.pdf", "application/pdf", tiny_pdf("Banking app case study"))])  # fmt: skip
+    t.candidate_id = b.candidates["amara"].id
+    db.session.flush()
+    # The studio address belongs to Amara too.
+    for m in t.messages:
+        m.candidate_id = b.candidates["amara"].id
+
+    t = b.thread("Engineering meetup in Lyon", "chen", "engineering-pool")
+    b.outbound(t, "rita", "chen", _next_morning(b.now, "Europe/Paris", 1),
+               "Hi Wei,\n\nWe host an engineering meetup in Lyon next month and would love to see you there.",
+               status="scheduled")  # fmt: skip
+
+    t = b.thread("Quick question about your profile", "nora")
+    b.outbound(t, "rita", "nora", b.at(5, 11),
+               "Hello Nora,\n\nI came across your profile. Would you be open to a conversation about "
+               "engineering management roles?")  # fmt: skip
+    b.inbound(t, "nora", "rita", b.at(1, 9, 40),
+              "Hello Rita, yes, happy to talk. I am free most mornings next week. Nora")  # fmt: skip
+
+    t = b.thread("Interview confirmation", "jonas", "backend-engineer")
+    b.outbound(t, "rita", "jonas", b.at(1, 16),
+               "Hi Jonas,\n\nConfirming your interview on Tuesday at 15:00.", status="failed",
+               error="550 5.1.1 <jonas.becker@example.org>: mailbox unavailable")  # fmt: skip
+
+    t = b.thread("Thanks for applying", "lea", "backend-engineer")
+    b.outbound(t, "rita", "lea", b.at(9, 9), "Hi Léa, thanks for applying, we will be in touch within a week.")
+    b.inbound(t, "lea", "rita", b.at(9, 12), "Thank you Rita, looking forward to it!", read_by=["rita", "ada"])
+    _archive(t, b.users["rita"], b.at(8))
+
+    t = b.thread("Technical test", "jonas", "backend-engineer")
+    b.outbound(t, "rita", "jonas", b.at(6, 10), "Hi Jonas,\n\nHere is the technical test. You have a week.")
+    b.inbound(t, "jonas", "rita", b.at(6, 10, 1),
+              "I am out of the office until Monday with limited access to email.",
+              subject="Automatic reply: Technical test", auto=True,
+              headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
+
+
+def _sam(b: DemoBuilder) -> None:
+    t = b.thread("Question about the Data Analyst role", "priya", "data-analyst")
+    b.inbound(t, "priya", "sam", b.at(2, 14),
+              "Hi Sam,\n\nIs the Data Analyst role open to remote candidates? I am based in Lisbon.\n\nPriya",
+              read_by=["sam"])  # fmt: skip
+    b.outbound(t, "sam", "priya", b.at(2, 16), "Hi Priya,\n\nYes, the team works remotely across Europe.")
+    b.inbound(t, "priya", "sam", b.at(0, 5, 50), "Great news, thanks Sam! I have just applied.")
+
+    t = b.thread("Follow-up on my application", "diego", "data-analyst")
+    b.inbound(t, "diego", "sam", b.at(1, 13, 5),
+              "Hello Sam,\n\nI wanted to follow up on my application for the Data Analyst role. I also applied "
+              "to the Backend Engineer position.\n\nDiego",
+              html="<div style='font-family:Georgia'><p>Hello Sam,</p><p>I wanted to follow up on my "
+                   "application for the <i>Data Analyst</i> role. I also applied to the Backend Engineer "
+                   "position.</p><p>Diego</p><img src='https://tracker.example/pixel.gif' width=1 height=1></div>")  # fmt: skip
+
+    t = b.thread("Interview slots next week", "hannah", "account-executive")
+    b.outbound(t, "sam", "hannah", b.at(3, 17), "Hi Hannah,\n\nCould you pick an interview slot next week?")
+    b.inbound(t, "hannah", "sam", b.at(0, 4, 30),
+              "Hi Sam, Wednesday at 10:00 works best. I attached my references.",
+              attachments=[OutgoingFile("references.pdf", "application/pdf", tiny_pdf("References - Hannah Schmidt"))])  # fmt: skip
+
+    t = b.thread("Offer details", "lucas", "account-executive")
+    b.outbound(t, "sam", "lucas", _next_morning(b.now, "America/New_York", 3),
+               "Hi Lucas,\n\nAs promised, here are the details of our offer.", status="scheduled")  # fmt: skip
+
+    t = b.thread("Withdrawing my application", "lucas", "account-executive")
+    b.inbound(t, "lucas", "sam", b.at(12, 10), "Hi Sam, I accepted another offer and withdraw my application.",
+              read_by=["sam"])  # fmt: skip
+    b.outbound(t, "sam", "lucas", b.at(12, 15), "Thanks for letting us know, Lucas. Good luck!")
+    _archive(t, b.users["sam"], b.at(11))
+
+
+def _ada(b: DemoBuilder) -> None:
+    t = b.thread("Head of Finance application", "tom", "head-of-finance")
+    b.inbound(t, "tom", "ada", b.at(1, 8), "Dear Ada,\n\nPlease find attached my application for Head of Finance.\n\nTom Baker",
+              attachments=[cv("Tom Baker")])  # fmt: skip
+
+    t = b.thread("Second interview", "tom", "head-of-finance")
+    b.outbound(t, "ada", "tom", _next_morning(b.now, "Europe/London", 2),
+               "Dear Tom,\n\nWe would like to invite you to a second interview with our CFO.", status="scheduled")  # fmt: skip
+
+    t = b.thread("Welcome to the process", "priya", "data-analyst")
+    b.outbound(t, "ada", "priya", b.at(1, 11), "Hi Priya,\n\nWelcome! Sam will guide you through the next steps.")
+
+    t = b.thread("Reference check", "tom", "head-of-finance")
+    b.outbound(t, "ada", "tom", b.at(15, 9), "Dear Tom, could you share two references?")
+    b.inbound(t, "tom", "ada", b.at(14, 9), "Of course, here they are: ...", read_by=["ada"])
+    _archive(t, b.users["ada"], b.at(13))
+
+
+def _non_candidates(b: DemoBuilder) -> None:
+    t = b.thread("Candidates for your backend role")
+    b.inbound(t, ("Jane Cole", "jane@talentpartners.example"), "rita", b.at(1, 10),
+              "Hi Rita,\n\nWe have three strong backend profiles for you. Shall I send them over? Our fee is "
+              "18% of the first-year salary.\n\nJane Cole, Talent Partners")  # fmt: skip
+
+    t = b.thread("Sponsor the Data Meetup")
+    b.inbound(t, ("Data Meetup", "events@datameetup.example"), "sam", b.at(2, 9),
+              "Hello Sam, would your company like to sponsor our next Data Meetup?",
+              html="<h2>Data Meetup #42</h2><p>Hello Sam, would your company like to <b>sponsor</b> our next "
+                   "meetup?</p><p><a href='https://datameetup.example/sponsor'>See the packages</a></p>")  # fmt: skip
+
+    t = b.thread("Invoice question")
+    b.outbound(t, "ada", ("Claire Dubois", "claire@accounting.example"), b.at(3, 14),
+               "Hi Claire,\n\nCould you check invoice 2026-114 from the job board? It seems to be charged twice.")  # fmt: skip
+    b.inbound(t, ("Claire Dubois", "claire@accounting.example"), "ada", b.at(2, 9, 15),
+              "Hi Ada, you are right: I have asked them for a credit note.")  # fmt: skip
+
+    t = b.thread("Your job board invoice")
+    b.inbound(t, ("JobBoard Billing", "billing@jobboard.example"), "ada", b.at(20, 6),
+              "Your invoice for October is available.", read_by=["ada", "rita", "sam"])  # fmt: skip
+    _archive(t, b.users["ada"], b.at(19))
+
+
+def _incoming_cvs(b: DemoBuilder) -> None:
+    domain = b.domain
+    t = b.thread("CV: Sofia Rossi, senior backend developer")
+    b.inbound(t, ("Mark Evans", "mark@hireright-agency.example"), f"cv+backend-engineer@{domain}", b.at(0, 8, 30),
+              "Hello,\n\nPlease find attached the CV of Sofia Rossi (sofia.rossi@example.com), a senior backend "
+              "developer available in one month.\n\nMark Evans, HireRight Agency",
+              attachments=[cv("Sofia Rossi")], is_cv=True, cv_offer="backend-engineer")  # fmt: skip
+
+    t = b.thread("Referral: Paul's friend for the designer role")
+    b.inbound(t, ("Paul Girard", "paul.girard@example.net"), f"cv+product-designer@{domain}", b.at(1, 19),
+              "Hi! My friend Julie Blanc is a great product designer; her portfolio is attached.",
+              attachments=[OutgoingFile("Julie_Blanc_portfolio.pdf", "application/pdf", tiny_pdf("Julie Blanc portfolio"))],
+              is_cv=True, cv_offer="product-designer")  # fmt: skip
+
+    t = b.thread("Application: Data Analyst")
+    b.inbound(t, ("Kenji Sato", "kenji.sato@example.com"), f"cv+data-analyst@{domain}", b.at(0, 3, 10),
+              "Dear hiring team, I would like to apply for the Data Analyst role. CV attached.",
+              attachments=[cv("Kenji Sato")], is_cv=True, cv_offer="data-analyst")  # fmt: skip
+
+    t = b.thread("Account Executive: my CV")
+    b.inbound(t, ("Olivia Brown", "olivia.brown@example.org"), f"cv+account-executive@{domain}", b.at(2, 12),
+              "Hello, here is my CV for the Account Executive position.",
+              attachments=[cv("Olivia Brown")], is_cv=True, cv_offer="account-executive")  # fmt: skip
+
+    t = b.thread("Spontaneous application")
+    b.inbound(t, ("Ravi Patel", "ravi.patel@example.net"), f"cv@{domain}", b.at(1, 7),
+              "Hello, I would love to join your company in any finance or operations role. CV attached.",
+              attachments=[cv("Ravi Patel")], is_cv=True)  # fmt: skip
+
+    t = b.thread("CV: already processed")
+    msg = b.inbound(t, ("Mark Evans", "mark@hireright-agency.example"), f"cv+backend-engineer@{domain}",
+                    b.at(10, 9), "An older CV that was already turned into a candidate.",
+                    attachments=[cv("Old Candidate")], is_cv=True, cv_offer="backend-engineer")  # fmt: skip
+    msg.cv_processed_at = b.at(9)
+
+
+def _backlog(b: DemoBuilder) -> None:
+    """Sixty older applications, acknowledged by the recruiter of the job, all read."""
+    for i in range(60):
+        first = BACKLOG_FIRST[i % len(BACKLOG_FIRST)]
+        last = BACKLOG_LAST[(i * 3) % len(BACKLOG_LAST)]
+        slug = ("backend-engineer", "data-analyst", "engineering-pool")[i % 3]
+        owner = "sam" if slug == "data-analyst" else "rita"
+        c = Candidate(first_name=first, last_name=f"{last}-{i + 1}" if i >= 20 else last)
+        c.emails = [CandidateEmail(email=f"{first}.{last}.{i + 1}@example.com".lower())]
+        c.placements = [Placement(offer=b.offers[slug], stage="applied")]
+        db.session.add(c)
+        db.session.flush()
+        key = f"backlog-{i}"
+        b.candidates[key] = c
+        t = b.thread(f"Application: {b.offers[slug].title}", key, slug)
+        days = 16 + i * 0.5
+        b.inbound(t, key, owner, b.at(days, 9 + i % 8), f"Hello, please find my application for {b.offers[slug].title}.",
+                  attachments=[cv(c.full_name)], read_by=[owner, "ada"])  # fmt: skip
+        b.outbound(t, owner, key, b.at(days, 17), f"Hi {first}, thanks for your application. We will review it this week.")
+
+
+def _archive(thread: Thread, user: User, when: datetime) -> None:
+    thread.is_archived = True
+    thread.archived_at = when
+    thread.archived_by_id = user.id
+
+
+def _next_morning(now: datetime, tz: str, days: int) -> datetime:
+    """9:00 local time, `days` days from now, in UTC."""
+    local = now.astimezone(ZoneInfo(tz)) + timedelta(days=days)
+    return local.replace(hour=9, minute=0, second=0, microsecond=0).astimezone(UTC)

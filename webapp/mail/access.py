@@ -1,0 +1,92 @@
+"""Who may see what: offer access and message visibility, as SQL conditions on Message.
+
+"U can see candidate C" means U is an admin, or C is placed on an offer U has access to; a
+candidate with no placement is seen by admins and by the users who wrote or received mail in
+that conversation.
+"""
+
+from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
+
+from webapp.models import (
+    DELIVERED_STATUSES,
+    Message,
+    MessageRecipient,
+    OfferAccess,
+    Placement,
+    Thread,
+)
+
+PENDING = ("draft", "scheduled", "sending")
+
+
+def has_offer_access(user, offer_id_col):
+    """True when `user` is on the hiring team of the offer in `offer_id_col` (or is an admin)."""
+    if user.is_admin:
+        return true()
+    return exists().where(OfferAccess.user_id == user.id, OfferAccess.offer_id == offer_id_col)
+
+
+def is_participant(user, message=Message):
+    """The user wrote the message or it was addressed to them."""
+    return or_(
+        message.sender_id == user.id,
+        exists().where(MessageRecipient.message_id == message.id, MessageRecipient.user_id == user.id),
+    )
+
+
+def took_part_in_thread(user, thread_id_col):
+    """The user wrote or received at least one message of the conversation."""
+    other = aliased(Message)
+    return exists(select(other.id).where(other.thread_id == thread_id_col, is_participant(user, other)))
+
+
+def candidate_visible(user, candidate_id_col, thread_id_col):
+    """The condition "user can see this candidate" (see the module docstring)."""
+    if user.is_admin:
+        return true()
+    on_accessible_offer = exists(
+        select(Placement.id)
+        .join(OfferAccess, OfferAccess.offer_id == Placement.offer_id)
+        .where(Placement.candidate_id == candidate_id_col, OfferAccess.user_id == user.id)
+    )
+    unplaced = ~exists().where(Placement.candidate_id == candidate_id_col)
+    return or_(on_accessible_offer, and_(unplaced, took_part_in_thread(user, thread_id_col)))
+
+
+def visible(user):
+    """The condition "user may see this message", whatever folder it is in."""
+    thread = aliased(Thread)
+    with_candidate = and_(
+        Message.candidate_id.is_not(None),
+        candidate_visible(user, Message.candidate_id, Message.thread_id),
+    )
+    # Internal mail is private to its people, unless it joined a conversation with a
+    # candidate the user can see.
+    internal_in_visible_thread = exists(
+        select(thread.id).where(
+            thread.id == Message.thread_id,
+            thread.candidate_id.is_not(None),
+            candidate_visible(user, thread.candidate_id, thread.id),
+        )
+    )
+    cv = or_(
+        and_(Message.cv_offer_id.is_not(None), has_offer_access(user, Message.cv_offer_id)),
+        and_(Message.cv_offer_id.is_(None), true() if user.is_admin else false()),
+    )
+    delivered = and_(
+        Message.status.in_(DELIVERED_STATUSES),
+        or_(
+            and_(Message.is_cv, cv),
+            and_(~Message.is_cv, Message.is_internal, or_(is_participant(user), internal_in_visible_thread)),
+            and_(~Message.is_cv, ~Message.is_internal, Message.candidate_id.is_(None)),
+            and_(~Message.is_cv, ~Message.is_internal, with_candidate),
+        ),
+    )
+    own_pending = and_(
+        Message.status.in_(PENDING),
+        Message.sender_id == user.id,
+        or_(Message.candidate_id.is_(None), with_candidate),
+    )
+    quarantined = and_(Message.status == "quarantined", true() if user.is_admin else false())
+    return or_(delivered, own_pending, quarantined)

@@ -1,0 +1,270 @@
+"""The nine folders: each one a query of the conversations a user may see there.
+
+A conversation is in a folder when at least one of its messages qualifies; it is unread for a
+user when a qualifying message in it is unread for them. See DESIGN.md, "Folder rules".
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, distinct, exists, func, or_, select
+
+from webapp.extensions import db
+from webapp.mail.access import candidate_visible, has_offer_access, visible
+from webapp.models import (
+    DELIVERED_STATUSES,
+    INBOUND,
+    OUTBOUND,
+    CandidateFollow,
+    Message,
+    MessageRead,
+    MessageRecipient,
+    OfferFollow,
+    Placement,
+    Thread,
+)
+
+
+@dataclass(frozen=True)
+class Folder:
+    slug: str
+    label: object  # a lazy string, translated when rendered
+    group: str
+    counts_unread: bool
+
+
+FOLDERS = (
+    Folder("inbox", _l("Inbox"), "my", True),
+    Folder("sent", _l("Sent"), "my", False),
+    Folder("scheduled", _l("Send later"), "my", False),
+    Folder("candidates", _l("All candidates"), "team", True),
+    Folder("followed-candidates", _l("Followed candidates"), "team", True),
+    Folder("followed-jobs", _l("Followed jobs"), "team", True),
+    Folder("non-candidates", _l("Non-candidates"), "team", True),
+    Folder("archived", _l("Archived"), "team", False),
+    Folder("incoming-cv", _l("Incoming CV"), "cv", True),
+)
+FOLDERS_BY_SLUG = {f.slug: f for f in FOLDERS}
+GROUPS = (("my", _l("My email")), ("team", _l("Team email")), ("cv", _l("Incoming CV")))
+
+
+def _mail():
+    """Mail that has really travelled, not auto-replies (those are notes, never a reason)."""
+    return and_(Message.status.in_(DELIVERED_STATUSES), ~Message.is_auto_reply)
+
+
+def _with_candidate(user):
+    return and_(
+        _mail(),
+        Message.candidate_id.is_not(None),
+        ~Message.is_internal,
+        ~Message.is_cv,
+        candidate_visible(user, Message.candidate_id, Message.thread_id),
+    )
+
+
+def qualifies(slug: str, user):
+    """The SQL condition for a message of the (joined) Thread to put it in folder `slug`."""
+    live = ~Thread.is_archived
+    if slug == "inbox":
+        addressed = exists().where(
+            MessageRecipient.message_id == Message.id, MessageRecipient.user_id == user.id
+        )
+        return and_(_with_candidate(user), Message.direction == INBOUND, addressed, live)
+    if slug == "sent":
+        return and_(
+            Message.direction == OUTBOUND,
+            Message.sender_id == user.id,
+            Message.status.in_(("sent", "failed")),
+            visible(user),
+        )
+    if slug == "scheduled":
+        return and_(
+            Message.direction == OUTBOUND,
+            Message.sender_id == user.id,
+            Message.status == "scheduled",
+            visible(user),
+        )
+    if slug == "candidates":
+        return and_(_with_candidate(user), live)
+    if slug == "followed-candidates":
+        followed = exists().where(
+            CandidateFollow.user_id == user.id, CandidateFollow.candidate_id == Message.candidate_id
+        )
+        return and_(_with_candidate(user), followed, live)
+    if slug == "followed-jobs":
+        on_followed_offer = exists(
+            select(Placement.id)
+            .join(OfferFollow, OfferFollow.offer_id == Placement.offer_id)
+            .where(
+                Placement.candidate_id == Message.candidate_id,
+                OfferFollow.user_id == user.id,
+                has_offer_access(user, Placement.offer_id),
+            )
+        )
+        return and_(_with_candidate(user), on_followed_offer, live)
+    if slug == "non-candidates":
+        return and_(
+            _mail(), Message.candidate_id.is_(None), ~Message.is_internal, ~Message.is_cv, live
+        )
+    if slug == "archived":
+        return and_(Thread.is_archived, _mail(), ~Message.is_cv, visible(user))
+    if slug == "incoming-cv":
+        return and_(
+            Message.direction == INBOUND,
+            Message.is_cv,
+            Message.cv_processed_at.is_(None),
+            Message.status == "received",
+            visible(user),
+        )
+    raise KeyError(slug)
+
+
+def is_unread(user):
+    """The message is inbound mail the user has not read (auto-replies never count)."""
+    return and_(
+        Message.direction == INBOUND,
+        Message.status == "received",
+        ~Message.is_auto_reply,
+        ~exists().where(MessageRead.message_id == Message.id, MessageRead.user_id == user.id),
+    )
+
+
+@dataclass
+class Row:
+    """One conversation as a folder lists it."""
+
+    thread: Thread
+    message: Message  # the newest qualifying message: who, what, snippet
+    is_unread: bool
+    has_attachments: bool
+    count: int
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.thread.last_message_at, self.thread.id)
+
+
+def encode_cursor(at: datetime, thread_id: int) -> str:
+    return f"{int(at.timestamp() * 1_000_000)}-{thread_id}"
+
+
+def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """The (activity time, thread id) a page starts after, or None for a bad/missing cursor."""
+    if not value:
+        return None
+    try:
+        micros, thread_id = value.split("-", 1)
+        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(thread_id)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50):
+    """One page of the folder, newest activity first; returns (rows, has_more)."""
+    cond = qualifies(slug, user)
+    query = select(Thread).where(exists(select(Message.id).where(Message.thread_id == Thread.id, cond)))
+    if before:
+        at, thread_id = before
+        query = query.where(
+            or_(
+                Thread.last_message_at < at,
+                and_(Thread.last_message_at == at, Thread.id < thread_id),
+            )
+        )
+    query = query.order_by(Thread.last_message_at.desc(), Thread.id.desc()).limit(limit + 1)
+    threads = list(db.session.scalars(query).unique())
+    has_more = len(threads) > limit
+    threads = threads[:limit]
+    return _rows_for(slug, user, threads), has_more
+
+
+def get_row(slug: str, user, thread_id: int) -> Row | None:
+    """The folder's row for one conversation, or None when it is not in that folder."""
+    thread = db.session.scalar(
+        select(Thread).where(
+            Thread.id == thread_id,
+            exists(select(Message.id).where(Message.thread_id == Thread.id, qualifies(slug, user))),
+        )
+    )
+    if thread is None:
+        return None
+    return _rows_for(slug, user, [thread])[0]
+
+
+def _rows_for(slug: str, user, threads: list[Thread]) -> list[Row]:
+    if not threads:
+        return []
+    ids = [t.id for t in threads]
+    cond = qualifies(slug, user)
+    in_page = and_(Message.thread_id.in_(ids), cond)
+    base = select(Message).join(Thread, Thread.id == Message.thread_id)
+    newest: dict[int, Message] = {}
+    for msg in db.session.scalars(base.where(in_page).order_by(Message.sort_at, Message.id)).unique():
+        newest[msg.thread_id] = msg
+    unread = set(
+        db.session.scalars(
+            select(Message.thread_id).join(Thread, Thread.id == Message.thread_id).where(in_page, is_unread(user))
+        )
+    )
+    seen = and_(Message.thread_id.in_(ids), visible(user))
+    stats = {
+        tid: (count, bool(att))
+        for tid, count, att in db.session.execute(
+            select(Message.thread_id, func.count(Message.id), func.max(Message.has_attachments.cast(db.Integer)))
+            .where(seen)
+            .group_by(Message.thread_id)
+        )
+    }
+    return [
+        Row(
+            thread=t,
+            message=newest[t.id],
+            is_unread=t.id in unread,
+            has_attachments=stats.get(t.id, (0, False))[1],
+            count=stats.get(t.id, (1, False))[0],
+        )
+        for t in threads
+        if t.id in newest
+    ]
+
+
+def unread_counts(user) -> dict[str, int]:
+    """Unread conversations per folder, for the folders that show a count."""
+    counts = {}
+    for folder in FOLDERS:
+        if not folder.counts_unread:
+            continue
+        query = (
+            select(func.count(distinct(Message.thread_id)))
+            .join(Thread, Thread.id == Message.thread_id)
+            .where(qualifies(folder.slug, user), is_unread(user))
+        )
+        counts[folder.slug] = db.session.scalar(query) or 0
+    return counts
+
+
+def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
+    """A conversation and the messages of it the user may see, or None (a 404)."""
+    thread = db.session.get(Thread, thread_id)
+    if thread is None:
+        return None
+    messages = list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.thread_id == thread_id, visible(user), Message.status != "draft")
+            .order_by(Message.sort_at, Message.id)
+        ).unique()
+    )
+    if not messages:
+        return None
+    return thread, messages
+
+
+
+def visible_message(user, message_id: int) -> Message | None:
+    """The message if the user may see it, else None (a 404)."""
+    return db.session.scalar(
+        select(Message).where(Message.id == message_id, visible(user), Message.status != "draft")
+    )

@@ -1,0 +1,7 @@
+"""The three-pane mailbox: folders, conversation list, conversation pane."""
+
+from flask import Blueprint
+
+bp = Blueprint("mailbox", __name__)
+
+from webapp.mailbox import routes  # noqa: E402, F401

@@ -1,0 +1,94 @@
+"""Mailbox views: thin; the folder rules live in webapp/mail/folders.py."""
+
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.htmx import is_htmx, render
+from webapp.mail import folders
+from webapp.mail.readstate import mark_read
+from webapp.mail.storage import BlobStore
+from webapp.mailbox import bp
+from webapp.models import Attachment
+
+
+def _folder_or_404(slug: str) -> folders.Folder:
+    folder = folders.FOLDERS_BY_SLUG.get(slug)
+    if folder is None:
+        abort(404)
+    return folder
+
+
+def _page(folder: folders.Folder):
+    """The first page of a folder, or the page after the `before` cursor."""
+    before = folders.decode_cursor(request.args.get("before"))
+    limit = current_app.config["PAGE_SIZE"]
+    rows, has_more = folders.list_rows(folder.slug, current_user, before=before, limit=limit)
+    return rows, has_more
+
+
+def _nav_context(folder: folders.Folder) -> dict:
+    return {
+        "folder": folder,
+        "folders": folders.FOLDERS,
+        "groups": folders.GROUPS,
+        "counts": folders.unread_counts(current_user),
+    }
+
+
+@bp.route("/")
+def index():
+    """Start in the inbox."""
+    return redirect(url_for("mailbox.folder", slug="inbox"))
+
+
+@bp.route("/mail/<slug>")
+def folder(slug: str):
+    """A folder's conversations: the full page, the list alone, or the next rows on scroll."""
+    folder = _folder_or_404(slug)
+    rows, has_more = _page(folder)
+    if is_htmx() and request.args.get("before"):
+        return render_template("mailbox/_rows.html", folder=folder, rows=rows, has_more=has_more)
+    return render(
+        "mailbox/folder.html",
+        {"message-list": "mailbox/_folder_swap.html"},
+        rows=rows,
+        has_more=has_more,
+        thread=None,
+        **_nav_context(folder),
+    )
+
+
+@bp.route("/mail/<slug>/<int:thread_id>")
+def conversation(slug: str, thread_id: int):
+    """One conversation, marked read for this user: the pane alone, or the whole page."""
+    folder = _folder_or_404(slug)
+    found = folders.thread_for(current_user, thread_id)
+    if found is None:
+        abort(404)
+    thread, messages = found
+    mark_read(current_user.id, messages)
+    db.session.commit()
+    context = {"thread": thread, "messages": messages, **_nav_context(folder)}
+    if is_htmx() and request.headers.get("HX-Target") == "message-pane":
+        row = folders.get_row(folder.slug, current_user, thread_id)
+        return render("mailbox/folder.html", {"message-pane": "mailbox/_thread_swap.html"}, row=row, **context)
+    rows, has_more = _page(folder)
+    return render("mailbox/folder.html", rows=rows, has_more=has_more, **context)
+
+
+@bp.route("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int):
+    """Download an attachment of a message the user may see; never rendered inline."""
+    att = db.session.get(Attachment, attachment_id)
+    if att is None or folders.visible_message(current_user, att.message_id) is None:
+        abort(404)
+    store = BlobStore(current_app.config["STORAGE_DIR"])
+    response = send_file(
+        store.path(att.sha256),
+        mimetype=att.content_type or "application/octet-stream",
+        as_attachment=True,
+        download_name=att.filename,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

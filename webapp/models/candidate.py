@@ -1,0 +1,77 @@
+"""Candidates, their addresses, their placements on offers, and who follows them."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class Candidate(db.Model):
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    emails = relationship(
+        "CandidateEmail", back_populates="candidate", lazy="selectin", cascade="all, delete-orphan"
+    )
+    placements = relationship(
+        "Placement", back_populates="candidate", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def primary_email(self) -> str | None:
+        return self.emails[0].email if self.emails else None
+
+    def __repr__(self) -> str:
+        return f"<Candidate {self.full_name}>"
+
+
+class CandidateEmail(db.Model):
+    """One address of a candidate; an address belongs to at most one candidate."""
+
+    __tablename__ = "candidate_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
+    )
+    # Stored lower-cased so look-ups are exact matches on an index.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+
+    candidate = relationship("Candidate", back_populates="emails")
+
+
+class Placement(db.Model):
+    """A candidate placed on an offer, at a stage of its pipeline."""
+
+    __tablename__ = "placements"
+    __table_args__ = (UniqueConstraint("candidate_id", "offer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(40), default="new")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    candidate = relationship("Candidate", back_populates="placements")
+    offer = relationship("Offer", lazy="joined")
+
+
+class CandidateFollow(db.Model):
+    __tablename__ = "candidate_follows"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

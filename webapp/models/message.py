@@ -1,0 +1,155 @@
+"""Conversations, messages, attachments, and per-user read state."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+INBOUND, OUTBOUND = "inbound", "outbound"
+STATUSES = ("draft", "scheduled", "sending", "sent", "failed", "received", "quarantined")
+# Messages that have really travelled, as opposed to drafts and mail still waiting to leave.
+DELIVERED_STATUSES = ("sent", "failed", "received")
+
+
+class Thread(db.Model):
+    """A conversation: messages joined by In-Reply-To, References or the reply token."""
+
+    __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_activity", "last_message_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    # The candidate and the job the conversation is about, when known.
+    candidate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("candidates.id", ondelete="SET NULL"), index=True
+    )
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    is_archived: Mapped[bool] = mapped_column(default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    candidate = relationship("Candidate", lazy="joined")
+    offer = relationship("Offer", lazy="joined")
+    messages = relationship("Message", back_populates="thread", order_by="Message.sort_at")
+
+    def touch(self, at: datetime) -> None:
+        """Move the conversation's activity time forward to `at`."""
+        if self.last_message_at is None or at > self.last_message_at:
+            self.last_message_at = at
+
+
+class Message(db.Model):
+    """One email, inbound or outbound; the raw bytes live in the blob store under raw_sha256."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_thread_sort", "thread_id", "sort_at"),
+        Index("ix_messages_sender_status", "sender_id", "status"),
+        Index("ix_messages_cv", "cv_offer_id", "cv_processed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    from_address: Mapped[str] = mapped_column(String(254), default="", index=True)
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    to_addresses: Mapped[list] = mapped_column(JSON, default=list)
+    cc_addresses: Mapped[list] = mapped_column(JSON, default=list)
+    bcc_addresses: Mapped[list] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    snippet: Mapped[str] = mapped_column(String(300), default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    has_attachments: Mapped[bool] = mapped_column(default=False)
+
+    # Who the message is with: a candidate, or nobody known (non-candidate).
+    candidate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("candidates.id", ondelete="SET NULL"), index=True
+    )
+    # The team member who wrote it (outbound) or who sent it from inside (internal).
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    is_internal: Mapped[bool] = mapped_column(default=False)
+    is_auto_reply: Mapped[bool] = mapped_column(default=False)
+    # Incoming CVs: sent to a job's CV address (cv_offer_id) or the company CV inbox.
+    is_cv: Mapped[bool] = mapped_column(default=False)
+    cv_offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
+    cv_processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Why the classifier put it where it is (shown as "why is this here?").
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The date shown and sorted on: received, sent or due, whichever applies.
+    sort_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    thread = relationship("Thread", back_populates="messages")
+    candidate = relationship("Candidate", lazy="joined")
+    sender = relationship("User", lazy="joined")
+    cv_offer = relationship("Offer", lazy="joined")
+    attachments = relationship(
+        "Attachment", back_populates="message", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_inbound(self) -> bool:
+        return self.direction == INBOUND
+
+    @property
+    def display_from(self) -> str:
+        return self.from_name or self.from_address
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    is_inline: Mapped[bool] = mapped_column(default=False)
+    content_id: Mapped[str | None] = mapped_column(String(255))
+
+    message = relationship("Message", back_populates="attachments")
+
+
+class MessageRecipient(db.Model):
+    """A team member a message was addressed to (personal address, or a reply address)."""
+
+    __tablename__ = "message_recipients"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class MessageRead(db.Model):
+    """Per-user read state: a row means the user has read the message."""
+
+    __tablename__ = "message_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,50 @@
+"""Team members."""
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+ROLES = ("admin", "recruiter")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="recruiter")
+    # The local part of the personal inbound address: <inbound_local>@INBOUND_DOMAIN.
+    inbound_local: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str | None] = mapped_column(String(8))
+    is_active_user: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_user
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def inbound_address(self, domain: str) -> str:
+        return f"{self.inbound_local}@{domain}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"

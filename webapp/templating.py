@@ -1,0 +1,46 @@
+"""Jinja filters and globals: dates in the user's time zone, sizes, the htmx script tag."""
+
+from datetime import datetime
+
+from flask import Flask
+from flask_babel import format_date, format_time, get_locale, to_user_timezone
+
+from webapp.mail.sanitize import sanitize_html
+from webapp.models.types import utcnow
+
+HTMX_VERSION = "2.0.11"
+HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+
+def short_date(value: datetime | None) -> str:
+    """A list date: the time today, day and month this year, the full date before."""
+    if value is None:
+        return ""
+    local, today = to_user_timezone(value), to_user_timezone(utcnow())
+    if local.date() == today.date():
+        return format_time(value, "short")
+    if local.year == today.year:
+        return format_date(value, "d MMM")
+    return format_date(value, "short")
+
+
+def full_date(value: datetime | None) -> str:
+    """Date and time to the minute, in the user's time zone and language."""
+    return f"{format_date(value, 'medium')}, {format_time(value, 'short')}" if value else ""
+
+
+def file_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def register_templating(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        short_date=short_date, full_date=full_date, file_size=file_size, sanitize_html=sanitize_html
+    )
+    app.jinja_env.globals.update(
+        htmx_version=HTMX_VERSION, htmx_integrity=HTMX_INTEGRITY, get_locale=get_locale
+    )
