@@ -69,10 +69,9 @@ def db(app):
 
 
 def _empty_tables(app) -> None:
-    with app.app_context():
-        with _db.engine.begin() as conn:
-            for table in reversed(_db.metadata.sorted_tables):
-                conn.execute(table.delete())
+    with app.app_context(), _db.engine.begin() as conn:
+        for table in reversed(_db.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture

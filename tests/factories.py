@@ -163,7 +163,13 @@ class Factory:
             db.session.add(MessageRecipient(message_id=msg.id, user_id=user.id))
         if attachment:
             db.session.add(
-                Attachment(message_id=msg.id, filename=attachment, content_type="application/pdf", size=3, sha256="0" * 64)
+                Attachment(
+                    message_id=msg.id,
+                    filename=attachment,
+                    content_type="application/pdf",
+                    size=3,
+                    sha256="0" * 64,
+                )
             )
         if status in ("received", "sent", "failed"):
             thread.touch(at)

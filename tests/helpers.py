@@ -8,7 +8,9 @@ def row_subjects(html: str) -> list[str]:
     rows = re.findall(r'<li id="thread-row-\d+".*?</li>', html, flags=re.S)
     subjects = []
     for row in rows:
-        m = re.search(r'<span class="row-subject">(?:<span class="unread-dot"[^>]*></span>)?(.*?)</span>', row, re.S)
+        m = re.search(
+            r'<span class="row-subject">(?:<span class="unread-dot"[^>]*></span>)?(.*?)</span>', row, re.S
+        )
         subjects.append(m.group(1).strip() if m else "")
     return subjects
 

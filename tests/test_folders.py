@@ -37,7 +37,9 @@ def test_inbox_has_candidate_mail_addressed_to_me_only(client, auth, make, world
     make.message(candidate=world.cand_a, to_users=[world.ada], subject="To ada from Alice")
     make.message(to_users=[world.rita], subject="From a stranger", from_address="x@stranger.test")
     make.message(candidate=world.cand_b, to_users=[world.rita], subject="Bob on a job rita cannot see")
-    make.message(candidate=world.cand_a, to_users=[world.rita], subject="Just an auto-reply", is_auto_reply=True)
+    make.message(
+        candidate=world.cand_a, to_users=[world.rita], subject="Just an auto-reply", is_auto_reply=True
+    )
     archived = make.thread("Archived chat", candidate=world.cand_a, archived=True)
     make.message(archived, candidate=world.cand_a, to_users=[world.rita])
 
@@ -50,7 +52,9 @@ def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, worl
     make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Sent one")
     make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Failed one",
                  status="failed", error="550 no such user")  # fmt: skip
-    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Later", status="scheduled")
+    make.message(
+        direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Later", status="scheduled"
+    )
     make.message(direction=OUTBOUND, sender=world.sam, candidate=world.cand_b, subject="Sam's")
     make.message(direction=OUTBOUND, sender=world.rita, subject="To a vendor", from_address="rita@mail.test")
     archived = make.thread("Archived but sent", candidate=world.cand_a, archived=True)
@@ -128,14 +132,19 @@ def test_followed_jobs_only_offers_i_follow_and_can_access(client, auth, make, w
 
 def test_non_candidates_team_wide_and_never_candidate_mail(client, auth, make, world):
     make.message(to_users=[world.rita], subject="Agency pitch", from_address="jane@agency.test")
-    make.message(direction=OUTBOUND, sender=world.ada, subject="Invoice question", from_address="ada@mail.test")
+    make.message(
+        direction=OUTBOUND, sender=world.ada, subject="Invoice question", from_address="ada@mail.test"
+    )
     make.message(candidate=world.cand_a, subject="Alice mail")
     old = make.thread("Archived vendor mail", archived=True)
     make.message(old, from_address="billing@vendor.test")
     make.message(subject="A CV", is_cv=True, cv_offer_id=world.job_a.id, from_address="cv@agency.test")
 
     for user in (world.ada, world.rita, world.sam):
-        assert sorted(folder_subjects(client, auth, user, "non-candidates")) == ["Agency pitch", "Invoice question"]
+        assert sorted(folder_subjects(client, auth, user, "non-candidates")) == [
+            "Agency pitch",
+            "Invoice question",
+        ]
     assert "Agency pitch" not in folder_subjects(client, auth, world.rita, "inbox")
 
 
@@ -148,7 +157,10 @@ def test_archived_has_archived_conversations_i_could_see(client, auth, make, wor
     make.message(v, from_address="billing@vendor.test")
     make.message(candidate=world.cand_a, subject="Alice live")
 
-    assert sorted(folder_subjects(client, auth, world.rita, "archived")) == ["Alice archived", "Vendor archived"]
+    assert sorted(folder_subjects(client, auth, world.rita, "archived")) == [
+        "Alice archived",
+        "Vendor archived",
+    ]
     assert sorted(folder_subjects(client, auth, world.ada, "archived")) == [
         "Alice archived", "Sue archived", "Vendor archived",
     ]  # fmt: skip

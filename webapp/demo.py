@@ -51,7 +51,13 @@ CANDIDATES = [
     # key, first, last, addresses, offers
     ("lea", "Léa", "Martin", ["lea.martin@example.com"], ["backend-engineer"]),
     ("jonas", "Jonas", "Becker", ["jonas.becker@example.org"], ["backend-engineer", "engineering-pool"]),
-    ("amara", "Amara", "Diallo", ["amara.diallo@example.net", "amara@diallo-design.example"], ["product-designer"]),
+    (
+        "amara",
+        "Amara",
+        "Diallo",
+        ["amara.diallo@example.net", "amara@diallo-design.example"],
+        ["product-designer"],
+    ),
     ("chen", "Wei", "Chen", ["chen.wei@example.com"], ["engineering-pool"]),
     ("priya", "Priya", "Nair", ["priya.nair@example.org"], ["data-analyst"]),
     ("diego", "Diego", "Alvarez", ["diego.alvarez@example.net"], ["data-analyst", "backend-engineer"]),
@@ -95,7 +101,9 @@ def tiny_pdf(text: str) -> bytes:
 
 
 def cv(name: str) -> OutgoingFile:
-    return OutgoingFile(f"{name.replace(' ', '_')}_CV.pdf", "application/pdf", tiny_pdf(f"{name} - Curriculum vitae"))
+    return OutgoingFile(
+        f"{name.replace(' ', '_')}_CV.pdf", "application/pdf", tiny_pdf(f"{name} - Curriculum vitae")
+    )
 
 
 class DemoBuilder:
@@ -156,7 +164,9 @@ class DemoBuilder:
         """Mail received: from a candidate key or a (name, address) pair, to a user key or CV address."""
         sender = self.address(frm) if isinstance(frm, str) else frm
         to_pair = self.address(to) if to in self.users else ("", to)
-        draft, mid = self._draft(sender, to_pair, subject or thread.subject, text, html, attachments, thread, headers)
+        draft, mid = self._draft(
+            sender, to_pair, subject or thread.subject, text, html, attachments, thread, headers
+        )
         db.session.flush()
         raw = build(draft, mid, when).as_bytes()
         candidate = self.candidates.get(frm) if isinstance(frm, str) else None
@@ -183,7 +193,9 @@ class DemoBuilder:
                  html=None, attachments=()) -> Message:  # fmt: skip
         """Mail a user sent (or scheduled, or that failed) to a candidate key or a (name, address) pair."""
         recipient = self.address(to) if isinstance(to, str) else to
-        draft, mid = self._draft(self.address(user), recipient, subject or thread.subject, text, html, attachments, thread, None)
+        draft, mid = self._draft(
+            self.address(user), recipient, subject or thread.subject, text, html, attachments, thread, None
+        )
         db.session.flush()
         signature = self.users[user].signature
         draft.text = f"{text}\n\n-- \n{signature}" if signature else text
@@ -228,7 +240,7 @@ def _team(b: DemoBuilder) -> None:
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         b.users[key] = user
-    for slug, kind, title, team in OFFERS:
+    for slug, kind, title, _ in OFFERS:
         offer = Offer(slug=slug, kind=kind, title=title)
         db.session.add(offer)
         b.offers[slug] = offer
@@ -311,8 +323,12 @@ def _rita(b: DemoBuilder) -> None:
                error="550 5.1.1 <jonas.becker@example.org>: mailbox unavailable")  # fmt: skip
 
     t = b.thread("Thanks for applying", "lea", "backend-engineer")
-    b.outbound(t, "rita", "lea", b.at(9, 9), "Hi Léa, thanks for applying, we will be in touch within a week.")
-    b.inbound(t, "lea", "rita", b.at(9, 12), "Thank you Rita, looking forward to it!", read_by=["rita", "ada"])
+    b.outbound(
+        t, "rita", "lea", b.at(9, 9), "Hi Léa, thanks for applying, we will be in touch within a week."
+    )
+    b.inbound(
+        t, "lea", "rita", b.at(9, 12), "Thank you Rita, looking forward to it!", read_by=["rita", "ada"]
+    )
     _archive(t, b.users["rita"], b.at(8))
 
     t = b.thread("Technical test", "jonas", "backend-engineer")
@@ -366,7 +382,9 @@ def _ada(b: DemoBuilder) -> None:
                "Dear Tom,\n\nWe would like to invite you to a second interview with our CFO.", status="scheduled")  # fmt: skip
 
     t = b.thread("Welcome to the process", "priya", "data-analyst")
-    b.outbound(t, "ada", "priya", b.at(1, 11), "Hi Priya,\n\nWelcome! Sam will guide you through the next steps.")
+    b.outbound(
+        t, "ada", "priya", b.at(1, 11), "Hi Priya,\n\nWelcome! Sam will guide you through the next steps."
+    )
 
     t = b.thread("Reference check", "tom", "head-of-finance")
     b.outbound(t, "ada", "tom", b.at(15, 9), "Dear Tom, could you share two references?")
@@ -452,7 +470,13 @@ def _backlog(b: DemoBuilder) -> None:
         days = 16 + i * 0.5
         b.inbound(t, key, owner, b.at(days, 9 + i % 8), f"Hello, please find my application for {b.offers[slug].title}.",
                   attachments=[cv(c.full_name)], read_by=[owner, "ada"])  # fmt: skip
-        b.outbound(t, owner, key, b.at(days, 17), f"Hi {first}, thanks for your application. We will review it this week.")
+        b.outbound(
+            t,
+            owner,
+            key,
+            b.at(days, 17),
+            f"Hi {first}, thanks for your application. We will review it this week.",
+        )
 
 
 def _archive(thread: Thread, user: User, when: datetime) -> None:

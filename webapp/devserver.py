@@ -46,9 +46,22 @@ def main() -> int:
     _prepare_database(env)
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "--access-logfile", "-", "wsgi:app"],
-            env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            env=env,
+            cwd=ROOT,
         ),  # fmt: skip
         subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=ROOT),
     ]

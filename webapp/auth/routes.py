@@ -32,7 +32,9 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(func.lower(User.email) == form.email.data.strip().lower()))
+        user = db.session.scalar(
+            select(User).where(func.lower(User.email) == form.email.data.strip().lower())
+        )
         if user and user.is_active and user.check_password(form.password.data):
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data) or url_for("mailbox.index"))

@@ -105,9 +105,7 @@ def qualifies(slug: str, user):
         )
         return and_(_with_candidate(user), on_followed_offer, live)
     if slug == "non-candidates":
-        return and_(
-            _mail(), Message.candidate_id.is_(None), ~Message.is_internal, ~Message.is_cv, live
-        )
+        return and_(_mail(), Message.candidate_id.is_(None), ~Message.is_internal, ~Message.is_cv, live)
     if slug == "archived":
         return and_(Thread.is_archived, _mail(), ~Message.is_cv, visible(user))
     if slug == "incoming-cv":
@@ -205,14 +203,18 @@ def _rows_for(slug: str, user, threads: list[Thread]) -> list[Row]:
         newest[msg.thread_id] = msg
     unread = set(
         db.session.scalars(
-            select(Message.thread_id).join(Thread, Thread.id == Message.thread_id).where(in_page, is_unread(user))
+            select(Message.thread_id)
+            .join(Thread, Thread.id == Message.thread_id)
+            .where(in_page, is_unread(user))
         )
     )
     seen = and_(Message.thread_id.in_(ids), visible(user))
     stats = {
         tid: (count, bool(att))
         for tid, count, att in db.session.execute(
-            select(Message.thread_id, func.count(Message.id), func.max(Message.has_attachments.cast(db.Integer)))
+            select(
+                Message.thread_id, func.count(Message.id), func.max(Message.has_attachments.cast(db.Integer))
+            )
             .where(seen)
             .group_by(Message.thread_id)
         )
@@ -260,7 +262,6 @@ def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
     if not messages:
         return None
     return thread, messages
-
 
 
 def visible_message(user, message_id: int) -> Message | None:

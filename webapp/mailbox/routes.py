@@ -72,7 +72,9 @@ def conversation(slug: str, thread_id: int):
     context = {"thread": thread, "messages": messages, **_nav_context(folder)}
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         row = folders.get_row(folder.slug, current_user, thread_id)
-        return render("mailbox/folder.html", {"message-pane": "mailbox/_thread_swap.html"}, row=row, **context)
+        return render(
+            "mailbox/folder.html", {"message-pane": "mailbox/_thread_swap.html"}, row=row, **context
+        )
     rows, has_more = _page(folder)
     return render("mailbox/folder.html", rows=rows, has_more=has_more, **context)
 

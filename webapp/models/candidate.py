@@ -42,9 +42,7 @@ class CandidateEmail(db.Model):
     __tablename__ = "candidate_emails"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(
-        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
-    )
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     # Stored lower-cased so look-ups are exact matches on an index.
     email: Mapped[str] = mapped_column(String(254), unique=True)
 

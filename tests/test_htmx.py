@@ -1,0 +1,107 @@
+"""One URL, two renderings: a fragment for htmx, the full page otherwise."""
+
+import pytest
+
+from tests.helpers import row_subjects, unread_count
+
+
+@pytest.fixture
+def rita(make):
+    job = make.offer("Job A")
+    rita = make.user("Rita Recruiter", offers=[job])
+    alice = make.candidate("Alice Able", offers=[job])
+    rita.thread_id = make.message(candidate=alice, to_users=[rita], subject="Hello from Alice").thread_id
+    return rita
+
+
+def test_folder_full_page_and_fragment(client, auth, rita):
+    auth.login(rita.email)
+    page = client.get("/mail/inbox")
+    assert "<html" in page.get_data(as_text=True)
+    assert "HX-Request" in page.headers["Vary"]
+
+    fragment = client.get("/mail/inbox", headers={"HX-Request": "true", "HX-Target": "message-list"})
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert "<html" not in html
+    assert 'id="message-list"' in html
+    assert "HX-Request" in fragment.headers["Vary"]
+    # The nav (counts, active folder) and an empty pane come along out of band.
+    assert 'id="folder-nav" class="folders" aria-label="Folders" hx-swap-oob="true"' in html
+    assert 'id="message-pane"' in html and html.count('hx-swap-oob="true"') == 2
+    assert row_subjects(html) == ["Hello from Alice"]
+
+
+def test_conversation_full_page_and_pane_fragment(client, auth, rita):
+    auth.login(rita.email)
+    url = f"/mail/inbox/{rita.thread_id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "<html" in page and 'class="thread-subject">Hello from Alice' in page
+    assert 'id="message-list"' in page  # the list is there on a reload or a shared link
+
+    fragment = client.get(url, headers={"HX-Request": "true", "HX-Target": "message-pane"})
+    html = fragment.get_data(as_text=True)
+    assert "<html" not in html
+    assert 'class="thread-subject">Hello from Alice' in html
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_history_restore_gets_the_full_page(client, auth, rita):
+    auth.login(rita.email)
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true", "HX-Target": "message-list"}
+    assert "<html" in client.get("/mail/inbox", headers=headers).get_data(as_text=True)
+
+
+def test_opening_marks_read_for_me_only(client, auth, make, rita):
+    teammate = make.user("Tess Teammate", role="admin")
+    auth.login(rita.email)
+    assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 1
+    pane = client.get(
+        f"/mail/inbox/{rita.thread_id}", headers={"HX-Request": "true", "HX-Target": "message-pane"}
+    )
+    html = pane.get_data(as_text=True)
+    # The pane's response already carries the new counts and the row, now read.
+    assert unread_count(html, "inbox") == 0
+    assert f'id="thread-row-{rita.thread_id}" class="row is-selected"' in html
+    assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 0
+    assert unread_count(client.get("/mail/candidates").get_data(as_text=True), "candidates") == 0
+
+    auth.logout()
+    auth.login(teammate.email)
+    assert unread_count(client.get("/mail/candidates").get_data(as_text=True), "candidates") == 1
+
+
+def test_keyset_pagination_loads_the_next_rows(app, client, auth, make, rita):
+    alice_job = make.offer("Job B")
+    make.grant(rita, alice_job)
+    bob = make.candidate("Bob Baker", offers=[alice_job])
+    for i in range(7):
+        make.message(candidate=bob, subject=f"Mail {i}")
+    app.config["PAGE_SIZE"] = 3
+    try:
+        auth.login(rita.email)
+        html = client.get("/mail/candidates").get_data(as_text=True)
+        assert row_subjects(html) == ["Mail 6", "Mail 5", "Mail 4"]
+        seen = row_subjects(html)
+        while 'class="more"' in html:
+            next_url = html.split('class="more" hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+            html = client.get(next_url, headers={"HX-Request": "true"}).get_data(as_text=True)
+            assert "<html" not in html
+            seen += row_subjects(html)
+        assert seen == [f"Mail {i}" for i in range(6, -1, -1)] + ["Hello from Alice"]
+        # Without htmx the "older" link renders a whole page (it works without JavaScript).
+        assert "<html" in client.get(next_url).get_data(as_text=True)
+    finally:
+        app.config["PAGE_SIZE"] = 50
+
+
+def test_bad_cursor_is_the_first_page(client, auth, rita):
+    auth.login(rita.email)
+    html = client.get("/mail/inbox?before=not-a-cursor").get_data(as_text=True)
+    assert row_subjects(html) == ["Hello from Alice"]
+
+
+def test_empty_folder_says_so(client, auth, rita):
+    auth.login(rita.email)
+    html = client.get("/mail/scheduled").get_data(as_text=True)
+    assert "No mail is waiting to be sent later." in html

@@ -1,0 +1,33 @@
+"""The schema comes from the migrations, and they match the models."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from webapp.extensions import db
+
+
+def test_models_and_migrations_agree(app):
+    with app.app_context(), db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diff == []
+
+
+def test_folder_queries_have_indexes(app):
+    from sqlalchemy import inspect
+
+    with app.app_context():
+        inspector = inspect(db.engine)
+        indexed = {
+            (table, tuple(ix["column_names"]))
+            for table in ("threads", "messages", "message_recipients", "placements")
+            for ix in inspector.get_indexes(table)
+        }
+    for needed in [
+        ("threads", ("last_message_at", "id")),
+        ("messages", ("thread_id", "sort_at")),
+        ("messages", ("candidate_id",)),
+        ("messages", ("sender_id", "status")),
+        ("message_recipients", ("user_id",)),
+        ("placements", ("offer_id",)),
+    ]:
+        assert needed in indexed, needed
