@@ -66,12 +66,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from webapp.auth import bp as auth_bp
+    from webapp.inbound import bp as inbound_bp
     from webapp.mailbox import bp as mailbox_bp
     from webapp.main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mailbox_bp)
+    app.register_blueprint(inbound_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -83,8 +85,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from webapp.cli import seed_command, users_cli
+    from webapp.inbound.cli import mail_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(mail_cli)
     app.cli.add_command(seed_command)
 
 
@@ -97,10 +101,13 @@ def register_security_headers(app: Flask) -> None:
     def security_headers(response):
         nonce = getattr(g, "csp_nonce", "")
         cdn = " https://unpkg.com" if app.config.get("HTMX_CDN") else ""
+        # img-src allows https: because a message's srcdoc iframe inherits this policy: remote
+        # images could never show otherwise. Each iframe's own meta CSP still blocks them until
+        # the user clicks "Show images" for that message (templates/mailbox/_message_body.html).
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{cdn}; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -52,6 +52,9 @@ class Config:
         self.INBOUND_SECRET = env.get("INBOUND_SECRET") or self.SECRET_KEY
         self.STORAGE_DIR = env.get("STORAGE_DIR") or str(instance / "storage")
         self.OUTBOX_DIR = env.get("OUTBOX_DIR") or str(instance / "outbox")
+        self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
+        self.INBOUND_SMTP_HOST = env.get("INBOUND_SMTP_HOST", "127.0.0.1")
+        self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))
         self.COMPANY_NAME = env.get("COMPANY_NAME", "Hiremail Demo")
         self.HTMX_CDN = env.get("HTMX_CDN", "1") != "0"
         self.PAGE_SIZE = int(env.get("PAGE_SIZE", "50"))

@@ -60,6 +60,15 @@ def unread_count(page: Page, slug: str) -> int:
     return int(badge.inner_text()) if badge.count() else 0
 
 
+def open_folder(page: Page, slug: str) -> None:
+    """Click a folder link and wait until its list has replaced the current one (even the same folder)."""
+    page.evaluate("document.getElementById('message-list').dataset.stale = '1'")
+    page.click(f'#folder-nav a.folder-link[data-folder="{slug}"]')
+    expect(page.locator("#message-list[data-stale]")).to_have_count(0)
+    expect(page).to_have_url(url_is(f"/mail/{slug}"))
+    expect(page.locator("#message-list")).to_have_attribute("data-folder", slug)
+
+
 def expect_full_page(page: Page, slug: str) -> None:
     """The whole layout is there: top bar, folder nav with its active folder, list, pane."""
     expect(page.locator("header.topbar")).to_be_visible()
@@ -79,9 +88,7 @@ def test_folder_and_conversation_urls_survive_back_reload_and_sharing(page: Page
 
     # A folder link swaps the list in place and pushes the folder's URL.
     set_marker(page)
-    page.click('#folder-nav a.folder-link[data-folder="candidates"]')
-    expect(page).to_have_url(url_is("/mail/candidates"))
-    expect(page.locator("#message-list")).to_have_attribute("data-folder", "candidates")
+    open_folder(page, "candidates")
     expect(page.locator("#message-list .list-head h1")).to_have_text("All candidates")
     expect(page.locator('#folder-nav a.folder-link[data-folder="candidates"]')).to_have_attribute(
         "aria-current", "page"
@@ -177,9 +184,7 @@ def test_walk_through_every_folder_without_errors(page: Page, browser_log):
     ]
     opened = 0
     for slug in slugs:
-        page.click(f'#folder-nav a.folder-link[data-folder="{slug}"]')
-        expect(page).to_have_url(url_is(f"/mail/{slug}"))
-        expect(page.locator("#message-list")).to_have_attribute("data-folder", slug)
+        open_folder(page, slug)
         first = page.locator("#message-list li.row").first
         if first.count():
             first_id = thread_id(first)
@@ -208,8 +213,7 @@ def test_french_browser_sees_french_folder_names(new_page):
         "Tous les candidats"
     )
     # Still French after an htmx swap (the nav comes back out of band).
-    page.click('#folder-nav a.folder-link[data-folder="candidates"]')
-    expect(page.locator("#message-list")).to_have_attribute("data-folder", "candidates")
+    open_folder(page, "candidates")
     expect(page.locator("#message-list .list-head h1")).to_have_text("Tous les candidats")
     expect(nav.locator('a.folder-link[data-folder="inbox"] .folder-name')).to_have_text("Boîte de réception")
     assert log.problems == []

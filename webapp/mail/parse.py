@@ -5,6 +5,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
 import nh3
@@ -38,6 +39,7 @@ class ParsedMail:
     html: str | None = None
     attachments: list[ParsedAttachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    email: EmailMessage | None = None
 
     @property
     def snippet(self) -> str:
@@ -108,7 +110,7 @@ def _part_text(part) -> str:
 def parse(raw: bytes) -> ParsedMail:
     """Parse `raw`; problems become `defects`, never exceptions."""
     msg = message_from_bytes(raw, policy=policy.default)
-    out = ParsedMail()
+    out = ParsedMail(email=msg)
     out.defects = [type(d).__name__ for d in msg.defects]
     out.message_id = _header(msg, "Message-ID")
     out.in_reply_to = _header(msg, "In-Reply-To")
@@ -141,3 +143,47 @@ def parse(raw: bytes) -> ParsedMail:
     except Exception as exc:
         out.defects.append(f"{type(exc).__name__}: {exc}")
     return out
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a message may not exceed before it is quarantined instead of classified."""
+
+    header_bytes: int = 512 * 1024
+    depth: int = 30
+    parts: int = 1000
+    decoded_bytes: int = 100 * 1024 * 1024
+
+
+def header_size(raw: bytes) -> int:
+    """Bytes before the first blank line (the header section)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return min(ends) if ends else len(raw)
+
+
+def limit_violations(raw: bytes, msg: EmailMessage, limits: Limits | None = None) -> list[str]:
+    """The limits `msg` breaks (empty when it is fine to classify)."""
+    limits = limits or Limits()
+    problems = []
+    if header_size(raw) > limits.header_bytes:
+        problems.append(f"header section over {limits.header_bytes} bytes")
+    parts, decoded, deepest = 0, 0, 0
+    stack = [(msg, 0)]
+    while stack:  # iterative: a hostile nesting must not blow the Python stack
+        part, depth = stack.pop()
+        parts += 1
+        deepest = max(deepest, depth)
+        if depth > limits.depth or parts > limits.parts:
+            break
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload if hasattr(child, "get_payload"))
+        elif isinstance(payload, str):
+            decoded += len(payload)  # an upper bound of the decoded size, without decoding
+    if deepest > limits.depth:
+        problems.append(f"MIME nesting deeper than {limits.depth}")
+    if parts > limits.parts:
+        problems.append(f"more than {limits.parts} MIME parts")
+    if decoded > limits.decoded_bytes:
+        problems.append(f"decoded size over {limits.decoded_bytes} bytes")
+    return problems

@@ -10,7 +10,7 @@ from webapp.main import bp
 from webapp.queues import get_redis
 
 # Everything else needs a signed-in user.
-PUBLIC_ENDPOINTS = {"auth.login", "main.healthz", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "main.healthz", "static", "inbound.raw"}
 
 
 @bp.before_app_request

@@ -86,9 +86,21 @@ class Message(db.Model):
     cv_offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
     cv_processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    # Why the classifier put it where it is (shown as "why is this here?").
-    outcome: Mapped[str | None] = mapped_column(String(20))
+    # How it arrived (smtp, webhook, import, compose, demo) and the SMTP envelope, if any.
+    source: Mapped[str | None] = mapped_column(String(16))
+    envelope_from: Mapped[str | None] = mapped_column(String(998))
+    envelope_to: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Why the classifier put it where it is (shown as "why is this here?"); NULL = not yet
+    # classified, which the periodic sweep picks up.
+    outcome: Mapped[str | None] = mapped_column(String(20), index=True)
     outcome_reason: Mapped[str | None] = mapped_column(Text)
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Parser defects and broken limits, kept for the quarantine view.
+    defects: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # A bounce points at the outbound message it reports.
+    bounced_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # Outbound delivery news from bounces: None, "delayed" or "bounced".
+    delivery_state: Mapped[str | None] = mapped_column(String(12))
     error: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -99,7 +111,7 @@ class Message(db.Model):
     sort_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     thread = relationship("Thread", back_populates="messages")
-    candidate = relationship("Candidate", lazy="joined")
+    candidate = relationship("Candidate", lazy="joined", foreign_keys=[candidate_id])
     sender = relationship("User", lazy="joined")
     cv_offer = relationship("Offer", lazy="joined")
     attachments = relationship(

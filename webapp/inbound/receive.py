@@ -1,0 +1,39 @@
+"""The one way mail comes in: store and commit first, then queue classification."""
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.jobs import enqueue_classify
+from webapp.jobs.context import blob_store
+from webapp.mail.addresses import resolve
+from webapp.mail.inbound import store_inbound
+from webapp.models import Offer, Thread, User
+
+
+def receive(raw: bytes, source: str, envelope_from: str | None = None, envelope_to=()) -> int:
+    """Store `raw` (committed before returning), queue its classification; returns the id."""
+    msg = store_inbound(
+        raw, store=blob_store(), source=source, envelope_from=envelope_from, envelope_to=envelope_to
+    )
+    db.session.commit()
+    enqueue_classify(msg.id)
+    return msg.id
+
+
+def accepts(address: str) -> bool:
+    """Whether `address` is one of ours that exists: user, job CV, company CV, reply, bounce."""
+    config = current_app.config
+    target = resolve(address, config["INBOUND_DOMAIN"], config["INBOUND_SECRET"])
+    if target is None:
+        return False
+    if target.kind == "user":
+        return db.session.scalar(select(User.id).where(User.inbound_local == target.value)) is not None
+    if target.kind == "cv":
+        if target.value is None:
+            return True
+        query = select(Offer.id).where(Offer.slug == target.value, Offer.kind == "job")
+        return db.session.scalar(query) is not None
+    if target.kind == "reply":
+        return db.session.get(Thread, target.value) is not None
+    return True  # bounce: the signature already proved it is ours
