@@ -6,7 +6,8 @@ import sys
 from rq import Worker
 
 from webapp import create_app
-from webapp.queues import QUEUE_NAMES, all_queues, get_redis
+from webapp.jobs import periodic
+from webapp.queues import QUEUE_NAMES, get_queue, get_redis
 
 
 def main(argv: list[str]) -> int:
@@ -15,9 +16,14 @@ def main(argv: list[str]) -> int:
     app = create_app()
     with app.app_context():
         names = argv or list(QUEUE_NAMES)
-        queues = [q for q in all_queues() if q.name in names]
-        worker = Worker(queues, connection=get_redis())
-        worker.work(with_scheduler=True)
+        queues = [get_queue(name) for name in QUEUE_NAMES if name in names]
+        redis = get_redis()
+        # Sweep up mail stored while Redis was down (and, later, lost scheduled sends).
+        stop = periodic.start(app, redis, interval=float(app.config["PERIODIC_INTERVAL"]))
+        try:
+            Worker(queues, connection=redis).work(with_scheduler=True)
+        finally:
+            stop.set()
     return 0
 
 

@@ -52,7 +52,7 @@ def test_delivers_and_answers_250_after_storing(app, listener):
     from webapp.queues import get_queue
 
     with app.app_context():
-        assert f"classify-{msg.id}" in get_queue("classify").job_ids
+        assert [job.args for job in get_queue("classify").jobs] == [(msg.id,)]
 
 
 def test_unknown_recipient_gets_550(app, listener):

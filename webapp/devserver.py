@@ -64,11 +64,15 @@ def main() -> int:
             cwd=ROOT,
         ),  # fmt: skip
         subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=ROOT),
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "smtpd"], env=env, cwd=ROOT
+        ),
     ]
     time.sleep(1.0)
     print(
         f"\n  Hiremail is running at http://127.0.0.1:{port}\n"
         f"  Demo logins (password: demo-password): {', '.join(DEMO_LOGINS)}\n"
+        f"  Inbound SMTP: 127.0.0.1:{config.INBOUND_SMTP_PORT} for @{config.INBOUND_DOMAIN}\n"
         f"  Redis: {'embedded (' + env['REDIS_URL'] + ')' if redis_owner else env['REDIS_URL']}\n"
         "  Press Ctrl-C to stop.\n",
         flush=True,

@@ -34,7 +34,8 @@ def get_redis() -> Redis:
 
 
 def get_queue(name: str = "default") -> Queue:
-    return Queue(name, connection=get_redis())
+    """The queue `name`, prefixed by RQ_QUEUE_PREFIX (test runs sharing a Redis stay apart)."""
+    return Queue(current_app.config["RQ_QUEUE_PREFIX"] + name, connection=get_redis())
 
 
 def all_queues() -> list[Queue]:

@@ -4,11 +4,24 @@ from datetime import datetime
 
 from flask import Flask
 from flask_babel import format_date, format_time, get_locale, to_user_timezone
+from flask_babel import lazy_gettext as _l
 
 from webapp.mail.sanitize import sanitize_html
 from webapp.models.types import utcnow
 
 HTMX_VERSION = "2.0.11"
+# The classifier's outcomes, as "why is this here?" names them.
+OUTCOME_LABELS = {
+    "duplicate": _l("Duplicate"),
+    "bounce": _l("Delivery report"),
+    "auto_reply": _l("Automatic reply"),
+    "reply": _l("Reply to a conversation"),
+    "incoming_cv": _l("Incoming CV"),
+    "candidate": _l("From a candidate"),
+    "internal": _l("From a team member"),
+    "non_candidate": _l("From someone not in the candidate database"),
+    "quarantined": _l("Quarantined"),
+}
 HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
 
@@ -42,5 +55,8 @@ def register_templating(app: Flask) -> None:
         short_date=short_date, full_date=full_date, file_size=file_size, sanitize_html=sanitize_html
     )
     app.jinja_env.globals.update(
-        htmx_version=HTMX_VERSION, htmx_integrity=HTMX_INTEGRITY, get_locale=get_locale
+        htmx_version=HTMX_VERSION,
+        htmx_integrity=HTMX_INTEGRITY,
+        get_locale=get_locale,
+        outcome_labels=OUTCOME_LABELS,
     )

@@ -7,9 +7,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.factories import PASSWORD
 from webapp.demo import DEMO_PASSWORD
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("demo")]
+pytestmark = pytest.mark.e2e
 
 LEA_SUBJECT = "Application for Backend Engineer"
 JONAS_SUBJECT = "Availability for a call"
@@ -27,7 +28,7 @@ def log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
     expect(page).to_have_url(url_is("/mail/inbox"))
-    expect(page.locator("#message-list li.row").first).to_be_visible()
+    expect(page.locator("#folder-nav")).to_be_visible()
 
 
 def set_marker(page: Page) -> None:
@@ -81,7 +82,9 @@ def expect_full_page(page: Page, slug: str) -> None:
     expect(page.locator("#message-pane")).to_be_attached()
 
 
-def test_folder_and_conversation_urls_survive_back_reload_and_sharing(page: Page, browser_log, artifacts):
+def test_folder_and_conversation_urls_survive_back_reload_and_sharing(
+    demo, page: Page, browser_log, artifacts
+):
     log_in(page, "rita@demo.test")
     inbox_subjects = subjects(page)
     assert LEA_SUBJECT in inbox_subjects
@@ -136,7 +139,7 @@ def test_folder_and_conversation_urls_survive_back_reload_and_sharing(page: Page
     assert browser_log.problems == []
 
 
-def test_opening_an_unread_conversation_marks_it_read_without_a_reload(page: Page, browser_log):
+def test_opening_an_unread_conversation_marks_it_read_without_a_reload(demo, page: Page, browser_log):
     log_in(page, "rita@demo.test")
     jonas = row(page, JONAS_SUBJECT)
     expect(jonas).to_have_class(re.compile(r"\bis-unread\b"))
@@ -165,7 +168,7 @@ def test_opening_an_unread_conversation_marks_it_read_without_a_reload(page: Pag
     assert browser_log.problems == []
 
 
-def test_walk_through_every_folder_without_errors(page: Page, browser_log):
+def test_walk_through_every_folder_without_errors(demo, page: Page, browser_log):
     log_in(page, "rita@demo.test")
     set_marker(page)
     slugs = page.locator("#folder-nav a.folder-link").evaluate_all(
@@ -203,9 +206,11 @@ def test_walk_through_every_folder_without_errors(page: Page, browser_log):
     assert browser_log.failed_requests == []
 
 
-def test_french_browser_sees_french_folder_names(new_page):
+def test_french_browser_sees_french_folder_names(make, new_page):
+    """No language chosen in the app: the browser's Accept-Language decides."""
+    user = make.user("Renée Recruteuse")
     page, log = new_page(locale="fr-FR")
-    log_in(page, "rita@demo.test")
+    log_in(page, user.email, PASSWORD)
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     nav = page.locator("#folder-nav")
     expect(nav.locator('a.folder-link[data-folder="inbox"] .folder-name')).to_have_text("Boîte de réception")

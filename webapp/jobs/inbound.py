@@ -17,9 +17,13 @@ def classify_job(message_id: int) -> str | None:
 @job
 def sweep_unclassified() -> int:
     """Queue every stored message that was never classified; returns how many."""
+    from datetime import timedelta
+
+    from flask import current_app
+
     from webapp.jobs import enqueue_classify
 
-    ids = unclassified_ids()
+    ids = unclassified_ids(min_age=timedelta(seconds=current_app.config["INBOUND_SWEEP_MIN_AGE"]))
     for message_id in ids:
         enqueue_classify(message_id)
     if ids:

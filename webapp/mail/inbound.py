@@ -53,7 +53,7 @@ def claim(message_id: int) -> bool:
 
 
 def classify_stored(
-    message_id: int, *, settings: Settings, store: BlobStore, limits: Limits = Limits()
+    message_id: int, *, settings: Settings, store: BlobStore, limits: Limits = DEFAULT_LIMITS
 ) -> str | None:
     """Classify one stored message; a no-op if someone else did or is doing it. Commits."""
     if not claim(message_id):
@@ -63,7 +63,9 @@ def classify_stored(
     try:
         raw = store.get(msg.raw_sha256)
         parsed = parse(raw)
-        problems = limit_violations(raw, parsed.email) if parsed.email is not None else ["unparseable"]
+        problems = (
+            limit_violations(raw, parsed.email, limits) if parsed.email is not None else ["unparseable"]
+        )
         if problems:
             quarantine(msg, parsed, problems, utcnow())
             outcome = "quarantined"

@@ -1,0 +1,47 @@
+"""Admin views; anyone else gets a 404, as for anything they may not see."""
+
+from flask import Response, abort, current_app, render_template
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp.admin import bp
+from webapp.extensions import db
+from webapp.mail.storage import BlobStore
+from webapp.models import Message
+
+# Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
+HELD_OUTCOMES = ("quarantined", "auto_reply")
+
+
+@bp.before_request
+def admins_only():
+    """Hide the admin pages from everyone else (404, not 403: no hint they exist)."""
+    if not current_user.is_authenticated or not current_user.is_admin:
+        abort(404)
+
+
+@bp.route("/quarantine")
+def quarantine():
+    """Inbound mail held out of the folders, newest first, with why and the raw file."""
+    held = db.session.scalars(
+        select(Message)
+        .where(Message.outcome.in_(HELD_OUTCOMES), Message.thread_id.is_(None))
+        .order_by(Message.id.desc())
+        .limit(200)
+    ).unique()
+    return render_template("admin/quarantine.html", messages=list(held))
+
+
+@bp.route("/messages/<int:message_id>/raw")
+def raw(message_id: int):
+    """Download the raw bytes of a stored message exactly as received."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or not msg.raw_sha256:
+        abort(404)
+    path = BlobStore(current_app.config["STORAGE_DIR"]).path(msg.raw_sha256)
+    if not path.exists():
+        abort(404)
+    response = Response(path.read_bytes(), mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f'attachment; filename="message-{msg.id}.eml"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

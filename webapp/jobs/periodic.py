@@ -1,0 +1,36 @@
+"""Periodic duties of the workers (the inbound sweep), run by one worker at a time."""
+
+import logging
+import threading
+
+from redis import Redis
+
+log = logging.getLogger(__name__)
+LOCK_KEY = "hiremail:periodic-lock"
+
+
+def run_due(app, redis: Redis, interval: float) -> bool:
+    """Run the periodic jobs once if no other worker did in the last `interval` seconds."""
+    # SET NX EX: with N workers, exactly one wins each interval.
+    if not redis.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval) - 1)):
+        return False
+    from webapp.jobs.inbound import sweep_unclassified
+
+    with app.app_context():
+        try:
+            sweep_unclassified()
+        except Exception:  # the next round tries again; the worker must not die for this
+            log.exception("periodic sweep failed")
+    return True
+
+
+def start(app, redis: Redis, interval: float = 60.0) -> threading.Event:
+    """Start the periodic loop in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(interval):
+            run_due(app, redis, interval)
+
+    threading.Thread(target=loop, name="hiremail-periodic", daemon=True).start()
+    return stop
