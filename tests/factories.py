@@ -148,7 +148,7 @@ class Factory:
             body_text=f"Body of {subject or thread.subject}",
             candidate_id=candidate.id if candidate else None,
             sender_id=sender.id if sender else None,
-            message_id=f"<m{next(self.seq)}@test>",
+            message_id=kw.pop("message_id", None) or f"<m{next(self.seq)}@test>",
             created_at=at,
             sort_at=at,
             received_at=at if status == "received" else None,

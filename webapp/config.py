@@ -53,6 +53,10 @@ class Config:
         self.INBOUND_SECRET = env.get("INBOUND_SECRET") or self.SECRET_KEY
         self.STORAGE_DIR = env.get("STORAGE_DIR") or str(instance / "storage")
         self.OUTBOX_DIR = env.get("OUTBOX_DIR") or str(instance / "outbox")
+        # Reserved .test addresses are refused in compose, except for the demo and test runs.
+        self.ALLOW_TEST_DOMAINS = (
+            env.get("ALLOW_TEST_DOMAINS", "1" if self.INBOUND_DOMAIN.endswith(".test") else "0") == "1"
+        )
         self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
         self.INBOUND_SMTP_HOST = env.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))

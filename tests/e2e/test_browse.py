@@ -61,13 +61,31 @@ def unread_count(page: Page, slug: str) -> int:
     return int(badge.inner_text()) if badge.count() else 0
 
 
+def mark_list_stale(page: Page) -> None:
+    page.evaluate("document.getElementById('message-list').dataset.stale = '1'")
+
+
+def wait_for_fresh_list(page: Page) -> None:
+    """Wait until the list marked stale has been replaced (locator waits poll faster than expect)."""
+    page.locator("#message-list[data-stale]").wait_for(state="detached")
+    page.locator("#message-list").wait_for(state="attached")
+
+
 def open_folder(page: Page, slug: str) -> None:
     """Click a folder link and wait until its list has replaced the current one (even the same folder)."""
-    page.evaluate("document.getElementById('message-list').dataset.stale = '1'")
+    mark_list_stale(page)
     page.click(f'#folder-nav a.folder-link[data-folder="{slug}"]')
-    expect(page.locator("#message-list[data-stale]")).to_have_count(0)
+    wait_for_fresh_list(page)
     expect(page).to_have_url(url_is(f"/mail/{slug}"))
     expect(page.locator("#message-list")).to_have_attribute("data-folder", slug)
+
+
+def open_row(page: Page, row_locator) -> int:
+    """Click a conversation row and wait for its pane; returns the conversation id."""
+    opened = thread_id(row_locator)
+    row_locator.locator("a.row-link").click()
+    page.locator(f'#message-pane[data-thread="{opened}"]').wait_for(state="attached")
+    return opened
 
 
 def expect_full_page(page: Page, slug: str) -> None:
@@ -103,8 +121,7 @@ def test_folder_and_conversation_urls_survive_back_reload_and_sharing(
     # A row opens the conversation in the pane and pushes its URL.
     lea = row(page, LEA_SUBJECT)
     expect(lea).to_have_count(1)
-    lea_id = thread_id(lea)
-    lea.locator("a.row-link").click()
+    lea_id = open_row(page, lea)
     expect(page).to_have_url(url_is(f"/mail/candidates/{lea_id}"))
     expect(page.locator("#message-pane h1.thread-subject")).to_have_text(LEA_SUBJECT)
     expect(page.locator("#message-pane")).to_have_attribute("data-thread", str(lea_id))
@@ -114,7 +131,9 @@ def test_folder_and_conversation_urls_survive_back_reload_and_sharing(
     page.screenshot(path=str(artifacts / "browse-rita.png"))
 
     # Back: the folder URL again, with its list.
+    mark_list_stale(page)
     page.go_back()
+    wait_for_fresh_list(page)
     expect(page).to_have_url(url_is("/mail/candidates"))
     expect(page.locator("#message-list")).to_have_attribute("data-folder", "candidates")
     expect(row(page, LEA_SUBJECT)).to_have_count(1)
@@ -146,10 +165,9 @@ def test_opening_an_unread_conversation_marks_it_read_without_a_reload(demo, pag
     expect(jonas.locator(".unread-dot")).to_have_count(1)
     before = unread_count(page, "inbox")
     assert before >= 1
-    jonas_id = thread_id(jonas)
 
     set_marker(page)
-    jonas.locator("a.row-link").click()
+    jonas_id = open_row(page, jonas)
     expect(page).to_have_url(url_is(f"/mail/inbox/{jonas_id}"))
     expect(page.locator("#message-pane h1.thread-subject")).to_have_text(JONAS_SUBJECT)
     expect(jonas).not_to_have_class(re.compile(r"\bis-unread\b"))
@@ -190,13 +208,13 @@ def test_walk_through_every_folder_without_errors(demo, page: Page, browser_log)
         open_folder(page, slug)
         first = page.locator("#message-list li.row").first
         if first.count():
-            first_id = thread_id(first)
-            first.locator("a.row-link").click()
+            first_id = open_row(page, first)
             expect(page).to_have_url(url_is(f"/mail/{slug}/{first_id}"))
-            expect(page.locator("#message-pane")).to_have_attribute("data-thread", str(first_id))
             opened += 1
     assert opened >= 5, "the demo data should fill most of rita's folders"
+    mark_list_stale(page)
     page.go_back()
+    wait_for_fresh_list(page)  # no history cache: htmx fetches the page again
     expect(page).to_have_url(url_is(f"/mail/{slugs[-1]}"))
     expect(page.locator("#message-list")).to_have_attribute("data-folder", slugs[-1])
     assert marker(page) == 1, "a click in the walk reloaded the whole page"

@@ -1,4 +1,4 @@
-"""Periodic duties of the workers (the inbound sweep), run by one worker at a time."""
+"""Periodic duties of the workers (inbound sweep, send reconciler), one worker at a time."""
 
 import logging
 import threading
@@ -15,12 +15,14 @@ def run_due(app, redis: Redis, interval: float) -> bool:
     if not redis.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval) - 1)):
         return False
     from webapp.jobs.inbound import sweep_unclassified
+    from webapp.jobs.send import reconcile_job
 
     with app.app_context():
-        try:
-            sweep_unclassified()
-        except Exception:  # the next round tries again; the worker must not die for this
-            log.exception("periodic sweep failed")
+        for duty in (sweep_unclassified, reconcile_job):
+            try:
+                duty()
+            except Exception:  # the next round tries again; the worker must not die for this
+                log.exception("periodic %s failed", duty.__name__)
     return True
 
 

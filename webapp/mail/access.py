@@ -17,7 +17,7 @@ from webapp.models import (
     Thread,
 )
 
-PENDING = ("draft", "scheduled", "sending")
+PENDING = ("draft", "queued", "scheduled", "sending", "unknown")
 
 
 def has_offer_access(user, offer_id_col):

@@ -1,7 +1,9 @@
 """Build RFC 5322 messages with the stdlib email package."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -32,9 +34,33 @@ class Draft:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bqBQ]\?[^?\s]*\?=")
+
+
+def header_text(text: str) -> str:
+    """Text safe for one header: no controls, and no encoded words.
+
+    The stdlib decodes an encoded word it is given ("=?utf-8?q?=0D=0ABcc:...?=") and writes
+    the decoded CR/LF into the message: a header injection. So we decode first, strip
+    controls, and break any encoded-word syntax that is left.
+    """
+    text = text or ""
+    for _ in range(3):
+        if not _ENCODED_WORD.search(text):
+            break
+        try:
+            text = str(make_header(decode_header(text)))
+        except Exception:  # undecodable: keep the literal text, made harmless below
+            break
+        text = _CONTROLS.sub(" ", text)
+    text = " ".join(_CONTROLS.sub(" ", text).split())
+    return text.replace("=?", "= ?")
+
+
 def _address(name: str, addr: str) -> Address:
     local, _, domain = addr.partition("@")
-    return Address(display_name=name, username=local, domain=domain)
+    return Address(display_name=header_text(name), username=local, domain=domain)
 
 
 def new_message_id(domain: str) -> str:
@@ -50,7 +76,7 @@ def build(draft: Draft, message_id: str, date: datetime) -> EmailMessage:
         msg["Cc"] = [_address(n, a) for n, a in draft.cc]
     if draft.reply_to:
         msg["Reply-To"] = draft.reply_to
-    msg["Subject"] = draft.subject
+    msg["Subject"] = header_text(draft.subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     if draft.in_reply_to:

@@ -76,7 +76,8 @@ def qualifies(slug: str, user):
         return and_(
             Message.direction == OUTBOUND,
             Message.sender_id == user.id,
-            Message.status.in_(("sent", "failed")),
+            # Queued and sending show at once (with their state); "unknown" waits for a person.
+            Message.status.in_(("queued", "sending", "sent", "failed", "unknown")),
             visible(user),
         )
     if slug == "scheduled":
@@ -255,7 +256,9 @@ def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
     messages = list(
         db.session.scalars(
             select(Message)
-            .where(Message.thread_id == thread_id, visible(user), Message.status != "draft")
+            .where(
+                Message.thread_id == thread_id, visible(user), Message.status.not_in(("draft", "cancelled"))
+            )
             .order_by(Message.sort_at, Message.id)
         ).unique()
     )

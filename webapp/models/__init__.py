@@ -6,9 +6,11 @@ from webapp.models.message import (
     INBOUND,
     OUTBOUND,
     Attachment,
+    BulkSend,
     Message,
     MessageRead,
     MessageRecipient,
+    Template,
     Thread,
 )
 from webapp.models.offer import Offer, OfferAccess, OfferFollow
@@ -19,6 +21,7 @@ __all__ = [
     "INBOUND",
     "OUTBOUND",
     "Attachment",
+    "BulkSend",
     "Candidate",
     "CandidateEmail",
     "CandidateFollow",
@@ -29,6 +32,7 @@ __all__ = [
     "OfferAccess",
     "OfferFollow",
     "Placement",
+    "Template",
     "Thread",
     "User",
 ]

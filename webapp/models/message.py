@@ -9,7 +9,11 @@ from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
 
 INBOUND, OUTBOUND = "inbound", "outbound"
-STATUSES = ("draft", "scheduled", "sending", "sent", "failed", "received", "quarantined")
+# Outbound: draft -> queued (send now) or scheduled -> sending -> sent | failed | unknown
+# (a worker died after handing it to the server: a person decides), or cancelled.
+STATUSES = (
+    "draft", "queued", "scheduled", "sending", "sent", "failed", "unknown", "cancelled", "received", "quarantined",
+)  # fmt: skip
 # Messages that have really travelled, as opposed to drafts and mail still waiting to leave.
 DELIVERED_STATUSES = ("sent", "failed", "received")
 
@@ -102,6 +106,9 @@ class Message(db.Model):
     # Outbound delivery news from bounces: None, "delayed" or "bounced".
     delivery_state: Mapped[str | None] = mapped_column(String(12))
     error: Mapped[str | None] = mapped_column(Text)
+    send_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bulk_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_sends.id", ondelete="SET NULL"), index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -161,3 +168,33 @@ class MessageRead(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Template(db.Model):
+    """A reusable subject and body with placeholders; personal (owner) or shared (no owner)."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None
+
+
+class BulkSend(db.Model):
+    """One template sent to many candidates, each in a separate message and conversation."""
+
+    __tablename__ = "bulk_sends"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    total: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,364 @@
+"""Outbound mail: validate, store (with its own Message-ID), and deliver exactly once.
+
+The database row is the truth. Every state change is a compare-and-set UPDATE, so two
+workers, a retried job, or a cancel racing a send can never deliver one message twice:
+    queued|scheduled --claim--> sending --> sent | failed | queued (temporary error, later)
+    sending for too long --> unknown (a worker died after handing it over: a person decides)
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import and_, or_, select, update
+
+from webapp.extensions import db
+from webapp.mail.addresses import bounce_address, reply_address
+from webapp.mail.build import Draft, OutgoingFile, build, header_text, new_message_id
+from webapp.mail.storage import BlobStore
+from webapp.mail.transport import PermanentError, TemporaryError
+from webapp.models import OUTBOUND, Attachment, Candidate, CandidateEmail, Message, Placement, Thread, User
+from webapp.models.types import utcnow
+
+# Temporary SMTP errors: try again after these delays, then give up.
+RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+SENDING_TIMEOUT = timedelta(minutes=10)
+_SPLIT = re.compile(r"[,;\s]+")
+
+
+@dataclass
+class OutboundSettings:
+    domain: str
+    secret: str
+
+
+@dataclass
+class Compose:
+    """What the user asked to send."""
+
+    to: list[str]
+    subject: str
+    body: str
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    attachments: list[OutgoingFile] = field(default_factory=list)
+    send_at: datetime | None = None  # aware UTC; None = now
+    thread_id: int | None = None  # a reply goes into its conversation
+    in_reply_to: Message | None = None
+    bulk_id: int | None = None
+
+
+class ComposeError(Exception):
+    """Refused, with messages per field (shown in place in the form)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def clean_line(text: str) -> str:
+    """One header line: CR, LF, other controls and encoded words can never reach a header."""
+    return header_text(text)
+
+
+def parse_addresses(raw: str | list[str], allow_test_domains: bool = False) -> tuple[list[str], list[str]]:
+    """(valid normalised addresses, invalid entries) from a comma/space separated field.
+
+    `allow_test_domains` admits the reserved .test names (demo data and test runs only).
+    """
+    items = raw if isinstance(raw, list) else _SPLIT.split(raw or "")
+    good, bad = [], []
+    for item in (i.strip().strip("<>") for i in items):
+        if not item:
+            continue
+        try:
+            # No DNS: a look-up per keystroke would be slow and leaks what we write to.
+            valid = validate_email(item, check_deliverability=False, test_environment=allow_test_domains)
+            good.append(valid.normalized.lower())
+        except EmailNotValidError:
+            bad.append(item)
+    return list(dict.fromkeys(good)), bad
+
+
+def candidates_owning(addresses: list[str]) -> dict[str, int]:
+    """{address: candidate id} for the addresses that belong to a candidate."""
+    if not addresses:
+        return {}
+    rows = db.session.execute(
+        select(CandidateEmail.email, CandidateEmail.candidate_id).where(CandidateEmail.email.in_(addresses))
+    )
+    return dict(rows.tuples().all())
+
+
+def check(data: Compose, now: datetime) -> dict[str, list[str]]:
+    """Every reason to refuse `data`, by form field (empty: it may be sent)."""
+    from flask_babel import gettext as _
+
+    errors: dict[str, list[str]] = {}
+    if not data.to:
+        errors.setdefault("to", []).append(_("Add at least one recipient."))
+    hidden = candidates_owning(data.cc + data.bcc)
+    for name, addresses in (("cc", data.cc), ("bcc", data.bcc)):
+        for address in addresses:
+            if address in hidden:
+                errors.setdefault(name, []).append(
+                    _(
+                        "%(address)s is a candidate's address: candidates may not see each other in Cc or Bcc. "
+                        "Use bulk email to send each candidate a separate message.",
+                        address=address,
+                    )
+                )
+    in_to = candidates_owning(data.to)
+    if len(set(in_to.values())) > 1:
+        errors.setdefault("to", []).append(
+            _("Several candidates in To would see each other's addresses. Use bulk email instead.")
+        )
+    if not clean_line(data.subject):
+        errors.setdefault("subject", []).append(_("Add a subject."))
+    if data.send_at is not None and data.send_at <= now:
+        errors.setdefault("send_at", []).append(_("Choose a time in the future."))
+    return errors
+
+
+def _thread_for(data: Compose, candidate_id: int | None, subject: str) -> Thread:
+    if data.thread_id:
+        return db.session.get(Thread, data.thread_id)
+    offers = (
+        list(
+            db.session.scalars(
+                select(Placement.offer_id).where(Placement.candidate_id == candidate_id).limit(2)
+            )
+        )
+        if candidate_id
+        else []
+    )
+    thread = Thread(
+        subject=subject, candidate_id=candidate_id, offer_id=offers[0] if len(offers) == 1 else None,
+        last_message_at=utcnow(),
+    )  # fmt: skip
+    db.session.add(thread)
+    return thread
+
+
+def create(user: User, data: Compose, settings: OutboundSettings, store: BlobStore) -> Message:
+    """Store a message to send now (queued) or later (scheduled); raises ComposeError. Flushes."""
+    now = utcnow()
+    errors = check(data, now)
+    if errors:
+        raise ComposeError(errors)
+    subject = clean_line(data.subject)
+    owners = candidates_owning(data.to)
+    candidate_id = next(iter(owners.values()), None)
+    thread = _thread_for(data, candidate_id, subject)
+    references = None
+    if data.in_reply_to is not None and data.in_reply_to.message_id:
+        references = " ".join(filter(None, [data.in_reply_to.references, data.in_reply_to.message_id]))[
+            -4000:
+        ]
+    msg = Message(
+        thread=thread,
+        direction=OUTBOUND,
+        status="scheduled" if data.send_at else "queued",
+        message_id=new_message_id(settings.domain),
+        in_reply_to=data.in_reply_to.message_id if data.in_reply_to is not None else None,
+        references=references,
+        from_address=user.inbound_address(settings.domain),
+        from_name=clean_line(user.name),
+        to_addresses=data.to,
+        cc_addresses=data.cc,
+        bcc_addresses=data.bcc,
+        subject=subject,
+        body_text=data.body,
+        snippet=" ".join(data.body.split())[:200],
+        candidate_id=candidate_id or (thread.candidate_id if data.thread_id else None),
+        sender_id=user.id,
+        source="compose",
+        scheduled_at=data.send_at,
+        sort_at=data.send_at or now,
+        created_at=now,
+        bulk_id=data.bulk_id,
+        has_attachments=bool(data.attachments),
+    )
+    for f in data.attachments:
+        msg.attachments.append(
+            Attachment(
+                filename=f.filename, content_type=f.content_type, size=len(f.data), sha256=store.put(f.data)
+            )
+        )
+    db.session.add(msg)
+    thread.touch(now)
+    db.session.flush()
+    return msg
+
+
+def build_raw(msg: Message, settings: OutboundSettings, store: BlobStore) -> tuple[bytes, str, list[str]]:
+    """(bytes as sent, envelope sender, envelope recipients); Bcc only in the envelope."""
+    draft = Draft(
+        from_name=msg.from_name,
+        from_address=msg.from_address,
+        to=[("", a) for a in msg.to_addresses],
+        cc=[("", a) for a in msg.cc_addresses],
+        subject=msg.subject,
+        text=msg.body_text,
+        reply_to=reply_address(msg.thread_id, settings.domain, settings.secret),
+        in_reply_to=msg.in_reply_to,
+        references=msg.references,
+        attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
+    )
+    raw = build(draft, msg.message_id, utcnow()).as_bytes()
+    recipients = list(dict.fromkeys(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses))
+    return raw, bounce_address(msg.id, settings.domain, settings.secret), recipients
+
+
+def _due(now: datetime):
+    """Rows a send job may claim now."""
+    return or_(
+        and_(Message.status == "queued", or_(Message.scheduled_at.is_(None), Message.scheduled_at <= now)),
+        and_(Message.status == "scheduled", Message.scheduled_at <= now),
+    )
+
+
+def claim(message_id: int) -> bool:
+    """Compare-and-set a due message to `sending`; True for exactly one caller."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.direction == OUTBOUND, _due(now))
+        .values(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+@dataclass
+class Delivery:
+    outcome: str  # "sent", "failed", "retry", "skipped"
+    retry_in: timedelta | None = None
+
+
+def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
+    """Send one message if it is due and nobody else is sending it. Commits."""
+    if not claim(message_id):
+        return Delivery("skipped")
+    msg = db.session.get(Message, message_id)
+    raw, envelope_from, recipients = build_raw(msg, settings, store)
+    try:
+        transport.send(envelope_from, recipients, raw)
+    except TemporaryError as exc:
+        return _temporary_failure(msg, str(exc))
+    except PermanentError as exc:
+        _finish(msg, "failed", error=str(exc)[:2000])
+        return Delivery("failed")
+    # From here the message has left: only this UPDATE remains. If the worker dies right now
+    # the row stays "sending" and the reconciler marks it "unknown" instead of resending.
+    msg.raw_sha256, msg.raw_size = store.put(raw), len(raw)
+    _finish(msg, "sent")
+    return Delivery("sent")
+
+
+def _finish(msg: Message, status: str, error: str | None = None) -> None:
+    now = utcnow()
+    msg.status, msg.error = status, error
+    if status == "sent":
+        msg.sent_at = msg.sort_at = now
+        msg.delivery_state = None
+        if msg.thread is not None:
+            msg.thread.touch(now)
+    db.session.commit()
+
+
+def _temporary_failure(msg: Message, reason: str) -> Delivery:
+    attempt = msg.send_attempts
+    if attempt > len(RETRY_DELAYS):
+        _finish(msg, "failed", error=f"Gave up after {attempt} attempts: {reason}"[:2000])
+        return Delivery("failed")
+    delay = RETRY_DELAYS[attempt - 1]
+    msg.status = "queued"
+    msg.scheduled_at = utcnow() + delay
+    msg.error = f"Temporary failure, retrying: {reason}"[:2000]
+    db.session.commit()
+    return Delivery("retry", retry_in=delay)
+
+
+def _change(message_id: int, user_id: int, from_statuses: tuple[str, ...], **values) -> bool:
+    """Compare-and-set on the user's own message; True if this caller changed it."""
+    result = db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.sender_id == user_id, Message.status.in_(from_statuses))
+        .values(**values)
+    )
+    db.session.flush()
+    return result.rowcount == 1
+
+
+def cancel(message_id: int, user_id: int) -> bool:
+    """Cancel a scheduled message unless a worker already took it."""
+    return _change(message_id, user_id, ("scheduled",), status="cancelled")
+
+
+def send_now(message_id: int, user_id: int) -> bool:
+    """Move a scheduled message to the front: send it at once."""
+    return _change(message_id, user_id, ("scheduled",), status="queued", scheduled_at=None)
+
+
+def retry(message_id: int, user_id: int) -> bool:
+    """Queue a failed (or outcome-unknown, after the user checked) message again."""
+    return _change(message_id, user_id, ("failed", "unknown"), status="queued", scheduled_at=None,
+                   error=None, delivery_state=None)  # fmt: skip
+
+
+def mark_sent(message_id: int, user_id: int) -> bool:
+    """The user confirmed an outcome-unknown message did arrive."""
+    return _change(message_id, user_id, ("unknown",), status="sent", error=None)
+
+
+def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
+    """Edit a scheduled message in place (content and time), unless it is already leaving."""
+    errors = check(data, utcnow())
+    if errors:
+        raise ComposeError(errors)
+    return _change(
+        message_id, user.id, ("scheduled",),
+        to_addresses=data.to, cc_addresses=data.cc, bcc_addresses=data.bcc, subject=clean_line(data.subject),
+        body_text=data.body, snippet=" ".join(data.body.split())[:200], scheduled_at=data.send_at,
+        sort_at=data.send_at,
+    )  # fmt: skip
+
+
+@dataclass
+class Reconciled:
+    due: list[int]
+    unknown: list[int]
+
+
+def reconcile(now: datetime | None = None, grace: timedelta = timedelta(seconds=30)) -> Reconciled:
+    """Find due messages whose queue entry was lost, and sends that never finished. Commits."""
+    now = now or utcnow()
+    stuck = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.status == "sending", Message.send_started_at < now - SENDING_TIMEOUT
+            )
+        )
+    )
+    if stuck:
+        db.session.execute(
+            update(Message)
+            .where(Message.id.in_(stuck), Message.status == "sending")
+            .values(
+                status="unknown",
+                error="The worker stopped while handing this message to the mail server. "
+                "Check with the recipient, then mark it as sent or send it again.",
+            )
+        )
+    due = list(
+        db.session.scalars(select(Message.id).where(_due(now - grace)).order_by(Message.id).limit(5000))
+    )
+    db.session.commit()
+    return Reconciled(due=due, unknown=stuck)
+
+
+def candidate_for_address(address: str) -> Candidate | None:
+    owner = candidates_owning([address]).get(address)
+    return db.session.get(Candidate, owner) if owner else None

@@ -1,0 +1,109 @@
+"""Hand a built message to the world: SMTP (SMTP_URL), or a local outbox folder by default."""
+
+import contextlib
+import os
+import smtplib
+import ssl
+import tempfile
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class TemporaryError(Exception):
+    """The server or network may accept it later: retry with backoff."""
+
+
+class PermanentError(Exception):
+    """The server refused it for good (5xx): fail at once, with its reason."""
+
+
+class SmtpTransport:
+    """smtp://user:pass@host:587?starttls=1, smtps://host:465 (implicit TLS)."""
+
+    def __init__(self, url: str, timeout: float = 30.0, local_hostname: str | None = None):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP_URL must start with smtp:// or smtps://, not {parts.scheme}://")
+        query = parse_qs(parts.query)
+        self.host = parts.hostname or "localhost"
+        self.implicit_tls = parts.scheme == "smtps"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.starttls = query.get("starttls", ["0"])[0] in ("1", "true", "yes")
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.implicit_tls:
+            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context,
+                                    local_hostname=self.local_hostname)  # fmt: skip
+        else:
+            conn = smtplib.SMTP(
+                self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+            )
+            if self.starttls:
+                conn.starttls(context=context)
+        if self.username:
+            conn.login(self.username, self.password or "")
+        return conn
+
+    def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> str:
+        """Deliver `raw`; returns the server's reply. Raises TemporaryError or PermanentError."""
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            refused = self._conn.sendmail(envelope_from, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
+            codes = [code for code, _ in exc.recipients.values()]
+            reason = "; ".join(
+                f"{addr}: {code} {msg.decode(errors='replace')}"
+                for addr, (code, msg) in exc.recipients.items()
+            )
+            raise (TemporaryError if all(400 <= c < 500 for c in codes) else PermanentError)(reason) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            reason = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+            raise (PermanentError if 500 <= exc.smtp_code < 600 else TemporaryError)(reason) from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TemporaryError(f"{type(exc).__name__}: {exc}") from exc
+        if refused:  # some recipients refused, others accepted: the message has left
+            return "accepted with refusals: " + "; ".join(f"{a}: {c}" for a, (c, _) in refused.items())
+        return "250 accepted"
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection is best effort
+                self._conn.quit()
+            self._conn = None
+
+
+class OutboxTransport:
+    """The embedded default: each sent message becomes an .eml file in OUTBOX_DIR."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+        header = f"X-Envelope-From: {envelope_from}\r\nX-Envelope-To: {', '.join(recipients)}\r\n".encode()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(header + raw)
+        name = self.directory / f"{os.path.basename(tmp)[5:]}"
+        os.replace(tmp, name)
+        return f"written to {name}"
+
+    def close(self) -> None:
+        pass
+
+
+def transport_for(config) -> SmtpTransport | OutboxTransport:
+    """The transport the configuration asks for."""
+    if config.get("SMTP_URL"):
+        return SmtpTransport(config["SMTP_URL"], local_hostname=config.get("INBOUND_DOMAIN"))
+    return OutboxTransport(config["OUTBOX_DIR"])
