@@ -85,9 +85,17 @@ def redis(app):
 
     with app.app_context():
         conn = get_redis()
-        conn.flushdb()
+        forget_our_keys(app, conn)
         yield conn
-        conn.flushdb()
+        forget_our_keys(app, conn)
+
+
+def forget_our_keys(app, conn) -> None:
+    """Delete this run's Redis keys only (another run may share the server): a scoped flush."""
+    pattern = f"*{app.config['RQ_QUEUE_PREFIX']}*"
+    keys = list(conn.scan_iter(match=pattern, count=1000))
+    if keys:
+        conn.delete(*keys)
 
 
 class AuthActions:

@@ -69,6 +69,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
+    from webapp.compose import bp as compose_bp
     from webapp.inbound import bp as inbound_bp
     from webapp.mailbox import bp as mailbox_bp
     from webapp.main import bp as main_bp
@@ -77,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(mailbox_bp)
     app.register_blueprint(inbound_bp)
+    app.register_blueprint(compose_bp)
     app.register_blueprint(admin_bp)
 
 

@@ -57,11 +57,16 @@ class Config:
         self.ALLOW_TEST_DOMAINS = (
             env.get("ALLOW_TEST_DOMAINS", "1" if self.INBOUND_DOMAIN.endswith(".test") else "0") == "1"
         )
+        self.COMPOSE_MAX_ATTACHMENT_BYTES = int(
+            env.get("COMPOSE_MAX_ATTACHMENT_BYTES", str(15 * 1024 * 1024))
+        )
         self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
         self.INBOUND_SMTP_HOST = env.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))
         # Leave fresh mail to its queued job; sweep only what waited longer than this.
         self.INBOUND_SWEEP_MIN_AGE = int(env.get("INBOUND_SWEEP_MIN_AGE", "30"))
+        # A due message still unsent this long after its time has lost its queue entry.
+        self.SEND_RECONCILE_GRACE = int(env.get("SEND_RECONCILE_GRACE", "30"))
         self.PERIODIC_INTERVAL = int(env.get("PERIODIC_INTERVAL", "60"))
         self.COMPANY_NAME = env.get("COMPANY_NAME", "Hiremail Demo")
         self.HTMX_CDN = env.get("HTMX_CDN", "1") != "0"

@@ -226,7 +226,7 @@ def test_walk_through_every_folder_without_errors(demo, page: Page, browser_log)
 
 def test_french_browser_sees_french_folder_names(make, new_page):
     """No language chosen in the app: the browser's Accept-Language decides."""
-    user = make.user("Renée Recruteuse")
+    user = make.user("Camille Durand")
     page, log = new_page(locale="fr-FR")
     log_in(page, user.email, PASSWORD)
     expect(page.locator("html")).to_have_attribute("lang", "fr")

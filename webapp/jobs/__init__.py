@@ -1,6 +1,7 @@
 """RQ jobs, and the one place that enqueues them (always after the commit)."""
 
 import logging
+from datetime import timedelta
 
 from webapp.queues import get_queue
 
@@ -38,6 +39,8 @@ def enqueue_send(message_id: int, at=None, delay=None) -> bool:
     prefix = current_app.config["RQ_QUEUE_PREFIX"]
     try:
         if at is not None:
+            # RQ keeps whole seconds (it truncates): round up, or the job runs before it is due.
+            at = at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
             job_id = f"{prefix}send-{message_id}-{int(at.timestamp())}"
             queue.enqueue_at(at, send_job, message_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
         elif delay is not None:

@@ -6,13 +6,13 @@ import threading
 from redis import Redis
 
 log = logging.getLogger(__name__)
-LOCK_KEY = "hiremail:periodic-lock"
 
 
 def run_due(app, redis: Redis, interval: float) -> bool:
     """Run the periodic jobs once if no other worker did in the last `interval` seconds."""
     # SET NX EX: with N workers, exactly one wins each interval.
-    if not redis.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval) - 1)):
+    lock = f"hiremail:{app.config['RQ_QUEUE_PREFIX']}periodic-lock"
+    if not redis.set(lock, "1", nx=True, ex=max(1, int(interval) - 1)):
         return False
     from webapp.jobs.inbound import sweep_unclassified
     from webapp.jobs.send import reconcile_job

@@ -29,15 +29,19 @@ def send_job(message_id: int) -> str:
         transport.close()
     if result.outcome == "retry":
         enqueue_send(message_id, delay=result.retry_in)
+    elif result.outcome == "skipped" and result.due_at is not None:
+        enqueue_send(message_id, at=result.due_at)  # woke early (clock skew): come back on time
     return result.outcome
 
 
 @job
 def reconcile_job() -> int:
     """Queue due messages whose queue entry was lost (Redis flushed); flag stuck sends."""
+    from datetime import timedelta
+
     from webapp.jobs import enqueue_send
 
-    found = reconcile()
+    found = reconcile(grace=timedelta(seconds=current_app.config["SEND_RECONCILE_GRACE"]))
     for message_id in found.due:
         enqueue_send(message_id)
     if found.due or found.unknown:

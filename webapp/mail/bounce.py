@@ -44,15 +44,16 @@ _DELAY_TEXT = re.compile(
 )
 # Where a notice starts quoting the original message: everything after it is the sender's mail.
 _QUOTE_START = re.compile(
-    r"^\s*-*\s*(original message|this is a copy of the message|below this line is a copy"
+    r"^[ \t-]*+(original message|this is a copy of the message|below this line is a copy"
     r"|undelivered message|returned message|unsent message|message headers follow)"
     r"|^(return-path|received|message-id|from|to|cc|subject|date|mime-version|dkim-signature):\s",
     re.I | re.M,
 )
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# The lookbehind starts a match only where a local part can start, keeping long words linear.
+_ADDRESS = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _STATUS = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?!\.?\d)")
 _SMTP_CODE = re.compile(r"\b[45]\d\d[ -]")
-_QUOTED_MESSAGE_ID = re.compile(r"^[ \t>]*message-id:[ \t]*(?:\r?\n[ \t>]+)?(<[^<>\s]+>)", re.I | re.M)
+_QUOTED_MESSAGE_ID = re.compile(r"^[ \t>]*+message-id:[ \t]*+(?:\r?\n[ \t>]+)?(<[^<>\s]+>)", re.I | re.M)
 _BOILERPLATE = re.compile(
     r"^(this is the mail system at|this message was created automatically|this is an automatically generated"
     r"|\*+ attention \*+|--\s*\S*\s*postmaster$|\[https?://)",
@@ -94,11 +95,12 @@ def parse_bounce(msg: EmailMessage) -> BounceReport | None:
         return None
     failing = [b for b, a in zip(blocks, actions, strict=True) if a not in _SUCCESS_ACTIONS]
     notice = _safely(_notice_text, msg, default="")
-    report = BounceReport(is_delay=_safely(_is_delay, msg, actions, notice, default=False))
-    report.recipients = _safely(_recipients, msg, failing, notice, default=[])
-    report.original_message_id = _safely(_original_message_id, msg, default=None)
-    report.status = _safely(_status, failing, notice, default=None)
-    report.diagnostic = _safely(_diagnostic, failing, notice, report, default="")
+    head = _safely(_notice_head, notice, default="")
+    report = BounceReport(is_delay=_safely(_is_delay, msg, actions, head, default=False))
+    report.recipients = _safely(_recipients, msg, failing, head, default=[])
+    report.original_message_id = _safely(_original_message_id, msg, notice, default=None)
+    report.status = _safely(_status, failing, head, default=None)
+    report.diagnostic = _safely(_diagnostic, failing, head, report, default="")
     return report
 
 
@@ -236,7 +238,7 @@ def _notice_head(notice: str) -> str:
     return notice[: match.start()] if match else notice
 
 
-def _is_delay(msg, actions: list[str], notice: str) -> bool:
+def _is_delay(msg, actions: list[str], head: str) -> bool:
     # The DSN's Action field is authoritative: "failed" with a 4.x.x status is a final give-up.
     if "failed" in actions:
         return False
@@ -244,10 +246,10 @@ def _is_delay(msg, actions: list[str], notice: str) -> bool:
         return True
     if _DELAY_SUBJECT.search(_header(msg, "Subject")):
         return True
-    return bool(_DELAY_TEXT.search(_notice_head(notice)))
+    return bool(_DELAY_TEXT.search(head))
 
 
-def _recipients(msg, blocks: list[dict[str, str]], notice: str) -> list[str]:
+def _recipients(msg, blocks: list[dict[str, str]], head: str) -> list[str]:
     """Failed addresses from the DSN, else from X-Failed-Recipients and the notice."""
     found = []
     for block in blocks:
@@ -256,7 +258,7 @@ def _recipients(msg, blocks: list[dict[str, str]], notice: str) -> list[str]:
             found.append(_dsn_address(block.get(name, "")))
     if not any(found):
         found += [a for _, a in getaddresses([_header(msg, "X-Failed-Recipients")])]
-        found += _notice_addresses(msg, notice)
+        found += _notice_addresses(msg, head)
     return _unique_addresses(found)
 
 
@@ -266,31 +268,27 @@ def _dsn_address(value: str) -> str:
     return address.strip().strip("<>").strip()
 
 
-def _notice_addresses(msg, notice: str) -> list[str]:
+def _notice_addresses(msg, head: str) -> list[str]:
     # The notice also names the reporting server and the original sender: leave those out.
     known = {a.lower() for _, a in getaddresses([_header(msg, h) for h in ("From", "To", "Sender")])}
-    found = _ADDRESS.findall(_notice_head(notice))
+    found = _ADDRESS.findall(head)
     return [a for a in found if a.lower() not in known]
 
 
 def _unique_addresses(addresses: list[str]) -> list[str]:
-    out: list[str] = []
-    for address in addresses:
-        address = address.lower()
-        local = address.partition("@")[0]
-        if "@" in address and local not in _DAEMON_LOCAL_PARTS and address not in out:
-            out.append(address)
-    return out
+    lowered = (a.lower() for a in addresses)
+    kept = (a for a in lowered if "@" in a and a.partition("@")[0] not in _DAEMON_LOCAL_PARTS)
+    return list(dict.fromkeys(kept))
 
 
-def _original_message_id(msg) -> str | None:
+def _original_message_id(msg, notice: str) -> str | None:
     """Message-ID of the bounced message: attached copy, quoted headers, else In-Reply-To."""
     for part in _parts(msg):
         if part.get_content_type() in _ORIGINAL_TYPES:
             found = _safely(_attached_message_id, part, default=None)
             if found:
                 return found
-    found = _QUOTED_MESSAGE_ID.search(_notice_text(msg))
+    found = _QUOTED_MESSAGE_ID.search(notice)
     if found:
         return found.group(1)
     # Exchange threads its reports under the bounced message; others leave this empty.
@@ -312,23 +310,23 @@ def _angle_id(value: str) -> str | None:
     return found.group(0) if found else None
 
 
-def _status(blocks: list[dict[str, str]], notice: str) -> str | None:
+def _status(blocks: list[dict[str, str]], head: str) -> str | None:
     """The enhanced status code: DSN Status, else one quoted in a diagnostic or the notice."""
     sources = [b.get("status", "") for b in blocks] + [b.get("diagnostic-code", "") for b in blocks]
-    for text in [*sources, _notice_head(notice)]:
+    for text in [*sources, head]:
         found = _STATUS.search(text)
         if found:
             return found.group(1)
     return None
 
 
-def _diagnostic(blocks: list[dict[str, str]], notice: str, report: BounceReport) -> str:
+def _diagnostic(blocks: list[dict[str, str]], head: str, report: BounceReport) -> str:
     """A short reason for the sender: Diagnostic-Code, else the notice, else the status's meaning."""
     for block in blocks:
         code = block.get("diagnostic-code", "")
         if code:
             return _clip(_tidy_diagnostic(code.partition(";")[2] if ";" in code else code))
-    text = _notice_reason(notice)
+    text = _notice_reason(head)
     if text:
         return _clip(text)
     return _clip(_status_text(report))
@@ -340,10 +338,10 @@ def _tidy_diagnostic(text: str) -> str:
     return re.sub(r"(?<=\S) [45]\d\d[- ][245]\.\d{1,3}\.\d{1,3}(?= )", "", text)
 
 
-def _notice_reason(notice: str) -> str:
+def _notice_reason(head: str) -> str:
     """The paragraph quoting the server's reply, else the notice's first meaningful lines."""
     paragraphs = []
-    for chunk in re.split(r"\n[ \t]*\n", _notice_head(notice).replace("\r\n", "\n")):
+    for chunk in re.split(r"\n[ \t]*\n", head.replace("\r\n", "\n")):
         lines = [ln.strip() for ln in chunk.splitlines()]
         lines = [ln for ln in lines if re.search(r"\w", ln) and not _BOILERPLATE.search(ln)]
         if lines:

@@ -9,6 +9,7 @@ workers, a retried job, or a cancel racing a send can never deliver one message 
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.policy import SMTP as SMTP_POLICY
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_, select, update
@@ -206,7 +207,8 @@ def build_raw(msg: Message, settings: OutboundSettings, store: BlobStore) -> tup
         references=msg.references,
         attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
     )
-    raw = build(draft, msg.message_id, utcnow()).as_bytes()
+    # CRLF line ends, as SMTP requires (smtplib sends bytes as they are).
+    raw = build(draft, msg.message_id, utcnow()).as_bytes(policy=SMTP_POLICY)
     recipients = list(dict.fromkeys(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses))
     return raw, bounce_address(msg.id, settings.domain, settings.secret), recipients
 
@@ -235,11 +237,15 @@ def claim(message_id: int) -> bool:
 class Delivery:
     outcome: str  # "sent", "failed", "retry", "skipped"
     retry_in: timedelta | None = None
+    due_at: datetime | None = None  # skipped because it is not due yet: when it will be
 
 
 def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
     """Send one message if it is due and nobody else is sending it. Commits."""
     if not claim(message_id):
+        waiting = db.session.get(Message, message_id)
+        if waiting is not None and waiting.status in ("scheduled", "queued") and waiting.scheduled_at:
+            return Delivery("skipped", due_at=waiting.scheduled_at)
         return Delivery("skipped")
     msg = db.session.get(Message, message_id)
     raw, envelope_from, recipients = build_raw(msg, settings, store)

@@ -28,7 +28,7 @@ def fill_from_parsed(msg: Message, parsed: ParsedMail, store: BlobStore) -> None
                 filename=part.filename,
                 content_type=part.content_type[:255],
                 size=len(part.data),
-                sha256=store.put(part.data),
+                sha256=store.put(part.data, durable=False),  # the raw, kept durably, holds it too
                 is_inline=part.is_inline,
                 content_id=(part.content_id or "")[:255] or None,
             )

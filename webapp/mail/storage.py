@@ -4,6 +4,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 
 class BlobStore:
@@ -15,11 +16,15 @@ class BlobStore:
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, data: bytes) -> str:
-        """Store `data` (once) and return its SHA-256."""
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        """Store `data` (once) and return its SHA-256.
+
+        durable=False skips the fsync, for blobs derived from one that is already durable:
+        attachments extracted from a stored raw message, which the raw can always give again.
+        """
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
-        if target.exists():
+        if self._is_whole(target, len(data), durable):
             return sha
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target then rename, so a crash never leaves a half file.
@@ -27,16 +32,41 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return sha
 
+    @staticmethod
+    def _is_whole(target: Path, size: int, durable: bool) -> bool:
+        """Whether `target` is already stored whole (and, for a durable put, on disk).
+
+        A crash soon after a put without fsync can leave the file empty; it is then written
+        again. A durable put of bytes first stored without fsync syncs them now.
+        """
+        try:
+            if target.stat().st_size != size:
+                return False
+        except FileNotFoundError:
+            return False
+        if durable:
+            fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return True
+
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob as a binary file, to read in chunks."""
+        return self.path(sha256).open("rb")
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()

@@ -62,21 +62,36 @@ def folder(slug: str):
 @bp.route("/mail/<slug>/<int:thread_id>")
 def conversation(slug: str, thread_id: int):
     """One conversation, marked read for this user: the pane alone, or the whole page."""
-    folder = _folder_or_404(slug)
+    return render_conversation(_folder_or_404(slug), thread_id)
+
+
+def render_conversation(folder: folders.Folder, thread_id: int, status: int = 200, **extra):
+    """The conversation pane (htmx) or the page with it open; 404 unless the user may see it."""
     found = folders.thread_for(current_user, thread_id)
     if found is None:
         abort(404)
     thread, messages = found
     mark_read(current_user.id, messages)
     db.session.commit()
-    context = {"thread": thread, "messages": messages, **_nav_context(folder)}
+    context = {"thread": thread, "messages": messages, **_nav_context(folder), **extra}
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         row = folders.get_row(folder.slug, current_user, thread_id)
-        return render(
-            "mailbox/folder.html", {"message-pane": "mailbox/_thread_swap.html"}, row=row, **context
-        )
+        partials = {"message-pane": "mailbox/_thread_swap.html"}
+        return render("mailbox/folder.html", partials, status=status, row=row, **context)
     rows, has_more = _page(folder)
-    return render("mailbox/folder.html", rows=rows, has_more=has_more, **context)
+    return render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
+
+
+def render_pane(folder_slug: str, pane_template: str, status: int = 200, **context):
+    """Any pane content (e.g. the compose form): alone for htmx, else inside the full page."""
+    folder = _folder_or_404(folder_slug)
+    context = {"thread": None, **_nav_context(folder), **context}
+    if is_htmx() and request.headers.get("HX-Target") == "message-pane":
+        return render(pane_template, status=status, **context)
+    rows, has_more = _page(folder)
+    return render(
+        "mailbox/folder.html", status=status, rows=rows, has_more=has_more, pane=pane_template, **context
+    )
 
 
 @bp.route("/attachments/<int:attachment_id>")

@@ -1,0 +1,151 @@
+"""Real `python worker.py` processes with the RQ scheduler, against this run's Redis."""
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.sinks import start_worker, stop_worker, worker_env
+from tests.test_outbound import create, load
+from webapp.models.types import utcnow
+
+
+@pytest.fixture
+def team(make):
+    t = type("Team", (), {})()
+    t.job = make.offer("Backend")
+    t.rita = make.user("Rita Recruiter", offers=[t.job])
+    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
+    return t
+
+
+@pytest.fixture
+def env(app, redis_url, smtp):
+    return worker_env(app, redis_url, SMTP_URL=smtp.url, PERIODIC_INTERVAL=1, SEND_RECONCILE_GRACE=2)
+
+
+def schedule(app, message_id, at):
+    from webapp.jobs import enqueue_send
+
+    with app.app_context():
+        assert enqueue_send(message_id, at=at)
+
+
+def wait_status(app, message_id, status, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if load(app, message_id).status == status:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_send_later_leaves_at_its_time_not_before(app, team, smtp, env):
+    due = utcnow() + timedelta(seconds=4)
+    msg = create(app, team.rita, send_at=due)
+    schedule(app, msg.id, due)
+    worker = start_worker(env)
+    try:
+        time.sleep(2)
+        assert smtp.messages == [] and load(app, msg.id).status == "scheduled"
+        assert wait_status(app, msg.id, "sent"), stop_worker(worker)
+    finally:
+        log = stop_worker(worker)
+    [got] = smtp.messages
+    assert got.at >= due.timestamp() - 0.05, log
+    assert load(app, msg.id).sent_at >= due
+
+
+def test_cancel_wins_over_a_later_send(app, team, smtp, env):
+    from webapp.extensions import db
+    from webapp.mail import outbound
+
+    due = utcnow() + timedelta(seconds=2)
+    msg = create(app, team.rita, send_at=due)
+    schedule(app, msg.id, due)
+    with app.app_context():
+        assert outbound.cancel(msg.id, team.rita.id)
+        db.session.commit()
+    worker = start_worker(env)
+    try:
+        time.sleep(4.5)
+    finally:
+        stop_worker(worker)
+    assert smtp.messages == [] and load(app, msg.id).status == "cancelled"
+
+
+def test_edit_changes_what_is_sent(app, team, smtp, env):
+    from webapp.extensions import db
+    from webapp.mail import outbound
+    from webapp.mail.outbound import Compose
+    from webapp.models import User
+
+    due = utcnow() + timedelta(seconds=2)
+    msg = create(app, team.rita, send_at=due)
+    schedule(app, msg.id, due)
+    with app.app_context():
+        edit = Compose(to=["alice@outside.test"], subject="Updated time", body="Now at 3pm", send_at=due)
+        assert outbound.update_scheduled(msg.id, db.session.get(User, team.rita.id), edit)
+        db.session.commit()
+    worker = start_worker(env)
+    try:
+        assert wait_status(app, msg.id, "sent")
+    finally:
+        stop_worker(worker)
+    [got] = smtp.messages
+    assert b"Subject: Updated time" in got.data and b"Now at 3pm" in got.data
+
+
+def test_two_workers_same_due_message_one_delivery(app, team, smtp, env):
+    from webapp.jobs import enqueue_send
+
+    messages = [create(app, team.rita, subject=f"Race {i}") for i in range(20)]
+    with app.app_context():
+        for msg in messages:  # every message queued twice: one job per worker, racing
+            enqueue_send(msg.id)
+            enqueue_send(msg.id)
+    workers = [start_worker(env, "--burst"), start_worker(env, "--burst")]
+    for w in workers:
+        w.wait(timeout=60)
+    logs = [stop_worker(w) for w in workers]
+    assert all(load(app, m.id).status == "sent" for m in messages), logs
+    subjects = sorted(m.data.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0] for m in smtp.messages)
+    assert subjects == sorted(f"Race {i}".encode() for i in range(20))  # each exactly once
+
+
+def test_redis_flushed_after_scheduling_still_sends_once(app, team, smtp, env, redis):
+    due = utcnow() + timedelta(seconds=1)
+    msg = create(app, team.rita, send_at=due)
+    schedule(app, msg.id, due)
+    from tests.conftest import forget_our_keys
+
+    forget_our_keys(app, redis)  # as if Redis were flushed: the queue entry is gone, only the row knows
+    worker = start_worker(env)
+    try:
+        assert wait_status(app, msg.id, "sent", timeout=20), stop_worker(worker)
+        time.sleep(1.5)  # another reconciler round must not send it again
+    finally:
+        stop_worker(worker)
+    assert len(smtp.messages) == 1
+
+
+def test_candidate_reply_threads_onto_the_sent_message(app, team, smtp, env):
+    """What we send, answered by the candidate through the inbound pipeline, joins its thread."""
+    from email import message_from_bytes, policy
+
+    from tests.mailmaker import raw_mail
+    from tests.test_inbound import outcome
+
+    msg = create(app, team.rita, subject="Interview on Tuesday")
+    from webapp.jobs.send import send_job
+
+    with app.app_context():
+        assert send_job(msg.id) == "sent"
+    sent = message_from_bytes(smtp.messages[0].data, policy=policy.default)
+    # A client that keeps the headers...
+    result, reply = outcome(app, raw_mail(subject="Re: Interview on Tuesday", to=sent["Reply-To"],
+                                          in_reply_to=sent["Message-ID"]))  # fmt: skip
+    assert result == "reply" and reply.thread_id == msg.thread_id
+    # ...and one that drops them: the reply address alone finds the conversation.
+    result, bare = outcome(app, raw_mail(subject="my answer", to=sent["Reply-To"], body="Tuesday is fine"))
+    assert result == "reply" and bare.thread_id == msg.thread_id

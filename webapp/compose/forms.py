@@ -1,0 +1,28 @@
+"""The compose form."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class ComposeForm(FlaskForm):
+    to = StringField(_l("To"), validators=[DataRequired(_l("Add at least one recipient.")), Length(max=4000)])
+    cc = StringField(_l("Cc"), validators=[Optional(), Length(max=4000)])
+    bcc = StringField(_l("Bcc"), validators=[Optional(), Length(max=4000)])
+    subject = StringField(_l("Subject"), validators=[DataRequired(_l("Add a subject.")), Length(max=998)])
+    body = TextAreaField(_l("Message"), validators=[Length(max=200_000)])
+    attachments = MultipleFileField(_l("Attachments"))
+    template_id = SelectField(_l("Template"), coerce=str, validate_choice=False)
+    preset = SelectField(_l("When"), validate_choice=False)
+    send_at = DateTimeLocalField(_l("Send at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    reply_to_id = HiddenField()
+    forward_of_id = HiddenField()
+    thread_id = HiddenField()

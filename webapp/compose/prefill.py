@@ -1,0 +1,75 @@
+"""What the compose form starts with: reply and forward subjects, quotes, signature, presets."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+from webapp.models import INBOUND, Message, User
+from webapp.models.types import utcnow
+
+
+def with_prefix(prefix: str, subject: str) -> str:
+    """'Re: x' once, never 'Re: Re: x'."""
+    subject = subject or ""
+    if subject.lower().startswith(prefix.lower()):
+        return subject
+    return f"{prefix} {subject}".strip()
+
+
+def signature_block(user: User) -> str:
+    return f"\n\n-- \n{user.signature}" if user.signature else ""
+
+
+def quoted(msg: Message) -> str:
+    """The replied-to message, quoted with '> '."""
+    when = format_datetime(msg.sort_at, "medium")
+    head = _("On %(when)s, %(who)s wrote:", when=when, who=msg.display_from)
+    lines = (msg.body_text or msg.snippet or "").splitlines() or [""]
+    return f"\n\n{head}\n" + "\n".join(f"> {line}" for line in lines)
+
+
+def forwarded(msg: Message) -> str:
+    """The forwarded message's headers and text, as mail clients show them."""
+    return (
+        "\n\n---------- " + _("Forwarded message") + " ----------\n"
+        f"{_('From:')} {msg.display_from} <{msg.from_address}>\n"
+        f"{_('Date:')} {format_datetime(msg.sort_at, 'medium')}\n"
+        f"{_('Subject:')} {msg.subject}\n"
+        f"{_('To:')} {', '.join(msg.to_addresses)}\n\n" + (msg.body_text or "")
+    )
+
+
+def reply_recipients(msg: Message, me: str, reply_all: bool) -> tuple[list[str], list[str]]:
+    """(to, cc) for a reply: the other party; with reply-all, everyone else but me."""
+    if msg.direction == INBOUND:
+        to = [msg.from_address]
+        others = msg.to_addresses + msg.cc_addresses
+    else:
+        to = list(msg.to_addresses)
+        others = msg.cc_addresses
+    cc = [a for a in others if a not in to and a != me] if reply_all else []
+    return [a for a in to if a], cc
+
+
+def presets(tz_name: str, now: datetime | None = None) -> list[tuple[str, str, datetime]]:
+    """(key, label, aware UTC time) for tomorrow morning and Monday morning, in the user's zone."""
+    zone = ZoneInfo(tz_name)
+    local = (now or utcnow()).astimezone(zone)
+    tomorrow = (local + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    days = (7 - local.weekday()) % 7 or 7
+    monday = (local + timedelta(days=days)).replace(hour=8, minute=0, second=0, microsecond=0)
+    return [
+        ("tomorrow", _("Tomorrow morning"), tomorrow),
+        ("monday", _("Monday morning"), monday),
+    ]
+
+
+def to_utc(local_naive: datetime, tz_name: str) -> datetime:
+    """A date and time typed in the user's zone, as aware UTC."""
+    return local_naive.replace(tzinfo=ZoneInfo(tz_name)).astimezone(ZoneInfo("UTC"))
+
+
+def to_local_naive(at: datetime, tz_name: str) -> datetime:
+    return at.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)

@@ -1,0 +1,316 @@
+"""Compose views: thin; validation and sending live in webapp/mail/outbound.py."""
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from webapp.compose import bp, prefill
+from webapp.compose.forms import ComposeForm
+from webapp.extensions import db
+from webapp.htmx import is_htmx
+from webapp.jobs import enqueue_send
+from webapp.jobs.context import blob_store
+from webapp.jobs.send import outbound_settings
+from webapp.mail import folders, outbound, placeholders
+from webapp.mail.build import OutgoingFile
+from webapp.mail.outbound import Compose, ComposeError
+from webapp.mail.parse import safe_filename
+from webapp.mailbox.routes import render_conversation, render_pane
+from webapp.models import Message, Offer, Placement, Template, Thread
+
+COMPOSE_PANE = "compose/_compose.html"
+
+
+def _templates():
+    """The user's own templates and the shared ones."""
+    return list(
+        db.session.scalars(
+            select(Template)
+            .where(or_(Template.owner_id == current_user.id, Template.owner_id.is_(None)))
+            .order_by(Template.name)
+        )
+    )
+
+
+def _form(**data) -> ComposeForm:
+    form = ComposeForm(data=data) if data else ComposeForm()
+    form.template_id.choices = [("", _("No template"))] + [(str(t.id), t.name) for t in _templates()]
+    choices = [
+        ("now", _("Now")),
+        *[(key, label) for key, label, _at in prefill.presets(current_user.timezone)],
+    ]
+    form.preset.choices = [*choices, ("custom", _("At a chosen time"))]
+    return form
+
+
+def _show(form: ComposeForm, status: int = 200, **context):
+    return render_pane(request.args.get("folder", "inbox"), COMPOSE_PANE, status=status, form=form,
+                       timezone=current_user.timezone, **context)  # fmt: skip
+
+
+def _visible_or_404(message_id) -> Message:
+    msg = folders.visible_message(current_user, int(message_id)) if str(message_id).isdigit() else None
+    if msg is None:
+        abort(404)
+    return msg
+
+
+@bp.route("/compose")
+def new():
+    """A blank message (optionally to an address given in ?to=)."""
+    return _show(
+        _form(to=request.args.get("to", ""), body=prefill.signature_block(current_user), preset="now")
+    )
+
+
+@bp.route("/compose/reply/<int:message_id>")
+def reply(message_id: int):
+    """Reply (or reply all with ?all=1) to a message the user can see, quoting it."""
+    msg = _visible_or_404(message_id)
+    me = current_user.inbound_address(current_app.config["INBOUND_DOMAIN"])
+    to, cc = prefill.reply_recipients(msg, me, reply_all=request.args.get("all") == "1")
+    body = prefill.signature_block(current_user) + prefill.quoted(msg)
+    form = _form(to=", ".join(to), cc=", ".join(cc), subject=prefill.with_prefix("Re:", msg.subject), body=body,
+                 reply_to_id=str(msg.id), preset="now")  # fmt: skip
+    return _show(form, replying_to=msg)
+
+
+@bp.route("/compose/forward/<int:message_id>")
+def forward(message_id: int):
+    """Forward a message the user can see, with its attachments."""
+    msg = _visible_or_404(message_id)
+    body = prefill.signature_block(current_user) + prefill.forwarded(msg)
+    form = _form(
+        subject=prefill.with_prefix("Fwd:", msg.subject), body=body, forward_of_id=str(msg.id), preset="now"
+    )
+    return _show(form, forwarding=msg)
+
+
+@bp.route("/compose/edit/<int:message_id>", methods=["GET", "POST"])
+def edit(message_id: int):
+    """Edit a scheduled message (content and time) until it leaves."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or msg.sender_id != current_user.id or msg.status != "scheduled":
+        abort(404)
+    if request.method == "GET":
+        form = _form(to=", ".join(msg.to_addresses), cc=", ".join(msg.cc_addresses),
+                     bcc=", ".join(msg.bcc_addresses), subject=msg.subject, body=msg.body_text, preset="custom",
+                     send_at=prefill.to_local_naive(msg.scheduled_at, current_user.timezone))  # fmt: skip
+        return _show(form, editing=msg)
+    form = _form()
+    data, errors = _read(form)
+    if data is not None and data.send_at is None:
+        errors.setdefault("preset", []).append(
+            _("A scheduled message needs a time; use Send now to send it at once.")
+        )
+    if not errors:
+        try:
+            changed = outbound.update_scheduled(msg.id, current_user, data)
+        except ComposeError as exc:
+            errors = exc.errors
+        else:
+            if not changed:
+                errors = {"to": [_("Too late: this message is already being sent.")]}
+    if errors:
+        _attach_errors(form, errors)
+        return _show(form, status=422, editing=msg)
+    db.session.commit()
+    enqueue_send(msg.id, at=data.send_at)
+    return _after_send(msg)
+
+
+@bp.route("/compose", methods=["POST"])
+def send():
+    """Send now or schedule; the form comes back with its errors in place (422) if refused."""
+    form = _form()
+    data, errors = _read(form)
+    if not errors:
+        try:
+            msg = outbound.create(current_user, data, outbound_settings(), blob_store())
+        except ComposeError as exc:
+            errors = exc.errors
+    if errors:
+        _attach_errors(form, errors)
+        db.session.rollback()
+        return _show(form, status=422)
+    db.session.commit()
+    # After the commit: the job must find the row.
+    enqueue_send(msg.id, at=data.send_at)
+    return _after_send(msg)
+
+
+def _after_send(msg: Message):
+    slug = "scheduled" if msg.status == "scheduled" else "sent"
+    if is_htmx():
+        response = render_conversation(folders.FOLDERS_BY_SLUG[slug], msg.thread_id)
+        response.headers["HX-Push-Url"] = url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id)
+        return response
+    return redirect(url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id))
+
+
+def _attach_errors(form: ComposeForm, errors: dict[str, list[str]]) -> None:
+    for name, messages in errors.items():
+        field = getattr(form, name, None) or form.body
+        field.errors = list(field.errors) + list(messages)
+
+
+def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
+    """The form as a Compose, or the errors to show by field."""
+    errors: dict[str, list[str]] = {}
+    if not form.validate_on_submit():
+        errors = {name: list(errs) for name, errs in form.errors.items()}
+        if "csrf_token" in errors:
+            abort(400)
+    allow_test = current_app.config["ALLOW_TEST_DOMAINS"]
+    addresses = {}
+    for name in ("to", "cc", "bcc"):
+        good, bad = outbound.parse_addresses(getattr(form, name).data or "", allow_test_domains=allow_test)
+        addresses[name] = good
+        if bad:
+            errors.setdefault(name, []).append(_("Not a valid address: %(list)s", list=", ".join(bad)))
+    send_at = _send_at(form, errors)
+    attachments = _attachments(form, errors)
+    replying = _message_field(form.reply_to_id.data)
+    forwarding = _message_field(form.forward_of_id.data)
+    if forwarding is not None:
+        store = blob_store()
+        attachments += [OutgoingFile(a.filename, a.content_type, store.get(a.sha256))
+                        for a in forwarding.attachments if not a.is_inline]  # fmt: skip
+    subject, body = _fill_placeholders(form, addresses["to"], replying, errors)
+    if errors:
+        return None, errors
+    data = Compose(
+        to=addresses["to"], cc=addresses["cc"], bcc=addresses["bcc"], subject=subject, body=body,
+        attachments=attachments, send_at=send_at, in_reply_to=replying,
+        thread_id=replying.thread_id if replying is not None else None,
+    )  # fmt: skip
+    return data, errors
+
+
+def _message_field(value: str | None) -> Message | None:
+    return _visible_or_404(value) if value else None
+
+
+def _send_at(form: ComposeForm, errors: dict):
+    preset = form.preset.data or "now"
+    if preset == "now":
+        return None
+    for key, _label, at in prefill.presets(current_user.timezone):
+        if key == preset:
+            return at
+    if form.send_at.data is None:
+        errors.setdefault("send_at", []).append(_("Choose a date and time."))
+        return None
+    return prefill.to_utc(form.send_at.data, current_user.timezone)
+
+
+def _attachments(form: ComposeForm, errors: dict) -> list[OutgoingFile]:
+    limit = current_app.config["COMPOSE_MAX_ATTACHMENT_BYTES"]
+    files, total = [], 0
+    for storage in request.files.getlist(form.attachments.name):
+        if not storage or not storage.filename:
+            continue
+        data = storage.read(limit + 1)
+        total += len(data)
+        files.append(
+            OutgoingFile(
+                safe_filename(storage.filename), storage.mimetype or "application/octet-stream", data
+            )
+        )
+    if total > limit:
+        errors.setdefault("attachments", []).append(
+            _("Attachments may not exceed %(mb)s MB in all.", mb=limit // (1024 * 1024))
+        )
+    return files
+
+
+def _fill_placeholders(form: ComposeForm, to: list[str], replying: Message | None, errors: dict):
+    """Subject and body with placeholders filled for the (first) recipient; problems are errors."""
+    values = placeholder_values(to[0] if to else None, replying.thread_id if replying is not None else None)
+    subject = placeholders.render(form.subject.data or "", values)
+    body = placeholders.render(form.body.data or "", values)
+    for name, rendered in (("subject", subject), ("body", body)):
+        if rendered.unknown:
+            errors.setdefault(name, []).append(
+                _("Unknown placeholder: %(list)s", list=", ".join(rendered.unknown))
+            )
+        if rendered.unfilled:
+            errors.setdefault(name, []).append(
+                _(
+                    "No value for %(list)s for this recipient. Fill it in, or give a fallback like "
+                    "[candidate.first_name|there].",
+                    list=", ".join(rendered.unfilled),
+                )  # fmt: skip
+            )
+    return subject.text, body.text
+
+
+def placeholder_values(address: str | None, thread_id: int | None = None) -> dict:
+    """Placeholder values for a recipient address (and the conversation, for the job)."""
+    candidate = outbound.candidate_for_address(address) if address else None
+    offer = None
+    thread = db.session.get(Thread, thread_id) if thread_id else None
+    if thread is not None and thread.offer_id:
+        offer = db.session.get(Offer, thread.offer_id)
+    elif candidate is not None:
+        offers = list(
+            db.session.scalars(select(Placement.offer_id).where(Placement.candidate_id == candidate.id))
+        )
+        offer = db.session.get(Offer, offers[0]) if len(offers) == 1 else None
+    config = current_app.config
+    return placeholders.context_for(candidate, offer, current_user, config["COMPANY_NAME"],
+                                    current_user.inbound_address(config["INBOUND_DOMAIN"]))  # fmt: skip
+
+
+@bp.route("/compose/template")
+def insert_template():
+    """Fill subject and body from a template (htmx swaps the fields)."""
+    from flask import render_template
+
+    form = _form()
+    chosen = request.args.get("template_id", "")
+    template = next((t for t in _templates() if str(t.id) == chosen), None)
+    if template is None:
+        abort(404)
+    form.subject.data = template.subject
+    form.body.data = template.body + prefill.signature_block(current_user)
+    return render_template("compose/_fields.html", form=form)
+
+
+@bp.route("/compose/preview", methods=["POST"])
+def preview():
+    """The message as the first recipient will read it, placeholders filled."""
+    from flask import render_template
+
+    form = _form()
+    good, _bad = outbound.parse_addresses(form.to.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
+    replying = _message_field(form.reply_to_id.data)
+    values = placeholder_values(
+        good[0] if good else None, replying.thread_id if replying is not None else None
+    )
+    subject = placeholders.render(form.subject.data or "", values)
+    body = placeholders.render(form.body.data or "", values)
+    return render_template(
+        "compose/_preview.html", recipient=good[0] if good else None, subject=subject, body=body
+    )
+
+
+@bp.route("/messages/<int:message_id>/<any(cancel, 'send-now', retry, 'mark-sent'):action>", methods=["POST"])
+def message_action(message_id: int, action: str):
+    """Cancel, send now, retry or confirm one of the user's own messages (compare-and-set)."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or msg.sender_id != current_user.id:
+        abort(404)
+    change = {"cancel": outbound.cancel, "send-now": outbound.send_now, "retry": outbound.retry,
+              "mark-sent": outbound.mark_sent}[action]  # fmt: skip
+    changed = change(msg.id, current_user.id)
+    db.session.commit()
+    if changed and action in ("send-now", "retry"):
+        enqueue_send(msg.id)
+    notice = None if changed else _("Too late: the message had already changed (sent, sending or cancelled).")
+    slug = request.args.get("folder", "sent")
+    if msg.thread_id is None or folders.thread_for(current_user, msg.thread_id) is None:
+        return render_pane(slug, "mailbox/_pane_empty.html")
+    return render_conversation(folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["sent"]), msg.thread_id,
+                               notice=notice)  # fmt: skip
