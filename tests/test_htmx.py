@@ -62,7 +62,7 @@ def test_opening_marks_read_for_me_only(client, auth, make, rita):
     html = pane.get_data(as_text=True)
     # The pane's response already carries the new counts and the row, now read.
     assert unread_count(html, "inbox") == 0
-    assert f'id="thread-row-{rita.thread_id}" class="row is-selected"' in html
+    assert f'id="thread-row-{rita.thread_id}" data-thread="{rita.thread_id}" class="row is-selected"' in html
     assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 0
     assert unread_count(client.get("/mail/candidates").get_data(as_text=True), "candidates") == 0
 

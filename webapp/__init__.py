@@ -69,9 +69,11 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
+    from webapp.bulk import bp as bulk_bp
     from webapp.compose import bp as compose_bp
     from webapp.inbound import bp as inbound_bp
     from webapp.mailbox import bp as mailbox_bp
+    from webapp.mailtemplates import bp as mailtemplates_bp
     from webapp.main import bp as main_bp
 
     app.register_blueprint(main_bp)
@@ -80,6 +82,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbound_bp)
     app.register_blueprint(compose_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(mailtemplates_bp)
+    app.register_blueprint(bulk_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -73,13 +73,31 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     thread, messages = found
     mark_read(current_user.id, messages)
     db.session.commit()
-    context = {"thread": thread, "messages": messages, **_nav_context(folder), **extra}
+    context = {"thread": thread, "messages": messages, **_nav_context(folder), **_follows(), **extra}
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         row = folders.get_row(folder.slug, current_user, thread_id)
         partials = {"message-pane": "mailbox/_thread_swap.html"}
         return render("mailbox/folder.html", partials, status=status, row=row, **context)
     rows, has_more = _page(folder)
     return render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
+
+
+def _follows() -> dict:
+    """What the user follows, for the toolbar's Follow buttons."""
+    from sqlalchemy import select
+
+    from webapp.models import CandidateFollow, OfferFollow
+
+    return {
+        "followed_candidates": set(
+            db.session.scalars(
+                select(CandidateFollow.candidate_id).where(CandidateFollow.user_id == current_user.id)
+            )
+        ),
+        "followed_offers": set(
+            db.session.scalars(select(OfferFollow.offer_id).where(OfferFollow.user_id == current_user.id))
+        ),
+    }
 
 
 def render_pane(folder_slug: str, pane_template: str, status: int = 200, **context):

@@ -1,0 +1,71 @@
+"""Keyboard triage in a real browser: j, j, e archives the second conversation, counts follow."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_browse import log_in, marker, set_marker, unread_count
+
+pytestmark = pytest.mark.e2e
+CURSOR = re.compile(r"\bis-cursor\b")
+UNREAD = re.compile(r"\bis-unread\b")
+
+
+def eventually(check, timeout: float = 5.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def test_j_j_e_archives_the_second_conversation(page, browser_log, demo, artifacts):
+    log_in(page, "rita@demo.test")
+    rows = page.locator("#message-list li.row")
+    second_id = rows.nth(1).get_attribute("id")
+    was_unread = bool(UNREAD.search(rows.nth(1).get_attribute("class") or ""))
+    before = unread_count(page, "inbox")
+    set_marker(page)
+
+    page.keyboard.press("j")
+    expect(rows.nth(0)).to_have_class(CURSOR)
+    page.keyboard.press("j")
+    expect(page.locator(f"#{second_id}")).to_have_class(CURSOR)
+    page.keyboard.press("e")
+
+    expect(page.locator(f"#{second_id}")).to_have_count(0)
+    expected = before - 1 if was_unread else before
+    assert eventually(lambda: unread_count(page, "inbox") == expected)
+    assert marker(page) == 1  # no page reload happened
+    page.screenshot(path=str(artifacts / "keyboard-triage.png"))
+
+    # Archived for the team: the Archived folder lists it now.
+    page.locator('#folder-nav a.folder-link[data-folder="archived"]').click()
+    expect(page.locator(f"#{second_id}")).to_have_count(1)
+    assert browser_log.problems == []
+
+
+def test_question_mark_shows_help_and_u_toggles_unread(page, browser_log, demo):
+    log_in(page, "rita@demo.test")
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+
+    first = page.locator("#message-list li.row").first
+    first_id = first.get_attribute("id")
+    was_unread = bool(UNREAD.search(first.get_attribute("class") or ""))
+    before = unread_count(page, "inbox")
+    page.keyboard.press("j")
+    page.keyboard.press("u")
+    row = page.locator(f"#{first_id}")
+    if was_unread:
+        expect(row).not_to_have_class(UNREAD)
+        assert eventually(lambda: unread_count(page, "inbox") == before - 1)
+    else:
+        expect(row).to_have_class(UNREAD)
+        assert eventually(lambda: unread_count(page, "inbox") == before + 1)
+    assert browser_log.problems == []

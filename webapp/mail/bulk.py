@@ -1,0 +1,281 @@
+"""Bulk email: one text to many candidates, each in a separate message and conversation.
+
+Recipients come from offers the user can access and from candidates picked in a folder. A
+candidate placed on several chosen offers gets one message; a candidate the user cannot see
+never gets one, whatever ids arrive. Placeholders are filled per candidate, and one candidate
+with a missing value refuses the whole bulk: half a campaign is worse than none.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, exists, func, select, true
+
+from webapp.extensions import db
+from webapp.mail import outbound, placeholders
+from webapp.mail.access import has_offer_access, took_part_in_thread
+from webapp.mail.outbound import Compose, OutboundSettings
+from webapp.mail.storage import BlobStore
+from webapp.models import BulkSend, Candidate, Message, Offer, OfferAccess, Placement, User
+
+# More than this in one go is much more likely a wrong selection than a campaign.
+MAX_RECIPIENTS = 1000
+PENDING = ("queued", "scheduled", "sending")
+
+
+@dataclass
+class Recipient:
+    candidate: Candidate
+    address: str | None
+    offer: Offer | None  # the job its [job.title] means, when that is unambiguous
+
+
+@dataclass
+class Recipients:
+    ready: list[Recipient] = field(default_factory=list)
+    skipped: list[Recipient] = field(default_factory=list)  # no email address
+    left_out: int = 0  # candidate ids asked for that are unknown or not visible to the user
+
+
+@dataclass
+class Problem:
+    """A candidate whose message cannot be written: which placeholders fail."""
+
+    candidate: Candidate
+    unknown: list[str]
+    unfilled: list[str]
+
+
+class BulkError(Exception):
+    """Refused: general reasons and the candidates whose placeholders fail."""
+
+    def __init__(self, reasons: list[str], problems: list[Problem] | None = None):
+        super().__init__("; ".join(reasons) or "placeholder problems")
+        self.reasons = reasons
+        self.problems = problems or []
+
+
+def accessible_offers(user: User) -> list[Offer]:
+    """The offers the user may bulk-mail (admins: all), open ones first, by title."""
+    query = select(Offer).order_by(Offer.is_open.desc(), Offer.title)
+    if not user.is_admin:
+        query = query.join(OfferAccess, OfferAccess.offer_id == Offer.id).where(
+            OfferAccess.user_id == user.id
+        )
+    return list(db.session.scalars(query).unique())
+
+
+def placement_counts(offer_ids: list[int]) -> dict[int, int]:
+    """{offer id: number of candidates placed on it}."""
+    if not offer_ids:
+        return {}
+    rows = db.session.execute(
+        select(Placement.offer_id, func.count())
+        .where(Placement.offer_id.in_(offer_ids))
+        .group_by(Placement.offer_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def offers_for(user: User, offer_ids: list[int]) -> list[Offer] | None:
+    """The chosen offers in the order given, or None if any is unknown or not accessible."""
+    wanted = list(dict.fromkeys(offer_ids))
+    if not wanted:
+        return []
+    found = {
+        o.id: o
+        for o in db.session.scalars(
+            select(Offer).where(Offer.id.in_(wanted), has_offer_access(user, Offer.id))
+        ).unique()
+    }
+    if len(found) != len(wanted):
+        return None
+    return [found[i] for i in wanted]
+
+
+def candidate_visible(user: User):
+    """SQL condition on Candidate: the user can see it (as the folders decide, in any conversation)."""
+    if user.is_admin:
+        return true()
+    placed = exists().where(Placement.candidate_id == Candidate.id)
+    on_accessible_offer = exists(
+        select(Placement.id)
+        .join(OfferAccess, OfferAccess.offer_id == Placement.offer_id)
+        .where(Placement.candidate_id == Candidate.id, OfferAccess.user_id == user.id)
+    )
+    # An unplaced candidate: seen by those who took part in one of their conversations.
+    in_my_conversation = exists(
+        select(Message.id).where(
+            Message.candidate_id == Candidate.id, took_part_in_thread(user, Message.thread_id)
+        )
+    )
+    return on_accessible_offer | and_(~placed, in_my_conversation)
+
+
+def resolve(user: User, offers: list[Offer], candidate_ids: list[int]) -> Recipients:
+    """Everyone on the chosen offers plus the picked candidates, once each, visible ones only."""
+    chosen_offer_ids = [o.id for o in offers]
+    on_offers: list[int] = []
+    if chosen_offer_ids:
+        on_offers = list(
+            db.session.scalars(
+                select(Placement.candidate_id)
+                .where(Placement.offer_id.in_(chosen_offer_ids))
+                .order_by(Placement.offer_id, Placement.id)
+            )
+        )
+    picked = list(dict.fromkeys(candidate_ids))
+    wanted = list(dict.fromkeys(on_offers + picked))
+    result = Recipients()
+    if not wanted:
+        return result
+    found = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Candidate).where(Candidate.id.in_(wanted), candidate_visible(user))
+        ).unique()
+    }
+    result.left_out = len([i for i in picked if i not in found])
+    by_id = {o.id: o for o in offers}
+    for candidate_id in wanted:
+        candidate = found.get(candidate_id)
+        if candidate is None:
+            continue
+        recipient = Recipient(candidate, candidate.primary_email, _job_for(candidate, by_id))
+        (result.ready if recipient.address else result.skipped).append(recipient)
+    result.ready.sort(
+        key=lambda r: (r.candidate.last_name.lower(), r.candidate.first_name.lower(), r.candidate.id)
+    )
+    return result
+
+
+def _job_for(candidate: Candidate, chosen: dict[int, Offer]) -> Offer | None:
+    """The one chosen offer the candidate is on; else their only placement; else none."""
+    placements = [p for p in candidate.placements]
+    on_chosen = [p.offer for p in placements if p.offer_id in chosen]
+    if len(on_chosen) == 1:
+        return on_chosen[0]
+    if not on_chosen and len(placements) == 1:
+        return placements[0].offer
+    return None
+
+
+def values_for(recipient: Recipient, sender: User, company: str, sender_address: str) -> dict:
+    """Placeholder values for one recipient."""
+    return placeholders.context_for(recipient.candidate, recipient.offer, sender, company, sender_address)
+
+
+def render_for(
+    recipient: Recipient, subject: str, body: str, sender: User, company: str, sender_address: str
+) -> tuple[placeholders.Rendered, placeholders.Rendered]:
+    """(subject, body) as this recipient will read them."""
+    values = values_for(recipient, sender, company, sender_address)
+    return placeholders.render(subject, values), placeholders.render(body, values)
+
+
+def problems(
+    recipients: Recipients, subject: str, body: str, sender: User, company: str, sender_address: str
+) -> list[Problem]:
+    """The recipients whose subject or body has an unknown or unfilled placeholder."""
+    found = []
+    for recipient in recipients.ready:
+        rendered = render_for(recipient, subject, body, sender, company, sender_address)
+        unknown = list(dict.fromkeys(rendered[0].unknown + rendered[1].unknown))
+        unfilled = list(dict.fromkeys(rendered[0].unfilled + rendered[1].unfilled))
+        if unknown or unfilled:
+            found.append(Problem(recipient.candidate, unknown, unfilled))
+    return found
+
+
+def create(
+    user: User,
+    recipients: Recipients,
+    subject: str,
+    body: str,
+    template_id: int | None,
+    settings: OutboundSettings,
+    store: BlobStore,
+    company: str,
+) -> tuple[BulkSend, list[int]]:
+    """Store the bulk and one queued message per recipient; raises BulkError. Flushes.
+
+    Returns the bulk and its message ids, to enqueue after the commit.
+    """
+    from flask_babel import gettext as _
+
+    reasons = []
+    if not recipients.ready:
+        reasons.append(_("No recipient with an email address: choose an offer or candidates."))
+    if len(recipients.ready) > MAX_RECIPIENTS:
+        reasons.append(_("At most %(n)s recipients per bulk email.", n=MAX_RECIPIENTS))
+    if not outbound.clean_line(subject):
+        reasons.append(_("Add a subject."))
+    sender_address = user.inbound_address(settings.domain)
+    failing = problems(recipients, subject, body, user, company, sender_address)
+    if reasons or failing:
+        raise BulkError(reasons, failing)
+    bulk = BulkSend(
+        user_id=user.id,
+        template_id=template_id,
+        subject=outbound.clean_line(subject),
+        total=len(recipients.ready),
+    )
+    db.session.add(bulk)
+    db.session.flush()
+    ids = []
+    for recipient in recipients.ready:
+        rendered_subject, rendered_body = render_for(recipient, subject, body, user, company, sender_address)
+        data = Compose(
+            to=[recipient.address], subject=rendered_subject.text, body=rendered_body.text, bulk_id=bulk.id
+        )
+        try:
+            msg = outbound.create(user, data, settings, store)
+        except outbound.ComposeError as exc:
+            name = recipient.candidate.full_name or recipient.address
+            raise BulkError([f"{name}: {' '.join(m for ms in exc.errors.values() for m in ms)}"]) from exc
+        if recipient.offer is not None:
+            # The conversation is about the job it was sent for, even if the candidate is on others.
+            msg.thread.offer_id = recipient.offer.id
+        ids.append(msg.id)
+    db.session.flush()
+    return bulk, ids
+
+
+def visible_bulk(user: User, bulk_id: int) -> BulkSend | None:
+    """The bulk if the user sent it or is an admin; else None."""
+    bulk = db.session.get(BulkSend, bulk_id)
+    if bulk is None or (bulk.user_id != user.id and not user.is_admin):
+        return None
+    return bulk
+
+
+@dataclass
+class Progress:
+    bulk: BulkSend
+    messages: list[Message]
+    counts: dict[str, int]
+
+    @property
+    def is_done(self) -> bool:
+        """Nothing is left waiting to be sent (queued, scheduled or sending)."""
+        return not any(m.status in PENDING for m in self.messages)
+
+
+def progress(bulk: BulkSend) -> Progress:
+    """The bulk's messages with their status, and counts by status."""
+    messages = list(
+        db.session.scalars(select(Message).where(Message.bulk_id == bulk.id).order_by(Message.id)).unique()
+    )
+    counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "unknown": 0, "cancelled": 0}
+    for msg in messages:
+        key = "queued" if msg.status == "scheduled" else msg.status
+        counts[key] = counts.get(key, 0) + 1
+    return Progress(bulk, messages, counts)
+
+
+def recent(user: User, limit: int = 5) -> list[BulkSend]:
+    """The user's latest bulk emails, newest first."""
+    return list(
+        db.session.scalars(
+            select(BulkSend).where(BulkSend.user_id == user.id).order_by(BulkSend.id.desc()).limit(limit)
+        )
+    )

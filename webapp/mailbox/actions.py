@@ -1,0 +1,119 @@
+"""Conversation actions (POST, CSRF, offer access): archive, read/unread, follow."""
+
+from flask import abort, render_template, request
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.htmx import is_htmx
+from webapp.mail import actions, folders
+from webapp.mail.access import candidate_visible, has_offer_access
+from webapp.mail.readstate import mark_read, mark_unread
+from webapp.mailbox import bp
+from webapp.mailbox.routes import _folder_or_404, _nav_context, render_conversation
+from webapp.models import Candidate, Offer
+
+
+def _thread_or_404(thread_id: int):
+    found = folders.thread_for(current_user, thread_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
+    """The new state: the pane (if it stays open), the row or its removal, and the counts."""
+    if not is_htmx():
+        from flask import redirect, url_for
+
+        return redirect(url_for("mailbox.conversation", slug=folder.slug, thread_id=thread_id))
+    if open_pane and request.headers.get("HX-Target") == "message-pane":
+        return render_conversation(folder, thread_id)
+    row = folders.get_row(folder.slug, current_user, thread_id)
+    return render_template("mailbox/_action_swap.html", row=row, thread_id=thread_id, thread=None,
+                           close_pane=request.args.get("close") == "1", **_nav_context(folder))  # fmt: skip
+
+
+@bp.route("/mail/<slug>/<int:thread_id>/<any(archive, unarchive):action>", methods=["POST"])
+def archive(slug: str, thread_id: int, action: str):
+    """Archive or unarchive a conversation for the whole team."""
+    folder = _folder_or_404(slug)
+    thread, _messages = _thread_or_404(thread_id)
+    if action == "archive":
+        actions.archive(thread, current_user.id)
+    else:
+        actions.unarchive(thread)
+    db.session.commit()
+    return _after_change(folder, thread_id, open_pane=True)
+
+
+@bp.route("/mail/<slug>/<int:thread_id>/<any(read, unread):state>", methods=["POST"])
+def read_state(slug: str, thread_id: int, state: str):
+    """Mark a conversation read or unread, for this user only."""
+    folder = _folder_or_404(slug)
+    _thread, messages = _thread_or_404(thread_id)
+    if state == "read":
+        mark_read(current_user.id, messages)
+    else:
+        mark_unread(current_user.id, [m.id for m in messages])
+    db.session.commit()
+    # Marking unread closes the pane (opening it again would mark it read).
+    return _after_change(folder, thread_id, open_pane=state == "read")
+
+
+def _candidate_or_404(candidate_id: int) -> Candidate:
+    from sqlalchemy import select
+
+    from webapp.models import Message
+
+    candidate = db.session.get(Candidate, candidate_id)
+    if candidate is None:
+        abort(404)
+    # A thread of the candidate gives the "took part in the conversation" rule its context.
+    any_thread = db.session.scalar(
+        select(Message.thread_id).where(Message.candidate_id == candidate_id).limit(1)
+    )
+    visible = db.session.scalar(
+        select(Candidate.id).where(
+            Candidate.id == candidate_id, candidate_visible(current_user, Candidate.id, any_thread or 0)
+        )
+    )
+    if visible is None:
+        abort(404)
+    return candidate
+
+
+def _offer_or_404(offer_id: int) -> Offer:
+    from sqlalchemy import select
+
+    offer = db.session.scalar(
+        select(Offer).where(Offer.id == offer_id, has_offer_access(current_user, Offer.id))
+    )
+    if offer is None:
+        abort(404)
+    return offer
+
+
+@bp.route("/candidates/<int:candidate_id>/<any(follow, unfollow):action>", methods=["POST"])
+def follow_candidate(candidate_id: int, action: str):
+    """Follow or unfollow a candidate the user can see; their mail joins Followed candidates."""
+    candidate = _candidate_or_404(candidate_id)
+    actions.follow_candidate(current_user.id, candidate.id, on=action == "follow")
+    db.session.commit()
+    return _follow_response(folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0]))
+
+
+@bp.route("/offers/<int:offer_id>/<any(follow, unfollow):action>", methods=["POST"])
+def follow_offer(offer_id: int, action: str):
+    """Follow or unfollow a job or talent pool the user can access."""
+    offer = _offer_or_404(offer_id)
+    actions.follow_offer(current_user.id, offer.id, on=action == "follow")
+    db.session.commit()
+    return _follow_response(folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0]))
+
+
+def _follow_response(folder: folders.Folder):
+    thread_id = request.args.get("thread", type=int)
+    if is_htmx() and thread_id and request.headers.get("HX-Target") == "message-pane":
+        return render_conversation(folder, thread_id)
+    return render_template("mailbox/_action_swap.html", row=None, thread_id=None, thread=None,
+                           **_nav_context(folder))  # fmt: skip
