@@ -143,7 +143,8 @@ class Factory:
             status=status,
             subject=subject or thread.subject,
             from_address=from_address,
-            to_addresses=[candidate.emails[0].email] if (candidate and direction == OUTBOUND) else [],
+            to_addresses=kw.pop("to_addresses", None)
+            or ([candidate.emails[0].email] if (candidate and direction == OUTBOUND) else []),
             snippet=f"snippet {thread.subject}",
             body_text=f"Body of {subject or thread.subject}",
             candidate_id=candidate.id if candidate else None,

@@ -56,7 +56,9 @@ def test_mark_unread_and_read_for_me_only(client, auth, team):
     auth.login(team.rita.email)
     client.get(f"/mail/inbox/{team.thread.id}")  # opening marks it read
     assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 0
-    html = post(client, auth, f"/mail/inbox/{team.thread.id}/unread?close=1", headers=LIST).get_data(as_text=True)
+    html = post(client, auth, f"/mail/inbox/{team.thread.id}/unread?close=1", headers=LIST).get_data(
+        as_text=True
+    )
     assert unread_count(html, "inbox") == 1
     assert f'id="thread-row-{team.thread.id}" data-thread="{team.thread.id}" class="row is-unread"' in html
     assert "Select a conversation" in html  # the pane closes, or it would read it again

@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.mailbox import bp as mailbox_bp
     from webapp.mailtemplates import bp as mailtemplates_bp
     from webapp.main import bp as main_bp
+    from webapp.people import bp as people_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbound_bp)
     app.register_blueprint(compose_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(mailtemplates_bp)
     app.register_blueprint(bulk_bp)
 

@@ -90,7 +90,9 @@ def test_reply_from_the_inbox(demo, redis, page: Page, browser_log, artifacts):
     expect(page.locator("#subject")).to_have_value(f"Re: {JONAS_SUBJECT}")
     expect(page.locator("#body")).to_have_value(re.compile(r"wrote:\n> Hi Rita, I am free Monday"))
     for field_id, label in LABELS.items():
-        labelled = form.get_by_label(label, exact=True) if isinstance(label, str) else form.get_by_label(label)
+        labelled = (
+            form.get_by_label(label, exact=True) if isinstance(label, str) else form.get_by_label(label)
+        )
         expect(labelled).to_have_attribute("id", field_id)
         expect(form.locator(f'label[for="{field_id}"]')).to_be_visible()
     assert tab_stops(page, "to", until="Send") == TAB_ORDER

@@ -61,8 +61,9 @@ def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:
         "recipients": recipients,
         "first": first,
         "preview": preview,
-        "problems": refusal.problems if refusal else bulk.problems(recipients, subject, body, current_user,
-                                                                     company, address),  # fmt: skip
+        "problems": refusal.problems
+        if refusal
+        else bulk.problems(recipients, subject, body, current_user, company, address),  # fmt: skip
         "reasons": refusal.reasons if refusal else [],
         "refused": refusal is not None,
         "recent": bulk.recent(current_user),
@@ -103,7 +104,8 @@ def template_fields():
         template.body + prefill.signature_block(current_user),
     )
     response = make_response(render_template("bulk/_fields.html", form=form))
-    response.headers["HX-Trigger"] = "bulk-fields-changed"
+    # After the swap: the summary must read the new fields, not the old ones.
+    response.headers["HX-Trigger-After-Swap"] = "bulk-fields-changed"
     return response
 
 

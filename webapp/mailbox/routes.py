@@ -73,7 +73,10 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     thread, messages = found
     mark_read(current_user.id, messages)
     db.session.commit()
+    from webapp.people.routes import pane_extras
+
     context = {"thread": thread, "messages": messages, **_nav_context(folder), **_follows(), **extra}
+    context.update(pane_extras(thread, messages, extra))
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         row = folders.get_row(folder.slug, current_user, thread_id)
         partials = {"message-pane": "mailbox/_thread_swap.html"}

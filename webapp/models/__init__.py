@@ -1,6 +1,7 @@
 """The data model; importing this package registers every table."""
 
-from webapp.models.candidate import Candidate, CandidateEmail, CandidateFollow, Placement
+from webapp.models.audit import AuditLog
+from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
 from webapp.models.message import (
     DELIVERED_STATUSES,
     INBOUND,
@@ -21,9 +22,11 @@ __all__ = [
     "INBOUND",
     "OUTBOUND",
     "Attachment",
+    "AuditLog",
     "BulkSend",
     "Candidate",
     "CandidateEmail",
+    "CandidateFile",
     "CandidateFollow",
     "Message",
     "MessageRead",

@@ -73,3 +73,17 @@ class CandidateFollow(db.Model):
         ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CandidateFile(db.Model):
+    """A document kept on a candidate's profile (a CV from incoming mail), by its attachment."""
+
+    __tablename__ = "candidate_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="cv")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attachment = relationship("Attachment", lazy="joined")

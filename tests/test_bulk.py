@@ -1,0 +1,286 @@
+"""Bulk email: one message and conversation per candidate, deduped, access-checked, with progress."""
+
+import re
+from email import message_from_bytes, policy
+
+import pytest
+from flask import render_template
+from sqlalchemy import delete, select
+
+from webapp.extensions import db
+from webapp.models import BulkSend, CandidateEmail, Message, Template
+
+HX = {"HX-Request": "true", "HX-Target": "bulk-compose"}
+PROGRESS = {"HX-Request": "true", "HX-Target": "bulk-progress"}
+
+
+@pytest.fixture
+def team(app, make):
+    t = type("Team", (), {})()
+    t.job = make.offer("Backend Engineer")
+    t.pool = make.offer("Talent Pool", kind="pool")
+    t.secret = make.offer("Secret Job")
+    t.rita = make.user("Rita Recruiter", offers=[t.job, t.pool])
+    t.sam = make.user("Sam Recruiter", offers=[t.secret])
+    t.ada = make.user("Ada Admin", role="admin")
+    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
+    t.bob = make.candidate("Bob Baker", offers=[t.job, t.pool], emails=["bob@outside.test"])
+    t.carl = make.candidate("Carl Cole", offers=[t.pool], emails=["carl@outside.test"])
+    t.sue = make.candidate("Sue Secret", offers=[t.secret], emails=["sue@outside.test"])
+    t.nora = make.candidate("Nora Nomail", offers=[t.pool], emails=["nora@outside.test"])
+    with app.app_context():  # a candidate known without an address
+        db.session.execute(delete(CandidateEmail).where(CandidateEmail.candidate_id == t.nora.id))
+        db.session.commit()
+    return t
+
+
+def send_bulk(client, auth, offers=(), candidates=(), **data):
+    """POST the bulk form as htmx does."""
+    token = auth.csrf_token("/mail/inbox")
+    form = {"csrf_token": token, "subject": "Hello", "body": "Hi [candidate.first_name]", **data}
+    form["offer"] = [str(o.id) for o in offers]
+    form["candidate"] = [str(c) for c in candidates]
+    return client.post("/bulk", data=form, headers=HX)
+
+
+def bulk_messages(app) -> list[Message]:
+    with app.app_context():
+        rows = list(
+            db.session.scalars(select(Message).where(Message.bulk_id.is_not(None)).order_by(Message.id))
+        )
+        db.session.expunge_all()
+        return rows
+
+
+def problems_listed(html: str) -> str:
+    """The list of candidates whose placeholders fail, as the summary shows it."""
+    found = re.search(r'<ul class="bulk-problems">.*?</ul>', html, flags=re.S)
+    return found.group(0) if found else ""
+
+
+def run_send_jobs(app, messages) -> None:
+    from webapp.jobs.send import send_job
+
+    for msg in messages:
+        with app.app_context():
+            send_job(msg.id)
+
+
+def test_each_candidate_gets_a_separate_message_with_their_placeholders(app, client, auth, team, redis, smtp):
+    auth.login(team.rita.email)
+    response = send_bulk(client, auth, offers=[team.job], subject="Interview for [job.title]",
+                         body="Hi [candidate.first_name], this is [sender.name] at [company.name].")  # fmt: skip
+    assert response.status_code == 200
+    messages = bulk_messages(app)
+    assert response.headers["HX-Redirect"] == f"/bulk/{messages[0].bulk_id}"
+    assert sorted(m.to_addresses[0] for m in messages) == ["alice@outside.test", "bob@outside.test"]
+    assert all(len(m.to_addresses) == 1 and not m.cc_addresses and not m.bcc_addresses for m in messages)
+    assert len({m.thread_id for m in messages}) == 2  # a conversation each
+    assert {m.candidate_id for m in messages} == {team.alice.id, team.bob.id}
+    assert all(m.status == "queued" for m in messages)
+    from webapp.queues import get_queue
+
+    with app.app_context():  # queued after the commit, one job per message
+        assert sorted(j.args for j in get_queue("send").jobs) == sorted((m.id,) for m in messages)
+        bulk = db.session.scalar(select(BulkSend))
+        assert (
+            bulk.total == 2 and bulk.user_id == team.rita.id and bulk.subject == "Interview for [job.title]"
+        )
+
+    run_send_jobs(app, messages)
+    assert len(smtp.messages) == 2
+    company = app.config["COMPANY_NAME"]
+    for got in smtp.messages:
+        email = message_from_bytes(got.data, policy=policy.default)
+        [address] = got.rcpt_tos
+        assert email["To"] == address and email["Cc"] is None
+        first = "Alice" if address.startswith("alice") else "Bob"
+        assert email["Subject"] == "Interview for Backend Engineer"
+        body = email.get_body().get_content()
+        assert f"Hi {first}, this is Rita Recruiter at {company}." in body
+        other = "bob@outside.test" if first == "Alice" else "alice@outside.test"
+        assert other.encode() not in got.data  # nobody sees who else got it
+
+
+def test_a_candidate_on_several_offers_gets_one_email(app, client, auth, team, redis):
+    auth.login(team.rita.email)
+    page = client.get(f"/bulk/new?offer={team.job.id}&offer={team.pool.id}").get_data(as_text=True)
+    assert "<html" in page and "3 recipients" in page and "Send 3 emails" in page
+    assert page.count(">Bob Baker<") == 1
+    assert "Skipped: 1 candidate without an email address" in page and "Nora Nomail" in page
+    response = send_bulk(client, auth, offers=[team.job, team.pool], candidates=[team.bob.id])
+    assert response.status_code == 200
+    assert sorted(m.to_addresses[0] for m in bulk_messages(app)) == [
+        "alice@outside.test", "bob@outside.test", "carl@outside.test",
+    ]  # fmt: skip
+
+
+def test_job_title_is_the_chosen_offer_and_ambiguity_is_refused(app, client, auth, team, redis):
+    auth.login(team.rita.email)
+    refused = send_bulk(client, auth, offers=[team.job, team.pool], subject="About [job.title]")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "<html" not in html
+    # Bob is on both chosen offers: which job he means is unknown, so nobody gets the email.
+    named = problems_listed(html)
+    assert "Bob Baker" in named and "no value for [job.title]" in named and "Carl Cole" not in named
+    assert bulk_messages(app) == []
+    ok = send_bulk(client, auth, offers=[team.job, team.pool], subject="About [job.title|our roles]")
+    assert ok.status_code == 200
+    subjects = {m.to_addresses[0]: m.subject for m in bulk_messages(app)}
+    assert subjects == {"alice@outside.test": "About Backend Engineer", "bob@outside.test": "About our roles",
+                        "carl@outside.test": "About Talent Pool"}  # fmt: skip
+    with app.app_context():
+        threads = {
+            m.to_addresses[0]: db.session.get(Message, m.id).thread.offer_id for m in bulk_messages(app)
+        }
+    assert threads["alice@outside.test"] == team.job.id and threads["carl@outside.test"] == team.pool.id
+
+
+def test_unfilled_placeholder_refuses_the_whole_bulk_naming_candidate_and_placeholder(
+    app, client, auth, make, team, redis
+):
+    make.candidate("Zed", offers=[team.job], emails=["zed@outside.test"])  # no last name
+    auth.login(team.rita.email)
+    response = send_bulk(
+        client, auth, offers=[team.job], body="Dear [candidate.first_name] [candidate.last_name]"
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="bulk-compose"' in html
+    assert "No email was sent" in html
+    assert re.search(r"<strong>Zed</strong>:\s*no value for \[candidate.last_name\]", html)
+    assert "Alice Able" not in problems_listed(html)  # only the candidates with a problem are named
+    assert bulk_messages(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(BulkSend)) is None
+    unknown = send_bulk(client, auth, offers=[team.job], body="Hi [candidate.nickname]")
+    assert unknown.status_code == 422 and "unknown placeholder [candidate.nickname]" in unknown.get_data(
+        as_text=True
+    )
+
+
+def test_offers_out_of_reach_404_and_invisible_candidates_are_left_out(app, client, auth, team, redis):
+    auth.login(team.rita.email)
+    assert client.get(f"/bulk/new?offer={team.secret.id}").status_code == 404
+    assert send_bulk(client, auth, offers=[team.secret]).status_code == 404
+    assert client.get("/bulk/new?offer=999999").status_code == 404
+    page = client.get(
+        f"/bulk/new?candidate={team.sue.id}&candidate={team.alice.id}&candidate=999999&candidate=x"
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Sue Secret" not in html and "Alice Able" in html
+    assert "2 picked candidates were left out" in html
+    assert "Secret Job" not in html  # only offers Rita can access are offered
+    response = send_bulk(client, auth, candidates=[team.sue.id, team.alice.id])
+    assert response.status_code == 200
+    assert [m.to_addresses for m in bulk_messages(app)] == [["alice@outside.test"]]
+
+
+def test_nothing_to_send_is_refused(app, client, auth, team):
+    auth.login(team.rita.email)
+    response = send_bulk(client, auth, candidates=[team.sue.id, team.nora.id])
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "No recipient with an email address" in html
+    blank = send_bulk(client, auth, offers=[team.job], subject="")
+    assert blank.status_code == 422 and "Add a subject." in blank.get_data(as_text=True)
+    assert bulk_messages(app) == []
+
+
+def test_admin_reaches_every_offer(app, client, auth, team, redis):
+    auth.login(team.ada.email)
+    page = client.get("/bulk/new").get_data(as_text=True)
+    assert "Secret Job" in page and "Backend Engineer" in page
+    assert send_bulk(client, auth, offers=[team.secret]).status_code == 200
+    assert [m.to_addresses for m in bulk_messages(app)] == [["sue@outside.test"]]
+
+
+def test_progress_counts_and_stops_polling_when_done(app, client, auth, team, redis, smtp):
+    smtp.handler.refuse["bob@outside.test"] = "550 5.1.1 No such user"
+    auth.login(team.rita.email)
+    send_bulk(client, auth, offers=[team.job])
+    messages = bulk_messages(app)
+    url = f"/bulk/{messages[0].bulk_id}"
+    page = client.get(url)
+    assert page.status_code == 200 and "<html" in page.get_data(as_text=True)
+    partial = client.get(url, headers=PROGRESS).get_data(as_text=True)
+    assert "<html" not in partial and 'id="bulk-progress"' in partial
+    assert 'hx-trigger="every 1s"' in partial and 'data-status="queued">2<' in partial
+
+    run_send_jobs(app, messages[:1])
+    partial = client.get(url, headers=PROGRESS).get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in partial
+    assert 'data-status="queued">1<' in partial
+    run_send_jobs(app, messages[1:])
+    partial = client.get(url, headers=PROGRESS).get_data(as_text=True)
+    assert "hx-trigger" not in partial  # the last answer has no trigger: htmx stops polling
+    assert 'data-status="sent">1<' in partial and 'data-status="failed">1<' in partial
+    assert 'data-status="queued">0<' in partial and "No such user" in partial
+    assert "Alice Able" in partial and "Bob Baker" in partial
+
+
+def test_another_users_bulk_is_404(app, client, auth, team, redis):
+    auth.login(team.rita.email)
+    send_bulk(client, auth, offers=[team.job])
+    url = f"/bulk/{bulk_messages(app)[0].bulk_id}"
+    auth.logout()
+    auth.login(team.sam.email)
+    assert client.get(url).status_code == 404
+    assert client.get(url, headers=PROGRESS).status_code == 404
+    assert client.get("/bulk/999999").status_code == 404
+    auth.logout()
+    auth.login(team.ada.email)
+    assert client.get(url).status_code == 200  # admins see every bulk
+
+
+def test_template_fills_the_fields_and_the_summary_previews_the_first_recipient(app, client, auth, team):
+    with app.app_context():
+        template = Template(
+            name="Invite", subject="Interview: [job.title]", body="Hi [candidate.first_name]!"
+        )
+        secret = Template(name="Sam's", subject="x", body="y", owner_id=team.sam.id)
+        db.session.add_all([template, secret])
+        db.session.commit()
+        template_id, secret_id = template.id, secret.id
+    auth.login(team.rita.email)
+    page = client.get("/bulk/new").get_data(as_text=True)
+    assert ">Invite<" in page and "Sam&#39;s" not in page
+    assert 'hx-get="/bulk/new/template"' in page  # choosing a template swaps the fields
+    fields = client.get(f"/bulk/new/template?template_id={template_id}", headers={"HX-Request": "true"})
+    assert fields.headers["HX-Trigger-After-Swap"] == "bulk-fields-changed"
+    assert 'value="Interview: [job.title]"' in fields.get_data(as_text=True)
+    assert client.get(f"/bulk/new/template?template_id={secret_id}").status_code == 404
+    assert client.get("/bulk/new/template?template_id=").status_code == 204
+    prefilled = client.get(f"/bulk/new?template_id={template_id}&offer={team.job.id}").get_data(as_text=True)
+    assert 'value="Interview: [job.title]"' in prefilled
+    token = auth.csrf_token("/mail/inbox")
+    summary = client.post("/bulk/new/summary", headers={"HX-Request": "true"}, data={
+        "csrf_token": token, "offer": [str(team.job.id)], "subject": "Interview: [job.title]",
+        "body": "Hi [candidate.first_name]!"}).get_data(as_text=True)  # fmt: skip
+    assert "<html" not in summary and "2 recipients" in summary
+    assert "As Alice Able (alice@outside.test) will read it" in summary and "Hi Alice!" in summary
+    assert "Interview: Backend Engineer" in summary
+    assert 'id="bulk-send-label" hx-swap-oob="true">Send 2 emails<' in summary
+
+
+def test_list_action_links_the_candidates_shown(app, team):
+    from webapp.mail.folders import FOLDERS_BY_SLUG
+
+    row = type("Row", (), {})
+    rows = []
+    for candidate_id in (team.alice.id, team.bob.id, team.alice.id, None):
+        r = row()
+        r.message = type("M", (), {"candidate_id": candidate_id})()
+        rows.append(r)
+    with app.test_request_context():
+        html = render_template("bulk/_list_action.html", folder=FOLDERS_BY_SLUG["candidates"], rows=rows)
+        assert f'href="/bulk/new?candidate={team.alice.id}&amp;candidate={team.bob.id}"' in html
+        assert ">Bulk email<" in html
+        none = render_template("bulk/_list_action.html", folder=FOLDERS_BY_SLUG["non-candidates"], rows=rows)
+        assert "Bulk email" not in none
+
+
+def test_compose_link_lands_on_a_working_page(client, auth, team):
+    auth.login(team.rita.email)
+    page = client.get("/bulk/new")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Back to the inbox" in html and 'name="csrf_token"' in html
+    assert "Tick an offer, or pick candidates in a folder" in html

@@ -1,0 +1,80 @@
+"""Read-side helpers of the people pages: who and what the user may see."""
+
+from sqlalchemy import exists, func, literal, or_, select
+
+from webapp.extensions import db
+from webapp.mail.access import candidate_visible, has_offer_access, visible
+from webapp.models import INBOUND, Candidate, CandidateEmail, Message, Offer, Placement, User
+
+
+def accessible_offers(user: User) -> list[Offer]:
+    return list(
+        db.session.scalars(select(Offer).where(has_offer_access(user, Offer.id)).order_by(Offer.title))
+    )
+
+
+def visible_candidate(user: User, candidate_id: int) -> Candidate | None:
+    """The candidate if the user may see them (offer access, or took part in their mail)."""
+    through_mail = exists(
+        select(Message.id).where(
+            Message.candidate_id == candidate_id,
+            candidate_visible(user, Message.candidate_id, Message.thread_id),
+        )
+    )
+    by_offer = candidate_visible(user, Candidate.id, literal(0))
+    return db.session.scalar(
+        select(Candidate).where(Candidate.id == candidate_id, or_(by_offer, through_mail))
+    )
+
+
+def search_candidates(user: User, text: str, limit: int = 10) -> list[Candidate]:
+    """Candidates the user can see whose name or address contains `text`."""
+    pattern = f"%{text.strip().lower()}%"
+    if len(text.strip()) < 2:
+        return []
+    placed_visible = select(Placement.candidate_id).where(has_offer_access(user, Placement.offer_id))
+    query = (
+        select(Candidate)
+        .join(CandidateEmail, CandidateEmail.candidate_id == Candidate.id)
+        .where(
+            or_(
+                func.lower(Candidate.first_name + " " + Candidate.last_name).like(pattern),
+                CandidateEmail.email.like(pattern),
+            )
+        )
+        .order_by(Candidate.last_name, Candidate.first_name)
+        .limit(limit * 3)
+    )
+    if not user.is_admin:
+        query = query.where(Candidate.id.in_(placed_visible))
+    return list(dict.fromkeys(db.session.scalars(query).unique()))[:limit]
+
+
+def counterpart(messages: list[Message]) -> tuple[str, str]:
+    """(address, display name) of the outside person in a non-candidate conversation."""
+    for msg in reversed(messages):
+        if msg.is_internal or msg.is_auto_reply:
+            continue
+        if msg.direction == INBOUND:
+            return msg.from_address, msg.from_name
+        if msg.to_addresses:
+            return msg.to_addresses[0], ""
+    return "", ""
+
+
+def timeline(user: User, candidate_ids: list[int], limit: int = 200) -> list[Message]:
+    """Every message with these candidates that the user may see, newest first, across threads."""
+    if not candidate_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(
+                Message.candidate_id.in_(candidate_ids),
+                visible(user),
+                Message.status.not_in(("draft", "cancelled")),
+            )
+            .order_by(Message.sort_at.desc(), Message.id.desc())
+            .limit(limit)
+        ).unique()
+    )

@@ -1,0 +1,207 @@
+"""People views: thin; the changes live in webapp/mail/people.py."""
+
+from flask import abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.mail import folders, outbound, people
+from webapp.mailbox.routes import _folder_or_404, render_conversation
+from webapp.models import Message, Offer, Placement, User
+from webapp.people import bp, queries
+from webapp.people.forms import AttachForm, PersonForm
+
+
+def _offer_choices(form: PersonForm, default: int | None = None) -> None:
+    form.offer_id.choices = [("", _("Not on an offer yet"))] + [
+        (str(o.id), o.title) for o in queries.accessible_offers(current_user)
+    ]
+    if default and not form.offer_id.data:
+        form.offer_id.data = str(default)
+
+
+def _chosen_offer(form: PersonForm) -> int | None:
+    """The offer picked in the form, only if the user can access it (else 404)."""
+    if not form.offer_id.data:
+        return None
+    allowed = {str(o.id): o.id for o in queries.accessible_offers(current_user)}
+    if form.offer_id.data not in allowed:
+        abort(404)
+    return allowed[form.offer_id.data]
+
+
+def _address(form: PersonForm) -> str | None:
+    good, _bad = outbound.parse_addresses(form.email.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
+    if not good:
+        form.email.errors = [*form.email.errors, _("Not a valid address.")]
+        return None
+    return good[0]
+
+
+def _conversation_or_404(slug: str, thread_id: int):
+    folder = _folder_or_404(slug)
+    found = folders.thread_for(current_user, thread_id)
+    if found is None:
+        abort(404)
+    return folder, found[0], found[1]
+
+
+@bp.route("/mail/<slug>/<int:thread_id>/convert", methods=["POST"])
+def convert(slug: str, thread_id: int):
+    """Make the outside person of a non-candidate conversation a candidate (all their mail moves)."""
+    folder, thread, messages = _conversation_or_404(slug, thread_id)
+    if thread.candidate_id or not any(m.candidate_id is None and not m.is_cv for m in messages):
+        abort(404)
+    form = PersonForm()
+    _offer_choices(form)
+    address = _address(form) if form.validate_on_submit() else None
+    if address is not None:
+        try:
+            people.convert_to_candidate(current_user, address, form.first_name.data, form.last_name.data or "",
+                                        _chosen_offer(form))  # fmt: skip
+        except people.PeopleError as exc:
+            form.email.errors = [str(exc)]
+        else:
+            db.session.commit()
+            return render_conversation(folder, thread_id)
+    db.session.rollback()
+    return render_conversation(folder, thread_id, status=422, person_form=form)
+
+
+@bp.route("/mail/<slug>/<int:thread_id>/attach", methods=["POST"])
+def attach(slug: str, thread_id: int):
+    """Add the outside person's address to an existing candidate the user can see."""
+    folder, thread, messages = _conversation_or_404(slug, thread_id)
+    form = AttachForm()
+    if not form.validate_on_submit() or not form.candidate_id.data.isdigit():
+        abort(400)
+    candidate = queries.visible_candidate(current_user, int(form.candidate_id.data))
+    address, _name = queries.counterpart(messages)
+    if candidate is None or not address or address != form.email.data.lower():
+        abort(404)
+    try:
+        people.add_address(current_user, candidate, address)
+    except people.PeopleError as exc:
+        db.session.rollback()
+        return render_conversation(folder, thread_id, status=422, attach_error=str(exc))
+    db.session.commit()
+    return render_conversation(folder, thread_id)
+
+
+@bp.route("/candidates/search")
+def search_candidates():
+    """Candidates matching the text, to pick one to add an address to (htmx list)."""
+    results = queries.search_candidates(current_user, request.args.get("q", ""))
+    return render_template("people/_candidate_choices.html", results=results, email=request.args.get("email", ""),
+                           slug=request.args.get("slug", "non-candidates"), thread_id=request.args.get("thread", type=int))  # fmt: skip
+
+
+def _cv_message(thread_id: int) -> Message:
+    found = folders.thread_for(current_user, thread_id)
+    if found is None:
+        abort(404)
+    cv = next((m for m in found[1] if m.is_cv and m.cv_processed_at is None), None)
+    if cv is None:
+        abort(404)
+    return cv
+
+
+def _team_addresses() -> set[str]:
+    domain = current_app.config["INBOUND_DOMAIN"]
+    users = db.session.scalars(select(User))
+    return {a for u in users for a in (u.email.lower(), u.inbound_address(domain))}
+
+
+def cv_context(thread_id: int) -> dict:
+    """The guess and form of the "Create candidate" box for an incoming CV."""
+    msg = _cv_message(thread_id)
+    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
+    form = PersonForm(
+        data={"first_name": guess.first_name, "last_name": guess.last_name, "email": guess.email}
+    )
+    _offer_choices(form, default=msg.cv_offer_id)
+    return {"cv_form": form, "cv_guess": guess, "cv_message": msg}
+
+
+@bp.route("/mail/incoming-cv/<int:thread_id>/candidate", methods=["POST"])
+def cv_to_candidate(thread_id: int):
+    """Create the candidate of an incoming CV (or place the existing one), keeping the CV."""
+    folder = folders.FOLDERS_BY_SLUG["incoming-cv"]
+    msg = _cv_message(thread_id)
+    form = PersonForm()
+    _offer_choices(form)
+    address = _address(form) if form.validate_on_submit() else None
+    if address is not None:
+        existing = people.owner_of(address)
+        if existing is not None and request.form.get("merge") != str(existing.id):
+            form.email.errors = [_("%(address)s is already %(name)s: place that candidate instead.",
+                                   address=address, name=existing.full_name)]  # fmt: skip
+        else:
+            people.create_from_cv(current_user, msg, form.first_name.data, form.last_name.data or "", address,
+                                  _chosen_offer(form), existing=existing)  # fmt: skip
+            db.session.commit()
+            return render_conversation(
+                folder, thread_id, notice=_("Candidate saved; the CV is on their profile.")
+            )
+    db.session.rollback()
+    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
+    if address:
+        guess.existing = people.owner_of(address)
+    return render_conversation(folder, thread_id, status=422, cv_form=form, cv_guess=guess, cv_message=msg)
+
+
+@bp.route("/mail/incoming-cv/<int:thread_id>/discard", methods=["POST"])
+def discard_cv(thread_id: int):
+    """Take an incoming CV out of the folder without making a candidate."""
+    msg = _cv_message(thread_id)
+    people.discard_cv(current_user, msg)
+    db.session.commit()
+    return render_conversation(folders.FOLDERS_BY_SLUG["incoming-cv"], thread_id, notice=_("CV discarded."))
+
+
+@bp.route("/candidates/<int:candidate_id>")
+def candidate_page(candidate_id: int):
+    """Everything with one candidate: placements, CVs, and every message across threads and offers."""
+    candidate = queries.visible_candidate(current_user, candidate_id)
+    if candidate is None:
+        abort(404)
+    from webapp.models import CandidateFile
+
+    files = list(db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == candidate.id)))
+    return render_template("people/candidate.html", candidate=candidate, files=files,
+                           messages=queries.timeline(current_user, [candidate.id]))  # fmt: skip
+
+
+@bp.route("/offers/<int:offer_id>")
+def offer_page(offer_id: int):
+    """An offer's candidates and all their mail, in one timeline."""
+    from webapp.mail.access import has_offer_access
+
+    offer = db.session.scalar(
+        select(Offer).where(Offer.id == offer_id, has_offer_access(current_user, Offer.id))
+    )
+    if offer is None:
+        abort(404)
+    placed = list(db.session.scalars(select(Placement).where(Placement.offer_id == offer.id)))
+    ids = [p.candidate_id for p in placed]
+    return render_template("people/offer.html", offer=offer, placements=placed,
+                           messages=queries.timeline(current_user, ids))  # fmt: skip
+
+
+def pane_extras(thread, messages, given: dict) -> dict:
+    """The people boxes a conversation pane shows: convert a non-candidate, or process a CV."""
+    extras = {}
+    if any(m.is_cv and m.cv_processed_at is None for m in messages):
+        if "cv_form" not in given:
+            extras.update(cv_context(thread.id))
+        return extras
+    if thread.candidate_id is None and any(m.candidate_id is None and not m.is_internal for m in messages):
+        address, name = queries.counterpart(messages)
+        if address and "person_form" not in given:
+            first, _sp, last = (name or "").partition(" ")
+            form = PersonForm(data={"first_name": first, "last_name": last, "email": address})
+            _offer_choices(form)
+            extras["person_form"] = form
+        extras["person_address"] = address
+    return extras
