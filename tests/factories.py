@@ -146,7 +146,7 @@ class Factory:
             to_addresses=kw.pop("to_addresses", None)
             or ([candidate.emails[0].email] if (candidate and direction == OUTBOUND) else []),
             snippet=f"snippet {thread.subject}",
-            body_text=f"Body of {subject or thread.subject}",
+            body_text=kw.pop("body_text", None) or f"Body of {subject or thread.subject}",
             candidate_id=candidate.id if candidate else None,
             sender_id=sender.id if sender else None,
             message_id=kw.pop("message_id", None) or f"<m{next(self.seq)}@test>",

@@ -50,7 +50,15 @@ def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (registers the tables)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from webapp.mail.search import include_in_autogenerate
+
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        include_object=include_in_autogenerate,
+    )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     register_templating(app)

@@ -24,7 +24,9 @@ LABELS = {
     "send_at": re.compile(r"^Send at\b"),
 }
 # What Tab visits from To to Send, in order (a date-time input takes several Tabs, one per part).
-TAB_ORDER = ["to", "cc", "bcc", "template_id", "subject", "body", "attachments", "preset", "send_at", "Send"]
+# The template select is there when the user has templates; "Send at" once "At a chosen time" is picked.
+TAB_ORDER = ["to", "cc", "bcc", "template_id", "subject", "body", "Placeholders", "attachments", "preset",
+             "send_at", "Send"]  # fmt: skip
 
 
 def send_button(page: Page):
@@ -69,6 +71,11 @@ def tab_stops(page: Page, start: str, until: str, limit: int = 40) -> list[str]:
     raise AssertionError(f"Tab never reached {until!r}: {stops}")
 
 
+def scroll_pane_to_top(page: Page) -> None:
+    """The pane scrolls on its own (the page does not): show the form from its first field."""
+    page.locator("#message-pane").evaluate("pane => { pane.scrollTop = 0; }")
+
+
 def expected_422(log, url_end: str = "/compose") -> None:
     """The refused send is the one 4xx we expect: take it (and Chromium's console echo) off the log."""
     log.failed_requests[:] = [
@@ -89,17 +96,27 @@ def test_reply_from_the_inbox(demo, redis, page: Page, browser_log, artifacts):
     expect(page.locator("#cc")).to_have_value("")
     expect(page.locator("#subject")).to_have_value(f"Re: {JONAS_SUBJECT}")
     expect(page.locator("#body")).to_have_value(re.compile(r"wrote:\n> Hi Rita, I am free Monday"))
+    # "Send at" shows only for "At a chosen time": a date typed next to "Now" would be ignored.
+    expect(page.locator("#send_at")).to_be_hidden()
+    assert tab_stops(page, "to", until="Send") == [
+        s for s in TAB_ORDER if s not in ("template_id", "send_at")
+    ]
+    page.locator("#preset").select_option(label="At a chosen time")
     for field_id, label in LABELS.items():
         labelled = (
             form.get_by_label(label, exact=True) if isinstance(label, str) else form.get_by_label(label)
         )
         expect(labelled).to_have_attribute("id", field_id)
+        expect(labelled).to_be_visible()
         expect(form.locator(f'label[for="{field_id}"]')).to_be_visible()
-    assert tab_stops(page, "to", until="Send") == TAB_ORDER
+    assert tab_stops(page, "to", until="Send") == [s for s in TAB_ORDER if s != "template_id"]
+    page.locator("#preset").select_option(label="Now")
+    expect(page.locator("#send_at")).to_be_hidden()
 
     type_first_line(page, "Tuesday at 15:00 works for me.")
     expect(page.locator("#body")).to_have_value(re.compile(r"^Tuesday at 15:00 works for me\.\n"))
-    page.screenshot(path=str(artifacts / "compose-reply.png"), full_page=True)
+    scroll_pane_to_top(page)
+    page.screenshot(path=str(artifacts / "compose-reply.png"))
 
     send_button(page).click()
     expect(page).to_have_url(url_is(f"/mail/sent/{jonas_id}"))
@@ -131,7 +148,8 @@ def test_candidate_in_cc_is_refused_in_place(demo, redis, page: Page, browser_lo
         send_button(page).click()
     assert sent.value.status == 422
 
-    # The form is back in the pane, the error next to Cc, nothing typed is lost.
+    # The form is back in the pane, still a reply, the error next to Cc, nothing typed is lost.
+    expect(page.locator("#message-pane h1.thread-subject")).to_have_text("Reply")
     cc_field = page.locator(".field.has-error", has=page.locator("#cc"))
     expect(cc_field).to_be_visible()
     error = cc_field.locator("#cc-error")
@@ -140,7 +158,9 @@ def test_candidate_in_cc_is_refused_in_place(demo, redis, page: Page, browser_lo
     expect(page.locator("#cc")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#cc")).to_have_attribute("aria-describedby", "cc-error")
     expect(page.locator("#message-pane .form-alert")).to_be_visible()
-    bulk = page.locator("#compose-form").get_by_role("link", name=re.compile("bulk email", re.I))
+    bulk = page.locator(".field:has(#cc) + .compose-bulk-hint").get_by_role(
+        "link", name=re.compile("bulk email", re.I)
+    )
     expect(bulk).to_be_visible()
     expect(bulk).to_have_attribute("href", "/bulk/new")
     expect(page.locator("#cc")).to_have_value(LEA)
@@ -148,7 +168,8 @@ def test_candidate_in_cc_is_refused_in_place(demo, redis, page: Page, browser_lo
     expect(page.locator("#subject")).to_have_value(f"Re: {JONAS_SUBJECT}")
     expect(page.locator("#body")).to_have_value(re.compile(r"^Léa, meet Jonas\.\n[\s\S]*> Hi Rita"))
     expect(page).to_have_url(url_is(f"/mail/inbox/{jonas_id}"))
-    page.screenshot(path=str(artifacts / "compose-error.png"), full_page=True)
+    scroll_pane_to_top(page)
+    page.screenshot(path=str(artifacts / "compose-error.png"))
 
     # Taking the candidate out of Cc lets the same form go.
     page.locator("#cc").fill("")
@@ -193,6 +214,26 @@ def test_send_later_then_cancel(demo, redis, page: Page, browser_log):
     assert browser_log.problems == []
 
 
+def test_cancel_goes_back_to_where_the_user_was(demo, page: Page, browser_log):
+    log_in(page, "rita@demo.test")
+    jonas_id = open_jonas(page)
+    click_reply(page)
+    page.locator("#compose-form").get_by_role("link", name="Cancel").click()
+    expect(page.locator("#compose-form")).to_have_count(0)
+    expect(page.locator("#message-pane")).to_have_attribute("data-thread", str(jonas_id))
+    expect(page.locator("#message-pane h1.thread-subject")).to_have_text(JONAS_SUBJECT)
+    expect(page).to_have_url(url_is(f"/mail/inbox/{jonas_id}"))
+
+    open_folder(page, "sent")
+    page.locator("#message-list .new-email").click()
+    expect(page.locator("#compose-form")).to_be_visible()
+    page.locator("#compose-form").get_by_role("link", name="Cancel").click()
+    expect(page.locator("#compose-form")).to_have_count(0)
+    expect(page).to_have_url(url_is("/mail/sent"))
+    expect(page.locator("#message-list")).to_have_attribute("data-folder", "sent")
+    assert browser_log.problems == []
+
+
 @pytest.mark.parametrize(
     ("address", "greeting"),
     [
@@ -229,6 +270,7 @@ def test_template_fills_the_form_and_previews(app, demo, page: Page, browser_log
     expect(page.locator("#message-pane h1.thread-subject")).to_have_text("New email")
     expect(page.locator("#to")).to_be_focused()
     page.locator("#to").fill(address)
+    expect(page.locator("#template_id option:checked")).to_have_text("No template")
     page.locator("#template_id").select_option(label="Interview invitation")
     expect(page.locator("#subject")).to_have_value("Interview for [job.title]")
     expect(page.locator("#body")).to_have_value(re.compile(r"^Hi \[candidate\.first_name\]"))

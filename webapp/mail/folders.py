@@ -64,8 +64,16 @@ def _with_candidate(user):
     )
 
 
-def qualifies(slug: str, user):
-    """The SQL condition for a message of the (joined) Thread to put it in folder `slug`."""
+def qualifies(slug: str, user, match=None):
+    """The SQL condition for a message of the (joined) Thread to put it in folder `slug`.
+
+    `match` (a SELECT of message ids, from search) narrows it further; slug "all" means any
+    message the user may see, archived or not (search across folders).
+    """
+    if match is not None:
+        return and_(qualifies(slug, user), Message.id.in_(match))
+    if slug == "all":
+        return and_(Message.status.not_in(("draft", "cancelled")), ~Message.is_auto_reply, visible(user))
     live = ~Thread.is_archived
     if slug == "inbox":
         addressed = exists().where(
@@ -160,9 +168,9 @@ def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
         return None
 
 
-def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50):
+def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50, match=None):
     """One page of the folder, newest activity first; returns (rows, has_more)."""
-    cond = qualifies(slug, user)
+    cond = qualifies(slug, user, match)
     query = select(Thread).where(exists(select(Message.id).where(Message.thread_id == Thread.id, cond)))
     if before:
         at, thread_id = before
@@ -176,7 +184,7 @@ def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit
     threads = list(db.session.scalars(query).unique())
     has_more = len(threads) > limit
     threads = threads[:limit]
-    return _rows_for(slug, user, threads), has_more
+    return _rows_for(slug, user, threads, match), has_more
 
 
 def get_row(slug: str, user, thread_id: int) -> Row | None:
@@ -192,11 +200,11 @@ def get_row(slug: str, user, thread_id: int) -> Row | None:
     return _rows_for(slug, user, [thread])[0]
 
 
-def _rows_for(slug: str, user, threads: list[Thread]) -> list[Row]:
+def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
     if not threads:
         return []
     ids = [t.id for t in threads]
-    cond = qualifies(slug, user)
+    cond = qualifies(slug, user, match)
     in_page = and_(Message.thread_id.in_(ids), cond)
     base = select(Message).join(Thread, Thread.id == Message.thread_id)
     newest: dict[int, Message] = {}

@@ -1,0 +1,81 @@
+"""Search: sender, recipients, subject, body; never a message the user may not see."""
+
+import pytest
+
+from tests.helpers import row_subjects
+
+LIST = {"HX-Request": "true", "HX-Target": "message-list"}
+
+
+@pytest.fixture
+def team(make):
+    t = type("Team", (), {})()
+    t.job, t.secret = make.offer("Backend"), make.offer("Secret")
+    t.ada = make.user("Ada Admin", role="admin")
+    t.rita = make.user("Rita Recruiter", offers=[t.job])
+    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
+    t.sue = make.candidate("Sue Secret", offers=[t.secret], emails=["sue@outside.test"])
+    make.message(candidate=t.alice, subject="Kubernetes experience", body_text="I ran clusters at Zalando.")
+    make.message(candidate=t.sue, subject="Kubernetes secret project", body_text="Zalando too.")
+    make.message(direction="outbound", sender=t.rita, candidate=t.alice, subject="Offer letter",
+                 to_addresses=["alice@outside.test"], body_text="Salary details")  # fmt: skip
+    archived = make.thread("Old archived chat", candidate=t.alice, archived=True)
+    make.message(archived, candidate=t.alice, body_text="about Rust")
+    make.message(subject="Sponsor pitch", from_address="events@meetup.test", body_text="sponsorship")
+    return t
+
+
+def search(client, auth, user, query, folder="all"):
+    auth.login(user.email)
+    response = client.get("/search", query_string={"q": query, "folder": folder}, headers=LIST)
+    assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
+    auth.logout()
+    return sorted(row_subjects(response.get_data(as_text=True)))
+
+
+def test_finds_by_subject_body_sender_and_recipient(client, auth, team):
+    assert search(client, auth, team.rita, "kubernetes") == ["Kubernetes experience"]
+    assert search(client, auth, team.rita, "zaland") == ["Kubernetes experience"]  # prefix of a body word
+    assert search(client, auth, team.rita, "salary") == ["Offer letter"]
+    assert search(client, auth, team.rita, "alice@outside.test") == [
+        "Kubernetes experience", "Offer letter", "Old archived chat",
+    ]  # fmt: skip
+    assert search(client, auth, team.rita, "meetup") == ["Sponsor pitch"]
+
+
+def test_never_returns_what_the_user_cannot_see(client, auth, team):
+    assert search(client, auth, team.rita, "secret") == []
+    assert search(client, auth, team.rita, "sue@outside.test") == []
+    assert search(client, auth, team.ada, "kubernetes") == [
+        "Kubernetes experience",
+        "Kubernetes secret project",
+    ]
+
+
+def test_folder_filter_and_archived(client, auth, team):
+    assert search(client, auth, team.rita, "rust") == ["Old archived chat"]  # all folders include archived
+    assert search(client, auth, team.rita, "rust", folder="candidates") == []
+    assert search(client, auth, team.rita, "rust", folder="archived") == ["Old archived chat"]
+    assert search(client, auth, team.rita, "offer", folder="sent") == ["Offer letter"]
+
+
+def test_operators_and_junk_are_plain_text(client, auth, team):
+    for junk in [
+        '"',
+        "NOT",
+        "a OR b",
+        "*",
+        "kubernetes)",
+        "(zalando",
+        "'; DROP TABLE messages; --",
+        "NEAR(x y)",
+    ]:
+        search(client, auth, team.rita, junk)  # no error, whatever it finds
+    assert search(client, auth, team.rita, "kubernetes)") == ["Kubernetes experience"]
+
+
+def test_search_page_renders_fully_and_unknown_folder_is_404(client, auth, team):
+    auth.login(team.rita.email)
+    page = client.get("/search?q=kubernetes").get_data(as_text=True)
+    assert "<html" in page and "Results for “kubernetes”" in page
+    assert client.get("/search?q=x&folder=nope").status_code == 404

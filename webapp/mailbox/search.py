@@ -1,0 +1,44 @@
+"""Search: one box over sender, recipients, subject and body, within what the user may see."""
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from webapp.htmx import is_htmx, render
+from webapp.mail import folders
+from webapp.mail.search import matching_ids
+from webapp.mailbox import bp
+from webapp.mailbox.routes import _nav_context
+
+
+@bp.route("/search")
+def search():
+    """Conversations matching the query, optionally within one folder; in the list pane."""
+    query = request.args.get("q", "").strip()
+    scope = request.args.get("folder") or "all"
+    if scope != "all" and scope not in folders.FOLDERS_BY_SLUG:
+        abort(404)
+    match = matching_ids(query)
+    rows, has_more = [], False
+    if match is not None:
+        before = folders.decode_cursor(request.args.get("before"))
+        rows, has_more = folders.list_rows(scope, current_user, before=before,
+                                           limit=current_app.config["PAGE_SIZE"], match=match)  # fmt: skip
+    # Rows open in the folder searched, or in All candidates (any visible conversation opens there).
+    link_slug = scope if scope != "all" else "candidates"
+    context = {
+        **_nav_context(folders.FOLDERS_BY_SLUG[link_slug]),
+        "rows": rows,
+        "has_more": has_more,
+        "thread": None,
+        "query": query,
+        "scope": scope,
+        "row_slug": link_slug,
+        "more_endpoint": "mailbox.search",
+        "more_args": {"q": query, "folder": scope},
+        "searching": True,
+    }
+    if is_htmx() and request.args.get("before"):
+        from flask import render_template
+
+        return render_template("mailbox/_rows.html", **context)
+    return render("mailbox/folder.html", {"message-list": "mailbox/_search_swap.html"}, **context)
