@@ -8,6 +8,8 @@ import re
 import unicodedata
 from email.message import EmailMessage
 
+from webapp.mail.headers import header_value
+
 # Reply and forward prefixes in the languages we match, e.g. "Re:", "AW:", "RE :", "Antw:", "Re[2]:".
 _PREFIXES = re.compile(r"^(\s*(re|aw|antw|antwort|sv|vs|wg|fw|fwd|tr|rv|rif)\s*(\[\d+\])?\s*:)+\s*", re.I)
 # Phrases that only an out-of-office reply starts its subject with.
@@ -47,7 +49,7 @@ def auto_reply_reason(msg: EmailMessage) -> str | None:
 def is_bulk(msg: EmailMessage) -> bool:
     """Whether `msg` is mailing-list or bulk mail."""
     try:
-        if _token(_header(msg, "Precedence")) in _BULK_PRECEDENCE:
+        if _token(header_value(msg, "Precedence")) in _BULK_PRECEDENCE:
             return True
         return _has_header(msg, "List-Id") or _has_header(msg, "List-Unsubscribe")
     except Exception:
@@ -55,16 +57,16 @@ def is_bulk(msg: EmailMessage) -> bool:
 
 
 def _reason(msg) -> str | None:
-    submitted = _token(_header(msg, "Auto-Submitted"))
+    submitted = _token(header_value(msg, "Auto-Submitted"))
     if submitted and submitted != "no":
         return f"Auto-Submitted: {submitted}"
     for name in ("X-Autoreply", "X-Autorespond"):
-        if _has_header(msg, name) and _token(_header(msg, name)) not in _NEGATIVE:
+        if _has_header(msg, name) and _token(header_value(msg, name)) not in _NEGATIVE:
             return f"{name} header"
-    if _token(_header(msg, "Precedence")) == "auto_reply":
+    if _token(header_value(msg, "Precedence")) == "auto_reply":
         return "Precedence: auto_reply"
     # X-Auto-Response-Suppress is deliberately not a signal: Outlook sets it on ordinary mail.
-    if is_out_of_office_subject(_header(msg, "Subject")):
+    if is_out_of_office_subject(header_value(msg, "Subject")):
         return "out-of-office subject"
     return None
 
@@ -73,14 +75,6 @@ def is_out_of_office_subject(subject: str) -> bool:
     """Whether `subject` is an out-of-office reply's, after any reply prefixes."""
     subject = unicodedata.normalize("NFC", " ".join(subject.split()))
     return bool(_OOO_SUBJECT.search(_PREFIXES.sub("", subject)))
-
-
-def _header(msg, name: str) -> str:
-    try:
-        value = msg.get(name)
-    except Exception:  # a header the policy cannot parse: fall back to its raw text
-        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
-    return " ".join(str(value).split()) if value is not None else ""
 
 
 def _has_header(msg, name: str) -> bool:

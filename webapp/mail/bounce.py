@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
+from webapp.mail.headers import header_value
+
 DIAGNOSTIC_LENGTH = 300
 
 _TRANSFER_ENCODINGS = {"base64", "quoted-printable"}
@@ -127,18 +129,18 @@ def _bounce_kind(msg) -> str | None:
 
 def _looks_like_notice(msg) -> bool:
     """From a mail daemon and about a failed or delayed delivery."""
-    subject = _header(msg, "Subject")
-    has_reason = bool(_BOUNCE_SUBJECT.search(subject) or _header(msg, "X-Failed-Recipients"))
+    subject = header_value(msg, "Subject")
+    has_reason = bool(_BOUNCE_SUBJECT.search(subject) or header_value(msg, "X-Failed-Recipients"))
     return has_reason and _is_daemon_sender(msg)
 
 
 def _is_daemon_sender(msg) -> bool:
-    name, address = parseaddr(_header(msg, "From"))
+    name, address = parseaddr(header_value(msg, "From"))
     local = address.rpartition("@")[0].lower() if "@" in address else address.lower()
     if local in _DAEMON_LOCAL_PARTS or _DAEMON_NAME.search(name):
         return True
     # Servers send bounces with an empty envelope sender, so they cannot bounce back.
-    return _header(msg, "Return-Path").strip() == "<>"
+    return header_value(msg, "Return-Path").strip() == "<>"
 
 
 def _parts(msg):
@@ -147,14 +149,6 @@ def _parts(msg):
     if msg.is_multipart() and msg.get_content_maintype() == "multipart":
         for child in msg.get_payload():
             yield from _parts(child)
-
-
-def _header(msg, name: str) -> str:
-    try:
-        value = msg.get(name)
-    except Exception:  # a header the policy cannot parse: fall back to its raw text
-        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
-    return " ".join(str(value).split()) if value is not None else ""
 
 
 def _dsn_recipient_blocks(msg) -> list[dict[str, str]]:
@@ -173,7 +167,7 @@ def _is_recipient_block(block: dict[str, str]) -> bool:
 def _dsn_blocks(part) -> list[dict[str, str]]:
     """Field blocks of a delivery-status part, whether stdlib split it into blocks or not."""
     payload = part.get_payload()
-    encoding = _header(part, "Content-Transfer-Encoding").lower()
+    encoding = header_value(part, "Content-Transfer-Encoding").lower()
     if isinstance(payload, list) and encoding not in _TRANSFER_ENCODINGS:
         return [_safely(_block_fields, sub, default={}) for sub in payload]
     if isinstance(payload, list):  # stdlib split the still-encoded text into bogus blocks
@@ -244,7 +238,7 @@ def _is_delay(msg, actions: list[str], head: str) -> bool:
         return False
     if "delayed" in actions:
         return True
-    if _DELAY_SUBJECT.search(_header(msg, "Subject")):
+    if _DELAY_SUBJECT.search(header_value(msg, "Subject")):
         return True
     return bool(_DELAY_TEXT.search(head))
 
@@ -257,7 +251,7 @@ def _recipients(msg, blocks: list[dict[str, str]], head: str) -> list[str]:
         for name in ("original-recipient", "final-recipient"):
             found.append(_dsn_address(block.get(name, "")))
     if not any(found):
-        found += [a for _, a in getaddresses([_header(msg, "X-Failed-Recipients")])]
+        found += [a for _, a in getaddresses([header_value(msg, "X-Failed-Recipients")])]
         found += _notice_addresses(msg, head)
     return _unique_addresses(found)
 
@@ -270,7 +264,7 @@ def _dsn_address(value: str) -> str:
 
 def _notice_addresses(msg, head: str) -> list[str]:
     # The notice also names the reporting server and the original sender: leave those out.
-    known = {a.lower() for _, a in getaddresses([_header(msg, h) for h in ("From", "To", "Sender")])}
+    known = {a.lower() for _, a in getaddresses([header_value(msg, h) for h in ("From", "To", "Sender")])}
     found = _ADDRESS.findall(head)
     return [a for a in found if a.lower() not in known]
 
@@ -292,13 +286,13 @@ def _original_message_id(msg, notice: str) -> str | None:
     if found:
         return found.group(1)
     # Exchange threads its reports under the bounced message; others leave this empty.
-    return _angle_id(_header(msg, "In-Reply-To"))
+    return _angle_id(header_value(msg, "In-Reply-To"))
 
 
 def _attached_message_id(part) -> str | None:
     payload = part.get_payload()
     if isinstance(payload, list) and payload:
-        return _angle_id(_header(payload[0], "Message-ID"))
+        return _angle_id(header_value(payload[0], "Message-ID"))
     data = part.get_payload(decode=True)
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(payload)
     found = _QUOTED_MESSAGE_ID.search(text)
