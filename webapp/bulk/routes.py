@@ -27,6 +27,7 @@ def _ids(name: str) -> list[int]:
 
 
 def _form(formdata=None) -> BulkForm:
+    """The bulk form (from `formdata`, else the request), its template choices the user's."""
     form = BulkForm(formdata=formdata) if formdata is not None else BulkForm()
     form.template_id.choices = [("", _("No template: write it below"))] + [
         (str(t.id), t.name) for t in templates.usable(current_user)

@@ -3,7 +3,7 @@
 from flask import abort, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from webapp.compose import bp, prefill
 from webapp.compose.forms import ComposeForm
@@ -17,20 +17,15 @@ from webapp.mail.build import OutgoingFile
 from webapp.mail.outbound import Compose, ComposeError
 from webapp.mail.parse import safe_filename
 from webapp.mailbox.routes import render_conversation, render_pane
-from webapp.models import Message, Offer, Placement, Template, Thread
+from webapp.mailtemplates.operations import usable
+from webapp.models import Message, Offer, Placement, Thread
 
 COMPOSE_PANE = "compose/_compose.html"
 
 
 def _templates():
     """The user's own templates and the shared ones."""
-    return list(
-        db.session.scalars(
-            select(Template)
-            .where(or_(Template.owner_id == current_user.id, Template.owner_id.is_(None)))
-            .order_by(Template.name)
-        )
-    )
+    return usable(current_user)
 
 
 def _form(**data) -> ComposeForm:

@@ -39,6 +39,7 @@ def placeholder_help() -> list[tuple[str, str]]:
 
 
 def _editable_or_404(template_id: int) -> Template:
+    """The template if the current user may change it; else 404 (no hint that it exists)."""
     template = operations.editable(current_user, template_id)
     if template is None:
         abort(404)
