@@ -31,8 +31,15 @@ def _prepare_database(env: dict) -> None:
     subprocess.run([*flask, "seed", "--demo", "--if-empty"], env=env, cwd=ROOT, check=True)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
-    """Run the whole app locally until Ctrl-C."""
+    """Run the whole app locally until Ctrl-C (or SIGTERM)."""
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     config = Config(env)  # creates instance/secret_key on the first run
     instance = Path(config.INSTANCE_DIR)

@@ -9,7 +9,7 @@ from webapp.mail import actions, folders
 from webapp.mail.access import candidate_visible, has_offer_access
 from webapp.mail.readstate import mark_read, mark_unread
 from webapp.mailbox import bp
-from webapp.mailbox.routes import _folder_or_404, _nav_context, render_conversation
+from webapp.mailbox.routes import folder_or_404, nav_context, render_conversation
 from webapp.models import Candidate, Offer
 
 
@@ -30,13 +30,13 @@ def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
         return render_conversation(folder, thread_id)
     row = folders.get_row(folder.slug, current_user, thread_id)
     return render_template("mailbox/_action_swap.html", row=row, thread_id=thread_id, thread=None,
-                           close_pane=request.args.get("close") == "1", **_nav_context(folder))  # fmt: skip
+                           close_pane=request.args.get("close") == "1", **nav_context(folder))  # fmt: skip
 
 
 @bp.route("/mail/<slug>/<int:thread_id>/<any(archive, unarchive):action>", methods=["POST"])
 def archive(slug: str, thread_id: int, action: str):
     """Archive or unarchive a conversation for the whole team."""
-    folder = _folder_or_404(slug)
+    folder = folder_or_404(slug)
     thread, _messages = _thread_or_404(thread_id)
     if action == "archive":
         actions.archive(thread, current_user.id)
@@ -49,7 +49,7 @@ def archive(slug: str, thread_id: int, action: str):
 @bp.route("/mail/<slug>/<int:thread_id>/<any(read, unread):state>", methods=["POST"])
 def read_state(slug: str, thread_id: int, state: str):
     """Mark a conversation read or unread, for this user only."""
-    folder = _folder_or_404(slug)
+    folder = folder_or_404(slug)
     _thread, messages = _thread_or_404(thread_id)
     if state == "read":
         mark_read(current_user.id, messages)
@@ -116,4 +116,4 @@ def _follow_response(folder: folders.Folder):
     if is_htmx() and thread_id and request.headers.get("HX-Target") == "message-pane":
         return render_conversation(folder, thread_id)
     return render_template("mailbox/_action_swap.html", row=None, thread_id=None, thread=None,
-                           **_nav_context(folder))  # fmt: skip
+                           **nav_context(folder))  # fmt: skip

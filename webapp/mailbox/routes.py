@@ -12,7 +12,7 @@ from webapp.mailbox import bp
 from webapp.models import Attachment
 
 
-def _folder_or_404(slug: str) -> folders.Folder:
+def folder_or_404(slug: str) -> folders.Folder:
     folder = folders.FOLDERS_BY_SLUG.get(slug)
     if folder is None:
         abort(404)
@@ -27,7 +27,7 @@ def _page(folder: folders.Folder):
     return rows, has_more
 
 
-def _nav_context(folder: folders.Folder) -> dict:
+def nav_context(folder: folders.Folder) -> dict:
     return {
         "folder": folder,
         "folders": folders.FOLDERS,
@@ -45,7 +45,7 @@ def index():
 @bp.route("/mail/<slug>")
 def folder(slug: str):
     """A folder's conversations: the full page, the list alone, or the next rows on scroll."""
-    folder = _folder_or_404(slug)
+    folder = folder_or_404(slug)
     rows, has_more = _page(folder)
     if is_htmx() and request.args.get("before"):
         return render_template("mailbox/_rows.html", folder=folder, rows=rows, has_more=has_more)
@@ -55,14 +55,14 @@ def folder(slug: str):
         rows=rows,
         has_more=has_more,
         thread=None,
-        **_nav_context(folder),
+        **nav_context(folder),
     )
 
 
 @bp.route("/mail/<slug>/<int:thread_id>")
 def conversation(slug: str, thread_id: int):
     """One conversation, marked read for this user: the pane alone, or the whole page."""
-    return render_conversation(_folder_or_404(slug), thread_id)
+    return render_conversation(folder_or_404(slug), thread_id)
 
 
 def render_conversation(folder: folders.Folder, thread_id: int, status: int = 200, **extra):
@@ -75,7 +75,7 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     db.session.commit()
     from webapp.people.routes import pane_extras
 
-    context = {"thread": thread, "messages": messages, **_nav_context(folder), **_follows(), **extra}
+    context = {"thread": thread, "messages": messages, **nav_context(folder), **_follows(), **extra}
     context.update(pane_extras(thread, messages, extra))
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         row = folders.get_row(folder.slug, current_user, thread_id)
@@ -105,8 +105,8 @@ def _follows() -> dict:
 
 def render_pane(folder_slug: str, pane_template: str, status: int = 200, **context):
     """Any pane content (e.g. the compose form): alone for htmx, else inside the full page."""
-    folder = _folder_or_404(folder_slug)
-    context = {"thread": None, **_nav_context(folder), **context}
+    folder = folder_or_404(folder_slug)
+    context = {"thread": None, **nav_context(folder), **context}
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         return render(pane_template, status=status, **context)
     rows, has_more = _page(folder)

@@ -7,7 +7,7 @@ from webapp.htmx import is_htmx, render
 from webapp.mail import folders
 from webapp.mail.search import matching_ids
 from webapp.mailbox import bp
-from webapp.mailbox.routes import _nav_context
+from webapp.mailbox.routes import nav_context
 
 
 @bp.route("/search")
@@ -26,7 +26,7 @@ def search():
     # Rows open in the folder searched, or in All candidates (any visible conversation opens there).
     link_slug = scope if scope != "all" else "candidates"
     context = {
-        **_nav_context(folders.FOLDERS_BY_SLUG[link_slug]),
+        **nav_context(folders.FOLDERS_BY_SLUG[link_slug]),
         "rows": rows,
         "has_more": has_more,
         "thread": None,

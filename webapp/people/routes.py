@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.mail import folders, outbound, people
-from webapp.mailbox.routes import _folder_or_404, render_conversation
+from webapp.mailbox.routes import folder_or_404, render_conversation
 from webapp.models import Message, Offer, Placement, User
 from webapp.people import bp, queries
 from webapp.people.forms import AttachForm, PersonForm
@@ -40,7 +40,7 @@ def _address(form: PersonForm) -> str | None:
 
 
 def _conversation_or_404(slug: str, thread_id: int):
-    folder = _folder_or_404(slug)
+    folder = folder_or_404(slug)
     found = folders.thread_for(current_user, thread_id)
     if found is None:
         abort(404)
