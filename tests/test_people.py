@@ -179,3 +179,16 @@ def test_candidate_and_offer_pages_show_every_message(app, client, auth, make, t
     assert "First chat" in page and "Second chat" in page
     offer = client.get(f"/offers/{team.job.id}").get_data(as_text=True)
     assert "Alice Able" in offer and "First chat" in offer
+
+
+def test_follow_from_the_candidate_and_offer_pages(app, client, auth, make, team):
+    alice = make.candidate("Alice Able", offers=[team.job], emails=["alice@outside.test"])
+    make.message(make.thread("Hello", candidate=alice, offer=team.job), candidate=alice)
+    auth.login(team.rita.email)
+    assert f'id="follow-candidate-{alice.id}"' in client.get(f"/candidates/{alice.id}").get_data(as_text=True)
+    button = post(client, auth, f"/candidates/{alice.id}/follow?button=1").get_data(as_text=True)
+    assert 'aria-pressed="true"' in button and "Following" in button
+    post(client, auth, f"/offers/{team.job.id}/follow?button=1")
+    auth.logout()
+    assert subjects(client, auth, team.rita, "followed-candidates") == ["Hello"]
+    assert subjects(client, auth, team.rita, "followed-jobs") == ["Hello"]

@@ -99,6 +99,9 @@ def follow_candidate(candidate_id: int, action: str):
     candidate = _candidate_or_404(candidate_id)
     actions.follow_candidate(current_user.id, candidate.id, on=action == "follow")
     db.session.commit()
+    if request.args.get("button"):
+        return render_template("people/_follow_button.html", kind="candidate", target=candidate,
+                               following=action == "follow")  # fmt: skip
     return _follow_response(folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0]))
 
 
@@ -108,6 +111,9 @@ def follow_offer(offer_id: int, action: str):
     offer = _offer_or_404(offer_id)
     actions.follow_offer(current_user.id, offer.id, on=action == "follow")
     db.session.commit()
+    if request.args.get("button"):
+        return render_template("people/_follow_button.html", kind="offer", target=offer,
+                               following=action == "follow")  # fmt: skip
     return _follow_response(folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0]))
 
 

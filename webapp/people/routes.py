@@ -169,7 +169,10 @@ def candidate_page(candidate_id: int):
     from webapp.models import CandidateFile
 
     files = list(db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == candidate.id)))
+    from webapp.mail.actions import is_following_candidate
+
     return render_template("people/candidate.html", candidate=candidate, files=files,
+                           following=is_following_candidate(current_user.id, candidate.id),
                            messages=queries.timeline(current_user, [candidate.id]))  # fmt: skip
 
 
@@ -185,7 +188,10 @@ def offer_page(offer_id: int):
         abort(404)
     placed = list(db.session.scalars(select(Placement).where(Placement.offer_id == offer.id)))
     ids = [p.candidate_id for p in placed]
+    from webapp.mail.actions import is_following_offer
+
     return render_template("people/offer.html", offer=offer, placements=placed,
+                           following=is_following_offer(current_user.id, offer.id),
                            messages=queries.timeline(current_user, ids))  # fmt: skip
 
 
