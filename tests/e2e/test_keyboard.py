@@ -13,6 +13,12 @@ CURSOR = re.compile(r"\bis-cursor\b")
 UNREAD = re.compile(r"\bis-unread\b")
 
 
+def ready(page) -> None:
+    """Scripts loaded (keyboard.js is deferred) and htmx up, before any key is pressed."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("window.htmx !== undefined")
+
+
 def eventually(check, timeout: float = 5.0) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -24,6 +30,7 @@ def eventually(check, timeout: float = 5.0) -> bool:
 
 def test_j_j_e_archives_the_second_conversation(page, browser_log, demo, artifacts):
     log_in(page, "rita@demo.test")
+    ready(page)
     rows = page.locator("#message-list li.row")
     second_id = rows.nth(1).get_attribute("id")
     was_unread = bool(UNREAD.search(rows.nth(1).get_attribute("class") or ""))
@@ -50,6 +57,7 @@ def test_j_j_e_archives_the_second_conversation(page, browser_log, demo, artifac
 
 def test_question_mark_shows_help_and_u_toggles_unread(page, browser_log, demo):
     log_in(page, "rita@demo.test")
+    ready(page)
     page.keyboard.press("?")
     expect(page.locator("#shortcuts")).to_be_visible()
     page.keyboard.press("Escape")

@@ -128,17 +128,28 @@ def send():
     if errors:
         _attach_errors(form, errors)
         db.session.rollback()
-        return _show(form, status=422)
+        return _show(form, status=422, **_context_of(form))
     db.session.commit()
     # After the commit: the job must find the row.
     enqueue_send(msg.id, at=data.send_at)
     return _after_send(msg)
 
 
+def _context_of(form: ComposeForm) -> dict:
+    """What the form was about (reply or forward), so a refused form keeps its heading."""
+    context = {}
+    for key, value in (("replying_to", form.reply_to_id.data), ("forwarding", form.forward_of_id.data)):
+        if value and str(value).isdigit():
+            msg = folders.visible_message(current_user, int(value))
+            if msg is not None:
+                context[key] = msg
+    return context
+
+
 def _after_send(msg: Message):
     slug = "scheduled" if msg.status == "scheduled" else "sent"
     if is_htmx():
-        response = render_conversation(folders.FOLDERS_BY_SLUG[slug], msg.thread_id)
+        response = render_conversation(folders.FOLDERS_BY_SLUG[slug], msg.thread_id, with_list=True)
         response.headers["HX-Push-Url"] = url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id)
         return response
     return redirect(url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id))
@@ -147,7 +158,7 @@ def _after_send(msg: Message):
 def _attach_errors(form: ComposeForm, errors: dict[str, list[str]]) -> None:
     for name, messages in errors.items():
         field = getattr(form, name, None) or form.body
-        field.errors = list(field.errors) + list(messages)
+        field.errors = list(dict.fromkeys([*field.errors, *messages]))
 
 
 def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
@@ -249,8 +260,13 @@ def placeholder_values(address: str | None, thread_id: int | None = None) -> dic
     if thread is not None and thread.offer_id:
         offer = db.session.get(Offer, thread.offer_id)
     elif candidate is not None:
+        # Talent pools are not jobs: [job.title] comes from the one job the candidate is on.
         offers = list(
-            db.session.scalars(select(Placement.offer_id).where(Placement.candidate_id == candidate.id))
+            db.session.scalars(
+                select(Placement.offer_id)
+                .join(Offer, Offer.id == Placement.offer_id)
+                .where(Placement.candidate_id == candidate.id, Offer.kind == "job")
+            )
         )
         offer = db.session.get(Offer, offers[0]) if len(offers) == 1 else None
     config = current_app.config
@@ -265,6 +281,8 @@ def insert_template():
 
     form = _form()
     chosen = request.args.get("template_id", "")
+    if not chosen:
+        return "", 204  # "no template": leave the fields as they are
     template = next((t for t in _templates() if str(t.id) == chosen), None)
     if template is None:
         abort(404)

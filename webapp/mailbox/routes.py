@@ -65,8 +65,11 @@ def conversation(slug: str, thread_id: int):
     return render_conversation(folder_or_404(slug), thread_id)
 
 
-def render_conversation(folder: folders.Folder, thread_id: int, status: int = 200, **extra):
-    """The conversation pane (htmx) or the page with it open; 404 unless the user may see it."""
+def render_conversation(folder: folders.Folder, thread_id: int, status: int = 200, with_list=False, **extra):
+    """The conversation pane (htmx) or the page with it open; 404 unless the user may see it.
+
+    `with_list` also swaps the list to `folder` (after a send lands the user in Sent).
+    """
     found = folders.thread_for(current_user, thread_id)
     if found is None:
         abort(404)
@@ -79,8 +82,10 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     context.update(pane_extras(thread, messages, extra))
     if is_htmx() and request.headers.get("HX-Target") == "message-pane":
         row = folders.get_row(folder.slug, current_user, thread_id)
+        if with_list:
+            context["rows"], context["has_more"] = _page(folder)
         partials = {"message-pane": "mailbox/_thread_swap.html"}
-        return render("mailbox/folder.html", partials, status=status, row=row, **context)
+        return render("mailbox/folder.html", partials, status=status, row=row, list_oob=with_list, **context)
     rows, has_more = _page(folder)
     return render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
 
