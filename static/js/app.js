@@ -43,4 +43,15 @@
     var pane = document.getElementById("message-pane");
     if (pane && event.detail.target === pane) pane.scrollTop = 0;
   });
+
+  // Once shown, the compose preview is live: it follows what is typed (debounced).
+  var previewTimer = null;
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    var button = form && form.querySelector("[data-live-preview]");
+    var preview = document.getElementById("compose-preview");
+    if (!button || !preview || !preview.children.length || !window.htmx) return;
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(function () { htmx.trigger(button, "click"); }, 700);
+  });
 })();

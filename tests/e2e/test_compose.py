@@ -275,3 +275,17 @@ def test_template_fills_the_form_and_previews(app, demo, page: Page, browser_log
     expect(preview).to_contain_text(greeting)
     expect(preview.locator(".field-error")).to_have_count(0)
     assert browser_log.problems == []
+
+
+def test_preview_is_live_once_shown(demo, page: Page, browser_log):
+    log_in(page, "rita@demo.test")
+    page.locator("#message-list .new-email").click()
+    form = page.locator("#compose-form")
+    form.get_by_label("To", exact=True).fill(LEA)
+    form.get_by_label("Subject", exact=True).fill("Hello [candidate.first_name]")
+    form.get_by_role("button", name="Preview").click()
+    expect(page.locator("#compose-preview")).to_contain_text("Hello Léa")
+    # Typing again updates it without another click.
+    form.get_by_label("Subject", exact=True).fill("Dear [candidate.full_name]")
+    expect(page.locator("#compose-preview")).to_contain_text("Dear Léa Martin")
+    assert browser_log.problems == []

@@ -1,12 +1,16 @@
 """Send jobs: deliver one message (safe to run twice); reconcile lost queue entries."""
 
 import logging
+import time
 
 from flask import current_app
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from webapp.jobs.context import blob_store, job
 from webapp.mail.outbound import OutboundSettings, deliver, reconcile
 from webapp.mail.transport import transport_for
+from webapp.queues import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,28 @@ def send_job(message_id: int) -> str:
     return result.outcome
 
 
+def waiting_message_ids() -> set[int]:
+    """Messages with a send job in Redis that is already due: queued, due to be queued, or running.
+
+    A job scheduled for later does not count: the message it is for became due sooner.
+    """
+    queue = get_queue("send")
+    job_ids = set(queue.get_job_ids())
+    scheduled = ScheduledJobRegistry(queue=queue)
+    job_ids.update(scheduled.get_jobs_to_schedule(int(time.time()), chunk_size=max(1, scheduled.count)))
+    started = StartedJobRegistry(queue=queue).get_job_and_execution_ids(cleanup=False)
+    job_ids.update(job_id for job_id, _ in started)
+    name = f"{send_job.__module__}.{send_job.__qualname__}"
+    waiting = set()
+    for found in Job.fetch_many(list(job_ids), connection=queue.connection):
+        try:
+            if found is not None and found.func_name == name and found.args:
+                waiting.add(found.args[0])
+        except Exception:  # an entry we cannot read: as if absent (a spare job is harmless)
+            continue
+    return waiting
+
+
 @job
 def reconcile_job() -> int:
     """Queue due messages whose queue entry was lost (Redis flushed); flag stuck sends."""
@@ -42,8 +68,13 @@ def reconcile_job() -> int:
     from webapp.jobs import enqueue_send
 
     found = reconcile(grace=timedelta(seconds=current_app.config["SEND_RECONCILE_GRACE"]))
-    for message_id in found.due:
+    # A message still waiting behind a backlog (a bulk send due at 9:00) is late, not lost:
+    # queueing it again doubled the backlog on every round (5,000 due: 27,000 extra jobs).
+    waiting = waiting_message_ids() if found.due else set()
+    lost = [message_id for message_id in found.due if message_id not in waiting]
+    for message_id in lost:
         enqueue_send(message_id)
-    if found.due or found.unknown:
-        log.info("reconciler queued %d due messages, %d outcome unknown", len(found.due), len(found.unknown))
-    return len(found.due)
+    if lost or found.unknown:
+        log.info("reconciler queued %d due messages (%d more still waiting in the queue), %d outcome unknown",
+                 len(lost), len(found.due) - len(lost), len(found.unknown))  # fmt: skip
+    return len(lost)

@@ -40,6 +40,12 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # skip SQLAlchemy's per-call construction and cache-key work (about a third of their cost).
 _THREAD = select(Thread).where(Thread.id == bindparam("thread_id")).options(lazyload("*"))
 _CANDIDATE_ID = select(CandidateEmail.candidate_id).where(CandidateEmail.email == bindparam("email"))
+_BY_EMAIL = func.lower(User.email) == bindparam("sender")
+_TEAM_MEMBERS = (
+    select(User, _BY_EMAIL.label("by_email"))
+    .where(or_(_BY_EMAIL, User.inbound_local.in_(bindparam("locals", expanding=True))))
+    .order_by(User.id)
+)
 _THREAD_BY_REFERENCES = (
     select(Message.thread_id, Message.direction)
     .where(Message.message_id.in_(bindparam("ids", expanding=True)), Message.thread_id.is_not(None))
@@ -115,14 +121,6 @@ def _team_members(sender: str, targets: list[Target], settings: Settings) -> tup
     if sender_user is None and own and own.kind == "user":
         sender_user = next((u for u, _ in rows if u.inbound_local == own.value), None)
     return sender_user, [u.id for u, _ in rows if u.inbound_local in addressed]
-
-
-_BY_EMAIL = func.lower(User.email) == bindparam("sender")
-_TEAM_MEMBERS = (
-    select(User, _BY_EMAIL.label("by_email"))
-    .where(or_(_BY_EMAIL, User.inbound_local.in_(bindparam("locals", expanding=True))))
-    .order_by(User.id)
-)
 
 
 def _thread(thread_id: int | None) -> Thread | None:

@@ -13,7 +13,6 @@ from email.policy import SMTP as SMTP_POLICY
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
@@ -206,9 +205,7 @@ def build_raw(msg: Message, settings: OutboundSettings, store: BlobStore) -> tup
         reply_to=reply_address(msg.thread_id, settings.domain, settings.secret),
         in_reply_to=msg.in_reply_to,
         references=msg.references,
-        attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments]
-        if msg.has_attachments
-        else [],
+        attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
     )
     # CRLF line ends, as SMTP requires (smtplib sends bytes as they are).
     raw = build(draft, msg.message_id, utcnow()).as_bytes(policy=SMTP_POLICY)
@@ -246,15 +243,11 @@ class Delivery:
 def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
     """Send one message if it is due and nobody else is sending it. Commits."""
     if not claim(message_id):
-        waiting = db.session.execute(
-            select(Message.status, Message.scheduled_at).where(Message.id == message_id)
-        ).first()
+        waiting = db.session.get(Message, message_id)
         if waiting is not None and waiting.status in ("scheduled", "queued") and waiting.scheduled_at:
             return Delivery("skipped", due_at=waiting.scheduled_at)
         return Delivery("skipped")
-    # Only the row (its attachments and thread when used): the default eager loads fetch the
-    # candidate, the sender and the offer's team, which sending never reads, in every job.
-    msg = db.session.get(Message, message_id, options=[lazyload("*")])
+    msg = db.session.get(Message, message_id)
     raw, envelope_from, recipients = build_raw(msg, settings, store)
     try:
         transport.send(envelope_from, recipients, raw)
@@ -276,8 +269,8 @@ def _finish(msg: Message, status: str, error: str | None = None) -> None:
     if status == "sent":
         msg.sent_at = msg.sort_at = now
         msg.delivery_state = None
-        if msg.thread_id is not None:
-            db.session.get(Thread, msg.thread_id, options=[lazyload("*")]).touch(now)
+        if msg.thread is not None:
+            msg.thread.touch(now)
     db.session.commit()
 
 
