@@ -1,0 +1,1 @@
+"""Benchmarks (`python bench/<name>.py [--quick]`) and their data generator."""
