@@ -280,3 +280,13 @@ def test_failed_message_shows_reason_and_retry(app, client, rita, make, team):
     token = rita.csrf_token("/mail/inbox")
     client.post(f"/messages/{failed.id}/retry", headers={**PANE, "X-CSRFToken": token})
     assert messages(app)[0].status == "queued"
+
+
+def test_placeholders_never_fill_from_a_hidden_candidate(client, rita, team):
+    token = rita.csrf_token("/mail/inbox")
+    preview = client.post("/compose/preview", headers=PANE, data={
+        "csrf_token": token, "to": "sue@outside.test", "subject": "x",
+        "body": "NAME=[candidate.full_name] JOB=[job.title]"}).get_data(as_text=True)  # fmt: skip
+    assert "Sue" not in preview and "Secret" not in preview
+    sent = post(client, rita, {"to": "sue@outside.test", "subject": "x", "body": "Hi [candidate.first_name]"})
+    assert sent.status_code == 422 and "Sue" not in sent.get_data(as_text=True)

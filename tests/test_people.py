@@ -137,7 +137,8 @@ def test_incoming_cv_to_candidate_with_cv_kept(app, client, auth, make, team):
 
 
 def test_incoming_cv_duplicate_is_offered_for_merging(app, client, auth, make, team):
-    existing = make.candidate("Omar Farah", offers=[], emails=["omar@example.com"])
+    # On the job already (so rita may see him): the CV places him, without a second profile.
+    existing = make.candidate("Omar Farah", offers=[team.job], emails=["omar@example.com"])
     cv = make.message(subject="My CV", is_cv=True, cv_offer_id=team.job.id, from_address="omar@example.com")
     auth.login(team.rita.email)
     url = f"/mail/incoming-cv/{cv.thread_id}/candidate"
@@ -192,3 +193,28 @@ def test_follow_from_the_candidate_and_offer_pages(app, client, auth, make, team
     auth.logout()
     assert subjects(client, auth, team.rita, "followed-candidates") == ["Hello"]
     assert subjects(client, auth, team.rita, "followed-jobs") == ["Hello"]
+
+
+def test_incoming_cv_never_reveals_or_merges_a_hidden_candidate(app, client, auth, make, team):
+    sue = make.candidate("Sue Secretname", offers=[team.secret], emails=["sue@outside.test"])
+    hidden = make.thread("Private salary talk", candidate=sue)
+    make.message(hidden, candidate=sue)
+    cv = make.message(subject="A CV", is_cv=True, cv_offer_id=team.job.id, from_address="agency@hr.test")
+    auth.login(team.rita.email)
+    url = f"/mail/incoming-cv/{cv.thread_id}/candidate"
+    data = {"first_name": "S", "last_name": "S", "email": "sue@outside.test", "offer_id": str(team.job.id)}
+    refused = post(client, auth, url, data).get_data(as_text=True)
+    assert "Secretname" not in refused and "can&#39;t be used here" in refused
+    post(client, auth, url, {**data, "merge": str(sue.id)})
+    assert client.get(f"/candidates/{sue.id}").status_code == 404
+    assert client.get(f"/mail/candidates/{hidden.id}").status_code == 404
+    with app.app_context():
+        assert [p.offer_id for p in db.session.get(Candidate, sue.id).placements] == [team.secret.id]
+
+
+def test_convert_only_takes_the_conversations_own_address(client, auth, make, team, jane):
+    make.candidate("Sue Secretname", offers=[team.secret], emails=["sue@outside.test"])
+    auth.login(team.rita.email)
+    probe = post(client, auth, f"/mail/non-candidates/{jane['first'].id}/convert",
+                 {"first_name": "X", "email": "sue@outside.test"})  # fmt: skip
+    assert probe.status_code == 404  # not a look-up of who is a candidate

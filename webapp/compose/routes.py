@@ -13,12 +13,14 @@ from webapp.jobs import enqueue_send
 from webapp.jobs.context import blob_store
 from webapp.jobs.send import outbound_settings
 from webapp.mail import folders, outbound, placeholders
+from webapp.mail.access import has_offer_access
 from webapp.mail.build import OutgoingFile
 from webapp.mail.outbound import Compose, ComposeError
 from webapp.mail.parse import safe_filename
 from webapp.mailbox.routes import render_conversation, render_pane
 from webapp.mailtemplates.operations import usable
 from webapp.models import Message, Offer, Placement, Thread
+from webapp.people.queries import visible_candidate
 
 COMPOSE_PANE = "compose/_compose.html"
 
@@ -255,9 +257,11 @@ def _fill_placeholders(form: ComposeForm, to: list[str], replying: Message | Non
 def placeholder_values(address: str | None, thread_id: int | None = None) -> dict:
     """Placeholder values for a recipient address (and the conversation, for the job)."""
     candidate = outbound.candidate_for_address(address) if address else None
+    if candidate is not None and visible_candidate(current_user, candidate.id) is None:
+        candidate = None  # someone the user may not see: no name, no job, from an address alone
     offer = None
     thread = db.session.get(Thread, thread_id) if thread_id else None
-    if thread is not None and thread.offer_id:
+    if thread is not None and thread.offer_id and folders.thread_for(current_user, thread.id) is not None:
         offer = db.session.get(Offer, thread.offer_id)
     elif candidate is not None:
         # Talent pools are not jobs: [job.title] comes from the one job the candidate is on.
@@ -265,7 +269,11 @@ def placeholder_values(address: str | None, thread_id: int | None = None) -> dic
             db.session.scalars(
                 select(Placement.offer_id)
                 .join(Offer, Offer.id == Placement.offer_id)
-                .where(Placement.candidate_id == candidate.id, Offer.kind == "job")
+                .where(
+                    Placement.candidate_id == candidate.id,
+                    Offer.kind == "job",
+                    has_offer_access(current_user, Offer.id),
+                )
             )
         )
         offer = db.session.get(Offer, offers[0]) if len(offers) == 1 else None

@@ -104,7 +104,7 @@ def add_address(user: User, candidate: Candidate, address: str) -> int:
     """Add a non-candidate's address to an existing candidate; their mail moves with it."""
     owner = owner_of(address)
     if owner is not None and owner.id != candidate.id:
-        raise PeopleError(f"{address} already belongs to {owner.full_name}")
+        raise PeopleError(f"{address} already belongs to another candidate")
     if owner is None:
         db.session.add(CandidateEmail(candidate_id=candidate.id, email=address.lower()))
         db.session.flush()

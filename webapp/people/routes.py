@@ -56,6 +56,10 @@ def convert(slug: str, thread_id: int):
     form = PersonForm()
     _offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
+    outside, _name = queries.counterpart(messages)
+    if address is not None and address != outside.lower():
+        # Only the person of this conversation: the form is no look-up for other addresses.
+        abort(404)
     if address is not None:
         try:
             people.convert_to_candidate(current_user, address, form.first_name.data, form.last_name.data or "",
@@ -113,10 +117,18 @@ def _team_addresses() -> set[str]:
     return {a for u in users for a in (u.email.lower(), u.inbound_address(domain))}
 
 
+def _visible_guess(msg: Message) -> people.CvGuess:
+    """The CV guess, naming an existing candidate only if the user may see them."""
+    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
+    if guess.existing is not None and queries.visible_candidate(current_user, guess.existing.id) is None:
+        guess.existing = None
+    return guess
+
+
 def cv_context(thread_id: int) -> dict:
     """The guess and form of the "Create candidate" box for an incoming CV."""
     msg = _cv_message(thread_id)
-    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
+    guess = _visible_guess(msg)
     form = PersonForm(
         data={"first_name": guess.first_name, "last_name": guess.last_name, "email": guess.email}
     )
@@ -134,7 +146,11 @@ def cv_to_candidate(thread_id: int):
     address = _address(form) if form.validate_on_submit() else None
     if address is not None:
         existing = people.owner_of(address)
-        if existing is not None and request.form.get("merge") != str(existing.id):
+        if existing is not None and queries.visible_candidate(current_user, existing.id) is None:
+            # Someone you may not see: say nothing about who, and never merge into them.
+            form.email.errors = [_("This address can't be used here. Ask an admin to place this person.")]
+            existing, address = None, None
+        elif existing is not None and request.form.get("merge") != str(existing.id):
             form.email.errors = [_("%(address)s is already %(name)s: place that candidate instead.",
                                    address=address, name=existing.full_name)]  # fmt: skip
         else:
@@ -145,7 +161,7 @@ def cv_to_candidate(thread_id: int):
                 folder, thread_id, notice=_("Candidate saved; the CV is on their profile.")
             )
     db.session.rollback()
-    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
+    guess = _visible_guess(msg)
     if address:
         guess.existing = people.owner_of(address)
     return render_conversation(folder, thread_id, status=422, cv_form=form, cv_guess=guess, cv_message=msg)
