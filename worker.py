@@ -34,11 +34,11 @@ def main(argv: list[str]) -> int:
         queues = [get_queue(name) for name in QUEUE_NAMES if name in names]
         redis = get_redis()
         # Sweep up mail stored while Redis was down, and re-queue sends whose entry was lost.
-        stop = periodic.start(app, redis, interval=float(app.config["PERIODIC_INTERVAL"]))
+        periodic_process = periodic.start(interval=float(app.config["PERIODIC_INTERVAL"]))
         try:
             Worker(queues, connection=redis).work(with_scheduler=True, burst=args.burst)
         finally:
-            stop.set()
+            periodic_process.terminate()
     return 0
 
 

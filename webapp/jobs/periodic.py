@@ -1,7 +1,8 @@
 """Periodic duties of the workers (inbound sweep, send reconciler), one worker at a time."""
 
 import logging
-import threading
+import multiprocessing
+import time
 
 from redis import Redis
 
@@ -26,13 +27,28 @@ def run_due(app, redis: Redis, interval: float) -> bool:
     return True
 
 
-def start(app, redis: Redis, interval: float = 60.0) -> threading.Event:
-    """Start the periodic loop in a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
+def _loop(interval: float) -> None:
+    """The periodic process: its own app, Redis and database connections."""
+    from webapp import create_app
+    from webapp.queues import get_redis
 
-    def loop():
-        while not stop.wait(interval):
-            run_due(app, redis, interval)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = create_app()
+    with app.app_context():
+        redis = get_redis()
+    while True:
+        time.sleep(interval)
+        run_due(app, redis, interval)
 
-    threading.Thread(target=loop, name="hiremail-periodic", daemon=True).start()
-    return stop
+
+def start(interval: float = 60.0) -> multiprocessing.Process:
+    """Start the periodic loop in a separate (spawned) process; terminate it to stop.
+
+    Not a thread: RQ forks a work-horse per job, and a fork taken while a thread holds a
+    database or connection-pool lock leaves the child waiting for that lock forever.
+    """
+    process = multiprocessing.get_context("spawn").Process(
+        target=_loop, args=(interval,), name="hiremail-periodic", daemon=True
+    )
+    process.start()
+    return process
