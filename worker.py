@@ -13,7 +13,6 @@ from rq import Worker
 
 from webapp import create_app
 from webapp.jobs import periodic
-from webapp.jobs.context import configure_worker_database
 from webapp.queues import QUEUE_NAMES, get_queue, get_redis
 
 
@@ -29,7 +28,6 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app()
     with app.app_context():
-        configure_worker_database()
         names = args.queues or list(QUEUE_NAMES)
         queues = [get_queue(name) for name in QUEUE_NAMES if name in names]
         redis = get_redis()

@@ -50,7 +50,6 @@ from bench.datagen import DOMAIN, new_mail, populate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import Config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.jobs.context import configure_worker_database  # noqa: E402
 from webapp.mail.classify import Settings  # noqa: E402
 from webapp.mail.inbound import classify_stored, store_inbound  # noqa: E402
 from webapp.mail.storage import BlobStore  # noqa: E402
@@ -254,8 +253,6 @@ def run(args, tmp: Path) -> int:
         db.session.commit()
         db.session.remove()
         print(f"stored: {len(ids)} raw messages in {time.perf_counter() - started:.1f}s (not timed)")
-        # Classification runs in the worker, with the worker's database settings.
-        configure_worker_database()
 
         trim_heap()
         baseline_kb = PeakRSS.status_kb("VmRSS")

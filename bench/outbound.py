@@ -1,27 +1,34 @@
 #!/usr/bin/env python
 """Outbound sending: rate against a bare smtplib floor, and lateness of a scheduled burst.
 
-Both parts run real `python worker.py` processes (RQ with its scheduler, as production does)
-against an aiosmtpd sink in its own process (bench/smtpsink.py), which logs each arrival.
+Both parts run real `python worker.py` processes (RQ with its scheduler, as production runs
+them) against an aiosmtpd sink in a process of its own (bench/smtpsink.py) that logs each
+arrival. Timing the workers rather than `deliver()` in a loop is deliberate: production sends
+through RQ, which forks a work-horse per job, and that costs more than the send itself.
 
 Part 1, rate: 1,000 queued messages (--quick: 150), made by `outbound.create` as compose does
 (every tenth with the same 40 KB PDF, as a bulk send would). Timed:
   floor: a bare smtplib loop sending the same raw bytes (`build_raw`, built beforehand) to the
-         sink over ONE connection;
+         sink over ONE connection (run before and after the value; the faster counts);
   value: one worker (`python worker.py send`, started and idle first) sends them all: from the
          first `enqueue_send` to the sink's last arrival. Every cost a real send pays is in it:
          RQ's queue and fork per job, the claim and the two commits, building the bytes,
-         keeping them, the SMTP conversation.
+         keeping them, an SMTP connection per job.
 The ratio is value / floor (goal 0.5). --inline also times `send_job` called in this process
-for the same number of messages (no RQ, no fork): it tells the application's share apart.
+(no RQ, no fork), to tell the application's share from RQ's.
 
-Part 2, scheduling: 5,000 messages (--quick: 400) scheduled for the same second, each queued
-with `enqueue_send(id, at=due)`, and TWO workers. From the sink's log: how late the last one
-left after its due time (goal: under 60 s), how many arrived twice (goal: 0), how many left
-early, and how many were not sent when the wait ended.
+Part 2, scheduling: 5,000 messages (--quick: 400) due at the same second, each queued with
+`enqueue_send(id, at=due)`, and TWO workers with their periodic duties at the production
+defaults. From the sink's log: how late the last one left after its due time (goal: under
+60 s), how many arrived twice (goal: 0), how many left early or never. Also: how many the
+reconciler queued again, how many work-horses died or hung, and how long a message sent right
+after the burst takes to leave (what the burst left behind in the queue).
 
-The last line is the JSON object of the benchmark convention, for the rate; the scheduling
-figures are extra keys of it, and also printed as a JSON line of their own just before.
+Each part has a queue prefix of its own; only this run's Redis keys are deleted at the end.
+--worker runs another worker script (a variant to compare). The line before last is the
+scheduling figures as a JSON object (floor: the last message's lateness had one bare
+connection sent them all); the last line is the benchmark convention's object for the rate,
+with the scheduling figures as extra keys.
 """
 
 import argparse
@@ -261,6 +268,19 @@ def forget_our_keys(redis, prefix: str) -> int:
     # Jobs queued without an id of ours (a retry, the reconciler) have RQ's random ids.
     keys = [k for job_id in job_ids for k in (f"rq:job:{job_id}", f"rq:results:{job_id}")]
     keys += list(redis.scan_iter(match=f"*{prefix}*", count=1000))
+    # Shared sets: take out only our members (our queues, and the workers that served them).
+    workers = {
+        w for k in keys if isinstance(k, bytes) and k.startswith(b"rq:workers:") for w in redis.smembers(k)
+    }
+    ours = [q for q in redis.smembers("rq:queues") if prefix.encode() in q]
+    for key in redis.scan_iter(match="rq:worker:*", count=1000):  # stopped workers' hashes (they expire)
+        if prefix.encode() in (redis.hget(key, "queues") or b""):
+            workers.add(key)
+    if workers:
+        redis.srem("rq:workers", *workers)
+        keys += list(workers)
+    if ours:
+        redis.srem("rq:queues", *ours)
     deleted = 0
     for start in range(0, len(keys), 1000):
         deleted += redis.delete(*keys[start : start + 1000])
@@ -353,6 +373,7 @@ def withdraw_unsent(ids: list[int]) -> int:
 
 
 def statuses(ids: list[int]) -> Counter:
+    """How many of the messages are in each status."""
     counts = Counter()
     for start in range(0, len(ids), 500):
         rows = db.session.execute(
@@ -462,7 +483,7 @@ def measure_schedule(ctx, args, floor_rate: float | None) -> dict:
     try:
         ready_s = workers.wait_ready(ctx.redis, env["RQ_QUEUE_PREFIX"] + "send")
         # Due once everything is made and queued (estimated from part 1), so no setup is timed.
-        per_message = getattr(ctx, "create_s_per_message", 0.006) + 0.001
+        per_message = getattr(ctx, "create_s_per_message", 0.003) + 0.001
         lead = max(5.0, 1.5 * per_message * n + 3.0)
         due = (utcnow() + timedelta(seconds=lead)).replace(microsecond=0)
         mark = len(sink.arrivals())

@@ -41,23 +41,3 @@ def blob_store():
     from webapp.mail.storage import BlobStore
 
     return BlobStore(current_app.config["STORAGE_DIR"])
-
-
-def configure_worker_database() -> None:
-    """Worker processes commit recoverable state: on SQLite they may skip the per-commit fsync.
-
-    A worker's commits (a classification, a "sent" status) lost to a power cut are found again:
-    the sweep re-classifies, the reconciler marks an unfinished send "outcome unknown". The web
-    and SMTP processes keep full durability: they answer "stored" only after a durable commit.
-    """
-    from sqlalchemy import event
-
-    if db.engine.dialect.name == "sqlite":
-        event.listen(db.engine, "connect", _relaxed_sqlite_sync)
-        db.engine.dispose()  # connections made from now on get the setting
-
-
-def _relaxed_sqlite_sync(dbapi_connection, connection_record):
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
