@@ -2,15 +2,17 @@
 
 from flask import abort, render_template, request
 from flask_login import current_user
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.mail import actions, folders
-from webapp.mail.access import candidate_visible, has_offer_access
+from webapp.mail.access import has_offer_access
 from webapp.mail.readstate import mark_read, mark_unread
 from webapp.mailbox import bp
 from webapp.mailbox.routes import folder_or_404, nav_context, render_conversation
 from webapp.models import Candidate, Offer
+from webapp.people.queries import visible_candidate
 
 
 def _thread_or_404(thread_id: int):
@@ -61,30 +63,13 @@ def read_state(slug: str, thread_id: int, state: str):
 
 
 def _candidate_or_404(candidate_id: int) -> Candidate:
-    from sqlalchemy import select
-
-    from webapp.models import Message
-
-    candidate = db.session.get(Candidate, candidate_id)
+    candidate = visible_candidate(current_user, candidate_id)
     if candidate is None:
-        abort(404)
-    # A thread of the candidate gives the "took part in the conversation" rule its context.
-    any_thread = db.session.scalar(
-        select(Message.thread_id).where(Message.candidate_id == candidate_id).limit(1)
-    )
-    visible = db.session.scalar(
-        select(Candidate.id).where(
-            Candidate.id == candidate_id, candidate_visible(current_user, Candidate.id, any_thread or 0)
-        )
-    )
-    if visible is None:
         abort(404)
     return candidate
 
 
 def _offer_or_404(offer_id: int) -> Offer:
-    from sqlalchemy import select
-
     offer = db.session.scalar(
         select(Offer).where(Offer.id == offer_id, has_offer_access(current_user, Offer.id))
     )
@@ -99,10 +84,7 @@ def follow_candidate(candidate_id: int, action: str):
     candidate = _candidate_or_404(candidate_id)
     actions.follow_candidate(current_user.id, candidate.id, on=action == "follow")
     db.session.commit()
-    if request.args.get("button"):
-        return render_template("people/_follow_button.html", kind="candidate", target=candidate,
-                               following=action == "follow")  # fmt: skip
-    return _follow_response(folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0]))
+    return _follow_response("candidate", candidate, action == "follow")
 
 
 @bp.route("/offers/<int:offer_id>/<any(follow, unfollow):action>", methods=["POST"])
@@ -111,13 +93,14 @@ def follow_offer(offer_id: int, action: str):
     offer = _offer_or_404(offer_id)
     actions.follow_offer(current_user.id, offer.id, on=action == "follow")
     db.session.commit()
+    return _follow_response("offer", offer, action == "follow")
+
+
+def _follow_response(kind: str, target, following: bool):
+    """The new state where the click came from: the page's button, the pane, or the counts."""
     if request.args.get("button"):
-        return render_template("people/_follow_button.html", kind="offer", target=offer,
-                               following=action == "follow")  # fmt: skip
-    return _follow_response(folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0]))
-
-
-def _follow_response(folder: folders.Folder):
+        return render_template("people/_follow_button.html", kind=kind, target=target, following=following)
+    folder = folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0])
     thread_id = request.args.get("thread", type=int)
     if is_htmx() and thread_id and request.headers.get("HX-Target") == "message-pane":
         return render_conversation(folder, thread_id)
