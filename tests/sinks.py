@@ -26,6 +26,7 @@ class Delivered:
     rcpt_tos: list[str]
     data: bytes
     at: float
+    peer: tuple | None = None  # the client's (host, port): one per connection
 
 
 @dataclass
@@ -45,7 +46,13 @@ class SinkHandler:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append(
-                Delivered(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.time())
+                Delivered(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.content,
+                    time.time(),
+                    tuple(session.peer),
+                )  # fmt: skip
             )
         return "250 2.0.0 Queued"
 

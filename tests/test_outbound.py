@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail import outbound
+from webapp.mail import delivery, outbound
 from webapp.mail.outbound import Compose, ComposeError
 from webapp.models import Message
 from webapp.models.types import utcnow
@@ -166,7 +166,7 @@ def test_temporary_error_retries_with_backoff_then_fails(app, team, smtp, redis)
     waiting = load(app, msg.id)
     assert waiting.status == "queued" and waiting.scheduled_at > utcnow() and "Greylisted" in waiting.error
     assert send(app, msg.id) == "skipped"  # not due yet: a duplicate job does nothing
-    for _ in range(len(outbound.RETRY_DELAYS)):
+    for _ in range(len(delivery.RETRY_DELAYS)):
         with app.app_context():
             db.session.get(Message, msg.id).scheduled_at = utcnow() - timedelta(seconds=1)
             db.session.commit()
@@ -224,6 +224,6 @@ def test_reconciler_marks_stuck_sends_unknown_and_requeues_due(app, team):
         row.status, row.send_started_at = "sending", utcnow() - timedelta(hours=1)
         db.session.get(Message, due.id).scheduled_at = utcnow() - timedelta(minutes=5)
         db.session.commit()
-        found = outbound.reconcile()
+        found = delivery.reconcile()
     assert found.unknown == [stuck.id] and found.due == [due.id]
     assert load(app, stuck.id).status == "unknown"

@@ -7,6 +7,9 @@ from webapp.queues import get_queue
 
 log = logging.getLogger(__name__)
 
+# A wake-up job normally starts within seconds; a flag older than this lost its job.
+WAKE_FLAG_TTL_S = 120
+
 
 def enqueue_classify(message_id: int) -> bool:
     """Queue classification of a stored message; False if Redis is unreachable (the sweep retries)."""
@@ -26,28 +29,43 @@ def enqueue_classify(message_id: int) -> bool:
         return False
 
 
-def enqueue_send(message_id: int, at=None, delay=None) -> bool:
-    """Queue delivery now, at `at` (aware UTC) or after `delay`; False if Redis is unreachable.
+def enqueue_send(message_id: int | None, at=None, delay=None) -> bool:
+    """Make sure a worker sends due mail now, at `at` (aware UTC) or after `delay`.
 
-    The database row says when it is due; a lost queue entry is found again by the reconciler.
+    False if Redis is unreachable. The database row says what is due and when; the job only
+    wakes a worker, so one job serves every message due at the same second, and a lost job
+    is made up for by the reconciler.
     """
     from flask import current_app
 
-    from webapp.jobs.send import send_job
+    from webapp.jobs.send import send_due_job
 
-    queue = get_queue("send")
-    prefix = current_app.config["RQ_QUEUE_PREFIX"]
+    if delay is not None:
+        from webapp.models.types import utcnow
+
+        at = utcnow() + delay
     try:
-        if at is not None:
-            # RQ keeps whole seconds (it truncates): round up, or the job runs before it is due.
-            at = at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
-            job_id = f"{prefix}send-{message_id}-{int(at.timestamp())}"
-            queue.enqueue_at(at, send_job, message_id, job_id=job_id, result_ttl=600, failure_ttl=86400)
-        elif delay is not None:
-            queue.enqueue_in(delay, send_job, message_id, result_ttl=600, failure_ttl=86400)
-        else:
-            queue.enqueue(send_job, message_id, result_ttl=600, failure_ttl=86400)
+        if at is None:
+            wake_sender()
+            return True
+        # RQ keeps whole seconds (it truncates): round up, or the job runs before it is due.
+        at = at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
+        # One id per second: messages due together share one job (RQ's scheduled set keeps
+        # an id once), and a drain wakes up once for all of them.
+        job_id = f"{current_app.config['RQ_QUEUE_PREFIX']}send-due-{int(at.timestamp())}"
+        get_queue("send").enqueue_at(at, send_due_job, job_id=job_id, result_ttl=600, failure_ttl=86400)
         return True
-    except Exception:  # Redis down: the reconciler will queue it from the database
+    except Exception:  # Redis down: the reconciler will wake a worker from the database
         log.warning("could not queue sending of message %s", message_id, exc_info=True)
         return False
+
+
+def wake_sender(force: bool = False) -> None:
+    """Queue a drain of the due mail, unless one is already waiting to start (or `force`)."""
+    from webapp.jobs.send import send_due_job, wake_flag
+    from webapp.queues import get_redis
+
+    # SET NX: a thousand messages sent in a second queue one job, not a thousand. The expiry
+    # bounds the harm of a flag whose job was lost; the reconciler also forces a wake-up.
+    if get_redis().set(wake_flag(), "1", nx=not force, ex=WAKE_FLAG_TTL_S):
+        get_queue("send").enqueue(send_due_job, result_ttl=600, failure_ttl=86400)

@@ -1,37 +1,25 @@
-"""Outbound mail: validate, store (with its own Message-ID), and deliver exactly once.
+"""Outbound mail: validate and store what a user writes (with its own Message-ID).
 
-The database row is the truth. Every state change is a compare-and-set UPDATE, so two
-workers, a retried job, or a cancel racing a send can never deliver one message twice:
-    queued|scheduled --claim--> sending --> sent | failed | queued (temporary error, later)
-    sending for too long --> unknown (a worker died after handing it over: a person decides)
+Stored messages wait as queued or scheduled; webapp/mail/delivery.py sends them exactly once.
+The edits here (cancel, send now, retry, edit) are compare-and-set UPDATEs on the row, so
+they can never race a worker that is already sending.
 """
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from email.policy import SMTP as SMTP_POLICY
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 
 from webapp.extensions import db
-from webapp.mail.addresses import bounce_address, reply_address
-from webapp.mail.build import Draft, OutgoingFile, build, header_text, new_message_id
+from webapp.mail.build import OutgoingFile, header_text, new_message_id
+from webapp.mail.delivery import OutboundSettings
 from webapp.mail.storage import BlobStore
-from webapp.mail.transport import PermanentError, TemporaryError
 from webapp.models import OUTBOUND, Attachment, Candidate, CandidateEmail, Message, Placement, Thread, User
 from webapp.models.types import utcnow
 
-# Temporary SMTP errors: try again after these delays, then give up.
-RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
-SENDING_TIMEOUT = timedelta(minutes=10)
 _SPLIT = re.compile(r"[,;\s]+")
-
-
-@dataclass
-class OutboundSettings:
-    domain: str
-    secret: str
 
 
 @dataclass
@@ -193,100 +181,6 @@ def create(user: User, data: Compose, settings: OutboundSettings, store: BlobSto
     return msg
 
 
-def build_raw(msg: Message, settings: OutboundSettings, store: BlobStore) -> tuple[bytes, str, list[str]]:
-    """(bytes as sent, envelope sender, envelope recipients); Bcc only in the envelope."""
-    draft = Draft(
-        from_name=msg.from_name,
-        from_address=msg.from_address,
-        to=[("", a) for a in msg.to_addresses],
-        cc=[("", a) for a in msg.cc_addresses],
-        subject=msg.subject,
-        text=msg.body_text,
-        reply_to=reply_address(msg.thread_id, settings.domain, settings.secret),
-        in_reply_to=msg.in_reply_to,
-        references=msg.references,
-        attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
-    )
-    # CRLF line ends, as SMTP requires (smtplib sends bytes as they are).
-    raw = build(draft, msg.message_id, utcnow()).as_bytes(policy=SMTP_POLICY)
-    recipients = list(dict.fromkeys(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses))
-    return raw, bounce_address(msg.id, settings.domain, settings.secret), recipients
-
-
-def _due(now: datetime):
-    """Rows a send job may claim now."""
-    return or_(
-        and_(Message.status == "queued", or_(Message.scheduled_at.is_(None), Message.scheduled_at <= now)),
-        and_(Message.status == "scheduled", Message.scheduled_at <= now),
-    )
-
-
-def claim(message_id: int) -> bool:
-    """Compare-and-set a due message to `sending`; True for exactly one caller."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.direction == OUTBOUND, _due(now))
-        .values(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
-    )
-    db.session.commit()
-    return result.rowcount == 1
-
-
-@dataclass
-class Delivery:
-    outcome: str  # "sent", "failed", "retry", "skipped"
-    retry_in: timedelta | None = None
-    due_at: datetime | None = None  # skipped because it is not due yet: when it will be
-
-
-def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
-    """Send one message if it is due and nobody else is sending it. Commits."""
-    if not claim(message_id):
-        waiting = db.session.get(Message, message_id)
-        if waiting is not None and waiting.status in ("scheduled", "queued") and waiting.scheduled_at:
-            return Delivery("skipped", due_at=waiting.scheduled_at)
-        return Delivery("skipped")
-    msg = db.session.get(Message, message_id)
-    raw, envelope_from, recipients = build_raw(msg, settings, store)
-    try:
-        transport.send(envelope_from, recipients, raw)
-    except TemporaryError as exc:
-        return _temporary_failure(msg, str(exc))
-    except PermanentError as exc:
-        _finish(msg, "failed", error=str(exc)[:2000])
-        return Delivery("failed")
-    # From here the message has left: only this UPDATE remains. If the worker dies right now
-    # the row stays "sending" and the reconciler marks it "unknown" instead of resending.
-    msg.raw_sha256, msg.raw_size = store.put(raw), len(raw)
-    _finish(msg, "sent")
-    return Delivery("sent")
-
-
-def _finish(msg: Message, status: str, error: str | None = None) -> None:
-    now = utcnow()
-    msg.status, msg.error = status, error
-    if status == "sent":
-        msg.sent_at = msg.sort_at = now
-        msg.delivery_state = None
-        if msg.thread is not None:
-            msg.thread.touch(now)
-    db.session.commit()
-
-
-def _temporary_failure(msg: Message, reason: str) -> Delivery:
-    attempt = msg.send_attempts
-    if attempt > len(RETRY_DELAYS):
-        _finish(msg, "failed", error=f"Gave up after {attempt} attempts: {reason}"[:2000])
-        return Delivery("failed")
-    delay = RETRY_DELAYS[attempt - 1]
-    msg.status = "queued"
-    msg.scheduled_at = utcnow() + delay
-    msg.error = f"Temporary failure, retrying: {reason}"[:2000]
-    db.session.commit()
-    return Delivery("retry", retry_in=delay)
-
-
 def _change(message_id: int, user_id: int, from_statuses: tuple[str, ...], **values) -> bool:
     """Compare-and-set on the user's own message; True if this caller changed it."""
     result = db.session.execute(
@@ -330,39 +224,6 @@ def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
         body_text=data.body, snippet=" ".join(data.body.split())[:200], scheduled_at=data.send_at,
         sort_at=data.send_at,
     )  # fmt: skip
-
-
-@dataclass
-class Reconciled:
-    due: list[int]
-    unknown: list[int]
-
-
-def reconcile(now: datetime | None = None, grace: timedelta = timedelta(seconds=30)) -> Reconciled:
-    """Find due messages whose queue entry was lost, and sends that never finished. Commits."""
-    now = now or utcnow()
-    stuck = list(
-        db.session.scalars(
-            select(Message.id).where(
-                Message.status == "sending", Message.send_started_at < now - SENDING_TIMEOUT
-            )
-        )
-    )
-    if stuck:
-        db.session.execute(
-            update(Message)
-            .where(Message.id.in_(stuck), Message.status == "sending")
-            .values(
-                status="unknown",
-                error="The worker stopped while handing this message to the mail server. "
-                "Check with the recipient, then mark it as sent or send it again.",
-            )
-        )
-    due = list(
-        db.session.scalars(select(Message.id).where(_due(now - grace)).order_by(Message.id).limit(5000))
-    )
-    db.session.commit()
-    return Reconciled(due=due, unknown=stuck)
 
 
 def candidate_for_address(address: str) -> Candidate | None:

@@ -12,6 +12,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 class TemporaryError(Exception):
     """The server or network may accept it later: retry with backoff."""
 
+    def __init__(self, reason: str, connection_failed: bool = False):
+        super().__init__(reason)
+        # No server answered (refused, timed out, dropped): not about this message at all.
+        self.connection_failed = connection_failed
+
 
 class PermanentError(Exception):
     """The server refused it for good (5xx): fail at once, with its reason."""
@@ -35,6 +40,10 @@ def _tls_context() -> ssl.SSLContext:
 class SmtpTransport:
     """smtp://user:pass@host:587?starttls=1, smtps://host:465 (implicit TLS)."""
 
+    # Many servers refuse more messages on one connection after about a hundred (421);
+    # starting a new one before that costs a handshake, not a retry.
+    MESSAGES_PER_CONNECTION = 100
+
     def __init__(self, url: str, timeout: float = 30.0, local_hostname: str | None = None):
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
@@ -49,6 +58,7 @@ class SmtpTransport:
         self.timeout = timeout
         self.local_hostname = local_hostname
         self._conn: smtplib.SMTP | None = None
+        self._sent_on_conn = 0
 
     def _connect(self) -> smtplib.SMTP:
         if self.implicit_tls:
@@ -66,9 +76,17 @@ class SmtpTransport:
 
     def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> str:
         """Deliver `raw`; returns the server's reply. Raises TemporaryError or PermanentError."""
+        if self._sent_on_conn >= self.MESSAGES_PER_CONNECTION:
+            self.close()
         try:
             if self._conn is None:
                 self._conn = self._connect()
+                self._sent_on_conn = 0
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TemporaryError(f"{type(exc).__name__}: {exc}", connection_failed=True) from exc
+        try:
+            self._sent_on_conn += 1
             refused = self._conn.sendmail(envelope_from, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()

@@ -1,0 +1,139 @@
+"""Draining due mail: one connection, oldest first, one job for many messages, exactly once."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.test_outbound import create, load
+from webapp.extensions import db
+from webapp.models import Message
+from webapp.models.types import utcnow
+
+
+@pytest.fixture
+def team(make):
+    t = type("Team", (), {})()
+    t.job = make.offer("Backend")
+    t.rita = make.user("Rita Recruiter", offers=[t.job])
+    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
+    return t
+
+
+def drain_once(app) -> int:
+    """Run the drain job as a worker would, in this process."""
+    from webapp.jobs.send import send_due_job
+
+    with app.app_context():
+        return send_due_job()
+
+
+def subjects(smtp) -> list[str]:
+    return [m.data.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode() for m in smtp.messages]
+
+
+def send_jobs(app) -> tuple[list, list]:
+    """(queued send jobs, scheduled send job ids) in this run's Redis."""
+    from rq.registry import ScheduledJobRegistry
+
+    from webapp.queues import get_queue
+
+    with app.app_context():
+        queue = get_queue("send")
+        return queue.jobs, ScheduledJobRegistry(queue=queue).get_job_ids()
+
+
+def test_one_drain_sends_everything_due_oldest_first_over_one_connection(app, team, smtp, redis):
+    due = [create(app, team.rita, subject=f"Due {i}") for i in range(5)]
+    later = create(app, team.rita, subject="Tomorrow", send_at=utcnow() + timedelta(days=1))
+    cancelled = create(app, team.rita, subject="Cancelled", send_at=utcnow() + timedelta(hours=1))
+    with app.app_context():
+        row = db.session.get(Message, cancelled.id)
+        row.status, row.scheduled_at = "cancelled", utcnow() - timedelta(minutes=1)
+        db.session.commit()
+
+    assert drain_once(app) == 5
+    assert subjects(smtp) == [f"Due {i}" for i in range(5)]
+    assert len({m.peer for m in smtp.messages}) == 1  # one SMTP session for all five
+    assert all(load(app, m.id).status == "sent" for m in due)
+    assert load(app, later.id).status == "scheduled" and load(app, cancelled.id).status == "cancelled"
+    assert drain_once(app) == 0 and len(smtp.messages) == 5  # run twice: nothing sent twice
+
+
+def test_sending_now_queues_one_wake_up_for_many_messages(app, team, smtp, redis):
+    from webapp.jobs import enqueue_send
+
+    messages = [create(app, team.rita, subject=f"Bulk {i}") for i in range(30)]
+    with app.app_context():
+        for msg in messages:
+            assert enqueue_send(msg.id)
+    [wake], _ = send_jobs(app)
+    with app.app_context():
+        assert wake.perform() == 30
+    assert sorted(subjects(smtp)) == sorted(f"Bulk {i}" for i in range(30))
+    with app.app_context():  # the drain took the flag down: the next message wakes a worker again
+        assert enqueue_send(messages[0].id)
+    assert len(send_jobs(app)[0]) == 2
+
+
+def test_messages_due_the_same_second_share_one_scheduled_job(app, team, redis):
+    from webapp.jobs import enqueue_send
+
+    at = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    with app.app_context():
+        for offset in (0, 0, 0, 1):
+            msg = create(app, team.rita, send_at=at + timedelta(seconds=offset))
+            assert enqueue_send(msg.id, at=msg.scheduled_at)
+    queued, scheduled = send_jobs(app)
+    assert queued == [] and len(scheduled) == 2
+
+
+def test_an_unreachable_server_pauses_the_drain_without_spending_the_others_attempts(app, team, redis):
+    first, second = create(app, team.rita, subject="First"), create(app, team.rita, subject="Second")
+    app.config["SMTP_URL"] = "smtp://127.0.0.1:1"  # nothing listens there
+    try:
+        assert drain_once(app) == 0
+    finally:
+        app.config["SMTP_URL"] = None
+    tried, waiting = load(app, first.id), load(app, second.id)
+    assert tried.status == "queued" and tried.scheduled_at > utcnow() and tried.send_attempts == 1
+    assert "ConnectionRefusedError" in tried.error
+    assert waiting.status == "queued" and waiting.send_attempts == 0 and waiting.error is None
+    _, scheduled = send_jobs(app)
+    assert len(scheduled) == 1  # a drain comes back when the retry is due
+
+
+def test_a_permanent_refusal_fails_that_message_and_the_drain_goes_on(app, team, make, smtp, redis):
+    make.candidate("Bob Baker", offers=[team.job], emails=["bob@outside.test"])
+    smtp.handler.refuse["alice@outside.test"] = "550 5.1.1 No such user"
+    refused = create(app, team.rita, subject="To Alice")
+    fine = create(app, team.rita, to=["bob@outside.test"], subject="To Bob")
+    assert drain_once(app) == 1
+    assert load(app, refused.id).status == "failed" and "No such user" in load(app, refused.id).error
+    assert load(app, fine.id).status == "sent" and subjects(smtp) == ["To Bob"]
+
+
+def test_a_new_connection_after_the_per_connection_limit(app, team, smtp, redis, monkeypatch):
+    from webapp.mail.transport import SmtpTransport
+
+    monkeypatch.setattr(SmtpTransport, "MESSAGES_PER_CONNECTION", 2)
+    for i in range(5):
+        create(app, team.rita, subject=f"M{i}")
+    assert drain_once(app) == 5
+    assert len({m.peer for m in smtp.messages}) == 3
+
+
+def test_reconciler_wakes_a_worker_only_when_no_drain_is_waiting(app, team, redis):
+    from webapp.jobs.send import reconcile_job
+
+    msg = create(app, team.rita)
+    with app.app_context():
+        assert reconcile_job() == 0  # just queued: its wake-up has not had time yet
+        # Queued a minute ago, and its wake-up lost (Redis flushed).
+        db.session.get(Message, msg.id).created_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        assert db.session.scalar(select(Message.status).where(Message.id == msg.id)) == "queued"
+        assert reconcile_job() == 1
+        assert reconcile_job() == 0  # the wake-up it queued is waiting: not another one
+    queued, _ = send_jobs(app)
+    assert [j.func_name for j in queued] == ["webapp.jobs.send.send_due_job"]

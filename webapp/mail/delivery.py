@@ -1,0 +1,485 @@
+"""Deliver stored outbound messages exactly once.
+
+The database row is the truth. Every state change is a compare-and-set UPDATE, so two
+workers, a retried job, or a cancel racing a send can never deliver one message twice:
+    queued|scheduled --claim--> sending --> sent | failed | queued (temporary error, later)
+    sending for too long --> unknown (a worker died after handing it over: a person decides)
+
+A worker drains what is due one message at a time over one SMTP connection: claim (commit),
+send, record the outcome (commit). At most one message per worker is ever "sending", so a
+worker that dies leaves at most one message whose outcome is unknown.
+
+Statements here are Core, not ORM: loading a Message with its relationships cost more than
+sending it (a drain sends a message in about a millisecond).
+"""
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.policy import SMTP as SMTP_POLICY
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+
+from webapp.extensions import db
+from webapp.mail.addresses import bounce_address, reply_address
+from webapp.mail.build import Draft, OutgoingFile, build
+from webapp.mail.storage import BlobStore
+from webapp.mail.transport import PermanentError, TemporaryError
+from webapp.mail.wire import to_bytes
+from webapp.models import OUTBOUND, Attachment, Message, Thread
+from webapp.models.types import utcnow
+
+# Temporary SMTP errors: try again after these delays, then give up.
+RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+SENDING_TIMEOUT = timedelta(minutes=10)
+# A claimed message still marked "not handed over" this long after its claim is given back.
+RELEASE_AFTER = timedelta(minutes=2)
+
+
+@dataclass
+class OutboundSettings:
+    domain: str
+    secret: str
+
+
+@dataclass
+class Outgoing:
+    """What building a message needs, read with one query (plus one for attachments)."""
+
+    id: int
+    thread_id: int | None
+    message_id: str
+    in_reply_to: str | None
+    references: str | None
+    from_address: str
+    from_name: str
+    to_addresses: list[str]
+    cc_addresses: list[str]
+    bcc_addresses: list[str]
+    subject: str
+    body_text: str
+    send_attempts: int
+    attachments: list = field(default_factory=list)  # rows with filename, content_type, sha256
+    has_attachments: bool = False
+
+
+_OUTGOING_COLUMNS = [
+    getattr(Message, name) for name in Outgoing.__dataclass_fields__ if name != "attachments"
+]
+
+
+def load_outgoing(message_ids: list[int]) -> list[Outgoing]:
+    """The messages as `build_raw` needs them, in id order, without the ORM's relationship loading."""
+    rows = db.session.execute(
+        select(*_OUTGOING_COLUMNS).where(Message.id.in_(message_ids)).order_by(Message.id)
+    ).all()
+    found = [Outgoing(**row._asdict()) for row in rows]
+    for out in found:
+        out.to_addresses, out.cc_addresses = out.to_addresses or [], out.cc_addresses or []
+        out.bcc_addresses = out.bcc_addresses or []
+    with_files = {out.id: out for out in found if out.has_attachments}
+    if with_files:
+        for row in db.session.execute(
+            select(Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.sha256)
+            .where(Attachment.message_id.in_(list(with_files)))
+            .order_by(Attachment.id)
+        ):
+            with_files[row.message_id].attachments.append(row)
+    return found
+
+
+def build_raw(msg, settings: OutboundSettings, store: BlobStore) -> tuple[bytes, str, list[str]]:
+    """(bytes as sent, envelope sender, envelope recipients) for a Message or an Outgoing.
+
+    Bcc is only in the envelope.
+    """
+    draft = Draft(
+        from_name=msg.from_name,
+        from_address=msg.from_address,
+        to=[("", a) for a in msg.to_addresses],
+        cc=[("", a) for a in msg.cc_addresses],
+        subject=msg.subject,
+        text=msg.body_text,
+        reply_to=reply_address(msg.thread_id, settings.domain, settings.secret),
+        in_reply_to=msg.in_reply_to,
+        references=msg.references,
+        attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
+    )
+    # CRLF line ends, as SMTP requires (smtplib sends bytes as they are). The plain case is
+    # written directly (wire.py); the stdlib builds the rest.
+    now = utcnow()
+    raw = to_bytes(draft, msg.message_id, now) or build(draft, msg.message_id, now).as_bytes(
+        policy=SMTP_POLICY
+    )
+    recipients = list(dict.fromkeys(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses))
+    return raw, bounce_address(msg.id, settings.domain, settings.secret), recipients
+
+
+def _due(now: datetime):
+    """Rows a worker may claim now (the status IN lets the database use its status index)."""
+    return and_(
+        Message.status.in_(("queued", "scheduled")),
+        or_(
+            and_(
+                Message.status == "queued", or_(Message.scheduled_at.is_(None), Message.scheduled_at <= now)
+            ),
+            and_(Message.status == "scheduled", Message.scheduled_at <= now),
+        ),
+    )
+
+
+def _claiming(now: datetime):
+    return dict(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
+
+
+def claim(message_id: int) -> bool:
+    """Compare-and-set one due message to `sending`; True for exactly one caller. Commits."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.direction == OUTBOUND, _due(now))
+        .values(**_claiming(now))
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def claim_batch(limit: int) -> list[int]:
+    """Claim up to `limit` of the oldest due messages, whichever they are; [] when none is due. Commits.
+
+    One statement, so it is atomic: SQLite holds its write lock for it, and on PostgreSQL
+    SKIP LOCKED lets two workers take different messages instead of queueing on the same rows.
+    """
+    now = utcnow()
+    oldest = (
+        select(Message.id)
+        .where(Message.direction == OUTBOUND, _due(now))
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # ignored by SQLite, which has no row locks
+    )
+    claimed = db.session.scalars(
+        update(Message)
+        .where(Message.id.in_(oldest), _due(now))
+        .values(**_claiming(now))
+        .returning(Message.id)
+    ).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
+class HandOverMarks:
+    """Redis marks on claimed messages not yet handed to the mail server.
+
+    A drain claims a batch, marks each message, and takes the mark (DEL) just before handing
+    that message over. The reconciler takes the marks a dead worker left and gives those
+    messages back. DEL answers 1 to one caller only, so a message is either handed over by
+    its worker or given back, never both. No mark left (the hand-over began, or Redis lost
+    it) means the outcome is unknown, and a person decides: never a blind second send.
+    """
+
+    TTL_S = 86400
+
+    def __init__(self, redis, prefix: str):
+        self.redis, self.prefix = redis, prefix
+
+    def _key(self, message_id: int) -> str:
+        return f"hiremail:{self.prefix}unsent-{message_id}"
+
+    def set(self, message_ids: list[int]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for message_id in message_ids:
+            pipe.set(self._key(message_id), 1, ex=self.TTL_S)
+        pipe.execute()
+
+    def take(self, message_id: int) -> bool:
+        """True for the one caller that may now decide this message's fate."""
+        return self.redis.delete(self._key(message_id)) == 1
+
+
+@dataclass
+class Outcome:
+    message_id: int
+    status: str  # "sent", "failed", "retry", or "released" (claimed, never handed over)
+    error: str | None = None
+    raw: tuple[str, int] | None = None  # the sent copy: (sha256, size)
+    retry_at: datetime | None = None
+    thread_id: int | None = None
+    stop: str | None = None  # why nothing more can be sent for now (no server, no Redis)
+
+
+@dataclass
+class Delivery:
+    outcome: str  # "sent", "failed", "retry", "skipped"
+    retry_in: timedelta | None = None
+    due_at: datetime | None = None  # skipped because it is not due yet: when it will be
+
+
+def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
+    """Send one message if it is due and nobody else is sending it. Commits."""
+    if not claim(message_id):
+        waiting = db.session.execute(
+            select(Message.status, Message.scheduled_at).where(Message.id == message_id)
+        ).one_or_none()
+        if waiting is not None and waiting.status in ("scheduled", "queued") and waiting.scheduled_at:
+            return Delivery("skipped", due_at=waiting.scheduled_at)
+        return Delivery("skipped")
+    outcomes = send_claimed([message_id], transport, settings, store)
+    if not outcomes:
+        return Delivery("skipped")  # deleted meanwhile
+    outcome = outcomes[0]
+    if outcome.status == "retry":
+        return Delivery("retry", retry_in=outcome.retry_at - utcnow())
+    return Delivery(outcome.status)
+
+
+def send_claimed(
+    message_ids: list[int], transport, settings: OutboundSettings, store: BlobStore,
+    marks: HandOverMarks | None = None, deadline: float | None = None,
+) -> list[Outcome]:  # fmt: skip
+    """Hand over messages this worker claimed, in order, recording each outcome. Commits.
+
+    Stops early, giving back what it has not handed over, when the
+    server cannot be reached or at `deadline` (time.monotonic()). Outcomes are committed
+    together about every second: a dead worker's sent messages are then "sending" without a
+    mark, hence "unknown".
+    """
+    outcomes: list[Outcome] = []
+    todo = deque(load_outgoing(message_ids))
+    if marks is not None:
+        try:
+            marks.set(message_ids)
+        except Exception:  # no Redis: nothing was handed over, so all of it goes back
+            outcomes = [Outcome(msg.id, "released", stop="Redis could not be reached") for msg in todo]
+            _record(outcomes)
+            return outcomes
+    recorded, last_commit = 0, time.monotonic()
+    try:
+        while todo:
+            if outcomes and (outcomes[-1].stop or (deadline is not None and time.monotonic() >= deadline)):
+                break
+            msg = todo.popleft()
+            built = _build(msg, settings, store)
+            outcome = built if isinstance(built, Outcome) else _hand_over(msg, built, transport, store, marks)
+            if outcome is not None:
+                outcomes.append(outcome)
+            if time.monotonic() - last_commit >= 1.0:
+                _record(outcomes[recorded:])
+                recorded, last_commit = len(outcomes), time.monotonic()
+    finally:
+        # Whatever stopped us (no server, the budget, Redis, the job's timeout), give back
+        # what was never handed over, with its mark taken so the reconciler leaves it alone.
+        for msg in todo:
+            if marks is None or _took(marks, msg.id):
+                outcomes.append(Outcome(msg.id, "released"))
+        _record(outcomes[recorded:])
+    return outcomes
+
+
+def _took(marks: HandOverMarks, message_id: int) -> bool:
+    try:
+        return marks.take(message_id)
+    except Exception:  # Redis is gone: the reconciler decides later (unknown, never resent)
+        return False
+
+
+def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
+    """(bytes, envelope sender, recipients), or the failed Outcome when it cannot be built."""
+    try:
+        return build_raw(msg, settings, store)
+    except Exception as exc:  # a missing attachment file, say: this message fails, not the batch
+        return Outcome(msg.id, "failed", error=f"The message could not be built: {exc}"[:2000])
+
+
+def _hand_over(
+    msg: Outgoing, built, transport, store: BlobStore, marks: HandOverMarks | None
+) -> Outcome | None:
+    """Send one built message; what happened, or None if it is not ours to send any more."""
+    raw, envelope_from, recipients = built
+    if marks is not None:
+        try:
+            if not marks.take(msg.id):
+                return None  # the reconciler gave it back: no longer ours to send
+        except Exception:  # no Redis: not handed over, so it goes back
+            return Outcome(msg.id, "released", stop="Redis could not be reached")
+    try:
+        transport.send(envelope_from, recipients, raw)
+    except TemporaryError as exc:
+        outcome = _temporary(msg, str(exc))
+        if exc.connection_failed:
+            # No server: every other message would fail the same way and spend an attempt.
+            outcome.stop = "the mail server could not be reached"
+        return outcome
+    except PermanentError as exc:
+        return Outcome(msg.id, "failed", error=str(exc)[:2000])
+    # The message has left. The sent copy needs no fsync: the row holds what was sent, and
+    # syncing every copy cost a third of a send.
+    return Outcome(msg.id, "sent", raw=(store.put(raw, durable=False), len(raw)), thread_id=msg.thread_id)
+
+
+def _temporary(msg: Outgoing, reason: str) -> Outcome:
+    attempt = msg.send_attempts  # read after the claim, which counted this attempt
+    if attempt > len(RETRY_DELAYS):
+        return Outcome(msg.id, "failed", error=f"Gave up after {attempt} attempts: {reason}"[:2000])
+    return Outcome(
+        msg.id, "retry", error=f"Temporary failure, retrying: {reason}"[:2000],
+        retry_at=utcnow() + RETRY_DELAYS[attempt - 1],
+    )  # fmt: skip
+
+
+# Core tables: an executemany UPDATE through the ORM entity takes its bulk-by-primary-key path,
+# which allows no extra WHERE (and the "only if still sending" guard is the point).
+_messages = Message.__table__
+_threads = Thread.__table__
+
+
+def _record(outcomes: list[Outcome]) -> None:
+    """Commit outcomes, a statement per kind for all of them (only rows still "sending")."""
+    if not outcomes:
+        return
+    now = utcnow()
+    where = and_(_messages.c.id == bindparam("mid"), _messages.c.status == "sending")
+    by_status: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_status.setdefault(outcome.status, []).append(outcome)
+    if sent := by_status.get("sent"):
+        db.session.execute(
+            update(_messages).where(where).values(
+                status="sent", error=None, sent_at=now, sort_at=now, delivery_state=None,
+                raw_sha256=bindparam("sha"), raw_size=bindparam("size"),
+            ),
+            [{"mid": o.message_id, "sha": o.raw[0], "size": o.raw[1]} for o in sent],
+        )  # fmt: skip
+        threads = {o.thread_id for o in sent if o.thread_id is not None}
+        # Thread.touch in one statement: activity only ever moves forward.
+        db.session.execute(
+            update(_threads)
+            .where(_threads.c.id.in_(threads))
+            .where(or_(_threads.c.last_message_at.is_(None), _threads.c.last_message_at < now))
+            .values(last_message_at=now)
+        )
+    if failed := by_status.get("failed"):
+        db.session.execute(
+            update(_messages).where(where).values(status="failed", error=bindparam("error")),
+            [{"mid": o.message_id, "error": o.error} for o in failed],
+        )
+    if retry := by_status.get("retry"):
+        db.session.execute(
+            update(_messages)
+            .where(where)
+            .values(status="queued", error=bindparam("error"), scheduled_at=bindparam("retry_at")),
+            [{"mid": o.message_id, "error": o.error, "retry_at": o.retry_at} for o in retry],
+        )
+    if released := by_status.get("released"):
+        # Never handed over: back in the queue as it was, this attempt not counted.
+        db.session.execute(
+            update(_messages)
+            .where(where)
+            .values(status="queued", send_attempts=_messages.c.send_attempts - 1),
+            [{"mid": o.message_id} for o in released],
+        )
+    db.session.commit()
+
+
+@dataclass
+class Drained:
+    sent: int = 0
+    failed: int = 0
+    retry_at: list[datetime] = field(default_factory=list)  # when messages that will be retried fall due
+    more: bool = False  # stopped with mail perhaps still due (the time budget)
+    stopped: str | None = None  # why sending paused (no server, no Redis): the rest waits
+
+
+def drain(
+    transport, settings: OutboundSettings, store: BlobStore, budget: float,
+    marks: HandOverMarks | None = None, batch: int = 50,
+) -> Drained:  # fmt: skip
+    """Send due messages, oldest first, in claimed batches, until none is due or `budget` s passed."""
+    done = Drained()
+    deadline = time.monotonic() + budget
+    while True:
+        if time.monotonic() >= deadline:
+            done.more = True
+            return done
+        message_ids = claim_batch(batch)
+        if not message_ids:
+            return done
+        for outcome in send_claimed(message_ids, transport, settings, store, marks, deadline):
+            if outcome.status == "sent":
+                done.sent += 1
+            elif outcome.status == "failed":
+                done.failed += 1
+            elif outcome.status == "retry":
+                done.retry_at.append(outcome.retry_at)
+            elif outcome.status == "released":
+                done.more = True
+            done.stopped = done.stopped or outcome.stop
+        if done.stopped:
+            return done
+
+
+def count_due(now: datetime | None = None) -> int:
+    """How many messages are due now."""
+    return db.session.scalar(select(func.count()).where(Message.direction == OUTBOUND, _due(now or utcnow())))
+
+
+def next_due(after: datetime, within: timedelta) -> datetime | None:
+    """When the next message waiting for its time falls due, if that is soon."""
+    return db.session.scalar(
+        select(func.min(Message.scheduled_at)).where(
+            Message.direction == OUTBOUND,
+            Message.status.in_(("queued", "scheduled")),
+            Message.scheduled_at > after,
+            Message.scheduled_at <= after + within,
+        )
+    )
+
+
+@dataclass
+class Reconciled:
+    due: list[int]
+    unknown: list[int]
+    released: list[int] = field(default_factory=list)
+
+
+def reconcile(
+    now: datetime | None = None, grace: timedelta = timedelta(seconds=30), marks: HandOverMarks | None = None
+) -> Reconciled:
+    """Find messages late to leave (a lost wake-up?), and sends that never finished. Commits.
+
+    A claimed message whose hand-over mark is still there was never handed over (its worker
+    died or stalled): it goes back to the queue. Without a mark it may have left: "unknown".
+    """
+    now = now or utcnow()
+    stalled = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.status == "sending", Message.send_started_at < now - RELEASE_AFTER
+            )
+        )
+    )
+    released = [message_id for message_id in stalled if marks is not None and _took(marks, message_id)]
+    _record([Outcome(message_id, "released") for message_id in released])
+    stuck = list(
+        db.session.scalars(
+            select(Message.id).where(
+                Message.status == "sending", Message.send_started_at < now - SENDING_TIMEOUT
+            )
+        )
+    )
+    if stuck:
+        db.session.execute(
+            update(Message)
+            .where(Message.id.in_(stuck), Message.status == "sending")
+            .values(
+                status="unknown",
+                error="The worker stopped while handing this message to the mail server. "
+                "Check with the recipient, then mark it as sent or send it again.",
+            )
+        )
+    # Late: due for longer than `grace` (queued to go at once: made longer ago than that).
+    late = and_(_due(now - grace), or_(Message.scheduled_at.is_not(None), Message.created_at <= now - grace))
+    due = list(db.session.scalars(select(Message.id).where(late).order_by(Message.id).limit(5000)))
+    db.session.commit()
+    return Reconciled(due=due, unknown=stuck, released=released)
