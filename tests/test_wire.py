@@ -32,6 +32,20 @@ def drafts():
                     attachments=files)  # fmt: skip
 
 
+HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Bcc",
+)
+
+
 def parsed(raw: bytes):
     return message_from_bytes(raw, policy=policy.default)
 
@@ -40,8 +54,7 @@ def summary(raw: bytes) -> dict:
     """What a mail client shows: decoded headers, the text, the attachments."""
     msg = parsed(raw)
     return {
-        "headers": {k: str(msg[k]) for k in ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID",
-                                              "In-Reply-To", "References", "Bcc")},  # fmt: skip
+        "headers": {k: str(msg[k]) for k in HEADERS},
         # Line ends are the transfer's business (quoted-printable keeps CRLF, base64 LF).
         "text": msg.get_body(("plain",)).get_content().replace("\r\n", "\n"),
         "files": [(p.get_filename(), p.get_content_type(), p.get_content()) for p in msg.iter_attachments()],
@@ -63,7 +76,9 @@ def test_same_message_as_the_stdlib_for_every_combination():
         assert max(len(line) for line in lines) <= 998
         header = fast.split(b"\r\n\r\n", 1)[0].decode("ascii")  # headers are pure ASCII
         # Folded to 78 wherever there is a space to fold at (a 200-letter word cannot be).
-        assert all(len(line) <= 78 or " " not in line.strip().split(" ", 1)[-1] for line in header.split("\r\n"))
+        assert all(
+            len(line) <= 78 or " " not in line.strip().split(" ", 1)[-1] for line in header.split("\r\n")
+        )
     # The common case must take the direct path (else it would silently cost the stdlib's time).
     assert written >= len(NAMES) * len(SUBJECTS) * len(BODIES) * len(FILES) - 1
 
