@@ -137,3 +137,77 @@ def test_reconciler_wakes_a_worker_only_when_no_drain_is_waiting(app, team, redi
         assert reconcile_job() == 0  # the wake-up it queued is waiting: not another one
     queued, _ = send_jobs(app)
     assert [j.func_name for j in queued] == ["webapp.jobs.send.send_due_job"]
+
+
+def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_unknown(app, team, redis):
+    from webapp.jobs.send import hand_over_marks
+    from webapp.mail import delivery
+
+    made = [create(app, team.rita, subject=f"Batch {i}") for i in range(3)]
+    with app.app_context():
+        claimed = delivery.claim_batch(10)
+        assert claimed == [m.id for m in made]
+        marks = hand_over_marks()
+        marks.set(claimed)
+        assert marks.take(claimed[0])  # the worker was handing the first one over when it died
+        db.session.execute(
+            Message.__table__.update().values(
+                send_started_at=utcnow() - delivery.RELEASE_AFTER - timedelta(seconds=1)
+            )
+        )
+        db.session.commit()
+        found = delivery.reconcile(marks=marks)
+        assert found.released == claimed[1:] and found.unknown == []
+        later = delivery.reconcile(now=utcnow() + delivery.SENDING_TIMEOUT, marks=marks)
+        assert later.unknown == [claimed[0]]
+    assert [load(app, m.id).status for m in made] == ["unknown", "queued", "queued"]
+    assert [load(app, m.id).send_attempts for m in made] == [1, 0, 0]  # never tried: not counted
+
+
+def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, redis):
+    from webapp.jobs.context import blob_store
+    from webapp.jobs.send import hand_over_marks, outbound_settings
+    from webapp.mail import delivery
+    from webapp.mail.delivery import HandOverMarks
+    from webapp.mail.transport import transport_for
+
+    class StalledWorker(HandOverMarks):
+        def set(self, message_ids):
+            super().set(message_ids)
+            # The worker stalls here; the reconciler gives the second message back...
+            assert HandOverMarks(self.redis, self.prefix).take(message_ids[1])
+            delivery._record([delivery.Outcome(message_ids[1], "released")])
+
+    for i in range(3):
+        create(app, team.rita, subject=f"Slow {i}")
+    with app.app_context():
+        claimed = delivery.claim_batch(10)
+        marks = hand_over_marks()
+        transport = transport_for(app.config)
+        # ...and the worker, waking up, sends only what is still its own.
+        stalled = StalledWorker(marks.redis, marks.prefix)
+        outcomes = delivery.send_claimed(claimed, transport, outbound_settings(), blob_store(), stalled)
+        transport.close()
+    assert [o.status for o in outcomes] == ["sent", "sent"] and subjects(smtp) == ["Slow 0", "Slow 2"]
+    assert drain_once(app) == 1  # the one given back leaves once, with the next drain
+    assert sorted(subjects(smtp)) == ["Slow 0", "Slow 1", "Slow 2"]
+
+
+def test_no_redis_gives_the_batch_back_unsent(app, team, smtp, redis):
+    from webapp.jobs.context import blob_store
+    from webapp.jobs.send import outbound_settings
+    from webapp.mail import delivery
+    from webapp.mail.transport import transport_for
+
+    class Down:
+        def set(self, ids):
+            raise ConnectionError("Redis is down")
+
+    made = [create(app, team.rita, subject=f"M{i}") for i in range(2)]
+    with app.app_context():
+        claimed = delivery.claim_batch(10)
+        outcomes = delivery.send_claimed(
+            claimed, transport_for(app.config), outbound_settings(), blob_store(), Down()
+        )
+    assert {o.status for o in outcomes} == {"released"} and outcomes[0].stop
+    assert smtp.messages == [] and all(load(app, m.id).status == "queued" for m in made)
