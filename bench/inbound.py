@@ -175,12 +175,20 @@ def fingerprint(first_id: int) -> str:
         )
     ):
         digest.update(repr(tuple(row)).encode())
-    for row in db.session.execute(
-        select(Thread.id, Thread.subject, Thread.candidate_id, Thread.offer_id, Thread.is_archived).order_by(
-            Thread.id
+    threads = select(Thread.id, Thread.subject, Thread.candidate_id, Thread.offer_id, Thread.is_archived,
+                     Thread.archived_at, Thread.archived_by_id, Thread.last_message_at)  # fmt: skip
+    # New mail's times are the clock's: a conversation's activity time is named by its message.
+    at_message = dict(
+        db.session.execute(select(Message.sort_at, Message.id).where(Message.id >= first_id)).all()
+    )
+    for row in db.session.execute(threads.order_by(Thread.id)):
+        digest.update(repr((*row[:-1], at_message.get(row[-1], row[-1]))).encode())
+    if db.engine.dialect.name == "sqlite":  # the search index (on PostgreSQL an expression of the row)
+        fts = text(
+            "SELECT rowid, subject, body, people FROM message_fts WHERE rowid >= :first ORDER BY rowid"
         )
-    ):
-        digest.update(repr(tuple(row)).encode())
+        for row in db.session.execute(fts, {"first": first_id}):
+            digest.update(repr(tuple(row)).encode())
     for row in db.session.execute(
         select(Message.id, Message.status, Message.delivery_state, Message.error)
         .where(Message.delivery_state.is_not(None))

@@ -2,27 +2,22 @@
 
 The order matters (see the issue): duplicate, bounce, auto-reply, reply, incoming CV,
 candidate, internal, non-candidate; anything that cannot be parsed safely is quarantined.
-`decide` only reads the database (so `mail import --dry-run` can use it); `apply` writes.
+`decide` only reads the database (so `mail import --dry-run` can use it); `filing` writes.
 """
 
 import contextlib
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import Row, bindparam, func, or_, select
 
 from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
 from webapp.mail.autoreply import auto_reply_reason
 from webapp.mail.bounce import BounceReport, parse_bounce
 from webapp.mail.parse import ParsedMail
-from webapp.mail.record import add_recipients, fill_from_parsed
-from webapp.mail.storage import BlobStore
 from webapp.models import OUTBOUND, CandidateEmail, Message, Offer, Placement, Thread, User
-from webapp.models.types import utcnow
 
 OUTCOMES = (
     "duplicate",
@@ -36,30 +31,54 @@ OUTCOMES = (
     "quarantined",
 )
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-# The look-ups below run for every inbound message: built once, with bound parameters, they
-# skip SQLAlchemy's per-call construction and cache-key work (about a third of their cost).
-_THREAD = select(Thread).where(Thread.id == bindparam("thread_id")).options(lazyload("*"))
-_CANDIDATE_ID = select(CandidateEmail.candidate_id).where(CandidateEmail.email == bindparam("email"))
-_BY_EMAIL = func.lower(User.email) == bindparam("sender")
+# The look-ups below run for every inbound message: built once, with bound parameters, over
+# the tables (Core rows, not ORM objects: nothing here changes them, and loading entities cost
+# more than the queries themselves).
+_messages, _threads, _users = Message.__table__, Thread.__table__, User.__table__
+_THREAD = select(
+    _threads.c.id, _threads.c.candidate_id, _threads.c.is_archived, _threads.c.last_message_at
+).where(_threads.c.id == bindparam("thread_id"))
+_CANDIDATE_ID = select(CandidateEmail.__table__.c.candidate_id).where(
+    CandidateEmail.__table__.c.email == bindparam("email")
+)
+_BY_EMAIL = func.lower(_users.c.email) == bindparam("sender")
 _TEAM_MEMBERS = (
-    select(User, _BY_EMAIL.label("by_email"))
-    .where(or_(_BY_EMAIL, User.inbound_local.in_(bindparam("locals", expanding=True))))
-    .order_by(User.id)
+    select(_users.c.id, _users.c.email, _users.c.inbound_local, _BY_EMAIL.label("by_email"))
+    .where(or_(_BY_EMAIL, _users.c.inbound_local.in_(bindparam("locals", expanding=True))))
+    .order_by(_users.c.id)
 )
 _THREAD_BY_REFERENCES = (
-    select(Message.thread_id, Message.direction)
-    .where(Message.message_id.in_(bindparam("ids", expanding=True)), Message.thread_id.is_not(None))
-    .order_by(Message.id.desc())
+    select(_messages.c.thread_id, _messages.c.direction)
+    .where(_messages.c.message_id.in_(bindparam("ids", expanding=True)), _messages.c.thread_id.is_not(None))
+    .order_by(_messages.c.id.desc())
     .limit(1)
 )
 _THREAD_WRITERS = (
-    select(Message.sender_id)
-    .where(Message.thread_id == bindparam("thread_id"), Message.sender_id.is_not(None))
+    select(_messages.c.sender_id)
+    .where(_messages.c.thread_id == bindparam("thread_id"), _messages.c.sender_id.is_not(None))
     .distinct()
 )
-_OFFERS_OF = select(Placement.offer_id).where(Placement.candidate_id == bindparam("candidate_id")).limit(2)
-_JOB_BY_SLUG = (
-    select(Offer).where(Offer.slug == bindparam("slug"), Offer.kind == "job").options(lazyload("*"))
+_OFFERS_OF = (
+    select(Placement.__table__.c.offer_id)
+    .where(Placement.__table__.c.candidate_id == bindparam("candidate_id"))
+    .limit(2)
+)
+_JOB_BY_SLUG = select(Offer.__table__.c.id, Offer.__table__.c.title).where(
+    Offer.__table__.c.slug == bindparam("slug"), Offer.__table__.c.kind == "job"
+)
+# What a bounce needs of the sent message it reports.
+_OUTBOUND_COLUMNS = (
+    _messages.c.id, _messages.c.thread_id, _messages.c.candidate_id, _messages.c.status,
+    _messages.c.delivery_state,
+)  # fmt: skip
+_OUTBOUND_BY_ID = select(*_OUTBOUND_COLUMNS).where(
+    _messages.c.id == bindparam("id"), _messages.c.direction == OUTBOUND
+)
+_OUTBOUND_BY_MESSAGE_ID = (
+    select(*_OUTBOUND_COLUMNS)
+    .where(_messages.c.message_id == bindparam("mid"), _messages.c.direction == OUTBOUND)
+    .order_by(_messages.c.id.desc())
+    .limit(1)
 )
 
 
@@ -75,7 +94,7 @@ class Decision:
 
     outcome: str
     reason: str
-    thread: Thread | None = None
+    thread: Row | None = None  # an existing conversation (_THREAD's columns); None: a new one or none
     new_thread: bool = False
     candidate_id: int | None = None
     offer_id: int | None = None
@@ -85,7 +104,7 @@ class Decision:
     is_note: bool = False
     is_cv: bool = False
     cv_offer_id: int | None = None
-    bounced: Message | None = None
+    bounced: Row | None = None  # the sent message a bounce reports (_OUTBOUND_COLUMNS)
     bounce: BounceReport | None = None
 
 
@@ -104,7 +123,7 @@ def _targets(addresses: list[str], settings: Settings) -> list[Target]:
     return [t for t in (resolve(a, settings.domain, settings.secret) for a in addresses) if t]
 
 
-def _team_members(sender: str, targets: list[Target], settings: Settings) -> tuple[User | None, list[int]]:
+def _team_members(sender: str, targets: list[Target], settings: Settings) -> tuple[Row | None, list[int]]:
     """The team member who sent the message, and the ids of those it is addressed to (one query).
 
     The sender is the user whose login email is `sender`, else whose personal inbound address
@@ -117,17 +136,17 @@ def _team_members(sender: str, targets: list[Target], settings: Settings) -> tup
     if not sender and not wanted:
         return None, []
     rows = db.session.execute(_TEAM_MEMBERS, {"sender": sender, "locals": wanted}).all()
-    sender_user = next((u for u, by_email in rows if sender and by_email), None)
+    sender_user = next((u for u in rows if sender and u.by_email), None)
     if sender_user is None and own and own.kind == "user":
-        sender_user = next((u for u, _ in rows if u.inbound_local == own.value), None)
-    return sender_user, [u.id for u, _ in rows if u.inbound_local in addressed]
+        sender_user = next((u for u in rows if u.inbound_local == own.value), None)
+    return sender_user, [u.id for u in rows if u.inbound_local in addressed]
 
 
-def _thread(thread_id: int | None) -> Thread | None:
-    """The conversation by id, without its eager-loaded candidate and offer (nothing here reads them)."""
+def _thread(thread_id: int | None) -> Row | None:
+    """The conversation by id: what classifying and filing a message into it need."""
     if thread_id is None:
         return None
-    return db.session.scalar(_THREAD, {"thread_id": thread_id})
+    return db.session.execute(_THREAD, {"thread_id": thread_id}).first()
 
 
 def _candidate_id(address: str) -> int | None:
@@ -139,7 +158,7 @@ def _referenced_ids(parsed: ParsedMail) -> list[str]:
     return list(dict.fromkeys(ids))[-50:]  # a hostile References header can be huge
 
 
-def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Thread | None, str, bool]:
+def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Row | None, str, bool]:
     """The known conversation this message answers: (thread, how it matched, answers our mail)."""
     for target in targets:
         if target.kind == "reply":
@@ -158,25 +177,19 @@ def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Thread | Non
     return None, "", False
 
 
-def _thread_writers(thread: Thread) -> list[int]:
+def _thread_writers(thread: Row) -> list[int]:
     """Team members who wrote in the conversation (they see its replies in their Inbox)."""
     return list(db.session.scalars(_THREAD_WRITERS, {"thread_id": thread.id}))
 
 
-def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Message | None, str]:
+def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row | None, str]:
     for target in targets:
         if target.kind == "bounce":
-            msg = db.session.get(Message, target.value, options=[lazyload("*")])
-            if msg is not None and msg.direction == OUTBOUND:
+            msg = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
+            if msg is not None:
                 return msg, "its VERP return path names the message"
     if report.original_message_id:
-        msg = db.session.scalar(
-            select(Message)
-            .where(Message.message_id == report.original_message_id, Message.direction == OUTBOUND)
-            .order_by(Message.id.desc())
-            .limit(1)
-            .options(lazyload("*"))
-        )
+        msg = db.session.execute(_OUTBOUND_BY_MESSAGE_ID, {"mid": report.original_message_id}).first()
         if msg is not None:
             return msg, "the report quotes the message's Message-ID"
     return None, "no sent message matched"
@@ -185,14 +198,14 @@ def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Messa
 @functools.cache
 def _duplicate_query(has_message_id: bool, has_own_id: bool):
     """An earlier message with the same bytes (and Message-ID, when there is one)."""
-    query = select(Message.id).where(
-        Message.raw_sha256 == bindparam("sha"),
-        or_(Message.outcome.is_(None), Message.outcome != "duplicate"),
+    query = select(_messages.c.id).where(
+        _messages.c.raw_sha256 == bindparam("sha"),
+        or_(_messages.c.outcome.is_(None), _messages.c.outcome != "duplicate"),
     )
     if has_message_id:
-        query = query.where(Message.message_id == bindparam("mid"))
+        query = query.where(_messages.c.message_id == bindparam("mid"))
     if has_own_id:
-        query = query.where(Message.id < bindparam("own_id"))
+        query = query.where(_messages.c.id < bindparam("own_id"))
     return query.limit(1)
 
 
@@ -268,7 +281,7 @@ def decide(
             continue
         offer = None
         if target.value:
-            offer = db.session.scalar(_JOB_BY_SLUG, {"slug": target.value})
+            offer = db.session.execute(_JOB_BY_SLUG, {"slug": target.value}).first()
         where = f"the CV address of {offer.title}" if offer else "the company CV inbox"
         return Decision(
             "incoming_cv",
@@ -303,85 +316,3 @@ def decide(
         new_thread=True,
         recipient_user_ids=addressed,
     )
-
-
-def apply(msg: Message, parsed: ParsedMail, decision: Decision, store: BlobStore, now: datetime) -> None:
-    """Write the decision onto the stored message: fields, thread, recipients, bounce effects."""
-    fill_from_parsed(msg, parsed, store)
-    msg.outcome, msg.outcome_reason = decision.outcome, decision.reason[:2000]
-    msg.classified_at = now
-    msg.candidate_id = decision.candidate_id
-    msg.is_internal = decision.is_internal
-    msg.is_auto_reply = decision.is_note
-    msg.is_cv, msg.cv_offer_id = decision.is_cv, decision.cv_offer_id
-    msg.sender_id = decision.sender_user_id if decision.is_internal else None
-    msg.received_at = msg.received_at or msg.created_at
-    if msg.source == "import" and parsed.date and parsed.date < now:
-        msg.sort_at = parsed.date  # an imported archive keeps its own chronology
-    else:
-        msg.sort_at = msg.received_at
-    if decision.outcome == "duplicate" or (decision.outcome == "auto_reply" and decision.thread is None):
-        msg.thread = None  # stored and counted, but in no folder
-        db.session.flush()
-        return
-    thread = decision.thread
-    if thread is None:
-        thread = Thread(
-            subject=parsed.subject[:998],
-            candidate_id=decision.candidate_id,
-            offer_id=decision.offer_id,
-            last_message_at=msg.sort_at,
-        )
-        db.session.add(thread)
-    msg.thread = thread
-    if not decision.is_note:
-        thread.touch(msg.sort_at)
-        if thread.is_archived:  # new mail brings an archived conversation back
-            thread.is_archived, thread.archived_at, thread.archived_by_id = False, None, None
-    if decision.bounced is not None and decision.bounce is not None:
-        _record_bounce(decision.bounced, decision.bounce, msg)
-    add_recipients(msg, decision.recipient_user_ids)  # msg.id is known: one flush writes it all
-    db.session.flush()
-
-
-def _record_bounce(outbound: Message, report: BounceReport, bounce: Message) -> None:
-    """A failure fails the sent message (with the server's reason); a delay only says so."""
-    bounce.bounced_message_id = outbound.id
-    reason = report.diagnostic or ("delivery delayed" if report.is_delay else "delivery failed")
-    if report.status:
-        reason = f"{report.status} {reason}"
-    if report.is_delay:
-        if outbound.status == "sent" and outbound.delivery_state != "bounced":
-            outbound.delivery_state = "delayed"
-            outbound.error = f"Delayed: {reason}"[:2000]
-        return
-    if outbound.status in ("sent", "sending", "failed"):
-        outbound.status = "failed"
-        outbound.delivery_state = "bounced"
-        outbound.error = reason[:2000]
-
-
-def quarantine(msg: Message, parsed: ParsedMail | None, problems: list[str], now: datetime) -> None:
-    """Keep the message out of every folder, with what was wrong, for an admin to look at."""
-    msg.status = "quarantined"
-    msg.outcome = "quarantined"
-    msg.outcome_reason = "; ".join(problems)[:2000]
-    msg.defects = (list(parsed.defects) if parsed else []) + problems
-    msg.classified_at = now
-    msg.thread = None
-    if parsed is not None:
-        msg.subject = parsed.subject[:2000]
-        msg.from_address = parsed.from_address[:254]
-        msg.from_name = parsed.from_name[:200]
-        msg.message_id = (parsed.message_id or "")[:998] or None
-    db.session.flush()
-
-
-def classify(msg: Message, parsed: ParsedMail, settings: Settings, store: BlobStore) -> str:
-    """Decide and apply; returns the outcome."""
-    now = utcnow()
-    decision = decide(
-        parsed, sha256=msg.raw_sha256, envelope_to=msg.envelope_to, settings=settings, own_id=msg.id
-    )
-    apply(msg, parsed, decision, store, now)
-    return decision.outcome

@@ -4,33 +4,33 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import lazyload, noload
 
 from webapp.extensions import db
-from webapp.mail.classify import Settings, classify, quarantine
+from webapp.mail.classify import Settings, decide
+from webapp.mail.filing import file_decision, file_quarantine
 from webapp.mail.parse import Limits, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
 from webapp.models import INBOUND, Message
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
+# Workers of earlier versions claimed a message ("classifying") in a transaction of its own
+# before classifying it; a claim older than this belonged to a worker that died.
 CLAIMED = "classifying"
-# A claim older than this belongs to a worker that died; the sweep hands the message out again.
 STALE_CLAIM = timedelta(minutes=10)
 DEFAULT_LIMITS = Limits()
-# Built once with bound parameters: they run for every message (see classify.py).
-_CLAIM = (
-    update(Message)
-    .where(Message.id == bindparam("claim_id"), Message.outcome.is_(None))
-    .values(outcome=CLAIMED, classified_at=bindparam("now"))
-)
-# Nothing reads the eager-loaded relationships here, and a message never classified has no
-# attachments yet: load the row alone (one query instead of two to five).
-_CLAIMED_MESSAGE = (
-    select(Message)
-    .where(Message.id == bindparam("claim_id"))
-    .options(lazyload("*"), noload(Message.attachments))
-)
+_messages = Message.__table__
+# What classifying needs of the stored row (Core: no entity to load).
+_STORED = select(
+    _messages.c.id,
+    _messages.c.outcome,
+    _messages.c.raw_sha256,
+    _messages.c.envelope_to,
+    _messages.c.source,
+    _messages.c.created_at,
+    _messages.c.received_at,
+).where(_messages.c.id == bindparam("message_id"))
+_OUTCOME = select(_messages.c.outcome).where(_messages.c.id == bindparam("message_id"))
 
 
 def store_inbound(
@@ -55,43 +55,53 @@ def store_inbound(
     return msg
 
 
-def claim(message_id: int) -> bool:
-    """Compare-and-set NULL -> classifying, so two workers never classify one message."""
-    result = db.session.execute(_CLAIM, {"claim_id": message_id, "now": utcnow()})
-    db.session.commit()
-    return result.rowcount == 1
-
-
 def classify_stored(
     message_id: int, *, settings: Settings, store: BlobStore, limits: Limits = DEFAULT_LIMITS
 ) -> str | None:
-    """Classify one stored message; a no-op if someone else did or is doing it. Commits."""
-    if not claim(message_id):
-        return db.session.scalar(select(Message.outcome).where(Message.id == message_id))
-    msg = db.session.scalar(_CLAIMED_MESSAGE, {"claim_id": message_id})
+    """Classify one stored message in one transaction; a no-op if it is already classified. Commits.
+
+    Nothing is written before the outcome: the row is filed only while still unclassified (a
+    compare-and-set), so a second run, or a second worker, finds it done and changes nothing.
+    A worker that dies half-way leaves it unclassified, for the sweep to queue again.
+    """
+    stored = db.session.execute(_STORED, {"message_id": message_id}).first()
+    if stored is None or stored.outcome is not None:
+        return stored.outcome if stored is not None else None
     parsed = None
+    now = utcnow()
     try:
         # Parsed from the file in chunks: a big message is never in memory twice. The header
         # limit only needs the first header_bytes + 4 bytes to give the same verdict.
-        with store.open(msg.raw_sha256) as fh:
+        with store.open(stored.raw_sha256) as fh:
             parsed, head = parse_file(fh, head_bytes=limits.header_bytes + 4)
         problems = (
             limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
         )
         if problems:
-            quarantine(msg, parsed, problems, utcnow())
             outcome = "quarantined"
+            filed = file_quarantine(message_id, parsed, problems, now)
         else:
-            outcome = classify(msg, parsed, settings, store)
-        db.session.commit()
-        return outcome
+            decision = decide(
+                parsed, sha256=stored.raw_sha256, envelope_to=stored.envelope_to, settings=settings,
+                own_id=message_id,
+            )  # fmt: skip
+            outcome = decision.outcome
+            filed = file_decision(stored, parsed, decision, store, now)
+        return _settle(message_id, filed, outcome)
     except Exception as exc:  # whatever the message does to us, it is kept, not lost
         log.exception("classifying message %s failed; quarantining it", message_id)
         db.session.rollback()
-        msg = db.session.get(Message, message_id)
-        quarantine(msg, parsed, [f"classification failed: {type(exc).__name__}: {exc}"[:500]], utcnow())
-        db.session.commit()
-        return "quarantined"
+        problems = [f"classification failed: {type(exc).__name__}: {exc}"[:500]]
+        return _settle(message_id, file_quarantine(message_id, parsed, problems, now), "quarantined")
+
+
+def _settle(message_id: int, filed: bool, outcome: str) -> str | None:
+    """Commit what was filed; if someone else filed the message meanwhile, theirs stands."""
+    if not filed:
+        db.session.rollback()
+        return db.session.scalar(_OUTCOME, {"message_id": message_id})
+    db.session.commit()
+    return outcome
 
 
 def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:

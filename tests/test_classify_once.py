@@ -1,0 +1,128 @@
+"""Each stored message is classified exactly once: never lost, never filed twice."""
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.mailmaker import raw_mail
+from webapp.extensions import db
+from webapp.models import Message, MessageRecipient, Thread
+
+
+@pytest.fixture
+def team(make):
+    t = type("Team", (), {})()
+    t.job = make.offer("Backend")
+    t.rita = make.user("Rita Recruiter", offers=[t.job])
+    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
+    return t
+
+
+def stored(app, raw: bytes) -> int:
+    """Store the bytes as an entry point does, without queueing anything."""
+    from webapp.jobs.context import blob_store
+    from webapp.mail.inbound import store_inbound
+
+    with app.app_context():
+        message_id = store_inbound(raw, store=blob_store(), source="smtp").id
+        db.session.commit()
+    return message_id
+
+
+def counts() -> tuple[int, int]:
+    return db.session.scalar(select(func.count(Thread.id))), db.session.scalar(
+        select(func.count()).select_from(MessageRecipient)
+    )
+
+
+def test_one_commit_files_the_message(app, team):
+    from webapp.jobs.inbound import classify_job
+
+    message_id = stored(app, raw_mail(attachment=("cv.pdf", b"%PDF-1.4")))
+    with app.app_context():
+        commits = []
+        from sqlalchemy import event
+
+        listener = lambda conn: commits.append(1)  # noqa: E731
+        event.listen(db.engine, "commit", listener)
+        try:
+            assert classify_job(message_id) == "candidate"
+        finally:
+            event.remove(db.engine, "commit", listener)
+        assert len(commits) == 1
+        msg = db.session.get(Message, message_id)
+        assert msg.thread_id and msg.candidate_id == team.alice.id and len(msg.attachments) == 1
+
+
+def test_a_message_filed_meanwhile_by_another_worker_keeps_that_outcome(app, team, monkeypatch):
+    """The compare-and-set: the second worker writes nothing, not even the thread it would open."""
+    from webapp.jobs.inbound import classify_job
+    from webapp.mail import inbound
+
+    message_id = stored(app, raw_mail())
+    real_decide = inbound.decide
+
+    def decide_while_another_worker_files_it(*args, **kwargs):
+        decision = real_decide(*args, **kwargs)
+        with db.engine.begin() as other:  # another worker, on its own connection
+            other.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(outcome="non_candidate", outcome_reason="filed by the other worker")
+            )
+        return decision
+
+    monkeypatch.setattr(inbound, "decide", decide_while_another_worker_files_it)
+    with app.app_context():
+        before = counts()
+        assert classify_job(message_id) == "non_candidate"
+        assert counts() == before
+        msg = db.session.get(Message, message_id)
+        assert msg.outcome_reason == "filed by the other worker" and msg.thread_id is None
+
+
+def test_a_worker_that_dies_half_way_leaves_the_message_for_the_sweep(app, team, monkeypatch):
+    """Nothing is committed before the outcome: a crash (not an exception) leaves no trace."""
+    from datetime import timedelta
+
+    from webapp.jobs.inbound import classify_job
+    from webapp.mail import inbound
+
+    message_id = stored(app, raw_mail())
+    real_file = inbound.file_decision
+
+    def file_then_die(*args, **kwargs):
+        real_file(*args, **kwargs)  # thread, row, recipients written, not committed
+        raise SystemExit("the work-horse was killed")
+
+    monkeypatch.setattr(inbound, "file_decision", file_then_die)
+    with app.app_context():
+        before = counts()
+        with pytest.raises(SystemExit):
+            classify_job(message_id)
+        assert counts() == before
+        assert db.session.get(Message, message_id).outcome is None
+        assert inbound.unclassified_ids(min_age=timedelta(0)) == [message_id]
+    monkeypatch.setattr(inbound, "file_decision", real_file)
+    with app.app_context():
+        assert classify_job(message_id) == "candidate"
+
+
+def test_an_exception_while_filing_quarantines_without_half_a_classification(app, team, monkeypatch):
+    from webapp.jobs.inbound import classify_job
+    from webapp.mail import inbound
+
+    message_id = stored(app, raw_mail())
+    real_file = inbound.file_decision
+
+    def file_then_fail(*args, **kwargs):
+        real_file(*args, **kwargs)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(inbound, "file_decision", file_then_fail)
+    with app.app_context():
+        before = counts()
+        assert classify_job(message_id) == "quarantined"
+        assert counts() == before
+        msg = db.session.get(Message, message_id)
+        assert msg.status == "quarantined" and "disk on fire" in msg.outcome_reason
+        assert msg.from_address == "alice@outside.test" and msg.thread_id is None

@@ -1,0 +1,194 @@
+"""Write a classification: the message row, its conversation, attachments, recipients, bounce.
+
+Core statements in the caller's transaction: the ORM's unit of work cost more than the SQL it
+wrote. The message row only changes while it is still unclassified (outcome NULL); that
+compare-and-set is what keeps a job run twice, or two workers, from filing one message twice.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Row, bindparam, case, insert, or_, update
+
+from webapp.extensions import db
+from webapp.mail.bounce import BounceReport
+from webapp.mail.classify import Decision
+from webapp.mail.parse import ParsedMail
+from webapp.mail.storage import BlobStore
+from webapp.models import Attachment, Message, MessageRecipient, Thread
+from webapp.models.types import UTCDateTime
+
+_messages, _threads = Message.__table__, Thread.__table__
+# The SET columns come with each call's parameters; "msg_id" names the row (not a column).
+_FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
+_NEW_THREAD = insert(_threads)
+_ADD_ATTACHMENTS = insert(Attachment.__table__)
+_ADD_RECIPIENTS = insert(MessageRecipient.__table__)
+_AT = bindparam("at", type_=UTCDateTime())
+# New mail moves the conversation's activity forward (never back) and brings it out of the archive.
+_TOUCH = (
+    update(_threads)
+    .where(_threads.c.id == bindparam("thread_id"))
+    .values(
+        last_message_at=case(
+            (or_(_threads.c.last_message_at.is_(None), _threads.c.last_message_at < _AT), _AT),
+            else_=_threads.c.last_message_at,
+        ),
+        is_archived=False,
+        archived_at=None,
+        archived_by_id=None,
+    )
+)
+# A bounce changes the sent message only from the states the report can apply to.
+_FAIL_SENT = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("outbound_id"), _messages.c.status.in_(("sent", "sending", "failed")))
+    .values(status="failed", delivery_state="bounced", error=bindparam("reason"))
+)
+_DELAY_SENT = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("outbound_id"),
+        _messages.c.status == "sent",
+        or_(_messages.c.delivery_state.is_(None), _messages.c.delivery_state != "bounced"),
+    )
+    .values(delivery_state="delayed", error=bindparam("reason"))
+)
+
+
+def parsed_fields(parsed: ParsedMail) -> dict:
+    """The message's columns that come from parsing it."""
+    return {
+        "message_id": (parsed.message_id or "")[:998] or None,
+        "in_reply_to": parsed.in_reply_to,
+        "references": parsed.references,
+        "from_address": parsed.from_address[:254],
+        "from_name": parsed.from_name[:200],
+        "to_addresses": parsed.to,
+        "cc_addresses": parsed.cc,
+        "subject": parsed.subject,
+        "snippet": parsed.snippet,
+        "body_text": parsed.text,
+        "body_html": parsed.html,
+        "has_attachments": any(not a.is_inline for a in parsed.attachments),
+    }
+
+
+def attachment_rows(parsed: ParsedMail, store: BlobStore) -> list[dict]:
+    """Store the attachments' bytes; their rows, without the message id."""
+    return [
+        {
+            "filename": part.filename,
+            "content_type": part.content_type[:255],
+            "size": len(part.data),
+            "sha256": store.put(part.data, durable=False),  # the raw, kept durably, holds it too
+            "is_inline": part.is_inline,
+            "content_id": (part.content_id or "")[:255] or None,
+        }
+        for part in parsed.attachments
+    ]
+
+
+def file_decision(
+    stored: Row, parsed: ParsedMail, decision: Decision, store: BlobStore, now: datetime
+) -> bool:
+    """Write `decision` onto the stored message; False (nothing written) if it was already filed.
+
+    `stored` has the row's id, source, created_at and received_at. The caller commits, or rolls
+    back on False (a new conversation may have been inserted).
+    """
+    received_at = stored.received_at or stored.created_at
+    keeps_own_date = (
+        stored.source == "import" and parsed.date and parsed.date < now
+    )  # an archive's chronology
+    sort_at = parsed.date if keeps_own_date else received_at
+    attachments = attachment_rows(parsed, store)  # blobs before the transaction takes its write lock
+    # A duplicate, and an auto-reply to nothing we know, are stored and counted but in no folder.
+    has_thread = not (
+        decision.outcome == "duplicate" or (decision.outcome == "auto_reply" and decision.thread is None)
+    )
+    bounced = decision.bounced if has_thread and decision.bounce is not None else None
+    thread_id = None
+    if has_thread:
+        thread_id = (
+            decision.thread.id if decision.thread is not None else _new_thread(parsed, decision, sort_at)
+        )
+    values = parsed_fields(parsed) | {
+        "msg_id": stored.id,
+        "outcome": decision.outcome,
+        "outcome_reason": decision.reason[:2000],
+        "classified_at": now,
+        "candidate_id": decision.candidate_id,
+        "is_internal": decision.is_internal,
+        "is_auto_reply": decision.is_note,
+        "is_cv": decision.is_cv,
+        "cv_offer_id": decision.cv_offer_id,
+        "sender_id": decision.sender_user_id if decision.is_internal else None,
+        "received_at": received_at,
+        "sort_at": sort_at,
+        "thread_id": thread_id,
+        "bounced_message_id": bounced.id if bounced is not None else None,
+    }
+    if db.session.execute(_FILE, values).rowcount != 1:
+        return False
+    if attachments:
+        db.session.execute(_ADD_ATTACHMENTS, [row | {"message_id": stored.id} for row in attachments])
+    if not has_thread:
+        return True
+    thread = decision.thread
+    moves_thread = thread is not None and not decision.is_note
+    if moves_thread and (
+        thread.is_archived or thread.last_message_at is None or sort_at > thread.last_message_at
+    ):
+        db.session.execute(_TOUCH, {"thread_id": thread.id, "at": sort_at})
+    if bounced is not None:
+        _record_bounce(bounced, decision.bounce)
+    recipients = [{"message_id": stored.id, "user_id": u} for u in dict.fromkeys(decision.recipient_user_ids)]
+    if recipients:
+        db.session.execute(_ADD_RECIPIENTS, recipients)
+    return True
+
+
+def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> int:
+    """Open the conversation the message starts; its id."""
+    result = db.session.execute(
+        _NEW_THREAD,
+        {
+            "subject": parsed.subject[:998],
+            "candidate_id": decision.candidate_id,
+            "offer_id": decision.offer_id,
+            "last_message_at": sort_at,
+        },
+    )
+    return result.inserted_primary_key[0]
+
+
+def _record_bounce(outbound: Row, report: BounceReport) -> None:
+    """A failure fails the sent message (with the server's reason); a delay only says so."""
+    reason = report.diagnostic or ("delivery delayed" if report.is_delay else "delivery failed")
+    if report.status:
+        reason = f"{report.status} {reason}"
+    if report.is_delay:
+        db.session.execute(_DELAY_SENT, {"outbound_id": outbound.id, "reason": f"Delayed: {reason}"[:2000]})
+    else:
+        db.session.execute(_FAIL_SENT, {"outbound_id": outbound.id, "reason": reason[:2000]})
+
+
+def file_quarantine(message_id: int, parsed: ParsedMail | None, problems: list[str], now: datetime) -> bool:
+    """Keep the message out of every folder, with what was wrong; False if it was already filed."""
+    values = {
+        "msg_id": message_id,
+        "status": "quarantined",
+        "outcome": "quarantined",
+        "outcome_reason": "; ".join(problems)[:2000],
+        "defects": (list(parsed.defects) if parsed else []) + problems,
+        "classified_at": now,
+        "thread_id": None,
+    }
+    if parsed is not None:
+        values |= {
+            "subject": parsed.subject[:2000],
+            "from_address": parsed.from_address[:254],
+            "from_name": parsed.from_name[:200],
+            "message_id": (parsed.message_id or "")[:998] or None,
+        }
+    return db.session.execute(_FILE, values).rowcount == 1
