@@ -139,9 +139,9 @@ def create():
         db.session.rollback()
         return _show(form, status=422, refusal=refusal)
     db.session.commit()
-    # After the commit: a worker must find the rows.
-    for message_id in message_ids:
-        enqueue_send(message_id)
+    # After the commit, so that the worker finds the rows; one wake-up sends them all.
+    if message_ids:
+        enqueue_send()
     url = url_for("bulk.show", bulk_id=sent.id)
     if is_htmx():
         response = make_response("", 200)

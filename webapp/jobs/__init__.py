@@ -29,7 +29,7 @@ def enqueue_classify(message_id: int) -> bool:
         return False
 
 
-def enqueue_send(message_id: int | None, at=None, delay=None) -> bool:
+def enqueue_send(message_id: int | None = None, at=None, delay=None) -> bool:
     """Make sure a worker sends due mail now, at `at` (aware UTC) or after `delay`.
 
     False if Redis is unreachable. The database row says what is due and when; the job only

@@ -67,7 +67,7 @@ def send_due_job() -> int:
     finally:
         transport.close()
     for at in sorted(set(done.retry_at)):
-        enqueue_send(None, at=at)
+        enqueue_send(at=at)
     if done.stopped:
         log.warning(
             "sending paused: %s; %d message(s) wait for their retry", done.stopped, len(done.retry_at)
@@ -77,7 +77,7 @@ def send_due_job() -> int:
     else:
         soon = next_due(utcnow(), timedelta(seconds=REARM_WITHIN_S))
         if soon is not None:
-            enqueue_send(None, at=soon)
+            enqueue_send(at=soon)
     return done.sent
 
 

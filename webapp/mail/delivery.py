@@ -15,6 +15,7 @@ sending it (a drain sends a message in about a millisecond).
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
@@ -60,6 +61,7 @@ class Outgoing:
     subject: str
     body_text: str
     send_attempts: int
+    send_started_at: datetime | None  # when this claim was made: it tells our claim from a later one
     attachments: list = field(default_factory=list)  # rows with filename, content_type, sha256
     has_attachments: bool = False
 
@@ -197,6 +199,31 @@ class HandOverMarks:
         """True for the one caller that may now decide this message's fate."""
         return self.redis.delete(self._key(message_id)) == 1
 
+    def begin_take(self, message_id: int) -> Callable[[], bool]:
+        """Send the DEL now and read its answer later (call the result once).
+
+        A worker sends it before talking to the SMTP server and reads it just before DATA:
+        the Redis round trip overlaps the MAIL and RCPT ones instead of adding to them.
+        """
+        pool = self.redis.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_command("DEL", self._key(message_id))
+        except BaseException:
+            pool.release(conn)
+            raise
+
+        def answer() -> bool:
+            try:
+                return conn.read_response() == 1
+            except BaseException:
+                conn.disconnect()  # an unread answer must never reach the next command
+                raise
+            finally:
+                pool.release(conn)
+
+        return answer
+
 
 @dataclass
 class Outcome:
@@ -207,6 +234,7 @@ class Outcome:
     retry_at: datetime | None = None
     thread_id: int | None = None
     stop: str | None = None  # why nothing more can be sent for now (no server, no Redis)
+    claimed_at: datetime | None = None  # the claim this outcome belongs to (None: any)
 
 
 @dataclass
@@ -251,7 +279,7 @@ def send_claimed(
         try:
             marks.set(message_ids)
         except Exception:  # no Redis: nothing was handed over, so all of it goes back
-            outcomes = [Outcome(msg.id, "released", stop="Redis could not be reached") for msg in todo]
+            outcomes = [Outcome(m.id, "released", stop=NO_REDIS, claimed_at=m.send_started_at) for m in todo]
             _record(outcomes)
             return outcomes
     recorded, last_commit = 0, time.monotonic()
@@ -272,7 +300,7 @@ def send_claimed(
         # what was never handed over, with its mark taken so the reconciler leaves it alone.
         for msg in todo:
             if marks is None or _took(marks, msg.id):
-                outcomes.append(Outcome(msg.id, "released"))
+                outcomes.append(Outcome(msg.id, "released", claimed_at=msg.send_started_at))
         _record(outcomes[recorded:])
     return outcomes
 
@@ -289,7 +317,15 @@ def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
     try:
         return build_raw(msg, settings, store)
     except Exception as exc:  # a missing attachment file, say: this message fails, not the batch
-        return Outcome(msg.id, "failed", error=f"The message could not be built: {exc}"[:2000])
+        return Outcome(
+            msg.id,
+            "failed",
+            error=f"The message could not be built: {exc}"[:2000],
+            claimed_at=msg.send_started_at,
+        )
+
+
+NO_REDIS = "Redis could not be reached"
 
 
 def _hand_over(
@@ -297,25 +333,59 @@ def _hand_over(
 ) -> Outcome | None:
     """Send one built message; what happened, or None if it is not ours to send any more."""
     raw, envelope_from, recipients = built
+    answer = None
     if marks is not None:
         try:
-            if not marks.take(msg.id):
-                return None  # the reconciler gave it back: no longer ours to send
-        except Exception:  # no Redis: not handed over, so it goes back
-            return Outcome(msg.id, "released", stop="Redis could not be reached")
+            answer = marks.begin_take(msg.id)
+        except Exception:
+            return Outcome(msg.id, "released", stop=NO_REDIS, claimed_at=msg.send_started_at)
+    verdict: list[bool | None] = []
+
+    def ours() -> bool:
+        """Whether the mark was ours to take: asked right before the message itself goes out."""
+        if answer is None:
+            return True
+        if not verdict:
+            try:
+                verdict.append(answer())
+            except Exception:  # no answer: as if not ours, so it is not sent
+                verdict.append(None)
+        return verdict[0] is True
+
     try:
-        transport.send(envelope_from, recipients, raw)
-    except TemporaryError as exc:
-        outcome = _temporary(msg, str(exc))
-        if exc.connection_failed:
-            # No server: every other message would fail the same way and spend an attempt.
-            outcome.stop = "the mail server could not be reached"
-        return outcome
-    except PermanentError as exc:
+        reply = transport.send(envelope_from, recipients, raw, before_data=ours)
+    except (TemporaryError, PermanentError) as exc:
+        outcome = _not_handed_over(msg, verdict) if not ours() else _refused(msg, exc)
+    else:
+        if reply is None:  # stopped before DATA: the message never left
+            outcome = _not_handed_over(msg, verdict)
+        else:
+            # The message has left. The sent copy needs no fsync: the row holds what was sent,
+            # and syncing every copy cost a third of a send.
+            outcome = Outcome(
+                msg.id, "sent", raw=(store.put(raw, durable=False), len(raw)), thread_id=msg.thread_id
+            )
+    if outcome is not None:
+        outcome.claimed_at = msg.send_started_at
+    return outcome
+
+
+def _not_handed_over(msg: Outgoing, verdict: list) -> Outcome | None:
+    """The mark was not ours (the reconciler gave it back: nothing to record), or Redis failed."""
+    if verdict and verdict[0] is False:
+        return None
+    # Redis did not answer: whoever holds the message, this claim gives it back unsent.
+    return Outcome(msg.id, "released", stop=NO_REDIS)
+
+
+def _refused(msg: Outgoing, exc: Exception) -> Outcome:
+    if isinstance(exc, PermanentError):
         return Outcome(msg.id, "failed", error=str(exc)[:2000])
-    # The message has left. The sent copy needs no fsync: the row holds what was sent, and
-    # syncing every copy cost a third of a send.
-    return Outcome(msg.id, "sent", raw=(store.put(raw, durable=False), len(raw)), thread_id=msg.thread_id)
+    outcome = _temporary(msg, str(exc))
+    if exc.connection_failed:
+        # No server: every other message would fail the same way and spend an attempt.
+        outcome.stop = "the mail server could not be reached"
+    return outcome
 
 
 def _temporary(msg: Outgoing, reason: str) -> Outcome:
@@ -339,7 +409,13 @@ def _record(outcomes: list[Outcome]) -> None:
     if not outcomes:
         return
     now = utcnow()
-    where = and_(_messages.c.id == bindparam("mid"), _messages.c.status == "sending")
+    # Only the claim an outcome belongs to: a message given back and claimed again since is
+    # someone else's now.
+    where = and_(
+        _messages.c.id == bindparam("mid"),
+        _messages.c.status == "sending",
+        _messages.c.send_started_at == bindparam("claimed_at"),
+    )
     by_status: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
@@ -349,7 +425,7 @@ def _record(outcomes: list[Outcome]) -> None:
                 status="sent", error=None, sent_at=now, sort_at=now, delivery_state=None,
                 raw_sha256=bindparam("sha"), raw_size=bindparam("size"),
             ),
-            [{"mid": o.message_id, "sha": o.raw[0], "size": o.raw[1]} for o in sent],
+            [{"mid": o.message_id, "claimed_at": o.claimed_at, "sha": o.raw[0], "size": o.raw[1]} for o in sent],
         )  # fmt: skip
         threads = {o.thread_id for o in sent if o.thread_id is not None}
         # Thread.touch in one statement: activity only ever moves forward.
@@ -362,14 +438,17 @@ def _record(outcomes: list[Outcome]) -> None:
     if failed := by_status.get("failed"):
         db.session.execute(
             update(_messages).where(where).values(status="failed", error=bindparam("error")),
-            [{"mid": o.message_id, "error": o.error} for o in failed],
+            [{"mid": o.message_id, "claimed_at": o.claimed_at, "error": o.error} for o in failed],
         )
     if retry := by_status.get("retry"):
         db.session.execute(
             update(_messages)
             .where(where)
             .values(status="queued", error=bindparam("error"), scheduled_at=bindparam("retry_at")),
-            [{"mid": o.message_id, "error": o.error, "retry_at": o.retry_at} for o in retry],
+            [
+                {"mid": o.message_id, "claimed_at": o.claimed_at, "error": o.error, "retry_at": o.retry_at}
+                for o in retry
+            ],
         )
     if released := by_status.get("released"):
         # Never handed over: back in the queue as it was, this attempt not counted.
@@ -377,7 +456,7 @@ def _record(outcomes: list[Outcome]) -> None:
             update(_messages)
             .where(where)
             .values(status="queued", send_attempts=_messages.c.send_attempts - 1),
-            [{"mid": o.message_id} for o in released],
+            [{"mid": o.message_id, "claimed_at": o.claimed_at} for o in released],
         )
     db.session.commit()
 
@@ -436,6 +515,11 @@ def next_due(after: datetime, within: timedelta) -> datetime | None:
     )
 
 
+def give_back(claims: list[tuple[int, datetime]]) -> None:
+    """Return claimed messages that were never handed over to the queue (id, claim time). Commits."""
+    _record([Outcome(message_id, "released", claimed_at=claimed_at) for message_id, claimed_at in claims])
+
+
 @dataclass
 class Reconciled:
     due: list[int]
@@ -452,15 +536,13 @@ def reconcile(
     died or stalled): it goes back to the queue. Without a mark it may have left: "unknown".
     """
     now = now or utcnow()
-    stalled = list(
-        db.session.scalars(
-            select(Message.id).where(
-                Message.status == "sending", Message.send_started_at < now - RELEASE_AFTER
-            )
+    stalled = db.session.execute(
+        select(Message.id, Message.send_started_at).where(
+            Message.status == "sending", Message.send_started_at < now - RELEASE_AFTER
         )
-    )
-    released = [message_id for message_id in stalled if marks is not None and _took(marks, message_id)]
-    _record([Outcome(message_id, "released") for message_id in released])
+    ).all()
+    released = [row.id for row in stalled if marks is not None and _took(marks, row.id)]
+    give_back([(row.id, row.send_started_at) for row in stalled if row.id in released])
     stuck = list(
         db.session.scalars(
             select(Message.id).where(

@@ -74,8 +74,12 @@ class SmtpTransport:
             conn.login(self.username, self.password or "")
         return conn
 
-    def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> str:
-        """Deliver `raw`; returns the server's reply. Raises TemporaryError or PermanentError."""
+    def send(self, envelope_from: str, recipients: list[str], raw: bytes, before_data=None) -> str | None:
+        """Deliver `raw`; returns the server's reply. Raises TemporaryError or PermanentError.
+
+        `before_data()`, if given, is asked once the recipients are accepted, just before the
+        message itself goes out: False stops there (RSET, nothing sent) and returns None.
+        """
         if self._sent_on_conn >= self.MESSAGES_PER_CONNECTION:
             self.close()
         try:
@@ -87,7 +91,9 @@ class SmtpTransport:
             raise TemporaryError(f"{type(exc).__name__}: {exc}", connection_failed=True) from exc
         try:
             self._sent_on_conn += 1
-            refused = self._conn.sendmail(envelope_from, recipients, raw)
+            refused = _sendmail(self._conn, envelope_from, recipients, raw, before_data)
+            if refused is None:
+                return None
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]
@@ -120,7 +126,9 @@ class OutboxTransport:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
 
-    def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> str:
+    def send(self, envelope_from: str, recipients: list[str], raw: bytes, before_data=None) -> str | None:
+        if before_data is not None and not before_data():
+            return None
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
         header = f"X-Envelope-From: {envelope_from}\r\nX-Envelope-To: {', '.join(recipients)}\r\n".encode()
@@ -132,6 +140,44 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+
+def _sendmail(conn: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes, before_data) -> dict | None:
+    """smtplib's sendmail, with a pause before DATA for `before_data` (None: stopped there)."""
+    conn.ehlo_or_helo_if_needed()
+    options = [f"size={len(raw)}"] if conn.does_esmtp and conn.has_extn("size") else []
+    code, reply = conn.mail(sender, options)
+    if code != 250:
+        _reset(conn, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+        if code == 421:
+            conn.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _reset(conn, 0)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if before_data is not None and not before_data():
+        _reset(conn, 0)
+        return None
+    code, reply = conn.data(raw)
+    if code != 250:
+        _reset(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _reset(conn: smtplib.SMTP, code: int) -> None:
+    """After a refusal: RSET for the next message, or close if the server is leaving (421)."""
+    if code == 421:
+        conn.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        conn.rset()
 
 
 def transport_for(config) -> SmtpTransport | OutboxTransport:
