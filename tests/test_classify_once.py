@@ -126,3 +126,69 @@ def test_an_exception_while_filing_quarantines_without_half_a_classification(app
         msg = db.session.get(Message, message_id)
         assert msg.status == "quarantined" and "disk on fire" in msg.outcome_reason
         assert msg.from_address == "alice@outside.test" and msg.thread_id is None
+
+
+# ----- the sweep: lost classifications come back, a poison message ends quarantined ------
+
+
+@pytest.fixture
+def sweep_now(app):
+    app.config["INBOUND_SWEEP_MIN_AGE"] = 0
+    yield
+    app.config["INBOUND_SWEEP_MIN_AGE"] = 30
+
+
+def queued(app) -> list[int]:
+    from webapp.queues import get_queue
+
+    with app.app_context():
+        return [job.args[0] for job in get_queue("classify").jobs]
+
+
+def test_the_sweep_leaves_a_message_waiting_behind_a_backlog_alone(app, team, redis, sweep_now):
+    from webapp.jobs import enqueue_classify
+    from webapp.jobs.inbound import sweep_unclassified
+
+    message_id = stored(app, raw_mail())
+    with app.app_context():
+        assert enqueue_classify(message_id)
+        assert sweep_unclassified() == 0
+        assert db.session.get(Message, message_id).classify_requeues == 0
+    assert queued(app) == [message_id]  # queued once, not once per sweep
+
+
+def test_a_message_that_keeps_killing_its_worker_ends_quarantined(app, team, redis, sweep_now):
+    """Each sweep finds its job gone without an outcome (the work-horse died): it is queued
+    again, MAX_REQUEUES times, then kept quarantined for an admin instead of retried forever."""
+    from rq.job import Job
+
+    from webapp.jobs.inbound import sweep_unclassified
+    from webapp.mail.inbound import MAX_REQUEUES
+    from webapp.queues import get_queue
+
+    message_id = stored(app, raw_mail())
+    for attempt in range(1, MAX_REQUEUES + 1):
+        with app.app_context():
+            assert sweep_unclassified() == 1
+            assert db.session.get(Message, message_id).classify_requeues == attempt
+            (job,) = get_queue("classify").jobs
+            get_queue("classify").remove(job)
+            Job.fetch(job.id, connection=redis).set_status("failed")  # as RQ marks a dead work-horse's job
+    with app.app_context():
+        assert sweep_unclassified() == 0
+        msg = db.session.get(Message, message_id)
+        assert msg.outcome == "quarantined" and msg.status == "quarantined" and msg.raw_sha256
+        assert "never finished" in msg.outcome_reason
+    assert queued(app) == []
+
+
+def test_a_classified_message_is_not_requeued_by_a_late_sweep(app, team, redis, sweep_now):
+    from webapp.jobs.inbound import classify_job
+    from webapp.mail.inbound import requeue_or_give_up
+
+    message_id = stored(app, raw_mail())
+    with app.app_context():
+        assert classify_job(message_id) == "candidate"
+        requeue_or_give_up([message_id])  # listed just before the job filed it
+        msg = db.session.get(Message, message_id)
+        assert msg.outcome == "candidate" and msg.classify_requeues == 0

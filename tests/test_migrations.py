@@ -34,3 +34,23 @@ def test_folder_queries_have_indexes(app):
         ("placements", ("offer_id",)),
     ]:
         assert needed in indexed, needed
+
+
+def test_classification_requeues_migration_goes_down_and_up_keeping_search(app):
+    """A plain ADD/DROP COLUMN: on SQLite a table rebuild would drop the search triggers."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    with app.app_context():
+        try:
+            downgrade(revision="fbd56a0f8998")
+            db.engine.dispose()  # forget the pooled connections' view of the schema
+            assert "classify_requeues" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+        finally:
+            upgrade()
+            db.engine.dispose()
+        assert "classify_requeues" in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as conn:
+                triggers = conn.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
+            assert {"messages_fts_insert", "messages_fts_update", "messages_fts_delete"} <= set(triggers)

@@ -1,11 +1,17 @@
 """Inbound jobs: classify one message; sweep up the ones never classified."""
 
+import contextlib
 import logging
 
+from flask import current_app
+from rq.job import Job, JobStatus
+
 from webapp.jobs.context import blob_store, inbound_settings, job
-from webapp.mail.inbound import classify_stored, unclassified_ids
+from webapp.mail.inbound import classify_stored, requeue_or_give_up, unclassified_ids
+from webapp.queues import get_redis
 
 log = logging.getLogger(__name__)
+_WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 @job
@@ -14,18 +20,38 @@ def classify_job(message_id: int) -> str | None:
     return classify_stored(message_id, settings=inbound_settings(), store=blob_store())
 
 
+def waiting_message_ids(message_ids: list[int]) -> set[int]:
+    """Those of `message_ids` whose classify job is still in Redis, queued or running: late, not lost."""
+    ids = list(message_ids)
+    prefix = current_app.config["RQ_QUEUE_PREFIX"]
+    # The job id enqueue_classify gives: one per message.
+    jobs = Job.fetch_many([f"{prefix}classify-{i}" for i in ids], connection=get_redis())
+    waiting = set()
+    for message_id, found in zip(ids, jobs, strict=True):
+        with contextlib.suppress(
+            Exception
+        ):  # an entry we cannot read: as if absent (a spare job is harmless)
+            if found is not None and found.get_status(refresh=False) in _WAITING:
+                waiting.add(message_id)
+    return waiting
+
+
 @job
 def sweep_unclassified() -> int:
-    """Queue every stored message that was never classified; returns how many."""
-    from datetime import timedelta
+    """Queue again every stored message whose classification was lost; returns how many.
 
-    from flask import current_app
+    Lost: never queued (Redis was down), or its job ended without classifying it (the worker
+    died). A message still waiting behind a backlog is not queued twice, nor counted.
+    """
+    from datetime import timedelta
 
     from webapp.jobs import enqueue_classify
 
     ids = unclassified_ids(min_age=timedelta(seconds=current_app.config["INBOUND_SWEEP_MIN_AGE"]))
-    for message_id in ids:
+    waiting = waiting_message_ids(ids) if ids else set()
+    lost = requeue_or_give_up([i for i in ids if i not in waiting])
+    for message_id in lost:
         enqueue_classify(message_id)
-    if ids:
-        log.info("sweep queued %d unclassified messages", len(ids))
-    return len(ids)
+    if lost:
+        log.info("sweep queued %d unclassified messages (%d still waiting)", len(lost), len(waiting))
+    return len(lost)

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 # before classifying it; a claim older than this belonged to a worker that died.
 CLAIMED = "classifying"
 STALE_CLAIM = timedelta(minutes=10)
+# How many times the sweep queues a lost classification again before giving up on the message
+# (quarantined, kept for an admin): one that kills its worker (out of memory...) must not
+# come back forever.
+MAX_REQUEUES = 3
 DEFAULT_LIMITS = Limits()
 _messages = Message.__table__
 # What classifying needs of the stored row (Core: no entity to load).
@@ -123,3 +127,36 @@ def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 10
             .limit(limit)
         )
     )
+
+
+def requeue_or_give_up(message_ids: list[int]) -> list[int]:
+    """Count a requeue for each lost classification, quarantining those out of tries. Commits.
+
+    `message_ids` are unclassified messages with no job waiting for them. Returns those to queue again.
+    """
+    ids = list(message_ids)
+    if not ids:
+        return []
+    spent = set(
+        db.session.scalars(
+            select(_messages.c.id).where(
+                _messages.c.id.in_(ids),
+                _messages.c.outcome.is_(None),
+                _messages.c.classify_requeues >= MAX_REQUEUES,
+            )
+        )
+    )
+    now = utcnow()
+    problem = f"classification never finished: its worker stopped each time ({MAX_REQUEUES + 1} tries)"
+    for message_id in sorted(spent):
+        file_quarantine(message_id, None, [problem], now)
+    again = [i for i in ids if i not in spent]
+    db.session.execute(
+        update(_messages)
+        .where(_messages.c.id.in_(again), _messages.c.outcome.is_(None))
+        .values(classify_requeues=_messages.c.classify_requeues + 1)
+    )
+    db.session.commit()
+    if spent:
+        log.warning("gave up classifying messages %s: quarantined", sorted(spent))
+    return again

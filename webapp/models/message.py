@@ -99,6 +99,9 @@ class Message(db.Model):
     outcome: Mapped[str | None] = mapped_column(String(20), index=True)
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times the sweep queued it again (its job was lost, or its worker died while classifying):
+    # a message that keeps killing its worker is quarantined after a few, not retried forever.
+    classify_requeues: Mapped[int] = mapped_column(default=0, server_default="0")
     # Parser defects and broken limits, kept for the quarantine view.
     defects: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # A bounce points at the outbound message it reports.
