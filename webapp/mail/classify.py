@@ -82,6 +82,23 @@ _OUTBOUND_BY_MESSAGE_ID = (
 )
 
 
+# Whether an earlier message (not itself a duplicate) has the same bytes: a correlated column
+# for the query that loads a stored message, so that most messages skip the duplicate look-up.
+_earlier = _messages.alias("earlier")
+EARLIER_COPY = (
+    select(_earlier.c.id)
+    .where(
+        _earlier.c.raw_sha256 == _messages.c.raw_sha256,
+        _earlier.c.id < _messages.c.id,
+        or_(_earlier.c.outcome.is_(None), _earlier.c.outcome != "duplicate"),
+    )
+    .limit(1)
+    .correlate(_messages)
+    .scalar_subquery()
+    .label("earlier_copy_id")
+)
+
+
 @dataclass
 class Settings:
     domain: str
@@ -217,10 +234,19 @@ def _single_offer(candidate_id: int | None) -> int | None:
 
 
 def decide(
-    parsed: ParsedMail, *, sha256: str, envelope_to, settings: Settings, own_id: int | None = None
+    parsed: ParsedMail,
+    *,
+    sha256: str,
+    envelope_to,
+    settings: Settings,
+    own_id: int | None = None,
+    may_be_duplicate: bool = True,
 ) -> Decision:
-    """The outcome for a parsed message, reading (never writing) the database."""
-    if parsed.message_id or sha256:
+    """The outcome for a parsed message, reading (never writing) the database.
+
+    may_be_duplicate=False: the caller knows no earlier message has these bytes (EARLIER_COPY).
+    """
+    if may_be_duplicate and (parsed.message_id or sha256):
         query = _duplicate_query(bool(parsed.message_id), own_id is not None)
         original = db.session.scalar(query, {"sha": sha256, "mid": parsed.message_id, "own_id": own_id})
         if original is not None:

@@ -18,6 +18,15 @@ from webapp.models import Attachment, Message, MessageRecipient, Thread
 from webapp.models.types import UTCDateTime
 
 _messages, _threads = Message.__table__, Thread.__table__
+# The columns a classification sets. The caller reads them with the stored row, so only those
+# that change are written: SQLite rewrites every index (and runs the search trigger) over a
+# column named in the SET clause, even when its value stays the same.
+FILED_COLUMNS = (
+    "message_id", "in_reply_to", "references", "from_address", "from_name", "to_addresses", "cc_addresses",
+    "subject", "snippet", "body_text", "body_html", "has_attachments", "outcome", "outcome_reason",
+    "classified_at", "candidate_id", "is_internal", "is_auto_reply", "is_cv", "cv_offer_id", "sender_id",
+    "received_at", "sort_at", "thread_id", "bounced_message_id",
+)  # fmt: skip
 # The SET columns come with each call's parameters; "msg_id" names the row (not a column).
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
 _NEW_THREAD = insert(_threads)
@@ -93,7 +102,7 @@ def file_decision(
 ) -> bool:
     """Write `decision` onto the stored message; False (nothing written) if it was already filed.
 
-    `stored` has the row's id, source, created_at and received_at. The caller commits, or rolls
+    `stored` has the row's id, source, created_at and FILED_COLUMNS. The caller commits, or rolls
     back on False (a new conversation may have been inserted).
     """
     received_at = stored.received_at or stored.created_at
@@ -113,7 +122,6 @@ def file_decision(
             decision.thread.id if decision.thread is not None else _new_thread(parsed, decision, sort_at)
         )
     values = parsed_fields(parsed) | {
-        "msg_id": stored.id,
         "outcome": decision.outcome,
         "outcome_reason": decision.reason[:2000],
         "classified_at": now,
@@ -128,7 +136,9 @@ def file_decision(
         "thread_id": thread_id,
         "bounced_message_id": bounced.id if bounced is not None else None,
     }
-    if db.session.execute(_FILE, values).rowcount != 1:
+    was = stored._mapping
+    changed = {name: value for name, value in values.items() if value != was[name]}
+    if db.session.execute(_FILE, changed | {"msg_id": stored.id}).rowcount != 1:
         return False
     if attachments:
         db.session.execute(_ADD_ATTACHMENTS, [row | {"message_id": stored.id} for row in attachments])

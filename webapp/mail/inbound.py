@@ -6,8 +6,8 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 
 from webapp.extensions import db
-from webapp.mail.classify import Settings, decide
-from webapp.mail.filing import file_decision, file_quarantine
+from webapp.mail.classify import EARLIER_COPY, Settings, decide
+from webapp.mail.filing import FILED_COLUMNS, file_decision, file_quarantine
 from webapp.mail.parse import Limits, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
 from webapp.models import INBOUND, Message
@@ -32,7 +32,8 @@ _STORED = select(
     _messages.c.envelope_to,
     _messages.c.source,
     _messages.c.created_at,
-    _messages.c.received_at,
+    *(_messages.c[name] for name in FILED_COLUMNS),
+    EARLIER_COPY,
 ).where(_messages.c.id == bindparam("message_id"))
 _OUTCOME = select(_messages.c.outcome).where(_messages.c.id == bindparam("message_id"))
 
@@ -87,7 +88,7 @@ def classify_stored(
         else:
             decision = decide(
                 parsed, sha256=stored.raw_sha256, envelope_to=stored.envelope_to, settings=settings,
-                own_id=message_id,
+                own_id=message_id, may_be_duplicate=stored.earlier_copy_id is not None,
             )  # fmt: skip
             outcome = decision.outcome
             filed = file_decision(stored, parsed, decision, store, now)
