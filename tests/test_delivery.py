@@ -214,3 +214,17 @@ def test_no_redis_gives_the_batch_back_unsent(app, team, smtp, redis):
         )
     assert {o.status for o in outcomes} == {"released"} and outcomes[0].stop
     assert smtp.messages == [] and all(load(app, m.id).status == "queued" for m in made)
+
+
+def test_an_admin_downloads_exactly_what_the_server_received(app, team, make, smtp, redis, client, auth):
+    import hashlib
+
+    ada = make.user("Ada Admin", role="admin")
+    msg = create(app, team.rita, subject="Kept as sent", attachments=[])
+    assert drain_once(app) == 1
+    [got] = smtp.messages
+    sent = load(app, msg.id)
+    assert sent.raw_sha256 == hashlib.sha256(got.data).hexdigest() and sent.raw_size == len(got.data)
+    auth.login(ada.email)
+    download = client.get(f"/admin/messages/{msg.id}/raw")
+    assert download.status_code == 200 and download.data == got.data

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from webapp.admin import bp
 from webapp.extensions import db
 from webapp.mail.storage import BlobStore
-from webapp.models import Message
+from webapp.models import Message, SentCopy
 
 # Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
 HELD_OUTCOMES = ("quarantined", "auto_reply")
@@ -34,14 +34,19 @@ def quarantine():
 
 @bp.route("/messages/<int:message_id>/raw")
 def raw(message_id: int):
-    """Download the raw bytes of a stored message exactly as received."""
+    """Download the raw bytes of a stored message, exactly as received or as sent."""
     msg = db.session.get(Message, message_id)
     if msg is None or not msg.raw_sha256:
         abort(404)
-    path = BlobStore(current_app.config["STORAGE_DIR"]).path(msg.raw_sha256)
-    if not path.exists():
-        abort(404)
-    response = Response(path.read_bytes(), mimetype="application/octet-stream")
+    copy = db.session.get(SentCopy, message_id)  # what we sent; what we received is a blob
+    if copy is not None:
+        raw = copy.raw
+    else:
+        path = BlobStore(current_app.config["STORAGE_DIR"]).path(msg.raw_sha256)
+        if not path.exists():
+            abort(404)
+        raw = path.read_bytes()
+    response = Response(raw, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = f'attachment; filename="message-{msg.id}.eml"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

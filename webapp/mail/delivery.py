@@ -13,6 +13,7 @@ Statements here are Core, not ORM: loading a Message with its relationships cost
 sending it (a drain sends a message in about a millisecond).
 """
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
@@ -28,7 +29,7 @@ from webapp.mail.build import Draft, OutgoingFile, build
 from webapp.mail.storage import BlobStore
 from webapp.mail.transport import PermanentError, TemporaryError
 from webapp.mail.wire import to_bytes
-from webapp.models import OUTBOUND, Attachment, Message, Thread
+from webapp.models import OUTBOUND, Attachment, Message, SentCopy, Thread
 from webapp.models.types import utcnow
 
 # Temporary SMTP errors: try again after these delays, then give up.
@@ -230,7 +231,7 @@ class Outcome:
     message_id: int
     status: str  # "sent", "failed", "retry", or "released" (claimed, never handed over)
     error: str | None = None
-    raw: tuple[str, int] | None = None  # the sent copy: (sha256, size)
+    raw: bytes | None = None  # what was sent, to keep
     retry_at: datetime | None = None
     thread_id: int | None = None
     stop: str | None = None  # why nothing more can be sent for now (no server, no Redis)
@@ -289,7 +290,7 @@ def send_claimed(
                 break
             msg = todo.popleft()
             built = _build(msg, settings, store)
-            outcome = built if isinstance(built, Outcome) else _hand_over(msg, built, transport, store, marks)
+            outcome = built if isinstance(built, Outcome) else _hand_over(msg, built, transport, marks)
             if outcome is not None:
                 outcomes.append(outcome)
             if time.monotonic() - last_commit >= 1.0:
@@ -328,9 +329,7 @@ def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
 NO_REDIS = "Redis could not be reached"
 
 
-def _hand_over(
-    msg: Outgoing, built, transport, store: BlobStore, marks: HandOverMarks | None
-) -> Outcome | None:
+def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> Outcome | None:
     """Send one built message; what happened, or None if it is not ours to send any more."""
     raw, envelope_from, recipients = built
     answer = None
@@ -360,11 +359,7 @@ def _hand_over(
         if reply is None:  # stopped before DATA: the message never left
             outcome = _not_handed_over(msg, verdict)
         else:
-            # The message has left. The sent copy needs no fsync: the row holds what was sent,
-            # and syncing every copy cost a third of a send.
-            outcome = Outcome(
-                msg.id, "sent", raw=(store.put(raw, durable=False), len(raw)), thread_id=msg.thread_id
-            )
+            outcome = Outcome(msg.id, "sent", raw=raw, thread_id=msg.thread_id)  # it has left
     if outcome is not None:
         outcome.claimed_at = msg.send_started_at
     return outcome
@@ -402,6 +397,7 @@ def _temporary(msg: Outgoing, reason: str) -> Outcome:
 # which allows no extra WHERE (and the "only if still sending" guard is the point).
 _messages = Message.__table__
 _threads = Thread.__table__
+_copies = SentCopy.__table__
 
 
 def _record(outcomes: list[Outcome]) -> None:
@@ -425,8 +421,14 @@ def _record(outcomes: list[Outcome]) -> None:
                 status="sent", error=None, sent_at=now, sort_at=now, delivery_state=None,
                 raw_sha256=bindparam("sha"), raw_size=bindparam("size"),
             ),
-            [{"mid": o.message_id, "claimed_at": o.claimed_at, "sha": o.raw[0], "size": o.raw[1]} for o in sent],
+            [{"mid": o.message_id, "claimed_at": o.claimed_at, "sha": hashlib.sha256(o.raw).hexdigest(),
+              "size": len(o.raw)} for o in sent],
         )  # fmt: skip
+        # The copy of what left, with the same commit (replacing one from an earlier send that
+        # a person had judged lost and sent again).
+        sent_ids = [o.message_id for o in sent]
+        db.session.execute(delete(_copies).where(_copies.c.message_id.in_(sent_ids)))
+        db.session.execute(insert(_copies), [{"message_id": o.message_id, "raw": o.raw} for o in sent])
         threads = {o.thread_id for o in sent if o.thread_id is not None}
         # Thread.touch in one statement: activity only ever moves forward.
         db.session.execute(

@@ -11,6 +11,7 @@ from webapp.models.message import (
     Message,
     MessageRead,
     MessageRecipient,
+    SentCopy,
     Template,
     Thread,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Message",
     "MessageRead",
     "MessageRecipient",
+    "SentCopy",
     "Offer",
     "OfferAccess",
     "OfferFollow",
