@@ -228,3 +228,13 @@ def test_an_admin_downloads_exactly_what_the_server_received(app, team, make, sm
     auth.login(ada.email)
     download = client.get(f"/admin/messages/{msg.id}/raw")
     assert download.status_code == 200 and download.data == got.data
+
+
+def test_a_claim_takes_no_more_than_its_batch_the_oldest_first(app, team, redis):
+    from webapp.mail import delivery
+
+    made = [create(app, team.rita, subject=f"M{i}") for i in range(5)]
+    with app.app_context():
+        assert delivery.claim_batch(2) == [made[0].id, made[1].id]
+        assert delivery.claim_batch(2) == [made[2].id, made[3].id]
+    assert [load(app, m.id).status for m in made] == ["sending"] * 4 + ["queued"]

@@ -161,10 +161,13 @@ def claim_batch(limit: int) -> list[int]:
         .order_by(Message.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # ignored by SQLite, which has no row locks
+        # A CTE, run once: as a plain IN (subquery), PostgreSQL ran the subquery again while
+        # updating and claimed every due row, whatever the limit.
+        .cte("oldest")
     )
     claimed = db.session.scalars(
         update(Message)
-        .where(Message.id.in_(oldest), _due(now))
+        .where(Message.id.in_(select(oldest.c.id)), _due(now))
         .values(**_claiming(now))
         .returning(Message.id)
     ).all()

@@ -48,7 +48,7 @@ class Thread(db.Model):
 
 
 class Message(db.Model):
-    """One email, inbound or outbound; the raw bytes live in the blob store under raw_sha256."""
+    """One email, inbound or outbound; raw bytes: the blob store (received) or SentCopy (sent)."""
 
     __tablename__ = "messages"
     __table_args__ = (
