@@ -11,17 +11,22 @@ log = logging.getLogger(__name__)
 WAKE_FLAG_TTL_S = 120
 
 
-def enqueue_classify(message_id: int) -> bool:
-    """Queue classification of a stored message; False if Redis is unreachable (the sweep retries)."""
+def classify_job_id(message_id: int) -> str:
+    """The id of a message's classify job: one per message, so the sweep can ask Redis about it."""
     from flask import current_app
 
+    return f"{current_app.config['RQ_QUEUE_PREFIX']}classify-{message_id}"
+
+
+def enqueue_classify(message_id: int) -> bool:
+    """Queue classification of a stored message; False if Redis is unreachable (the sweep retries)."""
     from webapp.jobs.inbound import classify_job
 
-    # One job id per message: queueing it again (sweep, retry) replaces rather than doubles it.
-    job_id = f"{current_app.config['RQ_QUEUE_PREFIX']}classify-{message_id}"
+    # Queueing an id again pushes it again (RQ does not merge): the sweep first checks that
+    # the message's job is no longer waiting (webapp/jobs/inbound.py, waiting_message_ids).
     try:
         get_queue("classify").enqueue(
-            classify_job, message_id, job_id=job_id, result_ttl=600, failure_ttl=86400
+            classify_job, message_id, job_id=classify_job_id(message_id), result_ttl=600, failure_ttl=86400
         )
         return True
     except Exception:  # Redis down: the message is stored; the periodic sweep will queue it

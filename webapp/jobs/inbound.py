@@ -22,15 +22,14 @@ def classify_job(message_id: int) -> str | None:
 
 def waiting_message_ids(message_ids: list[int]) -> set[int]:
     """Those of `message_ids` whose classify job is still in Redis, queued or running: late, not lost."""
+    from webapp.jobs import classify_job_id
+
     ids = list(message_ids)
-    prefix = current_app.config["RQ_QUEUE_PREFIX"]
-    # The job id enqueue_classify gives: one per message.
-    jobs = Job.fetch_many([f"{prefix}classify-{i}" for i in ids], connection=get_redis())
+    jobs = Job.fetch_many([classify_job_id(i) for i in ids], connection=get_redis())
     waiting = set()
     for message_id, found in zip(ids, jobs, strict=True):
-        with contextlib.suppress(
-            Exception
-        ):  # an entry we cannot read: as if absent (a spare job is harmless)
+        # An entry we cannot read counts as absent (a spare job is harmless).
+        with contextlib.suppress(Exception):
             if found is not None and found.get_status(refresh=False) in _WAITING:
                 waiting.add(message_id)
     return waiting
