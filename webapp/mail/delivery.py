@@ -5,9 +5,11 @@ workers, a retried job, or a cancel racing a send can never deliver one message 
     queued|scheduled --claim--> sending --> sent | failed | queued (temporary error, later)
     sending for too long --> unknown (a worker died after handing it over: a person decides)
 
-A worker drains what is due one message at a time over one SMTP connection: claim (commit),
-send, record the outcome (commit). At most one message per worker is ever "sending", so a
-worker that dies leaves at most one message whose outcome is unknown.
+A worker drains what is due over one SMTP connection: it claims a batch of the oldest due
+messages (commit), marks each in Redis as not yet handed over, takes the mark just before
+handing a message over, and records the outcomes together (commit). A worker that dies
+leaves its untouched messages marked, and the reconciler gives those back; so, as with one
+claim per message, at most one message per worker can end with its outcome unknown.
 
 Statements here are Core, not ORM: loading a Message with its relationships cost more than
 sending it (a drain sends a message in about a millisecond).
@@ -133,6 +135,7 @@ def _due(now: datetime):
 
 
 def _claiming(now: datetime):
+    """The values a claim sets (one more attempt, started now)."""
     return dict(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
 
 
@@ -194,6 +197,7 @@ class HandOverMarks:
         return f"hiremail:{self.prefix}unsent-{message_id}"
 
     def set(self, message_ids: list[int]) -> None:
+        """Mark a claimed batch as not handed over yet (one round trip)."""
         pipe = self.redis.pipeline(transaction=False)
         for message_id in message_ids:
             pipe.set(self._key(message_id), 1, ex=self.TTL_S)
@@ -310,6 +314,7 @@ def send_claimed(
 
 
 def _took(marks: HandOverMarks, message_id: int) -> bool:
+    """Take a mark, False when Redis cannot say (then the message is not ours to give back)."""
     try:
         return marks.take(message_id)
     except Exception:  # Redis is gone: the reconciler decides later (unknown, never resent)
@@ -377,6 +382,7 @@ def _not_handed_over(msg: Outgoing, verdict: list) -> Outcome | None:
 
 
 def _refused(msg: Outgoing, exc: Exception) -> Outcome:
+    """The outcome of a send the server or the network refused."""
     if isinstance(exc, PermanentError):
         return Outcome(msg.id, "failed", error=str(exc)[:2000])
     outcome = _temporary(msg, str(exc))
@@ -387,6 +393,7 @@ def _refused(msg: Outgoing, exc: Exception) -> Outcome:
 
 
 def _temporary(msg: Outgoing, reason: str) -> Outcome:
+    """A retry after the next backoff delay, or a failure once the delays are used up."""
     attempt = msg.send_attempts  # read after the claim, which counted this attempt
     if attempt > len(RETRY_DELAYS):
         return Outcome(msg.id, "failed", error=f"Gave up after {attempt} attempts: {reason}"[:2000])
