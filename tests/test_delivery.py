@@ -139,6 +139,14 @@ def test_reconciler_wakes_a_worker_only_when_no_drain_is_waiting(app, team, redi
     assert [j.func_name for j in queued] == ["webapp.jobs.send.send_due_job"]
 
 
+def claims_of(message_ids) -> list[tuple]:
+    """(id, claim time) of claimed messages, as the worker's marks name them."""
+    rows = db.session.execute(
+        select(Message.id, Message.send_started_at).where(Message.id.in_(message_ids)).order_by(Message.id)
+    )
+    return [tuple(row) for row in rows]
+
+
 def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_unknown(app, team, redis):
     from webapp.jobs.send import hand_over_marks
     from webapp.mail import delivery
@@ -147,21 +155,37 @@ def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_un
     with app.app_context():
         claimed = delivery.claim_batch(10)
         assert claimed == [m.id for m in made]
-        marks = hand_over_marks()
-        marks.set(claimed)
-        assert marks.take(claimed[0])  # the worker was handing the first one over when it died
-        db.session.execute(
-            Message.__table__.update().values(
-                send_started_at=utcnow() - delivery.RELEASE_AFTER - timedelta(seconds=1)
-            )
-        )
-        db.session.commit()
-        found = delivery.reconcile(marks=marks)
+        marks, claims = hand_over_marks(), claims_of(claimed)
+        marks.set(claims)
+        assert marks.take(*claims[0])  # the worker was handing the first one over when it died
+        stalled = utcnow() + delivery.RELEASE_AFTER + timedelta(seconds=1)
+        found = delivery.reconcile(now=stalled, marks=marks)
         assert found.released == claimed[1:] and found.unknown == []
-        later = delivery.reconcile(now=utcnow() + delivery.SENDING_TIMEOUT, marks=marks)
+        later = delivery.reconcile(
+            now=utcnow() + delivery.SENDING_TIMEOUT + timedelta(seconds=1), marks=marks
+        )
         assert later.unknown == [claimed[0]]
     assert [load(app, m.id).status for m in made] == ["unknown", "queued", "queued"]
     assert [load(app, m.id).send_attempts for m in made] == [1, 0, 0]  # never tried: not counted
+
+
+def test_a_stalled_workers_late_take_cannot_take_a_later_claims_mark(app, team, redis):
+    from webapp.jobs.send import hand_over_marks
+    from webapp.mail import delivery
+
+    msg = create(app, team.rita)
+    with app.app_context():
+        marks = hand_over_marks()
+        [first] = claims_of(delivery.claim_batch(10))
+        marks.set([first])
+        assert marks.take(*first)  # the reconciler gives it back...
+        delivery.give_back([first])
+        [second] = claims_of(delivery.claim_batch(10))  # ...and another worker claims it again
+        marks.set([second])
+        assert second[1] != first[1]
+        assert not marks.take(*first)  # the stalled worker, waking up, finds nothing of its own
+        assert marks.take(*second)  # the new claim's mark is still there for its worker
+    assert load(app, msg.id).status == "sending"
 
 
 def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, redis):
@@ -172,14 +196,11 @@ def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, red
     from webapp.mail.transport import transport_for
 
     class StalledWorker(HandOverMarks):
-        def set(self, message_ids):
-            super().set(message_ids)
+        def set(self, claims):
+            super().set(claims)
             # The worker stalls here; the reconciler gives the second message back...
-            assert HandOverMarks(self.redis, self.prefix).take(message_ids[1])
-            claimed_at = db.session.scalar(
-                select(Message.send_started_at).where(Message.id == message_ids[1])
-            )
-            delivery.give_back([(message_ids[1], claimed_at)])
+            assert HandOverMarks(self.redis, self.prefix).take(*claims[1])
+            delivery.give_back([claims[1]])
 
     for i in range(3):
         create(app, team.rita, subject=f"Slow {i}")
@@ -238,3 +259,59 @@ def test_a_claim_takes_no_more_than_its_batch_the_oldest_first(app, team, redis)
         assert delivery.claim_batch(2) == [made[0].id, made[1].id]
         assert delivery.claim_batch(2) == [made[2].id, made[3].id]
     assert [load(app, m.id).status for m in made] == ["sending"] * 4 + ["queued"]
+
+
+class _DropsAfterTheBody:
+    """An SMTP server that takes a whole message, then hangs up instead of answering 250."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"smtp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.bodies = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as lines:
+                conn.sendall(b"220 drops ESMTP\r\n")
+                for line in lines:
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        conn.sendall(b"250 drops\r\n")
+                    elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                        conn.sendall(b"250 OK\r\n")
+                    elif verb == b"DATA":
+                        conn.sendall(b"354 go ahead\r\n")
+                        for body_line in lines:
+                            if body_line == b".\r\n":
+                                break
+                        self.bodies += 1
+                        break  # hang up: the client cannot know whether we kept it
+                    else:
+                        conn.sendall(b"221 bye\r\n")
+                        break
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_connection_lost_after_the_body_is_unknown_not_retried(app, team, redis):
+    server = _DropsAfterTheBody()
+    msg = create(app, team.rita, subject="Maybe delivered")
+    app.config["SMTP_URL"] = server.url
+    try:
+        assert drain_once(app) == 0
+    finally:
+        app.config["SMTP_URL"] = None
+        server.close()
+    assert server.bodies == 1
+    row = load(app, msg.id)
+    assert row.status == "unknown" and "after the message was sent" in row.error
+    assert row.send_attempts == 1 and send_jobs(app)[1] == []  # no retry scheduled: a person decides

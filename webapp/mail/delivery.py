@@ -7,29 +7,33 @@ workers, a retried job, or a cancel racing a send can never deliver one message 
 
 A worker drains what is due over one SMTP connection: it claims a batch of the oldest due
 messages (commit), marks each in Redis as not yet handed over, takes the mark just before
-handing a message over, and records the outcomes together (commit). A worker that dies
-leaves its untouched messages marked, and the reconciler gives those back; so, as with one
-claim per message, at most one message per worker can end with its outcome unknown.
+handing a message over, and records the outcomes together, about once a second (commit). A
+worker that dies leaves its untouched messages marked, and the reconciler gives those back:
+only messages that may have left end "unknown" (the one with the server, and those sent in
+the second before, whose outcomes were not committed yet), plus, if it dies in the instant
+between a claim's commit and its marks, that batch.
 
 Statements here are Core, not ORM: loading a Message with its relationships cost more than
 sending it (a drain sends a message in about a millisecond).
 """
 
+import contextlib
 import hashlib
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
 
+from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
 from webapp.mail.build import Draft, OutgoingFile, build
 from webapp.mail.storage import BlobStore
-from webapp.mail.transport import PermanentError, TemporaryError
+from webapp.mail.transport import PermanentError, TemporaryError, UnknownOutcome
 from webapp.mail.wire import to_bytes
 from webapp.models import OUTBOUND, Attachment, Message, SentCopy, Thread
 from webapp.models.types import utcnow
@@ -193,21 +197,24 @@ class HandOverMarks:
     def __init__(self, redis, prefix: str):
         self.redis, self.prefix = redis, prefix
 
-    def _key(self, message_id: int) -> str:
-        return f"hiremail:{self.prefix}unsent-{message_id}"
+    def _key(self, message_id: int, claimed_at: datetime) -> str:
+        # One key per claim, not per message: a stalled worker's late DEL can never take the
+        # mark of a later claim of the same message by another worker.
+        stamp = int(claimed_at.replace(tzinfo=claimed_at.tzinfo or UTC).timestamp() * 1_000_000)
+        return f"hiremail:{self.prefix}unsent-{message_id}-{stamp}"
 
-    def set(self, message_ids: list[int]) -> None:
-        """Mark a claimed batch as not handed over yet (one round trip)."""
+    def set(self, claims: list[tuple[int, datetime]]) -> None:
+        """Mark claimed messages (id, claim time) as not handed over yet (one round trip)."""
         pipe = self.redis.pipeline(transaction=False)
-        for message_id in message_ids:
-            pipe.set(self._key(message_id), 1, ex=self.TTL_S)
+        for message_id, claimed_at in claims:
+            pipe.set(self._key(message_id, claimed_at), 1, ex=self.TTL_S)
         pipe.execute()
 
-    def take(self, message_id: int) -> bool:
-        """True for the one caller that may now decide this message's fate."""
-        return self.redis.delete(self._key(message_id)) == 1
+    def take(self, message_id: int, claimed_at: datetime) -> bool:
+        """True for the one caller that may now decide the fate of this claim of the message."""
+        return self.redis.delete(self._key(message_id, claimed_at)) == 1
 
-    def begin_take(self, message_id: int) -> Callable[[], bool]:
+    def begin_take(self, message_id: int, claimed_at: datetime) -> Callable[[], bool]:
         """Send the DEL now and read its answer later (call the result once).
 
         A worker sends it before talking to the SMTP server and reads it just before DATA:
@@ -216,7 +223,7 @@ class HandOverMarks:
         pool = self.redis.connection_pool
         conn = pool.get_connection()
         try:
-            conn.send_command("DEL", self._key(message_id))
+            conn.send_command("DEL", self._key(message_id, claimed_at))
         except BaseException:
             pool.release(conn)
             raise
@@ -236,7 +243,7 @@ class HandOverMarks:
 @dataclass
 class Outcome:
     message_id: int
-    status: str  # "sent", "failed", "retry", or "released" (claimed, never handed over)
+    status: str  # "sent", "failed", "retry", "unknown", or "released" (claimed, never handed over)
     error: str | None = None
     raw: bytes | None = None  # what was sent, to keep
     retry_at: datetime | None = None
@@ -285,15 +292,15 @@ def send_claimed(
     todo = deque(load_outgoing(message_ids))
     if marks is not None:
         try:
-            marks.set(message_ids)
-        except Exception:  # no Redis: nothing was handed over, so all of it goes back
+            marks.set([(msg.id, msg.send_started_at) for msg in todo])
+        except REDIS_ERRORS:  # no Redis: nothing was handed over, so all of it goes back
             outcomes = [Outcome(m.id, "released", stop=NO_REDIS, claimed_at=m.send_started_at) for m in todo]
             _record(outcomes)
             return outcomes
     recorded, last_commit = 0, time.monotonic()
     try:
         while todo:
-            if outcomes and (outcomes[-1].stop or (deadline is not None and time.monotonic() >= deadline)):
+            if (outcomes and outcomes[-1].stop) or (deadline is not None and time.monotonic() >= deadline):
                 break
             msg = todo.popleft()
             built = _build(msg, settings, store)
@@ -304,20 +311,28 @@ def send_claimed(
                 _record(outcomes[recorded:])
                 recorded, last_commit = len(outcomes), time.monotonic()
     finally:
-        # Whatever stopped us (no server, the budget, Redis, the job's timeout), give back
-        # what was never handed over, with its mark taken so the reconciler leaves it alone.
-        for msg in todo:
-            if marks is None or _took(marks, msg.id):
-                outcomes.append(Outcome(msg.id, "released", claimed_at=msg.send_started_at))
-        _record(outcomes[recorded:])
+        # Whatever stopped us (no server, the budget, Redis, the job's timeout, a failed
+        # write), give back what was never handed over, its mark taken so that the reconciler
+        # leaves it alone; and record what is not recorded yet.
+        db.session.rollback()  # a write that failed must not take this last one with it
+        released = [m for m in todo if marks is None or _took(marks, m.id, m.send_started_at)]
+        outcomes.extend(Outcome(m.id, "released", claimed_at=m.send_started_at) for m in released)
+        try:
+            _record(outcomes[recorded:])
+        except Exception:
+            db.session.rollback()
+            if marks is not None and released:  # marked again, the reconciler can give them back
+                with contextlib.suppress(*REDIS_ERRORS):
+                    marks.set([(m.id, m.send_started_at) for m in released])
+            raise
     return outcomes
 
 
-def _took(marks: HandOverMarks, message_id: int) -> bool:
+def _took(marks: HandOverMarks, message_id: int, claimed_at: datetime) -> bool:
     """Take a mark, False when Redis cannot say (then the message is not ours to give back)."""
     try:
-        return marks.take(message_id)
-    except Exception:  # Redis is gone: the reconciler decides later (unknown, never resent)
+        return marks.take(message_id, claimed_at)
+    except REDIS_ERRORS:  # Redis is gone: the reconciler decides later (unknown, never resent)
         return False
 
 
@@ -325,7 +340,7 @@ def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
     """(bytes, envelope sender, recipients), or the failed Outcome when it cannot be built."""
     try:
         return build_raw(msg, settings, store)
-    except Exception as exc:  # a missing attachment file, say: this message fails, not the batch
+    except (OSError, ValueError, TypeError, LookupError) as exc:  # a missing attachment file, say
         return Outcome(
             msg.id,
             "failed",
@@ -335,6 +350,13 @@ def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
 
 
 NO_REDIS = "Redis could not be reached"
+# What a Redis call may raise when the server is unreachable or answers oddly; narrower than
+# Exception, so that a job's timeout is never mistaken for one.
+REDIS_ERRORS = (RedisError, OSError)
+UNKNOWN_AFTER_DATA = (
+    "The connection to the mail server broke after the message was sent, before the server confirmed it. "
+    "Check with the recipient, then mark it as sent or send it again."
+)
 
 
 def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> Outcome | None:
@@ -343,8 +365,8 @@ def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> 
     answer = None
     if marks is not None:
         try:
-            answer = marks.begin_take(msg.id)
-        except Exception:
+            answer = marks.begin_take(msg.id, msg.send_started_at)
+        except REDIS_ERRORS:
             return Outcome(msg.id, "released", stop=NO_REDIS, claimed_at=msg.send_started_at)
     verdict: list[bool | None] = []
 
@@ -355,12 +377,14 @@ def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> 
         if not verdict:
             try:
                 verdict.append(answer())
-            except Exception:  # no answer: as if not ours, so it is not sent
+            except REDIS_ERRORS:  # no answer: as if not ours, so it is not sent
                 verdict.append(None)
         return verdict[0] is True
 
     try:
         reply = transport.send(envelope_from, recipients, raw, before_data=ours)
+    except UnknownOutcome as exc:
+        outcome = Outcome(msg.id, "unknown", error=UNKNOWN_AFTER_DATA + f" ({exc})"[:1500], raw=raw)
     except (TemporaryError, PermanentError) as exc:
         outcome = _not_handed_over(msg, verdict) if not ours() else _refused(msg, exc)
     else:
@@ -446,6 +470,11 @@ def _record(outcomes: list[Outcome]) -> None:
             .where(_threads.c.id.in_(threads))
             .where(or_(_threads.c.last_message_at.is_(None), _threads.c.last_message_at < now))
             .values(last_message_at=now)
+        )
+    if unknown := by_status.get("unknown"):
+        db.session.execute(
+            update(_messages).where(where).values(status="unknown", error=bindparam("error")),
+            [{"mid": o.message_id, "claimed_at": o.claimed_at, "error": o.error} for o in unknown],
         )
     if failed := by_status.get("failed"):
         db.session.execute(
@@ -553,7 +582,7 @@ def reconcile(
             Message.status == "sending", Message.send_started_at < now - RELEASE_AFTER
         )
     ).all()
-    released = [row.id for row in stalled if marks is not None and _took(marks, row.id)]
+    released = [row.id for row in stalled if marks is not None and _took(marks, row.id, row.send_started_at)]
     give_back([(row.id, row.send_started_at) for row in stalled if row.id in released])
     stuck = list(
         db.session.scalars(

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import smtplib
 import ssl
 import tempfile
@@ -18,11 +19,20 @@ class TemporaryError(Exception):
         self.connection_failed = connection_failed
 
 
+class UnknownOutcome(Exception):
+    """The connection broke after the message was sent, before the server said it took it.
+
+    The server may have it (RFC 5321 asks it to answer within 10 minutes): sending it again
+    could deliver it twice, so a person decides.
+    """
+
+
 class PermanentError(Exception):
     """The server refused it for good (5xx): fail at once, with its reason."""
 
 
 _tls: ssl.SSLContext | None = None
+_LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing, as smtplib does it
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -94,6 +104,14 @@ class SmtpTransport:
             refused = _sendmail(self._conn, envelope_from, recipients, raw, before_data)
             if refused is None:
                 return None
+        except UnknownOutcome:
+            self.close()
+            raise
+        except UnicodeEncodeError as exc:  # an internationalised address: needs SMTPUTF8
+            self.close()
+            raise PermanentError(
+                f"This address needs a mail server with SMTPUTF8, not supported yet: {exc}"
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]
@@ -164,7 +182,20 @@ def _sendmail(conn: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes
     if before_data is not None and not before_data():
         _reset(conn, 0)
         return None
-    code, reply = conn.data(raw)
+    code, reply = conn.docmd("data")
+    if code != 354:
+        _reset(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    # smtplib's data(), split at the point of no return: once the body is on its way, a
+    # broken connection no longer means the server does not have the message.
+    body = _LEADING_DOT.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    try:
+        conn.send(body + b".\r\n")
+        code, reply = conn.getreply()
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        raise UnknownOutcome(f"{type(exc).__name__} after the message was sent: {exc}") from exc
     if code != 250:
         _reset(conn, code)
         raise smtplib.SMTPDataError(code, reply)

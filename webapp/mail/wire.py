@@ -96,6 +96,8 @@ def _mailbox(name: str, address: str) -> str:
     address = _address(address)
     if not name:
         return address
+    if "=?" in name:
+        raise NotPlain  # encoded-word syntax typed as text: header_text (stdlib path) defuses it
     if _ATOMS.match(name) and name.strip() == name:
         return f"{name} <{address}>"
     if _PRINTABLE.match(name):
@@ -115,6 +117,8 @@ def _unstructured(name: str, value: str) -> str:
     if any(c in value for c in "\r\n"):
         raise NotPlain
     value = " ".join(value.split())  # as header_text leaves it (and the stdlib drops the ends)
+    if "=?" in value:
+        raise NotPlain  # encoded-word syntax typed as text: header_text (stdlib path) defuses it
     if not _PRINTABLE.match(value):
         return f"{name}: {_encoded_words(value, name)}"
     return _fold(name, value.split(" "), sep=" ")
