@@ -18,9 +18,9 @@ from webapp.jobs.context import blob_store, job
 from webapp.mail.delivery import (
     HandOverMarks,
     OutboundSettings,
-    count_due,
     deliver,
     drain,
+    more_due_than,
     next_due,
     reconcile,
 )
@@ -57,7 +57,7 @@ def send_due_job() -> int:
 
     # Mail committed after this line is not certain to be seen by this drain: it wakes anew.
     get_redis().delete(wake_flag())
-    if count_due() > SHARE_BACKLOG_OVER:
+    if more_due_than(SHARE_BACKLOG_OVER):
         wake_sender()  # another idle worker joins in; the claims keep them apart
     transport = transport_for(current_app.config)
     try:

@@ -306,6 +306,7 @@ def send_claimed(
             built = _build(msg, settings, store)
             outcome = built if isinstance(built, Outcome) else _hand_over(msg, built, transport, marks)
             if outcome is not None:
+                outcome.claimed_at = msg.send_started_at  # what it is an outcome of
                 outcomes.append(outcome)
             if time.monotonic() - last_commit >= 1.0:
                 _record(outcomes[recorded:])
@@ -341,12 +342,7 @@ def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
     try:
         return build_raw(msg, settings, store)
     except (OSError, ValueError, TypeError, LookupError) as exc:  # a missing attachment file, say
-        return Outcome(
-            msg.id,
-            "failed",
-            error=f"The message could not be built: {exc}"[:2000],
-            claimed_at=msg.send_started_at,
-        )
+        return Outcome(msg.id, "failed", error=f"The message could not be built: {exc}"[:2000])
 
 
 NO_REDIS = "Redis could not be reached"
@@ -367,7 +363,7 @@ def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> 
         try:
             answer = marks.begin_take(msg.id, msg.send_started_at)
         except REDIS_ERRORS:
-            return Outcome(msg.id, "released", stop=NO_REDIS, claimed_at=msg.send_started_at)
+            return Outcome(msg.id, "released", stop=NO_REDIS)
     verdict: list[bool | None] = []
 
     def ours() -> bool:
@@ -392,8 +388,6 @@ def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> 
             outcome = _not_handed_over(msg, verdict)
         else:
             outcome = Outcome(msg.id, "sent", raw=raw, thread_id=msg.thread_id)  # it has left
-    if outcome is not None:
-        outcome.claimed_at = msg.send_started_at
     return outcome
 
 
@@ -539,9 +533,10 @@ def drain(
             return done
 
 
-def count_due(now: datetime | None = None) -> int:
-    """How many messages are due now."""
-    return db.session.scalar(select(func.count()).where(Message.direction == OUTBOUND, _due(now or utcnow())))
+def more_due_than(count: int) -> bool:
+    """Whether more than `count` messages are due now (stops looking after count + 1)."""
+    beyond = select(Message.id).where(Message.direction == OUTBOUND, _due(utcnow())).offset(count).limit(1)
+    return db.session.scalar(beyond) is not None
 
 
 def next_due(after: datetime, within: timedelta) -> datetime | None:
