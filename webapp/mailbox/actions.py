@@ -2,24 +2,15 @@
 
 from flask import abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.mail import actions, folders
-from webapp.mail.access import has_offer_access
 from webapp.mail.readstate import mark_read, mark_unread
 from webapp.mailbox import bp
-from webapp.mailbox.routes import folder_or_404, nav_context, render_conversation
+from webapp.mailbox.routes import folder_or_404, nav_context, render_conversation, thread_or_404, wants_pane
 from webapp.models import Candidate, Offer
-from webapp.people.queries import visible_candidate
-
-
-def _thread_or_404(thread_id: int):
-    found = folders.thread_for(current_user, thread_id)
-    if found is None:
-        abort(404)
-    return found
+from webapp.people.queries import visible_candidate, visible_offer
 
 
 def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
@@ -28,7 +19,7 @@ def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
         from flask import redirect, url_for
 
         return redirect(url_for("mailbox.conversation", slug=folder.slug, thread_id=thread_id))
-    if open_pane and request.headers.get("HX-Target") == "message-pane":
+    if open_pane and wants_pane():
         return render_conversation(folder, thread_id)
     row = folders.get_row(folder.slug, current_user, thread_id)
     return render_template("mailbox/_action_swap.html", row=row, thread_id=thread_id, thread=None,
@@ -39,7 +30,7 @@ def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
 def archive(slug: str, thread_id: int, action: str):
     """Archive or unarchive a conversation for the whole team."""
     folder = folder_or_404(slug)
-    thread, _messages = _thread_or_404(thread_id)
+    thread, _messages = thread_or_404(thread_id)
     if action == "archive":
         actions.archive(thread, current_user.id)
     else:
@@ -52,7 +43,7 @@ def archive(slug: str, thread_id: int, action: str):
 def read_state(slug: str, thread_id: int, state: str):
     """Mark a conversation read or unread, for this user only."""
     folder = folder_or_404(slug)
-    _thread, messages = _thread_or_404(thread_id)
+    _thread, messages = thread_or_404(thread_id)
     if state == "read":
         mark_read(current_user.id, messages)
     else:
@@ -63,19 +54,11 @@ def read_state(slug: str, thread_id: int, state: str):
 
 
 def _candidate_or_404(candidate_id: int) -> Candidate:
-    candidate = visible_candidate(current_user, candidate_id)
-    if candidate is None:
-        abort(404)
-    return candidate
+    return visible_candidate(current_user, candidate_id) or abort(404)
 
 
 def _offer_or_404(offer_id: int) -> Offer:
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id, has_offer_access(current_user, Offer.id))
-    )
-    if offer is None:
-        abort(404)
-    return offer
+    return visible_offer(current_user, offer_id) or abort(404)
 
 
 @bp.route("/candidates/<int:candidate_id>/<any(follow, unfollow):action>", methods=["POST"])
@@ -102,7 +85,7 @@ def _follow_response(kind: str, target, following: bool):
         return render_template("people/_follow_button.html", kind=kind, target=target, following=following)
     folder = folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0])
     thread_id = request.args.get("thread", type=int)
-    if is_htmx() and thread_id and request.headers.get("HX-Target") == "message-pane":
+    if thread_id and wants_pane():
         return render_conversation(folder, thread_id)
     return render_template("mailbox/_action_swap.html", row=None, thread_id=None, thread=None,
                            **nav_context(folder))  # fmt: skip

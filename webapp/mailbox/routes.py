@@ -4,7 +4,7 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from flask_login import current_user
 
 from webapp.extensions import db
-from webapp.htmx import is_htmx, render
+from webapp.htmx import htmx_target, is_htmx, render
 from webapp.mail import folders
 from webapp.mail.readstate import mark_read
 from webapp.mail.storage import BlobStore
@@ -65,22 +65,32 @@ def conversation(slug: str, thread_id: int):
     return render_conversation(folder_or_404(slug), thread_id)
 
 
+def wants_pane() -> bool:
+    """Whether htmx asked for the conversation pane alone."""
+    return htmx_target() == "message-pane"
+
+
+def thread_or_404(thread_id: int):
+    """(thread, messages) of a conversation the user may see; 404 otherwise."""
+    found = folders.thread_for(current_user, thread_id)
+    if found is None:
+        abort(404)
+    return found
+
+
 def render_conversation(folder: folders.Folder, thread_id: int, status: int = 200, with_list=False, **extra):
     """The conversation pane (htmx) or the page with it open; 404 unless the user may see it.
 
     `with_list` also swaps the list to `folder` (after a send lands the user in Sent).
     """
-    found = folders.thread_for(current_user, thread_id)
-    if found is None:
-        abort(404)
-    thread, messages = found
+    thread, messages = thread_or_404(thread_id)
     mark_read(current_user.id, messages)
     db.session.commit()
     from webapp.people.routes import pane_extras
 
     context = {"thread": thread, "messages": messages, **nav_context(folder), **_follows(), **extra}
     context.update(pane_extras(thread, messages, extra))
-    if is_htmx() and request.headers.get("HX-Target") == "message-pane":
+    if wants_pane():
         row = folders.get_row(folder.slug, current_user, thread_id)
         if with_list:
             context["rows"], context["has_more"] = _page(folder)
@@ -112,7 +122,7 @@ def render_pane(folder_slug: str, pane_template: str, status: int = 200, **conte
     """Any pane content (e.g. the compose form): alone for htmx, else inside the full page."""
     folder = folder_or_404(folder_slug)
     context = {"thread": None, **nav_context(folder), **context}
-    if is_htmx() and request.headers.get("HX-Target") == "message-pane":
+    if wants_pane():
         return render(pane_template, status=status, **context)
     rows, has_more = _page(folder)
     return render(

@@ -1,6 +1,7 @@
 """Read-side helpers of the people pages: who and what the user may see."""
 
 from sqlalchemy import exists, func, literal, or_, select
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.mail.access import candidate_visible, has_offer_access, visible
@@ -11,6 +12,11 @@ def accessible_offers(user: User) -> list[Offer]:
     return list(
         db.session.scalars(select(Offer).where(has_offer_access(user, Offer.id)).order_by(Offer.title))
     )
+
+
+def visible_offer(user: User, offer_id: int) -> Offer | None:
+    """The offer if the user has access to it."""
+    return db.session.scalar(select(Offer).where(Offer.id == offer_id, has_offer_access(user, Offer.id)))
 
 
 def visible_candidate(user: User, candidate_id: int) -> Candidate | None:
@@ -76,5 +82,6 @@ def timeline(user: User, candidate_ids: list[int], limit: int = 200) -> list[Mes
             )
             .order_by(Message.sort_at.desc(), Message.id.desc())
             .limit(limit)
+            .options(selectinload(Message.thread))  # each row names its conversation's offer
         ).unique()
     )

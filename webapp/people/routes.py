@@ -4,11 +4,12 @@ from flask import abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.mail import folders, outbound, people
-from webapp.mailbox.routes import folder_or_404, render_conversation
-from webapp.models import Message, Offer, Placement, User
+from webapp.mailbox.routes import folder_or_404, render_conversation, thread_or_404
+from webapp.models import Message, Placement, User
 from webapp.people import bp, queries
 from webapp.people.forms import AttachForm, PersonForm
 
@@ -41,10 +42,8 @@ def _address(form: PersonForm) -> str | None:
 
 def _conversation_or_404(slug: str, thread_id: int):
     folder = folder_or_404(slug)
-    found = folders.thread_for(current_user, thread_id)
-    if found is None:
-        abort(404)
-    return folder, found[0], found[1]
+    thread, messages = thread_or_404(thread_id)
+    return folder, thread, messages
 
 
 @bp.route("/mail/<slug>/<int:thread_id>/convert", methods=["POST"])
@@ -102,10 +101,8 @@ def search_candidates():
 
 
 def _cv_message(thread_id: int) -> Message:
-    found = folders.thread_for(current_user, thread_id)
-    if found is None:
-        abort(404)
-    cv = next((m for m in found[1] if m.is_cv and m.cv_processed_at is None), None)
+    _thread, messages = thread_or_404(thread_id)
+    cv = next((m for m in messages if m.is_cv and m.cv_processed_at is None), None)
     if cv is None:
         abort(404)
     return cv
@@ -179,9 +176,7 @@ def discard_cv(thread_id: int):
 @bp.route("/candidates/<int:candidate_id>")
 def candidate_page(candidate_id: int):
     """Everything with one candidate: placements, CVs, and every message across threads and offers."""
-    candidate = queries.visible_candidate(current_user, candidate_id)
-    if candidate is None:
-        abort(404)
+    candidate = queries.visible_candidate(current_user, candidate_id) or abort(404)
     from webapp.models import CandidateFile
 
     files = list(db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == candidate.id)))
@@ -195,14 +190,12 @@ def candidate_page(candidate_id: int):
 @bp.route("/offers/<int:offer_id>")
 def offer_page(offer_id: int):
     """An offer's candidates and all their mail, in one timeline."""
-    from webapp.mail.access import has_offer_access
-
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id, has_offer_access(current_user, Offer.id))
+    offer = queries.visible_offer(current_user, offer_id) or abort(404)
+    placed = list(
+        db.session.scalars(
+            select(Placement).where(Placement.offer_id == offer.id).options(selectinload(Placement.candidate))
+        )
     )
-    if offer is None:
-        abort(404)
-    placed = list(db.session.scalars(select(Placement).where(Placement.offer_id == offer.id)))
     ids = [p.candidate_id for p in placed]
     from webapp.mail.actions import is_following_offer
 
