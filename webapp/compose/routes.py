@@ -12,13 +12,13 @@ from webapp.htmx import is_htmx
 from webapp.jobs import enqueue_send
 from webapp.jobs.context import blob_store
 from webapp.jobs.send import outbound_settings
-from webapp.mail import folders, outbound, placeholders
+from webapp.mail import folders, outbound, people, placeholders
 from webapp.mail.access import has_offer_access
 from webapp.mail.build import OutgoingFile
 from webapp.mail.outbound import Compose, ComposeError
 from webapp.mail.parse import safe_filename
 from webapp.mailbox.routes import render_conversation, render_pane
-from webapp.mailtemplates.operations import usable
+from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.people.queries import visible_candidate
 
@@ -256,7 +256,7 @@ def _fill_placeholders(form: ComposeForm, to: list[str], replying: Message | Non
 
 def placeholder_values(address: str | None, thread_id: int | None = None) -> dict:
     """Placeholder values for a recipient address (and the conversation, for the job)."""
-    candidate = outbound.candidate_for_address(address) if address else None
+    candidate = people.owner_of(address) if address else None
     if candidate is not None and visible_candidate(current_user, candidate.id) is None:
         candidate = None  # someone the user may not see: no name, no job, from an address alone
     offer = None
@@ -291,9 +291,7 @@ def insert_template():
     chosen = request.args.get("template_id", "")
     if not chosen:
         return "", 204  # "no template": leave the fields as they are
-    template = next((t for t in _templates() if str(t.id) == chosen), None)
-    if template is None:
-        abort(404)
+    template = usable_by_id(current_user, chosen) or abort(404)
     form.subject.data = template.subject
     form.body.data = template.body + prefill.signature_block(current_user)
     return render_template("compose/_fields.html", form=form)

@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.mail.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.delivery import OutboundSettings
 from webapp.mail.storage import BlobStore
-from webapp.models import OUTBOUND, Attachment, Candidate, CandidateEmail, Message, Placement, Thread, User
+from webapp.models import OUTBOUND, Attachment, CandidateEmail, Message, Placement, Thread, User
 from webapp.models.types import utcnow
 
 _SPLIT = re.compile(r"[,;\s]+")
@@ -224,8 +224,3 @@ def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
         body_text=data.body, snippet=" ".join(data.body.split())[:200], scheduled_at=data.send_at,
         sort_at=data.send_at,
     )  # fmt: skip
-
-
-def candidate_for_address(address: str) -> Candidate | None:
-    owner = candidates_owning([address]).get(address)
-    return db.session.get(Candidate, owner) if owner else None

@@ -1,6 +1,7 @@
 """Parse raw RFC 5322 bytes into the fields we store, without ever raising on bad mail."""
 
 import binascii
+import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -233,10 +234,7 @@ def parse_file(fh: BinaryIO, head_bytes: int = 0) -> tuple["ParsedMail", bytes]:
 
 def parse(raw: bytes) -> ParsedMail:
     """Parse `raw`; problems become `defects`, never exceptions."""
-    parser = BytesFeedParser(policy=_policy())
-    for start in range(0, len(raw), FEED_CHUNK):
-        parser.feed(raw[start : start + FEED_CHUNK])
-    return _parsed(parser.close())
+    return parse_file(io.BytesIO(raw))[0]
 
 
 def _parsed(msg: EmailMessage) -> ParsedMail:

@@ -54,11 +54,7 @@ def usable_by_id(user: User, template_id) -> Template | None:
 def editable(user: User, template_id: int) -> Template | None:
     """The template if the user may change it: their own, or a shared one for an admin."""
     template = db.session.get(Template, template_id)
-    if template is None:
-        return None
-    if template.owner_id == user.id or (template.owner_id is None and user.is_admin):
-        return template
-    return None
+    return template if template is not None and can_edit(user, template) else None
 
 
 def can_edit(user: User, template: Template) -> bool:
