@@ -176,9 +176,19 @@ def problems(
     recipients: Recipients, subject: str, body: str, sender: User, company: str, sender_address: str
 ) -> list[Problem]:
     """The recipients whose subject or body has an unknown or unfilled placeholder."""
+    return _problems(_render_all(recipients, subject, body, sender, company, sender_address))
+
+
+def _render_all(
+    recipients: Recipients, subject: str, body: str, sender: User, company: str, sender_address: str
+):
+    """[(recipient, (subject, body) rendered for them)] for every recipient with an address."""
+    return [(r, render_for(r, subject, body, sender, company, sender_address)) for r in recipients.ready]
+
+
+def _problems(rendered_all) -> list[Problem]:
     found = []
-    for recipient in recipients.ready:
-        rendered = render_for(recipient, subject, body, sender, company, sender_address)
+    for recipient, rendered in rendered_all:
         unknown = list(dict.fromkeys(rendered[0].unknown + rendered[1].unknown))
         unfilled = list(dict.fromkeys(rendered[0].unfilled + rendered[1].unfilled))
         if unknown or unfilled:
@@ -210,7 +220,9 @@ def create(
     if not outbound.clean_line(subject):
         reasons.append(_("Add a subject."))
     sender_address = user.inbound_address(settings.domain)
-    failing = problems(recipients, subject, body, user, company, sender_address)
+    # Rendered once: checked for problems, then sent as they are.
+    rendered_all = _render_all(recipients, subject, body, user, company, sender_address)
+    failing = _problems(rendered_all)
     if reasons or failing:
         raise BulkError(reasons, failing)
     bulk = BulkSend(
@@ -222,8 +234,7 @@ def create(
     db.session.add(bulk)
     db.session.flush()
     ids = []
-    for recipient in recipients.ready:
-        rendered_subject, rendered_body = render_for(recipient, subject, body, user, company, sender_address)
+    for recipient, (rendered_subject, rendered_body) in rendered_all:
         data = Compose(
             to=[recipient.address], subject=rendered_subject.text, body=rendered_body.text, bulk_id=bulk.id
         )
