@@ -187,6 +187,7 @@ def _render_all(
 
 
 def _problems(rendered_all) -> list[Problem]:
+    """The recipients of `rendered_all` with an unknown or unfilled placeholder."""
     found = []
     for recipient, rendered in rendered_all:
         unknown = list(dict.fromkeys(rendered[0].unknown + rendered[1].unknown))

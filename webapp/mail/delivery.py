@@ -346,6 +346,10 @@ def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
 
 
 NO_REDIS = "Redis could not be reached"
+WORKER_STOPPED = (
+    "The worker stopped while handing this message to the mail server. "
+    "Check with the recipient, then mark it as sent or send it again."
+)
 # What a Redis call may raise when the server is unreachable or answers oddly; narrower than
 # Exception, so that a job's timeout is never mistaken for one.
 REDIS_ERRORS = (RedisError, OSError)
@@ -577,27 +581,16 @@ def reconcile(
             Message.status == "sending", Message.send_started_at < now - RELEASE_AFTER
         )
     ).all()
-    released = [row.id for row in stalled if marks is not None and _took(marks, row.id, row.send_started_at)]
-    give_back([(row.id, row.send_started_at) for row in stalled if row.id in released])
-    stuck = list(
-        db.session.scalars(
-            select(Message.id).where(
-                Message.status == "sending", Message.send_started_at < now - SENDING_TIMEOUT
-            )
-        )
+    # A mark still there: never handed over, so it goes back. No mark, and stalled for long:
+    # it may have left, so a person decides.
+    released = {row.id for row in stalled if marks is not None and _took(marks, row.id, row.send_started_at)}
+    stuck = [r for r in stalled if r.id not in released and r.send_started_at < now - SENDING_TIMEOUT]
+    _record(
+        [Outcome(r.id, "released", claimed_at=r.send_started_at) for r in stalled if r.id in released]
+        + [Outcome(r.id, "unknown", error=WORKER_STOPPED, claimed_at=r.send_started_at) for r in stuck]
     )
-    if stuck:
-        db.session.execute(
-            update(Message)
-            .where(Message.id.in_(stuck), Message.status == "sending")
-            .values(
-                status="unknown",
-                error="The worker stopped while handing this message to the mail server. "
-                "Check with the recipient, then mark it as sent or send it again.",
-            )
-        )
     # Late: due for longer than `grace` (queued to go at once: made longer ago than that).
     late = and_(_due(now - grace), or_(Message.scheduled_at.is_not(None), Message.created_at <= now - grace))
     due = list(db.session.scalars(select(Message.id).where(late).order_by(Message.id).limit(5000)))
     db.session.commit()
-    return Reconciled(due=due, unknown=stuck, released=released)
+    return Reconciled(due=due, unknown=[r.id for r in stuck], released=sorted(released))
