@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from webapp.extensions import db
+from webapp.mail.filing import attachment_rows, parsed_fields
 from webapp.mail.parse import ParsedMail, parse
 from webapp.mail.storage import BlobStore
 from webapp.models import DELIVERED_STATUSES, Attachment, Message, MessageRecipient, Thread
@@ -10,29 +11,9 @@ from webapp.models import DELIVERED_STATUSES, Attachment, Message, MessageRecipi
 
 def fill_from_parsed(msg: Message, parsed: ParsedMail, store: BlobStore) -> None:
     """Copy what the parser found onto the row and store the attachments' bytes."""
-    msg.message_id = (parsed.message_id or "")[:998] or None
-    msg.in_reply_to = parsed.in_reply_to
-    msg.references = parsed.references
-    msg.from_address = parsed.from_address[:254]
-    msg.from_name = parsed.from_name[:200]
-    msg.to_addresses = parsed.to
-    msg.cc_addresses = parsed.cc
-    msg.subject = parsed.subject
-    msg.snippet = parsed.snippet
-    msg.body_text = parsed.text
-    msg.body_html = parsed.html
-    msg.has_attachments = any(not a.is_inline for a in parsed.attachments)
-    for part in parsed.attachments:
-        msg.attachments.append(
-            Attachment(
-                filename=part.filename,
-                content_type=part.content_type[:255],
-                size=len(part.data),
-                sha256=store.put(part.data, durable=False),  # the raw, kept durably, holds it too
-                is_inline=part.is_inline,
-                content_id=(part.content_id or "")[:255] or None,
-            )
-        )
+    for column, value in parsed_fields(parsed).items():
+        setattr(msg, column, value)
+    msg.attachments.extend(Attachment(**row) for row in attachment_rows(parsed, store))
 
 
 def add_recipients(msg: Message, user_ids) -> None:
