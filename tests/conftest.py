@@ -131,6 +131,19 @@ def auth(client):
 
 
 @pytest.fixture
+def team(make):
+    """The smallest team: one job, Rita with access to it, Alice placed on it.
+
+    Modules that need more people define a `team` of their own, which takes precedence.
+    """
+    t = type("Team", (), {})()
+    t.job = make.offer("Backend")
+    t.rita = make.user("Rita Recruiter", offers=[t.job])
+    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
+    return t
+
+
+@pytest.fixture
 def make(app):
     from tests.factories import Factory
 

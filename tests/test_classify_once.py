@@ -8,15 +8,6 @@ from webapp.extensions import db
 from webapp.models import Message, MessageRecipient, Thread
 
 
-@pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job = make.offer("Backend")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    return t
-
-
 def stored(app, raw: bytes) -> int:
     """Store the bytes as an entry point does, without queueing anything."""
     from webapp.jobs.context import blob_store

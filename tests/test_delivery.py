@@ -2,22 +2,12 @@
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from tests.test_outbound import create, load
 from webapp.extensions import db
 from webapp.models import Message
 from webapp.models.types import utcnow
-
-
-@pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job = make.offer("Backend")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    return t
 
 
 def drain_once(app) -> int:

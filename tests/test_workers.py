@@ -11,15 +11,6 @@ from webapp.models.types import utcnow
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job = make.offer("Backend")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    return t
-
-
-@pytest.fixture
 def env(app, redis_url, smtp):
     return worker_env(app, redis_url, SMTP_URL=smtp.url, PERIODIC_INTERVAL=1, SEND_RECONCILE_GRACE=2)
 
