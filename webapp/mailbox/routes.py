@@ -88,7 +88,7 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     db.session.commit()
     from webapp.people.routes import pane_extras
 
-    context = {"thread": thread, "messages": messages, **nav_context(folder), **_follows(), **extra}
+    context = {"thread": thread, "messages": messages, **nav_context(folder), **_follows(thread), **extra}
     context.update(pane_extras(thread, messages, extra))
     if wants_pane():
         row = folders.get_row(folder.slug, current_user, thread_id)
@@ -100,21 +100,15 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     return render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
 
 
-def _follows() -> dict:
-    """What the user follows, for the toolbar's Follow buttons."""
-    from sqlalchemy import select
+def _follows(thread) -> dict:
+    """Whether the user follows the conversation's candidate and its job (the toolbar's buttons)."""
+    from webapp.mail.actions import is_following_candidate, is_following_offer
 
-    from webapp.models import CandidateFollow, OfferFollow
-
+    user_id = current_user.id
     return {
-        "followed_candidates": set(
-            db.session.scalars(
-                select(CandidateFollow.candidate_id).where(CandidateFollow.user_id == current_user.id)
-            )
-        ),
-        "followed_offers": set(
-            db.session.scalars(select(OfferFollow.offer_id).where(OfferFollow.user_id == current_user.id))
-        ),
+        "following_candidate": bool(thread.candidate_id)
+        and is_following_candidate(user_id, thread.candidate_id),
+        "following_offer": bool(thread.offer_id) and is_following_offer(user_id, thread.offer_id),
     }
 
 
