@@ -100,9 +100,14 @@ def search_candidates():
                            slug=request.args.get("slug", "non-candidates"), thread_id=request.args.get("thread", type=int))  # fmt: skip
 
 
+def _pending_cv(messages) -> Message | None:
+    """The conversation's incoming CV still waiting to be processed, if any."""
+    return next((m for m in messages if m.is_cv and m.cv_processed_at is None), None)
+
+
 def _cv_message(thread_id: int) -> Message:
     _thread, messages = thread_or_404(thread_id)
-    cv = next((m for m in messages if m.is_cv and m.cv_processed_at is None), None)
+    cv = _pending_cv(messages)
     if cv is None:
         abort(404)
     return cv
@@ -122,9 +127,8 @@ def _visible_guess(msg: Message) -> people.CvGuess:
     return guess
 
 
-def cv_context(thread_id: int) -> dict:
+def cv_context(msg: Message) -> dict:
     """The guess and form of the "Create candidate" box for an incoming CV."""
-    msg = _cv_message(thread_id)
     guess = _visible_guess(msg)
     form = PersonForm(
         data={"first_name": guess.first_name, "last_name": guess.last_name, "email": guess.email}
@@ -207,9 +211,9 @@ def offer_page(offer_id: int):
 def pane_extras(thread, messages, given: dict) -> dict:
     """The people boxes a conversation pane shows: convert a non-candidate, or process a CV."""
     extras = {}
-    if any(m.is_cv and m.cv_processed_at is None for m in messages):
+    if (cv := _pending_cv(messages)) is not None:
         if "cv_form" not in given:
-            extras.update(cv_context(thread.id))
+            extras.update(cv_context(cv))  # the pane's messages: not loaded a second time
         return extras
     if thread.candidate_id is None and any(m.candidate_id is None and not m.is_internal for m in messages):
         address, name = queries.counterpart(messages)
