@@ -233,11 +233,17 @@ def _attachments(form: ComposeForm, errors: dict) -> list[OutgoingFile]:
     return files
 
 
+def _rendered(form: ComposeForm, to: list[str], replying: Message | None):
+    """(subject, body) of the form with placeholders filled for the first recipient."""
+    values = placeholder_values(to[0] if to else None, replying.thread_id if replying is not None else None)
+    return placeholders.render(form.subject.data or "", values), placeholders.render(
+        form.body.data or "", values
+    )
+
+
 def _fill_placeholders(form: ComposeForm, to: list[str], replying: Message | None, errors: dict):
     """Subject and body with placeholders filled for the (first) recipient; problems are errors."""
-    values = placeholder_values(to[0] if to else None, replying.thread_id if replying is not None else None)
-    subject = placeholders.render(form.subject.data or "", values)
-    body = placeholders.render(form.body.data or "", values)
+    subject, body = _rendered(form, to, replying)
     for name, rendered in (("subject", subject), ("body", body)):
         if rendered.unknown:
             errors.setdefault(name, []).append(
@@ -304,12 +310,7 @@ def preview():
 
     form = _form()
     good, _bad = outbound.parse_addresses(form.to.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
-    replying = _message_field(form.reply_to_id.data)
-    values = placeholder_values(
-        good[0] if good else None, replying.thread_id if replying is not None else None
-    )
-    subject = placeholders.render(form.subject.data or "", values)
-    body = placeholders.render(form.body.data or "", values)
+    subject, body = _rendered(form, good, _message_field(form.reply_to_id.data))
     return render_template(
         "compose/_preview.html", recipient=good[0] if good else None, subject=subject, body=body
     )
