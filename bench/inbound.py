@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Inbound classification throughput, against the floor of parsing the same bytes (DESIGN.md).
+"""Inbound classification throughput, against the floor of parsing the same bytes (docs/benchmarks.md).
 
 A database holding a mailbox history (100,000 messages; --quick: 10,000) receives a corpus of
 new raw mail (10,000; --quick: 1,000), stored first with `store_inbound` as an entry point

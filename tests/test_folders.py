@@ -1,4 +1,4 @@
-"""Folder membership, exactly as DESIGN.md's folder rules say, in both directions."""
+"""Folder membership, exactly as the folder rules in docs/folders.md say, in both directions."""
 
 import pytest
 

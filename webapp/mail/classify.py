@@ -1,6 +1,6 @@
 """Inbound classification: each stored message ends in exactly one outcome, with its reason.
 
-The order matters (see the issue): duplicate, bounce, auto-reply, reply, incoming CV,
+The order matters (docs/architecture.md, flow 3): duplicate, bounce, auto-reply, reply, incoming CV,
 candidate, internal, non-candidate; anything that cannot be parsed safely is quarantined.
 `decide` only reads the database (so `mail import --dry-run` can use it); `filing` writes.
 """

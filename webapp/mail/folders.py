@@ -1,7 +1,7 @@
 """The nine folders: each one a query of the conversations a user may see there.
 
 A conversation is in a folder when at least one of its messages qualifies; it is unread for a
-user when a qualifying message in it is unread for them. See DESIGN.md, "Folder rules".
+user when a qualifying message in it is unread for them. See docs/folders.md, "Folder rules".
 """
 
 from dataclasses import dataclass
