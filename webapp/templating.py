@@ -7,20 +7,31 @@ from flask_babel import format_date, format_time, get_locale, to_user_timezone
 from flask_babel import lazy_gettext as _l
 
 from webapp.mail.sanitize import sanitize_html
+from webapp.models import Outcome, Status
 from webapp.models.types import utcnow
 
 HTMX_VERSION = "2.0.11"
 # The classifier's outcomes, as "why is this here?" names them.
 OUTCOME_LABELS = {
-    "duplicate": _l("Duplicate"),
-    "bounce": _l("Delivery report"),
-    "auto_reply": _l("Automatic reply"),
-    "reply": _l("Reply to a conversation"),
-    "incoming_cv": _l("Incoming CV"),
-    "candidate": _l("From a candidate"),
-    "internal": _l("From a team member"),
-    "non_candidate": _l("From someone not in the candidate database"),
-    "quarantined": _l("Quarantined"),
+    Outcome.DUPLICATE: _l("Duplicate"),
+    Outcome.BOUNCE: _l("Delivery report"),
+    Outcome.AUTO_REPLY: _l("Automatic reply"),
+    Outcome.REPLY: _l("Reply to a conversation"),
+    Outcome.INCOMING_CV: _l("Incoming CV"),
+    Outcome.CANDIDATE: _l("From a candidate"),
+    Outcome.INTERNAL: _l("From a team member"),
+    Outcome.NON_CANDIDATE: _l("From someone not in the candidate database"),
+    Outcome.QUARANTINED: _l("Quarantined"),
+}
+# Outbound statuses as the bulk progress view names them (a scheduled one is still queued).
+STATUS_LABELS = {
+    Status.QUEUED: _l("Queued"),
+    Status.SCHEDULED: _l("Queued"),
+    Status.SENDING: _l("Sending"),
+    Status.SENT: _l("Sent"),
+    Status.FAILED: _l("Failed"),
+    Status.UNKNOWN: _l("Outcome unknown"),
+    Status.CANCELLED: _l("Cancelled"),
 }
 HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
@@ -59,4 +70,5 @@ def register_templating(app: Flask) -> None:
         htmx_integrity=HTMX_INTEGRITY,
         get_locale=get_locale,
         outcome_labels=OUTCOME_LABELS,
+        status_labels=STATUS_LABELS,
     )

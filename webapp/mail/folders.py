@@ -14,14 +14,14 @@ from webapp.extensions import db
 from webapp.mail.access import candidate_visible, has_offer_access, visible
 from webapp.models import (
     DELIVERED_STATUSES,
-    INBOUND,
-    OUTBOUND,
     CandidateFollow,
+    Direction,
     Message,
     MessageRead,
     MessageRecipient,
     OfferFollow,
     Placement,
+    Status,
     Thread,
 )
 
@@ -73,26 +73,28 @@ def qualifies(slug: str, user, match=None):
     if match is not None:
         return and_(qualifies(slug, user), Message.id.in_(match))
     if slug == "all":
-        return and_(Message.status.not_in(("draft", "cancelled")), ~Message.is_auto_reply, visible(user))
+        return and_(
+            Message.status.not_in((Status.DRAFT, Status.CANCELLED)), ~Message.is_auto_reply, visible(user)
+        )
     live = ~Thread.is_archived
     if slug == "inbox":
         addressed = exists().where(
             MessageRecipient.message_id == Message.id, MessageRecipient.user_id == user.id
         )
-        return and_(_with_candidate(user), Message.direction == INBOUND, addressed, live)
+        return and_(_with_candidate(user), Message.direction == Direction.INBOUND, addressed, live)
     if slug == "sent":
         return and_(
-            Message.direction == OUTBOUND,
+            Message.direction == Direction.OUTBOUND,
             Message.sender_id == user.id,
             # Queued and sending show at once (with their state); "unknown" waits for a person.
-            Message.status.in_(("queued", "sending", "sent", "failed", "unknown")),
+            Message.status.in_((Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN)),
             visible(user),
         )
     if slug == "scheduled":
         return and_(
-            Message.direction == OUTBOUND,
+            Message.direction == Direction.OUTBOUND,
             Message.sender_id == user.id,
-            Message.status == "scheduled",
+            Message.status == Status.SCHEDULED,
             visible(user),
         )
     if slug == "candidates":
@@ -119,10 +121,10 @@ def qualifies(slug: str, user, match=None):
         return and_(Thread.is_archived, _mail(), ~Message.is_cv, visible(user))
     if slug == "incoming-cv":
         return and_(
-            Message.direction == INBOUND,
+            Message.direction == Direction.INBOUND,
             Message.is_cv,
             Message.cv_processed_at.is_(None),
-            Message.status == "received",
+            Message.status == Status.RECEIVED,
             visible(user),
         )
     raise KeyError(slug)
@@ -131,8 +133,8 @@ def qualifies(slug: str, user, match=None):
 def is_unread(user):
     """The message is inbound mail the user has not read (auto-replies never count)."""
     return and_(
-        Message.direction == INBOUND,
-        Message.status == "received",
+        Message.direction == Direction.INBOUND,
+        Message.status == Status.RECEIVED,
         ~Message.is_auto_reply,
         ~exists().where(MessageRead.message_id == Message.id, MessageRead.user_id == user.id),
     )
@@ -265,7 +267,9 @@ def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
         db.session.scalars(
             select(Message)
             .where(
-                Message.thread_id == thread_id, visible(user), Message.status.not_in(("draft", "cancelled"))
+                Message.thread_id == thread_id,
+                visible(user),
+                Message.status.not_in((Status.DRAFT, Status.CANCELLED)),
             )
             .order_by(Message.sort_at, Message.id)
         ).unique()
@@ -278,5 +282,5 @@ def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
 def visible_message(user, message_id: int) -> Message | None:
     """The message if the user may see it, else None (a 404)."""
     return db.session.scalar(
-        select(Message).where(Message.id == message_id, visible(user), Message.status != "draft")
+        select(Message).where(Message.id == message_id, visible(user), Message.status != Status.DRAFT)
     )

@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.mail.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.delivery import OutboundSettings
 from webapp.mail.storage import BlobStore
-from webapp.models import OUTBOUND, Attachment, CandidateEmail, Message, Placement, Thread, User
+from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
 from webapp.models.types import utcnow
 
 _SPLIT = re.compile(r"[,;\s]+")
@@ -147,8 +147,8 @@ def create(user: User, data: Compose, settings: OutboundSettings, store: BlobSto
         ]
     msg = Message(
         thread=thread,
-        direction=OUTBOUND,
-        status="scheduled" if data.send_at else "queued",
+        direction=Direction.OUTBOUND,
+        status=Status.SCHEDULED if data.send_at else Status.QUEUED,
         message_id=new_message_id(settings.domain),
         in_reply_to=data.in_reply_to.message_id if data.in_reply_to is not None else None,
         references=references,
@@ -194,23 +194,23 @@ def _change(message_id: int, user_id: int, from_statuses: tuple[str, ...], **val
 
 def cancel(message_id: int, user_id: int) -> bool:
     """Cancel a scheduled message unless a worker already took it."""
-    return _change(message_id, user_id, ("scheduled",), status="cancelled")
+    return _change(message_id, user_id, (Status.SCHEDULED,), status=Status.CANCELLED)
 
 
 def send_now(message_id: int, user_id: int) -> bool:
     """Move a scheduled message to the front: send it at once."""
-    return _change(message_id, user_id, ("scheduled",), status="queued", scheduled_at=None)
+    return _change(message_id, user_id, (Status.SCHEDULED,), status=Status.QUEUED, scheduled_at=None)
 
 
 def retry(message_id: int, user_id: int) -> bool:
     """Queue a failed (or outcome-unknown, after the user checked) message again."""
-    return _change(message_id, user_id, ("failed", "unknown"), status="queued", scheduled_at=None,
+    return _change(message_id, user_id, (Status.FAILED, Status.UNKNOWN), status=Status.QUEUED, scheduled_at=None,
                    error=None, delivery_state=None)  # fmt: skip
 
 
 def mark_sent(message_id: int, user_id: int) -> bool:
     """The user confirmed an outcome-unknown message did arrive."""
-    return _change(message_id, user_id, ("unknown",), status="sent", error=None)
+    return _change(message_id, user_id, (Status.UNKNOWN,), status=Status.SENT, error=None)
 
 
 def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
@@ -219,7 +219,7 @@ def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
     if errors:
         raise ComposeError(errors)
     return _change(
-        message_id, user.id, ("scheduled",),
+        message_id, user.id, (Status.SCHEDULED,),
         to_addresses=data.to, cc_addresses=data.cc, bcc_addresses=data.bcc, subject=clean_line(data.subject),
         body_text=data.body, snippet=" ".join(data.body.split())[:200], scheduled_at=data.send_at,
         sort_at=data.send_at,

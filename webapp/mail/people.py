@@ -9,12 +9,11 @@ from sqlalchemy import String, cast, select, update
 
 from webapp.extensions import db
 from webapp.models import (
-    INBOUND,
-    OUTBOUND,
     AuditLog,
     Candidate,
     CandidateEmail,
     CandidateFile,
+    Direction,
     Message,
     Placement,
     Thread,
@@ -47,7 +46,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
         db.session.scalars(
             select(Message.id).where(
                 Message.candidate_id.is_(None),
-                Message.direction == INBOUND,
+                Message.direction == Direction.INBOUND,
                 Message.from_address == address,
                 ~Message.is_internal,
                 ~Message.is_cv,
@@ -58,7 +57,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
     maybe = db.session.execute(
         select(Message.id, Message.to_addresses, Message.cc_addresses).where(
             Message.candidate_id.is_(None),
-            Message.direction == OUTBOUND,
+            Message.direction == Direction.OUTBOUND,
             ~Message.is_internal,
             cast(Message.to_addresses, String).contains(address),
         )  # fmt: skip

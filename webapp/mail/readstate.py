@@ -4,7 +4,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
-from webapp.models import INBOUND, Message, MessageRead
+from webapp.models import Direction, Message, MessageRead
 from webapp.models.types import utcnow
 
 
@@ -17,7 +17,7 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> None:
 
 def mark_read(user_id: int, messages: list[Message]) -> None:
     """Mark the inbound messages among `messages` read for this user only."""
-    ids = [m.id for m in messages if m.direction == INBOUND]
+    ids = [m.id for m in messages if m.direction == Direction.INBOUND]
     if ids:
         now = utcnow()
         _insert_ignoring_duplicates([{"user_id": user_id, "message_id": i, "read_at": now} for i in ids])

@@ -3,15 +3,21 @@
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
 from webapp.models.message import (
+    AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
     INBOUND,
     OUTBOUND,
+    PENDING_STATUSES,
     Attachment,
     BulkSend,
+    DeliveryState,
+    Direction,
     Message,
     MessageRead,
     MessageRecipient,
+    Outcome,
     SentCopy,
+    Status,
     Template,
     Thread,
 )
@@ -19,7 +25,13 @@ from webapp.models.offer import Offer, OfferAccess, OfferFollow
 from webapp.models.user import User
 
 __all__ = [
+    "AUTHOR_ONLY_STATUSES",
     "DELIVERED_STATUSES",
+    "PENDING_STATUSES",
+    "DeliveryState",
+    "Direction",
+    "Outcome",
+    "Status",
     "INBOUND",
     "OUTBOUND",
     "Attachment",

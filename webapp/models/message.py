@@ -1,21 +1,80 @@
 """Conversations, messages, attachments, and per-user read state."""
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
 
-INBOUND, OUTBOUND = "inbound", "outbound"
-# Outbound: draft -> queued (send now) or scheduled -> sending -> sent | failed | unknown
-# (a worker died after handing it to the server: a person decides), or cancelled.
-STATUSES = (
-    "draft", "queued", "scheduled", "sending", "sent", "failed", "unknown", "cancelled", "received", "quarantined",
-)  # fmt: skip
+
+class Direction(StrEnum):
+    """Which way a message travelled."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Status(StrEnum):
+    """Where a message is in its life.
+
+    Outbound: draft -> queued (send now) or scheduled -> sending -> sent | failed | unknown (a
+    worker died after handing it to the server: a person decides), or cancelled. Inbound:
+    received, or quarantined (it broke a parsing limit).
+    """
+
+    DRAFT = "draft"
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+    RECEIVED = "received"
+    QUARANTINED = "quarantined"
+
+
+# Waiting to leave: a worker will send it, or is sending it.
+PENDING_STATUSES = (Status.QUEUED, Status.SCHEDULED, Status.SENDING)
 # Messages that have really travelled, as opposed to drafts and mail still waiting to leave.
-DELIVERED_STATUSES = ("sent", "failed", "received")
+DELIVERED_STATUSES = (Status.SENT, Status.FAILED, Status.RECEIVED)
+# Seen by their author only: not sent yet, or sent with an outcome only they can settle.
+AUTHOR_ONLY_STATUSES = (Status.DRAFT, *PENDING_STATUSES, Status.UNKNOWN)
+
+
+class Outcome(StrEnum):
+    """What the classifier decided about an inbound message (shown as "why is this here?")."""
+
+    DUPLICATE = "duplicate"
+    BOUNCE = "bounce"
+    AUTO_REPLY = "auto_reply"
+    REPLY = "reply"
+    INCOMING_CV = "incoming_cv"
+    CANDIDATE = "candidate"
+    INTERNAL = "internal"
+    NON_CANDIDATE = "non_candidate"
+    QUARANTINED = "quarantined"
+
+
+class DeliveryState(StrEnum):
+    """What bounces said of an outbound message after it left."""
+
+    DELAYED = "delayed"
+    BOUNCED = "bounced"
+
+
+def check_in(column: str, enum: type[StrEnum]) -> str:
+    """The SQL condition "`column` holds one of `enum`'s values" (for CHECK constraints)."""
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return f"{column} IN ({values})"
+
+
+# Kept for the modules not yet moved to the enums.
+INBOUND, OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
+STATUSES = tuple(Status)
 
 
 class Thread(db.Model):
@@ -55,6 +114,13 @@ class Message(db.Model):
         Index("ix_messages_thread_sort", "thread_id", "sort_at"),
         Index("ix_messages_sender_status", "sender_id", "status"),
         Index("ix_messages_cv", "cv_offer_id", "cv_processed_at"),
+        CheckConstraint(check_in("direction", Direction), name="ck_messages_direction"),
+        CheckConstraint(check_in("status", Status), name="ck_messages_status"),
+        CheckConstraint(f"outcome IS NULL OR {check_in('outcome', Outcome)}", name="ck_messages_outcome"),
+        CheckConstraint(
+            f"delivery_state IS NULL OR {check_in('delivery_state', DeliveryState)}",
+            name="ck_messages_delivery_state",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -130,7 +196,43 @@ class Message(db.Model):
 
     @property
     def is_inbound(self) -> bool:
-        return self.direction == INBOUND
+        return self.direction == Direction.INBOUND
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == Direction.OUTBOUND
+
+    @property
+    def is_on_its_way(self) -> bool:
+        """Sent now and not yet handed to the server (queued or being sent)."""
+        return self.status in (Status.QUEUED, Status.SENDING)
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == Status.SCHEDULED
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == Status.FAILED
+
+    @property
+    def is_outcome_unknown(self) -> bool:
+        return self.status == Status.UNKNOWN
+
+    @property
+    def is_delayed(self) -> bool:
+        """Sent, and a bounce said the receiving server is still trying."""
+        return self.status == Status.SENT and self.delivery_state == DeliveryState.DELAYED
+
+    @property
+    def can_be_answered(self) -> bool:
+        """It travelled (or may have): reply and forward make sense."""
+        return self.status in (*DELIVERED_STATUSES, Status.UNKNOWN)
+
+    @property
+    def shows_why(self) -> bool:
+        """An inbound message the classifier has filed ("why is this here?")."""
+        return self.is_inbound and self.outcome is not None
 
     @property
     def display_from(self) -> str:
