@@ -83,7 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.mailbox import bp as mailbox_bp
     from webapp.mailtemplates import bp as mailtemplates_bp
     from webapp.main import bp as main_bp
-    from webapp.people import bp as people_bp
+    from webapp.people.routes import bp as people_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)

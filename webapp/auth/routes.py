@@ -1,7 +1,5 @@
 """Login and logout views."""
 
-from urllib.parse import urlsplit
-
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,16 +9,7 @@ from webapp.auth import bp
 from webapp.auth.forms import LoginForm
 from webapp.extensions import db
 from webapp.models import User
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
+from webapp.redirects import safe_next
 
 
 @bp.route("/login", methods=["GET", "POST"])

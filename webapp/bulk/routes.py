@@ -14,7 +14,6 @@ from webapp.jobs.context import blob_store
 from webapp.jobs.send import outbound_settings
 from webapp.mail import bulk
 from webapp.mailtemplates import operations as templates
-from webapp.mailtemplates.routes import placeholder_help
 
 NEW_PAGE = "bulk/new.html"
 # A refused send swaps the whole form back with its errors (422).
@@ -68,7 +67,7 @@ def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:
         "reasons": refusal.reasons if refusal else [],
         "refused": refusal is not None,
         "recent": bulk.recent(current_user),
-        "placeholder_help": placeholder_help(),
+        "placeholder_help": templates.placeholder_help(),
     }
 
 

@@ -1,6 +1,6 @@
 """Compose views: thin; validation and sending live in webapp/mail/outbound.py."""
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -17,9 +17,9 @@ from webapp.mail.access import has_offer_access
 from webapp.mail.build import OutgoingFile
 from webapp.mail.outbound import Compose, ComposeError
 from webapp.mail.parse import safe_filename
-from webapp.mailbox.routes import render_conversation, render_pane
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
+from webapp.panes.conversation import render_conversation, render_pane
 from webapp.people.queries import visible_candidate
 
 COMPOSE_PANE = "compose/_compose.html"
@@ -291,8 +291,6 @@ def placeholder_values(address: str | None, thread_id: int | None = None) -> dic
 @bp.route("/compose/template")
 def insert_template():
     """Fill subject and body from a template (htmx swaps the fields)."""
-    from flask import render_template
-
     form = _form()
     chosen = request.args.get("template_id", "")
     if not chosen:
@@ -306,8 +304,6 @@ def insert_template():
 @bp.route("/compose/preview", methods=["POST"])
 def preview():
     """The message as the first recipient will read it, placeholders filled."""
-    from flask import render_template
-
     form = _form()
     good, _bad = outbound.parse_addresses(form.to.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
     subject, body = _rendered(form, good, _message_field(form.reply_to_id.data))

@@ -1,13 +1,13 @@
 """Search: one box over sender, recipients, subject and body, within what the user may see."""
 
-from flask import abort, current_app, request
+from flask import abort, current_app, render_template, request
 from flask_login import current_user
 
 from webapp.htmx import is_htmx, render
 from webapp.mail import folders
 from webapp.mail.search import matching_ids
 from webapp.mailbox import bp
-from webapp.mailbox.routes import nav_context
+from webapp.panes.conversation import nav_context
 
 
 @bp.route("/search")
@@ -38,7 +38,5 @@ def search():
         "searching": True,
     }
     if is_htmx() and request.args.get("before"):
-        from flask import render_template
-
         return render_template("mailbox/_rows.html", **context)
     return render("mailbox/folder.html", {"message-list": "mailbox/_search_swap.html"}, **context)

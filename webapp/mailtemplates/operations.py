@@ -30,6 +30,11 @@ DESCRIPTIONS = {
 }
 
 
+def placeholder_help() -> list[tuple[str, str]]:
+    """(placeholder, what it stands for) for every known placeholder, as the help lists them."""
+    return [(f"[{name}]", DESCRIPTIONS.get(name, "")) for name in placeholders.KNOWN]
+
+
 def usable(user: User) -> list[Template]:
     """The user's own templates and the shared ones, by name."""
     return list(

@@ -6,7 +6,6 @@ from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
-from webapp.mail import placeholders
 from webapp.mailtemplates import bp, operations
 from webapp.mailtemplates.forms import TemplateForm
 from webapp.models import Template
@@ -28,14 +27,9 @@ def _show(form: TemplateForm | None = None, template: Template | None = None, st
         mine=[t for t in templates if t.owner_id == current_user.id],
         shared=[t for t in templates if t.is_shared],
         can_edit=lambda t: operations.can_edit(current_user, t),
-        placeholder_help=placeholder_help(),
+        placeholder_help=operations.placeholder_help(),
         **extra,
     )
-
-
-def placeholder_help() -> list[tuple[str, str]]:
-    """(placeholder, what it stands for) for every known placeholder, as the help lists them."""
-    return [(f"[{name}]", operations.DESCRIPTIONS.get(name, "")) for name in placeholders.KNOWN]
 
 
 def _editable_or_404(template_id: int) -> Template:

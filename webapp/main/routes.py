@@ -4,10 +4,10 @@ from flask import current_app, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
-from webapp.auth.routes import safe_next
 from webapp.extensions import db
 from webapp.main import bp
 from webapp.queues import get_redis
+from webapp.redirects import safe_next
 
 # Everything else needs a signed-in user.
 PUBLIC_ENDPOINTS = {"auth.login", "main.healthz", "static", "inbound.raw"}

@@ -1,25 +1,29 @@
-"""People views: thin; the changes live in webapp/mail/people.py."""
+"""People views: thin; the changes live in webapp/mail/people.py, the pane's boxes in boxes.py.
 
-from flask import abort, current_app, render_template, request
+This blueprint owns /candidates/* and /offers/*, following included.
+"""
+
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.mail import folders, outbound, people
-from webapp.mailbox.routes import folder_or_404, render_conversation, thread_or_404
-from webapp.models import Message, Placement, User
-from webapp.people import bp, queries
+from webapp.mail import actions, folders, outbound, people
+from webapp.models import CandidateFile, Message, Placement
+from webapp.panes.conversation import (
+    folder_or_404,
+    nav_context,
+    render_conversation,
+    thread_or_404,
+    wants_pane,
+)
+from webapp.people import queries
+from webapp.people.boxes import offer_choices, pending_cv, visible_guess
 from webapp.people.forms import AttachForm, PersonForm
 
-
-def _offer_choices(form: PersonForm, default: int | None = None) -> None:
-    form.offer_id.choices = [("", _("Not on an offer yet"))] + [
-        (str(o.id), o.title) for o in queries.accessible_offers(current_user)
-    ]
-    if default and not form.offer_id.data:
-        form.offer_id.data = str(default)
+bp = Blueprint("people", __name__)
 
 
 def _chosen_offer(form: PersonForm) -> int | None:
@@ -53,7 +57,7 @@ def convert(slug: str, thread_id: int):
     if thread.candidate_id or not any(m.candidate_id is None and not m.is_cv for m in messages):
         abort(404)
     form = PersonForm()
-    _offer_choices(form)
+    offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
     outside, _name = queries.counterpart(messages)
     if address is not None and address != outside.lower():
@@ -100,41 +104,12 @@ def search_candidates():
                            slug=request.args.get("slug", "non-candidates"), thread_id=request.args.get("thread", type=int))  # fmt: skip
 
 
-def _pending_cv(messages) -> Message | None:
-    """The conversation's incoming CV still waiting to be processed, if any."""
-    return next((m for m in messages if m.is_cv and m.cv_processed_at is None), None)
-
-
 def _cv_message(thread_id: int) -> Message:
     _thread, messages = thread_or_404(thread_id)
-    cv = _pending_cv(messages)
+    cv = pending_cv(messages)
     if cv is None:
         abort(404)
     return cv
-
-
-def _team_addresses() -> set[str]:
-    domain = current_app.config["INBOUND_DOMAIN"]
-    users = db.session.scalars(select(User))
-    return {a for u in users for a in (u.email.lower(), u.inbound_address(domain))}
-
-
-def _visible_guess(msg: Message) -> people.CvGuess:
-    """The CV guess, naming an existing candidate only if the user may see them."""
-    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
-    if guess.existing is not None and queries.visible_candidate(current_user, guess.existing.id) is None:
-        guess.existing = None
-    return guess
-
-
-def cv_context(msg: Message) -> dict:
-    """The guess and form of the "Create candidate" box for an incoming CV."""
-    guess = _visible_guess(msg)
-    form = PersonForm(
-        data={"first_name": guess.first_name, "last_name": guess.last_name, "email": guess.email}
-    )
-    _offer_choices(form, default=msg.cv_offer_id)
-    return {"cv_form": form, "cv_guess": guess, "cv_message": msg}
 
 
 @bp.route("/mail/incoming-cv/<int:thread_id>/candidate", methods=["POST"])
@@ -143,7 +118,7 @@ def cv_to_candidate(thread_id: int):
     folder = folders.FOLDERS_BY_SLUG["incoming-cv"]
     msg = _cv_message(thread_id)
     form = PersonForm()
-    _offer_choices(form)
+    offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
     if address is not None:
         existing = people.owner_of(address)
@@ -162,7 +137,7 @@ def cv_to_candidate(thread_id: int):
                 folder, thread_id, notice=_("Candidate saved; the CV is on their profile.")
             )
     db.session.rollback()
-    guess = _visible_guess(msg)
+    guess = visible_guess(msg)
     if address:
         guess.existing = people.owner_of(address)
     return render_conversation(folder, thread_id, status=422, cv_form=form, cv_guess=guess, cv_message=msg)
@@ -181,13 +156,9 @@ def discard_cv(thread_id: int):
 def candidate_page(candidate_id: int):
     """Everything with one candidate: placements, CVs, and every message across threads and offers."""
     candidate = queries.visible_candidate(current_user, candidate_id) or abort(404)
-    from webapp.models import CandidateFile
-
     files = list(db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == candidate.id)))
-    from webapp.mail.actions import is_following_candidate
-
     return render_template("people/candidate.html", candidate=candidate, files=files,
-                           following=is_following_candidate(current_user.id, candidate.id),
+                           following=actions.is_following_candidate(current_user.id, candidate.id),
                            messages=queries.timeline(current_user, [candidate.id]))  # fmt: skip
 
 
@@ -201,26 +172,35 @@ def offer_page(offer_id: int):
         )
     )
     ids = [p.candidate_id for p in placed]
-    from webapp.mail.actions import is_following_offer
-
     return render_template("people/offer.html", offer=offer, placements=placed,
-                           following=is_following_offer(current_user.id, offer.id),
+                           following=actions.is_following_offer(current_user.id, offer.id),
                            messages=queries.timeline(current_user, ids))  # fmt: skip
 
 
-def pane_extras(thread, messages, given: dict) -> dict:
-    """The people boxes a conversation pane shows: convert a non-candidate, or process a CV."""
-    extras = {}
-    if (cv := _pending_cv(messages)) is not None:
-        if "cv_form" not in given:
-            extras.update(cv_context(cv))  # the pane's messages: not loaded a second time
-        return extras
-    if thread.candidate_id is None and any(m.candidate_id is None and not m.is_internal for m in messages):
-        address, name = queries.counterpart(messages)
-        if address and "person_form" not in given:
-            first, _sp, last = (name or "").partition(" ")
-            form = PersonForm(data={"first_name": first, "last_name": last, "email": address})
-            _offer_choices(form)
-            extras["person_form"] = form
-        extras["person_address"] = address
-    return extras
+# The URL's first part names the kind: (what the templates call it, who may see it, the change).
+FOLLOWABLE = {
+    "candidates": ("candidate", queries.visible_candidate, actions.follow_candidate),
+    "offers": ("offer", queries.visible_offer, actions.follow_offer),
+}
+
+
+@bp.route("/<any(candidates, offers):kind>/<int:target_id>/<any(follow, unfollow):action>", methods=["POST"])
+def follow(kind: str, target_id: int, action: str):
+    """Follow or unfollow a candidate the user can see, or a job or talent pool they can access."""
+    name, visible, change = FOLLOWABLE[kind]
+    target = visible(current_user, target_id) or abort(404)
+    change(current_user.id, target.id, on=action == "follow")
+    db.session.commit()
+    return _follow_response(name, target, action == "follow")
+
+
+def _follow_response(kind: str, target, following: bool):
+    """The new state where the click came from: the page's button, the pane, or the counts."""
+    if request.args.get("button"):
+        return render_template("people/_follow_button.html", kind=kind, target=target, following=following)
+    folder = folders.FOLDERS_BY_SLUG.get(request.args.get("folder", ""), folders.FOLDERS[0])
+    thread_id = request.args.get("thread", type=int)
+    if thread_id and wants_pane():
+        return render_conversation(folder, thread_id)
+    return render_template("mailbox/_action_swap.html", row=None, thread_id=None, thread=None,
+                           **nav_context(folder))  # fmt: skip
