@@ -1,6 +1,7 @@
 """Extensions, created unbound and bound to the app in create_app."""
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from flask_babel import Babel
 from flask_login import LoginManager
@@ -26,6 +27,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class. Flask-SQLAlchemy builds `db.Model` at run time, which a type checker
+# cannot follow; it is a subclass of Base, so the checker is told Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

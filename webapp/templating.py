@@ -53,12 +53,13 @@ def full_date(value: datetime | None) -> str:
     return f"{format_date(value, 'medium')}, {format_time(value, 'short')}" if value else ""
 
 
-def file_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+def file_size(n: float) -> str:
+    """A byte count as people read it: 512 B, 1.5 KB, 2.0 MB."""
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return str(n)
+    return f"{n:.1f} GB"
 
 
 def register_templating(app: Flask) -> None:

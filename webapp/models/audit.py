@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.types import UTCDateTime, utcnow
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.types import UTCDateTime, utcnow
 
 
-class Candidate(db.Model):
+class Candidate(Model):
     __tablename__ = "candidates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,7 +36,7 @@ class Candidate(db.Model):
         return f"<Candidate {self.full_name}>"
 
 
-class CandidateEmail(db.Model):
+class CandidateEmail(Model):
     """One address of a candidate; an address belongs to at most one candidate."""
 
     __tablename__ = "candidate_emails"
@@ -49,7 +49,7 @@ class CandidateEmail(db.Model):
     candidate = relationship("Candidate", back_populates="emails")
 
 
-class Placement(db.Model):
+class Placement(Model):
     """A candidate placed on an offer, at a stage of its pipeline."""
 
     __tablename__ = "placements"
@@ -65,7 +65,7 @@ class Placement(db.Model):
     offer = relationship("Offer", lazy="joined")
 
 
-class CandidateFollow(db.Model):
+class CandidateFollow(Model):
     __tablename__ = "candidate_follows"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -75,7 +75,7 @@ class CandidateFollow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CandidateFile(db.Model):
+class CandidateFile(Model):
     """A document kept on a candidate's profile (a CV from incoming mail), by its attachment."""
 
     __tablename__ = "candidate_files"

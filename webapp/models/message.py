@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.types import UTCDateTime, utcnow
 
 
@@ -77,7 +77,7 @@ INBOUND, OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
 STATUSES = tuple(Status)
 
 
-class Thread(db.Model):
+class Thread(Model):
     """A conversation: messages joined by In-Reply-To, References or the reply token."""
 
     __tablename__ = "threads"
@@ -106,7 +106,7 @@ class Thread(db.Model):
             self.last_message_at = at
 
 
-class Message(db.Model):
+class Message(Model):
     """One email, inbound or outbound; raw bytes: the blob store (received) or SentCopy (sent)."""
 
     __tablename__ = "messages"
@@ -114,12 +114,13 @@ class Message(db.Model):
         Index("ix_messages_thread_sort", "thread_id", "sort_at"),
         Index("ix_messages_sender_status", "sender_id", "status"),
         Index("ix_messages_cv", "cv_offer_id", "cv_processed_at"),
-        CheckConstraint(check_in("direction", Direction), name="ck_messages_direction"),
-        CheckConstraint(check_in("status", Status), name="ck_messages_status"),
-        CheckConstraint(f"outcome IS NULL OR {check_in('outcome', Outcome)}", name="ck_messages_outcome"),
+        # Named by the convention in webapp/extensions.py: ck_messages_<name>.
+        CheckConstraint(check_in("direction", Direction), name="direction"),
+        CheckConstraint(check_in("status", Status), name="status"),
+        CheckConstraint(f"outcome IS NULL OR {check_in('outcome', Outcome)}", name="outcome"),
         CheckConstraint(
             f"delivery_state IS NULL OR {check_in('delivery_state', DeliveryState)}",
-            name="ck_messages_delivery_state",
+            name="delivery_state",
         ),
     )
 
@@ -239,7 +240,7 @@ class Message(db.Model):
         return self.from_name or self.from_address
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -254,7 +255,7 @@ class Attachment(db.Model):
     message = relationship("Message", back_populates="attachments")
 
 
-class SentCopy(db.Model):
+class SentCopy(Model):
     """The exact bytes an outbound message left with (inbound raw mail lives in the blob store).
 
     Kept in the database: written with the batch that records the send, one statement for
@@ -267,7 +268,7 @@ class SentCopy(db.Model):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class MessageRecipient(db.Model):
+class MessageRecipient(Model):
     """A team member a message was addressed to (personal address, or a reply address)."""
 
     __tablename__ = "message_recipients"
@@ -278,7 +279,7 @@ class MessageRecipient(db.Model):
     )
 
 
-class MessageRead(db.Model):
+class MessageRead(Model):
     """Per-user read state: a row means the user has read the message."""
 
     __tablename__ = "message_reads"
@@ -288,7 +289,7 @@ class MessageRead(db.Model):
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Template(db.Model):
+class Template(Model):
     """A reusable subject and body with placeholders; personal (owner) or shared (no owner)."""
 
     __tablename__ = "templates"
@@ -305,7 +306,7 @@ class Template(db.Model):
         return self.owner_id is None
 
 
-class BulkSend(db.Model):
+class BulkSend(Model):
     """One template sent to many candidates, each in a separate message and conversation."""
 
     __tablename__ = "bulk_sends"

@@ -5,13 +5,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.types import UTCDateTime, utcnow
 
 OFFER_KINDS = ("job", "pool")
 
 
-class Offer(db.Model):
+class Offer(Model):
     __tablename__ = "offers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +35,7 @@ class Offer(db.Model):
         return f"<Offer {self.slug}>"
 
 
-class OfferAccess(db.Model):
+class OfferAccess(Model):
     """A user on an offer's hiring team."""
 
     __tablename__ = "offer_access"
@@ -46,7 +46,7 @@ class OfferAccess(db.Model):
     )
 
 
-class OfferFollow(db.Model):
+class OfferFollow(Model):
     __tablename__ = "offer_follows"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -7,13 +7,13 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.types import UTCDateTime, utcnow
 
 ROLES = ("admin", "recruiter")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
