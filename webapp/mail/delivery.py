@@ -32,6 +32,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
 from webapp.mail.build import Draft, OutgoingFile, build
+from webapp.mail.domain import MailDomain
 from webapp.mail.storage import BlobStore
 from webapp.mail.transport import PermanentError, TemporaryError, UnknownOutcome
 from webapp.mail.wire import to_bytes
@@ -43,12 +44,6 @@ RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=1
 SENDING_TIMEOUT = timedelta(minutes=10)
 # A claimed message still marked "not handed over" this long after its claim is given back.
 RELEASE_AFTER = timedelta(minutes=2)
-
-
-@dataclass
-class OutboundSettings:
-    domain: str
-    secret: str
 
 
 @dataclass
@@ -98,7 +93,7 @@ def load_outgoing(message_ids: list[int]) -> list[Outgoing]:
     return found
 
 
-def build_raw(msg, settings: OutboundSettings, store: BlobStore) -> tuple[bytes, str, list[str]]:
+def build_raw(msg, settings: MailDomain, store: BlobStore) -> tuple[bytes, str, list[str]]:
     """(bytes as sent, envelope sender, envelope recipients) for a Message or an Outgoing.
 
     Bcc is only in the envelope.
@@ -141,18 +136,6 @@ def _due(now: datetime):
 def _claiming(now: datetime):
     """The values a claim sets (one more attempt, started now)."""
     return dict(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
-
-
-def claim(message_id: int) -> bool:
-    """Compare-and-set one due message to `sending`; True for exactly one caller. Commits."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.direction == OUTBOUND, _due(now))
-        .values(**_claiming(now))
-    )
-    db.session.commit()
-    return result.rowcount == 1
 
 
 def claim_batch(limit: int) -> list[int]:
@@ -252,33 +235,8 @@ class Outcome:
     claimed_at: datetime | None = None  # the claim this outcome belongs to (None: any)
 
 
-@dataclass
-class Delivery:
-    outcome: str  # "sent", "failed", "retry", "skipped"
-    retry_in: timedelta | None = None
-    due_at: datetime | None = None  # skipped because it is not due yet: when it will be
-
-
-def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
-    """Send one message if it is due and nobody else is sending it. Commits."""
-    if not claim(message_id):
-        waiting = db.session.execute(
-            select(Message.status, Message.scheduled_at).where(Message.id == message_id)
-        ).one_or_none()
-        if waiting is not None and waiting.status in ("scheduled", "queued") and waiting.scheduled_at:
-            return Delivery("skipped", due_at=waiting.scheduled_at)
-        return Delivery("skipped")
-    outcomes = send_claimed([message_id], transport, settings, store)
-    if not outcomes:
-        return Delivery("skipped")  # deleted meanwhile
-    outcome = outcomes[0]
-    if outcome.status == "retry":
-        return Delivery("retry", retry_in=outcome.retry_at - utcnow())
-    return Delivery(outcome.status)
-
-
 def send_claimed(
-    message_ids: list[int], transport, settings: OutboundSettings, store: BlobStore,
+    message_ids: list[int], transport, settings: MailDomain, store: BlobStore,
     marks: HandOverMarks | None = None, deadline: float | None = None,
 ) -> list[Outcome]:  # fmt: skip
     """Hand over messages this worker claimed, in order, recording each outcome. Commits.
@@ -337,7 +295,7 @@ def _took(marks: HandOverMarks, message_id: int, claimed_at: datetime) -> bool:
         return False
 
 
-def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
+def _build(msg: Outgoing, settings: MailDomain, store: BlobStore):
     """(bytes, envelope sender, recipients), or the failed Outcome when it cannot be built."""
     try:
         return build_raw(msg, settings, store)
@@ -510,7 +468,7 @@ class Drained:
 
 
 def drain(
-    transport, settings: OutboundSettings, store: BlobStore, budget: float,
+    transport, settings: MailDomain, store: BlobStore, budget: float,
     marks: HandOverMarks | None = None, batch: int = 50,
 ) -> Drained:  # fmt: skip
     """Send due messages, oldest first, in claimed batches, until none is due or `budget` s passed."""
@@ -553,11 +511,6 @@ def next_due(after: datetime, within: timedelta) -> datetime | None:
             Message.scheduled_at <= after + within,
         )
     )
-
-
-def give_back(claims: list[tuple[int, datetime]]) -> None:
-    """Return claimed messages that were never handed over to the queue (id, claim time). Commits."""
-    _record([Outcome(message_id, "released", claimed_at=claimed_at) for message_id, claimed_at in claims])
 
 
 @dataclass
