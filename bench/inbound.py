@@ -50,7 +50,7 @@ from bench.datagen import DOMAIN, new_mail, populate  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import Config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.mail.classify import Settings  # noqa: E402
+from webapp.mail.domain import MailDomain  # noqa: E402
 from webapp.mail.inbound import classify_stored, store_inbound  # noqa: E402
 from webapp.mail.storage import BlobStore  # noqa: E402
 from webapp.models import Message, MessageRecipient, Thread  # noqa: E402
@@ -232,7 +232,7 @@ def main(argv=None) -> int:
 
 def run(args, tmp: Path) -> int:
     app = build_app(args, tmp)
-    settings = Settings(domain=DOMAIN, secret=SECRET)
+    settings = MailDomain(domain=DOMAIN, secret=SECRET)
     store = BlobStore(tmp / "storage")
     with app.app_context():
         dialect = db.engine.dialect.name

@@ -11,7 +11,7 @@ Part 1, rate: 1,000 queued messages (--quick: 150), made by `outbound.create` as
   floor: a bare smtplib loop sending the same raw bytes (`build_raw`, built beforehand) to the
          sink over ONE connection (run before and after the value; the faster counts);
   value: one worker (`python worker.py send`, started and idle first) sends them all: from
-         the `enqueue_send` that wakes it (one call, as a bulk send makes after its commit;
+         the `wake_sender` that wakes it (one call, as a bulk send makes after its commit;
          --per-message calls it for each message, as separate composes would) to the sink's
          last arrival. Every cost a real send pays is in it: RQ's queue and the fork of the
          wake-up job, the claims and commits, building the bytes, the hand-over marks in
@@ -20,7 +20,7 @@ The ratio is value / floor (goal 0.5). --inline also times the drain job called 
 process (no RQ, no fork), to tell the application's share from RQ's.
 
 Part 2, scheduling: 5,000 messages (--quick: 400) due at the same second, each queued with
-`enqueue_send(id, at=due)`, and TWO workers with their periodic duties at the production
+`wake_sender(at=due)`, and TWO workers with their periodic duties at the production
 defaults. From the sink's log: how late the last one left after its due time (goal: under
 60 s), how many arrived twice (goal: 0), how many left early or never. Also: how many times
 the reconciler had to wake a worker, how many work-horses died or hung, and how long a
@@ -66,6 +66,7 @@ from webapp.config import Config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.mail import delivery, outbound  # noqa: E402
 from webapp.mail.build import OutgoingFile  # noqa: E402
+from webapp.mail.domain import MailDomain  # noqa: E402
 from webapp.mail.storage import BlobStore  # noqa: E402
 from webapp.models import Candidate, CandidateEmail, Message, Offer, OfferAccess, Placement, User  # noqa: E402
 from webapp.models.types import utcnow  # noqa: E402
@@ -397,7 +398,7 @@ def statuses(ids: list[int]) -> Counter:
 
 def measure_rate(ctx, args) -> dict:
     """Part 1: one worker sending queued mail, against the bare smtplib loop."""
-    from webapp.jobs import enqueue_send
+    from webapp.jobs.enqueue import wake_sender
 
     app, sink, n = ctx.app, ctx.sink, args.messages
     with app.app_context():
@@ -419,10 +420,10 @@ def measure_rate(ctx, args) -> dict:
         started = time.time()
         with app.app_context():
             if args.per_message:
-                for message_id in ids:
-                    enqueue_send(message_id)
+                for _ in ids:
+                    wake_sender()
             else:
-                enqueue_send()
+                wake_sender()
         enqueued_s = time.time() - started
         got = sink.wait_for(mark, n, args.timeout)
     finally:
@@ -467,14 +468,14 @@ def measure_inline(ctx, n: int) -> float:
 
 def next_send(ctx, args) -> float | None:
     """Seconds a message sent now takes to leave once the burst is out: what the queue still holds."""
-    from webapp.jobs import enqueue_send
+    from webapp.jobs.enqueue import wake_sender
 
     with ctx.app.app_context():
         [message_id] = create_messages(ctx.user_id, ctx.people, 1, ctx.settings, ctx.store, label=" (next)")
         wanted = db.session.get(Message, message_id).message_id
         mark = len(ctx.sink.arrivals())
         started = time.time()
-        enqueue_send(message_id)
+        wake_sender()
         db.session.remove()
     deadline = started + args.timeout
     while time.time() < deadline:
@@ -487,7 +488,7 @@ def next_send(ctx, args) -> float | None:
 
 def measure_schedule(ctx, args, floor_rate: float | None) -> dict:
     """Part 2: `args.scheduled` messages due at the same second, two workers."""
-    from webapp.jobs import enqueue_send
+    from webapp.jobs.enqueue import wake_sender
 
     app, sink, n = ctx.app, ctx.sink, args.scheduled
     env = part_queues(ctx, "schedule")
@@ -502,7 +503,7 @@ def measure_schedule(ctx, args, floor_rate: float | None) -> dict:
         with app.app_context():
             ids = create_messages(ctx.user_id, ctx.people, n, ctx.settings, ctx.store, send_at=due,
                                   label=" (scheduled)")  # fmt: skip
-            queued = sum(enqueue_send(message_id, at=due) for message_id in ids)
+            queued = sum(wake_sender(at=due) for _ in ids)
             db.session.remove()
         margin = due.timestamp() - time.time()
         print(f"schedule: 2 workers ready in {ready_s:.1f}s; {n} messages made and {queued} queued for "
@@ -604,7 +605,7 @@ def run(ctx, args, redis_url: str) -> int:
         SMTP_URL=ctx.sink.url,
     )
     ctx.app = create_app(Config(ctx.env))
-    ctx.settings = outbound.OutboundSettings(domain=DOMAIN, secret=SECRET)
+    ctx.settings = MailDomain(domain=DOMAIN, secret=SECRET)
     ctx.store = BlobStore(ctx.tmp / "storage")
     with ctx.app.app_context():
         dialect = db.engine.dialect.name

@@ -58,12 +58,18 @@ def problems_listed(html: str) -> str:
     return found.group(0) if found else ""
 
 
-def run_send_jobs(app, messages) -> None:
-    from webapp.jobs.send import send_job
+def send_oldest(app, count) -> None:
+    """Send the `count` oldest due messages, as a drain's claimed batch does."""
+    from webapp.mail import delivery
+    from webapp.mail.transport import transport_for
+    from webapp.services import blob_store, mail_domain
 
-    for msg in messages:
-        with app.app_context():
-            send_job(msg.id)
+    with app.app_context():
+        transport = transport_for(app.config)
+        try:
+            delivery.send_claimed(delivery.claim_batch(count), transport, mail_domain(), blob_store())
+        finally:
+            transport.close()
 
 
 def test_each_candidate_gets_a_separate_message_with_their_placeholders(app, client, auth, team, redis, smtp):
@@ -205,11 +211,11 @@ def test_progress_counts_and_stops_polling_when_done(app, client, auth, team, re
     assert "<html" not in partial and 'id="bulk-progress"' in partial
     assert 'hx-trigger="every 1s"' in partial and 'data-status="queued">2<' in partial
 
-    run_send_jobs(app, messages[:1])
+    send_oldest(app, 1)  # messages[0]
     partial = client.get(url, headers=PROGRESS).get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in partial
     assert 'data-status="queued">1<' in partial
-    run_send_jobs(app, messages[1:])
+    send_oldest(app, len(messages) - 1)
     partial = client.get(url, headers=PROGRESS).get_data(as_text=True)
     assert "hx-trigger" not in partial  # the last answer has no trigger: htmx stops polling
     assert 'data-status="sent">1<' in partial and 'data-status="failed">1<' in partial

@@ -10,8 +10,8 @@ from webapp.models import Message, MessageRecipient, Thread
 
 def stored(app, raw: bytes) -> int:
     """Store the bytes as an entry point does, without queueing anything."""
-    from webapp.jobs.context import blob_store
     from webapp.mail.inbound import store_inbound
+    from webapp.services import blob_store
 
     with app.app_context():
         message_id = store_inbound(raw, store=blob_store(), source="smtp").id
@@ -137,7 +137,7 @@ def queued(app) -> list[int]:
 
 
 def test_the_sweep_leaves_a_message_waiting_behind_a_backlog_alone(app, team, redis, sweep_now):
-    from webapp.jobs import enqueue_classify
+    from webapp.jobs.enqueue import enqueue_classify
     from webapp.jobs.inbound import sweep_unclassified
 
     message_id = stored(app, raw_mail())

@@ -1,21 +1,22 @@
 """Draining due mail: one connection, oldest first, one job for many messages, exactly once."""
 
+import subprocess
+import sys
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.test_outbound import create, load
+from tests.sinks import ROOT
+from tests.test_outbound import create, drain_once, load
 from webapp.extensions import db
+from webapp.jobs.enqueue import wake_sender
+from webapp.jobs.send import hand_over_marks, reconcile_job
+from webapp.mail import delivery
+from webapp.mail.delivery import HandOverMarks
+from webapp.mail.transport import transport_for
 from webapp.models import Message
 from webapp.models.types import utcnow
-
-
-def drain_once(app) -> int:
-    """Run the drain job as a worker would, in this process."""
-    from webapp.jobs.send import send_due_job
-
-    with app.app_context():
-        return send_due_job()
+from webapp.services import blob_store, mail_domain
 
 
 def subjects(smtp) -> list[str]:
@@ -51,29 +52,26 @@ def test_one_drain_sends_everything_due_oldest_first_over_one_connection(app, te
 
 
 def test_sending_now_queues_one_wake_up_for_many_messages(app, team, smtp, redis):
-    from webapp.jobs import enqueue_send
-
-    messages = [create(app, team.rita, subject=f"Bulk {i}") for i in range(30)]
+    for i in range(30):
+        create(app, team.rita, subject=f"Bulk {i}")
     with app.app_context():
-        for msg in messages:
-            assert enqueue_send(msg.id)
+        for _ in range(30):  # as thirty composes would, each after its commit
+            assert wake_sender()
     [wake], _ = send_jobs(app)
     with app.app_context():
         assert wake.perform() == 30
     assert sorted(subjects(smtp)) == sorted(f"Bulk {i}" for i in range(30))
     with app.app_context():  # the drain took the flag down: the next message wakes a worker again
-        assert enqueue_send(messages[0].id)
+        assert wake_sender()
     assert len(send_jobs(app)[0]) == 2
 
 
 def test_messages_due_the_same_second_share_one_scheduled_job(app, team, redis):
-    from webapp.jobs import enqueue_send
-
     at = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
     with app.app_context():
         for offset in (0, 0, 0, 1):
             msg = create(app, team.rita, send_at=at + timedelta(seconds=offset))
-            assert enqueue_send(msg.id, at=msg.scheduled_at)
+            assert wake_sender(at=msg.scheduled_at)
     queued, scheduled = send_jobs(app)
     assert queued == [] and len(scheduled) == 2
 
@@ -114,8 +112,6 @@ def test_a_new_connection_after_the_per_connection_limit(app, team, smtp, redis,
 
 
 def test_reconciler_wakes_a_worker_only_when_no_drain_is_waiting(app, team, redis):
-    from webapp.jobs.send import reconcile_job
-
     msg = create(app, team.rita)
     with app.app_context():
         assert reconcile_job() == 0  # just queued: its wake-up has not had time yet
@@ -137,10 +133,20 @@ def claims_of(message_ids) -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
-def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_unknown(app, team, redis):
-    from webapp.jobs.send import hand_over_marks
-    from webapp.mail import delivery
+def reconciler_gives_back(marks: HandOverMarks, claim: tuple) -> delivery.Reconciled:
+    """The reconciler, finding `claim` stalled (and only it), takes its mark and puts it back in the queue."""
 
+    class OnlyThatClaim(HandOverMarks):
+        def take(self, message_id, claimed_at):
+            return (message_id, claimed_at) == claim and super().take(message_id, claimed_at)
+
+    stalled = utcnow() + delivery.RELEASE_AFTER + timedelta(seconds=1)
+    found = delivery.reconcile(now=stalled, marks=OnlyThatClaim(marks.redis, marks.prefix))
+    assert found.released == [claim[0]]
+    return found
+
+
+def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_unknown(app, team, redis):
     made = [create(app, team.rita, subject=f"Batch {i}") for i in range(3)]
     with app.app_context():
         claimed = delivery.claim_batch(10)
@@ -160,16 +166,12 @@ def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_un
 
 
 def test_a_stalled_workers_late_take_cannot_take_a_later_claims_mark(app, team, redis):
-    from webapp.jobs.send import hand_over_marks
-    from webapp.mail import delivery
-
     msg = create(app, team.rita)
     with app.app_context():
         marks = hand_over_marks()
         [first] = claims_of(delivery.claim_batch(10))
         marks.set([first])
-        assert marks.take(*first)  # the reconciler gives it back...
-        delivery.give_back([first])
+        reconciler_gives_back(marks, first)  # the reconciler takes its mark and gives it back...
         [second] = claims_of(delivery.claim_batch(10))  # ...and another worker claims it again
         marks.set([second])
         assert second[1] != first[1]
@@ -179,18 +181,11 @@ def test_a_stalled_workers_late_take_cannot_take_a_later_claims_mark(app, team, 
 
 
 def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, redis):
-    from webapp.jobs.context import blob_store
-    from webapp.jobs.send import hand_over_marks, outbound_settings
-    from webapp.mail import delivery
-    from webapp.mail.delivery import HandOverMarks
-    from webapp.mail.transport import transport_for
-
     class StalledWorker(HandOverMarks):
         def set(self, claims):
             super().set(claims)
             # The worker stalls here; the reconciler gives the second message back...
-            assert HandOverMarks(self.redis, self.prefix).take(*claims[1])
-            delivery.give_back([claims[1]])
+            reconciler_gives_back(HandOverMarks(self.redis, self.prefix), claims[1])
 
     for i in range(3):
         create(app, team.rita, subject=f"Slow {i}")
@@ -200,7 +195,7 @@ def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, red
         transport = transport_for(app.config)
         # ...and the worker, waking up, sends only what is still its own.
         stalled = StalledWorker(marks.redis, marks.prefix)
-        outcomes = delivery.send_claimed(claimed, transport, outbound_settings(), blob_store(), stalled)
+        outcomes = delivery.send_claimed(claimed, transport, mail_domain(), blob_store(), stalled)
         transport.close()
     assert [o.status for o in outcomes] == ["sent", "sent"] and subjects(smtp) == ["Slow 0", "Slow 2"]
     assert drain_once(app) == 1  # the one given back leaves once, with the next drain
@@ -208,11 +203,6 @@ def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, red
 
 
 def test_no_redis_gives_the_batch_back_unsent(app, team, smtp, redis):
-    from webapp.jobs.context import blob_store
-    from webapp.jobs.send import outbound_settings
-    from webapp.mail import delivery
-    from webapp.mail.transport import transport_for
-
     class Down:
         def set(self, ids):
             raise ConnectionError("Redis is down")
@@ -221,7 +211,7 @@ def test_no_redis_gives_the_batch_back_unsent(app, team, smtp, redis):
     with app.app_context():
         claimed = delivery.claim_batch(10)
         outcomes = delivery.send_claimed(
-            claimed, transport_for(app.config), outbound_settings(), blob_store(), Down()
+            claimed, transport_for(app.config), mail_domain(), blob_store(), Down()
         )
     assert {o.status for o in outcomes} == {"released"} and outcomes[0].stop
     assert smtp.messages == [] and all(load(app, m.id).status == "queued" for m in made)
@@ -242,8 +232,6 @@ def test_an_admin_downloads_exactly_what_the_server_received(app, team, make, sm
 
 
 def test_a_claim_takes_no_more_than_its_batch_the_oldest_first(app, team, redis):
-    from webapp.mail import delivery
-
     made = [create(app, team.rita, subject=f"M{i}") for i in range(5)]
     with app.app_context():
         assert delivery.claim_batch(2) == [made[0].id, made[1].id]
@@ -305,3 +293,21 @@ def test_a_connection_lost_after_the_body_is_unknown_not_retried(app, team, redi
     row = load(app, msg.id)
     assert row.status == "unknown" and "after the message was sent" in row.error
     assert row.send_attempts == 1 and send_jobs(app)[1] == []  # no retry scheduled: a person decides
+
+
+def test_jobs_are_queued_by_a_path_that_names_them():
+    from werkzeug.utils import import_string
+
+    from webapp.jobs import enqueue, inbound, send
+
+    assert import_string(enqueue.SEND_DUE_JOB) is send.send_due_job
+    assert import_string(enqueue.CLASSIFY_JOB) is inbound.classify_job
+
+
+def test_the_enqueue_module_imports_no_job_module():
+    """Job modules import the enqueue module, never the reverse: no cycle to hide in a function."""
+    check = "import sys, webapp.jobs.enqueue; print(sorted(m for m in sys.modules if m.startswith('webapp.jobs')))"
+    found = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "['webapp.jobs', 'webapp.jobs.enqueue']"

@@ -217,7 +217,7 @@ def test_redis_down_still_stores_and_the_sweep_queues_it(app, team, monkeypatch)
     def broken_queue(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr("webapp.jobs.get_queue", broken_queue)
+    monkeypatch.setattr("webapp.jobs.enqueue.get_queue", broken_queue)
     with app.test_request_context():
         message_id = receive_module.receive(raw_mail(), "test")
     with app.app_context():
@@ -335,7 +335,7 @@ def test_periodic_sweep_runs_once_per_interval_across_workers(app, team, redis, 
     from webapp.queues import get_queue
 
     with monkeypatch.context() as m:
-        m.setattr("webapp.jobs.get_queue", lambda *a, **k: (_ for _ in ()).throw(ConnectionError()))
+        m.setattr("webapp.jobs.enqueue.get_queue", lambda *a, **k: (_ for _ in ()).throw(ConnectionError()))
         with app.test_request_context():
             message_id = store_and_queue(raw_mail(), "test")
     app.config["INBOUND_SWEEP_MIN_AGE"] = 0

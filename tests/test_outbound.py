@@ -7,10 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.jobs.send import send_due_job
 from webapp.mail import delivery, outbound
 from webapp.mail.outbound import Compose, ComposeError
-from webapp.models import Message
+from webapp.models import Message, User
 from webapp.models.types import utcnow
+from webapp.services import blob_store, mail_domain
 
 DOMAIN = "mail.demo.test"
 
@@ -25,31 +27,21 @@ def team(make):
     return t
 
 
-def settings(app):
-    return outbound.OutboundSettings(domain=app.config["INBOUND_DOMAIN"], secret=app.config["INBOUND_SECRET"])
-
-
 def create(app, user, **kw) -> Message:
-    from webapp.mail.storage import BlobStore
-    from webapp.models import User
-
     data = Compose(to=kw.pop("to", ["alice@outside.test"]), subject=kw.pop("subject", "Interview"),
                    body=kw.pop("body", "Hello Alice"), **kw)  # fmt: skip
     with app.app_context():
-        msg = outbound.create(
-            db.session.get(User, user.id), data, settings(app), BlobStore(app.config["STORAGE_DIR"])
-        )
+        msg = outbound.create(db.session.get(User, user.id), data, mail_domain(), blob_store())
         db.session.commit()
         db.session.refresh(msg)
         db.session.expunge(msg)
         return msg
 
 
-def send(app, message_id) -> str:
-    from webapp.jobs.send import send_job
-
+def drain_once(app) -> int:
+    """Run the drain job as a worker would, in this process; how many messages it sent."""
     with app.app_context():
-        return send_job(message_id)
+        return send_due_job()
 
 
 def load(app, message_id) -> Message:
@@ -59,12 +51,12 @@ def load(app, message_id) -> Message:
         return msg
 
 
-def test_what_arrives_headers_envelope_body(app, team, smtp):
+def test_what_arrives_headers_envelope_body(app, team, smtp, redis):
     from webapp.mail.addresses import bounce_address, reply_address
 
     msg = create(app, team.rita, cc=["colleague@partner.test"], bcc=["archive@partner.test"])
     assert msg.status == "queued" and msg.message_id.endswith(f"@{DOMAIN}>")
-    assert send(app, msg.id) == "sent"
+    assert drain_once(app) == 1
     [got] = smtp.messages
     email = message_from_bytes(got.data, policy=policy.default)
     assert email["From"] == f"Rita Recruiter <rita@{DOMAIN}>"
@@ -79,7 +71,7 @@ def test_what_arrives_headers_envelope_body(app, team, smtp):
     assert sent.status == "sent" and sent.sent_at and sent.raw_sha256
 
 
-def test_reply_carries_in_reply_to_and_references(app, make, team, smtp):
+def test_reply_carries_in_reply_to_and_references(app, make, team, smtp, redis):
     thread = make.thread("Application", candidate=team.alice)
     original = make.message(
         thread, candidate=team.alice, message_id="<orig@outside.test>", references="<a@x>"
@@ -88,7 +80,7 @@ def test_reply_carries_in_reply_to_and_references(app, make, team, smtp):
         original_row = db.session.get(Message, original.id)
         db.session.expunge(original_row)
     msg = create(app, team.rita, subject="Re: Application", thread_id=thread.id, in_reply_to=original_row)
-    send(app, msg.id)
+    drain_once(app)
     email = message_from_bytes(smtp.messages[0].data, policy=policy.default)
     assert email["In-Reply-To"] == "<orig@outside.test>"
     assert email["References"] == "<a@x> <orig@outside.test>"
@@ -103,9 +95,9 @@ def test_reply_carries_in_reply_to_and_references(app, make, team, smtp):
         ("subject", "=?utf-8?q?Hi=0D=0ABcc:_evil@attacker.test?="),
     ],
 )
-def test_header_injection_is_neutralised(app, team, smtp, field, value):
-    msg = create(app, team.rita, **{field: value})
-    send(app, msg.id)
+def test_header_injection_is_neutralised(app, team, smtp, redis, field, value):
+    create(app, team.rita, **{field: value})
+    drain_once(app)
     [got] = smtp.messages
     email = message_from_bytes(got.data, policy=policy.default)
     assert email["Bcc"] is None and email["X-Injected"] is None
@@ -113,10 +105,10 @@ def test_header_injection_is_neutralised(app, team, smtp, field, value):
     assert "\n" not in email["Subject"] and "\r" not in email["Subject"]
 
 
-def test_injection_in_names_and_addresses(app, make, team, smtp):
+def test_injection_in_names_and_addresses(app, make, team, smtp, redis):
     evil = make.user("Eve\r\nBcc: evil@attacker.test")
-    msg = create(app, evil)
-    send(app, msg.id)
+    create(app, evil)
+    drain_once(app)
     email = message_from_bytes(smtp.messages[0].data, policy=policy.default)
     assert email["Bcc"] is None and smtp.messages[0].rcpt_tos == ["alice@outside.test"]
     # In an address field, CR/LF only separate entries: "Bcc:" is not an address, never a header.
@@ -150,10 +142,10 @@ def test_time_in_the_past_is_refused(app, team):
     assert "future" in refused.value.errors["send_at"][0]
 
 
-def test_permanent_error_fails_at_once_with_the_reason(app, team, smtp):
+def test_permanent_error_fails_at_once_with_the_reason(app, team, smtp, redis):
     smtp.handler.refuse["alice@outside.test"] = "550 5.1.1 No such user"
     msg = create(app, team.rita)
-    assert send(app, msg.id) == "failed"
+    assert drain_once(app) == 0
     failed = load(app, msg.id)
     assert failed.status == "failed" and "550" in failed.error and "No such user" in failed.error
     assert smtp.messages == []
@@ -162,57 +154,59 @@ def test_permanent_error_fails_at_once_with_the_reason(app, team, smtp):
 def test_temporary_error_retries_with_backoff_then_fails(app, team, smtp, redis):
     smtp.handler.refuse["alice@outside.test"] = "451 4.7.1 Greylisted, try later"
     msg = create(app, team.rita)
-    assert send(app, msg.id) == "retry"
+    assert drain_once(app) == 0
     waiting = load(app, msg.id)
     assert waiting.status == "queued" and waiting.scheduled_at > utcnow() and "Greylisted" in waiting.error
-    assert send(app, msg.id) == "skipped"  # not due yet: a duplicate job does nothing
+    assert drain_once(app) == 0  # not due yet: a duplicate job does nothing
+    assert load(app, msg.id).send_attempts == 1
     for _ in range(len(delivery.RETRY_DELAYS)):
         with app.app_context():
             db.session.get(Message, msg.id).scheduled_at = utcnow() - timedelta(seconds=1)
             db.session.commit()
-        result = send(app, msg.id)
-    assert result == "failed"
-    assert load(app, msg.id).error.startswith("Gave up after")
+        assert drain_once(app) == 0
+    gave_up = load(app, msg.id)
+    assert gave_up.status == "failed" and gave_up.send_attempts == len(delivery.RETRY_DELAYS) + 1
+    assert gave_up.error.startswith("Gave up after")
     del smtp.handler.refuse["alice@outside.test"]
 
 
-def test_a_dead_server_is_temporary(app, team):
+def test_a_dead_server_is_temporary(app, team, redis):
     app.config["SMTP_URL"] = "smtp://127.0.0.1:1"
     try:
         msg = create(app, team.rita)
-        assert send(app, msg.id) == "retry"
+        assert drain_once(app) == 0
     finally:
         app.config["SMTP_URL"] = None
+    waiting = load(app, msg.id)
+    assert waiting.status == "queued" and waiting.scheduled_at > utcnow()  # a retry, later
 
 
-def test_outbox_folder_by_default(app, team, tmp_path):
+def test_outbox_folder_by_default(app, team, tmp_path, redis):
     app.config["OUTBOX_DIR"] = str(tmp_path / "outbox")
     msg = create(app, team.rita)
-    assert send(app, msg.id) == "sent"
+    assert drain_once(app) == 1
     [eml] = list((tmp_path / "outbox").glob("*.eml"))
     assert msg.message_id.encode() in eml.read_bytes()
 
 
-def test_sending_twice_delivers_once(app, team, smtp):
+def test_sending_twice_delivers_once(app, team, smtp, redis):
     msg = create(app, team.rita)
-    assert [send(app, msg.id), send(app, msg.id)] == ["sent", "skipped"]
-    assert len(smtp.messages) == 1
+    assert [drain_once(app), drain_once(app)] == [1, 0]
+    assert len(smtp.messages) == 1 and load(app, msg.id).status == "sent"
 
 
-def test_cancel_and_edit_are_compare_and_set(app, team, smtp):
+def test_cancel_and_edit_are_compare_and_set(app, team, smtp, redis):
     later = utcnow() + timedelta(hours=1)
     msg = create(app, team.rita, send_at=later)
     with app.app_context():
         edited = Compose(to=["alice@outside.test"], subject="New subject", body="New body", send_at=later)
-        from webapp.models import User
-
         assert outbound.update_scheduled(msg.id, db.session.get(User, team.rita.id), edited)
         assert outbound.cancel(msg.id, team.rita.id)
         db.session.commit()
         assert not outbound.cancel(msg.id, team.rita.id)  # already cancelled
         db.session.get(Message, msg.id).scheduled_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
-    assert send(app, msg.id) == "skipped"
+    assert drain_once(app) == 0
     assert smtp.messages == [] and load(app, msg.id).subject == "New subject"
 
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from tests.sinks import start_worker, stop_worker, worker_env
-from tests.test_outbound import create, load
+from tests.test_outbound import create, drain_once, load
+from webapp.jobs.enqueue import queue_drain, wake_sender
 from webapp.models.types import utcnow
 
 
@@ -15,11 +16,10 @@ def env(app, redis_url, smtp):
     return worker_env(app, redis_url, SMTP_URL=smtp.url, PERIODIC_INTERVAL=1, SEND_RECONCILE_GRACE=2)
 
 
-def schedule(app, message_id, at):
-    from webapp.jobs import enqueue_send
-
+def schedule(app, at):
+    """Wake a worker at `at`, as compose does after storing a message to send then."""
     with app.app_context():
-        assert enqueue_send(message_id, at=at)
+        assert wake_sender(at=at)
 
 
 def wait_status(app, message_id, status, timeout=15.0):
@@ -34,7 +34,7 @@ def wait_status(app, message_id, status, timeout=15.0):
 def test_send_later_leaves_at_its_time_not_before(app, team, smtp, env):
     due = utcnow() + timedelta(seconds=4)
     msg = create(app, team.rita, send_at=due)
-    schedule(app, msg.id, due)
+    schedule(app, due)
     worker = start_worker(env)
     try:
         time.sleep(2)
@@ -53,7 +53,7 @@ def test_cancel_wins_over_a_later_send(app, team, smtp, env):
 
     due = utcnow() + timedelta(seconds=2)
     msg = create(app, team.rita, send_at=due)
-    schedule(app, msg.id, due)
+    schedule(app, due)
     with app.app_context():
         assert outbound.cancel(msg.id, team.rita.id)
         db.session.commit()
@@ -73,7 +73,7 @@ def test_edit_changes_what_is_sent(app, team, smtp, env):
 
     due = utcnow() + timedelta(seconds=2)
     msg = create(app, team.rita, send_at=due)
-    schedule(app, msg.id, due)
+    schedule(app, due)
     with app.app_context():
         edit = Compose(to=["alice@outside.test"], subject="Updated time", body="Now at 3pm", send_at=due)
         assert outbound.update_scheduled(msg.id, db.session.get(User, team.rita.id), edit)
@@ -88,19 +88,11 @@ def test_edit_changes_what_is_sent(app, team, smtp, env):
 
 
 def test_two_workers_same_due_message_one_delivery(app, team, smtp, env):
-    from webapp.jobs import wake_sender
-    from webapp.jobs.send import send_job
-    from webapp.queues import get_queue
-
     messages = [create(app, team.rita, subject=f"Race {i}") for i in range(40)]
     with app.app_context():
-        queue = get_queue("send")
-        # Two drains, one per worker, racing down the same due messages; and the one-message
-        # job (as queued by an older version) for each, racing both drains.
-        wake_sender(force=True)
-        for msg in messages:
-            queue.enqueue(send_job, msg.id)
-        wake_sender(force=True)
+        # A drain per message, the two workers racing down the same due messages.
+        for _ in messages:
+            queue_drain(force=True)
     workers = [start_worker(env, "--burst"), start_worker(env, "--burst")]
     for w in workers:
         w.wait(timeout=180)  # generous: CI machines are shared
@@ -113,7 +105,7 @@ def test_two_workers_same_due_message_one_delivery(app, team, smtp, env):
 def test_redis_flushed_after_scheduling_still_sends_once(app, team, smtp, env, redis):
     due = utcnow() + timedelta(seconds=1)
     msg = create(app, team.rita, send_at=due)
-    schedule(app, msg.id, due)
+    schedule(app, due)
     from tests.conftest import forget_our_keys
 
     forget_our_keys(app, redis)  # as if Redis were flushed: the queue entry is gone, only the row knows
@@ -134,10 +126,7 @@ def test_candidate_reply_threads_onto_the_sent_message(app, team, smtp, env):
     from tests.test_inbound import outcome
 
     msg = create(app, team.rita, subject="Interview on Tuesday")
-    from webapp.jobs.send import send_job
-
-    with app.app_context():
-        assert send_job(msg.id) == "sent"
+    assert drain_once(app) == 1
     sent = message_from_bytes(smtp.messages[0].data, policy=policy.default)
     # A client that keeps the headers...
     result, reply = outcome(app, raw_mail(subject="Re: Interview on Tuesday", to=sent["Reply-To"],

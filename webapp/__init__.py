@@ -5,6 +5,7 @@ import secrets
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 
+from webapp import services
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 from webapp.templating import register_templating
@@ -20,6 +21,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     )
     settings = config if isinstance(config, dict) else (config or Config()).as_dict()
     app.config.update(settings)
+    services.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

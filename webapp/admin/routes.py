@@ -1,13 +1,13 @@
 """Admin views; anyone else gets a 404, as for anything they may not see."""
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, render_template
 from flask_login import current_user
 from sqlalchemy import select
 
 from webapp.admin import bp
 from webapp.extensions import db
-from webapp.mail.storage import BlobStore
 from webapp.models import Message, SentCopy
+from webapp.services import blob_store
 
 # Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
 HELD_OUTCOMES = ("quarantined", "auto_reply")
@@ -42,7 +42,7 @@ def raw(message_id: int):
     if copy is not None:
         raw = copy.raw
     else:
-        path = BlobStore(current_app.config["STORAGE_DIR"]).path(msg.raw_sha256)
+        path = blob_store().path(msg.raw_sha256)
         if not path.exists():
             abort(404)
         raw = path.read_bytes()

@@ -9,11 +9,10 @@ from webapp.bulk.forms import BulkForm
 from webapp.compose import prefill
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
-from webapp.jobs import enqueue_send
-from webapp.jobs.context import blob_store
-from webapp.jobs.send import outbound_settings
+from webapp.jobs.enqueue import wake_sender
 from webapp.mail import bulk
 from webapp.mailtemplates import operations as templates
+from webapp.services import blob_store, mail_domain
 
 NEW_PAGE = "bulk/new.html"
 # A refused send swaps the whole form back with its errors (422).
@@ -132,7 +131,7 @@ def create():
     company, _address = _sender()
     try:
         sent, message_ids = bulk.create(current_user, recipients, form.subject.data, form.body.data,
-                                        chosen.id if chosen else None, outbound_settings(), blob_store(),
+                                        chosen.id if chosen else None, mail_domain(), blob_store(),
                                         company)  # fmt: skip
     except bulk.BulkError as refusal:
         db.session.rollback()
@@ -140,7 +139,7 @@ def create():
     db.session.commit()
     # After the commit, so that the worker finds the rows; one wake-up sends them all.
     if message_ids:
-        enqueue_send()
+        wake_sender()
     url = url_for("bulk.show", bulk_id=sent.id)
     if is_htmx():
         response = make_response("", 200)

@@ -9,9 +9,7 @@ from webapp.compose import bp, prefill
 from webapp.compose.forms import ComposeForm
 from webapp.extensions import db
 from webapp.htmx import is_htmx
-from webapp.jobs import enqueue_send
-from webapp.jobs.context import blob_store
-from webapp.jobs.send import outbound_settings
+from webapp.jobs.enqueue import wake_sender
 from webapp.mail import folders, outbound, people, placeholders
 from webapp.mail.access import has_offer_access
 from webapp.mail.build import OutgoingFile
@@ -21,6 +19,7 @@ from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.panes.conversation import render_conversation, render_pane
 from webapp.people.queries import visible_candidate
+from webapp.services import blob_store, mail_domain
 
 COMPOSE_PANE = "compose/_compose.html"
 
@@ -113,7 +112,7 @@ def edit(message_id: int):
         _attach_errors(form, errors)
         return _show(form, status=422, editing=msg)
     db.session.commit()
-    enqueue_send(msg.id, at=data.send_at)
+    wake_sender(at=data.send_at)
     return _after_send(msg)
 
 
@@ -124,7 +123,7 @@ def send():
     data, errors = _read(form)
     if not errors:
         try:
-            msg = outbound.create(current_user, data, outbound_settings(), blob_store())
+            msg = outbound.create(current_user, data, mail_domain(), blob_store())
         except ComposeError as exc:
             errors = exc.errors
     if errors:
@@ -133,7 +132,7 @@ def send():
         return _show(form, status=422, **_context_of(form))
     db.session.commit()
     # After the commit: the job must find the row.
-    enqueue_send(msg.id, at=data.send_at)
+    wake_sender(at=data.send_at)
     return _after_send(msg)
 
 
@@ -323,7 +322,7 @@ def message_action(message_id: int, action: str):
     changed = change(msg.id, current_user.id)
     db.session.commit()
     if changed and action in ("send-now", "retry"):
-        enqueue_send(msg.id)
+        wake_sender()
     notice = None if changed else _("Too late: the message had already changed (sent, sending or cancelled).")
     slug = request.args.get("folder", "sent")
     if msg.thread_id is None or folders.thread_for(current_user, msg.thread_id) is None:

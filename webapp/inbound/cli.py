@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.jobs.context import blob_store, inbound_settings
+from webapp.services import blob_store, mail_domain
 
 mail_cli = AppGroup("mail", help="Receive and import mail.")
 
@@ -24,7 +24,7 @@ def import_command(path: Path, as_json: bool, dry_run: bool):
     """Import .eml files, an mbox or a maildir (duplicates are skipped)."""
     from webapp.inbound.importer import count_messages, dry_run_one, import_one, read_messages
 
-    settings, store = inbound_settings(), blob_store()
+    settings, store = mail_domain(), blob_store()
     seen: set[str] = set()
     outcomes: Counter = Counter()
     total = count_messages(path)

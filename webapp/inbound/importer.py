@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail.classify import Settings, decide
+from webapp.mail.classify import decide
+from webapp.mail.domain import MailDomain
 from webapp.mail.inbound import classify_stored, store_inbound
 from webapp.mail.parse import limit_violations, parse
 from webapp.mail.storage import BlobStore
@@ -57,7 +58,7 @@ def count_messages(path: Path) -> int:
     return sum(1 for _ in read_messages(path))
 
 
-def import_one(source: str, raw: bytes, *, settings: Settings, store: BlobStore) -> Result:
+def import_one(source: str, raw: bytes, *, settings: MailDomain, store: BlobStore) -> Result:
     """Store and classify one message at once; identical bytes already stored are skipped."""
     sha = hashlib.sha256(raw).hexdigest()
     existing = db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1))
@@ -70,7 +71,7 @@ def import_one(source: str, raw: bytes, *, settings: Settings, store: BlobStore)
     return Result(source, msg.message_id, outcome or "", msg.outcome_reason or "")
 
 
-def dry_run_one(source: str, raw: bytes, *, settings: Settings, seen: set[str]) -> Result:
+def dry_run_one(source: str, raw: bytes, *, settings: MailDomain, seen: set[str]) -> Result:
     """Where the message would go, against the current database; writes nothing."""
     sha = hashlib.sha256(raw).hexdigest()
     if sha in seen:

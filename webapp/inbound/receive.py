@@ -4,11 +4,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.jobs import enqueue_classify
-from webapp.jobs.context import blob_store
+from webapp.jobs.enqueue import enqueue_classify
 from webapp.mail.addresses import resolve
 from webapp.mail.inbound import store_inbound
 from webapp.models import Offer, Thread, User
+from webapp.services import blob_store
 
 
 def receive(raw: bytes, source: str, envelope_from: str | None = None, envelope_to=()) -> int:

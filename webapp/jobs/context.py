@@ -2,8 +2,9 @@
 
 import functools
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 
+from webapp import create_app
 from webapp.extensions import db
 
 
@@ -14,8 +15,6 @@ def job(func):
     def wrapper(*args, **kwargs):
         if has_app_context():
             return _run(func, args, kwargs)
-        from webapp import create_app
-
         with create_app().app_context():
             return _run(func, args, kwargs)
 
@@ -29,15 +28,3 @@ def _run(func, args, kwargs):
         return func(*args, **kwargs)
     finally:
         db.session.remove()
-
-
-def inbound_settings():
-    from webapp.mail.classify import Settings
-
-    return Settings(domain=current_app.config["INBOUND_DOMAIN"], secret=current_app.config["INBOUND_SECRET"])
-
-
-def blob_store():
-    from webapp.mail.storage import BlobStore
-
-    return BlobStore(current_app.config["STORAGE_DIR"])

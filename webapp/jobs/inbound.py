@@ -2,13 +2,16 @@
 
 import contextlib
 import logging
+from datetime import timedelta
 
 from flask import current_app
 from rq.job import Job, JobStatus
 
-from webapp.jobs.context import blob_store, inbound_settings, job
+from webapp.jobs.context import job
+from webapp.jobs.enqueue import classify_job_id, enqueue_classify
 from webapp.mail.inbound import classify_stored, requeue_or_give_up, unclassified_ids
 from webapp.queues import get_redis
+from webapp.services import blob_store, mail_domain
 
 log = logging.getLogger(__name__)
 _WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -17,13 +20,11 @@ _WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.
 @job
 def classify_job(message_id: int) -> str | None:
     """Classify a stored inbound message by id (safe to run twice)."""
-    return classify_stored(message_id, settings=inbound_settings(), store=blob_store())
+    return classify_stored(message_id, settings=mail_domain(), store=blob_store())
 
 
 def waiting_message_ids(message_ids: list[int]) -> set[int]:
     """Those of `message_ids` whose classify job is still in Redis, queued or running: late, not lost."""
-    from webapp.jobs import classify_job_id
-
     ids = list(message_ids)
     jobs = Job.fetch_many([classify_job_id(i) for i in ids], connection=get_redis())
     waiting = set()
@@ -42,10 +43,6 @@ def sweep_unclassified() -> int:
     Lost: never queued (Redis was down), or its job ended without classifying it (the worker
     died). A message still waiting behind a backlog is not queued twice, nor counted.
     """
-    from datetime import timedelta
-
-    from webapp.jobs import enqueue_classify
-
     ids = unclassified_ids(min_age=timedelta(seconds=current_app.config["INBOUND_SWEEP_MIN_AGE"]))
     waiting = waiting_message_ids(ids) if ids else set()
     lost = requeue_or_give_up([i for i in ids if i not in waiting])

@@ -6,6 +6,11 @@ import time
 
 from redis import Redis
 
+from webapp import create_app
+from webapp.jobs.inbound import sweep_unclassified
+from webapp.jobs.send import reconcile_job
+from webapp.queues import get_redis
+
 log = logging.getLogger(__name__)
 
 
@@ -15,9 +20,6 @@ def run_due(app, redis: Redis, interval: float) -> bool:
     lock = f"hiremail:{app.config['RQ_QUEUE_PREFIX']}periodic-lock"
     if not redis.set(lock, "1", nx=True, ex=max(1, int(interval) - 1)):
         return False
-    from webapp.jobs.inbound import sweep_unclassified
-    from webapp.jobs.send import reconcile_job
-
     with app.app_context():
         for duty in (sweep_unclassified, reconcile_job):
             try:
@@ -29,9 +31,6 @@ def run_due(app, redis: Redis, interval: float) -> bool:
 
 def _loop(interval: float) -> None:
     """The periodic process: its own app, Redis and database connections."""
-    from webapp import create_app
-    from webapp.queues import get_redis
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app()
     with app.app_context():

@@ -13,7 +13,8 @@ from sqlalchemy import and_, exists, func, select, true
 from webapp.extensions import db
 from webapp.mail import outbound, placeholders
 from webapp.mail.access import has_offer_access, took_part_in_thread
-from webapp.mail.outbound import Compose, OutboundSettings
+from webapp.mail.domain import MailDomain
+from webapp.mail.outbound import Compose
 from webapp.mail.storage import BlobStore
 from webapp.models import BulkSend, Candidate, Message, Offer, OfferAccess, Placement, User
 
@@ -203,7 +204,7 @@ def create(
     subject: str,
     body: str,
     template_id: int | None,
-    settings: OutboundSettings,
+    settings: MailDomain,
     store: BlobStore,
     company: str,
 ) -> tuple[BulkSend, list[int]]:

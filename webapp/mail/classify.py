@@ -16,6 +16,7 @@ from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
 from webapp.mail.autoreply import auto_reply_reason
 from webapp.mail.bounce import BounceReport, parse_bounce
+from webapp.mail.domain import MailDomain
 from webapp.mail.parse import ParsedMail
 from webapp.models import OUTBOUND, CandidateEmail, Message, Offer, Placement, Thread, User
 
@@ -100,12 +101,6 @@ EARLIER_COPY = (
 
 
 @dataclass
-class Settings:
-    domain: str
-    secret: str
-
-
-@dataclass
 class Decision:
     """Where a message goes, and why."""
 
@@ -136,11 +131,11 @@ def recipient_addresses(parsed: ParsedMail, envelope_to) -> list[str]:
     return list(dict.fromkeys(a for a in found if "@" in a))
 
 
-def _targets(addresses: list[str], settings: Settings) -> list[Target]:
+def _targets(addresses: list[str], settings: MailDomain) -> list[Target]:
     return [t for t in (resolve(a, settings.domain, settings.secret) for a in addresses) if t]
 
 
-def _team_members(sender: str, targets: list[Target], settings: Settings) -> tuple[Row | None, list[int]]:
+def _team_members(sender: str, targets: list[Target], settings: MailDomain) -> tuple[Row | None, list[int]]:
     """The team member who sent the message, and the ids of those it is addressed to (one query).
 
     The sender is the user whose login email is `sender`, else whose personal inbound address
@@ -238,7 +233,7 @@ def decide(
     *,
     sha256: str,
     envelope_to,
-    settings: Settings,
+    settings: MailDomain,
     own_id: int | None = None,
     may_be_duplicate: bool = True,
 ) -> Decision:

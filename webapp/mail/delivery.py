@@ -32,6 +32,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
 from webapp.mail.build import Draft, OutgoingFile, build
+from webapp.mail.domain import MailDomain
 from webapp.mail.storage import BlobStore
 from webapp.mail.transport import PermanentError, TemporaryError, UnknownOutcome
 from webapp.mail.wire import to_bytes
@@ -43,12 +44,6 @@ RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=1
 SENDING_TIMEOUT = timedelta(minutes=10)
 # A claimed message still marked "not handed over" this long after its claim is given back.
 RELEASE_AFTER = timedelta(minutes=2)
-
-
-@dataclass
-class OutboundSettings:
-    domain: str
-    secret: str
 
 
 @dataclass
@@ -98,7 +93,7 @@ def load_outgoing(message_ids: list[int]) -> list[Outgoing]:
     return found
 
 
-def build_raw(msg, settings: OutboundSettings, store: BlobStore) -> tuple[bytes, str, list[str]]:
+def build_raw(msg, mail_domain: MailDomain, store: BlobStore) -> tuple[bytes, str, list[str]]:
     """(bytes as sent, envelope sender, envelope recipients) for a Message or an Outgoing.
 
     Bcc is only in the envelope.
@@ -110,7 +105,7 @@ def build_raw(msg, settings: OutboundSettings, store: BlobStore) -> tuple[bytes,
         cc=[("", a) for a in msg.cc_addresses],
         subject=msg.subject,
         text=msg.body_text,
-        reply_to=reply_address(msg.thread_id, settings.domain, settings.secret),
+        reply_to=reply_address(msg.thread_id, mail_domain.domain, mail_domain.secret),
         in_reply_to=msg.in_reply_to,
         references=msg.references,
         attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
@@ -122,7 +117,7 @@ def build_raw(msg, settings: OutboundSettings, store: BlobStore) -> tuple[bytes,
         policy=SMTP_POLICY
     )
     recipients = list(dict.fromkeys(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses))
-    return raw, bounce_address(msg.id, settings.domain, settings.secret), recipients
+    return raw, bounce_address(msg.id, mail_domain.domain, mail_domain.secret), recipients
 
 
 def _due(now: datetime):
@@ -141,18 +136,6 @@ def _due(now: datetime):
 def _claiming(now: datetime):
     """The values a claim sets (one more attempt, started now)."""
     return dict(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
-
-
-def claim(message_id: int) -> bool:
-    """Compare-and-set one due message to `sending`; True for exactly one caller. Commits."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.direction == OUTBOUND, _due(now))
-        .values(**_claiming(now))
-    )
-    db.session.commit()
-    return result.rowcount == 1
 
 
 def claim_batch(limit: int) -> list[int]:
@@ -252,99 +235,6 @@ class Outcome:
     claimed_at: datetime | None = None  # the claim this outcome belongs to (None: any)
 
 
-@dataclass
-class Delivery:
-    outcome: str  # "sent", "failed", "retry", "skipped"
-    retry_in: timedelta | None = None
-    due_at: datetime | None = None  # skipped because it is not due yet: when it will be
-
-
-def deliver(message_id: int, transport, settings: OutboundSettings, store: BlobStore) -> Delivery:
-    """Send one message if it is due and nobody else is sending it. Commits."""
-    if not claim(message_id):
-        waiting = db.session.execute(
-            select(Message.status, Message.scheduled_at).where(Message.id == message_id)
-        ).one_or_none()
-        if waiting is not None and waiting.status in ("scheduled", "queued") and waiting.scheduled_at:
-            return Delivery("skipped", due_at=waiting.scheduled_at)
-        return Delivery("skipped")
-    outcomes = send_claimed([message_id], transport, settings, store)
-    if not outcomes:
-        return Delivery("skipped")  # deleted meanwhile
-    outcome = outcomes[0]
-    if outcome.status == "retry":
-        return Delivery("retry", retry_in=outcome.retry_at - utcnow())
-    return Delivery(outcome.status)
-
-
-def send_claimed(
-    message_ids: list[int], transport, settings: OutboundSettings, store: BlobStore,
-    marks: HandOverMarks | None = None, deadline: float | None = None,
-) -> list[Outcome]:  # fmt: skip
-    """Hand over messages this worker claimed, in order, recording each outcome. Commits.
-
-    Stops early, giving back what it has not handed over, when the
-    server cannot be reached or at `deadline` (time.monotonic()). Outcomes are committed
-    together about every second: a dead worker's sent messages are then "sending" without a
-    mark, hence "unknown".
-    """
-    outcomes: list[Outcome] = []
-    todo = deque(load_outgoing(message_ids))
-    if marks is not None:
-        try:
-            marks.set([(msg.id, msg.send_started_at) for msg in todo])
-        except REDIS_ERRORS:  # no Redis: nothing was handed over, so all of it goes back
-            outcomes = [Outcome(m.id, "released", stop=NO_REDIS, claimed_at=m.send_started_at) for m in todo]
-            _record(outcomes)
-            return outcomes
-    recorded, last_commit = 0, time.monotonic()
-    try:
-        while todo:
-            if (outcomes and outcomes[-1].stop) or (deadline is not None and time.monotonic() >= deadline):
-                break
-            msg = todo.popleft()
-            built = _build(msg, settings, store)
-            outcome = built if isinstance(built, Outcome) else _hand_over(msg, built, transport, marks)
-            if outcome is not None:
-                outcome.claimed_at = msg.send_started_at  # what it is an outcome of
-                outcomes.append(outcome)
-            if time.monotonic() - last_commit >= 1.0:
-                _record(outcomes[recorded:])
-                recorded, last_commit = len(outcomes), time.monotonic()
-    finally:
-        # Whatever stopped us (no server, the budget, Redis, the job's timeout, a failed
-        # write), give back what was never handed over, its mark taken so that the reconciler
-        # leaves it alone; and record what is not recorded yet.
-        db.session.rollback()  # a write that failed must not take this last one with it
-        released = [m for m in todo if marks is None or _took(marks, m.id, m.send_started_at)]
-        outcomes.extend(Outcome(m.id, "released", claimed_at=m.send_started_at) for m in released)
-        try:
-            _record(outcomes[recorded:])
-        except Exception:
-            db.session.rollback()
-            if marks is not None and released:  # marked again, the reconciler can give them back
-                with contextlib.suppress(*REDIS_ERRORS):
-                    marks.set([(m.id, m.send_started_at) for m in released])
-            raise
-    return outcomes
-
-
-def _took(marks: HandOverMarks, message_id: int, claimed_at: datetime) -> bool:
-    """Take a mark, False when Redis cannot say (then the message is not ours to give back)."""
-    try:
-        return marks.take(message_id, claimed_at)
-    except REDIS_ERRORS:  # Redis is gone: the reconciler decides later (unknown, never resent)
-        return False
-
-
-def _build(msg: Outgoing, settings: OutboundSettings, store: BlobStore):
-    """(bytes, envelope sender, recipients), or the failed Outcome when it cannot be built."""
-    try:
-        return build_raw(msg, settings, store)
-    except (OSError, ValueError, TypeError, LookupError) as exc:  # a missing attachment file, say
-        return Outcome(msg.id, "failed", error=f"The message could not be built: {exc}"[:2000])
-
-
 NO_REDIS = "Redis could not be reached"
 WORKER_STOPPED = (
     "The worker stopped while handing this message to the mail server. "
@@ -359,45 +249,168 @@ UNKNOWN_AFTER_DATA = (
 )
 
 
-def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> Outcome | None:
-    """Send one built message; what happened, or None if it is not ours to send any more."""
-    raw, envelope_from, recipients = built
-    answer = None
-    if marks is not None:
-        try:
-            answer = marks.begin_take(msg.id, msg.send_started_at)
-        except REDIS_ERRORS:
-            return Outcome(msg.id, "released", stop=NO_REDIS)
-    verdict: list[bool | None] = []
+class _Outcomes:
+    """A drain's outcomes in the order they happened, committed together about once a second."""
 
-    def ours() -> bool:
-        """Whether the mark was ours to take: asked right before the message itself goes out."""
-        if answer is None:
-            return True
-        if not verdict:
-            try:
-                verdict.append(answer())
-            except REDIS_ERRORS:  # no answer: as if not ours, so it is not sent
-                verdict.append(None)
-        return verdict[0] is True
+    EVERY_S = 1.0
 
+    def __init__(self):
+        self.all: list[Outcome] = []
+        self.recorded = 0
+        self.last_commit = time.monotonic()
+
+    def add(self, outcome: Outcome | None) -> None:
+        if outcome is not None:
+            self.all.append(outcome)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the last outcome says nothing more can be sent for now."""
+        return bool(self.all and self.all[-1].stop)
+
+    def commit_if_due(self) -> None:
+        if time.monotonic() - self.last_commit >= self.EVERY_S:
+            self.commit()
+
+    def commit(self) -> None:
+        """Record the outcomes not recorded yet. Commits."""
+        _record(self.all[self.recorded :])
+        self.recorded, self.last_commit = len(self.all), time.monotonic()
+
+
+def send_claimed(
+    message_ids: list[int],
+    transport,
+    mail_domain: MailDomain,
+    store: BlobStore,
+    marks: HandOverMarks | None = None,
+    deadline: float | None = None,
+) -> list[Outcome]:
+    """Hand over messages this worker claimed, in order, recording each outcome. Commits.
+
+    Stops early, giving back what it has not handed over, when the
+    server cannot be reached or at `deadline` (time.monotonic()). Outcomes are committed
+    together about every second: a dead worker's sent messages are then "sending" without a
+    mark, hence "unknown".
+    """
+    todo = deque(load_outgoing(message_ids))
+    if marks is not None and not _marked(marks, todo):
+        return _give_back_unmarked(todo)
+    outcomes = _Outcomes()
     try:
-        reply = transport.send(envelope_from, recipients, raw, before_data=ours)
-    except UnknownOutcome as exc:
-        outcome = Outcome(msg.id, "unknown", error=UNKNOWN_AFTER_DATA + f" ({exc})"[:1500], raw=raw)
-    except (TemporaryError, PermanentError) as exc:
-        outcome = _not_handed_over(msg, verdict) if not ours() else _refused(msg, exc)
-    else:
-        if reply is None:  # stopped before DATA: the message never left
-            outcome = _not_handed_over(msg, verdict)
-        else:
-            outcome = Outcome(msg.id, "sent", raw=raw, thread_id=msg.thread_id)  # it has left
+        while todo and not outcomes.stopped and not _past(deadline):
+            outcomes.add(_send_one(todo.popleft(), transport, mail_domain, store, marks))
+            outcomes.commit_if_due()
+    finally:
+        _give_back_the_rest(todo, outcomes, marks)
+    return outcomes.all
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _marked(marks: HandOverMarks, todo) -> bool:
+    """Mark the claimed messages as not handed over yet; False if Redis could not be reached."""
+    try:
+        marks.set([(msg.id, msg.send_started_at) for msg in todo])
+    except REDIS_ERRORS:
+        return False
+    return True
+
+
+def _give_back_unmarked(todo) -> list[Outcome]:
+    """No Redis: nothing was handed over, so all of it goes back. Commits."""
+    outcomes = [Outcome(m.id, "released", stop=NO_REDIS, claimed_at=m.send_started_at) for m in todo]
+    _record(outcomes)
+    return outcomes
+
+
+def _send_one(msg: Outgoing, transport, mail_domain: MailDomain, store: BlobStore, marks) -> Outcome | None:
+    """Build and hand over one message: what happened, or None if it is not ours to send any more."""
+    built = _build(msg, mail_domain, store)
+    outcome = built if isinstance(built, Outcome) else _hand_over(msg, built, transport, marks)
+    if outcome is not None:
+        outcome.claimed_at = msg.send_started_at  # what it is an outcome of
     return outcome
 
 
-def _not_handed_over(msg: Outgoing, verdict: list) -> Outcome | None:
+def _give_back_the_rest(todo, outcomes: _Outcomes, marks: HandOverMarks | None) -> None:
+    """Give back what was never handed over and record what is not recorded yet. Commits.
+
+    Whatever stopped the drain (no server, the budget, Redis, the job's timeout, a failed
+    write), each message given back has its mark taken, so that the reconciler leaves it alone.
+    """
+    db.session.rollback()  # a write that failed must not take this last one with it
+    released = [m for m in todo if marks is None or _took(marks, m.id, m.send_started_at)]
+    outcomes.all.extend(Outcome(m.id, "released", claimed_at=m.send_started_at) for m in released)
+    try:
+        outcomes.commit()
+    except Exception:
+        db.session.rollback()
+        if marks is not None and released:  # marked again, the reconciler can give them back
+            with contextlib.suppress(*REDIS_ERRORS):
+                marks.set([(m.id, m.send_started_at) for m in released])
+        raise
+
+
+def _took(marks: HandOverMarks, message_id: int, claimed_at: datetime) -> bool:
+    """Take a mark, False when Redis cannot say (then the message is not ours to give back)."""
+    try:
+        return marks.take(message_id, claimed_at)
+    except REDIS_ERRORS:  # Redis is gone: the reconciler decides later (unknown, never resent)
+        return False
+
+
+def _build(msg: Outgoing, mail_domain: MailDomain, store: BlobStore):
+    """(bytes, envelope sender, recipients), or the failed Outcome when it cannot be built."""
+    try:
+        return build_raw(msg, mail_domain, store)
+    except (OSError, ValueError, TypeError, LookupError) as exc:  # a missing attachment file, say
+        return Outcome(msg.id, "failed", error=f"The message could not be built: {exc}"[:2000])
+
+
+class _Ours:
+    """Whether this claim's mark was ours to take: asked once, right before the message itself goes out."""
+
+    def __init__(self, answer: Callable[[], bool] | None):
+        self.answer = answer  # None: no marks, so it is always ours
+        self.asked = False
+        self.verdict: bool | None = None  # False: someone else took it; None: Redis did not say
+
+    def __call__(self) -> bool:
+        if self.answer is None:
+            return True
+        if not self.asked:
+            self.asked = True
+            try:
+                self.verdict = self.answer()
+            except REDIS_ERRORS:  # no answer: as if not ours, so it is not sent
+                self.verdict = None
+        return self.verdict is True
+
+
+def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> Outcome | None:
+    """Send one built message; what happened, or None if it is not ours to send any more."""
+    raw, envelope_from, recipients = built
+    try:
+        ours = _Ours(marks.begin_take(msg.id, msg.send_started_at) if marks is not None else None)
+    except REDIS_ERRORS:
+        return Outcome(msg.id, "released", stop=NO_REDIS)
+    try:
+        reply = transport.send(envelope_from, recipients, raw, before_data=ours)
+    except UnknownOutcome as exc:
+        return Outcome(msg.id, "unknown", error=UNKNOWN_AFTER_DATA + f" ({exc})"[:1500], raw=raw)
+    except (TemporaryError, PermanentError) as exc:
+        return _refused(msg, exc) if ours() else _not_handed_over(msg, ours)
+    if reply is None:  # stopped before DATA: the message never left
+        return _not_handed_over(msg, ours)
+    return Outcome(msg.id, "sent", raw=raw, thread_id=msg.thread_id)  # it has left
+
+
+def _not_handed_over(msg: Outgoing, ours: _Ours) -> Outcome | None:
     """The mark was not ours (the reconciler gave it back: nothing to record), or Redis failed."""
-    if verdict and verdict[0] is False:
+    if ours.verdict is False:
         return None
     # Redis did not answer: whoever holds the message, this claim gives it back unsent.
     return Outcome(msg.id, "released", stop=NO_REDIS)
@@ -430,74 +443,111 @@ def _temporary(msg: Outgoing, reason: str) -> Outcome:
 _messages = Message.__table__
 _threads = Thread.__table__
 _copies = SentCopy.__table__
+# Only the claim an outcome belongs to: a message given back and claimed again since is
+# someone else's now.
+_STILL_OUR_CLAIM = and_(
+    _messages.c.id == bindparam("mid"),
+    _messages.c.status == "sending",
+    _messages.c.send_started_at == bindparam("claimed_at"),
+)
 
 
 def _record(outcomes: list[Outcome]) -> None:
     """Commit outcomes, a statement per kind for all of them (only rows still "sending")."""
     if not outcomes:
         return
-    now = utcnow()
-    # Only the claim an outcome belongs to: a message given back and claimed again since is
-    # someone else's now.
-    where = and_(
-        _messages.c.id == bindparam("mid"),
-        _messages.c.status == "sending",
-        _messages.c.send_started_at == bindparam("claimed_at"),
-    )
     by_status: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
-    if sent := by_status.get("sent"):
-        db.session.execute(
-            update(_messages).where(where).values(
-                status="sent", error=None, sent_at=now, sort_at=now, delivery_state=None,
-                raw_sha256=bindparam("sha"), raw_size=bindparam("size"),
-            ),
-            [{"mid": o.message_id, "claimed_at": o.claimed_at, "sha": hashlib.sha256(o.raw).hexdigest(),
-              "size": len(o.raw)} for o in sent],
-        )  # fmt: skip
-        # The copy of what left, with the same commit (replacing one from an earlier send that
-        # a person had judged lost and sent again).
-        sent_ids = [o.message_id for o in sent]
-        db.session.execute(delete(_copies).where(_copies.c.message_id.in_(sent_ids)))
-        db.session.execute(insert(_copies), [{"message_id": o.message_id, "raw": o.raw} for o in sent])
-        threads = {o.thread_id for o in sent if o.thread_id is not None}
-        # Thread.touch in one statement: activity only ever moves forward.
-        db.session.execute(
-            update(_threads)
-            .where(_threads.c.id.in_(threads))
-            .where(or_(_threads.c.last_message_at.is_(None), _threads.c.last_message_at < now))
-            .values(last_message_at=now)
-        )
-    if unknown := by_status.get("unknown"):
-        db.session.execute(
-            update(_messages).where(where).values(status="unknown", error=bindparam("error")),
-            [{"mid": o.message_id, "claimed_at": o.claimed_at, "error": o.error} for o in unknown],
-        )
-    if failed := by_status.get("failed"):
-        db.session.execute(
-            update(_messages).where(where).values(status="failed", error=bindparam("error")),
-            [{"mid": o.message_id, "claimed_at": o.claimed_at, "error": o.error} for o in failed],
-        )
-    if retry := by_status.get("retry"):
-        db.session.execute(
-            update(_messages)
-            .where(where)
-            .values(status="queued", error=bindparam("error"), scheduled_at=bindparam("retry_at")),
-            [
-                {"mid": o.message_id, "claimed_at": o.claimed_at, "error": o.error, "retry_at": o.retry_at}
-                for o in retry
-            ],
-        )
-    if released := by_status.get("released"):
-        # Never handed over: back in the queue as it was, this attempt not counted.
-        db.session.execute(
-            update(_messages)
-            .where(where)
-            .values(status="queued", send_attempts=_messages.c.send_attempts - 1),
-            [{"mid": o.message_id, "claimed_at": o.claimed_at} for o in released],
-        )
+    for status, write in _WRITERS.items():
+        if status in by_status:
+            write(by_status[status])
     db.session.commit()
+
+
+def _of_claim(outcome: Outcome, **values) -> dict:
+    """The parameters of one row's UPDATE: which claim, and what to set."""
+    return {"mid": outcome.message_id, "claimed_at": outcome.claimed_at, **values}
+
+
+def _write_sent(sent: list[Outcome]) -> None:
+    """Sent: the row, a copy of the bytes that left, and the threads' last activity."""
+    now = utcnow()
+    db.session.execute(
+        update(_messages)
+        .where(_STILL_OUR_CLAIM)
+        .values(
+            status="sent",
+            error=None,
+            sent_at=now,
+            sort_at=now,
+            delivery_state=None,
+            raw_sha256=bindparam("sha"),
+            raw_size=bindparam("size"),
+        ),
+        [_of_claim(o, sha=hashlib.sha256(o.raw).hexdigest(), size=len(o.raw)) for o in sent],
+    )
+    _keep_copies(sent)
+    _touch_threads({o.thread_id for o in sent if o.thread_id is not None}, now)
+
+
+def _keep_copies(sent: list[Outcome]) -> None:
+    """Keep a copy of what left, with the same commit."""
+    # It replaces the copy of an earlier send that a person had judged lost and sent again.
+    db.session.execute(delete(_copies).where(_copies.c.message_id.in_([o.message_id for o in sent])))
+    db.session.execute(insert(_copies), [{"message_id": o.message_id, "raw": o.raw} for o in sent])
+
+
+def _touch_threads(thread_ids: set[int], now: datetime) -> None:
+    """Thread.touch in one statement: activity only ever moves forward."""
+    db.session.execute(
+        update(_threads)
+        .where(_threads.c.id.in_(thread_ids))
+        .where(or_(_threads.c.last_message_at.is_(None), _threads.c.last_message_at < now))
+        .values(last_message_at=now)
+    )
+
+
+def _write_error(status: str) -> Callable[[list[Outcome]], None]:
+    """A writer for an outcome that ends the send with its reason: "unknown" or "failed"."""
+
+    def write(outcomes: list[Outcome]) -> None:
+        db.session.execute(
+            update(_messages).where(_STILL_OUR_CLAIM).values(status=status, error=bindparam("error")),
+            [_of_claim(o, error=o.error) for o in outcomes],
+        )
+
+    return write
+
+
+def _write_retry(retry: list[Outcome]) -> None:
+    """Back in the queue with its reason, due again after the backoff delay."""
+    db.session.execute(
+        update(_messages)
+        .where(_STILL_OUR_CLAIM)
+        .values(status="queued", error=bindparam("error"), scheduled_at=bindparam("retry_at")),
+        [_of_claim(o, error=o.error, retry_at=o.retry_at) for o in retry],
+    )
+
+
+def _write_released(released: list[Outcome]) -> None:
+    """Never handed over: back in the queue as it was, this attempt not counted."""
+    db.session.execute(
+        update(_messages)
+        .where(_STILL_OUR_CLAIM)
+        .values(status="queued", send_attempts=_messages.c.send_attempts - 1),
+        [_of_claim(o) for o in released],
+    )
+
+
+# In the order the statements run.
+_WRITERS: dict[str, Callable[[list[Outcome]], None]] = {
+    "sent": _write_sent,
+    "unknown": _write_error("unknown"),
+    "failed": _write_error("failed"),
+    "retry": _write_retry,
+    "released": _write_released,
+}
 
 
 @dataclass
@@ -508,11 +558,27 @@ class Drained:
     more: bool = False  # stopped with mail perhaps still due (the time budget)
     stopped: str | None = None  # why sending paused (no server, no Redis): the rest waits
 
+    def count(self, outcome: Outcome) -> None:
+        """Add one outcome to the tally."""
+        if outcome.status == "sent":
+            self.sent += 1
+        elif outcome.status == "failed":
+            self.failed += 1
+        elif outcome.status == "retry":
+            self.retry_at.append(outcome.retry_at)
+        elif outcome.status == "released":
+            self.more = True
+        self.stopped = self.stopped or outcome.stop
+
 
 def drain(
-    transport, settings: OutboundSettings, store: BlobStore, budget: float,
-    marks: HandOverMarks | None = None, batch: int = 50,
-) -> Drained:  # fmt: skip
+    transport,
+    mail_domain: MailDomain,
+    store: BlobStore,
+    budget: float,
+    marks: HandOverMarks | None = None,
+    batch: int = 50,
+) -> Drained:
     """Send due messages, oldest first, in claimed batches, until none is due or `budget` s passed."""
     done = Drained()
     deadline = time.monotonic() + budget
@@ -523,16 +589,8 @@ def drain(
         message_ids = claim_batch(batch)
         if not message_ids:
             return done
-        for outcome in send_claimed(message_ids, transport, settings, store, marks, deadline):
-            if outcome.status == "sent":
-                done.sent += 1
-            elif outcome.status == "failed":
-                done.failed += 1
-            elif outcome.status == "retry":
-                done.retry_at.append(outcome.retry_at)
-            elif outcome.status == "released":
-                done.more = True
-            done.stopped = done.stopped or outcome.stop
+        for outcome in send_claimed(message_ids, transport, mail_domain, store, marks, deadline):
+            done.count(outcome)
         if done.stopped:
             return done
 
@@ -553,11 +611,6 @@ def next_due(after: datetime, within: timedelta) -> datetime | None:
             Message.scheduled_at <= after + within,
         )
     )
-
-
-def give_back(claims: list[tuple[int, datetime]]) -> None:
-    """Return claimed messages that were never handed over to the queue (id, claim time). Commits."""
-    _record([Outcome(message_id, "released", claimed_at=claimed_at) for message_id, claimed_at in claims])
 
 
 @dataclass

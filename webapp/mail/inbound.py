@@ -6,7 +6,8 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 
 from webapp.extensions import db
-from webapp.mail.classify import EARLIER_COPY, Settings, decide
+from webapp.mail.classify import EARLIER_COPY, decide
+from webapp.mail.domain import MailDomain
 from webapp.mail.filing import FILED_COLUMNS, file_decision, file_quarantine
 from webapp.mail.parse import Limits, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
@@ -61,7 +62,7 @@ def store_inbound(
 
 
 def classify_stored(
-    message_id: int, *, settings: Settings, store: BlobStore, limits: Limits = DEFAULT_LIMITS
+    message_id: int, *, settings: MailDomain, store: BlobStore, limits: Limits = DEFAULT_LIMITS
 ) -> str | None:
     """Classify one stored message in one transaction; a no-op if it is already classified. Commits.
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.mail.build import OutgoingFile, header_text, new_message_id
-from webapp.mail.delivery import OutboundSettings
+from webapp.mail.domain import MailDomain
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
 from webapp.models.types import utcnow
@@ -130,7 +130,7 @@ def _thread_for(data: Compose, candidate_id: int | None, subject: str) -> Thread
     return thread
 
 
-def create(user: User, data: Compose, settings: OutboundSettings, store: BlobStore) -> Message:
+def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) -> Message:
     """Store a message to send now (queued) or later (scheduled); raises ComposeError. Flushes."""
     now = utcnow()
     errors = check(data, now)

@@ -1,0 +1,77 @@
+"""The one place that queues jobs, always after the commit; jobs are named by dotted path.
+
+Job modules import this module, never the reverse: naming a job by its path lets RQ import
+it in the worker, and keeps this module free of the job code and everything it imports.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from webapp.queues import get_queue, get_redis
+
+log = logging.getLogger(__name__)
+
+CLASSIFY_JOB = "webapp.jobs.inbound.classify_job"
+SEND_DUE_JOB = "webapp.jobs.send.send_due_job"
+# A wake-up job normally starts within seconds; a flag older than this lost its job.
+WAKE_FLAG_TTL_S = 120
+
+
+def classify_job_id(message_id: int) -> str:
+    """The id of a message's classify job: one per message, so the sweep can ask Redis about it."""
+    return f"{current_app.config['RQ_QUEUE_PREFIX']}classify-{message_id}"
+
+
+def enqueue_classify(message_id: int) -> bool:
+    """Queue classification of a stored message; False if Redis is unreachable (the sweep retries)."""
+    # Queueing an id again pushes it again (RQ does not merge): the sweep first checks that
+    # the message's job is no longer waiting (webapp/jobs/inbound.py, waiting_message_ids).
+    try:
+        get_queue("classify").enqueue(
+            CLASSIFY_JOB, message_id, job_id=classify_job_id(message_id), result_ttl=600, failure_ttl=86400
+        )
+        return True
+    except Exception:  # Redis down: the message is stored; the periodic sweep will queue it
+        log.warning("could not queue classification of message %s", message_id, exc_info=True)
+        return False
+
+
+def wake_sender(at: datetime | None = None) -> bool:
+    """Make sure a worker drains the due mail now, or at `at` (aware UTC); False if Redis is down.
+
+    The database row says what is due and when; the job only wakes a worker, so one job
+    serves every message due at the same second, and a lost job is made up for by the
+    reconciler.
+    """
+    try:
+        if at is None:
+            queue_drain()
+            return True
+        # RQ keeps whole seconds (it truncates): round up, or the job runs before it is due.
+        at = at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
+        # One id per second: messages due together share one job (RQ's scheduled set keeps
+        # an id once), and a drain wakes up once for all of them.
+        job_id = f"{current_app.config['RQ_QUEUE_PREFIX']}send-due-{int(at.timestamp())}"
+        get_queue("send").enqueue_at(at, SEND_DUE_JOB, job_id=job_id, result_ttl=600, failure_ttl=86400)
+        return True
+    except Exception:  # Redis down: the reconciler will wake a worker from the database
+        log.warning("could not wake a sender (due %s)", at or "now", exc_info=True)
+        return False
+
+
+def queue_drain(force: bool = False) -> None:
+    """Queue a drain of the due mail now, unless one is already waiting to start (or `force`).
+
+    Raises if Redis is unreachable (wake_sender is the forgiving form).
+    """
+    # SET NX: a thousand messages sent in a second queue one job, not a thousand. The expiry
+    # bounds the harm of a flag whose job was lost; the reconciler also forces a wake-up.
+    if get_redis().set(wake_flag(), "1", nx=not force, ex=WAKE_FLAG_TTL_S):
+        get_queue("send").enqueue(SEND_DUE_JOB, result_ttl=600, failure_ttl=86400)
+
+
+def wake_flag() -> str:
+    """The Redis key set while a wake-up job waits in the queue (one is enough)."""
+    return f"hiremail:{current_app.config['RQ_QUEUE_PREFIX']}send-wake"
