@@ -35,8 +35,7 @@ def _form(formdata=None) -> BulkForm:
 
 def _sender() -> tuple[str, str]:
     """(company name, the user's address) for placeholders."""
-    config = current_app.config
-    return config["COMPANY_NAME"], current_user.inbound_address(config["INBOUND_DOMAIN"])
+    return current_app.config["COMPANY_NAME"], current_user.inbound_address(mail_domain().domain)
 
 
 def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:

@@ -64,7 +64,7 @@ def new():
 def reply(message_id: int):
     """Reply (or reply all with ?all=1) to a message the user can see, quoting it."""
     msg = _visible_or_404(message_id)
-    me = current_user.inbound_address(current_app.config["INBOUND_DOMAIN"])
+    me = current_user.inbound_address(mail_domain().domain)
     to, cc = prefill.reply_recipients(msg, me, reply_all=request.args.get("all") == "1")
     body = prefill.signature_block(current_user) + prefill.quoted(msg)
     form = _form(to=", ".join(to), cc=", ".join(cc), subject=prefill.with_prefix("Re:", msg.subject), body=body,
@@ -284,7 +284,7 @@ def placeholder_values(address: str | None, thread_id: int | None = None) -> dic
         offer = db.session.get(Offer, offers[0]) if len(offers) == 1 else None
     config = current_app.config
     return placeholders.context_for(candidate, offer, current_user, config["COMPANY_NAME"],
-                                    current_user.inbound_address(config["INBOUND_DOMAIN"]))  # fmt: skip
+                                    current_user.inbound_address(mail_domain().domain))  # fmt: skip
 
 
 @bp.route("/compose/template")

@@ -1,6 +1,5 @@
 """The one way mail comes in: store and commit first, then queue classification."""
 
-from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -8,7 +7,7 @@ from webapp.jobs.enqueue import enqueue_classify
 from webapp.mail.addresses import resolve
 from webapp.mail.inbound import store_inbound
 from webapp.models import Offer, Thread, User
-from webapp.services import blob_store
+from webapp.services import blob_store, mail_domain
 
 
 def receive(raw: bytes, source: str, envelope_from: str | None = None, envelope_to=()) -> int:
@@ -23,8 +22,8 @@ def receive(raw: bytes, source: str, envelope_from: str | None = None, envelope_
 
 def accepts(address: str) -> bool:
     """Whether `address` is one of ours that exists: user, job CV, company CV, reply, bounce."""
-    config = current_app.config
-    target = resolve(address, config["INBOUND_DOMAIN"], config["INBOUND_SECRET"])
+    domain = mail_domain()
+    target = resolve(address, domain.domain, domain.secret)
     if target is None:
         return False
     if target.kind == "user":

@@ -8,13 +8,14 @@ from flask import abort, current_app, jsonify, request
 from webapp.extensions import csrf
 from webapp.inbound import bp
 from webapp.inbound.receive import receive
+from webapp.services import mail_domain
 
 
 def signature_ok(body: bytes, header: str | None) -> bool:
     """Check `X-Hiremail-Signature: sha256=<hex HMAC of the body>` in constant time."""
     if not header or not header.startswith("sha256="):
         return False
-    secret = current_app.config["INBOUND_SECRET"].encode()
+    secret = mail_domain().secret.encode()
     expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(header[len("sha256=") :].strip().lower(), expected)
 

@@ -1,15 +1,15 @@
 """Mailbox views: thin; the folder rules live in webapp/mail/folders.py, the pane in webapp/panes/."""
 
-from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.mail import folders
-from webapp.mail.storage import BlobStore
 from webapp.mailbox import bp
 from webapp.models import Attachment
 from webapp.panes.conversation import folder_or_404, folder_page, nav_context, render_conversation
+from webapp.services import blob_store
 
 
 @bp.route("/")
@@ -47,9 +47,8 @@ def attachment(attachment_id: int):
     att = db.session.get(Attachment, attachment_id)
     if att is None or folders.visible_message(current_user, att.message_id) is None:
         abort(404)
-    store = BlobStore(current_app.config["STORAGE_DIR"])
     response = send_file(
-        store.path(att.sha256),
+        blob_store().path(att.sha256),
         mimetype=att.content_type or "application/octet-stream",
         as_attachment=True,
         download_name=att.filename,

@@ -3,7 +3,6 @@
 The pane (webapp/panes/conversation.py) shows them; the people views take their forms back.
 """
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from webapp.mail import people
 from webapp.models import Message, User
 from webapp.people import queries
 from webapp.people.forms import PersonForm
+from webapp.services import mail_domain
 
 
 def offer_choices(form: PersonForm, default: int | None = None) -> None:
@@ -30,14 +30,14 @@ def pending_cv(messages) -> Message | None:
 
 
 def _team_addresses() -> set[str]:
-    domain = current_app.config["INBOUND_DOMAIN"]
+    domain = mail_domain().domain
     users = db.session.scalars(select(User))
     return {a for u in users for a in (u.email.lower(), u.inbound_address(domain))}
 
 
 def visible_guess(msg: Message) -> people.CvGuess:
     """The CV guess, naming an existing candidate only if the user may see them."""
-    guess = people.guess_cv_person(msg, _team_addresses(), current_app.config["INBOUND_DOMAIN"])
+    guess = people.guess_cv_person(msg, _team_addresses(), mail_domain().domain)
     if guess.existing is not None and queries.visible_candidate(current_user, guess.existing.id) is None:
         guess.existing = None
     return guess
