@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from webapp.extensions import db
-from webapp.mail import bulk
-from webapp.models import OUTBOUND, Candidate, Offer, User
+from webapp.mail import access, bulk, folders
+from webapp.models import OUTBOUND, Offer, User
 from webapp.people import queries
 
 # candidate key: (offers it is placed on, who may see it besides the admin)
@@ -92,15 +92,15 @@ def _by_people_search(world, user):
     return _keys(world, queries.search_candidates(user, "matrix.test", limit=50))
 
 
-def _by_bulk_candidate_visible(world, user):
-    return _keys(world, db.session.scalars(select(Candidate).where(bulk.candidate_visible(user))))
+def _by_access_visible_candidates(world, user):
+    return _keys(world, db.session.scalars(access.visible_candidates(user)))
 
 
 CANDIDATE_RULES = {
     "bulk.resolve": _by_bulk_resolve,
     "people.visible_candidate": _by_people_visible_candidate,
     "people.search_candidates": _by_people_search,
-    "bulk.candidate_visible": _by_bulk_candidate_visible,
+    "access.visible_candidates": _by_access_visible_candidates,
 }
 
 
@@ -118,8 +118,11 @@ def _titles(offers) -> set[str]:
 
 # Each operation that answers "which offers may this user use".
 OFFER_RULES = {
-    "bulk.accessible_offers": lambda world, user: _titles(bulk.accessible_offers(user)),
-    "people.accessible_offers": lambda world, user: _titles(queries.accessible_offers(user)),
+    "access.accessible_offers": lambda world, user: _titles(
+        db.session.scalars(access.accessible_offers(user))
+    ),
+    "bulk.offer_choices": lambda world, user: _titles(bulk.offer_choices(user)),
+    "people.offer_choices": lambda world, user: _titles(queries.offer_choices(user)),
     "people.visible_offer": lambda world, user: _titles(
         o for o in (queries.visible_offer(user, x.id) for x in world.offers.values()) if o
     ),
@@ -135,3 +138,25 @@ def test_who_may_use_which_offer(app, world, rule, user_key):
     with app.app_context():
         seen = OFFER_RULES[rule](world, _user(user_key))
     assert seen == expected_offers(user_key)
+
+
+def test_each_page_keeps_its_order_of_offers(app, world):
+    with app.app_context():
+        ada = _user("ada")
+        # Bulk email: open offers first, then by title; the people forms: by title.
+        open_first = ["Backend", "Engineering pool", "Sales", "Secret", "Old role"]
+        assert [o.title for o in bulk.offer_choices(ada)] == open_first
+        assert [o.title for o in queries.offer_choices(ada)] == sorted(OFFERS)
+
+
+def test_an_unplaced_candidates_mail_is_seen_conversation_by_conversation(app, make, world):
+    """The candidate is seen through one conversation; the folders show only that one."""
+    nora = world.candidates["unplaced-to-sam"]
+    other = make.message(candidate=nora, to_users=[world.users["rita"]], subject="Only for Rita")
+    with app.app_context():
+        sam = _user("sam")
+        assert queries.visible_candidate(sam, nora.id) is not None
+        subjects = {row.thread.subject for row in folders.list_rows("candidates", sam, limit=50)[0]}
+        assert other.subject not in subjects
+        rita = _user("rita")
+        assert queries.visible_candidate(rita, nora.id) is not None  # she received mail from them now

@@ -16,7 +16,7 @@ from webapp.people.forms import AttachForm, PersonForm
 
 def _offer_choices(form: PersonForm, default: int | None = None) -> None:
     form.offer_id.choices = [("", _("Not on an offer yet"))] + [
-        (str(o.id), o.title) for o in queries.accessible_offers(current_user)
+        (str(o.id), o.title) for o in queries.offer_choices(current_user)
     ]
     if default and not form.offer_id.data:
         form.offer_id.data = str(default)
@@ -26,7 +26,7 @@ def _chosen_offer(form: PersonForm) -> int | None:
     """The offer picked in the form, only if the user can access it (else 404)."""
     if not form.offer_id.data:
         return None
-    allowed = {str(o.id): o.id for o in queries.accessible_offers(current_user)}
+    allowed = {str(o.id): o.id for o in queries.offer_choices(current_user)}
     if form.offer_id.data not in allowed:
         abort(404)
     return allowed[form.offer_id.data]
