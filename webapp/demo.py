@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from webapp.compose.prefill import signature_block
 from webapp.extensions import db
 from webapp.mail import outbound
 from webapp.mail.addresses import bounce_address
@@ -230,7 +229,7 @@ class DemoBuilder:
         data = Compose(
             to=[(self.addresses[to] if isinstance(to, str) else to)[1]],
             subject=subject or conv.subject,
-            body=text + signature_block(sender),
+            body=f"{text}\n\n-- \n{sender.signature}" if sender.signature else text,
             attachments=list(attachments),
             send_at=when if scheduled else None,
             thread_id=conv.thread_id,
