@@ -65,3 +65,21 @@ def test_demo_respects_access(app, demo):
     )
     # Diego is on a job of each recruiter: both see his mail.
     assert "Follow-up on my application" in subjects["rita@demo.test"] & subjects["sam@demo.test"]
+
+
+def test_demo_mail_is_filed_and_sent_as_real_mail_is(app, demo):
+    """Stored and classified like SMTP mail, sent through the delivery drain: no second writer."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import INBOUND, OUTBOUND, Message, SentCopy
+
+    with app.app_context():
+        received = db.session.scalars(select(Message).where(Message.direction == INBOUND)).all()
+        assert all(m.classified_at and m.source == "smtp" for m in received)
+        outcomes = {m.outcome for m in received}
+        assert {"candidate", "reply", "non_candidate", "incoming_cv", "auto_reply"} <= outcomes
+        sent = db.session.scalars(select(Message).where(Message.direction == OUTBOUND)).all()
+        copies = set(db.session.scalars(select(SentCopy.message_id)))
+        assert {m.status for m in sent} == {"sent", "failed", "scheduled"}
+        assert all(m.id in copies and m.raw_sha256 for m in sent if m.status == "sent")

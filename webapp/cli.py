@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
+from webapp.demo import load_demo
 from webapp.extensions import db
 from webapp.models import User
 from webapp.models.user import ROLES
@@ -56,7 +57,5 @@ def seed_command(demo, if_empty):
     if if_empty and db.session.scalar(select(func.count(User.id))):
         click.echo("Database already has users; demo data not loaded.")
         return
-    from webapp.demo import load_demo
-
     summary = load_demo()
     click.echo(f"Demo data loaded: {summary}.")

@@ -1,22 +1,30 @@
 """The demo team, offers, candidates and mail (`flask seed --demo`; never in production).
 
-Deterministic: the same people, conversations and attachments every time; dates are placed
-relative to the moment of seeding so the inbox looks alive.
+Deterministic: the same people, conversations and attachments every time (only generated ids
+and reply tokens differ); dates are placed relative to the moment of seeding so the inbox looks
+alive. The mail goes through the real paths (store and classify, compose and the delivery
+drain), so the demo shows what the product files, not a second idea of it.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from webapp.extensions import db
+from webapp.mail import outbound
+from webapp.mail.addresses import bounce_address
 from webapp.mail.build import Draft, OutgoingFile, build
-from webapp.mail.record import record_message
+from webapp.mail.delivery import drain
+from webapp.mail.domain import MailDomain
+from webapp.mail.inbound import classify_stored, store_inbound
+from webapp.mail.outbound import Compose
 from webapp.mail.storage import BlobStore
+from webapp.mail.transport import PermanentError
 from webapp.models import (
-    INBOUND,
-    OUTBOUND,
+    DELIVERED_STATUSES,
     Candidate,
     CandidateEmail,
     CandidateFollow,
@@ -29,8 +37,11 @@ from webapp.models import (
     Thread,
     User,
 )
+from webapp.services import blob_store, mail_domain
 
 DEMO_PASSWORD = "demo-password"
+# Time the delivery drain may take for the demo's mail (it takes a few milliseconds a message).
+SEND_BUDGET_S = 60.0
 
 USERS = [
     # email, name, role, time zone
@@ -106,14 +117,54 @@ def cv(name: str) -> OutgoingFile:
     )
 
 
-class DemoBuilder:
-    """Creates the demo rows; `at(days, hour)` places a message in the past, in UTC."""
+@dataclass
+class Conversation:
+    """A demo conversation: its subject, and the message the next one answers (None: not begun)."""
 
-    def __init__(self, domain: str, store: BlobStore, now: datetime):
-        self.domain, self.store, self.now = domain, store, now
+    subject: str
+    last: Message | None = None
+    thread_id: int | None = None
+
+    def add(self, msg: Message) -> Message:
+        """`msg` is the conversation's latest message now."""
+        self.last, self.thread_id = msg, msg.thread_id
+        return msg
+
+
+class DemoServer:
+    """The demo's outgoing mail server: accepts every message and keeps none (demo mail never
+    leaves), except those it refuses as a server answering 5xx does: {envelope sender: reason}."""
+
+    def __init__(self):
+        self.refusals: dict[str, str] = {}
+
+    def send(self, envelope_from: str, recipients: list[str], raw: bytes, before_data=None) -> str:
+        if envelope_from in self.refusals:
+            raise PermanentError(self.refusals[envelope_from])
+        return "250 accepted by the demo server"
+
+    def close(self) -> None:
+        pass
+
+
+class DemoBuilder:
+    """Writes the demo's mail through the real paths; `at(days, hour)` places it in the past, in UTC.
+
+    Inbound mail is built as raw bytes, stored and classified as SMTP mail is; outbound mail is
+    created as compose creates it and sent through the delivery drain. Then each message is
+    dated: the demo's mail happened over the past weeks, not all in the second of seeding.
+    """
+
+    def __init__(self, mail_domain: MailDomain, store: BlobStore, now: datetime):
+        self.mail_domain, self.store, self.now = mail_domain, store, now
+        self.domain = mail_domain.domain
+        self.server = DemoServer()
         self.users: dict[str, User] = {}
         self.offers: dict[str, Offer] = {}
         self.candidates: dict[str, Candidate] = {}
+        self.addresses: dict[str, tuple[str, str]] = {}  # key: (name, address), users and candidates
+        self.conversations: list[Conversation] = []
+        self.unsent: list[tuple[int, datetime, str | None]] = []  # (message id, sent at, refusal)
         self.counter = 0
 
     def at(self, days_ago: float, hour: int = 9, minute: int = 0) -> datetime:
@@ -123,110 +174,120 @@ class DemoBuilder:
             when = self.now - timedelta(minutes=(hour * 37 + minute) % 170 + 5)
         return when
 
-    def address(self, key: str) -> tuple[str, str]:
-        if key in self.users:
-            user = self.users[key]
-            return user.name, user.inbound_address(self.domain)
-        c = self.candidates[key]
-        return c.full_name, c.emails[0].email
+    def add_person(self, key: str, person: User | Candidate) -> None:
+        """Remember a user or candidate by key, with their name and address."""
+        if isinstance(person, User):
+            self.users[key] = person
+            self.addresses[key] = person.name, person.inbound_address(self.domain)
+        else:
+            self.candidates[key] = person
+            self.addresses[key] = person.full_name, person.emails[0].email
 
-    def thread(self, subject, candidate=None, offer=None) -> Thread:
-        t = Thread(
-            subject=subject,
-            candidate=self.candidates.get(candidate) if candidate else None,
-            offer=self.offers.get(offer) if offer else None,
-            last_message_at=datetime(2000, 1, 1, tzinfo=UTC),
-        )
-        db.session.add(t)
-        return t
+    def conversation(self, subject: str) -> Conversation:
+        conversation = Conversation(subject)
+        self.conversations.append(conversation)
+        return conversation
 
-    def _draft(self, sender, to, subject, text, html, attachments, thread, headers) -> tuple[Draft, str]:
-        self.counter += 1
-        message_id = f"<demo-{self.counter}@{self.domain}>"
-        previous = [m for m in thread.messages if m.message_id] if thread.id else []
+    def inbound(
+        self, conv, frm, to, when, text, *, subject=None, html=None, attachments=(), read_by=(), headers=None
+    ) -> Message:
+        """Mail received: from a candidate key or a (name, address) pair, to a user key or CV address."""
+        sender = self.addresses[frm] if isinstance(frm, str) else frm
+        recipient = self.addresses[to] if to in self.users else ("", to)
         draft = Draft(
             from_name=sender[0],
             from_address=sender[1],
-            to=[to],
-            subject=subject,
+            to=[recipient],
+            subject=subject or conv.subject,
             text=text,
             html=html,
             attachments=list(attachments),
             headers=headers or {},
         )
-        if previous:
-            draft.in_reply_to = previous[-1].message_id
-            draft.references = " ".join(m.message_id for m in previous)
-        return draft, message_id
-
-    def inbound(self, thread, frm, to, when, text, *, subject=None, html=None, attachments=(),
-                auto=False, cv_offer=None, is_cv=False, read_by=(), headers=None) -> Message:  # fmt: skip
-        """Mail received: from a candidate key or a (name, address) pair, to a user key or CV address."""
-        sender = self.address(frm) if isinstance(frm, str) else frm
-        to_pair = self.address(to) if to in self.users else ("", to)
-        draft, mid = self._draft(
-            sender, to_pair, subject or thread.subject, text, html, attachments, thread, headers
+        if conv.last is not None:
+            draft.in_reply_to = conv.last.message_id
+            draft.references = " ".join(filter(None, [conv.last.references, conv.last.message_id]))
+        self.counter += 1
+        raw = build(draft, f"<demo-{self.counter}@{self.domain}>", when).as_bytes()
+        stored = store_inbound(
+            raw, store=self.store, source="smtp", envelope_from=sender[1], envelope_to=[recipient[1]]
         )
-        db.session.flush()
-        raw = build(draft, mid, when).as_bytes()
-        candidate = self.candidates.get(frm) if isinstance(frm, str) else None
-        msg = record_message(
-            raw,
-            store=self.store,
-            direction=INBOUND,
-            status="received",
-            at=when,
-            thread=thread,
-            candidate_id=candidate.id if candidate else None,
-            recipient_user_ids=[self.users[to].id] if to in self.users else [],
-            is_auto_reply=auto,
-            is_cv=is_cv,
-            cv_offer_id=self.offers[cv_offer].id if cv_offer else None,
-            outcome="auto_reply" if auto else ("incoming_cv" if is_cv else ("candidate" if candidate else "non_candidate")),
-            outcome_reason="demo data",
-        )  # fmt: skip
+        db.session.commit()
+        classify_stored(stored.id, settings=self.mail_domain, store=self.store)
+        self._date(stored.id, when, received_at=when)
         for key in read_by:
-            db.session.add(MessageRead(user_id=self.users[key].id, message_id=msg.id, read_at=when))
-        return msg
+            db.session.add(MessageRead(user_id=self.users[key].id, message_id=stored.id, read_at=when))
+        # Classifying wrote the row with Core statements: read it again, as filed.
+        return conv.add(db.session.get(Message, stored.id, populate_existing=True))
 
-    def outbound(self, thread, user, to, when, text, *, subject=None, status="sent", error=None,
-                 html=None, attachments=()) -> Message:  # fmt: skip
-        """Mail a user sent (or scheduled, or that failed) to a candidate key or a (name, address) pair."""
-        recipient = self.address(to) if isinstance(to, str) else to
-        draft, mid = self._draft(
-            self.address(user), recipient, subject or thread.subject, text, html, attachments, thread, None
+    def outbound(
+        self, conv, user, to, when, text, *, subject=None, error=None, scheduled=False, attachments=()
+    ) -> Message:
+        """Mail a user wrote to a candidate key or a (name, address) pair: to be sent (see send_all),
+        refused with `error`, or `scheduled` for `when`."""
+        sender = self.users[user]
+        data = Compose(
+            to=[(self.addresses[to] if isinstance(to, str) else to)[1]],
+            subject=subject or conv.subject,
+            body=f"{text}\n\n-- \n{sender.signature}" if sender.signature else text,
+            attachments=list(attachments),
+            send_at=when if scheduled else None,
+            thread_id=conv.thread_id,
+            in_reply_to=conv.last,
         )
-        db.session.flush()
-        signature = self.users[user].signature
-        draft.text = f"{text}\n\n-- \n{signature}" if signature else text
-        raw = build(draft, mid, when).as_bytes()
-        candidate = self.candidates.get(to) if isinstance(to, str) else None
-        msg = record_message(
-            raw,
-            store=self.store,
-            direction=OUTBOUND,
-            status=status,
-            at=when,
-            thread=thread,
-            candidate_id=candidate.id if candidate else None,
-            sender_id=self.users[user].id,
+        msg = outbound.create(sender, data, self.mail_domain, self.store)
+        if not scheduled:
+            self.unsent.append((msg.id, when, error))
+            if error:
+                self.server.refusals[bounce_address(msg.id, self.domain, self.mail_domain.secret)] = error
+        return conv.add(msg)
+
+    def send_all(self) -> None:
+        """Send what the users wrote, in one drain as a worker does, then date each message."""
+        db.session.commit()
+        drain(self.server, self.mail_domain, self.store, budget=SEND_BUDGET_S)
+        for message_id, when, error in self.unsent:
+            self._date(message_id, when, **({} if error else {"sent_at": when}))
+
+    def _date(self, message_id: int, when: datetime, **columns) -> None:
+        db.session.execute(
+            update(Message).where(Message.id == message_id).values(created_at=when, sort_at=when, **columns)
         )
-        msg.error = error
-        if status == "scheduled":
-            thread.touch(self.now - timedelta(minutes=30))
-        return msg
+
+    def date_conversations(self) -> None:
+        """Each conversation's activity: its latest delivered mail (only scheduled: half an hour ago)."""
+        latest = (
+            select(func.max(Message.sort_at))
+            .where(Message.thread_id == Thread.id, Message.status.in_(DELIVERED_STATUSES))
+            .scalar_subquery()
+        )
+        thread_ids = [c.thread_id for c in self.conversations if c.thread_id is not None]
+        db.session.execute(
+            update(Thread)
+            .where(Thread.id.in_(thread_ids))
+            .values(last_message_at=func.coalesce(latest, self.now - timedelta(minutes=30)))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def load_demo(now: datetime | None = None) -> str:
     """Create the demo data; returns a one-line summary."""
     if db.session.scalar(select(User).where(User.email == USERS[0][0])):
         return "already loaded, nothing changed"
-    config = current_app.config
-    b = DemoBuilder(config["INBOUND_DOMAIN"], BlobStore(config["STORAGE_DIR"]), now or datetime.now(UTC))
-    _team(b)
-    _conversations(b)
-    _backlog(b)
-    db.session.commit()
+    b = DemoBuilder(mail_domain(), blob_store(), now or datetime.now(UTC))
+    session = db.session()
+    # Each message commits (classifying does), and the builder uses its users, offers and
+    # candidates after every one: loading them all again after each commit doubled the time.
+    session.expire_on_commit = False
+    try:
+        _team(b)
+        _conversations(b)
+        _backlog(b)
+        b.send_all()
+        b.date_conversations()
+        db.session.commit()
+    finally:
+        session.expire_on_commit = True
     threads = db.session.query(Thread).count()
     messages = db.session.query(Message).count()
     return f"{len(b.users)} users, {len(b.offers)} offers, {len(b.candidates)} candidates, {threads} conversations, {messages} messages"
@@ -239,7 +300,7 @@ def _team(b: DemoBuilder) -> None:
         user.signature = f"{name}\nTalent team, {current_app.config['COMPANY_NAME']}"
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
-        b.users[key] = user
+        b.add_person(key, user)
     for slug, kind, title, _ in OFFERS:
         offer = Offer(slug=slug, kind=kind, title=title)
         db.session.add(offer)
@@ -253,7 +314,7 @@ def _team(b: DemoBuilder) -> None:
         c.emails = [CandidateEmail(email=a) for a in addresses]
         c.placements = [Placement(offer=b.offers[s], stage="screening") for s in offers]
         db.session.add(c)
-        b.candidates[key] = c
+        b.add_person(key, c)
     db.session.flush()
     for user_key, (candidate_keys, offer_slugs) in FOLLOWS.items():
         uid = b.users[user_key].id
@@ -273,7 +334,7 @@ def _conversations(b: DemoBuilder) -> None:
 
 
 def _rita(b: DemoBuilder) -> None:
-    t = b.thread("Application for Backend Engineer", "lea", "backend-engineer")
+    t = b.conversation("Application for Backend Engineer")
     b.inbound(t, "lea", "rita", b.at(3, 8, 12),
               "Hello Rita,\n\nPlease find my CV attached for the Backend Engineer position. I have six years "
               "of Python experience, mostly with Flask and PostgreSQL.\n\nBest regards,\nLéa",
@@ -285,44 +346,39 @@ def _rita(b: DemoBuilder) -> None:
               "Hi Rita,\n\nThursday at 14:00 works perfectly for me. Should I prepare anything?\n\nLéa\n\n"
               "> Would you be available for a first call on Thursday at 14:00?")  # fmt: skip
 
-    t = b.thread("Availability for a call", "jonas", "backend-engineer")
+    t = b.conversation("Availability for a call")
     b.inbound(t, "jonas", "rita", b.at(0, 6, 5),
               "Hi Rita, I am free Monday or Tuesday afternoon for a call. Jonas",
               html="<p>Hi Rita,</p><p>I am free <b>Monday</b> or <b>Tuesday afternoon</b> for a call.</p>"
                    "<p>My latest project: <a href='https://github.example/jonas'>github.example/jonas</a></p>"
                    "<p>Jonas</p>")  # fmt: skip
 
-    t = b.thread("Your portfolio", "amara", "product-designer")
+    t = b.conversation("Your portfolio")
     b.outbound(t, "rita", "amara", b.at(4, 15),
                "Hello Amara,\n\nI loved the case studies in your portfolio. Could you send the full "
                "Figma file for the banking app?\n\nThanks")  # fmt: skip
     b.inbound(t, ("Amara Diallo", "amara@diallo-design.example"), "rita", b.at(1, 18, 20),
               "Hi Rita,\n\nHere is the export of the banking app case study (my studio address, by the way).\n\nAmara",
               attachments=[OutgoingFile("banking-app-case-study.pdf", "application/pdf", tiny_pdf("Banking app case study"))])  # fmt: skip
-    t.candidate_id = b.candidates["amara"].id
-    db.session.flush()
-    # The studio address belongs to Amara too.
-    for m in t.messages:
-        m.candidate_id = b.candidates["amara"].id
 
-    t = b.thread("Engineering meetup in Lyon", "chen", "engineering-pool")
+    t = b.conversation("Engineering meetup in Lyon")
     b.outbound(t, "rita", "chen", _next_morning(b.now, "Europe/Paris", 1),
                "Hi Wei,\n\nWe host an engineering meetup in Lyon next month and would love to see you there.",
-               status="scheduled")  # fmt: skip
+               scheduled=True)  # fmt: skip
 
-    t = b.thread("Quick question about your profile", "nora")
+    t = b.conversation("Quick question about your profile")
     b.outbound(t, "rita", "nora", b.at(5, 11),
                "Hello Nora,\n\nI came across your profile. Would you be open to a conversation about "
                "engineering management roles?")  # fmt: skip
     b.inbound(t, "nora", "rita", b.at(1, 9, 40),
               "Hello Rita, yes, happy to talk. I am free most mornings next week. Nora")  # fmt: skip
 
-    t = b.thread("Interview confirmation", "jonas", "backend-engineer")
+    t = b.conversation("Interview confirmation")
     b.outbound(t, "rita", "jonas", b.at(1, 16),
-               "Hi Jonas,\n\nConfirming your interview on Tuesday at 15:00.", status="failed",
+               "Hi Jonas,\n\nConfirming your interview on Tuesday at 15:00.",
                error="550 5.1.1 <jonas.becker@example.org>: mailbox unavailable")  # fmt: skip
 
-    t = b.thread("Thanks for applying", "lea", "backend-engineer")
+    t = b.conversation("Thanks for applying")
     b.outbound(
         t, "rita", "lea", b.at(9, 9), "Hi Léa, thanks for applying, we will be in touch within a week."
     )
@@ -331,23 +387,23 @@ def _rita(b: DemoBuilder) -> None:
     )
     _archive(t, b.users["rita"], b.at(8))
 
-    t = b.thread("Technical test", "jonas", "backend-engineer")
+    t = b.conversation("Technical test")
     b.outbound(t, "rita", "jonas", b.at(6, 10), "Hi Jonas,\n\nHere is the technical test. You have a week.")
     b.inbound(t, "jonas", "rita", b.at(6, 10, 1),
               "I am out of the office until Monday with limited access to email.",
-              subject="Automatic reply: Technical test", auto=True,
+              subject="Automatic reply: Technical test",
               headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
 
 
 def _sam(b: DemoBuilder) -> None:
-    t = b.thread("Question about the Data Analyst role", "priya", "data-analyst")
+    t = b.conversation("Question about the Data Analyst role")
     b.inbound(t, "priya", "sam", b.at(2, 14),
               "Hi Sam,\n\nIs the Data Analyst role open to remote candidates? I am based in Lisbon.\n\nPriya",
               read_by=["sam"])  # fmt: skip
     b.outbound(t, "sam", "priya", b.at(2, 16), "Hi Priya,\n\nYes, the team works remotely across Europe.")
     b.inbound(t, "priya", "sam", b.at(0, 5, 50), "Great news, thanks Sam! I have just applied.")
 
-    t = b.thread("Follow-up on my application", "diego", "data-analyst")
+    t = b.conversation("Follow-up on my application")
     b.inbound(t, "diego", "sam", b.at(1, 13, 5),
               "Hello Sam,\n\nI wanted to follow up on my application for the Data Analyst role. I also applied "
               "to the Backend Engineer position.\n\nDiego",
@@ -355,17 +411,17 @@ def _sam(b: DemoBuilder) -> None:
                    "application for the <i>Data Analyst</i> role. I also applied to the Backend Engineer "
                    "position.</p><p>Diego</p><img src='https://tracker.example/pixel.gif' width=1 height=1></div>")  # fmt: skip
 
-    t = b.thread("Interview slots next week", "hannah", "account-executive")
+    t = b.conversation("Interview slots next week")
     b.outbound(t, "sam", "hannah", b.at(3, 17), "Hi Hannah,\n\nCould you pick an interview slot next week?")
     b.inbound(t, "hannah", "sam", b.at(0, 4, 30),
               "Hi Sam, Wednesday at 10:00 works best. I attached my references.",
               attachments=[OutgoingFile("references.pdf", "application/pdf", tiny_pdf("References - Hannah Schmidt"))])  # fmt: skip
 
-    t = b.thread("Offer details", "lucas", "account-executive")
+    t = b.conversation("Offer details")
     b.outbound(t, "sam", "lucas", _next_morning(b.now, "America/New_York", 3),
-               "Hi Lucas,\n\nAs promised, here are the details of our offer.", status="scheduled")  # fmt: skip
+               "Hi Lucas,\n\nAs promised, here are the details of our offer.", scheduled=True)  # fmt: skip
 
-    t = b.thread("Withdrawing my application", "lucas", "account-executive")
+    t = b.conversation("Withdrawing my application")
     b.inbound(t, "lucas", "sam", b.at(12, 10), "Hi Sam, I accepted another offer and withdraw my application.",
               read_by=["sam"])  # fmt: skip
     b.outbound(t, "sam", "lucas", b.at(12, 15), "Thanks for letting us know, Lucas. Good luck!")
@@ -373,44 +429,44 @@ def _sam(b: DemoBuilder) -> None:
 
 
 def _ada(b: DemoBuilder) -> None:
-    t = b.thread("Head of Finance application", "tom", "head-of-finance")
+    t = b.conversation("Head of Finance application")
     b.inbound(t, "tom", "ada", b.at(1, 8), "Dear Ada,\n\nPlease find attached my application for Head of Finance.\n\nTom Baker",
               attachments=[cv("Tom Baker")])  # fmt: skip
 
-    t = b.thread("Second interview", "tom", "head-of-finance")
+    t = b.conversation("Second interview")
     b.outbound(t, "ada", "tom", _next_morning(b.now, "Europe/London", 2),
-               "Dear Tom,\n\nWe would like to invite you to a second interview with our CFO.", status="scheduled")  # fmt: skip
+               "Dear Tom,\n\nWe would like to invite you to a second interview with our CFO.", scheduled=True)  # fmt: skip
 
-    t = b.thread("Welcome to the process", "priya", "data-analyst")
+    t = b.conversation("Welcome to the process")
     b.outbound(
         t, "ada", "priya", b.at(1, 11), "Hi Priya,\n\nWelcome! Sam will guide you through the next steps."
     )
 
-    t = b.thread("Reference check", "tom", "head-of-finance")
+    t = b.conversation("Reference check")
     b.outbound(t, "ada", "tom", b.at(15, 9), "Dear Tom, could you share two references?")
     b.inbound(t, "tom", "ada", b.at(14, 9), "Of course, here they are: ...", read_by=["ada"])
     _archive(t, b.users["ada"], b.at(13))
 
 
 def _non_candidates(b: DemoBuilder) -> None:
-    t = b.thread("Candidates for your backend role")
+    t = b.conversation("Candidates for your backend role")
     b.inbound(t, ("Jane Cole", "jane@talentpartners.example"), "rita", b.at(1, 10),
               "Hi Rita,\n\nWe have three strong backend profiles for you. Shall I send them over? Our fee is "
               "18% of the first-year salary.\n\nJane Cole, Talent Partners")  # fmt: skip
 
-    t = b.thread("Sponsor the Data Meetup")
+    t = b.conversation("Sponsor the Data Meetup")
     b.inbound(t, ("Data Meetup", "events@datameetup.example"), "sam", b.at(2, 9),
               "Hello Sam, would your company like to sponsor our next Data Meetup?",
               html="<h2>Data Meetup #42</h2><p>Hello Sam, would your company like to <b>sponsor</b> our next "
                    "meetup?</p><p><a href='https://datameetup.example/sponsor'>See the packages</a></p>")  # fmt: skip
 
-    t = b.thread("Invoice question")
+    t = b.conversation("Invoice question")
     b.outbound(t, "ada", ("Claire Dubois", "claire@accounting.example"), b.at(3, 14),
                "Hi Claire,\n\nCould you check invoice 2026-114 from the job board? It seems to be charged twice.")  # fmt: skip
     b.inbound(t, ("Claire Dubois", "claire@accounting.example"), "ada", b.at(2, 9, 15),
               "Hi Ada, you are right: I have asked them for a credit note.")  # fmt: skip
 
-    t = b.thread("Your job board invoice")
+    t = b.conversation("Your job board invoice")
     b.inbound(t, ("JobBoard Billing", "billing@jobboard.example"), "ada", b.at(20, 6),
               "Your invoice for October is available.", read_by=["ada", "rita", "sam"])  # fmt: skip
     _archive(t, b.users["ada"], b.at(19))
@@ -418,58 +474,59 @@ def _non_candidates(b: DemoBuilder) -> None:
 
 def _incoming_cvs(b: DemoBuilder) -> None:
     domain = b.domain
-    t = b.thread("CV: Sofia Rossi, senior backend developer")
+    t = b.conversation("CV: Sofia Rossi, senior backend developer")
     b.inbound(t, ("Mark Evans", "mark@hireright-agency.example"), f"cv+backend-engineer@{domain}", b.at(0, 8, 30),
               "Hello,\n\nPlease find attached the CV of Sofia Rossi (sofia.rossi@example.com), a senior backend "
               "developer available in one month.\n\nMark Evans, HireRight Agency",
-              attachments=[cv("Sofia Rossi")], is_cv=True, cv_offer="backend-engineer")  # fmt: skip
+              attachments=[cv("Sofia Rossi")])  # fmt: skip
 
-    t = b.thread("Referral: Paul's friend for the designer role")
+    t = b.conversation("Referral: Paul's friend for the designer role")
     b.inbound(t, ("Paul Girard", "paul.girard@example.net"), f"cv+product-designer@{domain}", b.at(1, 19),
               "Hi! My friend Julie Blanc is a great product designer; her portfolio is attached.",
-              attachments=[OutgoingFile("Julie_Blanc_portfolio.pdf", "application/pdf", tiny_pdf("Julie Blanc portfolio"))],
-              is_cv=True, cv_offer="product-designer")  # fmt: skip
+              attachments=[OutgoingFile("Julie_Blanc_portfolio.pdf", "application/pdf", tiny_pdf("Julie Blanc portfolio"))])  # fmt: skip
 
-    t = b.thread("Application: Data Analyst")
+    t = b.conversation("Application: Data Analyst")
     b.inbound(t, ("Kenji Sato", "kenji.sato@example.com"), f"cv+data-analyst@{domain}", b.at(0, 3, 10),
               "Dear hiring team, I would like to apply for the Data Analyst role. CV attached.",
-              attachments=[cv("Kenji Sato")], is_cv=True, cv_offer="data-analyst")  # fmt: skip
+              attachments=[cv("Kenji Sato")])  # fmt: skip
 
-    t = b.thread("Account Executive: my CV")
+    t = b.conversation("Account Executive: my CV")
     b.inbound(t, ("Olivia Brown", "olivia.brown@example.org"), f"cv+account-executive@{domain}", b.at(2, 12),
               "Hello, here is my CV for the Account Executive position.",
-              attachments=[cv("Olivia Brown")], is_cv=True, cv_offer="account-executive")  # fmt: skip
+              attachments=[cv("Olivia Brown")])  # fmt: skip
 
-    t = b.thread("Spontaneous application")
+    t = b.conversation("Spontaneous application")
     b.inbound(t, ("Ravi Patel", "ravi.patel@example.net"), f"cv@{domain}", b.at(1, 7),
               "Hello, I would love to join your company in any finance or operations role. CV attached.",
-              attachments=[cv("Ravi Patel")], is_cv=True)  # fmt: skip
+              attachments=[cv("Ravi Patel")])  # fmt: skip
 
-    t = b.thread("CV: already processed")
+    t = b.conversation("CV: already processed")
     msg = b.inbound(t, ("Mark Evans", "mark@hireright-agency.example"), f"cv+backend-engineer@{domain}",
                     b.at(10, 9), "An older CV that was already turned into a candidate.",
-                    attachments=[cv("Old Candidate")], is_cv=True, cv_offer="backend-engineer")  # fmt: skip
+                    attachments=[cv("Old Candidate")])  # fmt: skip
     msg.cv_processed_at = b.at(9)
 
 
 def _backlog(b: DemoBuilder) -> None:
     """Sixty older applications, acknowledged by the recruiter of the job, all read."""
+    applications = []
     for i in range(60):
         first = BACKLOG_FIRST[i % len(BACKLOG_FIRST)]
         last = BACKLOG_LAST[(i * 3) % len(BACKLOG_LAST)]
         slug = ("backend-engineer", "data-analyst", "engineering-pool")[i % 3]
-        owner = "sam" if slug == "data-analyst" else "rita"
         c = Candidate(first_name=first, last_name=f"{last}-{i + 1}" if i >= 20 else last)
         c.emails = [CandidateEmail(email=f"{first}.{last}.{i + 1}@example.com".lower())]
         c.placements = [Placement(offer=b.offers[slug], stage="applied")]
         db.session.add(c)
-        db.session.flush()
+        b.add_person(f"backlog-{i}", c)
+        applications.append((i, first, b.offers[slug].title, "sam" if slug == "data-analyst" else "rita"))
+    db.session.flush()
+    for i, first, title, owner in applications:
         key = f"backlog-{i}"
-        b.candidates[key] = c
-        t = b.thread(f"Application: {b.offers[slug].title}", key, slug)
+        t = b.conversation(f"Application: {title}")
         days = 16 + i * 0.5
-        b.inbound(t, key, owner, b.at(days, 9 + i % 8), f"Hello, please find my application for {b.offers[slug].title}.",
-                  attachments=[cv(c.full_name)], read_by=[owner, "ada"])  # fmt: skip
+        b.inbound(t, key, owner, b.at(days, 9 + i % 8), f"Hello, please find my application for {title}.",
+                  attachments=[cv(b.addresses[key][0])], read_by=[owner, "ada"])  # fmt: skip
         b.outbound(
             t,
             owner,
@@ -479,7 +536,8 @@ def _backlog(b: DemoBuilder) -> None:
         )
 
 
-def _archive(thread: Thread, user: User, when: datetime) -> None:
+def _archive(conv: Conversation, user: User, when: datetime) -> None:
+    thread = db.session.get(Thread, conv.thread_id)
     thread.is_archived = True
     thread.archived_at = when
     thread.archived_by_id = user.id

@@ -49,7 +49,7 @@ def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:
     subject, body = form.subject.data or "", form.body.data or ""
     first = recipients.ready[0] if recipients.ready else None
     preview = bulk.render_for(first, subject, body, current_user, company, address) if first else None
-    all_offers = bulk.accessible_offers(current_user)
+    all_offers = bulk.offer_choices(current_user)
     return {
         "form": form,
         "offers": all_offers,

@@ -1,20 +1,23 @@
-"""Who may see what: offer access and message visibility, as SQL conditions on Message.
+"""Who may see what: offers, candidates and messages. The one place these rules are written.
 
 "U can see candidate C" means U is an admin, or C is placed on an offer U has access to; a
 candidate with no placement is seen by admins and by the users who wrote or received mail in
-that conversation.
+that conversation (DESIGN.md, "Folder rules").
 """
 
-from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy import Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from webapp.models import (
     DELIVERED_STATUSES,
+    Candidate,
     Message,
     MessageRecipient,
+    Offer,
     OfferAccess,
     Placement,
     Thread,
+    User,
 )
 
 PENDING = ("draft", "queued", "scheduled", "sending", "unknown")
@@ -25,6 +28,12 @@ def has_offer_access(user, offer_id_col):
     if user.is_admin:
         return true()
     return exists().where(OfferAccess.user_id == user.id, OfferAccess.offer_id == offer_id_col)
+
+
+def accessible_offers(user: User) -> Select:
+    """The offers `user` has access to (admins: all), as a query each page narrows and orders."""
+    query = select(Offer)
+    return query if user.is_admin else query.where(has_offer_access(user, Offer.id))
 
 
 def is_participant(user, message=Message):
@@ -41,17 +50,44 @@ def took_part_in_thread(user, thread_id_col):
     return exists(select(other.id).where(other.thread_id == thread_id_col, is_participant(user, other)))
 
 
-def candidate_visible(user, candidate_id_col, thread_id_col):
-    """The condition "user can see this candidate" (see the module docstring)."""
-    if user.is_admin:
-        return true()
-    on_accessible_offer = exists(
+def _on_accessible_offer(user, candidate_id_col):
+    return exists(
         select(Placement.id)
         .join(OfferAccess, OfferAccess.offer_id == Placement.offer_id)
         .where(Placement.candidate_id == candidate_id_col, OfferAccess.user_id == user.id)
     )
-    unplaced = ~exists().where(Placement.candidate_id == candidate_id_col)
-    return or_(on_accessible_offer, and_(unplaced, took_part_in_thread(user, thread_id_col)))
+
+
+def _unplaced(candidate_id_col):
+    return ~exists().where(Placement.candidate_id == candidate_id_col)
+
+
+def candidate_visible(user, candidate_id_col, thread_id_col):
+    """The condition "user can see this candidate in this conversation" (the module's rule)."""
+    if user.is_admin:
+        return true()
+    return or_(
+        _on_accessible_offer(user, candidate_id_col),
+        and_(_unplaced(candidate_id_col), took_part_in_thread(user, thread_id_col)),
+    )
+
+
+def visible_candidates(user: User) -> Select:
+    """The candidates `user` can see, as a query each page narrows and orders.
+
+    The module's rule, where an unplaced candidate's "conversation" is any of theirs.
+    """
+    query = select(Candidate)
+    if user.is_admin:
+        return query
+    in_my_conversation = exists(
+        select(Message.id).where(
+            Message.candidate_id == Candidate.id, took_part_in_thread(user, Message.thread_id)
+        )
+    )
+    return query.where(
+        or_(_on_accessible_offer(user, Candidate.id), and_(_unplaced(Candidate.id), in_my_conversation))
+    )
 
 
 def visible(user):

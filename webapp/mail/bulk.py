@@ -8,15 +8,15 @@ with a missing value refuses the whole bulk: half a campaign is worse than none.
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, select, true
+from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.mail import outbound, placeholders
-from webapp.mail.access import has_offer_access, took_part_in_thread
+from webapp.mail.access import accessible_offers, visible_candidates
 from webapp.mail.domain import MailDomain
 from webapp.mail.outbound import Compose
 from webapp.mail.storage import BlobStore
-from webapp.models import BulkSend, Candidate, Message, Offer, OfferAccess, Placement, User
+from webapp.models import BulkSend, Candidate, Message, Offer, Placement, User
 
 # More than this in one go is much more likely a wrong selection than a campaign.
 MAX_RECIPIENTS = 1000
@@ -55,14 +55,9 @@ class BulkError(Exception):
         self.problems = problems or []
 
 
-def accessible_offers(user: User) -> list[Offer]:
-    """The offers the user may bulk-mail (admins: all), open ones first, by title."""
-    query = select(Offer).order_by(Offer.is_open.desc(), Offer.title)
-    if not user.is_admin:
-        query = query.join(OfferAccess, OfferAccess.offer_id == Offer.id).where(
-            OfferAccess.user_id == user.id
-        )
-    return list(db.session.scalars(query).unique())
+def offer_choices(user: User) -> list[Offer]:
+    """The offers the user may bulk-mail (admins: all), open ones first, by title (the page's order)."""
+    return list(db.session.scalars(accessible_offers(user).order_by(Offer.is_open.desc(), Offer.title)))
 
 
 def placement_counts(offer_ids: list[int]) -> dict[int, int]:
@@ -82,34 +77,10 @@ def offers_for(user: User, offer_ids: list[int]) -> list[Offer] | None:
     wanted = list(dict.fromkeys(offer_ids))
     if not wanted:
         return []
-    found = {
-        o.id: o
-        for o in db.session.scalars(
-            select(Offer).where(Offer.id.in_(wanted), has_offer_access(user, Offer.id))
-        ).unique()
-    }
+    found = {o.id: o for o in db.session.scalars(accessible_offers(user).where(Offer.id.in_(wanted)))}
     if len(found) != len(wanted):
         return None
     return [found[i] for i in wanted]
-
-
-def candidate_visible(user: User):
-    """SQL condition on Candidate: the user can see it (as the folders decide, in any conversation)."""
-    if user.is_admin:
-        return true()
-    placed = exists().where(Placement.candidate_id == Candidate.id)
-    on_accessible_offer = exists(
-        select(Placement.id)
-        .join(OfferAccess, OfferAccess.offer_id == Placement.offer_id)
-        .where(Placement.candidate_id == Candidate.id, OfferAccess.user_id == user.id)
-    )
-    # An unplaced candidate: seen by those who took part in one of their conversations.
-    in_my_conversation = exists(
-        select(Message.id).where(
-            Message.candidate_id == Candidate.id, took_part_in_thread(user, Message.thread_id)
-        )
-    )
-    return on_accessible_offer | and_(~placed, in_my_conversation)
 
 
 def resolve(user: User, offers: list[Offer], candidate_ids: list[int]) -> Recipients:
@@ -129,12 +100,7 @@ def resolve(user: User, offers: list[Offer], candidate_ids: list[int]) -> Recipi
     result = Recipients()
     if not wanted:
         return result
-    found = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Candidate).where(Candidate.id.in_(wanted), candidate_visible(user))
-        ).unique()
-    }
+    found = {c.id: c for c in db.session.scalars(visible_candidates(user).where(Candidate.id.in_(wanted)))}
     result.left_out = len([i for i in picked if i not in found])
     by_id = {o.id: o for o in offers}
     for candidate_id in wanted:

@@ -1,4 +1,4 @@
-"""Reading headers of untrusted mail without ever raising."""
+"""Reading headers of untrusted mail without ever raising: the one safe header reader."""
 
 
 def header_value(msg, name: str) -> str:

@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import nh3
 
+from webapp.mail.headers import header_value
+
 SNIPPET_LENGTH = 200
 # Bidi overrides and other invisible controls that can disguise a filename's extension.
 _UNSAFE_FILENAME_CHARS = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -134,16 +136,6 @@ def make_snippet(text: str) -> str:
     return flat[:SNIPPET_LENGTH]
 
 
-def _header(msg, name: str) -> str | None:
-    try:
-        value = msg.get(name)
-    except Exception as exc:  # a header the policy cannot parse
-        return f"{type(exc).__name__}"
-    if value is None:
-        return None
-    return str(value).strip()
-
-
 def _plain_mailboxes(msg, name: str) -> list[str] | None:
     """The values of address header `name` (unfolded, as the policy reads them), if all are plain."""
     name = name.lower()
@@ -160,7 +152,7 @@ def _sender(msg) -> tuple[str, str]:
     """(display name, address) of the first From header."""
     plain = _plain_mailboxes(msg, "From")
     if plain is None:
-        return parseaddr(_header(msg, "From") or "")
+        return parseaddr(header_value(msg, "From"))
     return parseaddr(plain[0] if plain else "")
 
 
@@ -176,7 +168,7 @@ def _addresses(msg, name: str) -> list[str]:
 
 
 def _date(msg) -> datetime | None:
-    raw = _header(msg, "Date")
+    raw = header_value(msg, "Date")
     if not raw:
         return None
     try:
@@ -241,10 +233,10 @@ def _parsed(msg: EmailMessage) -> ParsedMail:
     """The fields we store, from a parsed message."""
     out = ParsedMail(email=msg)
     out.defects = [type(d).__name__ for d in msg.defects]
-    out.message_id = _header(msg, "Message-ID")
-    out.in_reply_to = _header(msg, "In-Reply-To")
-    out.references = _header(msg, "References")
-    out.subject = " ".join((_header(msg, "Subject") or "").split())
+    out.message_id = header_value(msg, "Message-ID") or None
+    out.in_reply_to = header_value(msg, "In-Reply-To") or None
+    out.references = header_value(msg, "References") or None
+    out.subject = header_value(msg, "Subject")
     name, addr = _sender(msg)
     out.from_name, out.from_address = name.strip(), addr.strip().lower()
     out.to = _addresses(msg, "To")

@@ -15,10 +15,10 @@ from webapp.people.forms import PersonForm
 from webapp.services import mail_domain
 
 
-def offer_choices(form: PersonForm, default: int | None = None) -> None:
+def fill_offer_choices(form: PersonForm, default: int | None = None) -> None:
     """The offers the user can place the person on, `default` chosen unless the form says otherwise."""
     form.offer_id.choices = [("", _("Not on an offer yet"))] + [
-        (str(o.id), o.title) for o in queries.accessible_offers(current_user)
+        (str(o.id), o.title) for o in queries.offer_choices(current_user)
     ]
     if default and not form.offer_id.data:
         form.offer_id.data = str(default)
@@ -49,7 +49,7 @@ def cv_context(msg: Message) -> dict:
     form = PersonForm(
         data={"first_name": guess.first_name, "last_name": guess.last_name, "email": guess.email}
     )
-    offer_choices(form, default=msg.cv_offer_id)
+    fill_offer_choices(form, default=msg.cv_offer_id)
     return {"cv_form": form, "cv_guess": guess, "cv_message": msg}
 
 
@@ -65,7 +65,7 @@ def pane_extras(thread, messages, given: dict) -> dict:
         if address and "person_form" not in given:
             first, _sp, last = (name or "").partition(" ")
             form = PersonForm(data={"first_name": first, "last_name": last, "email": address})
-            offer_choices(form)
+            fill_offer_choices(form)
             extras["person_form"] = form
         extras["person_address"] = address
     return extras

@@ -1,36 +1,26 @@
 """Read-side helpers of the people pages: who and what the user may see."""
 
-from sqlalchemy import exists, func, literal, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.mail.access import candidate_visible, has_offer_access, visible
-from webapp.models import INBOUND, Candidate, CandidateEmail, Message, Offer, Placement, User
+from webapp.mail.access import accessible_offers, visible, visible_candidates
+from webapp.models import INBOUND, Candidate, CandidateEmail, Message, Offer, User
 
 
-def accessible_offers(user: User) -> list[Offer]:
-    return list(
-        db.session.scalars(select(Offer).where(has_offer_access(user, Offer.id)).order_by(Offer.title))
-    )
+def offer_choices(user: User) -> list[Offer]:
+    """The offers the user may place a person on, by title (the forms' order)."""
+    return list(db.session.scalars(accessible_offers(user).order_by(Offer.title)))
 
 
 def visible_offer(user: User, offer_id: int) -> Offer | None:
     """The offer if the user has access to it."""
-    return db.session.scalar(select(Offer).where(Offer.id == offer_id, has_offer_access(user, Offer.id)))
+    return db.session.scalar(accessible_offers(user).where(Offer.id == offer_id))
 
 
 def visible_candidate(user: User, candidate_id: int) -> Candidate | None:
     """The candidate if the user may see them (offer access, or took part in their mail)."""
-    through_mail = exists(
-        select(Message.id).where(
-            Message.candidate_id == candidate_id,
-            candidate_visible(user, Message.candidate_id, Message.thread_id),
-        )
-    )
-    by_offer = candidate_visible(user, Candidate.id, literal(0))
-    return db.session.scalar(
-        select(Candidate).where(Candidate.id == candidate_id, or_(by_offer, through_mail))
-    )
+    return db.session.scalar(visible_candidates(user).where(Candidate.id == candidate_id))
 
 
 def search_candidates(user: User, text: str, limit: int = 10) -> list[Candidate]:
@@ -38,9 +28,8 @@ def search_candidates(user: User, text: str, limit: int = 10) -> list[Candidate]
     pattern = f"%{text.strip().lower()}%"
     if len(text.strip()) < 2:
         return []
-    placed_visible = select(Placement.candidate_id).where(has_offer_access(user, Placement.offer_id))
     query = (
-        select(Candidate)
+        visible_candidates(user)
         .join(CandidateEmail, CandidateEmail.candidate_id == Candidate.id)
         .where(
             or_(
@@ -51,8 +40,6 @@ def search_candidates(user: User, text: str, limit: int = 10) -> list[Candidate]
         .order_by(Candidate.last_name, Candidate.first_name)
         .limit(limit * 3)
     )
-    if not user.is_admin:
-        query = query.where(Candidate.id.in_(placed_visible))
     return list(dict.fromkeys(db.session.scalars(query).unique()))[:limit]
 
 

@@ -20,7 +20,7 @@ from webapp.panes.conversation import (
     wants_pane,
 )
 from webapp.people import queries
-from webapp.people.boxes import offer_choices, pending_cv, visible_guess
+from webapp.people.boxes import fill_offer_choices, pending_cv, visible_guess
 from webapp.people.forms import AttachForm, PersonForm
 
 bp = Blueprint("people", __name__)
@@ -30,7 +30,7 @@ def _chosen_offer(form: PersonForm) -> int | None:
     """The offer picked in the form, only if the user can access it (else 404)."""
     if not form.offer_id.data:
         return None
-    allowed = {str(o.id): o.id for o in queries.accessible_offers(current_user)}
+    allowed = {str(o.id): o.id for o in queries.offer_choices(current_user)}
     if form.offer_id.data not in allowed:
         abort(404)
     return allowed[form.offer_id.data]
@@ -57,7 +57,7 @@ def convert(slug: str, thread_id: int):
     if thread.candidate_id or not any(m.candidate_id is None and not m.is_cv for m in messages):
         abort(404)
     form = PersonForm()
-    offer_choices(form)
+    fill_offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
     outside, _name = queries.counterpart(messages)
     if address is not None and address != outside.lower():
@@ -118,7 +118,7 @@ def cv_to_candidate(thread_id: int):
     folder = folders.FOLDERS_BY_SLUG["incoming-cv"]
     msg = _cv_message(thread_id)
     form = PersonForm()
-    offer_choices(form)
+    fill_offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
     if address is not None:
         existing = people.owner_of(address)
