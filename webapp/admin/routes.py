@@ -6,11 +6,11 @@ from sqlalchemy import select
 
 from webapp.admin import bp
 from webapp.extensions import db
-from webapp.models import Message, SentCopy
+from webapp.models import Message, Outcome, SentCopy
 from webapp.services import blob_store
 
 # Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
-HELD_OUTCOMES = ("quarantined", "auto_reply")
+HELD_OUTCOMES = (Outcome.QUARANTINED, Outcome.AUTO_REPLY)
 
 
 @bp.before_request

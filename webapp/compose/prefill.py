@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from webapp.models import INBOUND, Message, User
+from webapp.models import Direction, Message, User
 from webapp.models.types import utcnow
 
 
@@ -43,7 +43,7 @@ def forwarded(msg: Message) -> str:
 
 def reply_recipients(msg: Message, me: str, reply_all: bool) -> tuple[list[str], list[str]]:
     """(to, cc) for a reply: the other party; with reply-all, everyone else but me."""
-    if msg.direction == INBOUND:
+    if msg.direction == Direction.INBOUND:
         to = [msg.from_address]
         others = msg.to_addresses + msg.cc_addresses
     else:

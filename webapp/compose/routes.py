@@ -87,7 +87,7 @@ def forward(message_id: int):
 def edit(message_id: int):
     """Edit a scheduled message (content and time) until it leaves."""
     msg = db.session.get(Message, message_id)
-    if msg is None or msg.sender_id != current_user.id or msg.status != "scheduled":
+    if msg is None or msg.sender_id != current_user.id or not msg.is_scheduled:
         abort(404)
     if request.method == "GET":
         form = _form(to=", ".join(msg.to_addresses), cc=", ".join(msg.cc_addresses),
@@ -148,7 +148,7 @@ def _context_of(form: ComposeForm) -> dict:
 
 
 def _after_send(msg: Message):
-    slug = "scheduled" if msg.status == "scheduled" else "sent"
+    slug = "scheduled" if msg.is_scheduled else "sent"
     if is_htmx():
         response = render_conversation(folders.FOLDERS_BY_SLUG[slug], msg.thread_id, with_list=True)
         response.headers["HX-Push-Url"] = url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id)

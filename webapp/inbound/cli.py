@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp.models import Outcome
 from webapp.services import blob_store, mail_domain
 
 mail_cli = AppGroup("mail", help="Receive and import mail.")
@@ -40,7 +41,7 @@ def import_command(path: Path, as_json: bool, dry_run: bool):
                 click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
             bar.update(1)
     if not as_json:
-        duplicates, quarantined = outcomes.pop("duplicate", 0), outcomes.get("quarantined", 0)
+        duplicates, quarantined = outcomes.pop(Outcome.DUPLICATE, 0), outcomes.get(Outcome.QUARANTINED, 0)
         imported = sum(outcomes.values())
         verb = "would import" if dry_run else "imported"
         click.echo(

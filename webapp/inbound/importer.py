@@ -14,7 +14,7 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.inbound import classify_stored, store_inbound
 from webapp.mail.parse import limit_violations, parse
 from webapp.mail.storage import BlobStore
-from webapp.models import Message
+from webapp.models import Message, Outcome
 
 
 @dataclass
@@ -63,7 +63,7 @@ def import_one(source: str, raw: bytes, *, settings: MailDomain, store: BlobStor
     sha = hashlib.sha256(raw).hexdigest()
     existing = db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1))
     if existing is not None:
-        return Result(source, _message_id(raw), "duplicate", f"already stored as message #{existing}")
+        return Result(source, _message_id(raw), Outcome.DUPLICATE, f"already stored as message #{existing}")
     msg = store_inbound(raw, store=store, source="import")
     db.session.commit()
     outcome = classify_stored(msg.id, settings=settings, store=store)
@@ -75,17 +75,19 @@ def dry_run_one(source: str, raw: bytes, *, settings: MailDomain, seen: set[str]
     """Where the message would go, against the current database; writes nothing."""
     sha = hashlib.sha256(raw).hexdigest()
     if sha in seen:
-        return Result(source, _message_id(raw), "duplicate", "same bytes earlier in this import")
+        return Result(source, _message_id(raw), Outcome.DUPLICATE, "same bytes earlier in this import")
     seen.add(sha)
     try:
         parsed = parse(raw)
         problems = limit_violations(raw, parsed.email)
         if problems:
-            return Result(source, parsed.message_id, "quarantined", "; ".join(problems))
+            return Result(source, parsed.message_id, Outcome.QUARANTINED, "; ".join(problems))
         decision = decide(parsed, sha256=sha, envelope_to=[], settings=settings)
         return Result(source, parsed.message_id, decision.outcome, decision.reason)
     except Exception as exc:
-        return Result(source, None, "quarantined", f"classification failed: {type(exc).__name__}: {exc}")
+        return Result(
+            source, None, Outcome.QUARANTINED, f"classification failed: {type(exc).__name__}: {exc}"
+        )
     finally:
         db.session.rollback()  # decide() may have loaded rows; leave no trace
 

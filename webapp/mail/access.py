@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from webapp.models import (
+    AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
     Candidate,
     Message,
@@ -16,11 +17,10 @@ from webapp.models import (
     Offer,
     OfferAccess,
     Placement,
+    Status,
     Thread,
     User,
 )
-
-PENDING = ("draft", "queued", "scheduled", "sending", "unknown")
 
 
 def has_offer_access(user, offer_id_col):
@@ -120,9 +120,9 @@ def visible(user):
         ),
     )
     own_pending = and_(
-        Message.status.in_(PENDING),
+        Message.status.in_(AUTHOR_ONLY_STATUSES),
         Message.sender_id == user.id,
         or_(Message.candidate_id.is_(None), with_candidate),
     )
-    quarantined = and_(Message.status == "quarantined", true() if user.is_admin else false())
+    quarantined = and_(Message.status == Status.QUARANTINED, true() if user.is_admin else false())
     return or_(delivered, own_pending, quarantined)

@@ -16,11 +16,12 @@ from webapp.mail.access import accessible_offers, visible_candidates
 from webapp.mail.domain import MailDomain
 from webapp.mail.outbound import Compose
 from webapp.mail.storage import BlobStore
-from webapp.models import BulkSend, Candidate, Message, Offer, Placement, User
+from webapp.models import PENDING_STATUSES, BulkSend, Candidate, Message, Offer, Placement, Status, User
 
 # More than this in one go is much more likely a wrong selection than a campaign.
 MAX_RECIPIENTS = 1000
-PENDING = ("queued", "scheduled", "sending")
+# The statuses the progress view counts, each shown even at zero.
+BULK_COUNTED = (Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN, Status.CANCELLED)
 
 
 @dataclass
@@ -231,12 +232,12 @@ def visible_bulk(user: User, bulk_id: int) -> BulkSend | None:
 class Progress:
     bulk: BulkSend
     messages: list[Message]
-    counts: dict[str, int]
+    counts: dict[Status, int]
 
     @property
     def is_done(self) -> bool:
         """Nothing is left waiting to be sent (queued, scheduled or sending)."""
-        return not any(m.status in PENDING for m in self.messages)
+        return not any(m.status in PENDING_STATUSES for m in self.messages)
 
 
 def progress(bulk: BulkSend) -> Progress:
@@ -244,9 +245,10 @@ def progress(bulk: BulkSend) -> Progress:
     messages = list(
         db.session.scalars(select(Message).where(Message.bulk_id == bulk.id).order_by(Message.id)).unique()
     )
-    counts = {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "unknown": 0, "cancelled": 0}
+    counts = dict.fromkeys(BULK_COUNTED, 0)
     for msg in messages:
-        key = "queued" if msg.status == "scheduled" else msg.status
+        # Waiting for its time or for a worker is the same to the sender: queued.
+        key = Status.QUEUED if msg.status == Status.SCHEDULED else Status(msg.status)
         counts[key] = counts.get(key, 0) + 1
     return Progress(bulk, messages, counts)
 

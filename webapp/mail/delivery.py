@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
+from enum import StrEnum
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
@@ -36,7 +37,7 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.storage import BlobStore
 from webapp.mail.transport import PermanentError, TemporaryError, UnknownOutcome
 from webapp.mail.wire import to_bytes
-from webapp.models import OUTBOUND, Attachment, Message, SentCopy, Thread
+from webapp.models import Attachment, Direction, Message, SentCopy, Status, Thread
 from webapp.models.types import utcnow
 
 # Temporary SMTP errors: try again after these delays, then give up.
@@ -123,19 +124,20 @@ def build_raw(msg, mail_domain: MailDomain, store: BlobStore) -> tuple[bytes, st
 def _due(now: datetime):
     """Rows a worker may claim now (the status IN lets the database use its status index)."""
     return and_(
-        Message.status.in_(("queued", "scheduled")),
+        Message.status.in_((Status.QUEUED, Status.SCHEDULED)),
         or_(
             and_(
-                Message.status == "queued", or_(Message.scheduled_at.is_(None), Message.scheduled_at <= now)
+                Message.status == Status.QUEUED,
+                or_(Message.scheduled_at.is_(None), Message.scheduled_at <= now),
             ),
-            and_(Message.status == "scheduled", Message.scheduled_at <= now),
+            and_(Message.status == Status.SCHEDULED, Message.scheduled_at <= now),
         ),
     )
 
 
 def _claiming(now: datetime):
     """The values a claim sets (one more attempt, started now)."""
-    return dict(status="sending", send_started_at=now, send_attempts=Message.send_attempts + 1)
+    return dict(status=Status.SENDING, send_started_at=now, send_attempts=Message.send_attempts + 1)
 
 
 def claim_batch(limit: int) -> list[int]:
@@ -147,7 +149,7 @@ def claim_batch(limit: int) -> list[int]:
     now = utcnow()
     oldest = (
         select(Message.id)
-        .where(Message.direction == OUTBOUND, _due(now))
+        .where(Message.direction == Direction.OUTBOUND, _due(now))
         .order_by(Message.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # ignored by SQLite, which has no row locks
@@ -223,10 +225,20 @@ class HandOverMarks:
         return answer
 
 
+class Ending(StrEnum):
+    """How one claimed message's send ended; the first three are also its new status."""
+
+    SENT = Status.SENT.value
+    FAILED = Status.FAILED.value
+    UNKNOWN = Status.UNKNOWN.value
+    RETRY = "retry"  # a temporary error: queued again, due after the backoff delay
+    RELEASED = "released"  # claimed, never handed over: back in the queue as it was
+
+
 @dataclass
 class Outcome:
     message_id: int
-    status: str  # "sent", "failed", "retry", "unknown", or "released" (claimed, never handed over)
+    status: Ending
     error: str | None = None
     raw: bytes | None = None  # what was sent, to keep
     retry_at: datetime | None = None
@@ -321,7 +333,7 @@ def _marked(marks: HandOverMarks, todo) -> bool:
 
 def _give_back_unmarked(todo) -> list[Outcome]:
     """No Redis: nothing was handed over, so all of it goes back. Commits."""
-    outcomes = [Outcome(m.id, "released", stop=NO_REDIS, claimed_at=m.send_started_at) for m in todo]
+    outcomes = [Outcome(m.id, Ending.RELEASED, stop=NO_REDIS, claimed_at=m.send_started_at) for m in todo]
     _record(outcomes)
     return outcomes
 
@@ -343,7 +355,7 @@ def _give_back_the_rest(todo, outcomes: _Outcomes, marks: HandOverMarks | None) 
     """
     db.session.rollback()  # a write that failed must not take this last one with it
     released = [m for m in todo if marks is None or _took(marks, m.id, m.send_started_at)]
-    outcomes.all.extend(Outcome(m.id, "released", claimed_at=m.send_started_at) for m in released)
+    outcomes.all.extend(Outcome(m.id, Ending.RELEASED, claimed_at=m.send_started_at) for m in released)
     try:
         outcomes.commit()
     except Exception:
@@ -367,7 +379,7 @@ def _build(msg: Outgoing, mail_domain: MailDomain, store: BlobStore):
     try:
         return build_raw(msg, mail_domain, store)
     except (OSError, ValueError, TypeError, LookupError) as exc:  # a missing attachment file, say
-        return Outcome(msg.id, "failed", error=f"The message could not be built: {exc}"[:2000])
+        return Outcome(msg.id, Ending.FAILED, error=f"The message could not be built: {exc}"[:2000])
 
 
 class _Ours:
@@ -396,16 +408,16 @@ def _hand_over(msg: Outgoing, built, transport, marks: HandOverMarks | None) -> 
     try:
         ours = _Ours(marks.begin_take(msg.id, msg.send_started_at) if marks is not None else None)
     except REDIS_ERRORS:
-        return Outcome(msg.id, "released", stop=NO_REDIS)
+        return Outcome(msg.id, Ending.RELEASED, stop=NO_REDIS)
     try:
         reply = transport.send(envelope_from, recipients, raw, before_data=ours)
     except UnknownOutcome as exc:
-        return Outcome(msg.id, "unknown", error=UNKNOWN_AFTER_DATA + f" ({exc})"[:1500], raw=raw)
+        return Outcome(msg.id, Ending.UNKNOWN, error=UNKNOWN_AFTER_DATA + f" ({exc})"[:1500], raw=raw)
     except (TemporaryError, PermanentError) as exc:
         return _refused(msg, exc) if ours() else _not_handed_over(msg, ours)
     if reply is None:  # stopped before DATA: the message never left
         return _not_handed_over(msg, ours)
-    return Outcome(msg.id, "sent", raw=raw, thread_id=msg.thread_id)  # it has left
+    return Outcome(msg.id, Ending.SENT, raw=raw, thread_id=msg.thread_id)  # it has left
 
 
 def _not_handed_over(msg: Outgoing, ours: _Ours) -> Outcome | None:
@@ -413,13 +425,13 @@ def _not_handed_over(msg: Outgoing, ours: _Ours) -> Outcome | None:
     if ours.verdict is False:
         return None
     # Redis did not answer: whoever holds the message, this claim gives it back unsent.
-    return Outcome(msg.id, "released", stop=NO_REDIS)
+    return Outcome(msg.id, Ending.RELEASED, stop=NO_REDIS)
 
 
 def _refused(msg: Outgoing, exc: Exception) -> Outcome:
     """The outcome of a send the server or the network refused."""
     if isinstance(exc, PermanentError):
-        return Outcome(msg.id, "failed", error=str(exc)[:2000])
+        return Outcome(msg.id, Ending.FAILED, error=str(exc)[:2000])
     outcome = _temporary(msg, str(exc))
     if exc.connection_failed:
         # No server: every other message would fail the same way and spend an attempt.
@@ -431,9 +443,9 @@ def _temporary(msg: Outgoing, reason: str) -> Outcome:
     """A retry after the next backoff delay, or a failure once the delays are used up."""
     attempt = msg.send_attempts  # read after the claim, which counted this attempt
     if attempt > len(RETRY_DELAYS):
-        return Outcome(msg.id, "failed", error=f"Gave up after {attempt} attempts: {reason}"[:2000])
+        return Outcome(msg.id, Ending.FAILED, error=f"Gave up after {attempt} attempts: {reason}"[:2000])
     return Outcome(
-        msg.id, "retry", error=f"Temporary failure, retrying: {reason}"[:2000],
+        msg.id, Ending.RETRY, error=f"Temporary failure, retrying: {reason}"[:2000],
         retry_at=utcnow() + RETRY_DELAYS[attempt - 1],
     )  # fmt: skip
 
@@ -447,7 +459,7 @@ _copies = SentCopy.__table__
 # someone else's now.
 _STILL_OUR_CLAIM = and_(
     _messages.c.id == bindparam("mid"),
-    _messages.c.status == "sending",
+    _messages.c.status == Status.SENDING,
     _messages.c.send_started_at == bindparam("claimed_at"),
 )
 
@@ -456,7 +468,7 @@ def _record(outcomes: list[Outcome]) -> None:
     """Commit outcomes, a statement per kind for all of them (only rows still "sending")."""
     if not outcomes:
         return
-    by_status: dict[str, list[Outcome]] = {}
+    by_status: dict[Ending, list[Outcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
     for status, write in _WRITERS.items():
@@ -477,7 +489,7 @@ def _write_sent(sent: list[Outcome]) -> None:
         update(_messages)
         .where(_STILL_OUR_CLAIM)
         .values(
-            status="sent",
+            status=Status.SENT,
             error=None,
             sent_at=now,
             sort_at=now,
@@ -508,7 +520,7 @@ def _touch_threads(thread_ids: set[int], now: datetime) -> None:
     )
 
 
-def _write_error(status: str) -> Callable[[list[Outcome]], None]:
+def _write_error(status: Status) -> Callable[[list[Outcome]], None]:
     """A writer for an outcome that ends the send with its reason: "unknown" or "failed"."""
 
     def write(outcomes: list[Outcome]) -> None:
@@ -525,7 +537,7 @@ def _write_retry(retry: list[Outcome]) -> None:
     db.session.execute(
         update(_messages)
         .where(_STILL_OUR_CLAIM)
-        .values(status="queued", error=bindparam("error"), scheduled_at=bindparam("retry_at")),
+        .values(status=Status.QUEUED, error=bindparam("error"), scheduled_at=bindparam("retry_at")),
         [_of_claim(o, error=o.error, retry_at=o.retry_at) for o in retry],
     )
 
@@ -535,18 +547,18 @@ def _write_released(released: list[Outcome]) -> None:
     db.session.execute(
         update(_messages)
         .where(_STILL_OUR_CLAIM)
-        .values(status="queued", send_attempts=_messages.c.send_attempts - 1),
+        .values(status=Status.QUEUED, send_attempts=_messages.c.send_attempts - 1),
         [_of_claim(o) for o in released],
     )
 
 
 # In the order the statements run.
-_WRITERS: dict[str, Callable[[list[Outcome]], None]] = {
-    "sent": _write_sent,
-    "unknown": _write_error("unknown"),
-    "failed": _write_error("failed"),
-    "retry": _write_retry,
-    "released": _write_released,
+_WRITERS: dict[Ending, Callable[[list[Outcome]], None]] = {
+    Ending.SENT: _write_sent,
+    Ending.UNKNOWN: _write_error(Status.UNKNOWN),
+    Ending.FAILED: _write_error(Status.FAILED),
+    Ending.RETRY: _write_retry,
+    Ending.RELEASED: _write_released,
 }
 
 
@@ -560,13 +572,13 @@ class Drained:
 
     def count(self, outcome: Outcome) -> None:
         """Add one outcome to the tally."""
-        if outcome.status == "sent":
+        if outcome.status == Ending.SENT:
             self.sent += 1
-        elif outcome.status == "failed":
+        elif outcome.status == Ending.FAILED:
             self.failed += 1
-        elif outcome.status == "retry":
+        elif outcome.status == Ending.RETRY:
             self.retry_at.append(outcome.retry_at)
-        elif outcome.status == "released":
+        elif outcome.status == Ending.RELEASED:
             self.more = True
         self.stopped = self.stopped or outcome.stop
 
@@ -597,7 +609,12 @@ def drain(
 
 def more_due_than(count: int) -> bool:
     """Whether more than `count` messages are due now (stops looking after count + 1)."""
-    beyond = select(Message.id).where(Message.direction == OUTBOUND, _due(utcnow())).offset(count).limit(1)
+    beyond = (
+        select(Message.id)
+        .where(Message.direction == Direction.OUTBOUND, _due(utcnow()))
+        .offset(count)
+        .limit(1)
+    )
     return db.session.scalar(beyond) is not None
 
 
@@ -605,8 +622,8 @@ def next_due(after: datetime, within: timedelta) -> datetime | None:
     """When the next message waiting for its time falls due, if that is soon."""
     return db.session.scalar(
         select(func.min(Message.scheduled_at)).where(
-            Message.direction == OUTBOUND,
-            Message.status.in_(("queued", "scheduled")),
+            Message.direction == Direction.OUTBOUND,
+            Message.status.in_((Status.QUEUED, Status.SCHEDULED)),
             Message.scheduled_at > after,
             Message.scheduled_at <= after + within,
         )
@@ -631,7 +648,7 @@ def reconcile(
     now = now or utcnow()
     stalled = db.session.execute(
         select(Message.id, Message.send_started_at).where(
-            Message.status == "sending", Message.send_started_at < now - RELEASE_AFTER
+            Message.status == Status.SENDING, Message.send_started_at < now - RELEASE_AFTER
         )
     ).all()
     # A mark still there: never handed over, so it goes back. No mark, and stalled for long:
@@ -639,8 +656,8 @@ def reconcile(
     released = {row.id for row in stalled if marks is not None and _took(marks, row.id, row.send_started_at)}
     stuck = [r for r in stalled if r.id not in released and r.send_started_at < now - SENDING_TIMEOUT]
     _record(
-        [Outcome(r.id, "released", claimed_at=r.send_started_at) for r in stalled if r.id in released]
-        + [Outcome(r.id, "unknown", error=WORKER_STOPPED, claimed_at=r.send_started_at) for r in stuck]
+        [Outcome(r.id, Ending.RELEASED, claimed_at=r.send_started_at) for r in stalled if r.id in released]
+        + [Outcome(r.id, Ending.UNKNOWN, error=WORKER_STOPPED, claimed_at=r.send_started_at) for r in stuck]
     )
     # Late: due for longer than `grace` (queued to go at once: made longer ago than that).
     late = and_(_due(now - grace), or_(Message.scheduled_at.is_not(None), Message.created_at <= now - grace))

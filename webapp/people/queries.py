@@ -5,7 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.mail.access import accessible_offers, visible, visible_candidates
-from webapp.models import INBOUND, Candidate, CandidateEmail, Message, Offer, User
+from webapp.models import Candidate, CandidateEmail, Direction, Message, Offer, Status, User
 
 
 def offer_choices(user: User) -> list[Offer]:
@@ -48,7 +48,7 @@ def counterpart(messages: list[Message]) -> tuple[str, str]:
     for msg in reversed(messages):
         if msg.is_internal or msg.is_auto_reply:
             continue
-        if msg.direction == INBOUND:
+        if msg.direction == Direction.INBOUND:
             return msg.from_address, msg.from_name
         if msg.to_addresses:
             return msg.to_addresses[0], ""
@@ -65,7 +65,7 @@ def timeline(user: User, candidate_ids: list[int], limit: int = 200) -> list[Mes
             .where(
                 Message.candidate_id.in_(candidate_ids),
                 visible(user),
-                Message.status.not_in(("draft", "cancelled")),
+                Message.status.not_in((Status.DRAFT, Status.CANCELLED)),
             )
             .order_by(Message.sort_at.desc(), Message.id.desc())
             .limit(limit)
