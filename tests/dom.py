@@ -33,6 +33,11 @@ class Element:
         """The text inside, whitespace collapsed as a browser shows it."""
         return " ".join(self._strings().split())
 
+    @property
+    def own_text(self) -> str:
+        """The text directly inside, not in child elements: a label without its hint."""
+        return " ".join("".join(c for c in self.children if isinstance(c, str)).split())
+
     def _strings(self) -> str:
         return "".join(c if isinstance(c, str) else c._strings() for c in self.children)
 

@@ -17,14 +17,12 @@ DOMAIN = "mail.demo.test"
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job = make.offer("Backend")
-    t.other_job = make.offer("Finance")
-    t.ada = make.user("Ada Admin", role="admin")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    return t
+def team(make_team):
+    return make_team(
+        offers={"job": "Backend", "other_job": "Finance"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job"]},
+        candidates={"Alice Able": ["job"]},
+    )
 
 
 def receive(app, raw: bytes, envelope_to=()):
