@@ -3,10 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from webapp import services
 from webapp.extensions import db
 from webapp.mail import bulk
-from webapp.mail.outbound import OutboundSettings
-from webapp.mail.storage import BlobStore
 from webapp.models import BulkSend, Message, Offer, User
 
 COMPANY = "Acme"
@@ -48,9 +47,9 @@ def names(recipients: list[bulk.Recipient]) -> list[str]:
 
 
 def create(app, sender: User, recipients: bulk.Recipients, subject="Hello", body="Hi [candidate.first_name]"):
-    settings = OutboundSettings(domain=app.config["INBOUND_DOMAIN"], secret=app.config["INBOUND_SECRET"])
-    store = BlobStore(app.config["STORAGE_DIR"])
-    return bulk.create(sender, recipients, subject, body, None, settings, store, COMPANY)
+    return bulk.create(
+        sender, recipients, subject, body, None, services.mail_domain(), services.blob_store(), COMPANY
+    )
 
 
 # resolve
