@@ -1,12 +1,19 @@
-"""Fixtures: app, client, db (migrated once, emptied after each test), redis, auth, factories."""
+"""Fixtures: app, client, db (migrated once, emptied after each test), redis, auth, factories.
 
-import re
+Every test also runs under two guards: no SMTP connection leaves the test run (smtp_guard),
+and the Redis keys a run makes are deleted when it ends (forget_our_keys).
+"""
+
+import json
+import os
 import socket
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from tests.dom import parse
+from tests.smtp_guard import SmtpGuard
 from webapp import create_app
 from webapp.config import TestConfig
 from webapp.extensions import db as _db
@@ -36,8 +43,6 @@ def instance_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def app(instance_dir):
-    import os
-
     environ = dict(os.environ)
     environ["TEST_REDIS_URL"] = _redis_url(environ)
     config = TestConfig(environ, instance_dir=str(instance_dir))
@@ -90,12 +95,56 @@ def redis(app):
         forget_our_keys(app, conn)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _forget_our_keys_at_the_end(app):
+    """Tests that queue jobs without the `redis` fixture (a view, a worker process) leave keys:
+    the run deletes them when it ends, on a shared server (the embedded one is thrown away).
+    """
+    yield
+    if app.config["REDIS_URL"]:
+        from webapp.queues import get_redis
+
+        with app.app_context():
+            conn = get_redis()
+            forget_our_keys(app, conn)
+            forget_our_jobs(app, conn)
+
+
 def forget_our_keys(app, conn) -> None:
     """Delete this run's Redis keys only (another run may share the server): a scoped flush."""
-    pattern = f"*{app.config['RQ_QUEUE_PREFIX']}*"
-    keys = list(conn.scan_iter(match=pattern, count=1000))
+    prefix = app.config["RQ_QUEUE_PREFIX"]
+    keys = list(conn.scan_iter(match=f"*{prefix}*", count=1000))
     if keys:
         conn.delete(*keys)
+    for registry in (b"rq:queues", b"rq:workers"):
+        ours = [member for member in conn.smembers(registry) if prefix.encode() in member]
+        if ours:
+            conn.srem(registry, *ours)
+
+
+def forget_our_jobs(app, conn) -> None:
+    """Delete what RQ names by a random job id or a worker's name, found through our queues."""
+    prefix = app.config["RQ_QUEUE_PREFIX"].encode()
+    keys = []
+    for key in conn.scan_iter(match="rq:job:*", count=1000):
+        if key.count(b":") == 2 and (conn.hget(key, "origin") or b"").startswith(prefix):
+            job_id = key.split(b":")[2]
+            keys += [key, b"rq:results:" + job_id, key + b":dependents", key + b":dependencies"]
+    for key in conn.scan_iter(match="rq:worker:*", count=1000):
+        if key.count(b":") == 2 and prefix in (conn.hget(key, "queues") or b""):
+            keys.append(key)
+    if keys:
+        conn.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def smtp_guard(monkeypatch):
+    """Fail any test that opens an SMTP connection to a server the test run does not run."""
+    guard = SmtpGuard()
+    guard.install(monkeypatch)
+    yield guard
+    if guard.report():
+        pytest.fail(guard.report())
 
 
 class AuthActions:
@@ -105,12 +154,14 @@ class AuthActions:
         self.client = client
 
     def csrf_token(self, path: str = "/login") -> str:
-        page = self.client.get(path).get_data(as_text=True)
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-            r'"X-CSRFToken": "([^"]+)"', page
-        )
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
+        """The token a form on `path` carries, or the one htmx sends from the page's body."""
+        page = parse(self.client.get(path).get_data(as_text=True))
+        field = page.find("input", name="csrf_token")
+        if field is not None:
+            return field.get("value")
+        body = page.find("body", hx_headers=True)
+        assert body is not None, f"no CSRF token on {path}"
+        return json.loads(body.get("hx-headers"))["X-CSRFToken"]
 
     def login(self, email: str, password: str = "password123", follow: bool = False):
         token = self.csrf_token("/login")
@@ -131,23 +182,31 @@ def auth(client):
 
 
 @pytest.fixture
-def team(make):
-    """The smallest team: one job, Rita with access to it, Alice placed on it.
-
-    Modules that need more people define a `team` of their own, which takes precedence.
-    """
-    t = type("Team", (), {})()
-    t.job = make.offer("Backend")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    return t
-
-
-@pytest.fixture
 def make(app):
     from tests.factories import Factory
 
     return Factory(app)
+
+
+@pytest.fixture
+def make_team(make):
+    """Build a named team: `make_team(offers={"job": "Backend"}, users={"Rita Recruiter": ["job"]})`.
+
+    See Factory.team for what each argument takes.
+    """
+    return make.team
+
+
+@pytest.fixture
+def team(make_team):
+    """The smallest team: one job, Rita with access to it, Alice placed on it.
+
+    Modules that need more people define a `team` of their own with make_team, which takes
+    precedence.
+    """
+    return make_team(
+        offers={"job": "Backend"}, users={"Rita Recruiter": ["job"]}, candidates={"Alice Able": ["job"]}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 import functools
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from types import SimpleNamespace
 
 from werkzeug.security import generate_password_hash
 
@@ -43,6 +44,15 @@ def in_app_context(method):
     return wrapper
 
 
+class Team(SimpleNamespace):
+    """Offers by the key a test gave them (`team.job`), people by their first name (`team.rita`)."""
+
+
+def member_key(name: str) -> str:
+    """How a person is reached on a team: "Rita Recruiter" is `team.rita`."""
+    return name.split()[0].lower()
+
+
 class Factory:
     def __init__(self, app):
         self.app = app
@@ -74,6 +84,29 @@ class Factory:
         db.session.commit()
         return offer
 
+    def team(self, offers=None, pools=None, users=None, candidates=None) -> Team:
+        """A named team: the offers and talent pools first, then the users, then the candidates.
+
+        `offers` and `pools` map a key to a title. `users` maps a name to the keys of the offers
+        the user can access, to "admin", or to User fields (`offers` and `role` among them).
+        `candidates` maps a name to the keys of the offers they are placed on, or to
+        `{"offers": [...], "emails": [...]}` (default address: first name @outside.test).
+        """
+        team = Team()
+        for key, title in (offers or {}).items():
+            setattr(team, key, self.offer(title))
+        for key, title in (pools or {}).items():
+            setattr(team, key, self.offer(title, kind="pool"))
+        for name, spec in (users or {}).items():
+            fields = {"role": "admin"} if spec == "admin" else _fields(spec)
+            access = [getattr(team, key) for key in fields.pop("offers", [])]
+            setattr(team, member_key(name), self.user(name, offers=access, **fields))
+        for name, spec in (candidates or {}).items():
+            fields = _fields(spec)
+            placed = [getattr(team, key) for key in fields.pop("offers", [])]
+            setattr(team, member_key(name), self.candidate(name, offers=placed, **fields))
+        return team
+
     @in_app_context
     def grant(self, user: User, offer: Offer) -> None:
         db.session.add(OfferAccess(user_id=user.id, offer_id=offer.id))
@@ -83,7 +116,9 @@ class Factory:
     def candidate(self, name: str, offers=(), emails=None) -> Candidate:
         first, _, last = name.partition(" ")
         c = Candidate(first_name=first, last_name=last)
-        c.emails = [CandidateEmail(email=e) for e in (emails or [f"{first.lower()}@outside.test"])]
+        if emails is None:
+            emails = [f"{first.lower()}@outside.test"]
+        c.emails = [CandidateEmail(email=e) for e in emails]
         c.placements = [Placement(offer_id=o.id) for o in offers]
         db.session.add(c)
         db.session.commit()
@@ -176,3 +211,8 @@ class Factory:
             thread.touch(at)
         db.session.commit()
         return msg
+
+
+def _fields(spec) -> dict:
+    """A team member's spec as keyword arguments: a list is the keys of their offers."""
+    return dict(spec) if isinstance(spec, dict) else {"offers": list(spec)}

@@ -1,23 +1,21 @@
-"""Small assertions shared by the tests."""
+"""Small assertions shared by the tests, read through the HTML parser (tests/dom.py)."""
 
-import re
+from tests.dom import parse
 
 
 def row_subjects(html: str) -> list[str]:
     """The subjects of the conversation rows in a list page or fragment, in order."""
-    rows = re.findall(r'<li id="thread-row-\d+".*?</li>', html, flags=re.S)
+    rows = parse(html).find_all("li", id=lambda v: v.startswith("thread-row-"))
     subjects = []
     for row in rows:
-        m = re.search(
-            r'<span class="row-subject">(?:<span class="unread-dot"[^>]*></span>)?(.*?)</span>', row, re.S
-        )
-        subjects.append(m.group(1).strip() if m else "")
+        subject = row.find("span", class_="row-subject")
+        subjects.append(subject.text if subject else "")
     return subjects
 
 
 def unread_count(html: str, slug: str) -> int:
     """The unread badge of a folder in the nav (0 when there is none)."""
-    m = re.search(rf'data-folder="{re.escape(slug)}".*?</a>', html, flags=re.S)
-    assert m, f"folder {slug} not in the nav"
-    count = re.search(r'<span class="count"[^>]*>(\d+)</span>', m.group(0))
-    return int(count.group(1)) if count else 0
+    link = parse(html).find("a", data_folder=slug)
+    assert link, f"folder {slug} not in the nav"
+    count = link.find("span", class_="count")
+    return int(count.text) if count else 0

@@ -86,18 +86,22 @@ class SmtpSink:
 
 def worker_env(app, redis_url: str, **extra) -> dict:
     """The environment a `python worker.py` process needs to join this test run."""
-    env = dict(os.environ)
-    env.update(
-        INSTANCE_DIR=app.config["INSTANCE_DIR"],
-        SECRET_KEY=app.config["SECRET_KEY"],
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL=redis_url,
-        RQ_QUEUE_PREFIX=app.config["RQ_QUEUE_PREFIX"],
-        STORAGE_DIR=app.config["STORAGE_DIR"],
-        INBOUND_DOMAIN=app.config["INBOUND_DOMAIN"],
+    # The shell's own settings (a real SMTP_URL, say) never reach a worker of the test run.
+    shell = {k: v for k, v in os.environ.items() if k not in app.config and k not in ("DATABASE_URL",)}
+    return {
+        **shell,
+        "INSTANCE_DIR": app.config["INSTANCE_DIR"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE_PREFIX": app.config["RQ_QUEUE_PREFIX"],
+        "STORAGE_DIR": app.config["STORAGE_DIR"],
+        "OUTBOX_DIR": app.config["OUTBOX_DIR"],
+        "SMTP_URL": app.config["SMTP_URL"] or "",
+        "INBOUND_DOMAIN": app.config["INBOUND_DOMAIN"],
+        "INBOUND_SECRET": app.config["INBOUND_SECRET"],
         **{k: str(v) for k, v in extra.items()},
-    )
-    return env
+    }
 
 
 def start_worker(env: dict, *args: str) -> subprocess.Popen:

@@ -10,14 +10,12 @@ HTMX_LIST = {"HX-Request": "true", "HX-Target": "message-list"}
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.secret = make.offer("Secret job")
-    t.open_job = make.offer("Open job")
-    t.ada = make.user("Ada Admin", role="admin")
-    t.rita = make.user("Rita Recruiter", offers=[t.open_job])
-    t.sue = make.candidate("Sue Secret", offers=[t.secret])
-    return t
+def team(make_team):
+    return make_team(
+        offers={"secret": "Secret job", "open_job": "Open job"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["open_job"]},
+        candidates={"Sue Secret": ["secret"]},
+    )
 
 
 def _secret_mail(make, team, slug):

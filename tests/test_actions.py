@@ -9,13 +9,12 @@ LIST = {"HX-Request": "true", "HX-Target": "message-list"}
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job, t.secret = make.offer("Backend"), make.offer("Secret")
-    t.ada = make.user("Ada Admin", role="admin")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.sam = make.user("Sam Recruiter")
-    t.alice = make.candidate("Alice Able", offers=[t.job])
+def team(make, make_team):
+    t = make_team(
+        offers={"job": "Backend", "secret": "Secret"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job"], "Sam Recruiter": []},
+        candidates={"Alice Able": ["job"]},
+    )
     t.thread = make.thread("Interview", candidate=t.alice, offer=t.job)
     make.message(t.thread, candidate=t.alice, to_users=[t.rita])
     return t

@@ -1,4 +1,4 @@
-"""Bounce detection: real reports from the shared corpus, synthetic ones, and garbage that must not raise."""
+"""Bounce detection: real reports from the corpus, synthetic ones, and garbage that must not raise."""
 
 import base64
 from email import message_from_bytes, policy
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import corpus_files, has_shared
 from webapp.mail.bounce import DIAGNOSTIC_LENGTH, parse_bounce
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-BOUNCES = CORPUS / "flanker" / "bounce"
+BOUNCES = corpus_files("flanker/bounce")
 
 # What each sample says, read off the files themselves.
 # name: (is_delay, recipients, status, original_message_id, words in the diagnostic)
@@ -61,11 +61,9 @@ EXPECTED = {
 }
 
 
-def _corpus(paths):
-    """Parameters for corpus files, or one skipped parameter saying where the corpus should be."""
-    if not CORPUS.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"mail corpus not found at {CORPUS}"))]
-    return [pytest.param(p, id=str(p.relative_to(CORPUS / "flanker"))) for p in sorted(paths)]
+def _corpus(files: dict[str, Path]):
+    """One parameter per corpus file, named by its place in the corpus."""
+    return [pytest.param(path, id=name) for name, path in files.items()]
 
 
 def _load(path: Path) -> EmailMessage:
@@ -76,20 +74,20 @@ def _parse(raw: bytes) -> EmailMessage:
     return message_from_bytes(raw, policy=policy.default)
 
 
-def _non_bounce_files():
-    return [p for p in CORPUS.rglob("*.eml") if BOUNCES not in p.parents]
+def _non_bounce_files() -> dict[str, Path]:
+    return {name: path for name, path in corpus_files().items() if name not in BOUNCES}
 
 
 # Real-world reports
 
 
 def test_every_bounce_sample_has_an_expectation():
-    if not CORPUS.is_dir():
-        pytest.skip(f"mail corpus not found at {CORPUS}")
-    assert sorted(p.name for p in BOUNCES.glob("*.eml")) == sorted(EXPECTED)
+    names = {path.name for path in BOUNCES.values()}
+    # Our own corpus holds some of the samples; the shared one, all of them.
+    assert names == set(EXPECTED) if has_shared() else names and names <= set(EXPECTED)
 
 
-@pytest.mark.parametrize("path", _corpus(BOUNCES.glob("*.eml") if BOUNCES.is_dir() else []))
+@pytest.mark.parametrize("path", _corpus(BOUNCES))
 def test_corpus_bounce_is_reported(path):
     is_delay, recipients, status, original_id, reason = EXPECTED[path.name]
     report = parse_bounce(_load(path))
@@ -103,12 +101,12 @@ def test_corpus_bounce_is_reported(path):
     assert "\n" not in report.diagnostic and "\r" not in report.diagnostic
 
 
-@pytest.mark.parametrize("path", _corpus((CORPUS / "flanker" / "complaints").glob("*.eml")))
+@pytest.mark.parametrize("path", _corpus(corpus_files("flanker/complaints")))
 def test_feedback_loop_complaint_is_not_a_bounce(path):
     assert parse_bounce(_load(path)) is None
 
 
-@pytest.mark.parametrize("path", _corpus(_non_bounce_files() if CORPUS.is_dir() else []))
+@pytest.mark.parametrize("path", _corpus(_non_bounce_files()))
 def test_other_corpus_mail_is_not_a_bounce(path):
     # Includes a read receipt (multipart/report) and ordinary mail from postmaster@ (long-links.eml).
     assert parse_bounce(_load(path)) is None

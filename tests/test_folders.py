@@ -7,20 +7,20 @@ from webapp.models import OUTBOUND
 
 
 @pytest.fixture
-def world(make):
+def world(make_team):
     """A small team: rita on job A and pool P, sam on job B, job S for admins only."""
-    w = type("World", (), {})()
-    w.job_a, w.job_b, w.job_s = make.offer("Job A"), make.offer("Job B"), make.offer("Job S")
-    w.pool = make.offer("Pool P", kind="pool")
-    w.ada = make.user("Ada Admin", role="admin")
-    w.rita = make.user("Rita Recruiter", offers=[w.job_a, w.pool])
-    w.sam = make.user("Sam Recruiter", offers=[w.job_b])
-    w.cand_a = make.candidate("Alice Able", offers=[w.job_a])
-    w.cand_b = make.candidate("Bob Baker", offers=[w.job_b])
-    w.cand_s = make.candidate("Sue Secret", offers=[w.job_s])
-    w.cand_p = make.candidate("Paul Pool", offers=[w.pool])
-    w.unplaced = make.candidate("Una Unplaced")
-    return w
+    return make_team(
+        offers={"job_a": "Job A", "job_b": "Job B", "job_s": "Job S"},
+        pools={"pool": "Pool P"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job_a", "pool"], "Sam Recruiter": ["job_b"]},
+        candidates={
+            "Alice Able": ["job_a"],
+            "Bob Baker": ["job_b"],
+            "Sue Secret": ["job_s"],
+            "Paul Pool": ["pool"],
+            "Una Unplaced": [],
+        },
+    )
 
 
 def folder_subjects(client, auth, user, slug):
@@ -33,15 +33,15 @@ def folder_subjects(client, auth, user, slug):
 
 
 def test_inbox_has_candidate_mail_addressed_to_me_only(client, auth, make, world):
-    make.message(candidate=world.cand_a, to_users=[world.rita], subject="To rita from Alice")
-    make.message(candidate=world.cand_a, to_users=[world.ada], subject="To ada from Alice")
+    make.message(candidate=world.alice, to_users=[world.rita], subject="To rita from Alice")
+    make.message(candidate=world.alice, to_users=[world.ada], subject="To ada from Alice")
     make.message(to_users=[world.rita], subject="From a stranger", from_address="x@stranger.test")
-    make.message(candidate=world.cand_b, to_users=[world.rita], subject="Bob on a job rita cannot see")
+    make.message(candidate=world.bob, to_users=[world.rita], subject="Bob on a job rita cannot see")
     make.message(
-        candidate=world.cand_a, to_users=[world.rita], subject="Just an auto-reply", is_auto_reply=True
+        candidate=world.alice, to_users=[world.rita], subject="Just an auto-reply", is_auto_reply=True
     )
-    archived = make.thread("Archived chat", candidate=world.cand_a, archived=True)
-    make.message(archived, candidate=world.cand_a, to_users=[world.rita])
+    archived = make.thread("Archived chat", candidate=world.alice, archived=True)
+    make.message(archived, candidate=world.alice, to_users=[world.rita])
 
     assert folder_subjects(client, auth, world.rita, "inbox") == ["To rita from Alice"]
     assert folder_subjects(client, auth, world.ada, "inbox") == ["To ada from Alice"]
@@ -49,16 +49,16 @@ def test_inbox_has_candidate_mail_addressed_to_me_only(client, auth, make, world
 
 
 def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, world):
-    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Sent one")
-    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Failed one",
+    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Sent one")
+    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Failed one",
                  status="failed", error="550 no such user")  # fmt: skip
     make.message(
-        direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Later", status="scheduled"
+        direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Later", status="scheduled"
     )
-    make.message(direction=OUTBOUND, sender=world.sam, candidate=world.cand_b, subject="Sam's")
+    make.message(direction=OUTBOUND, sender=world.sam, candidate=world.bob, subject="Sam's")
     make.message(direction=OUTBOUND, sender=world.rita, subject="To a vendor", from_address="rita@mail.test")
-    archived = make.thread("Archived but sent", candidate=world.cand_a, archived=True)
-    make.message(archived, direction=OUTBOUND, sender=world.rita, candidate=world.cand_a)
+    archived = make.thread("Archived but sent", candidate=world.alice, archived=True)
+    make.message(archived, direction=OUTBOUND, sender=world.rita, candidate=world.alice)
 
     subjects = folder_subjects(client, auth, world.rita, "sent")
     assert subjects == ["Archived but sent", "To a vendor", "Failed one", "Sent one"]
@@ -68,7 +68,7 @@ def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, worl
 
 
 def test_scheduled_mail_leaves_send_later_once_sent(app, client, auth, make, world):
-    msg = make.message(direction=OUTBOUND, sender=world.rita, candidate=world.cand_a, subject="Due tomorrow",
+    msg = make.message(direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Due tomorrow",
                        status="scheduled")  # fmt: skip
     assert folder_subjects(client, auth, world.rita, "scheduled") == ["Due tomorrow"]
     assert folder_subjects(client, auth, world.sam, "scheduled") == []
@@ -86,15 +86,15 @@ def test_scheduled_mail_leaves_send_later_once_sent(app, client, auth, make, wor
 
 
 def test_all_candidates_follows_offer_access(client, auth, make, world):
-    make.message(candidate=world.cand_a, to_users=[world.ada], subject="Alice (job A)")
-    make.message(candidate=world.cand_b, to_users=[world.sam], subject="Bob (job B)")
-    make.message(candidate=world.cand_s, to_users=[world.ada], subject="Sue (job S)")
-    make.message(candidate=world.cand_p, subject="Paul (pool)")
+    make.message(candidate=world.alice, to_users=[world.ada], subject="Alice (job A)")
+    make.message(candidate=world.bob, to_users=[world.sam], subject="Bob (job B)")
+    make.message(candidate=world.sue, to_users=[world.ada], subject="Sue (job S)")
+    make.message(candidate=world.paul, subject="Paul (pool)")
     make.message(subject="Stranger mail", from_address="x@stranger.test")
-    unplaced = make.thread("Una, rita wrote", candidate=world.unplaced)
-    make.message(unplaced, direction=OUTBOUND, sender=world.rita, candidate=world.unplaced)
-    auto = make.thread("Only an auto-reply", candidate=world.cand_a)
-    make.message(auto, candidate=world.cand_a, is_auto_reply=True)
+    unplaced = make.thread("Una, rita wrote", candidate=world.una)
+    make.message(unplaced, direction=OUTBOUND, sender=world.rita, candidate=world.una)
+    auto = make.thread("Only an auto-reply", candidate=world.alice)
+    make.message(auto, candidate=world.alice, is_auto_reply=True)
 
     assert sorted(folder_subjects(client, auth, world.rita, "candidates")) == [
         "Alice (job A)", "Paul (pool)", "Una, rita wrote",
@@ -106,20 +106,20 @@ def test_all_candidates_follows_offer_access(client, auth, make, world):
 
 
 def test_followed_candidates_only_those_i_follow_and_can_see(client, auth, make, world):
-    make.message(candidate=world.cand_a, subject="Alice mail")
-    make.message(candidate=world.cand_p, subject="Paul mail")
-    make.message(candidate=world.cand_s, subject="Sue mail")
-    make.follow(world.rita, world.cand_a)
-    make.follow(world.rita, world.cand_s)  # followed, but on a job rita cannot access
+    make.message(candidate=world.alice, subject="Alice mail")
+    make.message(candidate=world.paul, subject="Paul mail")
+    make.message(candidate=world.sue, subject="Sue mail")
+    make.follow(world.rita, world.alice)
+    make.follow(world.rita, world.sue)  # followed, but on a job rita cannot access
 
     assert folder_subjects(client, auth, world.rita, "followed-candidates") == ["Alice mail"]
     assert folder_subjects(client, auth, world.sam, "followed-candidates") == []
 
 
 def test_followed_jobs_only_offers_i_follow_and_can_access(client, auth, make, world):
-    make.message(candidate=world.cand_a, subject="Alice mail")
-    make.message(candidate=world.cand_b, subject="Bob mail")
-    make.message(candidate=world.cand_p, subject="Paul mail")
+    make.message(candidate=world.alice, subject="Alice mail")
+    make.message(candidate=world.bob, subject="Bob mail")
+    make.message(candidate=world.paul, subject="Paul mail")
     make.follow(world.rita, world.job_a)
     make.follow(world.rita, world.pool)
     make.follow(world.rita, world.job_b)  # followed, but no access
@@ -135,7 +135,7 @@ def test_non_candidates_team_wide_and_never_candidate_mail(client, auth, make, w
     make.message(
         direction=OUTBOUND, sender=world.ada, subject="Invoice question", from_address="ada@mail.test"
     )
-    make.message(candidate=world.cand_a, subject="Alice mail")
+    make.message(candidate=world.alice, subject="Alice mail")
     old = make.thread("Archived vendor mail", archived=True)
     make.message(old, from_address="billing@vendor.test")
     make.message(subject="A CV", is_cv=True, cv_offer_id=world.job_a.id, from_address="cv@agency.test")
@@ -149,13 +149,13 @@ def test_non_candidates_team_wide_and_never_candidate_mail(client, auth, make, w
 
 
 def test_archived_has_archived_conversations_i_could_see(client, auth, make, world):
-    a = make.thread("Alice archived", candidate=world.cand_a, archived=True)
-    make.message(a, candidate=world.cand_a, to_users=[world.rita])
-    s = make.thread("Sue archived", candidate=world.cand_s, archived=True)
-    make.message(s, candidate=world.cand_s)
+    a = make.thread("Alice archived", candidate=world.alice, archived=True)
+    make.message(a, candidate=world.alice, to_users=[world.rita])
+    s = make.thread("Sue archived", candidate=world.sue, archived=True)
+    make.message(s, candidate=world.sue)
     v = make.thread("Vendor archived", archived=True)
     make.message(v, from_address="billing@vendor.test")
-    make.message(candidate=world.cand_a, subject="Alice live")
+    make.message(candidate=world.alice, subject="Alice live")
 
     assert sorted(folder_subjects(client, auth, world.rita, "archived")) == [
         "Alice archived",
@@ -185,9 +185,9 @@ def test_incoming_cv_by_job_access_company_inbox_admins_only(client, auth, make,
 
 
 def test_unplaced_candidate_seen_only_by_people_in_the_conversation(client, auth, make, world):
-    t = make.thread("Una talks to rita", candidate=world.unplaced)
-    make.message(t, direction=OUTBOUND, sender=world.rita, candidate=world.unplaced)
-    make.message(t, candidate=world.unplaced, to_users=[world.rita])
+    t = make.thread("Una talks to rita", candidate=world.una)
+    make.message(t, direction=OUTBOUND, sender=world.rita, candidate=world.una)
+    make.message(t, candidate=world.una, to_users=[world.rita])
 
     assert folder_subjects(client, auth, world.rita, "inbox") == ["Una talks to rita"]
     assert folder_subjects(client, auth, world.sam, "candidates") == []
@@ -195,10 +195,10 @@ def test_unplaced_candidate_seen_only_by_people_in_the_conversation(client, auth
 
 
 def test_conversations_newest_activity_first(client, auth, make, world):
-    old = make.thread("Older", candidate=world.cand_a)
-    make.message(old, candidate=world.cand_a)
-    make.message(candidate=world.cand_a, subject="Newer")
-    make.message(old, candidate=world.cand_a)  # a reply makes "Older" the newest activity
+    old = make.thread("Older", candidate=world.alice)
+    make.message(old, candidate=world.alice)
+    make.message(candidate=world.alice, subject="Newer")
+    make.message(old, candidate=world.alice)  # a reply makes "Older" the newest activity
     assert folder_subjects(client, auth, world.rita, "candidates") == ["Older", "Newer"]
 
 

@@ -6,11 +6,12 @@ from tests.helpers import row_subjects, unread_count
 
 
 @pytest.fixture
-def rita(make):
-    job = make.offer("Job A")
-    rita = make.user("Rita Recruiter", offers=[job])
-    alice = make.candidate("Alice Able", offers=[job])
-    rita.thread_id = make.message(candidate=alice, to_users=[rita], subject="Hello from Alice").thread_id
+def rita(make, make_team):
+    team = make_team(
+        offers={"job": "Job A"}, users={"Rita Recruiter": ["job"]}, candidates={"Alice Able": ["job"]}
+    )
+    rita = team.rita
+    rita.thread_id = make.message(candidate=team.alice, to_users=[rita], subject="Hello from Alice").thread_id
     return rita
 
 

@@ -11,11 +11,8 @@ PANE = {"HX-Request": "true", "HX-Target": "message-pane"}
 
 
 @pytest.fixture
-def team(app, make):
-    t = type("Team", (), {})()
-    t.rita = make.user("Rita Recruiter")
-    t.sam = make.user("Sam Recruiter")
-    t.ada = make.user("Ada Admin", role="admin")
+def team(app, make_team):
+    t = make_team(users={"Rita Recruiter": [], "Sam Recruiter": [], "Ada Admin": "admin"})
     with app.app_context():
         shared = Template(name="Team invite", subject="Interview", body="Hi [candidate.first_name]")
         sams = Template(name="Sam's own", subject="x", body="y", owner_id=t.sam.id)

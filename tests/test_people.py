@@ -11,13 +11,11 @@ PANE = {"HX-Request": "true", "HX-Target": "message-pane"}
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job, t.secret = make.offer("Backend"), make.offer("Secret")
-    t.ada = make.user("Ada Admin", role="admin")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.sam = make.user("Sam Recruiter")
-    return t
+def team(make_team):
+    return make_team(
+        offers={"job": "Backend", "secret": "Secret"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job"], "Sam Recruiter": []},
+    )
 
 
 def post(client, auth, url, data=None):

@@ -361,13 +361,14 @@ HOSTILE_BODY = (
 
 
 @pytest.fixture
-def team(make):
+def team(make_team):
     """Rita can see the candidate Alice (her job); Sam has no access to that job."""
-    job = make.offer("Backend Engineer")
-    rita = make.user("Rita Recruiter", offers=[job])
-    sam = make.user("Sam Other")
-    alice = make.candidate("Alice Able", offers=[job])
-    return rita, sam, alice
+    t = make_team(
+        offers={"job": "Backend Engineer"},
+        users={"Rita Recruiter": ["job"], "Sam Other": []},
+        candidates={"Alice Able": ["job"]},
+    )
+    return t.rita, t.sam, t.alice
 
 
 def _srcdocs(page: str) -> list[str]:

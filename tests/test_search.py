@@ -8,13 +8,12 @@ LIST = {"HX-Request": "true", "HX-Target": "message-list"}
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job, t.secret = make.offer("Backend"), make.offer("Secret")
-    t.ada = make.user("Ada Admin", role="admin")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    t.sue = make.candidate("Sue Secret", offers=[t.secret], emails=["sue@outside.test"])
+def team(make, make_team):
+    t = make_team(
+        offers={"job": "Backend", "secret": "Secret"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job"]},
+        candidates={"Alice Able": ["job"], "Sue Secret": ["secret"]},
+    )
     make.message(candidate=t.alice, subject="Kubernetes experience", body_text="I ran clusters at Zalando.")
     make.message(candidate=t.sue, subject="Kubernetes secret project", body_text="Zalando too.")
     make.message(direction="outbound", sender=t.rita, candidate=t.alice, subject="Offer letter",

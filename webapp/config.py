@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,17 +90,24 @@ class Config:
 
 
 class TestConfig(Config):
-    """Settings for the test suite: a throwaway instance folder, TEST_* URLs."""
+    """Settings for the test suite: the defaults, a throwaway instance folder, the TEST_* URLs.
+
+    Nothing else comes from the environment: a developer's SMTP_URL, STORAGE_DIR or DATABASE_URL
+    must never reach a test run, which would mail real people or write into real data.
+    """
 
     def __init__(self, environ=None, instance_dir: str | None = None):
-        env = dict(os.environ if environ is None else environ)
-        env["INSTANCE_DIR"] = instance_dir or env.get("INSTANCE_DIR", "")
-        env["SECRET_KEY"] = "test-secret"
-        env["DATABASE_URL"] = env.get("TEST_DATABASE_URL") or f"sqlite:///{instance_dir}/test.db"
-        env["REDIS_URL"] = env.get("TEST_REDIS_URL", "")
-        env["HTMX_CDN"] = env.get("HTMX_CDN", "0")
-        env["COOKIE_SECURE"] = "0"
-        # Two test runs on one Redis (a developer and CI, say) must not take each other's jobs.
-        env["RQ_QUEUE_PREFIX"] = f"test-{secrets.token_hex(4)}-"
+        outer = os.environ if environ is None else environ
+        instance = instance_dir or tempfile.mkdtemp(prefix="hiremail-test-")
+        env = {
+            "INSTANCE_DIR": instance,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": outer.get("TEST_DATABASE_URL") or f"sqlite:///{instance}/test.db",
+            "REDIS_URL": outer.get("TEST_REDIS_URL", ""),
+            "HTMX_CDN": outer.get("TEST_HTMX_CDN", "0"),
+            "COOKIE_SECURE": "0",
+            # Two test runs on one Redis (a developer and CI, say) must not take each other's jobs.
+            "RQ_QUEUE_PREFIX": f"test-{secrets.token_hex(4)}-",
+        }
         super().__init__(env)
         self.TESTING = True
