@@ -157,8 +157,9 @@ def _received_and_sort_at(stored: Row, parsed: ParsedMail, now: datetime) -> tup
     """When the message arrived, and the time it sorts by."""
     received_at = stored.received_at or stored.created_at
     # An imported archive keeps its chronology (a Date in the future does not count).
-    keeps_own_date = stored.source == "import" and parsed.date and parsed.date < now
-    return received_at, parsed.date if keeps_own_date else received_at
+    if stored.source == "import" and parsed.date is not None and parsed.date < now:
+        return received_at, parsed.date
+    return received_at, received_at
 
 
 def _conversation_id(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> int:
