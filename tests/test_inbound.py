@@ -181,6 +181,28 @@ def test_auto_reply_without_a_conversation_opens_none(app, team):
     assert result == "auto_reply" and msg.thread_id is None
 
 
+def test_a_reply_to_a_known_conversation_stays_a_reply_even_to_a_cv_address(app, make, team):
+    """The rules' order: a reply comes before incoming CV (the conversation keeps its scope)."""
+    thread = make.thread("Interview", candidate=team.alice)
+    sent = make.message(thread, direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    raw = raw_mail(in_reply_to=sent.message_id, to=f"cv+backend@{DOMAIN}")
+    result, msg = outcome(app, raw, envelope_to=[f"cv+backend@{DOMAIN}"])
+    assert result == "reply" and msg.thread_id == thread.id and not msg.is_cv
+
+
+def test_a_candidate_writing_to_a_cv_address_is_an_incoming_cv(app, team):
+    """The rules' order: incoming CV comes before the sender rules."""
+    result, msg = outcome(app, raw_mail(to=f"cv+finance@{DOMAIN}"))
+    assert result == "incoming_cv" and msg.cv_offer_id == team.other_job.id and msg.candidate_id is None
+
+
+def test_a_candidate_address_wins_over_a_team_login(app, make, team):
+    """The rules' order: candidate comes before internal."""
+    make.candidate("Rita Applicant", emails=["rita@team.test"])
+    result, msg = outcome(app, raw_mail(frm="rita@team.test", to=f"ada@{DOMAIN}"))
+    assert result == "candidate" and not msg.is_internal and msg.sender_id is None
+
+
 def test_mailing_list_mail_is_sorted_like_any_other(app, team):
     raw = raw_mail(frm="news@list.test", headers={"Precedence": "list", "List-Id": "<news.list.test>"})
     assert outcome(app, raw)[0] == "non_candidate"

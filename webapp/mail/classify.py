@@ -8,6 +8,7 @@ candidate, internal, non-candidate; anything that cannot be parsed safely is qua
 import contextlib
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Row, bindparam, func, or_, select
@@ -228,6 +229,214 @@ def _single_offer(candidate_id: int | None) -> int | None:
     return offers[0] if len(offers) == 1 else None
 
 
+@dataclass
+class MailFacts:
+    """What the rules know of one message: each fact looked up once, when a rule first asks for it.
+
+    So a rule that takes the message early (a duplicate, a bounce) spares the look-ups of the rest.
+    """
+
+    parsed: ParsedMail
+    sha256: str
+    envelope_to: Iterable[str] | None
+    settings: Settings
+    own_id: int | None
+    may_be_duplicate: bool
+
+    @property
+    def sender(self) -> str:
+        return self.parsed.from_address
+
+    @functools.cached_property
+    def targets(self) -> list[Target]:
+        """What our addresses among the recipients point at."""
+        return _targets(recipient_addresses(self.parsed, self.envelope_to), self.settings)
+
+    @functools.cached_property
+    def _team(self) -> tuple[Row | None, list[int]]:
+        return _team_members(self.sender, self.targets, self.settings)
+
+    @property
+    def sender_user(self) -> Row | None:
+        """The team member who sent the message, if one did."""
+        return self._team[0]
+
+    @property
+    def addressed(self) -> list[int]:
+        """The ids of the team members whose personal addresses received the message."""
+        return self._team[1]
+
+    @functools.cached_property
+    def candidate_id(self) -> int | None:
+        """The candidate whose address sent the message."""
+        return _candidate_id(self.sender) if self.sender else None
+
+    @functools.cached_property
+    def answered(self) -> tuple[Row | None, str, bool]:
+        """The known conversation the message answers, as find_thread gives it."""
+        return find_thread(self.parsed, self.targets)
+
+
+def _duplicate(mail: MailFacts) -> Decision | None:
+    """Mail we already have (the same bytes and Message-ID): counted, filed in no folder.
+
+    First of all: a retried delivery or an overlapping import must not file a message twice.
+    """
+    parsed = mail.parsed
+    if not mail.may_be_duplicate or not (parsed.message_id or mail.sha256):
+        return None
+    query = _duplicate_query(bool(parsed.message_id), mail.own_id is not None)
+    original = db.session.scalar(query, {"sha": mail.sha256, "mid": parsed.message_id, "own_id": mail.own_id})
+    if original is None:
+        return None
+    return Decision("duplicate", f"same Message-ID and content as message #{original}")
+
+
+def _bounce(mail: MailFacts) -> Decision | None:
+    """A delivery report: fails (or marks delayed) the sent message it reports.
+
+    Before auto-replies, which a report also looks like (Auto-Submitted). It joins the reported
+    message's conversation as a note; a report on nothing we sent opens a conversation of its own.
+    """
+    report = parse_bounce(mail.parsed.email) if mail.parsed.email is not None else None
+    if report is None:
+        return None
+    bounced, how = _bounced_message(report, mail.targets)
+    kind = "delivery delay" if report.is_delay else "delivery failure"
+    if bounced is None:
+        return Decision("bounce", f"{kind} report; {how}", new_thread=True, bounce=report)
+    return Decision(
+        "bounce",
+        f"{kind} report for message #{bounced.id}; {how}",
+        thread=_thread(bounced.thread_id),
+        is_note=True,
+        bounced=bounced,
+        bounce=report,
+        candidate_id=bounced.candidate_id,
+    )
+
+
+def _auto_reply(mail: MailFacts) -> Decision | None:
+    """An out-of-office or other automatic reply: a note in the conversation it answers.
+
+    Before replies, so that it never counts as a person's answer (notes are never unread); one
+    that answers no conversation we know is kept in no folder.
+    """
+    reason = auto_reply_reason(mail.parsed.email) if mail.parsed.email is not None else None
+    if not reason:
+        return None
+    thread, matched, _ = mail.answered
+    if thread is None:
+        return Decision(
+            "auto_reply", f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
+        )
+    return Decision(
+        "auto_reply",
+        f"{reason}; attached as a note ({matched})",
+        thread=thread,
+        is_note=True,
+        candidate_id=mail.candidate_id or thread.candidate_id,
+    )
+
+
+def _reply(mail: MailFacts) -> Decision | None:
+    """An answer in a known conversation (its reply address, In-Reply-To or References).
+
+    Before the CV and sender rules: a conversation keeps its candidate and offer whoever writes
+    in it. It reaches the team members it was sent to and, when it answers our mail, those who
+    wrote in the conversation; from a team member it is internal (off the candidate's views).
+    """
+    thread, matched, answers_us = mail.answered
+    if thread is None:
+        return None
+    sender_user = mail.sender_user
+    sender_user_id = sender_user.id if sender_user else None
+    is_internal = sender_user is not None
+    recipients = mail.addressed + (_thread_writers(thread) if answers_us else [])
+    return Decision(
+        "reply",
+        matched + (" (from a team member)" if is_internal else ""),
+        thread=thread,
+        candidate_id=None if is_internal else (mail.candidate_id or thread.candidate_id),
+        recipient_user_ids=[u for u in recipients if u != sender_user_id],
+        sender_user_id=sender_user_id,
+        is_internal=is_internal,
+    )
+
+
+def _incoming_cv(mail: MailFacts) -> Decision | None:
+    """Mail to a job's CV address or the company CV inbox: an application to process.
+
+    Before the sender rules: a CV from an agency, a colleague or a known candidate is still one.
+    The first CV address decides; a job slug we do not know goes to the company CV inbox.
+    """
+    target = next((t for t in mail.targets if t.kind == "cv"), None)
+    if target is None:
+        return None
+    offer = db.session.execute(_JOB_BY_SLUG, {"slug": target.value}).first() if target.value else None
+    where = f"the CV address of {offer.title}" if offer else "the company CV inbox"
+    return Decision(
+        "incoming_cv",
+        f"sent to {where}",
+        new_thread=True,
+        is_cv=True,
+        cv_offer_id=offer.id if offer else None,
+        offer_id=offer.id if offer else None,
+    )
+
+
+def _candidate(mail: MailFacts) -> Decision | None:
+    """New mail from an address in the candidate database: in that candidate's scope.
+
+    Before internal, so that it stays in the candidate's scope even when a team member's login
+    uses the address too. The new conversation takes the candidate's offer if there is only one.
+    """
+    if mail.candidate_id is None:
+        return None
+    return Decision(
+        "candidate",
+        f"the sender {mail.sender} is a candidate's address",
+        new_thread=True,
+        candidate_id=mail.candidate_id,
+        offer_id=_single_offer(mail.candidate_id),
+        recipient_user_ids=mail.addressed,
+    )
+
+
+def _internal(mail: MailFacts) -> Decision | None:
+    """New mail from a team member (login email or personal address): seen by its people only.
+
+    Before non-candidate, so that only its sender and recipients see it, not the whole team.
+    """
+    sender_user = mail.sender_user
+    if sender_user is None:
+        return None
+    return Decision(
+        "internal",
+        f"the sender is team member {sender_user.email}",
+        new_thread=True,
+        recipient_user_ids=[u for u in mail.addressed if u != sender_user.id],
+        sender_user_id=sender_user.id,
+        is_internal=True,
+    )
+
+
+def _non_candidate(mail: MailFacts) -> Decision:
+    """What no rule took: mail from outside the candidate database (team-wide Non-candidates)."""
+    return Decision(
+        "non_candidate",
+        f"the sender {mail.sender or '(none)'} is not in the candidate database",
+        new_thread=True,
+        recipient_user_ids=mail.addressed,
+    )
+
+
+# Tried in this order, the first rule that takes the message decides (each rule's docstring says
+# why it comes where it does); what none takes is non-candidate mail. Quarantine (a message that
+# cannot be parsed safely) is decided before any of them, in inbound.classify_stored.
+RULES = (_duplicate, _bounce, _auto_reply, _reply, _incoming_cv, _candidate, _internal)
+
+
 def decide(
     parsed: ParsedMail,
     *,
@@ -241,99 +450,9 @@ def decide(
 
     may_be_duplicate=False: the caller knows no earlier message has these bytes (EARLIER_COPY).
     """
-    if may_be_duplicate and (parsed.message_id or sha256):
-        query = _duplicate_query(bool(parsed.message_id), own_id is not None)
-        original = db.session.scalar(query, {"sha": sha256, "mid": parsed.message_id, "own_id": own_id})
-        if original is not None:
-            return Decision("duplicate", f"same Message-ID and content as message #{original}")
-
-    addresses = recipient_addresses(parsed, envelope_to)
-    targets = _targets(addresses, settings)
-    sender = parsed.from_address
-    sender_user, addressed = _team_members(sender, targets, settings)
-    candidate_id = _candidate_id(sender) if sender else None
-
-    report = parse_bounce(parsed.email) if parsed.email is not None else None
-    if report is not None:
-        bounced, how = _bounced_message(report, targets)
-        kind = "delivery delay" if report.is_delay else "delivery failure"
-        if bounced is None:
-            return Decision("bounce", f"{kind} report; {how}", new_thread=True, bounce=report)
-        return Decision(
-            "bounce",
-            f"{kind} report for message #{bounced.id}; {how}",
-            thread=_thread(bounced.thread_id),
-            is_note=True,
-            bounced=bounced,
-            bounce=report,
-            candidate_id=bounced.candidate_id,
-        )
-
-    thread, matched, answers_us = find_thread(parsed, targets)
-    reason = auto_reply_reason(parsed.email) if parsed.email is not None else None
-    if reason:
-        if thread is None:
-            return Decision(
-                "auto_reply", f"{reason}; no conversation to attach it to", candidate_id=candidate_id
-            )
-        return Decision(
-            "auto_reply",
-            f"{reason}; attached as a note ({matched})",
-            thread=thread,
-            is_note=True,
-            candidate_id=candidate_id or thread.candidate_id,
-        )
-
-    if thread is not None:
-        is_internal = sender_user is not None
-        recipients = addressed + (_thread_writers(thread) if answers_us else [])
-        return Decision(
-            "reply",
-            matched + (" (from a team member)" if is_internal else ""),
-            thread=thread,
-            candidate_id=None if is_internal else (candidate_id or thread.candidate_id),
-            recipient_user_ids=[u for u in recipients if u != (sender_user.id if sender_user else None)],
-            sender_user_id=sender_user.id if sender_user else None,
-            is_internal=is_internal,
-        )
-
-    for target in targets:
-        if target.kind != "cv":
-            continue
-        offer = None
-        if target.value:
-            offer = db.session.execute(_JOB_BY_SLUG, {"slug": target.value}).first()
-        where = f"the CV address of {offer.title}" if offer else "the company CV inbox"
-        return Decision(
-            "incoming_cv",
-            f"sent to {where}",
-            new_thread=True,
-            is_cv=True,
-            cv_offer_id=offer.id if offer else None,
-            offer_id=offer.id if offer else None,
-        )
-
-    if candidate_id is not None:
-        return Decision(
-            "candidate",
-            f"the sender {sender} is a candidate's address",
-            new_thread=True,
-            candidate_id=candidate_id,
-            offer_id=_single_offer(candidate_id),
-            recipient_user_ids=addressed,
-        )
-    if sender_user is not None:
-        return Decision(
-            "internal",
-            f"the sender is team member {sender_user.email}",
-            new_thread=True,
-            recipient_user_ids=[u for u in addressed if u != sender_user.id],
-            sender_user_id=sender_user.id,
-            is_internal=True,
-        )
-    return Decision(
-        "non_candidate",
-        f"the sender {sender or '(none)'} is not in the candidate database",
-        new_thread=True,
-        recipient_user_ids=addressed,
-    )
+    mail = MailFacts(parsed, sha256, envelope_to, settings, own_id, may_be_duplicate)
+    for rule in RULES:
+        decision = rule(mail)
+        if decision is not None:
+            return decision
+    return _non_candidate(mail)

@@ -105,23 +105,32 @@ def file_decision(
     `stored` has the row's id, source, created_at and FILED_COLUMNS. The caller commits, or rolls
     back on False (a new conversation may have been inserted).
     """
-    received_at = stored.received_at or stored.created_at
-    keeps_own_date = (
-        stored.source == "import" and parsed.date and parsed.date < now
-    )  # an archive's chronology
-    sort_at = parsed.date if keeps_own_date else received_at
+    received_at, sort_at = _received_and_sort_at(stored, parsed, now)
     attachments = attachment_rows(parsed, store)  # blobs before the transaction takes its write lock
-    # A duplicate, and an auto-reply to nothing we know, are stored and counted but in no folder.
-    has_thread = not (
-        decision.outcome == "duplicate" or (decision.outcome == "auto_reply" and decision.thread is None)
-    )
-    bounced = decision.bounced if has_thread and decision.bounce is not None else None
-    thread_id = None
-    if has_thread:
-        thread_id = (
-            decision.thread.id if decision.thread is not None else _new_thread(parsed, decision, sort_at)
-        )
-    values = parsed_fields(parsed) | {
+    in_folders = _in_folders(decision)
+    thread_id = _conversation_id(parsed, decision, sort_at) if in_folders else None
+    bounced = decision.bounced if in_folders and decision.bounce is not None else None
+    placed = {  # when and where the message is filed
+        "received_at": received_at,
+        "sort_at": sort_at,
+        "thread_id": thread_id,
+        "bounced_message_id": bounced.id if bounced is not None else None,
+    }
+    if not _file_if_unfiled(stored, parsed_fields(parsed) | _decision_fields(decision, now) | placed):
+        return False
+    if attachments:
+        db.session.execute(_ADD_ATTACHMENTS, [row | {"message_id": stored.id} for row in attachments])
+    if in_folders:
+        _touch_conversation(decision, sort_at)
+        if bounced is not None:
+            _record_bounce(bounced, decision.bounce)
+        _add_recipients(stored.id, decision.recipient_user_ids)
+    return True
+
+
+def _decision_fields(decision: Decision, now: datetime) -> dict:
+    """The message's columns that say how it was classified."""
+    return {
         "outcome": decision.outcome,
         "outcome_reason": decision.reason[:2000],
         "classified_at": now,
@@ -131,31 +140,54 @@ def file_decision(
         "is_cv": decision.is_cv,
         "cv_offer_id": decision.cv_offer_id,
         "sender_id": decision.sender_user_id if decision.is_internal else None,
-        "received_at": received_at,
-        "sort_at": sort_at,
-        "thread_id": thread_id,
-        "bounced_message_id": bounced.id if bounced is not None else None,
     }
+
+
+def _in_folders(decision: Decision) -> bool:
+    """Whether the message joins or opens a conversation, and so shows in folders.
+
+    A duplicate, and an auto-reply to nothing we know, are stored and counted but in no folder.
+    """
+    return not (
+        decision.outcome == "duplicate" or (decision.outcome == "auto_reply" and decision.thread is None)
+    )
+
+
+def _received_and_sort_at(stored: Row, parsed: ParsedMail, now: datetime) -> tuple[datetime, datetime]:
+    """When the message arrived, and the time it sorts by."""
+    received_at = stored.received_at or stored.created_at
+    # An imported archive keeps its chronology (a Date in the future does not count).
+    if stored.source == "import" and parsed.date is not None and parsed.date < now:
+        return received_at, parsed.date
+    return received_at, received_at
+
+
+def _conversation_id(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> int:
+    """The conversation the message joins, opened now if it starts one."""
+    return decision.thread.id if decision.thread is not None else _new_thread(parsed, decision, sort_at)
+
+
+def _file_if_unfiled(stored: Row, values: dict) -> bool:
+    """The compare-and-set: write the values that change, only while the row is unclassified."""
     was = stored._mapping
     changed = {name: value for name, value in values.items() if value != was[name]}
-    if db.session.execute(_FILE, changed | {"msg_id": stored.id}).rowcount != 1:
-        return False
-    if attachments:
-        db.session.execute(_ADD_ATTACHMENTS, [row | {"message_id": stored.id} for row in attachments])
-    if not has_thread:
-        return True
+    return db.session.execute(_FILE, changed | {"msg_id": stored.id}).rowcount == 1
+
+
+def _touch_conversation(decision: Decision, sort_at: datetime) -> None:
+    """Move a known conversation's activity to this message and out of the archive (notes do not)."""
     thread = decision.thread
-    moves_thread = thread is not None and not decision.is_note
-    if moves_thread and (
-        thread.is_archived or thread.last_message_at is None or sort_at > thread.last_message_at
-    ):
+    if thread is None or decision.is_note:
+        return
+    if thread.is_archived or thread.last_message_at is None or sort_at > thread.last_message_at:
         db.session.execute(_TOUCH, {"thread_id": thread.id, "at": sort_at})
-    if bounced is not None:
-        _record_bounce(bounced, decision.bounce)
-    recipients = [{"message_id": stored.id, "user_id": u} for u in dict.fromkeys(decision.recipient_user_ids)]
+
+
+def _add_recipients(message_id: int, user_ids: list[int]) -> None:
+    """The team members whose Inbox the message reaches (each once)."""
+    recipients = [{"message_id": message_id, "user_id": u} for u in dict.fromkeys(user_ids)]
     if recipients:
         db.session.execute(_ADD_RECIPIENTS, recipients)
-    return True
 
 
 def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> int:
