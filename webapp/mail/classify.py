@@ -239,7 +239,7 @@ class MailFacts:
     parsed: ParsedMail
     sha256: str
     envelope_to: Iterable[str] | None
-    settings: Settings
+    settings: MailDomain
     own_id: int | None
     may_be_duplicate: bool
 
