@@ -9,12 +9,11 @@ from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import (
-    INBOUND,
-    OUTBOUND,
     Attachment,
     Candidate,
     CandidateEmail,
     CandidateFollow,
+    Direction,
     Message,
     MessageRecipient,
     Offer,
@@ -150,7 +149,7 @@ class Factory:
         self,
         thread: Thread | None = None,
         *,
-        direction: str = INBOUND,
+        direction: str = Direction.INBOUND,
         candidate=None,
         sender: User | None = None,
         to_users=(),
@@ -164,9 +163,9 @@ class Factory:
         """One message; a new thread (with the candidate) is made when none is given."""
         thread = db.session.get(Thread, (thread or self.thread(subject, candidate=candidate)).id)
         at = at or self.tick()
-        status = status or ("received" if direction == INBOUND else "sent")
+        status = status or ("received" if direction == Direction.INBOUND else "sent")
         if from_address is None:
-            if direction == OUTBOUND and sender:
+            if direction == Direction.OUTBOUND and sender:
                 from_address = f"{sender.inbound_local}@mail.test"
             elif candidate:
                 from_address = candidate.emails[0].email
@@ -179,7 +178,7 @@ class Factory:
             subject=subject or thread.subject,
             from_address=from_address,
             to_addresses=kw.pop("to_addresses", None)
-            or ([candidate.emails[0].email] if (candidate and direction == OUTBOUND) else []),
+            or ([candidate.emails[0].email] if (candidate and direction == Direction.OUTBOUND) else []),
             snippet=f"snippet {thread.subject}",
             body_text=kw.pop("body_text", None) or f"Body of {subject or thread.subject}",
             candidate_id=candidate.id if candidate else None,

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.helpers import row_subjects
-from webapp.models import OUTBOUND
+from webapp.models import Direction
 
 HTMX_PANE = {"HX-Request": "true", "HX-Target": "message-pane"}
 HTMX_LIST = {"HX-Request": "true", "HX-Target": "message-list"}
@@ -24,10 +24,16 @@ def _secret_mail(make, team, slug):
     if slug == "inbox":
         return make.message(candidate=team.sue, to_users=[team.rita], subject=subject)
     if slug == "sent":
-        return make.message(direction=OUTBOUND, sender=team.rita, candidate=team.sue, subject=subject)
+        return make.message(
+            direction=Direction.OUTBOUND, sender=team.rita, candidate=team.sue, subject=subject
+        )
     if slug == "scheduled":
         return make.message(
-            direction=OUTBOUND, sender=team.rita, candidate=team.sue, subject=subject, status="scheduled"
+            direction=Direction.OUTBOUND,
+            sender=team.rita,
+            candidate=team.sue,
+            subject=subject,
+            status="scheduled",
         )
     if slug == "followed-candidates":
         make.follow(team.rita, team.sue)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.mail import access, bulk, folders
-from webapp.models import OUTBOUND, Offer, User
+from webapp.models import Direction, Offer, User
 from webapp.people import queries
 
 # candidate key: (offers it is placed on, who may see it besides the admin)
@@ -56,7 +56,9 @@ def world(app, make):
     }
     make.message(candidate=w.candidates["secret-mailed"], to_users=[w.users["sam"]])
     make.message(candidate=w.candidates["unplaced-to-sam"], to_users=[w.users["sam"]])
-    make.message(direction=OUTBOUND, sender=w.users["rita"], candidate=w.candidates["unplaced-by-rita"])
+    make.message(
+        direction=Direction.OUTBOUND, sender=w.users["rita"], candidate=w.candidates["unplaced-by-rita"]
+    )
     return w
 
 

@@ -72,14 +72,14 @@ def test_demo_mail_is_filed_and_sent_as_real_mail_is(app, demo):
     from sqlalchemy import select
 
     from webapp.extensions import db
-    from webapp.models import INBOUND, OUTBOUND, Message, SentCopy
+    from webapp.models import Direction, Message, SentCopy
 
     with app.app_context():
-        received = db.session.scalars(select(Message).where(Message.direction == INBOUND)).all()
+        received = db.session.scalars(select(Message).where(Message.direction == Direction.INBOUND)).all()
         assert all(m.classified_at and m.source == "smtp" for m in received)
         outcomes = {m.outcome for m in received}
         assert {"candidate", "reply", "non_candidate", "incoming_cv", "auto_reply"} <= outcomes
-        sent = db.session.scalars(select(Message).where(Message.direction == OUTBOUND)).all()
+        sent = db.session.scalars(select(Message).where(Message.direction == Direction.OUTBOUND)).all()
         copies = set(db.session.scalars(select(SentCopy.message_id)))
         assert {m.status for m in sent} == {"sent", "failed", "scheduled"}
         assert all(m.id in copies and m.raw_sha256 for m in sent if m.status == "sent")

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.helpers import row_subjects
-from webapp.models import OUTBOUND
+from webapp.models import Direction
 
 
 @pytest.fixture
@@ -49,16 +49,22 @@ def test_inbox_has_candidate_mail_addressed_to_me_only(client, auth, make, world
 
 
 def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, world):
-    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Sent one")
-    make.message(direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Failed one",
+    make.message(direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice, subject="Sent one")
+    make.message(direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice, subject="Failed one",
                  status="failed", error="550 no such user")  # fmt: skip
     make.message(
-        direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Later", status="scheduled"
+        direction=Direction.OUTBOUND,
+        sender=world.rita,
+        candidate=world.alice,
+        subject="Later",
+        status="scheduled",
     )
-    make.message(direction=OUTBOUND, sender=world.sam, candidate=world.bob, subject="Sam's")
-    make.message(direction=OUTBOUND, sender=world.rita, subject="To a vendor", from_address="rita@mail.test")
+    make.message(direction=Direction.OUTBOUND, sender=world.sam, candidate=world.bob, subject="Sam's")
+    make.message(
+        direction=Direction.OUTBOUND, sender=world.rita, subject="To a vendor", from_address="rita@mail.test"
+    )
     archived = make.thread("Archived but sent", candidate=world.alice, archived=True)
-    make.message(archived, direction=OUTBOUND, sender=world.rita, candidate=world.alice)
+    make.message(archived, direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice)
 
     subjects = folder_subjects(client, auth, world.rita, "sent")
     assert subjects == ["Archived but sent", "To a vendor", "Failed one", "Sent one"]
@@ -68,7 +74,7 @@ def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, worl
 
 
 def test_scheduled_mail_leaves_send_later_once_sent(app, client, auth, make, world):
-    msg = make.message(direction=OUTBOUND, sender=world.rita, candidate=world.alice, subject="Due tomorrow",
+    msg = make.message(direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice, subject="Due tomorrow",
                        status="scheduled")  # fmt: skip
     assert folder_subjects(client, auth, world.rita, "scheduled") == ["Due tomorrow"]
     assert folder_subjects(client, auth, world.sam, "scheduled") == []
@@ -92,7 +98,7 @@ def test_all_candidates_follows_offer_access(client, auth, make, world):
     make.message(candidate=world.paul, subject="Paul (pool)")
     make.message(subject="Stranger mail", from_address="x@stranger.test")
     unplaced = make.thread("Una, rita wrote", candidate=world.una)
-    make.message(unplaced, direction=OUTBOUND, sender=world.rita, candidate=world.una)
+    make.message(unplaced, direction=Direction.OUTBOUND, sender=world.rita, candidate=world.una)
     auto = make.thread("Only an auto-reply", candidate=world.alice)
     make.message(auto, candidate=world.alice, is_auto_reply=True)
 
@@ -133,7 +139,10 @@ def test_followed_jobs_only_offers_i_follow_and_can_access(client, auth, make, w
 def test_non_candidates_team_wide_and_never_candidate_mail(client, auth, make, world):
     make.message(to_users=[world.rita], subject="Agency pitch", from_address="jane@agency.test")
     make.message(
-        direction=OUTBOUND, sender=world.ada, subject="Invoice question", from_address="ada@mail.test"
+        direction=Direction.OUTBOUND,
+        sender=world.ada,
+        subject="Invoice question",
+        from_address="ada@mail.test",
     )
     make.message(candidate=world.alice, subject="Alice mail")
     old = make.thread("Archived vendor mail", archived=True)
@@ -186,7 +195,7 @@ def test_incoming_cv_by_job_access_company_inbox_admins_only(client, auth, make,
 
 def test_unplaced_candidate_seen_only_by_people_in_the_conversation(client, auth, make, world):
     t = make.thread("Una talks to rita", candidate=world.una)
-    make.message(t, direction=OUTBOUND, sender=world.rita, candidate=world.una)
+    make.message(t, direction=Direction.OUTBOUND, sender=world.rita, candidate=world.una)
     make.message(t, candidate=world.una, to_users=[world.rita])
 
     assert folder_subjects(client, auth, world.rita, "inbox") == ["Una talks to rita"]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests.corpus import corpus_files
 from tests.mailmaker import dsn, raw_mail
 from webapp.extensions import db
-from webapp.models import OUTBOUND, Message, MessageRecipient, Thread
+from webapp.models import Direction, Message, MessageRecipient, Outcome, Thread
 
 DOMAIN = "mail.demo.test"
 
@@ -84,7 +84,7 @@ def test_incoming_cv_to_a_job_and_to_the_company_inbox(app, team):
 
 def test_reply_joins_its_thread_by_headers_and_unarchives_it(app, make, team):
     thread = make.thread("Interview", candidate=team.alice, archived=True)
-    sent = make.message(thread, direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     result, msg = outcome(
         app, raw_mail(subject="Re: Interview", in_reply_to=sent.message_id, to="x@elsewhere.test")
     )
@@ -101,7 +101,7 @@ def test_reply_found_by_the_reply_token_alone(app, make, team):
     from webapp.mail.addresses import reply_address
 
     thread = make.thread("Offer", candidate=team.alice)
-    make.message(thread, direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     address = reply_address(thread.id, DOMAIN, app.config["INBOUND_SECRET"])
     result, msg = outcome(app, raw_mail(subject="thanks!", to=address))
     assert result == "reply" and msg.thread_id == thread.id
@@ -130,7 +130,7 @@ def test_duplicate_same_id_same_bytes_but_same_id_other_bytes_is_kept(app, team)
 
 def test_bounce_fails_the_sent_message_it_reports(app, make, team):
     thread = make.thread("Interview", candidate=team.alice)
-    sent = make.message(thread, direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     result, msg = outcome(app, dsn(sent.message_id, "alice@outside.test"))
     assert result == "bounce" and msg.thread_id == thread.id and msg.is_auto_reply
     failed = row(app, sent.id)
@@ -141,7 +141,7 @@ def test_bounce_fails_the_sent_message_it_reports(app, make, team):
 def test_bounce_found_by_its_verp_return_path(app, make, team):
     from webapp.mail.addresses import bounce_address
 
-    sent = make.message(direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    sent = make.message(direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     verp = bounce_address(sent.id, DOMAIN, app.config["INBOUND_SECRET"])
     result, _ = outcome(app, dsn("<unknown@nowhere>", "alice@outside.test", to=verp), envelope_to=[verp])
     assert result == "bounce"
@@ -149,7 +149,7 @@ def test_bounce_found_by_its_verp_return_path(app, make, team):
 
 
 def test_delay_shows_as_delayed_not_failed(app, make, team):
-    sent = make.message(direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    sent = make.message(direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     result, _ = outcome(app, dsn(sent.message_id, "alice@outside.test", action="delayed", status="4.4.7",
                                  diagnostic="Connection timed out; will retry"))  # fmt: skip
     assert result == "bounce"
@@ -163,7 +163,7 @@ def test_delay_shows_as_delayed_not_failed(app, make, team):
 
 def test_auto_reply_joins_as_a_note_never_unread(app, client, auth, make, team):
     thread = make.thread("Interview", candidate=team.alice)
-    sent = make.message(thread, direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     raw = raw_mail(subject="Out of office: Interview", in_reply_to=sent.message_id,
                    headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
     result, msg = outcome(app, raw)
@@ -184,7 +184,7 @@ def test_auto_reply_without_a_conversation_opens_none(app, team):
 def test_a_reply_to_a_known_conversation_stays_a_reply_even_to_a_cv_address(app, make, team):
     """The rules' order: a reply comes before incoming CV (the conversation keeps its scope)."""
     thread = make.thread("Interview", candidate=team.alice)
-    sent = make.message(thread, direction=OUTBOUND, sender=team.rita, candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     raw = raw_mail(in_reply_to=sent.message_id, to=f"cv+backend@{DOMAIN}")
     result, msg = outcome(app, raw, envelope_to=[f"cv+backend@{DOMAIN}"])
     assert result == "reply" and msg.thread_id == thread.id and not msg.is_cv
@@ -265,9 +265,7 @@ def test_every_corpus_message_is_classified_or_quarantined_by_the_worker(app, te
         rows = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(ids)))}
     assert len(rows) == len(files)  # stored == sent in
     outcomes = {name: rows[i].outcome for name, i in zip(corpus, ids, strict=True)}
-    from webapp.mail.classify import OUTCOMES
-
-    assert {n: o for n, o in outcomes.items() if o not in OUTCOMES} == {}
+    assert {n: o for n, o in outcomes.items() if o not in set(Outcome)} == {}
     bounces = {name: o for name, o in outcomes.items() if "/bounce/" in name}
     assert bounces and set(bounces.values()) == {"bounce"}, bounces
     assert outcomes["hiremail/nested-too-deep.eml"] == "quarantined"

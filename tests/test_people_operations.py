@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.mail import people
-from webapp.models import OUTBOUND, Attachment, AuditLog, Candidate, CandidateFile, Message, Thread, User
+from webapp.models import Attachment, AuditLog, Candidate, CandidateFile, Direction, Message, Thread, User
 
 
 @pytest.fixture
@@ -22,11 +22,13 @@ def jane(make, team):
     """Jane wrote in two conversations and Rita answered her once; one note is internal."""
     first = make.thread("Freelance offer")
     make.message(first, from_address="jane@agency.test", to_users=[team.rita])
-    make.message(first, direction=OUTBOUND, sender=team.rita, to_addresses=["jane@agency.test"])
+    make.message(first, direction=Direction.OUTBOUND, sender=team.rita, to_addresses=["jane@agency.test"])
     second = make.thread("Another idea")
     make.message(second, from_address="jane@agency.test")
     make.message(second, from_address="jane@agency.test", is_internal=True)
-    make.message(second, direction=OUTBOUND, sender=team.rita, to_addresses=["mary.jane@agency.test"])
+    make.message(
+        second, direction=Direction.OUTBOUND, sender=team.rita, to_addresses=["mary.jane@agency.test"]
+    )
     return first, second
 
 
@@ -46,7 +48,7 @@ def mail_of(candidate_id: int) -> list[str]:
     rows = db.session.scalars(
         select(Message).where(Message.candidate_id == candidate_id).order_by(Message.id)
     )
-    return [m.from_address if m.direction != OUTBOUND else f"to {m.to_addresses[0]}" for m in rows]
+    return [m.from_address if m.direction != Direction.OUTBOUND else f"to {m.to_addresses[0]}" for m in rows]
 
 
 def audit_log() -> list[tuple[str, dict]]:

@@ -19,19 +19,8 @@ from webapp.mail.autoreply import auto_reply_reason
 from webapp.mail.bounce import BounceReport, parse_bounce
 from webapp.mail.domain import MailDomain
 from webapp.mail.parse import ParsedMail
-from webapp.models import OUTBOUND, CandidateEmail, Message, Offer, Placement, Thread, User
+from webapp.models import CandidateEmail, Direction, Message, Offer, Outcome, Placement, Thread, User
 
-OUTCOMES = (
-    "duplicate",
-    "bounce",
-    "auto_reply",
-    "reply",
-    "incoming_cv",
-    "candidate",
-    "internal",
-    "non_candidate",
-    "quarantined",
-)
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # The look-ups below run for every inbound message: built once, with bound parameters, over
 # the tables (Core rows, not ORM objects: nothing here changes them, and loading entities cost
@@ -74,11 +63,11 @@ _OUTBOUND_COLUMNS = (
     _messages.c.delivery_state,
 )  # fmt: skip
 _OUTBOUND_BY_ID = select(*_OUTBOUND_COLUMNS).where(
-    _messages.c.id == bindparam("id"), _messages.c.direction == OUTBOUND
+    _messages.c.id == bindparam("id"), _messages.c.direction == Direction.OUTBOUND
 )
 _OUTBOUND_BY_MESSAGE_ID = (
     select(*_OUTBOUND_COLUMNS)
-    .where(_messages.c.message_id == bindparam("mid"), _messages.c.direction == OUTBOUND)
+    .where(_messages.c.message_id == bindparam("mid"), _messages.c.direction == Direction.OUTBOUND)
     .order_by(_messages.c.id.desc())
     .limit(1)
 )
@@ -92,7 +81,7 @@ EARLIER_COPY = (
     .where(
         _earlier.c.raw_sha256 == _messages.c.raw_sha256,
         _earlier.c.id < _messages.c.id,
-        or_(_earlier.c.outcome.is_(None), _earlier.c.outcome != "duplicate"),
+        or_(_earlier.c.outcome.is_(None), _earlier.c.outcome != Outcome.DUPLICATE),
     )
     .limit(1)
     .correlate(_messages)
@@ -185,7 +174,7 @@ def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Row | None, 
             return (
                 _thread(found.thread_id),
                 "In-Reply-To/References match",
-                found.direction == OUTBOUND,
+                found.direction == Direction.OUTBOUND,
             )
     return None, "", False
 
@@ -213,7 +202,7 @@ def _duplicate_query(has_message_id: bool, has_own_id: bool):
     """An earlier message with the same bytes (and Message-ID, when there is one)."""
     query = select(_messages.c.id).where(
         _messages.c.raw_sha256 == bindparam("sha"),
-        or_(_messages.c.outcome.is_(None), _messages.c.outcome != "duplicate"),
+        or_(_messages.c.outcome.is_(None), _messages.c.outcome != Outcome.DUPLICATE),
     )
     if has_message_id:
         query = query.where(_messages.c.message_id == bindparam("mid"))
@@ -289,7 +278,7 @@ def _duplicate(mail: MailFacts) -> Decision | None:
     original = db.session.scalar(query, {"sha": mail.sha256, "mid": parsed.message_id, "own_id": mail.own_id})
     if original is None:
         return None
-    return Decision("duplicate", f"same Message-ID and content as message #{original}")
+    return Decision(Outcome.DUPLICATE, f"same Message-ID and content as message #{original}")
 
 
 def _bounce(mail: MailFacts) -> Decision | None:
@@ -304,9 +293,9 @@ def _bounce(mail: MailFacts) -> Decision | None:
     bounced, how = _bounced_message(report, mail.targets)
     kind = "delivery delay" if report.is_delay else "delivery failure"
     if bounced is None:
-        return Decision("bounce", f"{kind} report; {how}", new_thread=True, bounce=report)
+        return Decision(Outcome.BOUNCE, f"{kind} report; {how}", new_thread=True, bounce=report)
     return Decision(
-        "bounce",
+        Outcome.BOUNCE,
         f"{kind} report for message #{bounced.id}; {how}",
         thread=_thread(bounced.thread_id),
         is_note=True,
@@ -328,10 +317,10 @@ def _auto_reply(mail: MailFacts) -> Decision | None:
     thread, matched, _ = mail.answered
     if thread is None:
         return Decision(
-            "auto_reply", f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
+            Outcome.AUTO_REPLY, f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
         )
     return Decision(
-        "auto_reply",
+        Outcome.AUTO_REPLY,
         f"{reason}; attached as a note ({matched})",
         thread=thread,
         is_note=True,
@@ -354,7 +343,7 @@ def _reply(mail: MailFacts) -> Decision | None:
     is_internal = sender_user is not None
     recipients = mail.addressed + (_thread_writers(thread) if answers_us else [])
     return Decision(
-        "reply",
+        Outcome.REPLY,
         matched + (" (from a team member)" if is_internal else ""),
         thread=thread,
         candidate_id=None if is_internal else (mail.candidate_id or thread.candidate_id),
@@ -376,7 +365,7 @@ def _incoming_cv(mail: MailFacts) -> Decision | None:
     offer = db.session.execute(_JOB_BY_SLUG, {"slug": target.value}).first() if target.value else None
     where = f"the CV address of {offer.title}" if offer else "the company CV inbox"
     return Decision(
-        "incoming_cv",
+        Outcome.INCOMING_CV,
         f"sent to {where}",
         new_thread=True,
         is_cv=True,
@@ -394,7 +383,7 @@ def _candidate(mail: MailFacts) -> Decision | None:
     if mail.candidate_id is None:
         return None
     return Decision(
-        "candidate",
+        Outcome.CANDIDATE,
         f"the sender {mail.sender} is a candidate's address",
         new_thread=True,
         candidate_id=mail.candidate_id,
@@ -412,7 +401,7 @@ def _internal(mail: MailFacts) -> Decision | None:
     if sender_user is None:
         return None
     return Decision(
-        "internal",
+        Outcome.INTERNAL,
         f"the sender is team member {sender_user.email}",
         new_thread=True,
         recipient_user_ids=[u for u in mail.addressed if u != sender_user.id],
@@ -424,7 +413,7 @@ def _internal(mail: MailFacts) -> Decision | None:
 def _non_candidate(mail: MailFacts) -> Decision:
     """What no rule took: mail from outside the candidate database (team-wide Non-candidates)."""
     return Decision(
-        "non_candidate",
+        Outcome.NON_CANDIDATE,
         f"the sender {mail.sender or '(none)'} is not in the candidate database",
         new_thread=True,
         recipient_user_ids=mail.addressed,

@@ -14,7 +14,7 @@ from webapp.mail.bounce import BounceReport
 from webapp.mail.classify import Decision
 from webapp.mail.parse import ParsedMail
 from webapp.mail.storage import BlobStore
-from webapp.models import Attachment, Message, MessageRecipient, Thread
+from webapp.models import Attachment, DeliveryState, Message, MessageRecipient, Outcome, Status, Thread
 from webapp.models.types import UTCDateTime
 
 _messages, _threads = Message.__table__, Thread.__table__
@@ -50,17 +50,20 @@ _TOUCH = (
 # A bounce changes the sent message only from the states the report can apply to.
 _FAIL_SENT = (
     update(_messages)
-    .where(_messages.c.id == bindparam("outbound_id"), _messages.c.status.in_(("sent", "sending", "failed")))
-    .values(status="failed", delivery_state="bounced", error=bindparam("reason"))
+    .where(
+        _messages.c.id == bindparam("outbound_id"),
+        _messages.c.status.in_((Status.SENT, Status.SENDING, Status.FAILED)),
+    )
+    .values(status=Status.FAILED, delivery_state=DeliveryState.BOUNCED, error=bindparam("reason"))
 )
 _DELAY_SENT = (
     update(_messages)
     .where(
         _messages.c.id == bindparam("outbound_id"),
-        _messages.c.status == "sent",
-        or_(_messages.c.delivery_state.is_(None), _messages.c.delivery_state != "bounced"),
+        _messages.c.status == Status.SENT,
+        or_(_messages.c.delivery_state.is_(None), _messages.c.delivery_state != DeliveryState.BOUNCED),
     )
-    .values(delivery_state="delayed", error=bindparam("reason"))
+    .values(delivery_state=DeliveryState.DELAYED, error=bindparam("reason"))
 )
 
 
@@ -149,7 +152,8 @@ def _in_folders(decision: Decision) -> bool:
     A duplicate, and an auto-reply to nothing we know, are stored and counted but in no folder.
     """
     return not (
-        decision.outcome == "duplicate" or (decision.outcome == "auto_reply" and decision.thread is None)
+        decision.outcome == Outcome.DUPLICATE
+        or (decision.outcome == Outcome.AUTO_REPLY and decision.thread is None)
     )
 
 
@@ -219,8 +223,8 @@ def file_quarantine(message_id: int, parsed: ParsedMail | None, problems: list[s
     """Keep the message out of every folder, with what was wrong; False if it was already filed."""
     values = {
         "msg_id": message_id,
-        "status": "quarantined",
-        "outcome": "quarantined",
+        "status": Status.QUARANTINED,
+        "outcome": Outcome.QUARANTINED,
         "outcome_reason": "; ".join(problems)[:2000],
         "defects": (list(parsed.defects) if parsed else []) + problems,
         "classified_at": now,

@@ -11,7 +11,7 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.filing import FILED_COLUMNS, file_decision, file_quarantine
 from webapp.mail.parse import Limits, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
-from webapp.models import INBOUND, Message
+from webapp.models import Direction, Message, Outcome, Status
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def store_inbound(
     """Keep the bytes and an unclassified row (flushed); nothing is parsed yet, so nothing can fail."""
     now = utcnow()
     msg = Message(
-        direction=INBOUND,
-        status="received",
+        direction=Direction.INBOUND,
+        status=Status.RECEIVED,
         raw_sha256=store.put(raw),
         raw_size=len(raw),
         source=source,
@@ -84,7 +84,7 @@ def classify_stored(
             limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
         )
         if problems:
-            outcome = "quarantined"
+            outcome = Outcome.QUARANTINED
             filed = file_quarantine(message_id, parsed, problems, now)
         else:
             decision = decide(
@@ -98,7 +98,7 @@ def classify_stored(
         log.exception("classifying message %s failed; quarantining it", message_id)
         db.session.rollback()
         problems = [f"classification failed: {type(exc).__name__}: {exc}"[:500]]
-        return _settle(message_id, file_quarantine(message_id, parsed, problems, now), "quarantined")
+        return _settle(message_id, file_quarantine(message_id, parsed, problems, now), Outcome.QUARANTINED)
 
 
 def _settle(message_id: int, filed: bool, outcome: str) -> str | None:
@@ -123,7 +123,9 @@ def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 10
         db.session.scalars(
             select(Message.id)
             .where(
-                Message.outcome.is_(None), Message.direction == INBOUND, Message.created_at < now - min_age
+                Message.outcome.is_(None),
+                Message.direction == Direction.INBOUND,
+                Message.created_at < now - min_age,
             )
             .order_by(Message.id)
             .limit(limit)

@@ -5,8 +5,6 @@ from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, Ca
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
-    INBOUND,
-    OUTBOUND,
     PENDING_STATUSES,
     Attachment,
     BulkSend,
@@ -32,8 +30,6 @@ __all__ = [
     "Direction",
     "Outcome",
     "Status",
-    "INBOUND",
-    "OUTBOUND",
     "Attachment",
     "AuditLog",
     "BulkSend",

@@ -72,11 +72,6 @@ def check_in(column: str, enum: type[StrEnum]) -> str:
     return f"{column} IN ({values})"
 
 
-# Kept for the modules not yet moved to the enums.
-INBOUND, OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
-STATUSES = tuple(Status)
-
-
 class Thread(Model):
     """A conversation: messages joined by In-Reply-To, References or the reply token."""
 
