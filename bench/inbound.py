@@ -51,7 +51,7 @@ from webapp import create_app  # noqa: E402
 from webapp.config import Config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.mail.domain import MailDomain  # noqa: E402
-from webapp.mail.inbound import classify_stored, store_inbound  # noqa: E402
+from webapp.mail.inbound.pipeline import classify_stored, store_inbound  # noqa: E402
 from webapp.mail.storage import BlobStore  # noqa: E402
 from webapp.models import Message, MessageRecipient, Thread  # noqa: E402
 

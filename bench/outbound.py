@@ -6,7 +6,7 @@ them) against an aiosmtpd sink in a process of its own (bench/smtpsink.py) that 
 arrival. Timing the workers rather than the sending code in a loop is deliberate: what a
 recruiter waits for includes RQ, the wake-up job and its work-horse.
 
-Part 1, rate: 1,000 queued messages (--quick: 150), made by `outbound.create` as compose does
+Part 1, rate: 1,000 queued messages (--quick: 150), made by `compose.create` as compose does
 (every tenth with the same 40 KB PDF, as a bulk send would). Timed:
   floor: a bare smtplib loop sending the same raw bytes (`build_raw`, built beforehand) to the
          sink over ONE connection (run before and after the value; the faster counts);
@@ -64,9 +64,9 @@ from bench.smtpsink import read_log  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import Config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.mail import delivery, outbound  # noqa: E402
-from webapp.mail.build import OutgoingFile  # noqa: E402
 from webapp.mail.domain import MailDomain  # noqa: E402
+from webapp.mail.outbound import compose, delivery  # noqa: E402
+from webapp.mail.outbound.build import OutgoingFile  # noqa: E402
 from webapp.mail.storage import BlobStore  # noqa: E402
 from webapp.models import Candidate, CandidateEmail, Message, Offer, OfferAccess, Placement, User  # noqa: E402
 from webapp.models.types import utcnow  # noqa: E402
@@ -329,7 +329,7 @@ def make_team(n_candidates: int) -> tuple[int, list[tuple[str, str]]]:
 
 
 def create_messages(user_id, people, n, settings, store, send_at=None, label="") -> list[int]:
-    """`n` messages made by `outbound.create` as compose makes them; every tenth has a PDF."""
+    """`n` messages made by `compose.create` as compose makes them; every tenth has a PDF."""
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 160  # 40 KB, the same file for all: a bulk send
     user = db.session.get(User, user_id)
     ids = []
@@ -337,12 +337,12 @@ def create_messages(user_id, people, n, settings, store, send_at=None, label="")
         first, address = people[i % len(people)]
         files = [OutgoingFile("Backend-Engineer.pdf", "application/pdf", pdf)] if i % 10 == 0 else []
         extra = "The job description is attached." if files else ""
-        data = outbound.Compose(
+        data = compose.Compose(
             to=[address], subject=f"Interview for Backend Engineer{label}",
             body=BODY.format(first=first, job="Backend Engineer", extra=extra), attachments=files,
             send_at=send_at,
         )  # fmt: skip
-        ids.append(outbound.create(user, data, settings, store).id)
+        ids.append(compose.create(user, data, settings, store).id)
         if i % 250 == 249:
             db.session.commit()
     db.session.commit()

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from webapp.extensions import db
-from webapp.mail import access, bulk, folders
+from webapp.mail.outbound import bulk
+from webapp.mail.read import access, folders
 from webapp.models import Direction, Offer, User
 from webapp.people import queries
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-PUBLIC = {"auth.login", "main.healthz", "static", "inbound.raw"}  # the webhook signs instead
+PUBLIC = {"auth.login", "main.healthz", "static", "receiving.raw"}  # the webhook signs instead
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 import pytest
 
 from tests.corpus import corpus_files
-from webapp.mail.autoreply import auto_reply_reason, is_bulk
+from webapp.mail.inbound.autoreply import auto_reply_reason, is_bulk
 
 
 def _mail(subject: str = "Re: Interview on Tuesday", **headers: str) -> EmailMessage:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.corpus import corpus_files, has_shared
-from webapp.mail.bounce import DIAGNOSTIC_LENGTH, parse_bounce
+from webapp.mail.inbound.bounce import DIAGNOSTIC_LENGTH, parse_bounce
 
 BOUNCES = corpus_files("flanker/bounce")
 

@@ -56,8 +56,8 @@ def problems_listed(html: str) -> list[str]:
 
 def send_oldest(app, count) -> None:
     """Send the `count` oldest due messages, as a drain's claimed batch does."""
-    from webapp.mail import delivery
-    from webapp.mail.transport import transport_for
+    from webapp.mail.outbound import delivery
+    from webapp.mail.outbound.transport import transport_for
     from webapp.services import blob_store, mail_domain
 
     with app.app_context():
@@ -263,7 +263,7 @@ def test_template_fills_the_fields_and_the_summary_previews_the_first_recipient(
 
 
 def test_list_action_links_the_candidates_shown(app, team):
-    from webapp.mail.folders import FOLDERS_BY_SLUG
+    from webapp.mail.read.folders import FOLDERS_BY_SLUG
 
     row = type("Row", (), {})
     rows = []

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from webapp import services
 from webapp.extensions import db
-from webapp.mail import bulk
+from webapp.mail.outbound import bulk
 from webapp.models import BulkSend, Message, Offer, User
 
 COMPANY = "Acme"

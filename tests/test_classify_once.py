@@ -10,7 +10,7 @@ from webapp.models import Message, MessageRecipient, Thread
 
 def stored(app, raw: bytes) -> int:
     """Store the bytes as an entry point does, without queueing anything."""
-    from webapp.mail.inbound import store_inbound
+    from webapp.mail.inbound.pipeline import store_inbound
     from webapp.services import blob_store
 
     with app.app_context():
@@ -26,7 +26,7 @@ def counts() -> tuple[int, int]:
 
 
 def test_one_commit_files_the_message(app, team):
-    from webapp.jobs.inbound import classify_job
+    from webapp.jobs.classify import classify_job
 
     message_id = stored(app, raw_mail(attachment=("cv.pdf", b"%PDF-1.4")))
     with app.app_context():
@@ -46,11 +46,11 @@ def test_one_commit_files_the_message(app, team):
 
 def test_a_message_filed_meanwhile_by_another_worker_keeps_that_outcome(app, team, monkeypatch):
     """The compare-and-set: the second worker writes nothing, not even the thread it would open."""
-    from webapp.jobs.inbound import classify_job
-    from webapp.mail import inbound
+    from webapp.jobs.classify import classify_job
+    from webapp.mail.inbound import pipeline
 
     message_id = stored(app, raw_mail())
-    real_decide = inbound.decide
+    real_decide = pipeline.decide
 
     def decide_while_another_worker_files_it(*args, **kwargs):
         decision = real_decide(*args, **kwargs)
@@ -62,7 +62,7 @@ def test_a_message_filed_meanwhile_by_another_worker_keeps_that_outcome(app, tea
             )
         return decision
 
-    monkeypatch.setattr(inbound, "decide", decide_while_another_worker_files_it)
+    monkeypatch.setattr(pipeline, "decide", decide_while_another_worker_files_it)
     with app.app_context():
         before = counts()
         assert classify_job(message_id) == "non_candidate"
@@ -75,41 +75,41 @@ def test_a_worker_that_dies_half_way_leaves_the_message_for_the_sweep(app, team,
     """Nothing is committed before the outcome: a crash (not an exception) leaves no trace."""
     from datetime import timedelta
 
-    from webapp.jobs.inbound import classify_job
-    from webapp.mail import inbound
+    from webapp.jobs.classify import classify_job
+    from webapp.mail.inbound import pipeline
 
     message_id = stored(app, raw_mail())
-    real_file = inbound.file_decision
+    real_file = pipeline.file_decision
 
     def file_then_die(*args, **kwargs):
         real_file(*args, **kwargs)  # thread, row, recipients written, not committed
         raise SystemExit("the work-horse was killed")
 
-    monkeypatch.setattr(inbound, "file_decision", file_then_die)
+    monkeypatch.setattr(pipeline, "file_decision", file_then_die)
     with app.app_context():
         before = counts()
         with pytest.raises(SystemExit):
             classify_job(message_id)
         assert counts() == before
         assert db.session.get(Message, message_id).outcome is None
-        assert inbound.unclassified_ids(min_age=timedelta(0)) == [message_id]
-    monkeypatch.setattr(inbound, "file_decision", real_file)
+        assert pipeline.unclassified_ids(min_age=timedelta(0)) == [message_id]
+    monkeypatch.setattr(pipeline, "file_decision", real_file)
     with app.app_context():
         assert classify_job(message_id) == "candidate"
 
 
 def test_an_exception_while_filing_quarantines_without_half_a_classification(app, team, monkeypatch):
-    from webapp.jobs.inbound import classify_job
-    from webapp.mail import inbound
+    from webapp.jobs.classify import classify_job
+    from webapp.mail.inbound import pipeline
 
     message_id = stored(app, raw_mail())
-    real_file = inbound.file_decision
+    real_file = pipeline.file_decision
 
     def file_then_fail(*args, **kwargs):
         real_file(*args, **kwargs)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(inbound, "file_decision", file_then_fail)
+    monkeypatch.setattr(pipeline, "file_decision", file_then_fail)
     with app.app_context():
         before = counts()
         assert classify_job(message_id) == "quarantined"
@@ -137,8 +137,8 @@ def queued(app) -> list[int]:
 
 
 def test_the_sweep_leaves_a_message_waiting_behind_a_backlog_alone(app, team, redis, sweep_now):
+    from webapp.jobs.classify import sweep_unclassified
     from webapp.jobs.enqueue import enqueue_classify
-    from webapp.jobs.inbound import sweep_unclassified
 
     message_id = stored(app, raw_mail())
     with app.app_context():
@@ -153,8 +153,8 @@ def test_a_message_that_keeps_killing_its_worker_ends_quarantined(app, team, red
     again, MAX_REQUEUES times, then kept quarantined for an admin instead of retried forever."""
     from rq.job import Job
 
-    from webapp.jobs.inbound import sweep_unclassified
-    from webapp.mail.inbound import MAX_REQUEUES
+    from webapp.jobs.classify import sweep_unclassified
+    from webapp.mail.inbound.pipeline import MAX_REQUEUES
     from webapp.queues import get_queue
 
     message_id = stored(app, raw_mail())
@@ -174,8 +174,8 @@ def test_a_message_that_keeps_killing_its_worker_ends_quarantined(app, team, red
 
 
 def test_a_classified_message_is_not_requeued_by_a_late_sweep(app, team, redis, sweep_now):
-    from webapp.jobs.inbound import classify_job
-    from webapp.mail.inbound import requeue_or_give_up
+    from webapp.jobs.classify import classify_job
+    from webapp.mail.inbound.pipeline import requeue_or_give_up
 
     message_id = stored(app, raw_mail())
     with app.app_context():

@@ -11,9 +11,9 @@ from tests.test_outbound import create, drain_once, load
 from webapp.extensions import db
 from webapp.jobs.enqueue import wake_sender
 from webapp.jobs.send import hand_over_marks, reconcile_job
-from webapp.mail import delivery
-from webapp.mail.delivery import HandOverMarks
-from webapp.mail.transport import transport_for
+from webapp.mail.outbound import delivery
+from webapp.mail.outbound.delivery import HandOverMarks
+from webapp.mail.outbound.transport import transport_for
 from webapp.models import Message
 from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain
@@ -102,7 +102,7 @@ def test_a_permanent_refusal_fails_that_message_and_the_drain_goes_on(app, team,
 
 
 def test_a_new_connection_after_the_per_connection_limit(app, team, smtp, redis, monkeypatch):
-    from webapp.mail.transport import SmtpTransport
+    from webapp.mail.outbound.transport import SmtpTransport
 
     monkeypatch.setattr(SmtpTransport, "MESSAGES_PER_CONNECTION", 2)
     for i in range(5):
@@ -298,10 +298,10 @@ def test_a_connection_lost_after_the_body_is_unknown_not_retried(app, team, redi
 def test_jobs_are_queued_by_a_path_that_names_them():
     from werkzeug.utils import import_string
 
-    from webapp.jobs import enqueue, inbound, send
+    from webapp.jobs import classify, enqueue, send
 
     assert import_string(enqueue.SEND_DUE_JOB) is send.send_due_job
-    assert import_string(enqueue.CLASSIFY_JOB) is inbound.classify_job
+    assert import_string(enqueue.CLASSIFY_JOB) is classify.classify_job
 
 
 def test_the_enqueue_module_imports_no_job_module():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.mail import folders
+from webapp.mail.read import folders
 
 USERS = ("ada@demo.test", "rita@demo.test", "sam@demo.test")
 

@@ -106,7 +106,7 @@ def _wait_for_listener(port: int, timeout: float = 5.0) -> None:
 
 
 def test_the_app_sending_through_a_real_server_fails_the_test(app, team, smtp_guard):
-    from webapp.mail.transport import SmtpTransport, TemporaryError
+    from webapp.mail.outbound.transport import SmtpTransport, TemporaryError
 
     # The transport takes the refusal for a dead server (a temporary error)...
     with pytest.raises(TemporaryError):

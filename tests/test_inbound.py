@@ -26,8 +26,8 @@ def team(make_team):
 
 def receive(app, raw: bytes, envelope_to=()):
     """Store like an entry point does, then run the classify job inline."""
-    from webapp.inbound.receive import receive as store_and_queue
-    from webapp.jobs.inbound import classify_job
+    from webapp.jobs.classify import classify_job
+    from webapp.receiving.receive import receive as store_and_queue
 
     with app.test_request_context():
         message_id = store_and_queue(raw, "test", envelope_to=envelope_to)
@@ -217,7 +217,7 @@ def test_quarantine_keeps_what_cannot_be_parsed_safely(app, team):
 
 
 def test_classifying_twice_does_nothing_the_second_time(app, team):
-    from webapp.jobs.inbound import classify_job
+    from webapp.jobs.classify import classify_job
 
     message_id = receive(app, raw_mail())
     with app.app_context():
@@ -230,8 +230,8 @@ def test_classifying_twice_does_nothing_the_second_time(app, team):
 
 
 def test_redis_down_still_stores_and_the_sweep_queues_it(app, team, monkeypatch):
-    from webapp.inbound import receive as receive_module
-    from webapp.mail.inbound import unclassified_ids
+    from webapp.mail.inbound.pipeline import unclassified_ids
+    from webapp.receiving import receive as receive_module
 
     def broken_queue(*args, **kwargs):
         raise ConnectionError("redis is down")
@@ -251,8 +251,8 @@ def test_every_corpus_message_is_classified_or_quarantined_by_the_worker(app, te
     from rq import SimpleWorker
     from rq.registry import FailedJobRegistry
 
-    from webapp.inbound.receive import receive as store_and_queue
     from webapp.queues import get_queue
+    from webapp.receiving.receive import receive as store_and_queue
 
     corpus = corpus_files()
     files = list(corpus.values())
@@ -349,9 +349,9 @@ def test_import_dry_run_stores_nothing(app, team, tmp_path):
 
 
 def test_periodic_sweep_runs_once_per_interval_across_workers(app, team, redis, monkeypatch):
-    from webapp.inbound.receive import receive as store_and_queue
     from webapp.jobs import periodic
     from webapp.queues import get_queue
+    from webapp.receiving.receive import receive as store_and_queue
 
     with monkeypatch.context() as m:
         m.setattr("webapp.jobs.enqueue.get_queue", lambda *a, **k: (_ for _ in ()).throw(ConnectionError()))

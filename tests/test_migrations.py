@@ -8,7 +8,7 @@ from webapp.extensions import db
 
 def test_models_and_migrations_agree(app):
     with app.app_context(), db.engine.connect() as conn:
-        from webapp.mail.search import include_in_autogenerate
+        from webapp.mail.read.search import include_in_autogenerate
 
         context = MigrationContext.configure(conn, opts={"include_object": include_in_autogenerate})
         diff = compare_metadata(context, db.metadata)

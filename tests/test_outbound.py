@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.jobs.send import send_due_job
-from webapp.mail import delivery, outbound
-from webapp.mail.outbound import Compose, ComposeError
+from webapp.mail.outbound import compose, delivery
+from webapp.mail.outbound.compose import Compose, ComposeError
 from webapp.models import Message, User
 from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain
@@ -31,7 +31,7 @@ def create(app, user, **kw) -> Message:
     data = Compose(to=kw.pop("to", ["alice@outside.test"]), subject=kw.pop("subject", "Interview"),
                    body=kw.pop("body", "Hello Alice"), **kw)  # fmt: skip
     with app.app_context():
-        msg = outbound.create(db.session.get(User, user.id), data, mail_domain(), blob_store())
+        msg = compose.create(db.session.get(User, user.id), data, mail_domain(), blob_store())
         db.session.commit()
         db.session.refresh(msg)
         db.session.expunge(msg)
@@ -112,13 +112,13 @@ def test_injection_in_names_and_addresses(app, make, team, smtp, redis):
     email = message_from_bytes(smtp.messages[0].data, policy=policy.default)
     assert email["Bcc"] is None and smtp.messages[0].rcpt_tos == ["alice@outside.test"]
     # In an address field, CR/LF only separate entries: "Bcc:" is not an address, never a header.
-    good, bad = outbound.parse_addresses(
+    good, bad = compose.parse_addresses(
         "alice@outside.test\r\nBcc: evil@attacker.test", allow_test_domains=True
     )
     assert good == ["alice@outside.test", "evil@attacker.test"] and bad == ["Bcc:"]
-    good, bad = outbound.parse_addresses("a@b.test\r\n, not-an-address, c@d", allow_test_domains=True)
+    good, bad = compose.parse_addresses("a@b.test\r\n, not-an-address, c@d", allow_test_domains=True)
     assert good == ["a@b.test"] and bad == ["not-an-address", "c@d"]
-    assert outbound.parse_addresses("a@b.test") == ([], ["a@b.test"])  # reserved names, in production
+    assert compose.parse_addresses("a@b.test") == ([], ["a@b.test"])  # reserved names, in production
 
 
 def test_candidates_may_not_be_in_cc_or_bcc(app, team):
@@ -200,10 +200,10 @@ def test_cancel_and_edit_are_compare_and_set(app, team, smtp, redis):
     msg = create(app, team.rita, send_at=later)
     with app.app_context():
         edited = Compose(to=["alice@outside.test"], subject="New subject", body="New body", send_at=later)
-        assert outbound.update_scheduled(msg.id, db.session.get(User, team.rita.id), edited)
-        assert outbound.cancel(msg.id, team.rita.id)
+        assert compose.update_scheduled(msg.id, db.session.get(User, team.rita.id), edited)
+        assert compose.cancel(msg.id, team.rita.id)
         db.session.commit()
-        assert not outbound.cancel(msg.id, team.rita.id)  # already cancelled
+        assert not compose.cancel(msg.id, team.rita.id)  # already cancelled
         db.session.get(Message, msg.id).scheduled_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
     assert drain_once(app) == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.mail import parse
+from webapp.mail.inbound import parse
 
 VALUES = [
     "Alice Able <alice@x.test>", "alice@x.test", "<alice@x.test>", "a@x, b@y", "a@x,b@y ", "Alice  Able <a@x>",

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail import people
 from webapp.models import Attachment, AuditLog, Candidate, CandidateFile, Direction, Message, Thread, User
+from webapp.people import operations as people
 
 
 @pytest.fixture

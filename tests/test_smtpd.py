@@ -20,7 +20,7 @@ def free_port() -> int:
 @pytest.fixture
 def listener(app, make, redis):
     """The listener on a free port, for a team with rita, a job and its CV address."""
-    from webapp.inbound.smtpd import InboundController
+    from webapp.receiving.smtpd import InboundController
 
     make.offer("Backend")
     make.user("Rita Recruiter")
@@ -92,7 +92,7 @@ def test_message_over_the_limit_gets_552(app, listener):
 
 def test_lmtp_answers_once_per_recipient(app, make, redis):
     """LMTP (behind Postfix): one reply per recipient after DATA (smtplib.LMTP reads only one)."""
-    from webapp.inbound.smtpd import InboundController
+    from webapp.receiving.smtpd import InboundController
 
     make.user("Rita Recruiter")
     make.user("Sam Recruiter")

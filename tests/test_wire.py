@@ -7,8 +7,8 @@ from email.policy import SMTP
 
 import pytest
 
-from webapp.mail.build import Draft, OutgoingFile, build
-from webapp.mail.wire import to_bytes
+from webapp.mail.outbound.build import Draft, OutgoingFile, build
+from webapp.mail.outbound.wire import to_bytes
 
 DATE = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 NAMES = ["Rita Recruiter", 'Rita "R" Recruiter', "O'Brien, Siobhán", "Dr. Rita Q. Recruiter", "",

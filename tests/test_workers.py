@@ -49,13 +49,13 @@ def test_send_later_leaves_at_its_time_not_before(app, team, smtp, env):
 
 def test_cancel_wins_over_a_later_send(app, team, smtp, env):
     from webapp.extensions import db
-    from webapp.mail import outbound
+    from webapp.mail.outbound import compose
 
     due = utcnow() + timedelta(seconds=2)
     msg = create(app, team.rita, send_at=due)
     schedule(app, due)
     with app.app_context():
-        assert outbound.cancel(msg.id, team.rita.id)
+        assert compose.cancel(msg.id, team.rita.id)
         db.session.commit()
     worker = start_worker(env)
     try:
@@ -67,8 +67,8 @@ def test_cancel_wins_over_a_later_send(app, team, smtp, env):
 
 def test_edit_changes_what_is_sent(app, team, smtp, env):
     from webapp.extensions import db
-    from webapp.mail import outbound
-    from webapp.mail.outbound import Compose
+    from webapp.mail.outbound import compose
+    from webapp.mail.outbound.compose import Compose
     from webapp.models import User
 
     due = utcnow() + timedelta(seconds=2)
@@ -76,7 +76,7 @@ def test_edit_changes_what_is_sent(app, team, smtp, env):
     schedule(app, due)
     with app.app_context():
         edit = Compose(to=["alice@outside.test"], subject="Updated time", body="Now at 3pm", send_at=due)
-        assert outbound.update_scheduled(msg.id, db.session.get(User, team.rita.id), edit)
+        assert compose.update_scheduled(msg.id, db.session.get(User, team.rita.id), edit)
         db.session.commit()
     worker = start_worker(env)
     try:

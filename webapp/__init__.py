@@ -52,7 +52,7 @@ def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (registers the tables)
 
     db.init_app(app)
-    from webapp.mail.search import include_in_autogenerate
+    from webapp.mail.read.search import include_in_autogenerate
 
     migrate.init_app(
         app,
@@ -81,16 +81,16 @@ def register_blueprints(app: Flask) -> None:
     from webapp.auth import bp as auth_bp
     from webapp.bulk import bp as bulk_bp
     from webapp.compose import bp as compose_bp
-    from webapp.inbound import bp as inbound_bp
     from webapp.mailbox import bp as mailbox_bp
     from webapp.mailtemplates import bp as mailtemplates_bp
     from webapp.main import bp as main_bp
     from webapp.people.routes import bp as people_bp
+    from webapp.receiving import bp as receiving_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mailbox_bp)
-    app.register_blueprint(inbound_bp)
+    app.register_blueprint(receiving_bp)
     app.register_blueprint(compose_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(people_bp)
@@ -107,7 +107,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from webapp.cli import seed_command, users_cli
-    from webapp.inbound.cli import mail_cli
+    from webapp.receiving.cli import mail_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(mail_cli)

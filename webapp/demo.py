@@ -14,15 +14,15 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from webapp.extensions import db
-from webapp.mail import outbound
 from webapp.mail.addresses import bounce_address
-from webapp.mail.build import Draft, OutgoingFile, build
-from webapp.mail.delivery import drain
 from webapp.mail.domain import MailDomain
-from webapp.mail.inbound import classify_stored, store_inbound
-from webapp.mail.outbound import Compose
+from webapp.mail.inbound.pipeline import classify_stored, store_inbound
+from webapp.mail.outbound import compose
+from webapp.mail.outbound.build import Draft, OutgoingFile, build
+from webapp.mail.outbound.compose import Compose
+from webapp.mail.outbound.delivery import drain
+from webapp.mail.outbound.transport import PermanentError
 from webapp.mail.storage import BlobStore
-from webapp.mail.transport import PermanentError
 from webapp.models import (
     DELIVERED_STATUSES,
     Candidate,
@@ -235,7 +235,7 @@ class DemoBuilder:
             thread_id=conv.thread_id,
             in_reply_to=conv.last,
         )
-        msg = outbound.create(sender, data, self.mail_domain, self.store)
+        msg = compose.create(sender, data, self.mail_domain, self.store)
         if not scheduled:
             self.unsent.append((msg.id, when, error))
             if error:

@@ -1,4 +1,4 @@
-"""Bulk email views: thin; recipients, checks and creation live in webapp/mail/bulk.py."""
+"""Bulk email views: thin; recipients, checks and creation live in webapp/mail/outbound/bulk.py."""
 
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,7 +10,7 @@ from webapp.compose import prefill
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.jobs.enqueue import wake_sender
-from webapp.mail import bulk
+from webapp.mail.outbound import bulk
 from webapp.mailtemplates import operations as templates
 from webapp.services import blob_store, mail_domain
 

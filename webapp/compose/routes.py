@@ -1,4 +1,4 @@
-"""Compose views: thin; validation and sending live in webapp/mail/outbound.py."""
+"""Compose views: thin; validation and sending live in webapp/mail/outbound/compose.py."""
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,14 +10,16 @@ from webapp.compose.forms import ComposeForm
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.jobs.enqueue import wake_sender
-from webapp.mail import folders, outbound, people, placeholders
-from webapp.mail.access import has_offer_access
-from webapp.mail.build import OutgoingFile
-from webapp.mail.outbound import Compose, ComposeError
-from webapp.mail.parse import safe_filename
+from webapp.mail.inbound.parse import safe_filename
+from webapp.mail.outbound import compose, placeholders
+from webapp.mail.outbound.build import OutgoingFile
+from webapp.mail.outbound.compose import Compose, ComposeError
+from webapp.mail.read import folders
+from webapp.mail.read.access import has_offer_access
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.panes.conversation import render_conversation, render_pane
+from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
 from webapp.services import blob_store, mail_domain
 
@@ -102,7 +104,7 @@ def edit(message_id: int):
         )
     if not errors:
         try:
-            changed = outbound.update_scheduled(msg.id, current_user, data)
+            changed = compose.update_scheduled(msg.id, current_user, data)
         except ComposeError as exc:
             errors = exc.errors
         else:
@@ -123,7 +125,7 @@ def send():
     data, errors = _read(form)
     if not errors:
         try:
-            msg = outbound.create(current_user, data, mail_domain(), blob_store())
+            msg = compose.create(current_user, data, mail_domain(), blob_store())
         except ComposeError as exc:
             errors = exc.errors
     if errors:
@@ -172,7 +174,7 @@ def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
     allow_test = current_app.config["ALLOW_TEST_DOMAINS"]
     addresses = {}
     for name in ("to", "cc", "bcc"):
-        good, bad = outbound.parse_addresses(getattr(form, name).data or "", allow_test_domains=allow_test)
+        good, bad = compose.parse_addresses(getattr(form, name).data or "", allow_test_domains=allow_test)
         addresses[name] = good
         if bad:
             errors.setdefault(name, []).append(_("Not a valid address: %(list)s", list=", ".join(bad)))
@@ -304,7 +306,7 @@ def insert_template():
 def preview():
     """The message as the first recipient will read it, placeholders filled."""
     form = _form()
-    good, _bad = outbound.parse_addresses(form.to.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
+    good, _bad = compose.parse_addresses(form.to.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
     subject, body = _rendered(form, good, _message_field(form.reply_to_id.data))
     return render_template(
         "compose/_preview.html", recipient=good[0] if good else None, subject=subject, body=body
@@ -317,8 +319,8 @@ def message_action(message_id: int, action: str):
     msg = db.session.get(Message, message_id)
     if msg is None or msg.sender_id != current_user.id:
         abort(404)
-    change = {"cancel": outbound.cancel, "send-now": outbound.send_now, "retry": outbound.retry,
-              "mark-sent": outbound.mark_sent}[action]  # fmt: skip
+    change = {"cancel": compose.cancel, "send-now": compose.send_now, "retry": compose.retry,
+              "mark-sent": compose.mark_sent}[action]  # fmt: skip
     changed = change(msg.id, current_user.id)
     db.session.commit()
     if changed and action in ("send-now", "retry"):

@@ -13,7 +13,7 @@ from webapp.queues import get_queue, get_redis
 
 log = logging.getLogger(__name__)
 
-CLASSIFY_JOB = "webapp.jobs.inbound.classify_job"
+CLASSIFY_JOB = "webapp.jobs.classify.classify_job"
 SEND_DUE_JOB = "webapp.jobs.send.send_due_job"
 # A wake-up job normally starts within seconds; a flag older than this lost its job.
 WAKE_FLAG_TTL_S = 120
@@ -27,7 +27,7 @@ def classify_job_id(message_id: int) -> str:
 def enqueue_classify(message_id: int) -> bool:
     """Queue classification of a stored message; False if Redis is unreachable (the sweep retries)."""
     # Queueing an id again pushes it again (RQ does not merge): the sweep first checks that
-    # the message's job is no longer waiting (webapp/jobs/inbound.py, waiting_message_ids).
+    # the message's job is no longer waiting (webapp/jobs/classify.py, waiting_message_ids).
     try:
         get_queue("classify").enqueue(
             CLASSIFY_JOB, message_id, job_id=classify_job_id(message_id), result_ttl=600, failure_ttl=86400

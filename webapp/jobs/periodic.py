@@ -7,7 +7,7 @@ import time
 from redis import Redis
 
 from webapp import create_app
-from webapp.jobs.inbound import sweep_unclassified
+from webapp.jobs.classify import sweep_unclassified
 from webapp.jobs.send import reconcile_job
 from webapp.queues import get_redis
 

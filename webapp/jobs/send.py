@@ -16,8 +16,8 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from webapp.jobs.context import job
 from webapp.jobs.enqueue import SEND_DUE_JOB, queue_drain, wake_flag, wake_sender
-from webapp.mail.delivery import HandOverMarks, drain, more_due_than, next_due, reconcile
-from webapp.mail.transport import transport_for
+from webapp.mail.outbound.delivery import HandOverMarks, drain, more_due_than, next_due, reconcile
+from webapp.mail.outbound.transport import transport_for
 from webapp.models.types import utcnow
 from webapp.queues import get_queue, get_redis
 from webapp.services import blob_store, mail_domain

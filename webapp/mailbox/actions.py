@@ -5,9 +5,9 @@ from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx
-from webapp.mail import actions, folders
-from webapp.mail.readstate import mark_read, mark_unread
-from webapp.mailbox import bp
+from webapp.mail.read import folders
+from webapp.mail.read.readstate import mark_read, mark_unread
+from webapp.mailbox import bp, operations
 from webapp.panes.conversation import (
     folder_or_404,
     nav_context,
@@ -34,9 +34,9 @@ def archive(slug: str, thread_id: int, action: str):
     folder = folder_or_404(slug)
     thread, _messages = thread_or_404(thread_id)
     if action == "archive":
-        actions.archive(thread, current_user.id)
+        operations.archive(thread, current_user.id)
     else:
-        actions.unarchive(thread)
+        operations.unarchive(thread)
     db.session.commit()
     return _after_change(folder, thread_id, open_pane=True)
 

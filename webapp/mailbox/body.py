@@ -3,7 +3,7 @@
 from flask import abort, render_template, request
 from flask_login import current_user
 
-from webapp.mail import folders
+from webapp.mail.read import folders
 from webapp.mail.sanitize import linkify_text, sanitize
 from webapp.mailbox import bp
 

@@ -1,11 +1,11 @@
-"""Mailbox views: thin; the folder rules live in webapp/mail/folders.py, the pane in webapp/panes/."""
+"""Mailbox views: thin; the folder rules live in webapp/mail/read/folders.py, the pane in webapp/panes/."""
 
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
-from webapp.mail import folders
+from webapp.mail.read import folders
 from webapp.mailbox import bp
 from webapp.models import Attachment
 from webapp.panes.conversation import folder_or_404, folder_page, nav_context, render_conversation

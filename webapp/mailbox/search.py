@@ -4,8 +4,8 @@ from flask import abort, current_app, render_template, request
 from flask_login import current_user
 
 from webapp.htmx import is_htmx, render
-from webapp.mail import folders
-from webapp.mail.search import matching_ids
+from webapp.mail.read import folders
+from webapp.mail.read.search import matching_ids
 from webapp.mailbox import bp
 from webapp.panes.conversation import nav_context
 

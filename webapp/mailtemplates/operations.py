@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from webapp.extensions import db
-from webapp.mail import placeholders
+from webapp.mail.outbound import placeholders
 from webapp.models import Template, User
 
 # Bracketed text that looks like a placeholder but is not written the strict way

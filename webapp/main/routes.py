@@ -10,7 +10,7 @@ from webapp.queues import get_redis
 from webapp.redirects import safe_next
 
 # Everything else needs a signed-in user.
-PUBLIC_ENDPOINTS = {"auth.login", "main.healthz", "static", "inbound.raw"}
+PUBLIC_ENDPOINTS = {"auth.login", "main.healthz", "static", "receiving.raw"}
 
 
 @bp.before_app_request

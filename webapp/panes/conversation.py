@@ -9,10 +9,10 @@ from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.htmx import htmx_target, render
-from webapp.mail import folders
-from webapp.mail.actions import is_following_candidate, is_following_offer
-from webapp.mail.readstate import mark_read
+from webapp.mail.read import folders
+from webapp.mail.read.readstate import mark_read
 from webapp.people.boxes import pane_extras
+from webapp.people.operations import is_following_candidate, is_following_offer
 
 
 def folder_or_404(slug: str) -> folders.Folder:

@@ -8,9 +8,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail import people
 from webapp.models import Message, User
-from webapp.people import queries
+from webapp.people import operations, queries
 from webapp.people.forms import PersonForm
 from webapp.services import mail_domain
 
@@ -35,9 +34,9 @@ def _team_addresses() -> set[str]:
     return {a for u in users for a in (u.email.lower(), u.inbound_address(domain))}
 
 
-def visible_guess(msg: Message) -> people.CvGuess:
+def visible_guess(msg: Message) -> operations.CvGuess:
     """The CV guess, naming an existing candidate only if the user may see them."""
-    guess = people.guess_cv_person(msg, _team_addresses(), mail_domain().domain)
+    guess = operations.guess_cv_person(msg, _team_addresses(), mail_domain().domain)
     if guess.existing is not None and queries.visible_candidate(current_user, guess.existing.id) is None:
         guess.existing = None
     return guess

@@ -4,7 +4,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.mail.access import accessible_offers, visible, visible_candidates
+from webapp.mail.read.access import accessible_offers, visible, visible_candidates
 from webapp.models import Candidate, CandidateEmail, Direction, Message, Offer, Status, User
 
 

@@ -1,4 +1,4 @@
-"""People views: thin; the changes live in webapp/mail/people.py, the pane's boxes in boxes.py.
+"""People views: thin; the changes live in operations.py, the pane's boxes in boxes.py.
 
 This blueprint owns /candidates/* and /offers/*, following included.
 """
@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.mail import actions, folders, outbound, people
+from webapp.mail.outbound import compose
+from webapp.mail.read import folders
 from webapp.models import CandidateFile, Message, Placement
 from webapp.panes.conversation import (
     folder_or_404,
@@ -19,7 +20,7 @@ from webapp.panes.conversation import (
     thread_or_404,
     wants_pane,
 )
-from webapp.people import queries
+from webapp.people import operations, queries
 from webapp.people.boxes import fill_offer_choices, pending_cv, visible_guess
 from webapp.people.forms import AttachForm, PersonForm
 
@@ -37,7 +38,7 @@ def _chosen_offer(form: PersonForm) -> int | None:
 
 
 def _address(form: PersonForm) -> str | None:
-    good, _bad = outbound.parse_addresses(form.email.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
+    good, _bad = compose.parse_addresses(form.email.data or "", current_app.config["ALLOW_TEST_DOMAINS"])
     if not good:
         form.email.errors = [*form.email.errors, _("Not a valid address.")]
         return None
@@ -65,9 +66,9 @@ def convert(slug: str, thread_id: int):
         abort(404)
     if address is not None:
         try:
-            people.convert_to_candidate(current_user, address, form.first_name.data, form.last_name.data or "",
+            operations.convert_to_candidate(current_user, address, form.first_name.data, form.last_name.data or "",
                                         _chosen_offer(form))  # fmt: skip
-        except people.PeopleError as exc:
+        except operations.PeopleError as exc:
             form.email.errors = [str(exc)]
         else:
             db.session.commit()
@@ -88,8 +89,8 @@ def attach(slug: str, thread_id: int):
     if candidate is None or not address or address != form.email.data.lower():
         abort(404)
     try:
-        people.add_address(current_user, candidate, address)
-    except people.PeopleError as exc:
+        operations.add_address(current_user, candidate, address)
+    except operations.PeopleError as exc:
         db.session.rollback()
         return render_conversation(folder, thread_id, status=422, attach_error=str(exc))
     db.session.commit()
@@ -121,7 +122,7 @@ def cv_to_candidate(thread_id: int):
     fill_offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
     if address is not None:
-        existing = people.owner_of(address)
+        existing = operations.owner_of(address)
         if existing is not None and queries.visible_candidate(current_user, existing.id) is None:
             # Someone you may not see: say nothing about who, and never merge into them.
             form.email.errors = [_("This address can't be used here. Ask an admin to place this person.")]
@@ -130,7 +131,7 @@ def cv_to_candidate(thread_id: int):
             form.email.errors = [_("%(address)s is already %(name)s: place that candidate instead.",
                                    address=address, name=existing.full_name)]  # fmt: skip
         else:
-            people.create_from_cv(current_user, msg, form.first_name.data, form.last_name.data or "", address,
+            operations.create_from_cv(current_user, msg, form.first_name.data, form.last_name.data or "", address,
                                   _chosen_offer(form), existing=existing)  # fmt: skip
             db.session.commit()
             return render_conversation(
@@ -139,7 +140,7 @@ def cv_to_candidate(thread_id: int):
     db.session.rollback()
     guess = visible_guess(msg)
     if address:
-        guess.existing = people.owner_of(address)
+        guess.existing = operations.owner_of(address)
     return render_conversation(folder, thread_id, status=422, cv_form=form, cv_guess=guess, cv_message=msg)
 
 
@@ -147,7 +148,7 @@ def cv_to_candidate(thread_id: int):
 def discard_cv(thread_id: int):
     """Take an incoming CV out of the folder without making a candidate."""
     msg = _cv_message(thread_id)
-    people.discard_cv(current_user, msg)
+    operations.discard_cv(current_user, msg)
     db.session.commit()
     return render_conversation(folders.FOLDERS_BY_SLUG["incoming-cv"], thread_id, notice=_("CV discarded."))
 
@@ -158,7 +159,7 @@ def candidate_page(candidate_id: int):
     candidate = queries.visible_candidate(current_user, candidate_id) or abort(404)
     files = list(db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == candidate.id)))
     return render_template("people/candidate.html", candidate=candidate, files=files,
-                           following=actions.is_following_candidate(current_user.id, candidate.id),
+                           following=operations.is_following_candidate(current_user.id, candidate.id),
                            messages=queries.timeline(current_user, [candidate.id]))  # fmt: skip
 
 
@@ -173,14 +174,14 @@ def offer_page(offer_id: int):
     )
     ids = [p.candidate_id for p in placed]
     return render_template("people/offer.html", offer=offer, placements=placed,
-                           following=actions.is_following_offer(current_user.id, offer.id),
+                           following=operations.is_following_offer(current_user.id, offer.id),
                            messages=queries.timeline(current_user, ids))  # fmt: skip
 
 
 # The URL's first part names the kind: (what the templates call it, who may see it, the change).
 FOLLOWABLE = {
-    "candidates": ("candidate", queries.visible_candidate, actions.follow_candidate),
-    "offers": ("offer", queries.visible_offer, actions.follow_offer),
+    "candidates": ("candidate", queries.visible_candidate, operations.follow_candidate),
+    "offers": ("offer", queries.visible_offer, operations.follow_offer),
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from webapp.mail.headers import header_value
+from webapp.mail.inbound.headers import header_value
 
 DIAGNOSTIC_LENGTH = 300
 

@@ -9,7 +9,7 @@ from rq.job import Job, JobStatus
 
 from webapp.jobs.context import job
 from webapp.jobs.enqueue import classify_job_id, enqueue_classify
-from webapp.mail.inbound import classify_stored, requeue_or_give_up, unclassified_ids
+from webapp.mail.inbound.pipeline import classify_stored, requeue_or_give_up, unclassified_ids
 from webapp.queues import get_redis
 from webapp.services import blob_store, mail_domain
 

@@ -32,11 +32,11 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
-from webapp.mail.build import Draft, OutgoingFile, build
 from webapp.mail.domain import MailDomain
+from webapp.mail.outbound.build import Draft, OutgoingFile, build
+from webapp.mail.outbound.transport import PermanentError, TemporaryError, UnknownOutcome
+from webapp.mail.outbound.wire import to_bytes
 from webapp.mail.storage import BlobStore
-from webapp.mail.transport import PermanentError, TemporaryError, UnknownOutcome
-from webapp.mail.wire import to_bytes
 from webapp.models import Attachment, Direction, Message, SentCopy, Status, Thread
 from webapp.models.types import utcnow
 

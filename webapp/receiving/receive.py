@@ -5,7 +5,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.jobs.enqueue import enqueue_classify
 from webapp.mail.addresses import resolve
-from webapp.mail.inbound import store_inbound
+from webapp.mail.inbound.pipeline import store_inbound
 from webapp.models import Offer, Thread, User
 from webapp.services import blob_store, mail_domain
 

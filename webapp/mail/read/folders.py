@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, distinct, exists, func, or_, select
 
 from webapp.extensions import db
-from webapp.mail.access import candidate_visible, has_offer_access, visible
+from webapp.mail.read.access import candidate_visible, has_offer_access, visible
 from webapp.models import (
     DELIVERED_STATUSES,
     CandidateFollow,

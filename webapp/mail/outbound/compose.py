@@ -1,6 +1,6 @@
 """Outbound mail: validate and store what a user writes (with its own Message-ID).
 
-Stored messages wait as queued or scheduled; webapp/mail/delivery.py sends them exactly once.
+Stored messages wait as queued or scheduled; webapp/mail/outbound/delivery.py sends them exactly once.
 The edits here (cancel, send now, retry, edit) are compare-and-set UPDATEs on the row, so
 they can never race a worker that is already sending.
 """
@@ -13,8 +13,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 
 from webapp.extensions import db
-from webapp.mail.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.domain import MailDomain
+from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
 from webapp.models.types import utcnow

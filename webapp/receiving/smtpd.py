@@ -7,7 +7,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from webapp.inbound.receive import accepts, receive
+from webapp.receiving.receive import accepts, receive
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import secrets
 from email.header import Header
 from email.utils import format_datetime
 
-from webapp.mail.build import Draft
+from webapp.mail.outbound.build import Draft
 
 CRLF = "\r\n"
 MAX_LINE = 78  # RFC 5322's recommended limit; the hard limit is 998

@@ -6,8 +6,8 @@ import hmac
 from flask import abort, current_app, jsonify, request
 
 from webapp.extensions import csrf
-from webapp.inbound import bp
-from webapp.inbound.receive import receive
+from webapp.receiving import bp
+from webapp.receiving.receive import receive
 from webapp.services import mail_domain
 
 

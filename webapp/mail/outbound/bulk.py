@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.mail import outbound, placeholders
-from webapp.mail.access import accessible_offers, visible_candidates
 from webapp.mail.domain import MailDomain
-from webapp.mail.outbound import Compose
+from webapp.mail.outbound import compose, placeholders
+from webapp.mail.outbound.compose import Compose
+from webapp.mail.read.access import accessible_offers, visible_candidates
 from webapp.mail.storage import BlobStore
 from webapp.models import PENDING_STATUSES, BulkSend, Candidate, Message, Offer, Placement, Status, User
 
@@ -186,7 +186,7 @@ def create(
         reasons.append(_("No recipient with an email address: choose an offer or candidates."))
     if len(recipients.ready) > MAX_RECIPIENTS:
         reasons.append(_("At most %(n)s recipients per bulk email.", n=MAX_RECIPIENTS))
-    if not outbound.clean_line(subject):
+    if not compose.clean_line(subject):
         reasons.append(_("Add a subject."))
     sender_address = user.inbound_address(settings.domain)
     # Rendered once: checked for problems, then sent as they are.
@@ -197,7 +197,7 @@ def create(
     bulk = BulkSend(
         user_id=user.id,
         template_id=template_id,
-        subject=outbound.clean_line(subject),
+        subject=compose.clean_line(subject),
         total=len(recipients.ready),
     )
     db.session.add(bulk)
@@ -208,8 +208,8 @@ def create(
             to=[recipient.address], subject=rendered_subject.text, body=rendered_body.text, bulk_id=bulk.id
         )
         try:
-            msg = outbound.create(user, data, settings, store)
-        except outbound.ComposeError as exc:
+            msg = compose.create(user, data, settings, store)
+        except compose.ComposeError as exc:
             name = recipient.candidate.full_name or recipient.address
             raise BulkError([f"{name}: {' '.join(m for ms in exc.errors.values() for m in ms)}"]) from exc
         if recipient.offer is not None:

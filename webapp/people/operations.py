@@ -1,11 +1,12 @@
-"""Turning mail into people: convert a non-candidate, add an address to a candidate, turn an
-incoming CV into a candidate placed on its job, or discard it. Every change is audit-logged.
+"""People operations: turn mail into people (convert a non-candidate, add an address to a
+candidate, turn an incoming CV into a candidate placed on its job, or discard it; each change
+is audit-logged), and follow candidates and offers.
 """
 
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, select, update
+from sqlalchemy import String, cast, delete, select, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -13,8 +14,10 @@ from webapp.models import (
     Candidate,
     CandidateEmail,
     CandidateFile,
+    CandidateFollow,
     Direction,
     Message,
+    OfferFollow,
     Placement,
     Thread,
     User,
@@ -177,3 +180,32 @@ def discard_cv(user: User, msg: Message) -> None:
     msg.cv_processed_at = utcnow()
     db.session.flush()
     audit(user.id, "cv_discarded", "message", msg.id, sender=msg.from_address)
+
+
+def follow_candidate(user_id: int, candidate_id: int, on: bool) -> None:
+    """Follow (on=True) or unfollow a candidate; doing it twice changes nothing."""
+    _set_follow(CandidateFollow, user_id, "candidate_id", candidate_id, on)
+
+
+def follow_offer(user_id: int, offer_id: int, on: bool) -> None:
+    """Follow (on=True) or unfollow a job or talent pool."""
+    _set_follow(OfferFollow, user_id, "offer_id", offer_id, on)
+
+
+def is_following_candidate(user_id: int, candidate_id: int) -> bool:
+    return db.session.get(CandidateFollow, (user_id, candidate_id)) is not None
+
+
+def is_following_offer(user_id: int, offer_id: int) -> bool:
+    return db.session.get(OfferFollow, (user_id, offer_id)) is not None
+
+
+def _set_follow(model, user_id: int, column: str, target_id: int, on: bool) -> None:
+    exists = db.session.scalar(
+        select(model.user_id).where(model.user_id == user_id, getattr(model, column) == target_id)
+    )
+    if on and exists is None:
+        db.session.add(model(user_id=user_id, **{column: target_id}))
+    elif not on and exists is not None:
+        db.session.execute(delete(model).where(model.user_id == user_id, getattr(model, column) == target_id))
+    db.session.flush()

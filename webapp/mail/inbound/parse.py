@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import nh3
 
-from webapp.mail.headers import header_value
+from webapp.mail.inbound.headers import header_value
 
 SNIPPET_LENGTH = 200
 # Bidi overrides and other invisible controls that can disguise a filename's extension.

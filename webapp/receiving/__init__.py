@@ -2,6 +2,6 @@
 
 from flask import Blueprint
 
-bp = Blueprint("inbound", __name__)
+bp = Blueprint("receiving", __name__)
 
-from webapp.inbound import routes  # noqa: E402, F401
+from webapp.receiving import routes  # noqa: E402, F401

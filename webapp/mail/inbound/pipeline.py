@@ -6,10 +6,10 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 
 from webapp.extensions import db
-from webapp.mail.classify import EARLIER_COPY, decide
 from webapp.mail.domain import MailDomain
-from webapp.mail.filing import FILED_COLUMNS, file_decision, file_quarantine
-from webapp.mail.parse import Limits, limit_violations, parse_file
+from webapp.mail.inbound.classify import EARLIER_COPY, decide
+from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quarantine
+from webapp.mail.inbound.parse import Limits, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
 from webapp.models import Direction, Message, Outcome, Status
 from webapp.models.types import utcnow

@@ -23,7 +23,7 @@ mail_cli = AppGroup("mail", help="Receive and import mail.")
 @click.option("--dry-run", is_flag=True, help="Classify against the database without storing anything.")
 def import_command(path: Path, as_json: bool, dry_run: bool):
     """Import .eml files, an mbox or a maildir (duplicates are skipped)."""
-    from webapp.inbound.importer import count_messages, dry_run_one, import_one, read_messages
+    from webapp.receiving.importer import count_messages, dry_run_one, import_one, read_messages
 
     settings, store = mail_domain(), blob_store()
     seen: set[str] = set()
@@ -57,7 +57,7 @@ def import_command(path: Path, as_json: bool, dry_run: bool):
 @click.option("--lmtp", is_flag=True, help="Speak LMTP (behind Postfix) instead of SMTP.")
 def smtpd_command(host, port, lmtp):
     """Run the inbound SMTP/LMTP listener until stopped."""
-    from webapp.inbound.smtpd import InboundController
+    from webapp.receiving.smtpd import InboundController
 
     app = current_app._get_current_object()
     host = host or app.config["INBOUND_SMTP_HOST"]

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail.classify import decide
 from webapp.mail.domain import MailDomain
-from webapp.mail.inbound import classify_stored, store_inbound
-from webapp.mail.parse import limit_violations, parse
+from webapp.mail.inbound.classify import decide
+from webapp.mail.inbound.parse import limit_violations, parse
+from webapp.mail.inbound.pipeline import classify_stored, store_inbound
 from webapp.mail.storage import BlobStore
 from webapp.models import Message, Outcome
 

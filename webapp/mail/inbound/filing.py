@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import Row, bindparam, case, insert, or_, update
 
 from webapp.extensions import db
-from webapp.mail.bounce import BounceReport
-from webapp.mail.classify import Decision
-from webapp.mail.parse import ParsedMail
+from webapp.mail.inbound.bounce import BounceReport
+from webapp.mail.inbound.classify import Decision
+from webapp.mail.inbound.parse import ParsedMail
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, DeliveryState, Message, MessageRecipient, Outcome, Status, Thread
 from webapp.models.types import UTCDateTime

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from email.message import EmailMessage
 
-from webapp.mail.headers import header_value
+from webapp.mail.inbound.headers import header_value
 
 # Reply and forward prefixes in the languages we match, e.g. "Re:", "AW:", "RE :", "Antw:", "Re[2]:".
 _PREFIXES = re.compile(r"^(\s*(re|aw|antw|antwort|sv|vs|wg|fw|fwd|tr|rv|rif)\s*(\[\d+\])?\s*:)+\s*", re.I)

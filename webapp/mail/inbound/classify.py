@@ -15,10 +15,10 @@ from sqlalchemy import Row, bindparam, func, or_, select
 
 from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
-from webapp.mail.autoreply import auto_reply_reason
-from webapp.mail.bounce import BounceReport, parse_bounce
 from webapp.mail.domain import MailDomain
-from webapp.mail.parse import ParsedMail
+from webapp.mail.inbound.autoreply import auto_reply_reason
+from webapp.mail.inbound.bounce import BounceReport, parse_bounce
+from webapp.mail.inbound.parse import ParsedMail
 from webapp.models import CandidateEmail, Direction, Message, Offer, Outcome, Placement, Thread, User
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")

@@ -1,0 +1,1 @@
+"""Inbound mail: parse, recognise bounces and auto-replies, classify, file."""

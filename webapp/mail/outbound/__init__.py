@@ -1,0 +1,1 @@
+"""Outbound mail: compose, fill placeholders, build the bytes, deliver exactly once."""

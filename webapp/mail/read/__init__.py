@@ -1,0 +1,1 @@
+"""The read side: who may see what, folder queries, search, read state."""
