@@ -269,8 +269,16 @@ def populate(conn, *, n_messages: int, n_candidates: int, seed: int, domain: str
     world = World(domain=domain, secret=secret)
     rows: dict[str, list[dict]] = {t: [] for t in ("users", "offers", "access", "ofollow", "cfollow")}
 
-    for i, (first, role) in enumerate([("Ada", "admin"), ("Rita", "recruiter"), ("Sam", "recruiter"),
-                                       ("Nadia", "recruiter"), ("Pedro", "recruiter")], start=1):  # fmt: skip
+    for i, (first, role) in enumerate(
+        [
+            ("Ada", "admin"),
+            ("Rita", "recruiter"),
+            ("Sam", "recruiter"),
+            ("Nadia", "recruiter"),
+            ("Pedro", "recruiter"),
+        ],
+        start=1,
+    ):
         local = first.lower()
         user = {
             "id": i,
@@ -397,7 +405,7 @@ def _history(rng: random.Random, world: World, n_messages: int):
                     f"Quick question about the {offer['title']} role",
                     "Following up",
                     "Take-home exercise",
-                ]  # fmt: skip
+                ]
             )
         else:
             candidate_index, candidate, offer = None, None, None
@@ -509,7 +517,8 @@ def fake_png(rng: random.Random, size: int) -> bytes:
 # Outlook's HTML head: font and style definitions it writes before every message.
 OUTLOOK_HEAD = (
     '<html xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
-    'xmlns:w="urn:schemas-microsoft-com:office:word" xmlns:m="http://schemas.microsoft.com/office/2004/12/omml" '
+    'xmlns:w="urn:schemas-microsoft-com:office:word" '
+    'xmlns:m="http://schemas.microsoft.com/office/2004/12/omml" '
     'xmlns="http://www.w3.org/TR/REC-html40"><head><meta http-equiv="Content-Type" content="text/html; '
     'charset=utf-8"><meta name="Generator" content="Microsoft Word 15 (filtered medium)"><style><!--\n'
     + "".join(
@@ -521,7 +530,8 @@ OUTLOOK_HEAD = (
             ("Segoe UI", "2 11 5 2 4 2 4 2 2 3"),
         ]
     )
-    + "/* Style Definitions */\np.MsoNormal, li.MsoNormal, div.MsoNormal\n\t{margin:0cm;\n\tfont-size:11.0pt;\n"
+    + "/* Style Definitions */\np.MsoNormal, li.MsoNormal, "
+    "div.MsoNormal\n\t{margin:0cm;\n\tfont-size:11.0pt;\n"
     '\tfont-family:"Aptos",sans-serif;\n\tmso-ligatures:standardcontextual;\n\tmso-fareast-language:EN-US;}\n'
     "a:link, span.MsoHyperlink\n\t{mso-style-priority:99;\n\tcolor:#467886;\n\ttext-decoration:underline;}\n"
     "a:visited, span.MsoHyperlinkFollowed\n\t{mso-style-priority:99;\n\tcolor:#96607D;\n"
@@ -573,8 +583,9 @@ def _quote_text(history: list[Quoted]) -> str:
     return "\n".join(("> " + line if line else ">") for line in out.splitlines()) if out else ""
 
 
-def _html(client: str, paragraphs: list[str], signature: list[str], logo_cid: str | None,
-          history: list[Quoted]) -> str:  # fmt: skip
+def _html(
+    client: str, paragraphs: list[str], signature: list[str], logo_cid: str | None, history: list[Quoted]
+) -> str:
     """The text/html alternative a client of this kind would send."""
     sig = "<br>".join(_esc(line) for line in signature)
     logo = f'<img src="cid:{logo_cid}" width="160" height="48" alt="logo">' if logo_cid else ""
@@ -585,7 +596,8 @@ def _html(client: str, paragraphs: list[str], signature: list[str], logo_cid: st
         if client == "outlook":
             quoted = (
                 '<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">'
-                f'<p class="MsoNormal"><b><span lang="EN-US">From:</span></b><span lang="EN-US"> {_esc(q.name)} '
+                f'<p class="MsoNormal"><b><span lang="EN-US">From:</span></b><span lang="EN-US"> '
+                f"{_esc(q.name)} "
                 f"&lt;{q.address}&gt;<br><b>Sent:</b> {format_datetime(q.at)}</span></p></div>"
                 f'<p class="MsoNormal"><o:p>&nbsp;</o:p></p>{body}{quoted}'
             )
@@ -597,7 +609,8 @@ def _html(client: str, paragraphs: list[str], signature: list[str], logo_cid: st
             )
     if client == "outlook":
         text = "".join(
-            f'<p class="MsoNormal"><span lang="EN-US" style="font-size:11.0pt">{_esc(p)}</span><o:p></o:p></p>'
+            f'<p class="MsoNormal"><span lang="EN-US" '
+            f'style="font-size:11.0pt">{_esc(p)}</span><o:p></o:p></p>'
             '<p class="MsoNormal"><span lang="EN-US"><o:p>&nbsp;</o:p></span></p>'
             for p in paragraphs
         )
@@ -630,7 +643,8 @@ def _newsletter(rng: random.Random, title: str) -> tuple[str, str]:
         link = f"https://jobs.example/view/{_hex(rng, 10)}?utm_source=digest&utm_medium=email"
         cards.append(
             '<tr><td style="padding:16px 24px;border-bottom:1px solid #e6e6e6;font-family:Helvetica,Arial,'
-            f'sans-serif"><a href="{link}" style="color:#0a66c2;font-size:16px;font-weight:600;text-decoration:'
+            f'sans-serif"><a href="{link}" '
+            f'style="color:#0a66c2;font-size:16px;font-weight:600;text-decoration:'
             f'none">{_esc(job)}</a><p style="margin:4px 0;color:#666;font-size:13px">{city} &middot; '
             f'{rng.randint(3, 60)} applicants</p><p style="margin:8px 0 0;color:#333;font-size:14px;'
             f'line-height:20px">{_esc(" ".join(rng.sample(SENTENCES, 2)))}</p></td></tr>'
@@ -641,7 +655,8 @@ def _newsletter(rng: random.Random, title: str) -> tuple[str, str]:
         "@media only screen and (max-width:600px){.container{width:100%!important}}</style></head>"
         '<body style="margin:0;background:#f3f2ef"><table class="container" width="600" align="center" '
         'cellpadding="0" cellspacing="0" style="background:#fff"><tr><td style="padding:24px"><img '
-        f'src="https://static.jobs.example/logo.png" width="120" alt=""><h1 style="font-size:20px">{_esc(title)}'
+        f'src="https://static.jobs.example/logo.png" width="120" alt=""><h1 '
+        f'style="font-size:20px">{_esc(title)}'
         f'</h1></td></tr>{"".join(cards)}<tr><td style="padding:24px;font-size:12px;color:#999">You receive '
         'this email because you subscribed. <a href="https://jobs.example/unsubscribe">Unsubscribe</a>'
         "</td></tr></table></body></html>"
@@ -667,8 +682,16 @@ class _Writer:
             at -= timedelta(hours=rng.uniform(2, 96))
         return out
 
-    def message(self, frm: tuple[str, str], to: list[tuple[str, str]], subject: str, *,
-                sender: str = "person", history: list[Quoted] = (), **kw) -> EmailMessage:  # fmt: skip
+    def message(
+        self,
+        frm: tuple[str, str],
+        to: list[tuple[str, str]],
+        subject: str,
+        *,
+        sender: str = "person",
+        history: list[Quoted] = (),
+        **kw,
+    ) -> EmailMessage:
         """A message as received: trace headers, the client's text and HTML, logo, attachments."""
         rng = self.rng
         self.counter += 1
@@ -679,7 +702,8 @@ class _Writer:
         msg["Return-Path"] = f"<{frm[1]}>"
         for hop in range(rng.randint(1, 3)):
             msg["Received"] = (
-                f"from mx{hop}.{host} (mx{hop}.{host} [192.0.2.{rng.randint(1, 254)}]) by mx.{self.world.domain} "
+                f"from mx{hop}.{host} (mx{hop}.{host} [192.0.2.{rng.randint(1, 254)}]) by "
+                f"mx.{self.world.domain} "
                 f"with ESMTPS id {_hex(rng, 12)} for <{to[0][1]}>; {format_datetime(self.at)}"
             )
         msg["DKIM-Signature"] = (
@@ -716,9 +740,13 @@ class _Writer:
         paragraphs = (kw.get("body") or _paragraphs(rng, rng.randint(1, 4))).split("\n\n")
         signature = [rng.choice(SIGNOFFS), frm[0]]
         if sender == "business":
-            signature += [rng.choice(["Senior Consultant", "Talent Partner", "Account Manager"]),
-                          f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} 00",
-                          f"www.{host}", "", DISCLAIMER]  # fmt: skip
+            signature += [
+                rng.choice(["Senior Consultant", "Talent Partner", "Account Manager"]),
+                f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} 00",
+                f"www.{host}",
+                "",
+                DISCLAIMER,
+            ]
         elif rng.random() < 0.4:
             signature.append(f"linkedin.com/in/{_ascii_local(frm[0].replace(' ', '-'))}")
         text = "\n\n".join(paragraphs) + "\n\n" + "\n".join(signature) + _quote_text(list(history))
@@ -783,6 +811,43 @@ def _candidate(w: _Writer) -> tuple[dict, tuple[str, str]]:
     return c, (c["name"], w.rng.choice(c["emails"]))
 
 
+def _candidate_mail(w: _Writer, kind: str) -> NewMail:
+    """A candidate writing to a team member, now and then with a CV or a Cc."""
+    rng, world = w.rng, w.world
+    users = world.users
+    c, frm = _candidate(w)
+    user = rng.choice(users)
+    files = []
+    if rng.random() < 0.12:
+        files.append(
+            (
+                f"{c['name'].replace(' ', '_')}_CV.pdf",
+                "application/pdf",
+                fake_pdf(rng, _cv_size(rng), c["name"]),
+            )
+        )
+    cc = [w.user_address(rng.choice(users))] if rng.random() < 0.1 else []
+    msg = w.message(
+        frm,
+        [w.user_address(user)],
+        rng.choice(
+            [
+                "Application",
+                "Question about the role",
+                "My availability",
+                "Updated CV",
+                "Thank you!",
+                "Reference contacts",
+                "Portfolio link",
+                "Regarding my notice period",
+            ]
+        ),
+        files=files,
+        cc=cc,
+    )
+    return NewMail(kind, _bytes(msg), [f"{user['local']}@{world.domain}"])
+
+
 def _make(w: _Writer, kind: str, so_far: list[NewMail]) -> NewMail:
     rng, world = w.rng, w.world
     users = world.users
@@ -790,18 +855,7 @@ def _make(w: _Writer, kind: str, so_far: list[NewMail]) -> NewMail:
         original = rng.choice(so_far[-200:])
         return NewMail("duplicate", original.raw, original.envelope_to)
     if kind == "candidate":
-        c, frm = _candidate(w)
-        user = rng.choice(users)
-        files = []
-        if rng.random() < 0.12:
-            files.append((f"{c['name'].replace(' ', '_')}_CV.pdf", "application/pdf",
-                          fake_pdf(rng, _cv_size(rng), c["name"])))  # fmt: skip
-        cc = [w.user_address(rng.choice(users))] if rng.random() < 0.1 else []
-        msg = w.message(frm, [w.user_address(user)], rng.choice(
-            ["Application", "Question about the role", "My availability", "Updated CV", "Thank you!",
-             "Reference contacts", "Portfolio link", "Regarding my notice period"]),  # fmt: skip
-            files=files, cc=cc)  # fmt: skip
-        return NewMail(kind, _bytes(msg), [f"{user['local']}@{world.domain}"])
+        return _candidate_mail(w, kind)
     if kind in ("reply_headers", "reply_token", "auto_reply", "bounce"):
         # Someone answering (or bouncing) one of our sent messages.
         db_id, message_id, thread_id, subject, user_index, candidate_index, other = rng.choice(world.outbound)
@@ -812,10 +866,15 @@ def _make(w: _Writer, kind: str, so_far: list[NewMail]) -> NewMail:
         if kind == "bounce":
             return NewMail(kind, _dsn(w, message_id, other, user, db_id), [])
         if kind == "auto_reply":
-            msg = w.message(frm, [w.user_address(user)], f"Out of office: Re: {subject}", sender=sender,
-                            body="I am out of the office until Monday with limited access to email.",
-                            in_reply_to=message_id,
-                            headers={"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"})  # fmt: skip
+            msg = w.message(
+                frm,
+                [w.user_address(user)],
+                f"Out of office: Re: {subject}",
+                sender=sender,
+                body="I am out of the office until Monday with limited access to email.",
+                in_reply_to=message_id,
+                headers={"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"},
+            )
             return NewMail(kind, _bytes(msg), [f"{user['local']}@{world.domain}"])
         files = []
         if rng.random() < 0.06:
@@ -845,8 +904,13 @@ def _make(w: _Writer, kind: str, so_far: list[NewMail]) -> NewMail:
             sender = "person"
             frm = (applicant, f"{_ascii_local(applicant.replace(' ', '.'))}{rng.randint(1, 999)}@gmail.com")
             subject = f"Application: {offer['title']}"
-        files = [(f"{applicant.replace(' ', '_')}_CV.pdf", "application/pdf",
-                  fake_pdf(rng, _cv_size(rng), applicant))]  # fmt: skip
+        files = [
+            (
+                f"{applicant.replace(' ', '_')}_CV.pdf",
+                "application/pdf",
+                fake_pdf(rng, _cv_size(rng), applicant),
+            )
+        ]
         if rng.random() < 0.2:
             files.append(
                 ("Cover_letter.pdf", "application/pdf", fake_pdf(rng, _cv_size(rng) // 4, applicant))
@@ -858,8 +922,11 @@ def _make(w: _Writer, kind: str, so_far: list[NewMail]) -> NewMail:
         if kind == "bulk":
             vendor = rng.choice(VENDORS)
             domain = vendor[1].rpartition("@")[2]
-            headers = {"List-Id": f"<news.{domain}>", "List-Unsubscribe": f"<mailto:unsubscribe@{domain}>",
-                       "Precedence": "bulk"}  # fmt: skip
+            headers = {
+                "List-Id": f"<news.{domain}>",
+                "List-Unsubscribe": f"<mailto:unsubscribe@{domain}>",
+                "Precedence": "bulk",
+            }
             subject = rng.choice(
                 ["This week in hiring", "New candidates match your job", "Your monthly report"]
             )
@@ -879,8 +946,14 @@ def _make(w: _Writer, kind: str, so_far: list[NewMail]) -> NewMail:
         return NewMail(kind, _bytes(msg), [f"{user['local']}@{world.domain}"])
     if kind == "internal":
         author, to_user = rng.sample(users, 2)
-        subject = rng.choice(["Feedback on today's interviews", "Can you cover my Friday calls?", "Offer approval",
-                              "Headcount update"])  # fmt: skip
+        subject = rng.choice(
+            [
+                "Feedback on today's interviews",
+                "Can you cover my Friday calls?",
+                "Offer approval",
+                "Headcount update",
+            ]
+        )
         msg = w.message(
             (author["name"], author["email"]), [w.user_address(to_user)], subject, sender="business"
         )
@@ -898,7 +971,7 @@ def _dsn(w: _Writer, original_id: str, recipient: str, user: dict, db_id: int) -
             ("5.1.1", "550 5.1.1 The email account that you tried to reach does not exist"),
             ("5.2.2", "552 5.2.2 Mailbox full"),
             ("4.4.7", "Delivery time expired"),
-        ]  # fmt: skip
+        ]
     )
     report = (
         f"Reporting-MTA: dns; mx.{world.domain}\r\n\r\nFinal-Recipient: rfc822; {recipient}\r\n"
@@ -907,7 +980,8 @@ def _dsn(w: _Writer, original_id: str, recipient: str, user: dict, db_id: int) -
     raw = (
         f"Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.{world.domain}>\r\n"
         f"To: {verp}\r\nSubject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\n"
-        f"Date: {format_datetime(w.at)}\r\nMessage-ID: <{_hex(rng, 20)}@mx.{world.domain}>\r\nMIME-Version: 1.0\r\n"
+        f"Date: {format_datetime(w.at)}\r\nMessage-ID: "
+        f"<{_hex(rng, 20)}@mx.{world.domain}>\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="BOUND"\r\n\r\n'
         "--BOUND\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.\r\n\r\n"
         "I'm sorry to have to inform you that your message could not be delivered.\r\n"

@@ -69,8 +69,11 @@ def parse_args(argv=None):
     parser.add_argument("--candidates", type=int, help="candidates in the database")
     parser.add_argument("--seed", type=int, default=1105)
     parser.add_argument("--chunk", type=int, default=250, help="messages per floor/classify interleave")
-    parser.add_argument("--database-url", help="default: SQLite in a temporary folder (a PostgreSQL "
-                        "database given here has its schema dropped and rebuilt)")  # fmt: skip
+    parser.add_argument(
+        "--database-url",
+        help="default: SQLite in a temporary folder (a PostgreSQL "
+        "database given here has its schema dropped and rebuilt)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the classification into FILE")
     args = parser.parse_args(argv)
@@ -162,12 +165,37 @@ def fingerprint(first_id: int) -> str:
     digest = hashlib.sha256()
     new = select(Message).where(Message.id >= first_id).order_by(Message.id)
     for m in db.session.scalars(new):
-        fields = (m.id, m.outcome, m.outcome_reason, m.status, m.thread_id, m.candidate_id, m.sender_id,
-                  m.is_internal, m.is_auto_reply, m.is_cv, m.cv_offer_id, m.bounced_message_id, m.message_id,
-                  m.in_reply_to, m.references, m.from_address, m.from_name, m.to_addresses, m.cc_addresses,
-                  m.subject, m.snippet, m.body_text, m.body_html, m.has_attachments, m.defects,
-                  [(a.filename, a.content_type, a.size, a.sha256, a.is_inline, a.content_id)
-                   for a in sorted(m.attachments, key=lambda a: a.id)])  # fmt: skip
+        fields = (
+            m.id,
+            m.outcome,
+            m.outcome_reason,
+            m.status,
+            m.thread_id,
+            m.candidate_id,
+            m.sender_id,
+            m.is_internal,
+            m.is_auto_reply,
+            m.is_cv,
+            m.cv_offer_id,
+            m.bounced_message_id,
+            m.message_id,
+            m.in_reply_to,
+            m.references,
+            m.from_address,
+            m.from_name,
+            m.to_addresses,
+            m.cc_addresses,
+            m.subject,
+            m.snippet,
+            m.body_text,
+            m.body_html,
+            m.has_attachments,
+            m.defects,
+            [
+                (a.filename, a.content_type, a.size, a.sha256, a.is_inline, a.content_id)
+                for a in sorted(m.attachments, key=lambda a: a.id)
+            ],
+        )
         digest.update(repr(fields).encode())
     for row in db.session.execute(
         select(MessageRecipient.message_id, MessageRecipient.user_id).order_by(
@@ -175,8 +203,16 @@ def fingerprint(first_id: int) -> str:
         )
     ):
         digest.update(repr(tuple(row)).encode())
-    threads = select(Thread.id, Thread.subject, Thread.candidate_id, Thread.offer_id, Thread.is_archived,
-                     Thread.archived_at, Thread.archived_by_id, Thread.last_message_at)  # fmt: skip
+    threads = select(
+        Thread.id,
+        Thread.subject,
+        Thread.candidate_id,
+        Thread.offer_id,
+        Thread.is_archived,
+        Thread.archived_at,
+        Thread.archived_by_id,
+        Thread.last_message_at,
+    )
     # New mail's times are the clock's: a conversation's activity time is named by its message.
     at_message = dict(
         db.session.execute(select(Message.sort_at, Message.id).where(Message.id >= first_id)).all()
@@ -239,17 +275,26 @@ def run(args, tmp: Path) -> int:
         started = time.perf_counter()
         migrate_fresh()
         with db.engine.begin() as conn:
-            world = populate(conn, n_messages=args.existing, n_candidates=args.candidates, seed=args.seed,
-                             domain=DOMAIN, secret=SECRET)  # fmt: skip
+            world = populate(
+                conn,
+                n_messages=args.existing,
+                n_candidates=args.candidates,
+                seed=args.seed,
+                domain=DOMAIN,
+                secret=SECRET,
+            )
         print(f"database ({dialect}): {world.counts} in {time.perf_counter() - started:.1f}s")
 
         started = time.perf_counter()
         corpus = new_mail(world, args.new, seed=args.seed + 1)
         sizes = [len(m.raw) for m in corpus]
         ranked = sorted(sizes)
-        print(f"corpus: {len(corpus)} messages, {sum(sizes) / MB:.1f} MB; bytes: median {ranked[len(ranked) // 2]}, "
-              f"mean {sum(sizes) // len(sizes)}, p90 {ranked[len(ranked) * 9 // 10]}, largest {ranked[-1]}; "
-              f"built in {time.perf_counter() - started:.1f}s")  # fmt: skip
+        print(
+            f"corpus: {len(corpus)} messages, {sum(sizes) / MB:.1f} MB; bytes: median "
+            f"{ranked[len(ranked) // 2]}, "
+            f"mean {sum(sizes) // len(sizes)}, p90 {ranked[len(ranked) * 9 // 10]}, largest {ranked[-1]}; "
+            f"built in {time.perf_counter() - started:.1f}s"
+        )
 
         # Arrival: raw bytes kept (and fsynced) with an unclassified row, as an entry point does.
         started = time.perf_counter()
@@ -304,9 +349,11 @@ def run(args, tmp: Path) -> int:
         parse_peak, classify_peak = largest_message_allocations(
             corpus[sizes.index(largest)].raw, settings, store
         )
-        print(f"tracemalloc, largest message ({largest / MB:.1f} MB): parse alone {parse_peak / MB:.1f} MB "
-              f"({parse_peak / largest:.2f}x), classify_stored {classify_peak / MB:.1f} MB "
-              f"({classify_peak / largest:.2f}x)")  # fmt: skip
+        print(
+            f"tracemalloc, largest message ({largest / MB:.1f} MB): parse alone {parse_peak / MB:.1f} MB "
+            f"({parse_peak / largest:.2f}x), classify_stored {classify_peak / MB:.1f} MB "
+            f"({classify_peak / largest:.2f}x)"
+        )
         if profiler:
             profiler.dump_stats(args.profile)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
@@ -318,13 +365,18 @@ def run(args, tmp: Path) -> int:
     method = "VmHWM reset by clear_refs" if peak.can_reset else "VmRSS sampled every 1 ms"
     print(f"floor: {n} messages parsed in {floor_s:.2f}s = {floor:.0f} messages/s")
     print(
-        f"value: {n} messages classified in {value_s:.2f}s = {value:.0f} messages/s (ratio {value / floor:.3f})"
+        f"value: {n} messages classified in {value_s:.2f}s = {value:.0f} messages/s (ratio "
+        f"{value / floor:.3f})"
     )
-    print(f"memory ({method}): baseline {baseline_kb / 1024:.0f} MB, peak {peak.peak_kb / 1024:.0f} MB, "
-          f"peak - baseline {over_kb / 1024:.1f} MB vs 4 x largest message {bound / MB:.1f} MB "
-          f"({'ok' if over_kb * 1024 < bound else 'OVER'})")  # fmt: skip
-    print(f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs, {dialect}, profiled={bool(args.profile)}")  # fmt: skip
+    print(
+        f"memory ({method}): baseline {baseline_kb / 1024:.0f} MB, peak {peak.peak_kb / 1024:.0f} MB, "
+        f"peak - baseline {over_kb / 1024:.1f} MB vs 4 x largest message {bound / MB:.1f} MB "
+        f"({'ok' if over_kb * 1024 < bound else 'OVER'})"
+    )
+    print(
+        f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, {dialect}, profiled={bool(args.profile)}"
+    )
     if unclassified:
         print(f"WARNING: {unclassified} messages left unclassified")
     result = {

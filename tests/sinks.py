@@ -52,7 +52,7 @@ class SinkHandler:
                     envelope.content,
                     time.time(),
                     tuple(session.peer),
-                )  # fmt: skip
+                )
             )
         return "250 2.0.0 Queued"
 

@@ -12,7 +12,8 @@ def rita(make):
 
 def test_login_and_logout(client, auth, rita):
     response = auth.login(rita.email)
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
     assert client.get("/mail/inbox").status_code == 200
     assert auth.logout().status_code == 302
     assert client.get("/mail/inbox").status_code == 302
@@ -51,7 +52,7 @@ def test_logout_is_post_with_csrf(client, auth, rita):
 
 
 @pytest.mark.parametrize(
-    "target, expected",
+    ("target", "expected"),
     [
         ("/mail/sent", "/mail/sent"),
         ("//evil.example/x", "/"),
@@ -71,7 +72,8 @@ def test_next_only_to_local_paths(client, auth, rita, target, expected):
 def test_session_cookie_flags(app, client, auth, rita):
     response = auth.login(rita.email)
     cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
 
 
 def test_cookies_are_secure_outside_debug():
@@ -99,7 +101,8 @@ def test_every_page_requires_login(app, client):
             assert response.status_code in (302, 400), url  # CSRF refuses before the login guard
         htmx = client.open(url, method=method, headers={"HX-Request": "true"})
         if method == "GET":
-            assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/login"), url
+            assert htmx.status_code == 401, url
+            assert htmx.headers["HX-Redirect"].startswith("/login"), url
 
 
 def test_login_page_and_health_are_public(client):
@@ -133,8 +136,10 @@ def test_users_create_command(app):
     again = runner.invoke(
         args=["users", "create", "--email", "new@team.test", "--name", "Dup", "--password", "long-enough-pw"]
     )
-    assert again.exit_code != 0 and "already exists" in again.output
+    assert again.exit_code != 0
+    assert "already exists" in again.output
     short = runner.invoke(
         args=["users", "create", "--email", "x@team.test", "--name", "X", "--password", "short"]
     )
-    assert short.exit_code != 0 and "at least 8" in short.output
+    assert short.exit_code != 0
+    assert "at least 8" in short.output

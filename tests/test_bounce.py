@@ -98,7 +98,8 @@ def test_corpus_bounce_is_reported(path):
     assert report.original_message_id == original_id
     assert reason in report.diagnostic
     assert len(report.diagnostic) <= DIAGNOSTIC_LENGTH
-    assert "\n" not in report.diagnostic and "\r" not in report.diagnostic
+    assert "\n" not in report.diagnostic
+    assert "\r" not in report.diagnostic
 
 
 @pytest.mark.parametrize("path", _corpus(corpus_files("flanker/complaints")))
@@ -208,7 +209,10 @@ def test_dsn_with_only_successful_deliveries_is_not_a_bounce():
 
 
 def test_dsn_without_diagnostic_explains_the_status():
-    raw = b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.2.2\n"
+    raw = (
+        b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; "
+        b"a@b.test\nAction: failed\nStatus: 5.2.2\n"
+    )
     report = parse_bounce(_parse(raw))
     assert report is not None
     assert report.diagnostic == "The mailbox is full (5.2.2)"

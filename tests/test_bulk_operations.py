@@ -68,7 +68,8 @@ def test_resolve_leaves_out_unknown_and_invisible_candidates(session, team):
     assert names(found.ready) == ["Alice Able"]
     assert found.left_out == 2  # Sue (on a job Rita cannot access) and an id that does not exist
     admin = bulk.resolve(user(team.ada), [], [team.sue.id, team.alice.id])
-    assert names(admin.ready) == ["Alice Able", "Sue Secret"] and admin.left_out == 0
+    assert names(admin.ready) == ["Alice Able", "Sue Secret"]
+    assert admin.left_out == 0
 
 
 def test_resolve_gives_each_recipient_the_job_it_means(session, team):
@@ -116,10 +117,15 @@ def test_create_stores_one_queued_message_and_conversation_per_recipient(app, se
     sent, ids = create(
         app, rita, found, subject="About [job.title|our roles]", body="Hi [candidate.first_name]"
     )
-    assert sent.total == 3 and sent.user_id == rita.id and sent.subject == "About [job.title|our roles]"
+    assert sent.total == 3
+    assert sent.user_id == rita.id
+    assert sent.subject == "About [job.title|our roles]"
     messages = [db.session.get(Message, i) for i in ids]
-    assert [m.to_addresses for m in messages] == [["alice@outside.test"], ["bob@outside.test"],
-                                                  ["carl@outside.test"]]  # fmt: skip
+    assert [m.to_addresses for m in messages] == [
+        ["alice@outside.test"],
+        ["bob@outside.test"],
+        ["carl@outside.test"],
+    ]
     assert [m.subject for m in messages] == ["About Backend Engineer", "About our roles", "About Talent Pool"]
     assert [m.body_text.strip() for m in messages] == ["Hi Alice", "Hi Bob", "Hi Carl"]
     assert all(m.status == "queued" and m.bulk_id == sent.id for m in messages)
@@ -135,7 +141,8 @@ def test_create_refuses_the_whole_bulk_for_one_candidates_problem(app, session, 
     with pytest.raises(bulk.BulkError) as refused:
         create(app, rita, found, body="Dear [candidate.first_name] [candidate.last_name]")
     [problem] = refused.value.problems
-    assert problem.candidate.first_name == "Zed" and problem.unfilled == ["[candidate.last_name]"]
+    assert problem.candidate.first_name == "Zed"
+    assert problem.unfilled == ["[candidate.last_name]"]
     assert db.session.scalar(select(func.count(Message.id))) == 0
     assert db.session.scalar(select(func.count(BulkSend.id))) == 0
 
@@ -164,7 +171,8 @@ def test_progress_counts_by_status_and_is_done_when_nothing_waits(app, session, 
     first, second, third = (db.session.get(Message, i) for i in ids)
     second.status = "scheduled"
     progress = bulk.progress(sent)
-    assert progress.counts["queued"] == 3 and not progress.is_done  # scheduled counts as queued
+    assert progress.counts["queued"] == 3
+    assert not progress.is_done
     first.status, second.status, third.status = "sent", "failed", "sending"
     progress = bulk.progress(sent)
     assert (progress.counts["sent"], progress.counts["failed"], progress.counts["sending"]) == (1, 1, 1)
@@ -181,4 +189,5 @@ def test_a_bulk_is_visible_to_its_sender_and_admins_only(app, session, team):
     assert bulk.visible_bulk(user(team.ada), sent.id) is sent
     assert bulk.visible_bulk(user(team.sam), sent.id) is None
     assert bulk.visible_bulk(rita, 999999) is None
-    assert bulk.recent(rita) == [sent] and bulk.recent(user(team.sam)) == []
+    assert bulk.recent(rita) == [sent]
+    assert bulk.recent(user(team.sam)) == []

@@ -41,7 +41,9 @@ def test_one_commit_files_the_message(app, team):
             event.remove(db.engine, "commit", listener)
         assert len(commits) == 1
         msg = db.session.get(Message, message_id)
-        assert msg.thread_id and msg.candidate_id == team.alice.id and len(msg.attachments) == 1
+        assert msg.thread_id
+        assert msg.candidate_id == team.alice.id
+        assert len(msg.attachments) == 1
 
 
 def test_a_message_filed_meanwhile_by_another_worker_keeps_that_outcome(app, team, monkeypatch):
@@ -68,7 +70,8 @@ def test_a_message_filed_meanwhile_by_another_worker_keeps_that_outcome(app, tea
         assert classify_job(message_id) == "non_candidate"
         assert counts() == before
         msg = db.session.get(Message, message_id)
-        assert msg.outcome_reason == "filed by the other worker" and msg.thread_id is None
+        assert msg.outcome_reason == "filed by the other worker"
+        assert msg.thread_id is None
 
 
 def test_a_worker_that_dies_half_way_leaves_the_message_for_the_sweep(app, team, monkeypatch):
@@ -115,8 +118,10 @@ def test_an_exception_while_filing_quarantines_without_half_a_classification(app
         assert classify_job(message_id) == "quarantined"
         assert counts() == before
         msg = db.session.get(Message, message_id)
-        assert msg.status == "quarantined" and "disk on fire" in msg.outcome_reason
-        assert msg.from_address == "alice@outside.test" and msg.thread_id is None
+        assert msg.status == "quarantined"
+        assert "disk on fire" in msg.outcome_reason
+        assert msg.from_address == "alice@outside.test"
+        assert msg.thread_id is None
 
 
 # ----- the sweep: lost classifications come back, a poison message ends quarantined ------
@@ -168,7 +173,9 @@ def test_a_message_that_keeps_killing_its_worker_ends_quarantined(app, team, red
     with app.app_context():
         assert sweep_unclassified() == 0
         msg = db.session.get(Message, message_id)
-        assert msg.outcome == "quarantined" and msg.status == "quarantined" and msg.raw_sha256
+        assert msg.outcome == "quarantined"
+        assert msg.status == "quarantined"
+        assert msg.raw_sha256
         assert "never finished" in msg.outcome_reason
     assert queued(app) == []
 
@@ -182,4 +189,5 @@ def test_a_classified_message_is_not_requeued_by_a_late_sweep(app, team, redis, 
         assert classify_job(message_id) == "candidate"
         requeue_or_give_up([message_id])  # listed just before the job filed it
         msg = db.session.get(Message, message_id)
-        assert msg.outcome == "candidate" and msg.classify_requeues == 0
+        assert msg.outcome == "candidate"
+        assert msg.classify_requeues == 0

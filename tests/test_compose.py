@@ -53,7 +53,8 @@ def test_form_has_labels_and_plain_buttons(client, rita):
     for button in ("Send", "Preview", "Cancel"):
         assert f">{button}</" in html
     assert "Europe/Paris" in html  # the zone "Send at" uses
-    assert "Tomorrow morning" in html and "Monday morning" in html
+    assert "Tomorrow morning" in html
+    assert "Monday morning" in html
     assert "<html" in client.get("/compose").get_data(as_text=True)  # a reload renders the page
 
 
@@ -61,7 +62,8 @@ def test_send_now_queues_and_shows_the_conversation(app, client, rita, team, red
     response = post(client, rita, {"to": "alice@outside.test", "subject": "Hello", "body": "Hi Alice"})
     assert response.status_code == 200
     [msg] = messages(app)
-    assert msg.status == "queued" and msg.candidate_id == team.alice.id
+    assert msg.status == "queued"
+    assert msg.candidate_id == team.alice.id
     assert response.headers["HX-Push-Url"] == f"/mail/sent/{msg.thread_id}"
     assert 'class="thread-subject">Hello' in response.get_data(as_text=True)
     from webapp.queues import get_queue
@@ -71,10 +73,14 @@ def test_send_now_queues_and_shows_the_conversation(app, client, rita, team, red
 
 
 def test_errors_come_back_in_place_with_422(app, client, rita, team):
-    response = post(client, rita, {"to": "not-an-address", "cc": "bob@outside.test", "subject": "",
-                                   "body": "Keep this text"})  # fmt: skip
+    response = post(
+        client,
+        rita,
+        {"to": "not-an-address", "cc": "bob@outside.test", "subject": "", "body": "Keep this text"},
+    )
     html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "<html" not in html
+    assert response.status_code == 422
+    assert "<html" not in html
     assert "Not a valid address: not-an-address" in html
     assert "Add a subject." in html
     assert "Keep this text" in html  # nothing the user typed is lost
@@ -87,11 +93,13 @@ def test_candidate_in_cc_is_refused_with_a_link_to_bulk(app, client, rita, team)
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "alice@outside.test is a candidate&#39;s address" in html and 'href="/bulk/new"' in html
+    assert "alice@outside.test is a candidate&#39;s address" in html
+    assert 'href="/bulk/new"' in html
     response = post(
         client, rita, {"to": "partner@agency.test", "bcc": "ALICE@outside.test", "subject": "Intro"}
     )
-    assert response.status_code == 422 and messages(app) == []
+    assert response.status_code == 422
+    assert messages(app) == []
 
 
 def test_send_later_presets_in_the_users_zone(app, client, rita, team):
@@ -99,7 +107,8 @@ def test_send_later_presets_in_the_users_zone(app, client, rita, team):
     assert response.status_code == 200
     [msg] = messages(app)
     local = msg.scheduled_at.astimezone(ZoneInfo("Europe/Paris"))
-    assert msg.status == "scheduled" and (local.hour, local.minute) == (8, 0)
+    assert msg.status == "scheduled"
+    assert (local.hour, local.minute) == (8, 0)
     assert local.date() == (utcnow().astimezone(ZoneInfo("Europe/Paris")) + timedelta(days=1)).date()
     assert response.headers["HX-Push-Url"] == f"/mail/scheduled/{msg.thread_id}"
 
@@ -107,13 +116,23 @@ def test_send_later_presets_in_the_users_zone(app, client, rita, team):
 def test_custom_time_is_read_in_the_users_zone_and_past_is_refused(app, client, rita, team):
     future = (utcnow() + timedelta(days=2)).astimezone(ZoneInfo("Europe/Paris")).replace(tzinfo=None)
     value = future.strftime("%Y-%m-%dT%H:%M")
-    assert post(client, rita, {"to": "alice@outside.test", "subject": "Later", "preset": "custom",
-                               "send_at": value}).status_code == 200  # fmt: skip
+    assert (
+        post(
+            client,
+            rita,
+            {"to": "alice@outside.test", "subject": "Later", "preset": "custom", "send_at": value},
+        ).status_code
+        == 200
+    )
     [msg] = messages(app)
     assert msg.scheduled_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%dT%H:%M") == value
-    past = post(client, rita, {"to": "alice@outside.test", "subject": "Past", "preset": "custom",
-                               "send_at": "2020-01-01T09:00"})  # fmt: skip
-    assert past.status_code == 422 and "Choose a time in the future." in past.get_data(as_text=True)
+    past = post(
+        client,
+        rita,
+        {"to": "alice@outside.test", "subject": "Past", "preset": "custom", "send_at": "2020-01-01T09:00"},
+    )
+    assert past.status_code == 422
+    assert "Choose a time in the future." in past.get_data(as_text=True)
 
 
 def test_reply_prefills_and_threads(app, client, rita, make, team):
@@ -122,13 +141,18 @@ def test_reply_prefills_and_threads(app, client, rita, make, team):
         thread, candidate=team.alice, to_users=[team.rita], message_id="<in-1@outside.test>"
     )
     html = client.get(f"/compose/reply/{inbound.id}", headers=PANE).get_data(as_text=True)
-    assert 'value="alice@outside.test"' in html and 'value="Re: Application"' in html
+    assert 'value="alice@outside.test"' in html
+    assert 'value="Re: Application"' in html
     assert "&gt; Body of Application" in html  # the quoted history
     token = parse(html).one("input", name="reply_to_id").get("value")
-    post(client, rita, {"to": "alice@outside.test", "subject": "Re: Application", "body": "Thanks",
-                        "reply_to_id": token})  # fmt: skip
+    post(
+        client,
+        rita,
+        {"to": "alice@outside.test", "subject": "Re: Application", "body": "Thanks", "reply_to_id": token},
+    )
     reply = messages(app)[-1]
-    assert reply.thread_id == thread.id and reply.in_reply_to == "<in-1@outside.test>"
+    assert reply.thread_id == thread.id
+    assert reply.in_reply_to == "<in-1@outside.test>"
 
 
 def test_reply_or_forward_of_an_invisible_message_is_404(client, rita, make, team):
@@ -146,11 +170,16 @@ def test_forward_carries_the_attachments(app, client, rita, make, team):
     original = make.message(candidate=team.alice, subject="CV", to_users=[team.rita])
     with app.app_context():
         sha = BlobStore(app.config["STORAGE_DIR"]).put(b"%PDF cv bytes")
-        db.session.add(Attachment(message_id=original.id, filename="cv.pdf", content_type="application/pdf",
-                                  size=13, sha256=sha))  # fmt: skip
+        db.session.add(
+            Attachment(
+                message_id=original.id, filename="cv.pdf", content_type="application/pdf", size=13, sha256=sha
+            )
+        )
         db.session.commit()
     html = client.get(f"/compose/forward/{original.id}", headers=PANE).get_data(as_text=True)
-    assert 'value="Fwd: CV"' in html and "cv.pdf" in html and "Forwarded message" in html
+    assert 'value="Fwd: CV"' in html
+    assert "cv.pdf" in html
+    assert "Forwarded message" in html
     post(
         client,
         rita,
@@ -174,7 +203,8 @@ def test_attachments_upload_and_size_limit(app, client, rita, team):
     assert ok.status_code == 200
     with app.app_context():
         [att] = db.session.get(Message, messages(app)[-1].id).attachments
-        assert att.filename == "notes.txt" and att.size == 5
+        assert att.filename == "notes.txt"
+        assert att.size == 5
     app.config["COMPOSE_MAX_ATTACHMENT_BYTES"] = 10
     try:
         big = post(
@@ -185,7 +215,8 @@ def test_attachments_upload_and_size_limit(app, client, rita, team):
         )
     finally:
         app.config["COMPOSE_MAX_ATTACHMENT_BYTES"] = 15 * 1024 * 1024
-    assert big.status_code == 422 and "Attachments may not exceed" in big.get_data(as_text=True)
+    assert big.status_code == 422
+    assert "Attachments may not exceed" in big.get_data(as_text=True)
 
 
 def test_placeholders_filled_for_the_recipient(app, client, rita, team):
@@ -195,29 +226,26 @@ def test_placeholders_filled_for_the_recipient(app, client, rita, team):
         == 200
     )
     msg = messages(app)[-1]
-    assert (
-        msg.subject == "Backend Engineer"
-        and msg.body_text == "Hi Alice, about Backend Engineer. Rita Recruiter"
-    )
+    assert msg.subject == "Backend Engineer"
+    assert msg.body_text == "Hi Alice, about Backend Engineer. Rita Recruiter"
 
 
 def test_unknown_and_unfilled_placeholders_are_refused_by_name(app, client, rita, team):
     unknown = post(
         client, rita, {"to": "alice@outside.test", "subject": "x", "body": "Hi [candidate.nickname]"}
     )
-    assert unknown.status_code == 422 and "Unknown placeholder: [candidate.nickname]" in unknown.get_data(
-        as_text=True
-    )
+    assert unknown.status_code == 422
+    assert "Unknown placeholder: [candidate.nickname]" in unknown.get_data(as_text=True)
     unfilled = post(
         client, rita, {"to": "partner@agency.test", "subject": "x", "body": "Hi [candidate.first_name]"}
     )
-    assert unfilled.status_code == 422 and "No value for [candidate.first_name]" in unfilled.get_data(
-        as_text=True
-    )
+    assert unfilled.status_code == 422
+    assert "No value for [candidate.first_name]" in unfilled.get_data(as_text=True)
     fallback = post(
         client, rita, {"to": "partner@agency.test", "subject": "x", "body": "Hi [candidate.first_name|there]"}
     )
-    assert fallback.status_code == 200 and messages(app)[-1].body_text == "Hi there"
+    assert fallback.status_code == 200
+    assert messages(app)[-1].body_text == "Hi there"
 
 
 def test_template_insert_and_live_preview(app, client, rita, team):
@@ -230,32 +258,51 @@ def test_template_insert_and_live_preview(app, client, rita, team):
         db.session.commit()
         shared_id, private_id = shared.id, private.id
     form = client.get("/compose", headers=PANE).get_data(as_text=True)
-    assert ">Invite<" in form and "Sam&#39;s" not in form  # someone else's personal template is not offered
+    assert ">Invite<" in form
+    assert "Sam&#39;s" not in form
     fields = client.get(f"/compose/template?template_id={shared_id}", headers=PANE).get_data(as_text=True)
-    assert 'value="Interview for [job.title]"' in fields and "Hi [candidate.first_name]!" in fields
+    assert 'value="Interview for [job.title]"' in fields
+    assert "Hi [candidate.first_name]!" in fields
     assert client.get(f"/compose/template?template_id={private_id}", headers=PANE).status_code == 404
     token = rita.csrf_token("/mail/inbox")
-    preview = client.post("/compose/preview", headers=PANE, data={
-        "csrf_token": token, "to": "alice@outside.test", "subject": "Interview for [job.title]",
-        "body": "Hi [candidate.first_name]!"}).get_data(as_text=True)  # fmt: skip
-    assert "Interview for Backend Engineer" in preview and "Hi Alice!" in preview
+    preview = client.post(
+        "/compose/preview",
+        headers=PANE,
+        data={
+            "csrf_token": token,
+            "to": "alice@outside.test",
+            "subject": "Interview for [job.title]",
+            "body": "Hi [candidate.first_name]!",
+        },
+    ).get_data(as_text=True)
+    assert "Interview for Backend Engineer" in preview
+    assert "Hi Alice!" in preview
 
 
 def test_scheduled_message_edit_cancel_send_now(app, client, rita, team):
     post(client, rita, {"to": "alice@outside.test", "subject": "Later", "preset": "monday"})
     [msg] = messages(app)
     pane = client.get(f"/mail/scheduled/{msg.thread_id}", headers=PANE).get_data(as_text=True)
-    assert ">Edit<" in pane and ">Send now<" in pane and ">Cancel sending<" in pane
+    assert ">Edit<" in pane
+    assert ">Send now<" in pane
+    assert ">Cancel sending<" in pane
     form = client.get(f"/compose/edit/{msg.id}", headers=PANE).get_data(as_text=True)
     send_at = parse(form).one("input", name="send_at").get("value")
-    edited = post(client, rita, {"to": "alice@outside.test", "subject": "Later, edited", "preset": "custom",
-                                 "send_at": send_at}, url=f"/compose/edit/{msg.id}")  # fmt: skip
-    assert edited.status_code == 200 and messages(app)[0].subject == "Later, edited"
+    edited = post(
+        client,
+        rita,
+        {"to": "alice@outside.test", "subject": "Later, edited", "preset": "custom", "send_at": send_at},
+        url=f"/compose/edit/{msg.id}",
+    )
+    assert edited.status_code == 200
+    assert messages(app)[0].subject == "Later, edited"
     token = rita.csrf_token("/mail/inbox")
     now = client.post(f"/messages/{msg.id}/send-now?folder=scheduled", headers={**PANE, "X-CSRFToken": token})
-    assert now.status_code == 200 and messages(app)[0].status == "queued"
+    assert now.status_code == 200
+    assert messages(app)[0].status == "queued"
     late = client.post(f"/messages/{msg.id}/cancel?folder=scheduled", headers={**PANE, "X-CSRFToken": token})
-    assert "Too late" in late.get_data(as_text=True) and messages(app)[0].status == "queued"
+    assert "Too late" in late.get_data(as_text=True)
+    assert messages(app)[0].status == "queued"
 
 
 def test_actions_on_someone_elses_message_are_404(app, client, auth, make, team):
@@ -270,10 +317,16 @@ def test_actions_on_someone_elses_message_are_404(app, client, auth, make, team)
 
 
 def test_failed_message_shows_reason_and_retry(app, client, rita, make, team):
-    failed = make.message(direction="outbound", sender=team.rita, candidate=team.alice, status="failed",
-                          error="550 5.1.1 mailbox unavailable")  # fmt: skip
+    failed = make.message(
+        direction="outbound",
+        sender=team.rita,
+        candidate=team.alice,
+        status="failed",
+        error="550 5.1.1 mailbox unavailable",
+    )
     pane = client.get(f"/mail/sent/{failed.thread_id}", headers=PANE).get_data(as_text=True)
-    assert "550 5.1.1 mailbox unavailable" in pane and ">Retry<" in pane
+    assert "550 5.1.1 mailbox unavailable" in pane
+    assert ">Retry<" in pane
     token = rita.csrf_token("/mail/inbox")
     client.post(f"/messages/{failed.id}/retry", headers={**PANE, "X-CSRFToken": token})
     assert messages(app)[0].status == "queued"
@@ -281,9 +334,18 @@ def test_failed_message_shows_reason_and_retry(app, client, rita, make, team):
 
 def test_placeholders_never_fill_from_a_hidden_candidate(client, rita, team):
     token = rita.csrf_token("/mail/inbox")
-    preview = client.post("/compose/preview", headers=PANE, data={
-        "csrf_token": token, "to": "sue@outside.test", "subject": "x",
-        "body": "NAME=[candidate.full_name] JOB=[job.title]"}).get_data(as_text=True)  # fmt: skip
-    assert "Sue" not in preview and "Secret" not in preview
+    preview = client.post(
+        "/compose/preview",
+        headers=PANE,
+        data={
+            "csrf_token": token,
+            "to": "sue@outside.test",
+            "subject": "x",
+            "body": "NAME=[candidate.full_name] JOB=[job.title]",
+        },
+    ).get_data(as_text=True)
+    assert "Sue" not in preview
+    assert "Secret" not in preview
     sent = post(client, rita, {"to": "sue@outside.test", "subject": "x", "body": "Hi [candidate.first_name]"})
-    assert sent.status_code == 422 and "Sue" not in sent.get_data(as_text=True)
+    assert sent.status_code == 422
+    assert "Sue" not in sent.get_data(as_text=True)

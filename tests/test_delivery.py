@@ -47,8 +47,10 @@ def test_one_drain_sends_everything_due_oldest_first_over_one_connection(app, te
     assert subjects(smtp) == [f"Due {i}" for i in range(5)]
     assert len({m.peer for m in smtp.messages}) == 1  # one SMTP session for all five
     assert all(load(app, m.id).status == "sent" for m in due)
-    assert load(app, later.id).status == "scheduled" and load(app, cancelled.id).status == "cancelled"
-    assert drain_once(app) == 0 and len(smtp.messages) == 5  # run twice: nothing sent twice
+    assert load(app, later.id).status == "scheduled"
+    assert load(app, cancelled.id).status == "cancelled"
+    assert drain_once(app) == 0
+    assert len(smtp.messages) == 5
 
 
 def test_sending_now_queues_one_wake_up_for_many_messages(app, team, smtp, redis):
@@ -73,7 +75,8 @@ def test_messages_due_the_same_second_share_one_scheduled_job(app, team, redis):
             msg = create(app, team.rita, send_at=at + timedelta(seconds=offset))
             assert wake_sender(at=msg.scheduled_at)
     queued, scheduled = send_jobs(app)
-    assert queued == [] and len(scheduled) == 2
+    assert queued == []
+    assert len(scheduled) == 2
 
 
 def test_an_unreachable_server_pauses_the_drain_without_spending_the_others_attempts(app, team, redis):
@@ -84,9 +87,13 @@ def test_an_unreachable_server_pauses_the_drain_without_spending_the_others_atte
     finally:
         app.config["SMTP_URL"] = None
     tried, waiting = load(app, first.id), load(app, second.id)
-    assert tried.status == "queued" and tried.scheduled_at > utcnow() and tried.send_attempts == 1
+    assert tried.status == "queued"
+    assert tried.scheduled_at > utcnow()
+    assert tried.send_attempts == 1
     assert "ConnectionRefusedError" in tried.error
-    assert waiting.status == "queued" and waiting.send_attempts == 0 and waiting.error is None
+    assert waiting.status == "queued"
+    assert waiting.send_attempts == 0
+    assert waiting.error is None
     _, scheduled = send_jobs(app)
     assert len(scheduled) == 1  # a drain comes back when the retry is due
 
@@ -97,8 +104,10 @@ def test_a_permanent_refusal_fails_that_message_and_the_drain_goes_on(app, team,
     refused = create(app, team.rita, subject="To Alice")
     fine = create(app, team.rita, to=["bob@outside.test"], subject="To Bob")
     assert drain_once(app) == 1
-    assert load(app, refused.id).status == "failed" and "No such user" in load(app, refused.id).error
-    assert load(app, fine.id).status == "sent" and subjects(smtp) == ["To Bob"]
+    assert load(app, refused.id).status == "failed"
+    assert "No such user" in load(app, refused.id).error
+    assert load(app, fine.id).status == "sent"
+    assert subjects(smtp) == ["To Bob"]
 
 
 def test_a_new_connection_after_the_per_connection_limit(app, team, smtp, redis, monkeypatch):
@@ -156,7 +165,8 @@ def test_a_dead_workers_unsent_messages_go_back_and_only_the_one_in_flight_is_un
         assert marks.take(*claims[0])  # the worker was handing the first one over when it died
         stalled = utcnow() + delivery.RELEASE_AFTER + timedelta(seconds=1)
         found = delivery.reconcile(now=stalled, marks=marks)
-        assert found.released == claimed[1:] and found.unknown == []
+        assert found.released == claimed[1:]
+        assert found.unknown == []
         later = delivery.reconcile(
             now=utcnow() + delivery.SENDING_TIMEOUT + timedelta(seconds=1), marks=marks
         )
@@ -197,7 +207,8 @@ def test_a_worker_never_sends_what_the_reconciler_gave_back(app, team, smtp, red
         stalled = StalledWorker(marks.redis, marks.prefix)
         outcomes = delivery.send_claimed(claimed, transport, mail_domain(), blob_store(), stalled)
         transport.close()
-    assert [o.status for o in outcomes] == ["sent", "sent"] and subjects(smtp) == ["Slow 0", "Slow 2"]
+    assert [o.status for o in outcomes] == ["sent", "sent"]
+    assert subjects(smtp) == ["Slow 0", "Slow 2"]
     assert drain_once(app) == 1  # the one given back leaves once, with the next drain
     assert sorted(subjects(smtp)) == ["Slow 0", "Slow 1", "Slow 2"]
 
@@ -213,8 +224,10 @@ def test_no_redis_gives_the_batch_back_unsent(app, team, smtp, redis):
         outcomes = delivery.send_claimed(
             claimed, transport_for(app.config), mail_domain(), blob_store(), Down()
         )
-    assert {o.status for o in outcomes} == {"released"} and outcomes[0].stop
-    assert smtp.messages == [] and all(load(app, m.id).status == "queued" for m in made)
+    assert {o.status for o in outcomes} == {"released"}
+    assert outcomes[0].stop
+    assert smtp.messages == []
+    assert all(load(app, m.id).status == "queued" for m in made)
 
 
 def test_an_admin_downloads_exactly_what_the_server_received(app, team, make, smtp, redis, client, auth):
@@ -225,10 +238,12 @@ def test_an_admin_downloads_exactly_what_the_server_received(app, team, make, sm
     assert drain_once(app) == 1
     [got] = smtp.messages
     sent = load(app, msg.id)
-    assert sent.raw_sha256 == hashlib.sha256(got.data).hexdigest() and sent.raw_size == len(got.data)
+    assert sent.raw_sha256 == hashlib.sha256(got.data).hexdigest()
+    assert sent.raw_size == len(got.data)
     auth.login(ada.email)
     download = client.get(f"/admin/messages/{msg.id}/raw")
-    assert download.status_code == 200 and download.data == got.data
+    assert download.status_code == 200
+    assert download.data == got.data
 
 
 def test_a_claim_takes_no_more_than_its_batch_the_oldest_first(app, team, redis):
@@ -291,8 +306,10 @@ def test_a_connection_lost_after_the_body_is_unknown_not_retried(app, team, redi
         server.close()
     assert server.bodies == 1
     row = load(app, msg.id)
-    assert row.status == "unknown" and "after the message was sent" in row.error
-    assert row.send_attempts == 1 and send_jobs(app)[1] == []  # no retry scheduled: a person decides
+    assert row.status == "unknown"
+    assert "after the message was sent" in row.error
+    assert row.send_attempts == 1
+    assert send_jobs(app)[1] == []
 
 
 def test_jobs_are_queued_by_a_path_that_names_them():
@@ -306,7 +323,10 @@ def test_jobs_are_queued_by_a_path_that_names_them():
 
 def test_the_enqueue_module_imports_no_job_module():
     """Job modules import the enqueue module, never the reverse: no cycle to hide in a function."""
-    check = "import sys, webapp.jobs.enqueue; print(sorted(m for m in sys.modules if m.startswith('webapp.jobs')))"
+    check = (
+        "import sys, webapp.jobs.enqueue; print(sorted(m for m in sys.modules if "
+        "m.startswith('webapp.jobs')))"
+    )
     found = subprocess.run(
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
     )

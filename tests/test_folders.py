@@ -50,8 +50,14 @@ def test_inbox_has_candidate_mail_addressed_to_me_only(client, auth, make, world
 
 def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, world):
     make.message(direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice, subject="Sent one")
-    make.message(direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice, subject="Failed one",
-                 status="failed", error="550 no such user")  # fmt: skip
+    make.message(
+        direction=Direction.OUTBOUND,
+        sender=world.rita,
+        candidate=world.alice,
+        subject="Failed one",
+        status="failed",
+        error="550 no such user",
+    )
     make.message(
         direction=Direction.OUTBOUND,
         sender=world.rita,
@@ -74,8 +80,13 @@ def test_sent_has_my_sent_and_failed_mail_not_scheduled(client, auth, make, worl
 
 
 def test_scheduled_mail_leaves_send_later_once_sent(app, client, auth, make, world):
-    msg = make.message(direction=Direction.OUTBOUND, sender=world.rita, candidate=world.alice, subject="Due tomorrow",
-                       status="scheduled")  # fmt: skip
+    msg = make.message(
+        direction=Direction.OUTBOUND,
+        sender=world.rita,
+        candidate=world.alice,
+        subject="Due tomorrow",
+        status="scheduled",
+    )
     assert folder_subjects(client, auth, world.rita, "scheduled") == ["Due tomorrow"]
     assert folder_subjects(client, auth, world.sam, "scheduled") == []
     assert "Due tomorrow" not in folder_subjects(client, auth, world.rita, "sent")
@@ -103,12 +114,18 @@ def test_all_candidates_follows_offer_access(client, auth, make, world):
     make.message(auto, candidate=world.alice, is_auto_reply=True)
 
     assert sorted(folder_subjects(client, auth, world.rita, "candidates")) == [
-        "Alice (job A)", "Paul (pool)", "Una, rita wrote",
-    ]  # fmt: skip
+        "Alice (job A)",
+        "Paul (pool)",
+        "Una, rita wrote",
+    ]
     assert folder_subjects(client, auth, world.sam, "candidates") == ["Bob (job B)"]
     assert sorted(folder_subjects(client, auth, world.ada, "candidates")) == [
-        "Alice (job A)", "Bob (job B)", "Paul (pool)", "Sue (job S)", "Una, rita wrote",
-    ]  # fmt: skip
+        "Alice (job A)",
+        "Bob (job B)",
+        "Paul (pool)",
+        "Sue (job S)",
+        "Una, rita wrote",
+    ]
 
 
 def test_followed_candidates_only_those_i_follow_and_can_see(client, auth, make, world):
@@ -171,8 +188,10 @@ def test_archived_has_archived_conversations_i_could_see(client, auth, make, wor
         "Vendor archived",
     ]
     assert sorted(folder_subjects(client, auth, world.ada, "archived")) == [
-        "Alice archived", "Sue archived", "Vendor archived",
-    ]  # fmt: skip
+        "Alice archived",
+        "Sue archived",
+        "Vendor archived",
+    ]
     assert folder_subjects(client, auth, world.sam, "archived") == ["Vendor archived"]
     assert "Alice archived" not in folder_subjects(client, auth, world.rita, "candidates")
 
@@ -188,8 +207,10 @@ def test_incoming_cv_by_job_access_company_inbox_admins_only(client, auth, make,
     assert folder_subjects(client, auth, world.rita, "incoming-cv") == ["CV for job A"]
     assert folder_subjects(client, auth, world.sam, "incoming-cv") == ["CV for job B"]
     assert sorted(folder_subjects(client, auth, world.ada, "incoming-cv")) == [
-        "CV for job A", "CV for job B", "CV to the company",
-    ]  # fmt: skip
+        "CV for job A",
+        "CV for job B",
+        "CV to the company",
+    ]
     assert "CV for job A" not in folder_subjects(client, auth, world.ada, "non-candidates")
 
 

@@ -40,7 +40,8 @@ def test_the_test_config_takes_nothing_from_the_environment(tmp_path):
     assert config["OUTBOX_DIR"] == str(tmp_path / "outbox")
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/test.db"
     assert config["REDIS_URL"] is None  # the embedded Redis, in the instance folder
-    assert config["INBOUND_DOMAIN"] == "mail.demo.test" and config["RQ_QUEUE_PREFIX"].startswith("test-")
+    assert config["INBOUND_DOMAIN"] == "mail.demo.test"
+    assert config["RQ_QUEUE_PREFIX"].startswith("test-")
 
 
 def test_the_test_config_takes_its_urls_from_test_variables(tmp_path):
@@ -52,12 +53,14 @@ def test_the_test_config_takes_its_urls_from_test_variables(tmp_path):
     config = settings.TestConfig(environ, instance_dir=str(tmp_path)).as_dict()
     assert config["SQLALCHEMY_DATABASE_URI"] == environ["TEST_DATABASE_URL"]
     assert config["REDIS_URL"] == environ["TEST_REDIS_URL"]
-    assert config["SMTP_URL"] is None and config["STORAGE_DIR"] == str(tmp_path / "storage")
+    assert config["SMTP_URL"] is None
+    assert config["STORAGE_DIR"] == str(tmp_path / "storage")
 
 
 def test_without_an_instance_folder_the_test_config_makes_a_throwaway_one():
     config = settings.TestConfig(REAL)
-    assert Path(config.INSTANCE_DIR).is_dir() and "hiremail-test-" in config.INSTANCE_DIR
+    assert Path(config.INSTANCE_DIR).is_dir()
+    assert "hiremail-test-" in config.INSTANCE_DIR
 
 
 def test_a_worker_of_the_test_run_takes_the_apps_settings_not_the_shells(app, monkeypatch):
@@ -65,7 +68,8 @@ def test_a_worker_of_the_test_run_takes_the_apps_settings_not_the_shells(app, mo
         monkeypatch.setenv(name, value)
     env = worker_env(app, "redis://127.0.0.1:6379/15")
     assert {k: v for k, v in env.items() if v in REAL.values()} == {}
-    assert env["SMTP_URL"] == "" and env["OUTBOX_DIR"] == app.config["OUTBOX_DIR"]
+    assert env["SMTP_URL"] == ""
+    assert env["OUTBOX_DIR"] == app.config["OUTBOX_DIR"]
 
 
 # The SMTP guard

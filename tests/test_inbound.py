@@ -53,7 +53,9 @@ def outcome(app, raw, envelope_to=()):
 def test_candidate_mail_lands_in_the_addressed_users_inbox(app, team):
     result, msg = outcome(app, raw_mail(subject="My application", attachment=("cv.pdf", b"%PDF-1.4")))
     assert result == "candidate"
-    assert msg.candidate_id == team.alice.id and msg.thread_id and msg.has_attachments
+    assert msg.candidate_id == team.alice.id
+    assert msg.thread_id
+    assert msg.has_attachments
     assert "alice@outside.test" in msg.outcome_reason
     with app.app_context():
         users = set(
@@ -65,21 +67,28 @@ def test_candidate_mail_lands_in_the_addressed_users_inbox(app, team):
 
 def test_non_candidate(app, team):
     result, msg = outcome(app, raw_mail(frm="Jane <jane@agency.test>"))
-    assert result == "non_candidate" and msg.candidate_id is None and msg.thread_id
+    assert result == "non_candidate"
+    assert msg.candidate_id is None
+    assert msg.thread_id
 
 
 def test_internal_mail_is_kept_off_candidate_views(app, team):
     result, msg = outcome(app, raw_mail(frm="Ada <ada@team.test>", to="rita@mail.demo.test"))
-    assert (
-        result == "internal" and msg.is_internal and msg.sender_id == team.ada.id and msg.candidate_id is None
-    )
+    assert result == "internal"
+    assert msg.is_internal
+    assert msg.sender_id == team.ada.id
+    assert msg.candidate_id is None
 
 
 def test_incoming_cv_to_a_job_and_to_the_company_inbox(app, team):
     result, msg = outcome(app, raw_mail(frm="agency@hr.test", to=f"cv+backend@{DOMAIN}"))
-    assert result == "incoming_cv" and msg.is_cv and msg.cv_offer_id == team.job.id
+    assert result == "incoming_cv"
+    assert msg.is_cv
+    assert msg.cv_offer_id == team.job.id
     result, msg = outcome(app, raw_mail(frm="someone@hr.test", to=f"cv@{DOMAIN}"))
-    assert result == "incoming_cv" and msg.is_cv and msg.cv_offer_id is None
+    assert result == "incoming_cv"
+    assert msg.is_cv
+    assert msg.cv_offer_id is None
 
 
 def test_reply_joins_its_thread_by_headers_and_unarchives_it(app, make, team):
@@ -88,7 +97,8 @@ def test_reply_joins_its_thread_by_headers_and_unarchives_it(app, make, team):
     result, msg = outcome(
         app, raw_mail(subject="Re: Interview", in_reply_to=sent.message_id, to="x@elsewhere.test")
     )
-    assert result == "reply" and msg.thread_id == thread.id
+    assert result == "reply"
+    assert msg.thread_id == thread.id
     with app.app_context():
         assert db.session.get(Thread, thread.id).is_archived is False
         recipients = set(
@@ -104,18 +114,23 @@ def test_reply_found_by_the_reply_token_alone(app, make, team):
     make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     address = reply_address(thread.id, DOMAIN, app.config["INBOUND_SECRET"])
     result, msg = outcome(app, raw_mail(subject="thanks!", to=address))
-    assert result == "reply" and msg.thread_id == thread.id
+    assert result == "reply"
+    assert msg.thread_id == thread.id
 
     forged = address.replace(address.split(".")[1][:4], "0000")
     result, msg = outcome(app, raw_mail(subject="forged", to=forged, body="different"))
-    assert result == "candidate" and msg.thread_id != thread.id
+    assert result == "candidate"
+    assert msg.thread_id != thread.id
 
 
 def test_reply_from_a_team_member_joins_as_internal(app, make, team):
     thread = make.thread("Interview", candidate=team.alice)
     first = make.message(thread, candidate=team.alice)
     result, msg = outcome(app, raw_mail(frm="ada@team.test", in_reply_to=first.message_id))
-    assert result == "reply" and msg.thread_id == thread.id and msg.is_internal and msg.candidate_id is None
+    assert result == "reply"
+    assert msg.thread_id == thread.id
+    assert msg.is_internal
+    assert msg.candidate_id is None
 
 
 def test_duplicate_same_id_same_bytes_but_same_id_other_bytes_is_kept(app, team):
@@ -123,7 +138,8 @@ def test_duplicate_same_id_same_bytes_but_same_id_other_bytes_is_kept(app, team)
     first, _ = outcome(app, raw)
     second, msg = outcome(app, raw)
     assert (first, second) == ("candidate", "duplicate")
-    assert msg.thread_id is None and "same Message-ID" in msg.outcome_reason
+    assert msg.thread_id is None
+    assert "same Message-ID" in msg.outcome_reason
     third, _ = outcome(app, raw_mail(message_id="<dup@outside.test>", body="edited"))
     assert third == "candidate"
 
@@ -132,9 +148,12 @@ def test_bounce_fails_the_sent_message_it_reports(app, make, team):
     thread = make.thread("Interview", candidate=team.alice)
     sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     result, msg = outcome(app, dsn(sent.message_id, "alice@outside.test"))
-    assert result == "bounce" and msg.thread_id == thread.id and msg.is_auto_reply
+    assert result == "bounce"
+    assert msg.thread_id == thread.id
+    assert msg.is_auto_reply
     failed = row(app, sent.id)
-    assert failed.status == "failed" and failed.delivery_state == "bounced"
+    assert failed.status == "failed"
+    assert failed.delivery_state == "bounced"
     assert "does not exist" in failed.error
 
 
@@ -150,24 +169,35 @@ def test_bounce_found_by_its_verp_return_path(app, make, team):
 
 def test_delay_shows_as_delayed_not_failed(app, make, team):
     sent = make.message(direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
-    result, _ = outcome(app, dsn(sent.message_id, "alice@outside.test", action="delayed", status="4.4.7",
-                                 diagnostic="Connection timed out; will retry"))  # fmt: skip
+    result, _ = outcome(
+        app,
+        dsn(
+            sent.message_id,
+            "alice@outside.test",
+            action="delayed",
+            status="4.4.7",
+            diagnostic="Connection timed out; will retry",
+        ),
+    )
     assert result == "bounce"
     delayed = row(app, sent.id)
-    assert (
-        delayed.status == "sent"
-        and delayed.delivery_state == "delayed"
-        and delayed.error.startswith("Delayed")
-    )
+    assert delayed.status == "sent"
+    assert delayed.delivery_state == "delayed"
+    assert delayed.error.startswith("Delayed")
 
 
 def test_auto_reply_joins_as_a_note_never_unread(app, client, auth, make, team):
     thread = make.thread("Interview", candidate=team.alice)
     sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
-    raw = raw_mail(subject="Out of office: Interview", in_reply_to=sent.message_id,
-                   headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
+    raw = raw_mail(
+        subject="Out of office: Interview",
+        in_reply_to=sent.message_id,
+        headers={"Auto-Submitted": "auto-replied"},
+    )
     result, msg = outcome(app, raw)
-    assert result == "auto_reply" and msg.thread_id == thread.id and msg.is_auto_reply
+    assert result == "auto_reply"
+    assert msg.thread_id == thread.id
+    assert msg.is_auto_reply
     auth.login(team.rita.email)
     assert "Interview" not in client.get("/mail/inbox").get_data(as_text=True)
     pane = client.get(f"/mail/sent/{thread.id}").get_data(as_text=True)
@@ -178,7 +208,8 @@ def test_auto_reply_without_a_conversation_opens_none(app, team):
     result, msg = outcome(
         app, raw_mail(subject="Automatic reply: hello", headers={"Auto-Submitted": "auto-replied"})
     )
-    assert result == "auto_reply" and msg.thread_id is None
+    assert result == "auto_reply"
+    assert msg.thread_id is None
 
 
 def test_a_reply_to_a_known_conversation_stays_a_reply_even_to_a_cv_address(app, make, team):
@@ -187,20 +218,26 @@ def test_a_reply_to_a_known_conversation_stays_a_reply_even_to_a_cv_address(app,
     sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     raw = raw_mail(in_reply_to=sent.message_id, to=f"cv+backend@{DOMAIN}")
     result, msg = outcome(app, raw, envelope_to=[f"cv+backend@{DOMAIN}"])
-    assert result == "reply" and msg.thread_id == thread.id and not msg.is_cv
+    assert result == "reply"
+    assert msg.thread_id == thread.id
+    assert not msg.is_cv
 
 
 def test_a_candidate_writing_to_a_cv_address_is_an_incoming_cv(app, team):
     """The rules' order: incoming CV comes before the sender rules."""
     result, msg = outcome(app, raw_mail(to=f"cv+finance@{DOMAIN}"))
-    assert result == "incoming_cv" and msg.cv_offer_id == team.other_job.id and msg.candidate_id is None
+    assert result == "incoming_cv"
+    assert msg.cv_offer_id == team.other_job.id
+    assert msg.candidate_id is None
 
 
 def test_a_candidate_address_wins_over_a_team_login(app, make, team):
     """The rules' order: candidate comes before internal."""
     make.candidate("Rita Applicant", emails=["rita@team.test"])
     result, msg = outcome(app, raw_mail(frm="rita@team.test", to=f"ada@{DOMAIN}"))
-    assert result == "candidate" and not msg.is_internal and msg.sender_id is None
+    assert result == "candidate"
+    assert not msg.is_internal
+    assert msg.sender_id is None
 
 
 def test_mailing_list_mail_is_sorted_like_any_other(app, team):
@@ -210,10 +247,16 @@ def test_mailing_list_mail_is_sorted_like_any_other(app, team):
 
 def test_quarantine_keeps_what_cannot_be_parsed_safely(app, team):
     parts = "".join(f"--B\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n" for i in range(1500))
-    raw = f"From: x@y.test\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n{parts}--B--\r\n"
+    raw = (
+        f"From: x@y.test\r\nSubject: many\r\nContent-Type: multipart/mixed; "
+        f"boundary=B\r\n\r\n{parts}--B--\r\n"
+    )
     result, msg = outcome(app, raw.encode())
-    assert result == "quarantined" and msg.status == "quarantined" and msg.thread_id is None
-    assert "MIME parts" in msg.outcome_reason and msg.raw_sha256
+    assert result == "quarantined"
+    assert msg.status == "quarantined"
+    assert msg.thread_id is None
+    assert "MIME parts" in msg.outcome_reason
+    assert msg.raw_sha256
 
 
 def test_classifying_twice_does_nothing_the_second_time(app, team):
@@ -267,7 +310,8 @@ def test_every_corpus_message_is_classified_or_quarantined_by_the_worker(app, te
     outcomes = {name: rows[i].outcome for name, i in zip(corpus, ids, strict=True)}
     assert {n: o for n, o in outcomes.items() if o not in set(Outcome)} == {}
     bounces = {name: o for name, o in outcomes.items() if "/bounce/" in name}
-    assert bounces and set(bounces.values()) == {"bounce"}, bounces
+    assert bounces
+    assert set(bounces.values()) == {"bounce"}, bounces
     assert outcomes["hiremail/nested-too-deep.eml"] == "quarantined"
     assert outcomes.get("flanker/enclosed-endless.eml", "quarantined") == "quarantined"  # shared corpus only
     assert outcomes["hiremail/auto-reply.eml"] == "auto_reply"
@@ -287,7 +331,8 @@ def test_webhook_stores_signed_mail(app, client, team, redis):
     message_id = response.get_json()["id"]
     with app.app_context():
         stored = db.session.get(Message, message_id)
-        assert stored.raw_sha256 == hashlib.sha256(body).hexdigest() and stored.source == "webhook"
+        assert stored.raw_sha256 == hashlib.sha256(body).hexdigest()
+        assert stored.source == "webhook"
     from webapp.queues import get_queue
 
     with app.app_context():
@@ -335,7 +380,8 @@ def test_import_eml_mbox_and_maildir(app, team, tmp_path):
     lines = runner.invoke(args=["mail", "import", "--json", str(tmp_path / "md")]).output.strip().splitlines()
     assert [json.loads(x)["outcome"] for x in lines] == ["candidate"]
     eml = runner.invoke(args=["mail", "import", "--json", str(tmp_path / "a.eml")]).output.strip()
-    assert json.loads(eml)["outcome"] == "candidate" and json.loads(eml)["message_id"].startswith("<")
+    assert json.loads(eml)["outcome"] == "candidate"
+    assert json.loads(eml)["message_id"].startswith("<")
 
 
 def test_import_dry_run_stores_nothing(app, team, tmp_path):
@@ -378,18 +424,18 @@ def test_quarantine_is_visible_to_admins_with_the_raw_file(app, client, auth, te
     auth.logout()
     auth.login(team.ada.email)
     page = client.get("/admin/quarantine").get_data(as_text=True)
-    assert f'id="held-{msg.id}"' in page and "more than 1000 MIME parts" in page
+    assert f'id="held-{msg.id}"' in page
+    assert "more than 1000 MIME parts" in page
     assert "broken &lt;script&gt;" in page
     download = client.get(f"/admin/messages/{msg.id}/raw")
-    assert download.data == raw and download.headers["Content-Disposition"].startswith("attachment")
+    assert download.data == raw
+    assert download.headers["Content-Disposition"].startswith("attachment")
 
 
 def test_why_is_this_here_in_the_pane(app, client, auth, team):
     _, msg = outcome(app, raw_mail(subject="Question"))
     auth.login(team.rita.email)
     pane = client.get(f"/mail/inbox/{msg.thread_id}").get_data(as_text=True)
-    assert (
-        "Why is this here?" in pane
-        and "From a candidate" in pane
-        and "alice@outside.test is a candidate" in pane
-    )
+    assert "Why is this here?" in pane
+    assert "From a candidate" in pane
+    assert "alice@outside.test is a candidate" in pane

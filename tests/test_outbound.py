@@ -28,8 +28,12 @@ def team(make):
 
 
 def create(app, user, **kw) -> Message:
-    data = Compose(to=kw.pop("to", ["alice@outside.test"]), subject=kw.pop("subject", "Interview"),
-                   body=kw.pop("body", "Hello Alice"), **kw)  # fmt: skip
+    data = Compose(
+        to=kw.pop("to", ["alice@outside.test"]),
+        subject=kw.pop("subject", "Interview"),
+        body=kw.pop("body", "Hello Alice"),
+        **kw,
+    )
     with app.app_context():
         msg = compose.create(db.session.get(User, user.id), data, mail_domain(), blob_store())
         db.session.commit()
@@ -55,20 +59,25 @@ def test_what_arrives_headers_envelope_body(app, team, smtp, redis):
     from webapp.mail.addresses import bounce_address, reply_address
 
     msg = create(app, team.rita, cc=["colleague@partner.test"], bcc=["archive@partner.test"])
-    assert msg.status == "queued" and msg.message_id.endswith(f"@{DOMAIN}>")
+    assert msg.status == "queued"
+    assert msg.message_id.endswith(f"@{DOMAIN}>")
     assert drain_once(app) == 1
     [got] = smtp.messages
     email = message_from_bytes(got.data, policy=policy.default)
     assert email["From"] == f"Rita Recruiter <rita@{DOMAIN}>"
-    assert email["To"] == "alice@outside.test" and email["Cc"] == "colleague@partner.test"
-    assert email["Bcc"] is None and b"archive@partner.test" not in got.data
+    assert email["To"] == "alice@outside.test"
+    assert email["Cc"] == "colleague@partner.test"
+    assert email["Bcc"] is None
+    assert b"archive@partner.test" not in got.data
     assert sorted(got.rcpt_tos) == ["alice@outside.test", "archive@partner.test", "colleague@partner.test"]
     assert email["Message-ID"] == msg.message_id
     assert email["Reply-To"] == reply_address(msg.thread_id, DOMAIN, app.config["INBOUND_SECRET"])
     assert got.mail_from == bounce_address(msg.id, DOMAIN, app.config["INBOUND_SECRET"])
     assert email.get_body().get_content().strip() == "Hello Alice"
     sent = load(app, msg.id)
-    assert sent.status == "sent" and sent.sent_at and sent.raw_sha256
+    assert sent.status == "sent"
+    assert sent.sent_at
+    assert sent.raw_sha256
 
 
 def test_reply_carries_in_reply_to_and_references(app, make, team, smtp, redis):
@@ -88,7 +97,7 @@ def test_reply_carries_in_reply_to_and_references(app, make, team, smtp, redis):
 
 
 @pytest.mark.parametrize(
-    "field, value",
+    ("field", "value"),
     [
         ("subject", "Hi\r\nBcc: evil@attacker.test"),
         ("subject", "Hi\nX-Injected: yes"),
@@ -100,9 +109,11 @@ def test_header_injection_is_neutralised(app, team, smtp, redis, field, value):
     drain_once(app)
     [got] = smtp.messages
     email = message_from_bytes(got.data, policy=policy.default)
-    assert email["Bcc"] is None and email["X-Injected"] is None
+    assert email["Bcc"] is None
+    assert email["X-Injected"] is None
     assert got.rcpt_tos == ["alice@outside.test"]
-    assert "\n" not in email["Subject"] and "\r" not in email["Subject"]
+    assert "\n" not in email["Subject"]
+    assert "\r" not in email["Subject"]
 
 
 def test_injection_in_names_and_addresses(app, make, team, smtp, redis):
@@ -110,14 +121,17 @@ def test_injection_in_names_and_addresses(app, make, team, smtp, redis):
     create(app, evil)
     drain_once(app)
     email = message_from_bytes(smtp.messages[0].data, policy=policy.default)
-    assert email["Bcc"] is None and smtp.messages[0].rcpt_tos == ["alice@outside.test"]
+    assert email["Bcc"] is None
+    assert smtp.messages[0].rcpt_tos == ["alice@outside.test"]
     # In an address field, CR/LF only separate entries: "Bcc:" is not an address, never a header.
     good, bad = compose.parse_addresses(
         "alice@outside.test\r\nBcc: evil@attacker.test", allow_test_domains=True
     )
-    assert good == ["alice@outside.test", "evil@attacker.test"] and bad == ["Bcc:"]
+    assert good == ["alice@outside.test", "evil@attacker.test"]
+    assert bad == ["Bcc:"]
     good, bad = compose.parse_addresses("a@b.test\r\n, not-an-address, c@d", allow_test_domains=True)
-    assert good == ["a@b.test"] and bad == ["not-an-address", "c@d"]
+    assert good == ["a@b.test"]
+    assert bad == ["not-an-address", "c@d"]
     assert compose.parse_addresses("a@b.test") == ([], ["a@b.test"])  # reserved names, in production
 
 
@@ -147,7 +161,9 @@ def test_permanent_error_fails_at_once_with_the_reason(app, team, smtp, redis):
     msg = create(app, team.rita)
     assert drain_once(app) == 0
     failed = load(app, msg.id)
-    assert failed.status == "failed" and "550" in failed.error and "No such user" in failed.error
+    assert failed.status == "failed"
+    assert "550" in failed.error
+    assert "No such user" in failed.error
     assert smtp.messages == []
 
 
@@ -156,7 +172,9 @@ def test_temporary_error_retries_with_backoff_then_fails(app, team, smtp, redis)
     msg = create(app, team.rita)
     assert drain_once(app) == 0
     waiting = load(app, msg.id)
-    assert waiting.status == "queued" and waiting.scheduled_at > utcnow() and "Greylisted" in waiting.error
+    assert waiting.status == "queued"
+    assert waiting.scheduled_at > utcnow()
+    assert "Greylisted" in waiting.error
     assert drain_once(app) == 0  # not due yet: a duplicate job does nothing
     assert load(app, msg.id).send_attempts == 1
     for _ in range(len(delivery.RETRY_DELAYS)):
@@ -165,7 +183,8 @@ def test_temporary_error_retries_with_backoff_then_fails(app, team, smtp, redis)
             db.session.commit()
         assert drain_once(app) == 0
     gave_up = load(app, msg.id)
-    assert gave_up.status == "failed" and gave_up.send_attempts == len(delivery.RETRY_DELAYS) + 1
+    assert gave_up.status == "failed"
+    assert gave_up.send_attempts == len(delivery.RETRY_DELAYS) + 1
     assert gave_up.error.startswith("Gave up after")
     del smtp.handler.refuse["alice@outside.test"]
 
@@ -178,7 +197,8 @@ def test_a_dead_server_is_temporary(app, team, redis):
     finally:
         app.config["SMTP_URL"] = None
     waiting = load(app, msg.id)
-    assert waiting.status == "queued" and waiting.scheduled_at > utcnow()  # a retry, later
+    assert waiting.status == "queued"
+    assert waiting.scheduled_at > utcnow()
 
 
 def test_outbox_folder_by_default(app, team, tmp_path, redis):
@@ -192,7 +212,8 @@ def test_outbox_folder_by_default(app, team, tmp_path, redis):
 def test_sending_twice_delivers_once(app, team, smtp, redis):
     msg = create(app, team.rita)
     assert [drain_once(app), drain_once(app)] == [1, 0]
-    assert len(smtp.messages) == 1 and load(app, msg.id).status == "sent"
+    assert len(smtp.messages) == 1
+    assert load(app, msg.id).status == "sent"
 
 
 def test_cancel_and_edit_are_compare_and_set(app, team, smtp, redis):
@@ -207,7 +228,8 @@ def test_cancel_and_edit_are_compare_and_set(app, team, smtp, redis):
         db.session.get(Message, msg.id).scheduled_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
     assert drain_once(app) == 0
-    assert smtp.messages == [] and load(app, msg.id).subject == "New subject"
+    assert smtp.messages == []
+    assert load(app, msg.id).subject == "New subject"
 
 
 def test_reconciler_marks_stuck_sends_unknown_and_requeues_due(app, team):
@@ -219,5 +241,6 @@ def test_reconciler_marks_stuck_sends_unknown_and_requeues_due(app, team):
         db.session.get(Message, due.id).scheduled_at = utcnow() - timedelta(minutes=5)
         db.session.commit()
         found = delivery.reconcile()
-    assert found.unknown == [stuck.id] and found.due == [due.id]
+    assert found.unknown == [stuck.id]
+    assert found.due == [due.id]
     assert load(app, stuck.id).status == "unknown"

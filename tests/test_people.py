@@ -35,8 +35,16 @@ def jane(make, team):
     """Jane wrote twice (two conversations) and rita answered once."""
     t1 = make.thread("Freelance offer")
     make.message(t1, from_address="jane@agency.test", to_users=[team.rita])
-    outbound = [make.message(t1, direction="outbound", sender=team.rita, from_address="rita@mail.test",
-                             to_addresses=["jane@agency.test"]) for _ in range(2)]  # fmt: skip
+    outbound = [
+        make.message(
+            t1,
+            direction="outbound",
+            sender=team.rita,
+            from_address="rita@mail.test",
+            to_addresses=["jane@agency.test"],
+        )
+        for _ in range(2)
+    ]
     t2 = make.thread("Another idea")
     make.message(t2, from_address="jane@agency.test")
     return {"first": t1, "second": t2, "outbound": outbound}
@@ -46,11 +54,21 @@ def test_convert_moves_every_message_of_the_address(app, client, auth, team, jan
     assert sorted(subjects(client, auth, team.rita, "non-candidates")) == ["Another idea", "Freelance offer"]
     auth.login(team.rita.email)
     pane = client.get(f"/mail/non-candidates/{jane['first'].id}", headers=PANE).get_data(as_text=True)
-    assert "Convert to candidate" in pane and "Add to existing candidate" in pane
-    response = post(client, auth, f"/mail/non-candidates/{jane['first'].id}/convert",
-                    {"first_name": "Jane", "last_name": "Cole", "email": "jane@agency.test",
-                     "offer_id": str(team.job.id)})  # fmt: skip
-    assert response.status_code == 200 and "Jane Cole" in response.get_data(as_text=True)
+    assert "Convert to candidate" in pane
+    assert "Add to existing candidate" in pane
+    response = post(
+        client,
+        auth,
+        f"/mail/non-candidates/{jane['first'].id}/convert",
+        {
+            "first_name": "Jane",
+            "last_name": "Cole",
+            "email": "jane@agency.test",
+            "offer_id": str(team.job.id),
+        },
+    )
+    assert response.status_code == 200
+    assert "Jane Cole" in response.get_data(as_text=True)
     auth.logout()
     assert subjects(client, auth, team.rita, "non-candidates") == []  # none stays behind
     assert sorted(subjects(client, auth, team.rita, "candidates")) == ["Another idea", "Freelance offer"]
@@ -59,7 +77,8 @@ def test_convert_moves_every_message_of_the_address(app, client, auth, team, jan
         counts = db.session.scalar(select(func.count(Message.id)).where(Message.candidate_id == jane_id))
         assert counts == 4  # nothing lost: both inbound and both outbound, across the two threads
         log = db.session.scalar(select(AuditLog).where(AuditLog.action == "convert_to_candidate"))
-        assert log.user_id == team.rita.id and log.details["messages_moved"] == 4
+        assert log.user_id == team.rita.id
+        assert log.details["messages_moved"] == 4
         assert (
             db.session.scalar(select(Placement.offer_id).where(Placement.candidate_id == jane_id))
             == team.job.id
@@ -69,11 +88,17 @@ def test_convert_moves_every_message_of_the_address(app, client, auth, team, jan
 def test_add_to_existing_candidate(app, client, auth, make, team, jane):
     alice = make.candidate("Alice Able", offers=[team.job], emails=["alice@outside.test"])
     auth.login(team.rita.email)
-    choices = client.get(f"/candidates/search?q=alic&email=jane@agency.test&slug=non-candidates&thread={jane['first'].id}",
-                         headers={"HX-Request": "true"}).get_data(as_text=True)  # fmt: skip
+    choices = client.get(
+        f"/candidates/search?q=alic&email=jane@agency.test&slug=non-candidates&thread={jane['first'].id}",
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
     assert "Add to Alice Able" in choices
-    response = post(client, auth, f"/mail/non-candidates/{jane['first'].id}/attach",
-                    {"candidate_id": str(alice.id), "email": "jane@agency.test"})  # fmt: skip
+    response = post(
+        client,
+        auth,
+        f"/mail/non-candidates/{jane['first'].id}/attach",
+        {"candidate_id": str(alice.id), "email": "jane@agency.test"},
+    )
     assert response.status_code == 200
     auth.logout()
     assert subjects(client, auth, team.rita, "non-candidates") == []
@@ -87,11 +112,19 @@ def test_people_actions_respect_access(app, client, auth, make, team, jane):
     hidden = make.candidate("Sue Secret", offers=[team.secret], emails=["sue@outside.test"])
     auth.login(team.rita.email)
     assert "Sue" not in client.get("/candidates/search?q=sue").get_data(as_text=True)
-    forged = post(client, auth, f"/mail/non-candidates/{jane['first'].id}/attach",
-                  {"candidate_id": str(hidden.id), "email": "jane@agency.test"})  # fmt: skip
+    forged = post(
+        client,
+        auth,
+        f"/mail/non-candidates/{jane['first'].id}/attach",
+        {"candidate_id": str(hidden.id), "email": "jane@agency.test"},
+    )
     assert forged.status_code == 404
-    other_offer = post(client, auth, f"/mail/non-candidates/{jane['first'].id}/convert",
-                       {"first_name": "J", "email": "jane@agency.test", "offer_id": str(team.secret.id)})  # fmt: skip
+    other_offer = post(
+        client,
+        auth,
+        f"/mail/non-candidates/{jane['first'].id}/convert",
+        {"first_name": "J", "email": "jane@agency.test", "offer_id": str(team.secret.id)},
+    )
     assert other_offer.status_code == 404
     assert client.get(f"/candidates/{hidden.id}").status_code == 404
     assert client.get(f"/offers/{team.secret.id}").status_code == 404
@@ -103,23 +136,41 @@ def test_incoming_cv_to_candidate_with_cv_kept(app, client, auth, make, team):
     from webapp.mail.storage import BlobStore
     from webapp.models import Attachment
 
-    cv = make.message(subject="CV: Sofia Rossi", is_cv=True, cv_offer_id=team.job.id,
-                      from_address="mark@agency.test")  # fmt: skip
+    cv = make.message(
+        subject="CV: Sofia Rossi", is_cv=True, cv_offer_id=team.job.id, from_address="mark@agency.test"
+    )
     with app.app_context():
         row = db.session.get(Message, cv.id)
         row.from_name = "Mark Evans"
         row.body_text = "Please find the CV of Sofia Rossi (sofia.rossi@example.com)."
         sha = BlobStore(app.config["STORAGE_DIR"]).put(b"%PDF sofia")
-        db.session.add(Attachment(message_id=cv.id, filename="Sofia_Rossi_CV.pdf", content_type="application/pdf",
-                                  size=10, sha256=sha))  # fmt: skip
+        db.session.add(
+            Attachment(
+                message_id=cv.id,
+                filename="Sofia_Rossi_CV.pdf",
+                content_type="application/pdf",
+                size=10,
+                sha256=sha,
+            )
+        )
         db.session.commit()
     auth.login(team.rita.email)
     pane = client.get(f"/mail/incoming-cv/{cv.thread_id}", headers=PANE).get_data(as_text=True)
     # An agency sent it: the form starts from the person named in it, not the sender.
-    assert 'value="Sofia"' in pane and 'value="Rossi"' in pane and 'value="sofia.rossi@example.com"' in pane
-    response = post(client, auth, f"/mail/incoming-cv/{cv.thread_id}/candidate",
-                    {"first_name": "Sofia", "last_name": "Rossi", "email": "sofia.rossi@example.com",
-                     "offer_id": str(team.job.id)})  # fmt: skip
+    assert 'value="Sofia"' in pane
+    assert 'value="Rossi"' in pane
+    assert 'value="sofia.rossi@example.com"' in pane
+    response = post(
+        client,
+        auth,
+        f"/mail/incoming-cv/{cv.thread_id}/candidate",
+        {
+            "first_name": "Sofia",
+            "last_name": "Rossi",
+            "email": "sofia.rossi@example.com",
+            "offer_id": str(team.job.id),
+        },
+    )
     assert response.status_code == 200
     auth.logout()
     assert subjects(client, auth, team.rita, "incoming-cv") == []  # processed items leave the folder
@@ -131,7 +182,8 @@ def test_incoming_cv_to_candidate_with_cv_kept(app, client, auth, make, team):
         sofia_id = sofia.id
     auth.login(team.rita.email)
     page = client.get(f"/candidates/{sofia_id}").get_data(as_text=True)
-    assert "Sofia_Rossi_CV.pdf" in page and "CV: Sofia Rossi" in page
+    assert "Sofia_Rossi_CV.pdf" in page
+    assert "CV: Sofia Rossi" in page
 
 
 def test_incoming_cv_duplicate_is_offered_for_merging(app, client, auth, make, team):
@@ -148,9 +200,9 @@ def test_incoming_cv_duplicate_is_offered_for_merging(app, client, auth, make, t
     }
     refused = post(client, auth, url, data)
     html = refused.get_data(as_text=True)
-    assert (
-        refused.status_code == 422 and "already Omar Farah" in html and "Place Omar Farah on the job" in html
-    )
+    assert refused.status_code == 422
+    assert "already Omar Farah" in html
+    assert "Place Omar Farah on the job" in html
     merged = post(client, auth, url, {**data, "merge": str(existing.id)})
     assert merged.status_code == 200
     with app.app_context():
@@ -175,9 +227,11 @@ def test_candidate_and_offer_pages_show_every_message(app, client, auth, make, t
         make.message(t, candidate=alice)
     auth.login(team.rita.email)
     page = client.get(f"/candidates/{alice.id}").get_data(as_text=True)
-    assert "First chat" in page and "Second chat" in page
+    assert "First chat" in page
+    assert "Second chat" in page
     offer = client.get(f"/offers/{team.job.id}").get_data(as_text=True)
-    assert "Alice Able" in offer and "First chat" in offer
+    assert "Alice Able" in offer
+    assert "First chat" in offer
 
 
 def test_follow_from_the_candidate_and_offer_pages(app, client, auth, make, team):
@@ -186,7 +240,8 @@ def test_follow_from_the_candidate_and_offer_pages(app, client, auth, make, team
     auth.login(team.rita.email)
     assert f'id="follow-candidate-{alice.id}"' in client.get(f"/candidates/{alice.id}").get_data(as_text=True)
     button = post(client, auth, f"/candidates/{alice.id}/follow?button=1").get_data(as_text=True)
-    assert 'aria-pressed="true"' in button and "Following" in button
+    assert 'aria-pressed="true"' in button
+    assert "Following" in button
     post(client, auth, f"/offers/{team.job.id}/follow?button=1")
     auth.logout()
     assert subjects(client, auth, team.rita, "followed-candidates") == ["Hello"]
@@ -202,7 +257,8 @@ def test_incoming_cv_never_reveals_or_merges_a_hidden_candidate(app, client, aut
     url = f"/mail/incoming-cv/{cv.thread_id}/candidate"
     data = {"first_name": "S", "last_name": "S", "email": "sue@outside.test", "offer_id": str(team.job.id)}
     refused = post(client, auth, url, data).get_data(as_text=True)
-    assert "Secretname" not in refused and "can&#39;t be used here" in refused
+    assert "Secretname" not in refused
+    assert "can&#39;t be used here" in refused
     post(client, auth, url, {**data, "merge": str(sue.id)})
     assert client.get(f"/candidates/{sue.id}").status_code == 404
     assert client.get(f"/mail/candidates/{hidden.id}").status_code == 404
@@ -213,6 +269,10 @@ def test_incoming_cv_never_reveals_or_merges_a_hidden_candidate(app, client, aut
 def test_convert_only_takes_the_conversations_own_address(client, auth, make, team, jane):
     make.candidate("Sue Secretname", offers=[team.secret], emails=["sue@outside.test"])
     auth.login(team.rita.email)
-    probe = post(client, auth, f"/mail/non-candidates/{jane['first'].id}/convert",
-                 {"first_name": "X", "email": "sue@outside.test"})  # fmt: skip
+    probe = post(
+        client,
+        auth,
+        f"/mail/non-candidates/{jane['first'].id}/convert",
+        {"first_name": "X", "email": "sue@outside.test"},
+    )
     assert probe.status_code == 404  # not a look-up of who is a candidate

@@ -62,10 +62,21 @@ def a_cv(make, team, filename="Sofia_Rossi_CV.pdf", **fields) -> Message:
         subject="A CV", is_cv=True, cv_offer_id=team.job.id, from_address="mark@hr.test", **fields
     )
     with make.app.app_context():
-        db.session.add(Attachment(message_id=msg.id, filename=filename, content_type="application/pdf", size=3,
-                                  sha256="0" * 64))  # fmt: skip
-        db.session.add(Attachment(message_id=msg.id, filename="logo.png", content_type="image/png", size=3,
-                                  sha256="1" * 64, is_inline=True))  # fmt: skip
+        db.session.add(
+            Attachment(
+                message_id=msg.id, filename=filename, content_type="application/pdf", size=3, sha256="0" * 64
+            )
+        )
+        db.session.add(
+            Attachment(
+                message_id=msg.id,
+                filename="logo.png",
+                content_type="image/png",
+                size=3,
+                sha256="1" * 64,
+                is_inline=True,
+            )
+        )
         db.session.commit()
     return msg
 
@@ -144,10 +155,12 @@ def test_create_from_cv_places_a_new_candidate_and_keeps_the_cv_not_inline_image
     assert [p.offer_id for p in sofia.placements] == [team.job.id]
     files = db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == sofia.id))
     assert [(f.attachment.filename, f.kind) for f in files] == [("Sofia_Rossi_CV.pdf", "cv")]
-    assert msg.cv_processed_at is not None and msg.candidate_id == sofia.id
+    assert msg.cv_processed_at is not None
+    assert msg.candidate_id == sofia.id
     assert msg.thread.candidate_id == sofia.id
     [(action, details)] = audit_log()
-    assert action == "cv_to_candidate" and details == {
+    assert action == "cv_to_candidate"
+    assert details == {
         "message_id": cv.id,
         "offer_id": team.job.id,
         "merged": False,
@@ -171,7 +184,8 @@ def test_create_from_cv_merges_into_an_existing_candidate_once(session, make, te
 def test_discard_cv_marks_it_processed_and_makes_nobody(session, make, team):
     msg = db.session.get(Message, a_cv(make, team).id)
     people.discard_cv(rita(team), msg)
-    assert msg.cv_processed_at is not None and msg.candidate_id is None
+    assert msg.cv_processed_at is not None
+    assert msg.candidate_id is None
     assert audit_log() == [("cv_discarded", {"sender": "mark@hr.test"})]
 
 

@@ -16,8 +16,14 @@ def team(make, make_team):
     )
     make.message(candidate=t.alice, subject="Kubernetes experience", body_text="I ran clusters at Zalando.")
     make.message(candidate=t.sue, subject="Kubernetes secret project", body_text="Zalando too.")
-    make.message(direction="outbound", sender=t.rita, candidate=t.alice, subject="Offer letter",
-                 to_addresses=["alice@outside.test"], body_text="Salary details")  # fmt: skip
+    make.message(
+        direction="outbound",
+        sender=t.rita,
+        candidate=t.alice,
+        subject="Offer letter",
+        to_addresses=["alice@outside.test"],
+        body_text="Salary details",
+    )
     archived = make.thread("Old archived chat", candidate=t.alice, archived=True)
     make.message(archived, candidate=t.alice, body_text="about Rust")
     make.message(subject="Sponsor pitch", from_address="events@meetup.test", body_text="sponsorship")
@@ -27,7 +33,8 @@ def team(make, make_team):
 def search(client, auth, user, query, folder="all"):
     auth.login(user.email)
     response = client.get("/search", query_string={"q": query, "folder": folder}, headers=LIST)
-    assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in response.get_data(as_text=True)
     auth.logout()
     return sorted(row_subjects(response.get_data(as_text=True)))
 
@@ -37,8 +44,10 @@ def test_finds_by_subject_body_sender_and_recipient(client, auth, team):
     assert search(client, auth, team.rita, "zaland") == ["Kubernetes experience"]  # prefix of a body word
     assert search(client, auth, team.rita, "salary") == ["Offer letter"]
     assert search(client, auth, team.rita, "alice@outside.test") == [
-        "Kubernetes experience", "Offer letter", "Old archived chat",
-    ]  # fmt: skip
+        "Kubernetes experience",
+        "Offer letter",
+        "Old archived chat",
+    ]
     assert search(client, auth, team.rita, "meetup") == ["Sponsor pitch"]
 
 
@@ -76,5 +85,6 @@ def test_operators_and_junk_are_plain_text(client, auth, team):
 def test_search_page_renders_fully_and_unknown_folder_is_404(client, auth, team):
     auth.login(team.rita.email)
     page = client.get("/search?q=kubernetes").get_data(as_text=True)
-    assert "<html" in page and "Results for “kubernetes”" in page
+    assert "<html" in page
+    assert "Results for “kubernetes”" in page
     assert client.get("/search?q=x&folder=nope").status_code == 404

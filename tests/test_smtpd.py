@@ -47,7 +47,8 @@ def test_delivers_and_answers_250_after_storing(app, listener):
         )
     assert refused == {}
     [msg] = stored(app)
-    assert msg.source == "smtp" and msg.envelope_from == "alice@outside.test"
+    assert msg.source == "smtp"
+    assert msg.envelope_from == "alice@outside.test"
     assert msg.envelope_to == ["rita@mail.demo.test", "cv+backend@mail.demo.test"]
     from webapp.queues import get_queue
 

@@ -11,25 +11,58 @@ from webapp.mail.outbound.build import Draft, OutgoingFile, build
 from webapp.mail.outbound.wire import to_bytes
 
 DATE = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
-NAMES = ["Rita Recruiter", 'Rita "R" Recruiter', "O'Brien, Siobhán", "Dr. Rita Q. Recruiter", "",
-         "Léa Martin-Müller", "张伟", "a\\b"]  # fmt: skip
-SUBJECTS = ["Interview", "Entretien — équipe produit", "Re: " + "long subject words " * 12,
-            "x" * 200, "Mix of ASCII and 日本語 and more ASCII words " * 3, "=?utf-8?q?not=20a=20word?="]  # fmt: skip
-BODIES = ["Hello Alice,\n\nSee you on Tuesday.\n", "Bonjour Léa,\r\nà mardi.", "", "line\n.\nafter a dot",
-          "one long paragraph typed without line breaks " * 10, "trailing spaces   \nand\ttabs\t\n",
-          "=== equals = signs ===", "naïve café " * 20]  # fmt: skip
-FILES = [[], [OutgoingFile("Backend-Engineer.pdf", "application/pdf", b"%PDF-1.4\n" + bytes(range(256)) * 40)],
-         [OutgoingFile("notes.txt", "text/plain", b"plain\nnotes\n"),
-          OutgoingFile("photo (1).png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 500)]]  # fmt: skip
+NAMES = [
+    "Rita Recruiter",
+    'Rita "R" Recruiter',
+    "O'Brien, Siobhán",
+    "Dr. Rita Q. Recruiter",
+    "",
+    "Léa Martin-Müller",
+    "张伟",
+    "a\\b",
+]
+SUBJECTS = [
+    "Interview",
+    "Entretien — équipe produit",
+    "Re: " + "long subject words " * 12,
+    "x" * 200,
+    "Mix of ASCII and 日本語 and more ASCII words " * 3,
+    "=?utf-8?q?not=20a=20word?=",
+]
+BODIES = [
+    "Hello Alice,\n\nSee you on Tuesday.\n",
+    "Bonjour Léa,\r\nà mardi.",
+    "",
+    "line\n.\nafter a dot",
+    "one long paragraph typed without line breaks " * 10,
+    "trailing spaces   \nand\ttabs\t\n",
+    "=== equals = signs ===",
+    "naïve café " * 20,
+]
+FILES = [
+    [],
+    [OutgoingFile("Backend-Engineer.pdf", "application/pdf", b"%PDF-1.4\n" + bytes(range(256)) * 40)],
+    [
+        OutgoingFile("notes.txt", "text/plain", b"plain\nnotes\n"),
+        OutgoingFile("photo (1).png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 500),
+    ],
+]
 
 
 def drafts():
     for name, subject, body, files in itertools.product(NAMES, SUBJECTS, BODIES, FILES):
-        yield Draft(from_name=name, from_address="rita@mail.demo.test", to=[("", "alice@outside.test")],
-                    cc=[("", "colleague@partner.test"), ("", "boss@partner.test")], subject=subject, text=body,
-                    reply_to="reply+12.abcdef@mail.demo.test", in_reply_to="<prev.1@outside.test>",
-                    references=" ".join(f"<ref.{i}.{'x' * 30}@outside.test>" for i in range(8)),
-                    attachments=files)  # fmt: skip
+        yield Draft(
+            from_name=name,
+            from_address="rita@mail.demo.test",
+            to=[("", "alice@outside.test")],
+            cc=[("", "colleague@partner.test"), ("", "boss@partner.test")],
+            subject=subject,
+            text=body,
+            reply_to="reply+12.abcdef@mail.demo.test",
+            in_reply_to="<prev.1@outside.test>",
+            references=" ".join(f"<ref.{i}.{'x' * 30}@outside.test>" for i in range(8)),
+            attachments=files,
+        )
 
 
 HEADERS = (
@@ -103,7 +136,12 @@ def test_same_message_as_the_stdlib_for_every_combination():
     ],
 )
 def test_anything_unusual_is_left_to_the_stdlib(change):
-    base = dict(from_name="Rita", from_address="rita@mail.demo.test", to=[("", "alice@outside.test")],
-                subject="Hello", text="Body")  # fmt: skip
+    base = dict(
+        from_name="Rita",
+        from_address="rita@mail.demo.test",
+        to=[("", "alice@outside.test")],
+        subject="Hello",
+        text="Body",
+    )
     assert to_bytes(Draft(**base), "<id@x.test>", DATE) is not None
     assert to_bytes(Draft(**(base | change)), "<id@x.test>", DATE) is None

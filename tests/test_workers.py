@@ -38,7 +38,8 @@ def test_send_later_leaves_at_its_time_not_before(app, team, smtp, env):
     worker = start_worker(env)
     try:
         time.sleep(2)
-        assert smtp.messages == [] and load(app, msg.id).status == "scheduled"
+        assert smtp.messages == []
+        assert load(app, msg.id).status == "scheduled"
         assert wait_status(app, msg.id, "sent"), stop_worker(worker)
     finally:
         log = stop_worker(worker)
@@ -62,7 +63,8 @@ def test_cancel_wins_over_a_later_send(app, team, smtp, env):
         time.sleep(4.5)
     finally:
         stop_worker(worker)
-    assert smtp.messages == [] and load(app, msg.id).status == "cancelled"
+    assert smtp.messages == []
+    assert load(app, msg.id).status == "cancelled"
 
 
 def test_edit_changes_what_is_sent(app, team, smtp, env):
@@ -84,7 +86,8 @@ def test_edit_changes_what_is_sent(app, team, smtp, env):
     finally:
         stop_worker(worker)
     [got] = smtp.messages
-    assert b"Subject: Updated time" in got.data and b"Now at 3pm" in got.data
+    assert b"Subject: Updated time" in got.data
+    assert b"Now at 3pm" in got.data
 
 
 def test_two_workers_same_due_message_one_delivery(app, team, smtp, env):
@@ -129,9 +132,12 @@ def test_candidate_reply_threads_onto_the_sent_message(app, team, smtp, env):
     assert drain_once(app) == 1
     sent = message_from_bytes(smtp.messages[0].data, policy=policy.default)
     # A client that keeps the headers...
-    result, reply = outcome(app, raw_mail(subject="Re: Interview on Tuesday", to=sent["Reply-To"],
-                                          in_reply_to=sent["Message-ID"]))  # fmt: skip
-    assert result == "reply" and reply.thread_id == msg.thread_id
+    result, reply = outcome(
+        app, raw_mail(subject="Re: Interview on Tuesday", to=sent["Reply-To"], in_reply_to=sent["Message-ID"])
+    )
+    assert result == "reply"
+    assert reply.thread_id == msg.thread_id
     # ...and one that drops them: the reply address alone finds the conversation.
     result, bare = outcome(app, raw_mail(subject="my answer", to=sent["Reply-To"], body="Tuesday is fine"))
-    assert result == "reply" and bare.thread_id == msg.thread_id
+    assert result == "reply"
+    assert bare.thread_id == msg.thread_id

@@ -290,7 +290,10 @@ def load_demo(now: datetime | None = None) -> str:
         session.expire_on_commit = True
     threads = db.session.query(Thread).count()
     messages = db.session.query(Message).count()
-    return f"{len(b.users)} users, {len(b.offers)} offers, {len(b.candidates)} candidates, {threads} conversations, {messages} messages"
+    return (
+        f"{len(b.users)} users, {len(b.offers)} offers, {len(b.candidates)} candidates, {threads} "
+        f"conversations, {messages} messages"
+    )
 
 
 def _team(b: DemoBuilder) -> None:
@@ -335,48 +338,102 @@ def _conversations(b: DemoBuilder) -> None:
 
 def _rita(b: DemoBuilder) -> None:
     t = b.conversation("Application for Backend Engineer")
-    b.inbound(t, "lea", "rita", b.at(3, 8, 12),
-              "Hello Rita,\n\nPlease find my CV attached for the Backend Engineer position. I have six years "
-              "of Python experience, mostly with Flask and PostgreSQL.\n\nBest regards,\nLéa",
-              attachments=[cv("Lea Martin")], read_by=["rita"])  # fmt: skip
-    b.outbound(t, "rita", "lea", b.at(2, 10, 30),
-               "Hi Léa,\n\nThank you for your application! Would you be available for a first call on "
-               "Thursday at 14:00 (Paris time)?\n\nKind regards")  # fmt: skip
-    b.inbound(t, "lea", "rita", b.at(0, 7, 45),
-              "Hi Rita,\n\nThursday at 14:00 works perfectly for me. Should I prepare anything?\n\nLéa\n\n"
-              "> Would you be available for a first call on Thursday at 14:00?")  # fmt: skip
+    b.inbound(
+        t,
+        "lea",
+        "rita",
+        b.at(3, 8, 12),
+        "Hello Rita,\n\nPlease find my CV attached for the Backend Engineer position. I have six years "
+        "of Python experience, mostly with Flask and PostgreSQL.\n\nBest regards,\nLéa",
+        attachments=[cv("Lea Martin")],
+        read_by=["rita"],
+    )
+    b.outbound(
+        t,
+        "rita",
+        "lea",
+        b.at(2, 10, 30),
+        "Hi Léa,\n\nThank you for your application! Would you be available for a first call on "
+        "Thursday at 14:00 (Paris time)?\n\nKind regards",
+    )
+    b.inbound(
+        t,
+        "lea",
+        "rita",
+        b.at(0, 7, 45),
+        "Hi Rita,\n\nThursday at 14:00 works perfectly for me. Should I prepare anything?\n\nLéa\n\n"
+        "> Would you be available for a first call on Thursday at 14:00?",
+    )
 
     t = b.conversation("Availability for a call")
-    b.inbound(t, "jonas", "rita", b.at(0, 6, 5),
-              "Hi Rita, I am free Monday or Tuesday afternoon for a call. Jonas",
-              html="<p>Hi Rita,</p><p>I am free <b>Monday</b> or <b>Tuesday afternoon</b> for a call.</p>"
-                   "<p>My latest project: <a href='https://github.example/jonas'>github.example/jonas</a></p>"
-                   "<p>Jonas</p>")  # fmt: skip
+    b.inbound(
+        t,
+        "jonas",
+        "rita",
+        b.at(0, 6, 5),
+        "Hi Rita, I am free Monday or Tuesday afternoon for a call. Jonas",
+        html="<p>Hi Rita,</p><p>I am free <b>Monday</b> or <b>Tuesday afternoon</b> for a call.</p>"
+        "<p>My latest project: <a href='https://github.example/jonas'>github.example/jonas</a></p>"
+        "<p>Jonas</p>",
+    )
 
     t = b.conversation("Your portfolio")
-    b.outbound(t, "rita", "amara", b.at(4, 15),
-               "Hello Amara,\n\nI loved the case studies in your portfolio. Could you send the full "
-               "Figma file for the banking app?\n\nThanks")  # fmt: skip
-    b.inbound(t, ("Amara Diallo", "amara@diallo-design.example"), "rita", b.at(1, 18, 20),
-              "Hi Rita,\n\nHere is the export of the banking app case study (my studio address, by the way).\n\nAmara",
-              attachments=[OutgoingFile("banking-app-case-study.pdf", "application/pdf", tiny_pdf("Banking app case study"))])  # fmt: skip
+    b.outbound(
+        t,
+        "rita",
+        "amara",
+        b.at(4, 15),
+        "Hello Amara,\n\nI loved the case studies in your portfolio. Could you send the full "
+        "Figma file for the banking app?\n\nThanks",
+    )
+    b.inbound(
+        t,
+        ("Amara Diallo", "amara@diallo-design.example"),
+        "rita",
+        b.at(1, 18, 20),
+        "Hi Rita,\n\nHere is the export of the banking app case study (my studio address, by the "
+        "way).\n\nAmara",
+        attachments=[
+            OutgoingFile("banking-app-case-study.pdf", "application/pdf", tiny_pdf("Banking app case study"))
+        ],
+    )
 
     t = b.conversation("Engineering meetup in Lyon")
-    b.outbound(t, "rita", "chen", _next_morning(b.now, "Europe/Paris", 1),
-               "Hi Wei,\n\nWe host an engineering meetup in Lyon next month and would love to see you there.",
-               scheduled=True)  # fmt: skip
+    b.outbound(
+        t,
+        "rita",
+        "chen",
+        _next_morning(b.now, "Europe/Paris", 1),
+        "Hi Wei,\n\nWe host an engineering meetup in Lyon next month and would love to see you there.",
+        scheduled=True,
+    )
 
     t = b.conversation("Quick question about your profile")
-    b.outbound(t, "rita", "nora", b.at(5, 11),
-               "Hello Nora,\n\nI came across your profile. Would you be open to a conversation about "
-               "engineering management roles?")  # fmt: skip
-    b.inbound(t, "nora", "rita", b.at(1, 9, 40),
-              "Hello Rita, yes, happy to talk. I am free most mornings next week. Nora")  # fmt: skip
+    b.outbound(
+        t,
+        "rita",
+        "nora",
+        b.at(5, 11),
+        "Hello Nora,\n\nI came across your profile. Would you be open to a conversation about "
+        "engineering management roles?",
+    )
+    b.inbound(
+        t,
+        "nora",
+        "rita",
+        b.at(1, 9, 40),
+        "Hello Rita, yes, happy to talk. I am free most mornings next week. Nora",
+    )
 
     t = b.conversation("Interview confirmation")
-    b.outbound(t, "rita", "jonas", b.at(1, 16),
-               "Hi Jonas,\n\nConfirming your interview on Tuesday at 15:00.",
-               error="550 5.1.1 <jonas.becker@example.org>: mailbox unavailable")  # fmt: skip
+    b.outbound(
+        t,
+        "rita",
+        "jonas",
+        b.at(1, 16),
+        "Hi Jonas,\n\nConfirming your interview on Tuesday at 15:00.",
+        error="550 5.1.1 <jonas.becker@example.org>: mailbox unavailable",
+    )
 
     t = b.conversation("Thanks for applying")
     b.outbound(
@@ -389,53 +446,99 @@ def _rita(b: DemoBuilder) -> None:
 
     t = b.conversation("Technical test")
     b.outbound(t, "rita", "jonas", b.at(6, 10), "Hi Jonas,\n\nHere is the technical test. You have a week.")
-    b.inbound(t, "jonas", "rita", b.at(6, 10, 1),
-              "I am out of the office until Monday with limited access to email.",
-              subject="Automatic reply: Technical test",
-              headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
+    b.inbound(
+        t,
+        "jonas",
+        "rita",
+        b.at(6, 10, 1),
+        "I am out of the office until Monday with limited access to email.",
+        subject="Automatic reply: Technical test",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
 
 
 def _sam(b: DemoBuilder) -> None:
     t = b.conversation("Question about the Data Analyst role")
-    b.inbound(t, "priya", "sam", b.at(2, 14),
-              "Hi Sam,\n\nIs the Data Analyst role open to remote candidates? I am based in Lisbon.\n\nPriya",
-              read_by=["sam"])  # fmt: skip
+    b.inbound(
+        t,
+        "priya",
+        "sam",
+        b.at(2, 14),
+        "Hi Sam,\n\nIs the Data Analyst role open to remote candidates? I am based in Lisbon.\n\nPriya",
+        read_by=["sam"],
+    )
     b.outbound(t, "sam", "priya", b.at(2, 16), "Hi Priya,\n\nYes, the team works remotely across Europe.")
     b.inbound(t, "priya", "sam", b.at(0, 5, 50), "Great news, thanks Sam! I have just applied.")
 
     t = b.conversation("Follow-up on my application")
-    b.inbound(t, "diego", "sam", b.at(1, 13, 5),
-              "Hello Sam,\n\nI wanted to follow up on my application for the Data Analyst role. I also applied "
-              "to the Backend Engineer position.\n\nDiego",
-              html="<div style='font-family:Georgia'><p>Hello Sam,</p><p>I wanted to follow up on my "
-                   "application for the <i>Data Analyst</i> role. I also applied to the Backend Engineer "
-                   "position.</p><p>Diego</p><img src='https://tracker.example/pixel.gif' width=1 height=1></div>")  # fmt: skip
+    b.inbound(
+        t,
+        "diego",
+        "sam",
+        b.at(1, 13, 5),
+        "Hello Sam,\n\nI wanted to follow up on my application for the Data Analyst role. I also applied "
+        "to the Backend Engineer position.\n\nDiego",
+        html="<div style='font-family:Georgia'><p>Hello Sam,</p><p>I wanted to follow up on my "
+        "application for the <i>Data Analyst</i> role. I also applied to the Backend Engineer "
+        "position.</p><p>Diego</p><img src='https://tracker.example/pixel.gif' width=1 height=1></div>",
+    )
 
     t = b.conversation("Interview slots next week")
     b.outbound(t, "sam", "hannah", b.at(3, 17), "Hi Hannah,\n\nCould you pick an interview slot next week?")
-    b.inbound(t, "hannah", "sam", b.at(0, 4, 30),
-              "Hi Sam, Wednesday at 10:00 works best. I attached my references.",
-              attachments=[OutgoingFile("references.pdf", "application/pdf", tiny_pdf("References - Hannah Schmidt"))])  # fmt: skip
+    b.inbound(
+        t,
+        "hannah",
+        "sam",
+        b.at(0, 4, 30),
+        "Hi Sam, Wednesday at 10:00 works best. I attached my references.",
+        attachments=[
+            OutgoingFile("references.pdf", "application/pdf", tiny_pdf("References - Hannah Schmidt"))
+        ],
+    )
 
     t = b.conversation("Offer details")
-    b.outbound(t, "sam", "lucas", _next_morning(b.now, "America/New_York", 3),
-               "Hi Lucas,\n\nAs promised, here are the details of our offer.", scheduled=True)  # fmt: skip
+    b.outbound(
+        t,
+        "sam",
+        "lucas",
+        _next_morning(b.now, "America/New_York", 3),
+        "Hi Lucas,\n\nAs promised, here are the details of our offer.",
+        scheduled=True,
+    )
 
     t = b.conversation("Withdrawing my application")
-    b.inbound(t, "lucas", "sam", b.at(12, 10), "Hi Sam, I accepted another offer and withdraw my application.",
-              read_by=["sam"])  # fmt: skip
+    b.inbound(
+        t,
+        "lucas",
+        "sam",
+        b.at(12, 10),
+        "Hi Sam, I accepted another offer and withdraw my application.",
+        read_by=["sam"],
+    )
     b.outbound(t, "sam", "lucas", b.at(12, 15), "Thanks for letting us know, Lucas. Good luck!")
     _archive(t, b.users["sam"], b.at(11))
 
 
 def _ada(b: DemoBuilder) -> None:
     t = b.conversation("Head of Finance application")
-    b.inbound(t, "tom", "ada", b.at(1, 8), "Dear Ada,\n\nPlease find attached my application for Head of Finance.\n\nTom Baker",
-              attachments=[cv("Tom Baker")])  # fmt: skip
+    b.inbound(
+        t,
+        "tom",
+        "ada",
+        b.at(1, 8),
+        "Dear Ada,\n\nPlease find attached my application for Head of Finance.\n\nTom Baker",
+        attachments=[cv("Tom Baker")],
+    )
 
     t = b.conversation("Second interview")
-    b.outbound(t, "ada", "tom", _next_morning(b.now, "Europe/London", 2),
-               "Dear Tom,\n\nWe would like to invite you to a second interview with our CFO.", scheduled=True)  # fmt: skip
+    b.outbound(
+        t,
+        "ada",
+        "tom",
+        _next_morning(b.now, "Europe/London", 2),
+        "Dear Tom,\n\nWe would like to invite you to a second interview with our CFO.",
+        scheduled=True,
+    )
 
     t = b.conversation("Welcome to the process")
     b.outbound(
@@ -450,60 +553,118 @@ def _ada(b: DemoBuilder) -> None:
 
 def _non_candidates(b: DemoBuilder) -> None:
     t = b.conversation("Candidates for your backend role")
-    b.inbound(t, ("Jane Cole", "jane@talentpartners.example"), "rita", b.at(1, 10),
-              "Hi Rita,\n\nWe have three strong backend profiles for you. Shall I send them over? Our fee is "
-              "18% of the first-year salary.\n\nJane Cole, Talent Partners")  # fmt: skip
+    b.inbound(
+        t,
+        ("Jane Cole", "jane@talentpartners.example"),
+        "rita",
+        b.at(1, 10),
+        "Hi Rita,\n\nWe have three strong backend profiles for you. Shall I send them over? Our fee is "
+        "18% of the first-year salary.\n\nJane Cole, Talent Partners",
+    )
 
     t = b.conversation("Sponsor the Data Meetup")
-    b.inbound(t, ("Data Meetup", "events@datameetup.example"), "sam", b.at(2, 9),
-              "Hello Sam, would your company like to sponsor our next Data Meetup?",
-              html="<h2>Data Meetup #42</h2><p>Hello Sam, would your company like to <b>sponsor</b> our next "
-                   "meetup?</p><p><a href='https://datameetup.example/sponsor'>See the packages</a></p>")  # fmt: skip
+    b.inbound(
+        t,
+        ("Data Meetup", "events@datameetup.example"),
+        "sam",
+        b.at(2, 9),
+        "Hello Sam, would your company like to sponsor our next Data Meetup?",
+        html="<h2>Data Meetup #42</h2><p>Hello Sam, would your company like to <b>sponsor</b> our next "
+        "meetup?</p><p><a href='https://datameetup.example/sponsor'>See the packages</a></p>",
+    )
 
     t = b.conversation("Invoice question")
-    b.outbound(t, "ada", ("Claire Dubois", "claire@accounting.example"), b.at(3, 14),
-               "Hi Claire,\n\nCould you check invoice 2026-114 from the job board? It seems to be charged twice.")  # fmt: skip
-    b.inbound(t, ("Claire Dubois", "claire@accounting.example"), "ada", b.at(2, 9, 15),
-              "Hi Ada, you are right: I have asked them for a credit note.")  # fmt: skip
+    b.outbound(
+        t,
+        "ada",
+        ("Claire Dubois", "claire@accounting.example"),
+        b.at(3, 14),
+        "Hi Claire,\n\nCould you check invoice 2026-114 from the job board? It seems to be charged twice.",
+    )
+    b.inbound(
+        t,
+        ("Claire Dubois", "claire@accounting.example"),
+        "ada",
+        b.at(2, 9, 15),
+        "Hi Ada, you are right: I have asked them for a credit note.",
+    )
 
     t = b.conversation("Your job board invoice")
-    b.inbound(t, ("JobBoard Billing", "billing@jobboard.example"), "ada", b.at(20, 6),
-              "Your invoice for October is available.", read_by=["ada", "rita", "sam"])  # fmt: skip
+    b.inbound(
+        t,
+        ("JobBoard Billing", "billing@jobboard.example"),
+        "ada",
+        b.at(20, 6),
+        "Your invoice for October is available.",
+        read_by=["ada", "rita", "sam"],
+    )
     _archive(t, b.users["ada"], b.at(19))
 
 
 def _incoming_cvs(b: DemoBuilder) -> None:
     domain = b.domain
     t = b.conversation("CV: Sofia Rossi, senior backend developer")
-    b.inbound(t, ("Mark Evans", "mark@hireright-agency.example"), f"cv+backend-engineer@{domain}", b.at(0, 8, 30),
-              "Hello,\n\nPlease find attached the CV of Sofia Rossi (sofia.rossi@example.com), a senior backend "
-              "developer available in one month.\n\nMark Evans, HireRight Agency",
-              attachments=[cv("Sofia Rossi")])  # fmt: skip
+    b.inbound(
+        t,
+        ("Mark Evans", "mark@hireright-agency.example"),
+        f"cv+backend-engineer@{domain}",
+        b.at(0, 8, 30),
+        "Hello,\n\nPlease find attached the CV of Sofia Rossi (sofia.rossi@example.com), a senior backend "
+        "developer available in one month.\n\nMark Evans, HireRight Agency",
+        attachments=[cv("Sofia Rossi")],
+    )
 
     t = b.conversation("Referral: Paul's friend for the designer role")
-    b.inbound(t, ("Paul Girard", "paul.girard@example.net"), f"cv+product-designer@{domain}", b.at(1, 19),
-              "Hi! My friend Julie Blanc is a great product designer; her portfolio is attached.",
-              attachments=[OutgoingFile("Julie_Blanc_portfolio.pdf", "application/pdf", tiny_pdf("Julie Blanc portfolio"))])  # fmt: skip
+    b.inbound(
+        t,
+        ("Paul Girard", "paul.girard@example.net"),
+        f"cv+product-designer@{domain}",
+        b.at(1, 19),
+        "Hi! My friend Julie Blanc is a great product designer; her portfolio is attached.",
+        attachments=[
+            OutgoingFile("Julie_Blanc_portfolio.pdf", "application/pdf", tiny_pdf("Julie Blanc portfolio"))
+        ],
+    )
 
     t = b.conversation("Application: Data Analyst")
-    b.inbound(t, ("Kenji Sato", "kenji.sato@example.com"), f"cv+data-analyst@{domain}", b.at(0, 3, 10),
-              "Dear hiring team, I would like to apply for the Data Analyst role. CV attached.",
-              attachments=[cv("Kenji Sato")])  # fmt: skip
+    b.inbound(
+        t,
+        ("Kenji Sato", "kenji.sato@example.com"),
+        f"cv+data-analyst@{domain}",
+        b.at(0, 3, 10),
+        "Dear hiring team, I would like to apply for the Data Analyst role. CV attached.",
+        attachments=[cv("Kenji Sato")],
+    )
 
     t = b.conversation("Account Executive: my CV")
-    b.inbound(t, ("Olivia Brown", "olivia.brown@example.org"), f"cv+account-executive@{domain}", b.at(2, 12),
-              "Hello, here is my CV for the Account Executive position.",
-              attachments=[cv("Olivia Brown")])  # fmt: skip
+    b.inbound(
+        t,
+        ("Olivia Brown", "olivia.brown@example.org"),
+        f"cv+account-executive@{domain}",
+        b.at(2, 12),
+        "Hello, here is my CV for the Account Executive position.",
+        attachments=[cv("Olivia Brown")],
+    )
 
     t = b.conversation("Spontaneous application")
-    b.inbound(t, ("Ravi Patel", "ravi.patel@example.net"), f"cv@{domain}", b.at(1, 7),
-              "Hello, I would love to join your company in any finance or operations role. CV attached.",
-              attachments=[cv("Ravi Patel")])  # fmt: skip
+    b.inbound(
+        t,
+        ("Ravi Patel", "ravi.patel@example.net"),
+        f"cv@{domain}",
+        b.at(1, 7),
+        "Hello, I would love to join your company in any finance or operations role. CV attached.",
+        attachments=[cv("Ravi Patel")],
+    )
 
     t = b.conversation("CV: already processed")
-    msg = b.inbound(t, ("Mark Evans", "mark@hireright-agency.example"), f"cv+backend-engineer@{domain}",
-                    b.at(10, 9), "An older CV that was already turned into a candidate.",
-                    attachments=[cv("Old Candidate")])  # fmt: skip
+    msg = b.inbound(
+        t,
+        ("Mark Evans", "mark@hireright-agency.example"),
+        f"cv+backend-engineer@{domain}",
+        b.at(10, 9),
+        "An older CV that was already turned into a candidate.",
+        attachments=[cv("Old Candidate")],
+    )
     msg.cv_processed_at = b.at(9)
 
 
@@ -525,8 +686,15 @@ def _backlog(b: DemoBuilder) -> None:
         key = f"backlog-{i}"
         t = b.conversation(f"Application: {title}")
         days = 16 + i * 0.5
-        b.inbound(t, key, owner, b.at(days, 9 + i % 8), f"Hello, please find my application for {title}.",
-                  attachments=[cv(b.addresses[key][0])], read_by=[owner, "ada"])  # fmt: skip
+        b.inbound(
+            t,
+            key,
+            owner,
+            b.at(days, 9 + i % 8),
+            f"Hello, please find my application for {title}.",
+            attachments=[cv(b.addresses[key][0])],
+            read_by=[owner, "ada"],
+        )
         b.outbound(
             t,
             owner,

@@ -69,7 +69,7 @@ def main() -> int:
             ],
             env=env,
             cwd=ROOT,
-        ),  # fmt: skip
+        ),
         subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=ROOT),
         subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "smtpd"], env=env, cwd=ROOT

@@ -3,9 +3,10 @@
 from datetime import datetime
 
 from flask import Flask
-from flask_babel import format_date, format_time, get_locale, to_user_timezone
+from flask_babel import format_date, format_time, get_locale, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
 
+from webapp.mail.phrases import Phrase
 from webapp.mail.sanitize import sanitize_html
 from webapp.models import Outcome, Status
 from webapp.models.types import utcnow
@@ -36,6 +37,13 @@ STATUS_LABELS = {
 HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
 
+def translate(text: str) -> str:
+    """A domain Phrase in the user's language; any other text as it is (already translated)."""
+    if isinstance(text, Phrase):
+        return gettext(text.text, **text.params)
+    return text
+
+
 def short_date(value: datetime | None) -> str:
     """A list date: the time today, day and month this year, the full date before."""
     if value is None:
@@ -64,7 +72,11 @@ def file_size(n: float) -> str:
 
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
-        short_date=short_date, full_date=full_date, file_size=file_size, sanitize_html=sanitize_html
+        translate=translate,
+        short_date=short_date,
+        full_date=full_date,
+        file_size=file_size,
+        sanitize_html=sanitize_html,
     )
     app.jinja_env.globals.update(
         htmx_version=HTMX_VERSION,

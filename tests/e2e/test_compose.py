@@ -25,8 +25,19 @@ LABELS = {
 }
 # What Tab visits from To to Send, in order (a date-time input takes several Tabs, one per part).
 # The template select is there when the user has templates; "Send at" once "At a chosen time" is picked.
-TAB_ORDER = ["to", "cc", "bcc", "template_id", "subject", "body", "Placeholders", "attachments", "preset",
-             "send_at", "Send"]  # fmt: skip
+TAB_ORDER = [
+    "to",
+    "cc",
+    "bcc",
+    "template_id",
+    "subject",
+    "body",
+    "Placeholders",
+    "attachments",
+    "preset",
+    "send_at",
+    "Send",
+]
 
 
 def send_button(page: Page):

@@ -13,6 +13,7 @@ from webapp.jobs.enqueue import wake_sender
 from webapp.mail.outbound import bulk
 from webapp.mailtemplates import operations as templates
 from webapp.services import blob_store, mail_domain
+from webapp.templating import translate
 
 NEW_PAGE = "bulk/new.html"
 # A refused send swaps the whole form back with its errors (422).
@@ -61,8 +62,8 @@ def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:
         "preview": preview,
         "problems": refusal.problems
         if refusal
-        else bulk.problems(recipients, subject, body, current_user, company, address),  # fmt: skip
-        "reasons": refusal.reasons if refusal else [],
+        else bulk.problems(recipients, subject, body, current_user, company, address),
+        "reasons": [translate(r) for r in refusal.reasons] if refusal else [],
         "refused": refusal is not None,
         "recent": bulk.recent(current_user),
         "placeholder_help": templates.placeholder_help(),
@@ -129,9 +130,16 @@ def create():
     chosen = templates.usable_by_id(current_user, form.template_id.data or "")
     company, _address = _sender()
     try:
-        sent, message_ids = bulk.create(current_user, recipients, form.subject.data, form.body.data,
-                                        chosen.id if chosen else None, mail_domain(), blob_store(),
-                                        company)  # fmt: skip
+        sent, message_ids = bulk.create(
+            current_user,
+            recipients,
+            form.subject.data,
+            form.body.data,
+            chosen.id if chosen else None,
+            mail_domain(),
+            blob_store(),
+            company,
+        )
     except bulk.BulkError as refusal:
         db.session.rollback()
         return _show(form, status=422, refusal=refusal)

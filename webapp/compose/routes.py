@@ -22,6 +22,7 @@ from webapp.panes.conversation import render_conversation, render_pane
 from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
 from webapp.services import blob_store, mail_domain
+from webapp.templating import translate
 
 COMPOSE_PANE = "compose/_compose.html"
 
@@ -43,8 +44,14 @@ def _form(**data) -> ComposeForm:
 
 
 def _show(form: ComposeForm, status: int = 200, **context):
-    return render_pane(request.args.get("folder", "inbox"), COMPOSE_PANE, status=status, form=form,
-                       timezone=current_user.timezone, **context)  # fmt: skip
+    return render_pane(
+        request.args.get("folder", "inbox"),
+        COMPOSE_PANE,
+        status=status,
+        form=form,
+        timezone=current_user.timezone,
+        **context,
+    )
 
 
 def _visible_or_404(message_id) -> Message:
@@ -69,8 +76,14 @@ def reply(message_id: int):
     me = current_user.inbound_address(mail_domain().domain)
     to, cc = prefill.reply_recipients(msg, me, reply_all=request.args.get("all") == "1")
     body = prefill.signature_block(current_user) + prefill.quoted(msg)
-    form = _form(to=", ".join(to), cc=", ".join(cc), subject=prefill.with_prefix("Re:", msg.subject), body=body,
-                 reply_to_id=str(msg.id), preset="now")  # fmt: skip
+    form = _form(
+        to=", ".join(to),
+        cc=", ".join(cc),
+        subject=prefill.with_prefix("Re:", msg.subject),
+        body=body,
+        reply_to_id=str(msg.id),
+        preset="now",
+    )
     return _show(form, replying_to=msg)
 
 
@@ -92,9 +105,15 @@ def edit(message_id: int):
     if msg is None or msg.sender_id != current_user.id or not msg.is_scheduled:
         abort(404)
     if request.method == "GET":
-        form = _form(to=", ".join(msg.to_addresses), cc=", ".join(msg.cc_addresses),
-                     bcc=", ".join(msg.bcc_addresses), subject=msg.subject, body=msg.body_text, preset="custom",
-                     send_at=prefill.to_local_naive(msg.scheduled_at, current_user.timezone))  # fmt: skip
+        form = _form(
+            to=", ".join(msg.to_addresses),
+            cc=", ".join(msg.cc_addresses),
+            bcc=", ".join(msg.bcc_addresses),
+            subject=msg.subject,
+            body=msg.body_text,
+            preset="custom",
+            send_at=prefill.to_local_naive(msg.scheduled_at, current_user.timezone),
+        )
         return _show(form, editing=msg)
     form = _form()
     data, errors = _read(form)
@@ -161,7 +180,7 @@ def _after_send(msg: Message):
 def _attach_errors(form: ComposeForm, errors: dict[str, list[str]]) -> None:
     for name, messages in errors.items():
         field = getattr(form, name, None) or form.body
-        field.errors = list(dict.fromkeys([*field.errors, *messages]))
+        field.errors = list(dict.fromkeys([*field.errors, *map(translate, messages)]))
 
 
 def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
@@ -184,16 +203,25 @@ def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
     forwarding = _message_field(form.forward_of_id.data)
     if forwarding is not None:
         store = blob_store()
-        attachments += [OutgoingFile(a.filename, a.content_type, store.get(a.sha256))
-                        for a in forwarding.attachments if not a.is_inline]  # fmt: skip
+        attachments += [
+            OutgoingFile(a.filename, a.content_type, store.get(a.sha256))
+            for a in forwarding.attachments
+            if not a.is_inline
+        ]
     subject, body = _fill_placeholders(form, addresses["to"], replying, errors)
     if errors:
         return None, errors
     data = Compose(
-        to=addresses["to"], cc=addresses["cc"], bcc=addresses["bcc"], subject=subject, body=body,
-        attachments=attachments, send_at=send_at, in_reply_to=replying,
+        to=addresses["to"],
+        cc=addresses["cc"],
+        bcc=addresses["bcc"],
+        subject=subject,
+        body=body,
+        attachments=attachments,
+        send_at=send_at,
+        in_reply_to=replying,
         thread_id=replying.thread_id if replying is not None else None,
-    )  # fmt: skip
+    )
     return data, errors
 
 
@@ -256,7 +284,7 @@ def _fill_placeholders(form: ComposeForm, to: list[str], replying: Message | Non
                     "No value for %(list)s for this recipient. Fill it in, or give a fallback like "
                     "[candidate.first_name|there].",
                     list=", ".join(rendered.unfilled),
-                )  # fmt: skip
+                )
             )
     return subject.text, body.text
 
@@ -285,8 +313,13 @@ def placeholder_values(address: str | None, thread_id: int | None = None) -> dic
         )
         offer = db.session.get(Offer, offers[0]) if len(offers) == 1 else None
     config = current_app.config
-    return placeholders.context_for(candidate, offer, current_user, config["COMPANY_NAME"],
-                                    current_user.inbound_address(mail_domain().domain))  # fmt: skip
+    return placeholders.context_for(
+        candidate,
+        offer,
+        current_user,
+        config["COMPANY_NAME"],
+        current_user.inbound_address(mail_domain().domain),
+    )
 
 
 @bp.route("/compose/template")
@@ -319,8 +352,12 @@ def message_action(message_id: int, action: str):
     msg = db.session.get(Message, message_id)
     if msg is None or msg.sender_id != current_user.id:
         abort(404)
-    change = {"cancel": compose.cancel, "send-now": compose.send_now, "retry": compose.retry,
-              "mark-sent": compose.mark_sent}[action]  # fmt: skip
+    change = {
+        "cancel": compose.cancel,
+        "send-now": compose.send_now,
+        "retry": compose.retry,
+        "mark-sent": compose.mark_sent,
+    }[action]
     changed = change(msg.id, current_user.id)
     db.session.commit()
     if changed and action in ("send-now", "retry"):
@@ -329,5 +366,6 @@ def message_action(message_id: int, action: str):
     slug = request.args.get("folder", "sent")
     if msg.thread_id is None or folders.thread_for(current_user, msg.thread_id) is None:
         return render_pane(slug, "mailbox/_pane_empty.html")
-    return render_conversation(folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["sent"]), msg.thread_id,
-                               notice=notice)  # fmt: skip
+    return render_conversation(
+        folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["sent"]), msg.thread_id, notice=notice
+    )

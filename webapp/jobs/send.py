@@ -93,6 +93,11 @@ def reconcile_job() -> int:
     if lost:
         queue_drain(force=True)
     if found.due or found.unknown or found.released:
-        log.info("reconciler: %d due message(s) late%s, %d given back by a stalled worker, %d outcome unknown",
-                 len(found.due), ", woke a worker" if lost else "", len(found.released), len(found.unknown))  # fmt: skip
+        log.info(
+            "reconciler: %d due message(s) late%s, %d given back by a stalled worker, %d outcome unknown",
+            len(found.due),
+            ", woke a worker" if lost else "",
+            len(found.released),
+            len(found.unknown),
+        )
     return len(found.due) if lost else 0

@@ -24,8 +24,14 @@ def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
     if open_pane and wants_pane():
         return render_conversation(folder, thread_id)
     row = folders.get_row(folder.slug, current_user, thread_id)
-    return render_template("mailbox/_action_swap.html", row=row, thread_id=thread_id, thread=None,
-                           close_pane=request.args.get("close") == "1", **nav_context(folder))  # fmt: skip
+    return render_template(
+        "mailbox/_action_swap.html",
+        row=row,
+        thread_id=thread_id,
+        thread=None,
+        close_pane=request.args.get("close") == "1",
+        **nav_context(folder),
+    )
 
 
 @bp.route("/mail/<slug>/<int:thread_id>/<any(archive, unarchive):action>", methods=["POST"])

@@ -21,8 +21,9 @@ def search():
     rows, has_more = [], False
     if match is not None:
         before = folders.decode_cursor(request.args.get("before"))
-        rows, has_more = folders.list_rows(scope, current_user, before=before,
-                                           limit=current_app.config["PAGE_SIZE"], match=match)  # fmt: skip
+        rows, has_more = folders.list_rows(
+            scope, current_user, before=before, limit=current_app.config["PAGE_SIZE"], match=match
+        )
     # Rows open in the folder searched, or in All candidates (any visible conversation opens there).
     link_slug = scope if scope != "all" else "candidates"
     context = {

@@ -84,8 +84,9 @@ def new():
     form = TemplateForm()
     if not _check(form):
         return _show(form, status=422)
-    template = operations.save(current_user, None, form.name.data, form.subject.data, form.body.data,
-                               form.is_shared.data)  # fmt: skip
+    template = operations.save(
+        current_user, None, form.name.data, form.subject.data, form.body.data, form.is_shared.data
+    )
     db.session.commit()
     return _saved(template, _("Template saved."))
 

@@ -32,8 +32,11 @@ class PeopleError(Exception):
 
 
 def audit(user_id: int, action: str, target_type: str, target_id: int | None, **details) -> None:
-    db.session.add(AuditLog(user_id=user_id, action=action, target_type=target_type, target_id=target_id,
-                            details=details))  # fmt: skip
+    db.session.add(
+        AuditLog(
+            user_id=user_id, action=action, target_type=target_type, target_id=target_id, details=details
+        )
+    )
 
 
 def owner_of(address: str) -> Candidate | None:
@@ -53,7 +56,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
                 Message.from_address == address,
                 ~Message.is_internal,
                 ~Message.is_cv,
-            )  # fmt: skip
+            )
         )
     )
     # Outbound recipients are a JSON list: narrow with a text match, then check exactly.
@@ -63,7 +66,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
             Message.direction == Direction.OUTBOUND,
             ~Message.is_internal,
             cast(Message.to_addresses, String).contains(address),
-        )  # fmt: skip
+        )
     )
     outbound = [mid for mid, to, _cc in maybe if address in [a.lower() for a in to or []]]
     ids = inbound + outbound
@@ -97,8 +100,15 @@ def convert_to_candidate(user: User, address: str, first: str, last: str, offer_
     """A new candidate from a non-candidate's address; all mail with that address moves to them."""
     candidate = _new_candidate(first, last, address, offer_id)
     moved = claim_mail_of(address, candidate)
-    audit(user.id, "convert_to_candidate", "candidate", candidate.id, address=address.lower(),
-          offer_id=offer_id, messages_moved=moved)  # fmt: skip
+    audit(
+        user.id,
+        "convert_to_candidate",
+        "candidate",
+        candidate.id,
+        address=address.lower(),
+        offer_id=offer_id,
+        messages_moved=moved,
+    )
     return candidate
 
 
@@ -111,8 +121,14 @@ def add_address(user: User, candidate: Candidate, address: str) -> int:
         db.session.add(CandidateEmail(candidate_id=candidate.id, email=address.lower()))
         db.session.flush()
     moved = claim_mail_of(address, candidate)
-    audit(user.id, "add_address_to_candidate", "candidate", candidate.id, address=address.lower(),
-          messages_moved=moved)  # fmt: skip
+    audit(
+        user.id,
+        "add_address_to_candidate",
+        "candidate",
+        candidate.id,
+        address=address.lower(),
+        messages_moved=moved,
+    )
     return moved
 
 
@@ -139,8 +155,11 @@ def guess_cv_person(msg: Message, team_addresses: set[str], domain: str) -> CvGu
     """Best guess of the person a CV mail is about, for the form to start from."""
     sender = msg.from_address.lower()
     forwarded = sender in team_addresses or msg.is_internal
-    others = [a.lower() for a in _EMAIL.findall(msg.body_text or "")
-              if a.lower() != sender and not a.lower().endswith("@" + domain)]  # fmt: skip
+    others = [
+        a.lower()
+        for a in _EMAIL.findall(msg.body_text or "")
+        if a.lower() != sender and not a.lower().endswith("@" + domain)
+    ]
     first, _, last = (msg.from_name or "").partition(" ")
     email = sender
     named = next(
@@ -153,8 +172,15 @@ def guess_cv_person(msg: Message, team_addresses: set[str], domain: str) -> CvGu
     return CvGuess(first, last, email, existing)
 
 
-def create_from_cv(user: User, msg: Message, first: str, last: str, address: str, offer_id: int | None,
-                   existing: Candidate | None = None) -> Candidate:  # fmt: skip
+def create_from_cv(
+    user: User,
+    msg: Message,
+    first: str,
+    last: str,
+    address: str,
+    offer_id: int | None,
+    existing: Candidate | None = None,
+) -> Candidate:
     """Make (or reuse, when `existing`) the candidate, place them on the job, keep the CVs."""
     if existing is not None:
         candidate = existing
@@ -170,8 +196,15 @@ def create_from_cv(user: User, msg: Message, first: str, last: str, address: str
     if msg.thread is not None and msg.thread.candidate_id is None:
         msg.thread.candidate_id = candidate.id
     db.session.flush()
-    audit(user.id, "cv_to_candidate", "candidate", candidate.id, message_id=msg.id, offer_id=offer_id,
-          merged=existing is not None)  # fmt: skip
+    audit(
+        user.id,
+        "cv_to_candidate",
+        "candidate",
+        candidate.id,
+        message_id=msg.id,
+        offer_id=offer_id,
+        merged=existing is not None,
+    )
     return candidate
 
 

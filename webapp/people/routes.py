@@ -66,8 +66,9 @@ def convert(slug: str, thread_id: int):
         abort(404)
     if address is not None:
         try:
-            operations.convert_to_candidate(current_user, address, form.first_name.data, form.last_name.data or "",
-                                        _chosen_offer(form))  # fmt: skip
+            operations.convert_to_candidate(
+                current_user, address, form.first_name.data, form.last_name.data or "", _chosen_offer(form)
+            )
         except operations.PeopleError as exc:
             form.email.errors = [str(exc)]
         else:
@@ -101,8 +102,13 @@ def attach(slug: str, thread_id: int):
 def search_candidates():
     """Candidates matching the text, to pick one to add an address to (htmx list)."""
     results = queries.search_candidates(current_user, request.args.get("q", ""))
-    return render_template("people/_candidate_choices.html", results=results, email=request.args.get("email", ""),
-                           slug=request.args.get("slug", "non-candidates"), thread_id=request.args.get("thread", type=int))  # fmt: skip
+    return render_template(
+        "people/_candidate_choices.html",
+        results=results,
+        email=request.args.get("email", ""),
+        slug=request.args.get("slug", "non-candidates"),
+        thread_id=request.args.get("thread", type=int),
+    )
 
 
 def _cv_message(thread_id: int) -> Message:
@@ -128,11 +134,23 @@ def cv_to_candidate(thread_id: int):
             form.email.errors = [_("This address can't be used here. Ask an admin to place this person.")]
             existing, address = None, None
         elif existing is not None and request.form.get("merge") != str(existing.id):
-            form.email.errors = [_("%(address)s is already %(name)s: place that candidate instead.",
-                                   address=address, name=existing.full_name)]  # fmt: skip
+            form.email.errors = [
+                _(
+                    "%(address)s is already %(name)s: place that candidate instead.",
+                    address=address,
+                    name=existing.full_name,
+                )
+            ]
         else:
-            operations.create_from_cv(current_user, msg, form.first_name.data, form.last_name.data or "", address,
-                                  _chosen_offer(form), existing=existing)  # fmt: skip
+            operations.create_from_cv(
+                current_user,
+                msg,
+                form.first_name.data,
+                form.last_name.data or "",
+                address,
+                _chosen_offer(form),
+                existing=existing,
+            )
             db.session.commit()
             return render_conversation(
                 folder, thread_id, notice=_("Candidate saved; the CV is on their profile.")
@@ -158,9 +176,13 @@ def candidate_page(candidate_id: int):
     """Everything with one candidate: placements, CVs, and every message across threads and offers."""
     candidate = queries.visible_candidate(current_user, candidate_id) or abort(404)
     files = list(db.session.scalars(select(CandidateFile).where(CandidateFile.candidate_id == candidate.id)))
-    return render_template("people/candidate.html", candidate=candidate, files=files,
-                           following=operations.is_following_candidate(current_user.id, candidate.id),
-                           messages=queries.timeline(current_user, [candidate.id]))  # fmt: skip
+    return render_template(
+        "people/candidate.html",
+        candidate=candidate,
+        files=files,
+        following=operations.is_following_candidate(current_user.id, candidate.id),
+        messages=queries.timeline(current_user, [candidate.id]),
+    )
 
 
 @bp.route("/offers/<int:offer_id>")
@@ -173,9 +195,13 @@ def offer_page(offer_id: int):
         )
     )
     ids = [p.candidate_id for p in placed]
-    return render_template("people/offer.html", offer=offer, placements=placed,
-                           following=operations.is_following_offer(current_user.id, offer.id),
-                           messages=queries.timeline(current_user, ids))  # fmt: skip
+    return render_template(
+        "people/offer.html",
+        offer=offer,
+        placements=placed,
+        following=operations.is_following_offer(current_user.id, offer.id),
+        messages=queries.timeline(current_user, ids),
+    )
 
 
 # The URL's first part names the kind: (what the templates call it, who may see it, the change).
@@ -203,5 +229,6 @@ def _follow_response(kind: str, target, following: bool):
     thread_id = request.args.get("thread", type=int)
     if thread_id and wants_pane():
         return render_conversation(folder, thread_id)
-    return render_template("mailbox/_action_swap.html", row=None, thread_id=None, thread=None,
-                           **nav_context(folder))  # fmt: skip
+    return render_template(
+        "mailbox/_action_swap.html", row=None, thread_id=None, thread=None, **nav_context(folder)
+    )

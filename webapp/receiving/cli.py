@@ -29,8 +29,7 @@ def import_command(path: Path, as_json: bool, dry_run: bool):
     seen: set[str] = set()
     outcomes: Counter = Counter()
     total = count_messages(path)
-    with click.progressbar(length=total, label="Importing", file=sys.stderr,
-                           hidden=as_json) as bar:  # fmt: skip
+    with click.progressbar(length=total, label="Importing", file=sys.stderr, hidden=as_json) as bar:
         for source, raw in read_messages(path):
             if dry_run:
                 result = dry_run_one(source, raw, settings=settings, seen=seen)
@@ -64,8 +63,10 @@ def smtpd_command(host, port, lmtp):
     port = port or app.config["INBOUND_SMTP_PORT"]
     controller = InboundController(app, host, port, lmtp=lmtp)
     controller.start()
-    click.echo(f"Listening for {'LMTP' if lmtp else 'SMTP'} on {host}:{port} "
-               f"for @{app.config['INBOUND_DOMAIN']}", err=True)  # fmt: skip
+    click.echo(
+        f"Listening for {'LMTP' if lmtp else 'SMTP'} on {host}:{port} for @{app.config['INBOUND_DOMAIN']}",
+        err=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -59,9 +59,12 @@ _JOB_BY_SLUG = select(Offer.__table__.c.id, Offer.__table__.c.title).where(
 )
 # What a bounce needs of the sent message it reports.
 _OUTBOUND_COLUMNS = (
-    _messages.c.id, _messages.c.thread_id, _messages.c.candidate_id, _messages.c.status,
+    _messages.c.id,
+    _messages.c.thread_id,
+    _messages.c.candidate_id,
+    _messages.c.status,
     _messages.c.delivery_state,
-)  # fmt: skip
+)
 _OUTBOUND_BY_ID = select(*_OUTBOUND_COLUMNS).where(
     _messages.c.id == bindparam("id"), _messages.c.direction == Direction.OUTBOUND
 )

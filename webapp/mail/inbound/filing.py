@@ -22,11 +22,32 @@ _messages, _threads = Message.__table__, Thread.__table__
 # that change are written: SQLite rewrites every index (and runs the search trigger) over a
 # column named in the SET clause, even when its value stays the same.
 FILED_COLUMNS = (
-    "message_id", "in_reply_to", "references", "from_address", "from_name", "to_addresses", "cc_addresses",
-    "subject", "snippet", "body_text", "body_html", "has_attachments", "outcome", "outcome_reason",
-    "classified_at", "candidate_id", "is_internal", "is_auto_reply", "is_cv", "cv_offer_id", "sender_id",
-    "received_at", "sort_at", "thread_id", "bounced_message_id",
-)  # fmt: skip
+    "message_id",
+    "in_reply_to",
+    "references",
+    "from_address",
+    "from_name",
+    "to_addresses",
+    "cc_addresses",
+    "subject",
+    "snippet",
+    "body_text",
+    "body_html",
+    "has_attachments",
+    "outcome",
+    "outcome_reason",
+    "classified_at",
+    "candidate_id",
+    "is_internal",
+    "is_auto_reply",
+    "is_cv",
+    "cv_offer_id",
+    "sender_id",
+    "received_at",
+    "sort_at",
+    "thread_id",
+    "bounced_message_id",
+)
 # The SET columns come with each call's parameters; "msg_id" names the row (not a column).
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
 _NEW_THREAD = insert(_threads)

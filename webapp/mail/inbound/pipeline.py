@@ -88,9 +88,13 @@ def classify_stored(
             filed = file_quarantine(message_id, parsed, problems, now)
         else:
             decision = decide(
-                parsed, sha256=stored.raw_sha256, envelope_to=stored.envelope_to, settings=settings,
-                own_id=message_id, may_be_duplicate=stored.earlier_copy_id is not None,
-            )  # fmt: skip
+                parsed,
+                sha256=stored.raw_sha256,
+                envelope_to=stored.envelope_to,
+                settings=settings,
+                own_id=message_id,
+                may_be_duplicate=stored.earlier_copy_id is not None,
+            )
             outcome = decision.outcome
             filed = file_decision(stored, parsed, decision, store, now)
         return _settle(message_id, filed, outcome)

@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.outbound import compose, placeholders
 from webapp.mail.outbound.compose import Compose
+from webapp.mail.phrases import N_
 from webapp.mail.read.access import accessible_offers, visible_candidates
 from webapp.mail.storage import BlobStore
 from webapp.models import PENDING_STATUSES, BulkSend, Candidate, Message, Offer, Placement, Status, User
@@ -179,15 +180,13 @@ def create(
 
     Returns the bulk and its message ids, to enqueue after the commit.
     """
-    from flask_babel import gettext as _
-
     reasons = []
     if not recipients.ready:
-        reasons.append(_("No recipient with an email address: choose an offer or candidates."))
+        reasons.append(N_("No recipient with an email address: choose an offer or candidates."))
     if len(recipients.ready) > MAX_RECIPIENTS:
-        reasons.append(_("At most %(n)s recipients per bulk email.", n=MAX_RECIPIENTS))
+        reasons.append(N_("At most %(n)s recipients per bulk email.", n=MAX_RECIPIENTS))
     if not compose.clean_line(subject):
-        reasons.append(_("Add a subject."))
+        reasons.append(N_("Add a subject."))
     sender_address = user.inbound_address(settings.domain)
     # Rendered once: checked for problems, then sent as they are.
     rendered_all = _render_all(recipients, subject, body, user, company, sender_address)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
+from webapp.mail.phrases import N_
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
 from webapp.models.types import utcnow
@@ -82,18 +83,17 @@ def candidates_owning(addresses: list[str]) -> dict[str, int]:
 
 def check(data: Compose, now: datetime) -> dict[str, list[str]]:
     """Every reason to refuse `data`, by form field (empty: it may be sent)."""
-    from flask_babel import gettext as _
-
     errors: dict[str, list[str]] = {}
     if not data.to:
-        errors.setdefault("to", []).append(_("Add at least one recipient."))
+        errors.setdefault("to", []).append(N_("Add at least one recipient."))
     hidden = candidates_owning(data.cc + data.bcc)
     for name, addresses in (("cc", data.cc), ("bcc", data.bcc)):
         for address in addresses:
             if address in hidden:
                 errors.setdefault(name, []).append(
-                    _(
-                        "%(address)s is a candidate's address: candidates may not see each other in Cc or Bcc. "
+                    N_(
+                        "%(address)s is a candidate's address: candidates may not see each other in Cc "
+                        "or Bcc. "
                         "Use bulk email to send each candidate a separate message.",
                         address=address,
                     )
@@ -101,12 +101,12 @@ def check(data: Compose, now: datetime) -> dict[str, list[str]]:
     in_to = candidates_owning(data.to)
     if len(set(in_to.values())) > 1:
         errors.setdefault("to", []).append(
-            _("Several candidates in To would see each other's addresses. Use bulk email instead.")
+            N_("Several candidates in To would see each other's addresses. Use bulk email instead.")
         )
     if not clean_line(data.subject):
-        errors.setdefault("subject", []).append(_("Add a subject."))
+        errors.setdefault("subject", []).append(N_("Add a subject."))
     if data.send_at is not None and data.send_at <= now:
-        errors.setdefault("send_at", []).append(_("Choose a time in the future."))
+        errors.setdefault("send_at", []).append(N_("Choose a time in the future."))
     return errors
 
 
@@ -123,9 +123,11 @@ def _thread_for(data: Compose, candidate_id: int | None, subject: str) -> Thread
         else []
     )
     thread = Thread(
-        subject=subject, candidate_id=candidate_id, offer_id=offers[0] if len(offers) == 1 else None,
+        subject=subject,
+        candidate_id=candidate_id,
+        offer_id=offers[0] if len(offers) == 1 else None,
         last_message_at=utcnow(),
-    )  # fmt: skip
+    )
     db.session.add(thread)
     return thread
 
@@ -204,8 +206,15 @@ def send_now(message_id: int, user_id: int) -> bool:
 
 def retry(message_id: int, user_id: int) -> bool:
     """Queue a failed (or outcome-unknown, after the user checked) message again."""
-    return _change(message_id, user_id, (Status.FAILED, Status.UNKNOWN), status=Status.QUEUED, scheduled_at=None,
-                   error=None, delivery_state=None)  # fmt: skip
+    return _change(
+        message_id,
+        user_id,
+        (Status.FAILED, Status.UNKNOWN),
+        status=Status.QUEUED,
+        scheduled_at=None,
+        error=None,
+        delivery_state=None,
+    )
 
 
 def mark_sent(message_id: int, user_id: int) -> bool:
@@ -219,8 +228,15 @@ def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
     if errors:
         raise ComposeError(errors)
     return _change(
-        message_id, user.id, (Status.SCHEDULED,),
-        to_addresses=data.to, cc_addresses=data.cc, bcc_addresses=data.bcc, subject=clean_line(data.subject),
-        body_text=data.body, snippet=" ".join(data.body.split())[:200], scheduled_at=data.send_at,
+        message_id,
+        user.id,
+        (Status.SCHEDULED,),
+        to_addresses=data.to,
+        cc_addresses=data.cc,
+        bcc_addresses=data.bcc,
+        subject=clean_line(data.subject),
+        body_text=data.body,
+        snippet=" ".join(data.body.split())[:200],
+        scheduled_at=data.send_at,
         sort_at=data.send_at,
-    )  # fmt: skip
+    )

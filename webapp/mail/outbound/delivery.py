@@ -445,9 +445,11 @@ def _temporary(msg: Outgoing, reason: str) -> Outcome:
     if attempt > len(RETRY_DELAYS):
         return Outcome(msg.id, Ending.FAILED, error=f"Gave up after {attempt} attempts: {reason}"[:2000])
     return Outcome(
-        msg.id, Ending.RETRY, error=f"Temporary failure, retrying: {reason}"[:2000],
+        msg.id,
+        Ending.RETRY,
+        error=f"Temporary failure, retrying: {reason}"[:2000],
         retry_at=utcnow() + RETRY_DELAYS[attempt - 1],
-    )  # fmt: skip
+    )
 
 
 # Core tables: an executemany UPDATE through the ORM entity takes its bulk-by-primary-key path,

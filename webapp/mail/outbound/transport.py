@@ -72,8 +72,13 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         if self.implicit_tls:
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=_tls_context(),
-                                    local_hostname=self.local_hostname)  # fmt: skip
+            conn = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                timeout=self.timeout,
+                context=_tls_context(),
+                local_hostname=self.local_hostname,
+            )
         else:
             conn = smtplib.SMTP(
                 self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
@@ -122,7 +127,8 @@ class SmtpTransport:
             raise (TemporaryError if all(400 <= c < 500 for c in codes) else PermanentError)(reason) from exc
         except smtplib.SMTPResponseException as exc:
             self.close()
-            reason = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+            said = exc.smtp_error
+            reason = f"{exc.smtp_code} {said.decode(errors='replace') if isinstance(said, bytes) else said}"
             raise (PermanentError if 500 <= exc.smtp_code < 600 else TemporaryError)(reason) from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()

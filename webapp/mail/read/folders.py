@@ -7,10 +7,10 @@ user when a qualifying message in it is unread for them. See docs/folders.md, "F
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, distinct, exists, func, or_, select
 
 from webapp.extensions import db
+from webapp.mail.phrases import N_, Phrase
 from webapp.mail.read.access import candidate_visible, has_offer_access, visible
 from webapp.models import (
     DELIVERED_STATUSES,
@@ -29,24 +29,24 @@ from webapp.models import (
 @dataclass(frozen=True)
 class Folder:
     slug: str
-    label: object  # a lazy string, translated when rendered
+    label: Phrase  # translated where it is shown
     group: str
     counts_unread: bool
 
 
 FOLDERS = (
-    Folder("inbox", _l("Inbox"), "my", True),
-    Folder("sent", _l("Sent"), "my", False),
-    Folder("scheduled", _l("Send later"), "my", False),
-    Folder("candidates", _l("All candidates"), "team", True),
-    Folder("followed-candidates", _l("Followed candidates"), "team", True),
-    Folder("followed-jobs", _l("Followed jobs"), "team", True),
-    Folder("non-candidates", _l("Non-candidates"), "team", True),
-    Folder("archived", _l("Archived"), "team", False),
-    Folder("incoming-cv", _l("Incoming CV"), "cv", True),
+    Folder("inbox", N_("Inbox"), "my", True),
+    Folder("sent", N_("Sent"), "my", False),
+    Folder("scheduled", N_("Send later"), "my", False),
+    Folder("candidates", N_("All candidates"), "team", True),
+    Folder("followed-candidates", N_("Followed candidates"), "team", True),
+    Folder("followed-jobs", N_("Followed jobs"), "team", True),
+    Folder("non-candidates", N_("Non-candidates"), "team", True),
+    Folder("archived", N_("Archived"), "team", False),
+    Folder("incoming-cv", N_("Incoming CV"), "cv", True),
 )
 FOLDERS_BY_SLUG = {f.slug: f for f in FOLDERS}
-GROUPS = (("my", _l("My email")), ("team", _l("Team email")), ("cv", _l("Incoming CV")))
+GROUPS = (("my", N_("My email")), ("team", N_("Team email")), ("cv", N_("Incoming CV")))
 
 
 def _mail():
