@@ -209,6 +209,23 @@ def team(make_team):
     )
 
 
+@pytest.fixture
+def bulk_team(make_team):
+    """A team to send bulk mail with: offers, a pool, a hidden job, and a candidate with no address."""
+    return make_team(
+        offers={"job": "Backend Engineer", "secret": "Secret Job"},
+        pools={"pool": "Talent Pool"},
+        users={"Rita Recruiter": ["job", "pool"], "Sam Recruiter": ["secret"], "Ada Admin": "admin"},
+        candidates={
+            "Alice Able": ["job"],
+            "Bob Baker": ["job", "pool"],
+            "Carl Cole": ["pool"],
+            "Sue Secret": ["secret"],
+            "Nora Nomail": {"offers": ["pool"], "emails": []},  # known without an address
+        },
+    )
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

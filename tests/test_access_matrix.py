@@ -1,6 +1,6 @@
 """Who may see which candidate and which offer: one matrix, asked of every operation that decides it.
 
-The rule (DESIGN.md, "Folder rules"): U can see candidate C when U is an admin or C is placed on
+The rule (docs/folders.md, "Folder rules"): U can see candidate C when U is an admin or C is placed on
 an offer U has access to; a candidate with no placement is seen by admins and by the users who
 wrote or received mail in that conversation. Offer access: admins all, others their hiring team's.
 """

@@ -15,19 +15,8 @@ PROGRESS = {"HX-Request": "true", "HX-Target": "bulk-progress"}
 
 
 @pytest.fixture
-def team(make_team):
-    return make_team(
-        offers={"job": "Backend Engineer", "secret": "Secret Job"},
-        pools={"pool": "Talent Pool"},
-        users={"Rita Recruiter": ["job", "pool"], "Sam Recruiter": ["secret"], "Ada Admin": "admin"},
-        candidates={
-            "Alice Able": ["job"],
-            "Bob Baker": ["job", "pool"],
-            "Carl Cole": ["pool"],
-            "Sue Secret": ["secret"],
-            "Nora Nomail": {"offers": ["pool"], "emails": []},  # known without an address
-        },
-    )
+def team(bulk_team):
+    return bulk_team
 
 
 def send_bulk(client, auth, offers=(), candidates=(), **data):

@@ -12,19 +12,8 @@ COMPANY = "Acme"
 
 
 @pytest.fixture
-def team(make_team):
-    return make_team(
-        offers={"job": "Backend Engineer", "secret": "Secret Job"},
-        pools={"pool": "Talent Pool"},
-        users={"Rita Recruiter": ["job", "pool"], "Sam Recruiter": ["secret"], "Ada Admin": "admin"},
-        candidates={
-            "Alice Able": ["job"],
-            "Bob Baker": ["job", "pool"],
-            "Carl Cole": ["pool"],
-            "Sue Secret": ["secret"],
-            "Nora Nomail": {"offers": ["pool"], "emails": []},
-        },
-    )
+def team(bulk_team):
+    return bulk_team
 
 
 @pytest.fixture

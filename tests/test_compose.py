@@ -349,3 +349,15 @@ def test_placeholders_never_fill_from_a_hidden_candidate(client, rita, team):
     sent = post(client, rita, {"to": "sue@outside.test", "subject": "x", "body": "Hi [candidate.first_name]"})
     assert sent.status_code == 422
     assert "Sue" not in sent.get_data(as_text=True)
+
+
+def test_the_domains_refusals_are_shown_in_the_users_language(app, client, rita, team):
+    """The mail domain knows no language: a French user reads its refusals in French."""
+    with app.app_context():
+        db.session.get(type(team.rita), team.rita.id).locale = "fr"
+        db.session.commit()
+    # The Cc rule is the domain's own check (the form's validators pass).
+    data = {"to": "bob@outside.test", "cc": "alice@outside.test", "subject": "Bonjour", "body": "Bonjour"}
+    html = post(client, rita, data).get_data(as_text=True).replace("&#39;", "'")
+    assert "alice@outside.test est l'adresse d'un candidat" in html
+    assert "is a candidate's address" not in html

@@ -18,13 +18,12 @@ DOMAIN = "mail.demo.test"
 
 
 @pytest.fixture
-def team(make):
-    t = type("Team", (), {})()
-    t.job = make.offer("Backend")
-    t.rita = make.user("Rita Recruiter", offers=[t.job])
-    t.alice = make.candidate("Alice Able", offers=[t.job], emails=["alice@outside.test"])
-    t.bob = make.candidate("Bob Baker", offers=[t.job], emails=["bob@outside.test"])
-    return t
+def team(make_team):
+    return make_team(
+        offers={"job": "Backend"},
+        users={"Rita Recruiter": ["job"]},
+        candidates={"Alice Able": ["job"], "Bob Baker": ["job"]},
+    )
 
 
 def create(app, user, **kw) -> Message:

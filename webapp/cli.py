@@ -1,7 +1,6 @@
 """Flask CLI commands: `users create` and `seed --demo`."""
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
@@ -9,6 +8,7 @@ from webapp.demo import load_demo
 from webapp.extensions import db
 from webapp.models import User
 from webapp.models.user import ROLES
+from webapp.services import mail_domain
 
 users_cli = AppGroup("users", help="Manage team members.")
 
@@ -42,8 +42,7 @@ def create_user(email, name, role, password, inbound_local, timezone):
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
-    domain = current_app.config["INBOUND_DOMAIN"]
-    click.echo(f"Created {role} {email} (receives mail at {local}@{domain}).")
+    click.echo(f"Created {role} {email} (receives mail at {user.inbound_address(mail_domain().domain)}).")
 
 
 @click.command("seed")

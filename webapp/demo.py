@@ -229,7 +229,7 @@ class DemoBuilder:
         data = Compose(
             to=[(self.addresses[to] if isinstance(to, str) else to)[1]],
             subject=subject or conv.subject,
-            body=f"{text}\n\n-- \n{sender.signature}" if sender.signature else text,
+            body=text + sender.signature_block,
             attachments=list(attachments),
             send_at=when if scheduled else None,
             thread_id=conv.thread_id,

@@ -40,7 +40,9 @@ HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GB
 def translate(text: str) -> str:
     """A domain Phrase in the user's language; any other text as it is (already translated)."""
     if isinstance(text, Phrase):
-        return gettext(text.text, **text.params)
+        # A phrase may carry phrases (a bulk refusal names a compose refusal): those too.
+        params = {k: translate(v) if isinstance(v, Phrase) else v for k, v in text.params.items()}
+        return gettext(text.text, **params)
     return text
 
 

@@ -46,6 +46,10 @@ def _condition(column: str, values: tuple[str, ...], nullable: bool, prefix: str
 
 def upgrade():
     dialect = op.get_bind().dialect.name
+    # Workers before 2026-11 claimed a message with the outcome "classifying" in a commit of its
+    # own; such a claim left by a dead worker is not a word of the vocabulary. Unclassified
+    # again, the sweep classifies it.
+    op.execute("UPDATE messages SET outcome = NULL, classified_at = NULL WHERE outcome = 'classifying'")
     for name, (column, values, nullable) in CHECKS.items():
         if dialect == "sqlite":
             refuse = f"SELECT RAISE(ABORT, 'CHECK constraint failed: {name}');"

@@ -6,7 +6,6 @@ from flask_login import current_user
 
 from webapp.bulk import bp
 from webapp.bulk.forms import BulkForm
-from webapp.compose import prefill
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.jobs.enqueue import wake_sender
@@ -83,7 +82,7 @@ def new():
     if chosen is not None and not (form.subject.data or form.body.data):
         form.subject.data, form.body.data = (
             chosen.subject,
-            chosen.body + prefill.signature_block(current_user),
+            chosen.body + current_user.signature_block,
         )
     return _show(form)
 
@@ -100,7 +99,7 @@ def template_fields():
     form = BulkForm(formdata=None)
     form.subject.data, form.body.data = (
         template.subject,
-        template.body + prefill.signature_block(current_user),
+        template.body + current_user.signature_block,
     )
     response = make_response(render_template("bulk/_fields.html", form=form))
     # After the swap: the summary must read the new fields, not the old ones.

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from webapp.models import Direction, Message, User
+from webapp.models import Direction, Message
 from webapp.models.types import utcnow
 
 
@@ -16,10 +16,6 @@ def with_prefix(prefix: str, subject: str) -> str:
     if subject.lower().startswith(prefix.lower()):
         return subject
     return f"{prefix} {subject}".strip()
-
-
-def signature_block(user: User) -> str:
-    return f"\n\n-- \n{user.signature}" if user.signature else ""
 
 
 def quoted(msg: Message) -> str:

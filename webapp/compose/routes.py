@@ -64,9 +64,7 @@ def _visible_or_404(message_id) -> Message:
 @bp.route("/compose")
 def new():
     """A blank message (optionally to an address given in ?to=)."""
-    return _show(
-        _form(to=request.args.get("to", ""), body=prefill.signature_block(current_user), preset="now")
-    )
+    return _show(_form(to=request.args.get("to", ""), body=current_user.signature_block, preset="now"))
 
 
 @bp.route("/compose/reply/<int:message_id>")
@@ -75,7 +73,7 @@ def reply(message_id: int):
     msg = _visible_or_404(message_id)
     me = current_user.inbound_address(mail_domain().domain)
     to, cc = prefill.reply_recipients(msg, me, reply_all=request.args.get("all") == "1")
-    body = prefill.signature_block(current_user) + prefill.quoted(msg)
+    body = current_user.signature_block + prefill.quoted(msg)
     form = _form(
         to=", ".join(to),
         cc=", ".join(cc),
@@ -91,7 +89,7 @@ def reply(message_id: int):
 def forward(message_id: int):
     """Forward a message the user can see, with its attachments."""
     msg = _visible_or_404(message_id)
-    body = prefill.signature_block(current_user) + prefill.forwarded(msg)
+    body = current_user.signature_block + prefill.forwarded(msg)
     form = _form(
         subject=prefill.with_prefix("Fwd:", msg.subject), body=body, forward_of_id=str(msg.id), preset="now"
     )
@@ -331,7 +329,7 @@ def insert_template():
         return "", 204  # "no template": leave the fields as they are
     template = usable_by_id(current_user, chosen) or abort(404)
     form.subject.data = template.subject
-    form.body.data = template.body + prefill.signature_block(current_user)
+    form.body.data = template.body + current_user.signature_block
     return render_template("compose/_fields.html", form=form)
 
 

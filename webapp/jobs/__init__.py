@@ -1,1 +1,1 @@
-"""RQ jobs (send.py, inbound.py), their periodic duties, and the one module that queues them (enqueue.py)."""
+"""RQ jobs (send.py, classify.py), their periodic duties, and the one module that queues them (enqueue.py)."""

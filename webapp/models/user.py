@@ -43,6 +43,11 @@ class User(UserMixin, Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    @property
+    def signature_block(self) -> str:
+        """The signature as a body ends with it ("-- " on its own line), or nothing."""
+        return f"\n\n-- \n{self.signature}" if self.signature else ""
+
     def inbound_address(self, domain: str) -> str:
         return f"{self.inbound_local}@{domain}"
 

@@ -425,7 +425,7 @@ def _non_candidate(mail: MailFacts) -> Decision:
 
 # Tried in this order, the first rule that takes the message decides (each rule's docstring says
 # why it comes where it does); what none takes is non-candidate mail. Quarantine (a message that
-# cannot be parsed safely) is decided before any of them, in inbound.classify_stored.
+# cannot be parsed safely) is decided before any of them, in pipeline.classify_stored.
 RULES = (_duplicate, _bounce, _auto_reply, _reply, _incoming_cv, _candidate, _internal)
 
 

@@ -15,10 +15,6 @@ from webapp.models import Direction, Message, Outcome, Status
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
-# Workers of earlier versions claimed a message ("classifying") in a transaction of its own
-# before classifying it; a claim older than this belonged to a worker that died.
-CLAIMED = "classifying"
-STALE_CLAIM = timedelta(minutes=10)
 # How many times the sweep queues a lost classification again before giving up on the message
 # (quarantined, kept for an admin): one that kills its worker (out of memory...) must not
 # come back forever.
@@ -115,14 +111,8 @@ def _settle(message_id: int, filed: bool, outcome: str) -> str | None:
 
 
 def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:
-    """Stored messages nobody classified (Redis was down, a worker died); frees stale claims."""
+    """Stored messages nobody classified (Redis was down, a worker died), oldest first."""
     now = utcnow()
-    db.session.execute(
-        update(Message)
-        .where(Message.outcome == CLAIMED, Message.classified_at < now - STALE_CLAIM)
-        .values(outcome=None, classified_at=None)
-    )
-    db.session.commit()
     return list(
         db.session.scalars(
             select(Message.id)

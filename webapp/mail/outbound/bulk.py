@@ -210,7 +210,8 @@ def create(
             msg = compose.create(user, data, settings, store)
         except compose.ComposeError as exc:
             name = recipient.candidate.full_name or recipient.address
-            raise BulkError([f"{name}: {' '.join(m for ms in exc.errors.values() for m in ms)}"]) from exc
+            problems = [m for ms in exc.errors.values() for m in ms]
+            raise BulkError([N_("%(name)s: %(problem)s", name=name, problem=m) for m in problems]) from exc
         if recipient.offer is not None:
             # The conversation is about the job it was sent for, even if the candidate is on others.
             msg.thread.offer_id = recipient.offer.id

@@ -2,7 +2,7 @@
 
 "U can see candidate C" means U is an admin, or C is placed on an offer U has access to; a
 candidate with no placement is seen by admins and by the users who wrote or received mail in
-that conversation (DESIGN.md, "Folder rules").
+that conversation (docs/folders.md, "Folder rules").
 """
 
 from sqlalchemy import Select, and_, exists, false, or_, select, true
