@@ -228,7 +228,7 @@ def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> in
         },
     )
     key = result.inserted_primary_key
-    if key is None:  # a single-row INSERT always has its key: typed optional for executemany
+    if key is None:  # never for a one-row INSERT; SQLAlchemy types it as optional
         raise RuntimeError("the new conversation has no id")
     return key[0]
 

@@ -65,7 +65,7 @@ class Outgoing:
     subject: str
     body_text: str
     send_attempts: int
-    send_started_at: datetime  # when this claim was made (only claimed messages are loaded)
+    send_started_at: datetime  # this claim's time (only claimed messages load): tells it from a later one
     attachments: list = field(default_factory=list)  # rows with filename, content_type, sha256
     has_attachments: bool = False
 
