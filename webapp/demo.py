@@ -705,7 +705,7 @@ def _backlog(b: DemoBuilder) -> None:
 
 
 def _archive(conv: Conversation, user: User, when: datetime) -> None:
-    thread = db.session.get(Thread, conv.thread_id)
+    thread = db.session.get_one(Thread, conv.thread_id)
     thread.is_archived = True
     thread.archived_at = when
     thread.archived_by_id = user.id

@@ -21,13 +21,12 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = db.session.scalar(
-            select(User).where(func.lower(User.email) == form.email.data.strip().lower())
-        )
-        if user and user.is_active and user.check_password(form.password.data):
+        email, password = form.email.data or "", form.password.data or ""  # both required
+        user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+        if user and user.is_active and user.check_password(password):
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data) or url_for("mailbox.index"))
-        form.password.errors.append(_("Wrong email or password."))
+        form.password.errors = [*form.password.errors, _("Wrong email or password.")]
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 

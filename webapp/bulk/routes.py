@@ -132,8 +132,8 @@ def create():
         sent, message_ids = bulk.create(
             current_user,
             recipients,
-            form.subject.data,
-            form.body.data,
+            form.subject.data or "",  # both required
+            form.body.data or "",
             chosen.id if chosen else None,
             mail_domain(),
             blob_store(),

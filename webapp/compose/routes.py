@@ -102,6 +102,8 @@ def edit(message_id: int):
     msg = db.session.get(Message, message_id)
     if msg is None or msg.sender_id != current_user.id or not msg.is_scheduled:
         abort(404)
+    if msg.scheduled_at is None:  # never: a scheduled message has its time
+        abort(404)
     if request.method == "GET":
         form = _form(
             to=", ".join(msg.to_addresses),
@@ -119,7 +121,7 @@ def edit(message_id: int):
         errors.setdefault("preset", []).append(
             _("A scheduled message needs a time; use Send now to send it at once.")
         )
-    if not errors:
+    if data is not None and not errors:
         try:
             changed = compose.update_scheduled(msg.id, current_user, data)
         except ComposeError as exc:
@@ -127,7 +129,7 @@ def edit(message_id: int):
         else:
             if not changed:
                 errors = {"to": [_("Too late: this message is already being sent.")]}
-    if errors:
+    if data is None or errors:  # data is None only with errors
         _attach_errors(form, errors)
         return _show(form, status=422, editing=msg)
     db.session.commit()
@@ -140,12 +142,12 @@ def send():
     """Send now or schedule; the form comes back with its errors in place (422) if refused."""
     form = _form()
     data, errors = _read(form)
-    if not errors:
+    if data is not None:  # None: the form has errors
         try:
             msg = compose.create(current_user, data, mail_domain(), blob_store())
         except ComposeError as exc:
             errors = exc.errors
-    if errors:
+    if data is None or errors:
         _attach_errors(form, errors)
         db.session.rollback()
         return _show(form, status=422, **_context_of(form))
@@ -168,6 +170,8 @@ def _context_of(form: ComposeForm) -> dict:
 
 def _after_send(msg: Message):
     slug = "scheduled" if msg.is_scheduled else "sent"
+    if msg.thread_id is None:  # never: compose files every message in a conversation
+        abort(404)
     if is_htmx():
         response = render_conversation(folders.FOLDERS_BY_SLUG[slug], msg.thread_id, with_list=True)
         response.headers["HX-Push-Url"] = url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id)

@@ -3,6 +3,7 @@
 import logging
 import multiprocessing
 import time
+from multiprocessing.process import BaseProcess
 
 from redis import Redis
 
@@ -40,7 +41,7 @@ def _loop(interval: float) -> None:
         run_due(app, redis, interval)
 
 
-def start(interval: float = 60.0) -> multiprocessing.Process:
+def start(interval: float = 60.0) -> BaseProcess:
     """Start the periodic loop in a separate (spawned) process; terminate it to stop.
 
     Not a thread: RQ forks a work-horse per job, and a fork taken while a thread holds a

@@ -53,6 +53,11 @@ def _check(form: TemplateForm) -> bool:
     return valid
 
 
+def _texts(form: TemplateForm) -> tuple[str, str, str]:
+    """Name, subject and body of a validated form (each is required)."""
+    return form.name.data or "", form.subject.data or "", form.body.data or ""
+
+
 def _saved(template: Template, notice: str):
     """After a change: the editor for the template (htmx, URL pushed) or a redirect to it."""
     url = url_for("mailtemplates.edit", template_id=template.id)
@@ -84,9 +89,7 @@ def new():
     form = TemplateForm()
     if not _check(form):
         return _show(form, status=422)
-    template = operations.save(
-        current_user, None, form.name.data, form.subject.data, form.body.data, form.is_shared.data
-    )
+    template = operations.save(current_user, None, *_texts(form), form.is_shared.data)
     db.session.commit()
     return _saved(template, _("Template saved."))
 
@@ -100,9 +103,7 @@ def edit(template_id: int):
     form = TemplateForm()
     if not _check(form):
         return _show(form, template, status=422)
-    operations.save(
-        current_user, template, form.name.data, form.subject.data, form.body.data, form.is_shared.data
-    )
+    operations.save(current_user, template, *_texts(form), form.is_shared.data)
     db.session.commit()
     return _saved(template, _("Template saved."))
 

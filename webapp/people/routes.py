@@ -67,7 +67,11 @@ def convert(slug: str, thread_id: int):
     if address is not None:
         try:
             operations.convert_to_candidate(
-                current_user, address, form.first_name.data, form.last_name.data or "", _chosen_offer(form)
+                current_user,
+                address,
+                form.first_name.data or "",
+                form.last_name.data or "",
+                _chosen_offer(form),
             )
         except operations.PeopleError as exc:
             form.email.errors = [str(exc)]
@@ -83,11 +87,14 @@ def attach(slug: str, thread_id: int):
     """Add the outside person's address to an existing candidate the user can see."""
     folder, thread, messages = _conversation_or_404(slug, thread_id)
     form = AttachForm()
-    if not form.validate_on_submit() or not form.candidate_id.data.isdigit():
+    if not form.validate_on_submit():
         abort(400)
-    candidate = queries.visible_candidate(current_user, int(form.candidate_id.data))
+    candidate_id, email = form.candidate_id.data or "", form.email.data or ""  # both required
+    if not candidate_id.isdigit():
+        abort(400)
+    candidate = queries.visible_candidate(current_user, int(candidate_id))
     address, _name = queries.counterpart(messages)
-    if candidate is None or not address or address != form.email.data.lower():
+    if candidate is None or not address or address != email.lower():
         abort(404)
     try:
         operations.add_address(current_user, candidate, address)
@@ -145,7 +152,7 @@ def cv_to_candidate(thread_id: int):
             operations.create_from_cv(
                 current_user,
                 msg,
-                form.first_name.data,
+                form.first_name.data or "",
                 form.last_name.data or "",
                 address,
                 _chosen_offer(form),

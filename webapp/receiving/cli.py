@@ -6,10 +6,12 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.local import LocalProxy
 
 from webapp.models import Outcome
 from webapp.services import blob_store, mail_domain
@@ -58,7 +60,8 @@ def smtpd_command(host, port, lmtp):
     """Run the inbound SMTP/LMTP listener until stopped."""
     from webapp.receiving.smtpd import InboundController
 
-    app = current_app._get_current_object()
+    # The listener's threads need the app itself, not this thread's proxy to it.
+    app = cast("LocalProxy[Flask]", current_app)._get_current_object()
     host = host or app.config["INBOUND_SMTP_HOST"]
     port = port or app.config["INBOUND_SMTP_PORT"]
     controller = InboundController(app, host, port, lmtp=lmtp)

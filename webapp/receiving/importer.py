@@ -37,9 +37,9 @@ def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
     """(source label, raw bytes) for every message under `path`."""
     if path.is_dir():
         if all((path / d).is_dir() for d in ("cur", "new", "tmp")):
-            box = mailbox.Maildir(str(path), factory=None, create=False)
-            for key in sorted(box.keys()):
-                yield f"{path}#{key}", box.get_bytes(key)
+            maildir = mailbox.Maildir(str(path), factory=None, create=False)
+            for key in sorted(maildir.keys()):
+                yield f"{path}#{key}", maildir.get_bytes(key)
             return
         for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".eml"):
             yield str(file), file.read_bytes()
@@ -47,9 +47,9 @@ def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
     with path.open("rb") as fh:
         head = fh.read(5)
     if head == b"From ":
-        box = mailbox.mbox(str(path), factory=None, create=False)
-        for index, key in enumerate(box.keys()):
-            yield f"{path}#{index + 1}", box.get_bytes(key)
+        mbox = mailbox.mbox(str(path), factory=None, create=False)
+        for index, key in enumerate(mbox.keys()):
+            yield f"{path}#{index + 1}", mbox.get_bytes(key)
         return
     yield str(path), path.read_bytes()
 
@@ -67,7 +67,7 @@ def import_one(source: str, raw: bytes, *, settings: MailDomain, store: BlobStor
     msg = store_inbound(raw, store=store, source="import")
     db.session.commit()
     outcome = classify_stored(msg.id, settings=settings, store=store)
-    msg = db.session.get(Message, msg.id)
+    msg = db.session.get_one(Message, msg.id)
     return Result(source, msg.message_id, outcome or "", msg.outcome_reason or "")
 
 
@@ -79,7 +79,7 @@ def dry_run_one(source: str, raw: bytes, *, settings: MailDomain, seen: set[str]
     seen.add(sha)
     try:
         parsed = parse(raw)
-        problems = limit_violations(raw, parsed.email)
+        problems = limit_violations(raw, parsed.email) if parsed.email is not None else ["unparseable"]
         if problems:
             return Result(source, parsed.message_id, Outcome.QUARANTINED, "; ".join(problems))
         decision = decide(parsed, sha256=sha, envelope_to=[], settings=settings)

@@ -20,17 +20,19 @@ from webapp.mail.inbound.autoreply import auto_reply_reason
 from webapp.mail.inbound.bounce import BounceReport, parse_bounce
 from webapp.mail.inbound.parse import ParsedMail
 from webapp.models import CandidateEmail, Direction, Message, Offer, Outcome, Placement, Thread, User
+from webapp.models.core import table_of
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # The look-ups below run for every inbound message: built once, with bound parameters, over
 # the tables (Core rows, not ORM objects: nothing here changes them, and loading entities cost
 # more than the queries themselves).
-_messages, _threads, _users = Message.__table__, Thread.__table__, User.__table__
+_messages, _threads, _users = table_of(Message), table_of(Thread), table_of(User)
+_candidate_emails, _placements, _offers = table_of(CandidateEmail), table_of(Placement), table_of(Offer)
 _THREAD = select(
     _threads.c.id, _threads.c.candidate_id, _threads.c.is_archived, _threads.c.last_message_at
 ).where(_threads.c.id == bindparam("thread_id"))
-_CANDIDATE_ID = select(CandidateEmail.__table__.c.candidate_id).where(
-    CandidateEmail.__table__.c.email == bindparam("email")
+_CANDIDATE_ID = select(_candidate_emails.c.candidate_id).where(
+    _candidate_emails.c.email == bindparam("email")
 )
 _BY_EMAIL = func.lower(_users.c.email) == bindparam("sender")
 _TEAM_MEMBERS = (
@@ -50,12 +52,10 @@ _THREAD_WRITERS = (
     .distinct()
 )
 _OFFERS_OF = (
-    select(Placement.__table__.c.offer_id)
-    .where(Placement.__table__.c.candidate_id == bindparam("candidate_id"))
-    .limit(2)
+    select(_placements.c.offer_id).where(_placements.c.candidate_id == bindparam("candidate_id")).limit(2)
 )
-_JOB_BY_SLUG = select(Offer.__table__.c.id, Offer.__table__.c.title).where(
-    Offer.__table__.c.slug == bindparam("slug"), Offer.__table__.c.kind == "job"
+_JOB_BY_SLUG = select(_offers.c.id, _offers.c.title).where(
+    _offers.c.slug == bindparam("slug"), _offers.c.kind == "job"
 )
 # What a bounce needs of the sent message it reports.
 _OUTBOUND_COLUMNS = (
@@ -97,7 +97,7 @@ EARLIER_COPY = (
 class Decision:
     """Where a message goes, and why."""
 
-    outcome: str
+    outcome: Outcome
     reason: str
     thread: Row | None = None  # an existing conversation (_THREAD's columns); None: a new one or none
     new_thread: bool = False
@@ -166,7 +166,7 @@ def _referenced_ids(parsed: ParsedMail) -> list[str]:
 def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Row | None, str, bool]:
     """The known conversation this message answers: (thread, how it matched, answers our mail)."""
     for target in targets:
-        if target.kind == "reply":
+        if target.kind == "reply" and isinstance(target.value, int):  # a reply address names a thread id
             thread = _thread(target.value)
             if thread is not None:
                 return thread, "its reply address names the conversation", True

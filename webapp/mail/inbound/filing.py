@@ -15,9 +15,10 @@ from webapp.mail.inbound.classify import Decision
 from webapp.mail.inbound.parse import ParsedMail
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, DeliveryState, Message, MessageRecipient, Outcome, Status, Thread
+from webapp.models.core import execute_dml, table_of
 from webapp.models.types import UTCDateTime
 
-_messages, _threads = Message.__table__, Thread.__table__
+_messages, _threads = table_of(Message), table_of(Thread)
 # The columns a classification sets. The caller reads them with the stored row, so only those
 # that change are written: SQLite rewrites every index (and runs the search trigger) over a
 # column named in the SET clause, even when its value stays the same.
@@ -51,8 +52,8 @@ FILED_COLUMNS = (
 # The SET columns come with each call's parameters; "msg_id" names the row (not a column).
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
 _NEW_THREAD = insert(_threads)
-_ADD_ATTACHMENTS = insert(Attachment.__table__)
-_ADD_RECIPIENTS = insert(MessageRecipient.__table__)
+_ADD_ATTACHMENTS = insert(table_of(Attachment))
+_ADD_RECIPIENTS = insert(table_of(MessageRecipient))
 _AT = bindparam("at", type_=UTCDateTime())
 # New mail moves the conversation's activity forward (never back) and brings it out of the archive.
 _TOUCH = (
@@ -146,7 +147,7 @@ def file_decision(
         db.session.execute(_ADD_ATTACHMENTS, [row | {"message_id": stored.id} for row in attachments])
     if in_folders:
         _touch_conversation(decision, sort_at)
-        if bounced is not None:
+        if bounced is not None and decision.bounce is not None:  # bounced is only set with its report
             _record_bounce(bounced, decision.bounce)
         _add_recipients(stored.id, decision.recipient_user_ids)
     return True
@@ -196,7 +197,7 @@ def _file_if_unfiled(stored: Row, values: dict) -> bool:
     """The compare-and-set: write the values that change, only while the row is unclassified."""
     was = stored._mapping
     changed = {name: value for name, value in values.items() if value != was[name]}
-    return db.session.execute(_FILE, changed | {"msg_id": stored.id}).rowcount == 1
+    return execute_dml(_FILE, changed | {"msg_id": stored.id}).rowcount == 1
 
 
 def _touch_conversation(decision: Decision, sort_at: datetime) -> None:
@@ -217,7 +218,7 @@ def _add_recipients(message_id: int, user_ids: list[int]) -> None:
 
 def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> int:
     """Open the conversation the message starts; its id."""
-    result = db.session.execute(
+    result = execute_dml(
         _NEW_THREAD,
         {
             "subject": parsed.subject[:998],
@@ -226,7 +227,10 @@ def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> in
             "last_message_at": sort_at,
         },
     )
-    return result.inserted_primary_key[0]
+    key = result.inserted_primary_key
+    if key is None:  # never for a one-row INSERT; SQLAlchemy types it as optional
+        raise RuntimeError("the new conversation has no id")
+    return key[0]
 
 
 def _record_bounce(outbound: Row, report: BounceReport) -> None:
@@ -258,4 +262,4 @@ def file_quarantine(message_id: int, parsed: ParsedMail | None, problems: list[s
             "from_name": parsed.from_name[:200],
             "message_id": (parsed.message_id or "")[:998] or None,
         }
-    return db.session.execute(_FILE, values).rowcount == 1
+    return execute_dml(_FILE, values).rowcount == 1

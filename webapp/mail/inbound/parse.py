@@ -11,7 +11,7 @@ from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import nh3
 
@@ -57,6 +57,8 @@ class _Policy(EmailPolicy):
     name and value always parse the same, so handing out the same object changes nothing.
     The cache belongs to one message (all its parts share its policy) and goes with it.
     """
+
+    _parsed_headers: dict[tuple[str, str], Any]  # set by _policy()
 
     def header_fetch_parse(self, name, value):
         if hasattr(value, "name") or len(value) > _CACHED_VALUE_LENGTH:
@@ -221,7 +223,8 @@ def parse_file(fh: BinaryIO, head_bytes: int = 0) -> tuple["ParsedMail", bytes]:
         if len(head) < head_bytes:
             head += chunk[: head_bytes - len(head)]
         parser.feed(chunk)
-    return _parsed(parser.close()), head
+    # An EmailPolicy builds EmailMessages; the stubs type what a parser returns as Message.
+    return _parsed(cast(EmailMessage, parser.close())), head
 
 
 def parse(raw: bytes) -> ParsedMail:

@@ -12,6 +12,7 @@ from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quaran
 from webapp.mail.inbound.parse import Limits, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
 from webapp.models import Direction, Message, Outcome, Status
+from webapp.models.core import table_of
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 # come back forever.
 MAX_REQUEUES = 3
 DEFAULT_LIMITS = Limits()
-_messages = Message.__table__
+_messages = table_of(Message)
 # What classifying needs of the stored row (Core: no entity to load).
 _STORED = select(
     _messages.c.id,

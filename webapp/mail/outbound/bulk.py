@@ -180,7 +180,7 @@ def create(
 
     Returns the bulk and its message ids, to enqueue after the commit.
     """
-    reasons = []
+    reasons: list[str] = []
     if not recipients.ready:
         reasons.append(N_("No recipient with an email address: choose an offer or candidates."))
     if len(recipients.ready) > MAX_RECIPIENTS:

@@ -18,6 +18,7 @@ from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.phrases import N_
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
+from webapp.models.core import execute_dml
 from webapp.models.types import utcnow
 
 _SPLIT = re.compile(r"[,;\s]+")
@@ -112,7 +113,7 @@ def check(data: Compose, now: datetime) -> dict[str, list[str]]:
 
 def _thread_for(data: Compose, candidate_id: int | None, subject: str) -> Thread:
     if data.thread_id:
-        return db.session.get(Thread, data.thread_id)
+        return db.session.get_one(Thread, data.thread_id)
     offers = (
         list(
             db.session.scalars(
@@ -185,7 +186,7 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
 
 def _change(message_id: int, user_id: int, from_statuses: tuple[str, ...], **values) -> bool:
     """Compare-and-set on the user's own message; True if this caller changed it."""
-    result = db.session.execute(
+    result = execute_dml(
         update(Message)
         .where(Message.id == message_id, Message.sender_id == user_id, Message.status.in_(from_statuses))
         .values(**values)

@@ -38,6 +38,7 @@ from webapp.mail.outbound.transport import PermanentError, TemporaryError, Unkno
 from webapp.mail.outbound.wire import to_bytes
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, Direction, Message, SentCopy, Status, Thread
+from webapp.models.core import table_of
 from webapp.models.types import utcnow
 
 # Temporary SMTP errors: try again after these delays, then give up.
@@ -64,7 +65,7 @@ class Outgoing:
     subject: str
     body_text: str
     send_attempts: int
-    send_started_at: datetime | None  # when this claim was made: it tells our claim from a later one
+    send_started_at: datetime  # this claim's time (only claimed messages load): tells it from a later one
     attachments: list = field(default_factory=list)  # rows with filename, content_type, sha256
     has_attachments: bool = False
 
@@ -240,7 +241,7 @@ class Outcome:
     message_id: int
     status: Ending
     error: str | None = None
-    raw: bytes | None = None  # what was sent, to keep
+    raw: bytes = b""  # what was sent, to keep (empty: nothing left)
     retry_at: datetime | None = None
     thread_id: int | None = None
     stop: str | None = None  # why nothing more can be sent for now (no server, no Redis)
@@ -428,7 +429,7 @@ def _not_handed_over(msg: Outgoing, ours: _Ours) -> Outcome | None:
     return Outcome(msg.id, Ending.RELEASED, stop=NO_REDIS)
 
 
-def _refused(msg: Outgoing, exc: Exception) -> Outcome:
+def _refused(msg: Outgoing, exc: TemporaryError | PermanentError) -> Outcome:
     """The outcome of a send the server or the network refused."""
     if isinstance(exc, PermanentError):
         return Outcome(msg.id, Ending.FAILED, error=str(exc)[:2000])
@@ -454,9 +455,9 @@ def _temporary(msg: Outgoing, reason: str) -> Outcome:
 
 # Core tables: an executemany UPDATE through the ORM entity takes its bulk-by-primary-key path,
 # which allows no extra WHERE (and the "only if still sending" guard is the point).
-_messages = Message.__table__
-_threads = Thread.__table__
-_copies = SentCopy.__table__
+_messages = table_of(Message)
+_threads = table_of(Thread)
+_copies = table_of(SentCopy)
 # Only the claim an outcome belongs to: a message given back and claimed again since is
 # someone else's now.
 _STILL_OUR_CLAIM = and_(
@@ -579,6 +580,8 @@ class Drained:
         elif outcome.status == Ending.FAILED:
             self.failed += 1
         elif outcome.status == Ending.RETRY:
+            if outcome.retry_at is None:  # _temporary always sets it
+                raise ValueError(f"a retry of message {outcome.message_id} without its time")
             self.retry_at.append(outcome.retry_at)
         elif outcome.status == Ending.RELEASED:
             self.more = True

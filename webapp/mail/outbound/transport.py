@@ -71,6 +71,7 @@ class SmtpTransport:
         self._sent_on_conn = 0
 
     def _connect(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP
         if self.implicit_tls:
             conn = smtplib.SMTP_SSL(
                 self.host,

@@ -209,7 +209,7 @@ def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
     cond = qualifies(slug, user, match)
     in_page = and_(Message.thread_id.in_(ids), cond)
     base = select(Message).join(Thread, Thread.id == Message.thread_id)
-    newest: dict[int, Message] = {}
+    newest: dict[int | None, Message] = {}  # by thread id (never None: the join)
     for msg in db.session.scalars(base.where(in_page).order_by(Message.sort_at, Message.id)).unique():
         newest[msg.thread_id] = msg
     unread = set(

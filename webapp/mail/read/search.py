@@ -5,8 +5,9 @@ made by the migration "full-text search of messages".
 """
 
 import re
+from typing import Any
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import ColumnClause, func, literal_column, select, text
 
 from webapp.extensions import db
 from webapp.models import Message
@@ -39,7 +40,7 @@ def matching_ids(query: str):
         return None
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        document = literal_column(PG_DOCUMENT)
+        document: ColumnClause[Any] = literal_column(PG_DOCUMENT)
         tsquery = (
             " & ".join(_pg_term(t) for t in terms[:-1])
             + (" & " if len(terms) > 1 else "")
