@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
+from webapp.mail.read import entries
 from webapp.models import (
     Attachment,
     Candidate,
@@ -34,6 +35,10 @@ def in_app_context(method):
     def wrapper(self, *args, **kwargs):
         with self.app.app_context():
             obj = method(self, *args, **kwargs)
+            db.session.commit()
+            # Factories write rows directly, past the operations that keep folder entries:
+            # recompute them (a test's database is small).
+            entries.rebuild()
             db.session.commit()
             if obj is not None:
                 db.session.refresh(obj)

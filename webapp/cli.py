@@ -1,4 +1,4 @@
-"""Flask CLI commands: `users create` and `seed --demo`."""
+"""Flask CLI commands: `users create`, `seed --demo` and `folders rebuild`."""
 
 import click
 from flask.cli import AppGroup, with_appcontext
@@ -6,11 +6,13 @@ from sqlalchemy import func, select
 
 from webapp.demo import load_demo
 from webapp.extensions import db
+from webapp.mail.read import entries
 from webapp.models import User
 from webapp.models.user import ROLES
 from webapp.services import mail_domain
 
 users_cli = AppGroup("users", help="Manage team members.")
+folders_cli = AppGroup("folders", help="The folder entries (who sees which conversation where).")
 
 
 @users_cli.command("create")
@@ -41,6 +43,8 @@ def create_user(email, name, role, password, inbound_local, timezone):
     user = User(email=email, name=name, role=role, inbound_local=local, timezone=timezone)
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()
+    entries.refresh_user(user.id)  # the team's mail the newcomer may see (non-candidates...)
     db.session.commit()
     click.echo(f"Created {role} {email} (receives mail at {user.inbound_address(mail_domain().domain)}).")
 
@@ -58,3 +62,12 @@ def seed_command(demo, if_empty):
         return
     summary = load_demo()
     click.echo(f"Demo data loaded: {summary}.")
+
+
+@folders_cli.command("rebuild")
+@with_appcontext
+def rebuild_folders():
+    """Recompute every folder entry from the messages, access and follows (after an import or restore)."""
+    count = entries.rebuild()
+    db.session.commit()
+    click.echo(f"{count} folder entries")

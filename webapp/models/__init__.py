@@ -2,6 +2,7 @@
 
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
+from webapp.models.folder import FolderEntry
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -27,6 +28,7 @@ __all__ = [
     "DELIVERED_STATUSES",
     "PENDING_STATUSES",
     "DeliveryState",
+    "FolderEntry",
     "Direction",
     "Outcome",
     "Status",

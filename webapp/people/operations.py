@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import String, cast, delete, select, update
 
 from webapp.extensions import db
+from webapp.mail.read import entries
 from webapp.models import (
     AuditLog,
     Candidate,
@@ -71,6 +72,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
     outbound = [mid for mid, to, _cc in maybe if address in [a.lower() for a in to or []]]
     ids = inbound + outbound
     if ids:
+        moved_threads = set(db.session.scalars(select(Message.thread_id).where(Message.id.in_(ids))))
         db.session.execute(update(Message).where(Message.id.in_(ids)).values(candidate_id=candidate.id))
         db.session.execute(
             update(Thread)
@@ -80,6 +82,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
             )
             .values(candidate_id=candidate.id)
         )
+        entries.refresh(moved_threads)
     db.session.flush()
     return len(ids)
 
@@ -196,6 +199,9 @@ def create_from_cv(
     if msg.thread is not None and msg.thread.candidate_id is None:
         msg.thread.candidate_id = candidate.id
     db.session.flush()
+    # A new placement can show the candidate's other conversations to more of the team.
+    entries.refresh_candidates([candidate.id])
+    entries.refresh([msg.thread_id])
     audit(
         user.id,
         "cv_to_candidate",
@@ -212,17 +218,20 @@ def discard_cv(user: User, msg: Message) -> None:
     """Take an incoming CV out of the folder without making a candidate (kept, audit-logged)."""
     msg.cv_processed_at = utcnow()
     db.session.flush()
+    entries.refresh([msg.thread_id])
     audit(user.id, "cv_discarded", "message", msg.id, sender=msg.from_address)
 
 
 def follow_candidate(user_id: int, candidate_id: int, on: bool) -> None:
     """Follow (on=True) or unfollow a candidate; doing it twice changes nothing."""
     _set_follow(CandidateFollow, user_id, "candidate_id", candidate_id, on)
+    entries.refresh_candidates([candidate_id], user_ids=[user_id])
 
 
 def follow_offer(user_id: int, offer_id: int, on: bool) -> None:
     """Follow (on=True) or unfollow a job or talent pool."""
     _set_follow(OfferFollow, user_id, "offer_id", offer_id, on)
+    entries.refresh_offer(offer_id, user_ids=[user_id])
 
 
 def is_following_candidate(user_id: int, candidate_id: int) -> bool:

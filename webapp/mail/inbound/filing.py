@@ -13,6 +13,7 @@ from webapp.extensions import db
 from webapp.mail.inbound.bounce import BounceReport
 from webapp.mail.inbound.classify import Decision
 from webapp.mail.inbound.parse import ParsedMail
+from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, DeliveryState, Message, MessageRecipient, Outcome, Status, Thread
 from webapp.models.core import execute_dml, table_of
@@ -150,6 +151,7 @@ def file_decision(
         if bounced is not None and decision.bounce is not None:  # bounced is only set with its report
             _record_bounce(bounced, decision.bounce)
         _add_recipients(stored.id, decision.recipient_user_ids)
+        entries.refresh([thread_id, bounced.thread_id if bounced is not None else None])
     return True
 
 

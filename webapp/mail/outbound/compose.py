@@ -16,6 +16,7 @@ from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.phrases import N_
+from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
 from webapp.models.core import execute_dml
@@ -181,6 +182,7 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
     db.session.add(msg)
     thread.touch(now)
     db.session.flush()
+    entries.refresh([thread.id])
     return msg
 
 
@@ -190,9 +192,11 @@ def _change(message_id: int, user_id: int, from_statuses: tuple[str, ...], **val
         update(Message)
         .where(Message.id == message_id, Message.sender_id == user_id, Message.status.in_(from_statuses))
         .values(**values)
+        .returning(Message.thread_id)
     )
-    db.session.flush()
-    return result.rowcount == 1
+    thread_ids = list(result.scalars())
+    entries.refresh(thread_ids)
+    return bool(thread_ids)
 
 
 def cancel(message_id: int, user_id: int) -> bool:

@@ -36,6 +36,7 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.outbound.build import Draft, OutgoingFile, build
 from webapp.mail.outbound.transport import PermanentError, TemporaryError, UnknownOutcome
 from webapp.mail.outbound.wire import to_bytes
+from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, Direction, Message, SentCopy, Status, Thread
 from webapp.models.core import table_of
@@ -158,14 +159,15 @@ def claim_batch(limit: int) -> list[int]:
         # updating and claimed every due row, whatever the limit.
         .cte("oldest")
     )
-    claimed = db.session.scalars(
+    claimed = db.session.execute(
         update(Message)
         .where(Message.id.in_(select(oldest.c.id)), _due(now))
         .values(**_claiming(now))
-        .returning(Message.id)
+        .returning(Message.id, Message.thread_id)
     ).all()
+    entries.refresh(thread_id for _, thread_id in claimed)  # a scheduled one moves to Sent
     db.session.commit()
-    return sorted(claimed)
+    return sorted(message_id for message_id, _ in claimed)
 
 
 class HandOverMarks:
@@ -477,6 +479,8 @@ def _record(outcomes: list[Outcome]) -> None:
     for status, write in _WRITERS.items():
         if status in by_status:
             write(by_status[status])
+    ids = [o.message_id for o in outcomes]
+    entries.refresh(db.session.scalars(select(Message.thread_id).where(Message.id.in_(ids)).distinct()))
     db.session.commit()
 
 

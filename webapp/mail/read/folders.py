@@ -7,7 +7,8 @@ user when a qualifying message in it is unread for them. See docs/folders.md, "F
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, distinct, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import defer, noload
 
 from webapp.extensions import db
 from webapp.mail.phrases import N_, Phrase
@@ -16,6 +17,7 @@ from webapp.models import (
     DELIVERED_STATUSES,
     CandidateFollow,
     Direction,
+    FolderEntry,
     Message,
     MessageRead,
     MessageRecipient,
@@ -171,7 +173,92 @@ def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
 
 
 def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50, match=None):
-    """One page of the folder, newest activity first; returns (rows, has_more)."""
+    """One page of the folder, newest activity first; returns (rows, has_more).
+
+    A page is a range read of the user's folder entries (webapp/mail/read/entries.py); a
+    search (`match`) still asks the rules themselves.
+    """
+    if match is not None:
+        return _matching_rows(slug, user, before, limit, match)
+    query = _entries(slug, user).order_by(FolderEntry.activity_at.desc(), FolderEntry.thread_id.desc())
+    if before:
+        at, thread_id = before
+        query = query.where(
+            or_(
+                FolderEntry.activity_at < at,
+                and_(FolderEntry.activity_at == at, FolderEntry.thread_id < thread_id),
+            )
+        )
+    entries = list(db.session.scalars(query.limit(limit + 1)))
+    return _rows_of(entries[:limit]), len(entries) > limit
+
+
+def get_row(slug: str, user, thread_id: int) -> Row | None:
+    """The folder's row for one conversation, or None when it is not in that folder."""
+    entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread_id))
+    return _rows_of([entry])[0] if entry is not None else None
+
+
+def unread_counts(user) -> dict[str, int]:
+    """Unread conversations per folder, for the folders that show a count: one grouped read."""
+    counting = [f.slug for f in FOLDERS if f.counts_unread]
+    found = dict(
+        db.session.execute(
+            select(FolderEntry.folder, func.count())
+            .where(FolderEntry.user_id == user.id, FolderEntry.folder.in_(counting), FolderEntry.is_unread)
+            .group_by(FolderEntry.folder)
+        ).tuples().all()
+    )
+    return {slug: found.get(slug, 0) for slug in counting}
+
+
+def _entries(slug: str, user):
+    if slug not in FOLDERS_BY_SLUG:
+        raise KeyError(slug)
+    return select(FolderEntry).where(FolderEntry.user_id == user.id, FolderEntry.folder == slug)
+
+
+# What a list row shows of its message: never the bodies.
+_ROW_MESSAGE = (
+    defer(Message.body_text),
+    defer(Message.body_html),
+    defer(Message.references),
+    defer(Message.in_reply_to),
+    defer(Message.defects),
+    defer(Message.outcome_reason),
+    noload(Message.attachments),
+    noload(Message.sender),
+)
+
+
+def _rows_of(entries: list[FolderEntry]) -> list[Row]:
+    """The rows of these entries: their conversations and messages in two statements."""
+    if not entries:
+        return []
+    threads = {
+        t.id: t
+        for t in db.session.scalars(select(Thread).where(Thread.id.in_([e.thread_id for e in entries])))
+    }
+    messages = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Message).where(Message.id.in_([e.message_id for e in entries])).options(*_ROW_MESSAGE)
+        ).unique()
+    }
+    return [
+        Row(
+            thread=threads[e.thread_id],
+            message=messages[e.message_id],
+            is_unread=e.is_unread,
+            has_attachments=e.has_attachments,
+            count=e.message_count,
+        )
+        for e in entries
+    ]
+
+
+def _matching_rows(slug: str, user, before, limit: int, match):
+    """A page of the folder's conversations with a message in `match`, asked of the rules."""
     cond = qualifies(slug, user, match)
     query = select(Thread).where(exists(select(Message.id).where(Message.thread_id == Thread.id, cond)))
     if before:
@@ -187,19 +274,6 @@ def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit
     has_more = len(threads) > limit
     threads = threads[:limit]
     return _rows_for(slug, user, threads, match), has_more
-
-
-def get_row(slug: str, user, thread_id: int) -> Row | None:
-    """The folder's row for one conversation, or None when it is not in that folder."""
-    thread = db.session.scalar(
-        select(Thread).where(
-            Thread.id == thread_id,
-            exists(select(Message.id).where(Message.thread_id == Thread.id, qualifies(slug, user))),
-        )
-    )
-    if thread is None:
-        return None
-    return _rows_for(slug, user, [thread])[0]
 
 
 def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
@@ -241,21 +315,6 @@ def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
         for t in threads
         if t.id in newest
     ]
-
-
-def unread_counts(user) -> dict[str, int]:
-    """Unread conversations per folder, for the folders that show a count."""
-    counts = {}
-    for folder in FOLDERS:
-        if not folder.counts_unread:
-            continue
-        query = (
-            select(func.count(distinct(Message.thread_id)))
-            .join(Thread, Thread.id == Message.thread_id)
-            .where(qualifies(folder.slug, user), is_unread(user))
-        )
-        counts[folder.slug] = db.session.scalar(query) or 0
-    return counts
 
 
 def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:

@@ -1,18 +1,21 @@
 """Per-user read state of messages."""
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
+from webapp.mail.read import entries
 from webapp.models import Direction, Message, MessageRead
+from webapp.models.core import execute_dml
 from webapp.models.types import utcnow
 
 
-def _insert_ignoring_duplicates(rows: list[dict]) -> None:
+def _insert_ignoring_duplicates(rows: list[dict]) -> int:
+    """Insert the rows not there yet; how many were new."""
     # Two tabs opening the same thread at once must not fail on the primary key.
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(insert(MessageRead).values(rows).on_conflict_do_nothing())
+    return execute_dml(insert(MessageRead).values(rows).on_conflict_do_nothing()).rowcount
 
 
 def mark_read(user_id: int, messages: list[Message]) -> None:
@@ -20,7 +23,9 @@ def mark_read(user_id: int, messages: list[Message]) -> None:
     ids = [m.id for m in messages if m.direction == Direction.INBOUND]
     if ids:
         now = utcnow()
-        _insert_ignoring_duplicates([{"user_id": user_id, "message_id": i, "read_at": now} for i in ids])
+        rows = [{"user_id": user_id, "message_id": i, "read_at": now} for i in ids]
+        if _insert_ignoring_duplicates(rows):  # reading it again changes nothing
+            entries.refresh({m.thread_id for m in messages}, user_ids=[user_id])
 
 
 def mark_unread(user_id: int, message_ids: list[int]) -> None:
@@ -28,3 +33,5 @@ def mark_unread(user_id: int, message_ids: list[int]) -> None:
     db.session.execute(
         delete(MessageRead).where(MessageRead.user_id == user_id, MessageRead.message_id.in_(message_ids))
     )
+    threads = db.session.scalars(select(Message.thread_id).where(Message.id.in_(message_ids)).distinct())
+    entries.refresh(threads, user_ids=[user_id])

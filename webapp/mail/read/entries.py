@@ -1,0 +1,371 @@
+"""Folder membership as data: which conversation is in which folder, for whom.
+
+The folder rules are docs/folders.md's, written once in SQL by folders.qualifies (the
+reference, which the tests hold this module to) and here in Python, run over a batch of
+conversations with everything they need read in a fixed number of statements. The result is
+kept in folder_entries, so a folder page is one range read. Every change that can move a
+conversation in or out of a folder (classification, a send's progress, archive, follow,
+convert, read state, offer access, placements) calls `refresh` in its own transaction;
+`rebuild` recomputes the whole table from the source rows.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+
+from webapp.extensions import db
+from webapp.models import (
+    AUTHOR_ONLY_STATUSES,
+    DELIVERED_STATUSES,
+    CandidateFollow,
+    Direction,
+    FolderEntry,
+    Message,
+    MessageRead,
+    MessageRecipient,
+    OfferAccess,
+    OfferFollow,
+    Placement,
+    Status,
+    Thread,
+    User,
+)
+
+# Conversations handled per round of reads (an IN list each): bounded for SQLite's parameters.
+BATCH = 400
+# Sent shows queued and sending mail at once (with its state); "unknown" waits for a person.
+_SENT_FOLDER = frozenset({Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN})
+_DELIVERED = frozenset(DELIVERED_STATUSES)
+_AUTHOR_ONLY = frozenset(AUTHOR_ONLY_STATUSES)
+_entries = FolderEntry.__table__
+
+
+@dataclass
+class _Message:
+    id: int
+    thread_id: int
+    direction: str
+    status: str
+    is_auto_reply: bool
+    candidate_id: int | None
+    is_internal: bool
+    is_cv: bool
+    cv_offer_id: int | None
+    cv_processed_at: datetime | None
+    sender_id: int | None
+    sort_at: datetime
+    has_attachments: bool
+    recipients: set[int] = field(default_factory=set)
+
+    @property
+    def is_mail(self) -> bool:
+        """Mail that has really travelled, not an auto-reply (a note, never a reason)."""
+        return self.status in _DELIVERED and not self.is_auto_reply
+
+    @property
+    def is_candidate_mail(self) -> bool:
+        """Mail with a candidate (before asking whether a given user may see them)."""
+        return self.is_mail and self.candidate_id is not None and not self.is_internal and not self.is_cv
+
+
+@dataclass
+class _Thread:
+    id: int
+    is_archived: bool
+    candidate_id: int | None
+    last_message_at: datetime
+    messages: list[_Message] = field(default_factory=list)
+    participants: set[int] = field(default_factory=set)  # wrote or received any of its messages
+
+
+@dataclass
+class _Facts:
+    """Everything the rules ask about a batch of conversations, read once."""
+
+    threads: list[_Thread]
+    admins: set[int]
+    users: list[int]
+    access: dict[int, set[int]]  # user -> offers
+    placements: dict[int, set[int]]  # candidate -> offers
+    read: set[tuple[int, int]]  # (user, message)
+    candidate_follows: set[tuple[int, int]]
+    offer_follows: set[tuple[int, int]]
+
+
+class _Viewer:
+    """One user's view of the batch: the access rule (access.visible and friends) in Python."""
+
+    def __init__(self, user_id: int, facts: _Facts):
+        self.id = user_id
+        self.facts = facts
+        self.is_admin = user_id in facts.admins
+        self.offers = facts.access.get(user_id, set())
+
+    def has_offer_access(self, offer_id: int) -> bool:
+        return self.is_admin or offer_id in self.offers
+
+    def sees_candidate(self, candidate_id: int, thread: _Thread) -> bool:
+        """Admin, placed on an offer of theirs, or unplaced and in a conversation they took part in."""
+        if self.is_admin:
+            return True
+        placed = self.facts.placements.get(candidate_id)
+        if placed:
+            return not placed.isdisjoint(self.offers)
+        return self.id in thread.participants
+
+    def sees(self, m: _Message, thread: _Thread) -> bool:
+        """access.visible: may this user see the message, whatever folder it is in."""
+        if m.status in _DELIVERED:
+            if m.is_cv:
+                return self.has_offer_access(m.cv_offer_id) if m.cv_offer_id is not None else self.is_admin
+            if m.is_internal:
+                took_part = m.sender_id == self.id or self.id in m.recipients
+                return took_part or (
+                    thread.candidate_id is not None and self.sees_candidate(thread.candidate_id, thread)
+                )
+            return m.candidate_id is None or self.sees_candidate(m.candidate_id, thread)
+        if m.status in _AUTHOR_ONLY:
+            return m.sender_id == self.id and (
+                m.candidate_id is None or self.sees_candidate(m.candidate_id, thread)
+            )
+        return m.status == Status.QUARANTINED and self.is_admin
+
+    def folders_of(self, m: _Message, thread: _Thread) -> Iterator[str]:
+        """The folders this message puts its conversation in, for this user (folders.qualifies)."""
+        live = not thread.is_archived
+        if m.is_candidate_mail and m.candidate_id is not None and self.sees_candidate(m.candidate_id, thread):
+            if live:
+                yield "candidates"
+                if m.direction == Direction.INBOUND and self.id in m.recipients:
+                    yield "inbox"
+                if (self.id, m.candidate_id) in self.facts.candidate_follows:
+                    yield "followed-candidates"
+                if any(
+                    (self.id, offer) in self.facts.offer_follows and self.has_offer_access(offer)
+                    for offer in self.facts.placements.get(m.candidate_id, ())
+                ):
+                    yield "followed-jobs"
+        elif m.is_mail and m.candidate_id is None and not m.is_internal and not m.is_cv and live:
+            yield "non-candidates"
+        mine = m.direction == Direction.OUTBOUND and m.sender_id == self.id
+        if mine and m.status in _SENT_FOLDER and self.sees(m, thread):
+            yield "sent"
+        if mine and m.status == Status.SCHEDULED and self.sees(m, thread):
+            yield "scheduled"
+        if thread.is_archived and m.is_mail and not m.is_cv and self.sees(m, thread):
+            yield "archived"
+        if (
+            m.direction == Direction.INBOUND
+            and m.is_cv
+            and m.cv_processed_at is None
+            and m.status == Status.RECEIVED
+            and self.sees(m, thread)
+        ):
+            yield "incoming-cv"
+
+    def is_unread(self, m: _Message) -> bool:
+        """folders.is_unread: inbound mail this user has not read (auto-replies never count)."""
+        return (
+            m.direction == Direction.INBOUND
+            and m.status == Status.RECEIVED
+            and not m.is_auto_reply
+            and (self.id, m.id) not in self.facts.read
+        )
+
+    def entries(self, thread: _Thread) -> list[dict]:
+        """This user's folder entries for one conversation (none when it is in no folder)."""
+        newest: dict[str, _Message] = {}
+        unread: set[str] = set()
+        count, attachments = 0, False
+        for m in thread.messages:  # oldest first: the last one kept is the newest
+            if self.sees(m, thread):
+                count += 1
+                attachments = attachments or m.has_attachments
+            for folder in self.folders_of(m, thread):
+                newest[folder] = m
+                if self.is_unread(m):
+                    unread.add(folder)
+        return [
+            {
+                "user_id": self.id,
+                "folder": folder,
+                "thread_id": thread.id,
+                "activity_at": thread.last_message_at,
+                "message_id": m.id,
+                "is_unread": folder in unread,
+                "message_count": count,
+                "has_attachments": attachments,
+            }
+            for folder, m in newest.items()
+        ]
+
+
+def refresh(thread_ids: Iterable[int | None], user_ids: Iterable[int] | None = None) -> None:
+    """Recompute the folder entries of these conversations (for these users only, if given). Flushes.
+
+    Call it in the transaction of the change, after the change is written.
+    """
+    ids = sorted({t for t in thread_ids if t is not None})
+    users = None if user_ids is None else sorted(set(user_ids))
+    for start in range(0, len(ids), BATCH):
+        _refresh_batch(ids[start : start + BATCH], users)
+
+
+def refresh_candidates(candidate_ids: Iterable[int], user_ids: Iterable[int] | None = None) -> None:
+    """Recompute the conversations with these candidates (their placements or follows changed)."""
+    ids = sorted(set(candidate_ids))
+    if not ids:
+        return
+    refresh(
+        db.session.scalars(select(Message.thread_id).where(Message.candidate_id.in_(ids)).distinct()),
+        user_ids,
+    )
+
+
+def refresh_offer(offer_id: int, user_ids: Iterable[int] | None = None) -> None:
+    """Recompute what an offer's access, follows or placements decide: its candidates and CVs."""
+    candidates = db.session.scalars(select(Placement.candidate_id).where(Placement.offer_id == offer_id))
+    refresh_candidates(candidates, user_ids)
+    refresh(
+        db.session.scalars(select(Message.thread_id).where(Message.cv_offer_id == offer_id).distinct()),
+        user_ids,
+    )
+
+
+def refresh_user(user_id: int) -> None:
+    """Compute every entry of one user (a new team member, say)."""
+    refresh(db.session.scalars(select(Thread.id)), [user_id])
+
+
+def rebuild() -> int:
+    """Recompute every entry from the source rows; returns how many there are. Flushes."""
+    db.session.execute(delete(FolderEntry))
+    ids = list(db.session.scalars(select(Thread.id).order_by(Thread.id)))
+    for start in range(0, len(ids), BATCH):
+        _write(_entries_for(_facts(ids[start : start + BATCH], None)), replace=None)
+    return db.session.query(FolderEntry).count()
+
+
+def _refresh_batch(thread_ids: list[int], user_ids: list[int] | None) -> None:
+    rows = _entries_for(_facts(thread_ids, user_ids))
+    _write(rows, replace=(thread_ids, user_ids))
+
+
+def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None) -> None:
+    if replace is not None:
+        thread_ids, user_ids = replace
+        stale = delete(FolderEntry).where(FolderEntry.thread_id.in_(thread_ids))
+        if user_ids is not None:
+            stale = stale.where(FolderEntry.user_id.in_(user_ids))
+        db.session.execute(stale)
+    if rows:
+        db.session.execute(insert(FolderEntry), rows)
+
+
+def _entries_for(facts: _Facts) -> list[dict]:
+    viewers = [_Viewer(u, facts) for u in facts.users]
+    return [row for thread in facts.threads for viewer in viewers for row in viewer.entries(thread)]
+
+
+def _facts(thread_ids: list[int], user_ids: list[int] | None) -> _Facts:
+    """Read what the rules need about these conversations: a fixed number of statements."""
+    threads = {
+        row.id: _Thread(row.id, row.is_archived, row.candidate_id, row.last_message_at)
+        for row in db.session.execute(
+            select(Thread.id, Thread.is_archived, Thread.candidate_id, Thread.last_message_at).where(
+                Thread.id.in_(thread_ids)
+            )
+        )
+    }
+    messages = _messages(thread_ids)
+    for m in messages.values():
+        thread = threads[m.thread_id]
+        thread.messages.append(m)
+        if m.sender_id is not None:
+            thread.participants.add(m.sender_id)
+    for message_id, user_id in db.session.execute(
+        select(MessageRecipient.message_id, MessageRecipient.user_id)
+        .join(Message, Message.id == MessageRecipient.message_id)
+        .where(Message.thread_id.in_(thread_ids))
+    ):
+        m = messages[message_id]
+        m.recipients.add(user_id)
+        threads[m.thread_id].participants.add(user_id)
+    for thread in threads.values():
+        thread.messages.sort(key=lambda m: (m.sort_at, m.id))
+    candidates = {m.candidate_id for m in messages.values() if m.candidate_id is not None}
+    candidates |= {t.candidate_id for t in threads.values() if t.candidate_id is not None}
+    placements = _pairs(
+        select(Placement.candidate_id, Placement.offer_id), Placement.candidate_id, candidates
+    )
+    offers = {o for placed in placements.values() for o in placed}
+    offers |= {m.cv_offer_id for m in messages.values() if m.cv_offer_id is not None}
+    users_query = select(User.id, User.role)
+    if user_ids is not None:
+        users_query = users_query.where(User.id.in_(user_ids))
+    users = list(db.session.execute(users_query.order_by(User.id)))
+    return _Facts(
+        threads=list(threads.values()),
+        admins={u.id for u in users if u.role == "admin"},
+        users=[u.id for u in users],
+        access=_pairs(select(OfferAccess.user_id, OfferAccess.offer_id), OfferAccess.offer_id, offers),
+        placements=placements,
+        read=_read(thread_ids),
+        candidate_follows=_follows(
+            select(CandidateFollow.user_id, CandidateFollow.candidate_id),
+            CandidateFollow.candidate_id,
+            candidates,
+        ),
+        offer_follows=_follows(
+            select(OfferFollow.user_id, OfferFollow.offer_id), OfferFollow.offer_id, offers
+        ),
+    )
+
+
+def _messages(thread_ids: list[int]) -> dict[int, _Message]:
+    columns = (
+        Message.id,
+        Message.thread_id,
+        Message.direction,
+        Message.status,
+        Message.is_auto_reply,
+        Message.candidate_id,
+        Message.is_internal,
+        Message.is_cv,
+        Message.cv_offer_id,
+        Message.cv_processed_at,
+        Message.sender_id,
+        Message.sort_at,
+        Message.has_attachments,
+    )
+    rows = db.session.execute(select(*columns).where(Message.thread_id.in_(thread_ids)))
+    return {row.id: _Message(*row) for row in rows}
+
+
+def _read(thread_ids: list[int]) -> set[tuple[int, int]]:
+    """Who read which inbound message of these conversations."""
+    rows = db.session.execute(
+        select(MessageRead.user_id, MessageRead.message_id)
+        .join(Message, Message.id == MessageRead.message_id)
+        .where(Message.thread_id.in_(thread_ids), Message.direction == Direction.INBOUND)
+    )
+    return {(user_id, message_id) for user_id, message_id in rows}
+
+
+def _pairs(query, key_column, keys: set[int]) -> dict[int, set[int]]:
+    """{first column: {second column}} for the rows whose `key_column` is in `keys`."""
+    found: dict[int, set[int]] = defaultdict(set)
+    if keys:
+        for a, b in db.session.execute(query.where(key_column.in_(sorted(keys)))):
+            found[a].add(b)
+    return found
+
+
+def _follows(query, key_column, keys: set[int]) -> set[tuple[int, int]]:
+    """(user, followed) pairs for the followed ids in `keys`."""
+    if not keys:
+        return set()
+    return {(a, b) for a, b in db.session.execute(query.where(key_column.in_(sorted(keys))))}

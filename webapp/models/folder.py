@@ -1,0 +1,45 @@
+"""Folder membership, read instead of computed: one entry per user, folder and conversation."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import Model
+from webapp.models.types import UTCDateTime
+
+
+class FolderEntry(Model):
+    """Conversation `thread_id` is in `folder` for `user_id`, with what its list row shows.
+
+    Derived data: webapp/mail/read/entries.py writes it, in the transaction of every change
+    that moves a conversation in or out of a folder, and can rebuild it from the source rows.
+    A folder page is one range read of (user, folder) in activity order.
+    """
+
+    __tablename__ = "folder_entries"
+    __table_args__ = (
+        # Read backwards for a page: newest activity first (keyset on activity_at, thread_id).
+        Index("ix_folder_entries_page", "user_id", "folder", "activity_at", "thread_id"),
+        # The unread counts: one short read of the unread entries of a user.
+        Index(
+            "ix_folder_entries_unread",
+            "user_id",
+            "folder",
+            postgresql_where=text("is_unread"),
+            sqlite_where=text("is_unread"),
+        ),
+        Index("ix_folder_entries_thread", "thread_id"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(24), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True)
+    # The conversation's last activity (Thread.last_message_at): the folder's order.
+    activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The newest message that puts the conversation in this folder: the row's who and what.
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    is_unread: Mapped[bool] = mapped_column(default=False)
+    # Of the conversation's messages this user may see: how many, and whether any has a file.
+    message_count: Mapped[int] = mapped_column(default=1)
+    has_attachments: Mapped[bool] = mapped_column(default=False)
