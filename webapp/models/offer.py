@@ -22,7 +22,8 @@ class Offer(Model):
     is_open: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    team = relationship("User", secondary="offer_access", lazy="selectin")
+    # The hiring team; loaded when asked for (an offer shows on every row and pane).
+    team = relationship("User", secondary="offer_access", viewonly=True)
 
     @property
     def is_job(self) -> bool:

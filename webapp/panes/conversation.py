@@ -12,7 +12,7 @@ from webapp.htmx import htmx_target, render
 from webapp.mail.read import folders
 from webapp.mail.read.readstate import mark_read
 from webapp.people.boxes import pane_extras
-from webapp.people.operations import is_following_candidate, is_following_offer
+from webapp.people.operations import following
 
 
 def folder_or_404(slug: str) -> folders.Folder:
@@ -61,27 +61,29 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     """
     thread, messages = thread_or_404(thread_id)
     mark_read(current_user.id, messages)
-    db.session.commit()
     context = {"thread": thread, "messages": messages, **nav_context(folder), **_follows(thread), **extra}
     context.update(pane_extras(thread, messages, extra))
     if wants_pane():
-        row = folders.get_row(folder.slug, current_user, thread_id)
+        row = folders.row_in(folder.slug, current_user, thread, messages)
         if with_list:
             context["rows"], context["has_more"] = folder_page(folder)
         partials = {"message-pane": "mailbox/_thread_swap.html"}
-        return render("mailbox/folder.html", partials, status=status, row=row, list_oob=with_list, **context)
-    rows, has_more = folder_page(folder)
-    return render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
+        response = render(
+            "mailbox/folder.html", partials, status=status, row=row, list_oob=with_list, **context
+        )
+    else:
+        rows, has_more = folder_page(folder)
+        response = render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
+    # Committed once rendered: a commit expires every loaded row, and the template would load
+    # each message again, one statement at a time.
+    db.session.commit()
+    return response
 
 
 def _follows(thread) -> dict:
     """Whether the user follows the conversation's candidate and its job (the toolbar's buttons)."""
-    user_id = current_user.id
-    return {
-        "following_candidate": bool(thread.candidate_id)
-        and is_following_candidate(user_id, thread.candidate_id),
-        "following_offer": bool(thread.offer_id) and is_following_offer(user_id, thread.offer_id),
-    }
+    candidate, offer = following(current_user.id, thread.candidate_id, thread.offer_id)
+    return {"following_candidate": candidate, "following_offer": offer}
 
 
 def render_pane(folder_slug: str, pane_template: str, status: int = 200, **context):

@@ -6,7 +6,7 @@ is audit-logged), and follow candidates and offers.
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, delete, select, update
+from sqlalchemy import String, cast, delete, exists, select, update
 
 from webapp.extensions import db
 from webapp.mail.read import entries
@@ -232,6 +232,17 @@ def follow_offer(user_id: int, offer_id: int, on: bool) -> None:
     """Follow (on=True) or unfollow a job or talent pool."""
     _set_follow(OfferFollow, user_id, "offer_id", offer_id, on)
     entries.refresh_offer(offer_id, user_ids=[user_id])
+
+
+def following(user_id: int, candidate_id: int | None, offer_id: int | None) -> tuple[bool, bool]:
+    """Whether the user follows this candidate, and this offer (None: no), in one statement."""
+    row = db.session.execute(
+        select(
+            exists().where(CandidateFollow.user_id == user_id, CandidateFollow.candidate_id == candidate_id),
+            exists().where(OfferFollow.user_id == user_id, OfferFollow.offer_id == offer_id),
+        )
+    ).one()
+    return bool(row[0]), bool(row[1])
 
 
 def is_following_candidate(user_id: int, candidate_id: int) -> bool:

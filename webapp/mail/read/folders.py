@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import defer, noload
+from sqlalchemy.orm import defaultload, defer, noload
 
 from webapp.extensions import db
 from webapp.mail.phrases import N_, Phrase
 from webapp.mail.read.access import candidate_visible, has_offer_access, visible
 from webapp.models import (
     DELIVERED_STATUSES,
+    Candidate,
     CandidateFollow,
     Direction,
     FolderEntry,
@@ -199,6 +200,17 @@ def get_row(slug: str, user, thread_id: int) -> Row | None:
     return _rows_of([entry])[0] if entry is not None else None
 
 
+def row_in(slug: str, user, thread: Thread, messages: list[Message]) -> Row | None:
+    """The folder's row for a conversation whose messages are loaded (the pane's): one read."""
+    entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread.id))
+    if entry is None:
+        return None
+    message = next((m for m in messages if m.id == entry.message_id), None)
+    if message is None:
+        return _rows_of([entry])[0]
+    return Row(thread, message, entry.is_unread, entry.has_attachments, entry.message_count)
+
+
 def unread_counts(user) -> dict[str, int]:
     """Unread conversations per folder, for the folders that show a count: one grouped read."""
     counting = [f.slug for f in FOLDERS if f.counts_unread]
@@ -207,7 +219,9 @@ def unread_counts(user) -> dict[str, int]:
             select(FolderEntry.folder, func.count())
             .where(FolderEntry.user_id == user.id, FolderEntry.folder.in_(counting), FolderEntry.is_unread)
             .group_by(FolderEntry.folder)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     return {slug: found.get(slug, 0) for slug in counting}
 
@@ -218,8 +232,19 @@ def _entries(slug: str, user):
     return select(FolderEntry).where(FolderEntry.user_id == user.id, FolderEntry.folder == slug)
 
 
+# Rows and panes name a conversation's candidate; their addresses and placements (which other
+# pages load with them) are not read here.
+_NAME_ONLY = (
+    defaultload(Thread.candidate).lazyload(Candidate.emails),
+    defaultload(Thread.candidate).lazyload(Candidate.placements),
+)
+_MESSAGE_NAME_ONLY = (
+    defaultload(Message.candidate).lazyload(Candidate.emails),
+    defaultload(Message.candidate).lazyload(Candidate.placements),
+)
 # What a list row shows of its message: never the bodies.
 _ROW_MESSAGE = (
+    *_MESSAGE_NAME_ONLY,
     defer(Message.body_text),
     defer(Message.body_html),
     defer(Message.references),
@@ -235,16 +260,10 @@ def _rows_of(entries: list[FolderEntry]) -> list[Row]:
     """The rows of these entries: their conversations and messages in two statements."""
     if not entries:
         return []
-    threads = {
-        t.id: t
-        for t in db.session.scalars(select(Thread).where(Thread.id.in_([e.thread_id for e in entries])))
-    }
-    messages = {
-        m.id: m
-        for m in db.session.scalars(
-            select(Message).where(Message.id.in_([e.message_id for e in entries])).options(*_ROW_MESSAGE)
-        ).unique()
-    }
+    thread_query = select(Thread).where(Thread.id.in_([e.thread_id for e in entries])).options(*_NAME_ONLY)
+    threads = {t.id: t for t in db.session.scalars(thread_query)}
+    message_query = select(Message).where(Message.id.in_([e.message_id for e in entries]))
+    messages = {m.id: m for m in db.session.scalars(message_query.options(*_ROW_MESSAGE)).unique()}
     return [
         Row(
             thread=threads[e.thread_id],
@@ -319,7 +338,7 @@ def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
 
 def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
     """A conversation and the messages of it the user may see, or None (a 404)."""
-    thread = db.session.get(Thread, thread_id)
+    thread = db.session.scalar(select(Thread).where(Thread.id == thread_id).options(*_NAME_ONLY))
     if thread is None:
         return None
     messages = list(
@@ -331,6 +350,7 @@ def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
                 Message.status.not_in((Status.DRAFT, Status.CANCELLED)),
             )
             .order_by(Message.sort_at, Message.id)
+            .options(*_MESSAGE_NAME_ONLY)
         ).unique()
     )
     if not messages:
