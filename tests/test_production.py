@@ -68,7 +68,7 @@ def test_development_needs_nothing(tmp_path):
     assert config.PRODUCTION is False
     assert config.LOG_FORMAT == "text"
     assert config.REDIS_URL is None  # the embedded Redis
-    assert config.SECRET_KEY == (tmp_path / "secret_key").read_text().strip()
+    assert (tmp_path / "secret_key").read_text().strip() == config.SECRET_KEY
 
 
 def test_an_unknown_log_format_is_refused(tmp_path):
