@@ -120,9 +120,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from webapp.admin.cli import admin_cli
     from webapp.cli import seed_command, users_cli
     from webapp.receiving.cli import mail_cli
 
+    app.cli.add_command(admin_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(seed_command)
