@@ -24,6 +24,7 @@ def classify_job(message_id: int) -> str | None:
     outcome = classify_stored(message_id, settings=mail_domain(), store=blob_store())
     if outcome is not None:
         count_classified(get_redis(), current_app.config["RQ_QUEUE_PREFIX"], outcome)
+        log.info("message %s classified: %s", message_id, outcome)
     return outcome
 
 

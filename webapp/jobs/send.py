@@ -47,6 +47,8 @@ def send_due_job() -> int:
     finally:
         transport.close()
     count_sent(get_redis(), current_app.config["RQ_QUEUE_PREFIX"], done.sent, done.failed)
+    if done.sent or done.failed:
+        log.info("drain: %d sent, %d failed", done.sent, done.failed)
     for at in sorted(set(done.retry_at)):
         wake_sender(at)
     if done.stopped:
