@@ -2,7 +2,8 @@
 
 import pytest
 
-PUBLIC = {"auth.login", "main.healthz", "static", "receiving.raw"}  # the webhook signs instead
+# The webhook signs instead; the probes are public (/metrics checks its own token: tests/test_metrics.py).
+PUBLIC = {"auth.login", "main.healthz", "main.readyz", "main.metrics", "static", "receiving.raw"}
 
 
 @pytest.fixture

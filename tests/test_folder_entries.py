@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.mailmaker import raw_mail
+from webapp.admin import operations as admin
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored, store_inbound
 from webapp.mail.outbound import compose
@@ -123,6 +124,7 @@ class History:
                 self.convert,
                 self.process_cv,
                 self.read,
+                self.access,
             ]
         )
         action()
@@ -220,6 +222,15 @@ class History:
             people.discard_cv(user, msg)
         elif people.owner_of("frank@fresh.test") is None:
             people.create_from_cv(user, msg, "Frank", "Fresh", "frank@fresh.test", msg.cv_offer_id)
+
+    def access(self) -> None:
+        user = self.rng.choice(self.users)
+        offer = self.rng.choice([self.team.backend, self.team.design, self.team.pool])
+        user, offer = db.session.get_one(User, user.id), db.session.get_one(Offer, offer.id)
+        if self.rng.random() < 0.5:
+            admin.grant_access(None, user, offer)
+        else:
+            admin.revoke_access(None, user, offer)
 
     def read(self) -> None:
         user = self.rng.choice(self.users)

@@ -93,9 +93,8 @@ def test_scheduled_mail_leaves_send_later_once_sent(app, client, auth, make, wor
     assert "Due tomorrow" not in folder_subjects(client, auth, world.ada, "candidates")
 
     from webapp.extensions import db
-    from webapp.models import Message
-
     from webapp.mail.read import entries
+    from webapp.models import Message
 
     with app.app_context():
         db.session.get(Message, msg.id).status = "sent"  # as the delivery drain would

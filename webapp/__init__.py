@@ -4,8 +4,9 @@ import secrets
 
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import services
+from webapp import metrics, observability, services
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 from webapp.templating import register_templating
@@ -21,6 +22,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     )
     settings = config if isinstance(config, dict) else (config or Config()).as_dict()
     app.config.update(settings)
+    register_operations(app)
     services.init_app(app)
     register_extensions(app)
     register_blueprints(app)
@@ -28,6 +30,18 @@ def create_app(config: Config | dict | None = None) -> Flask:
     register_cli(app)
     register_security_headers(app)
     return app
+
+
+def register_operations(app: Flask) -> None:
+    """Logs with request ids, request metrics, and the client address behind a trusted proxy."""
+    # Before the blueprints: a request the login guard turns away still gets its id and timing.
+    observability.init_app(app)
+    metrics.init_app(app)
+    proxies = app.config.get("PROXY_FIX", 0)
+    if proxies:
+        # Only with a proxy in front: otherwise any client could choose its address and scheme.
+        # Flask's `app.wsgi_app = ProxyFix(app.wsgi_app)`, spelled so mypy accepts the assignment.
+        vars(app)["wsgi_app"] = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def select_locale() -> str | None:
@@ -106,9 +120,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from webapp.admin.cli import admin_cli
     from webapp.cli import folders_cli, seed_command, users_cli
     from webapp.receiving.cli import mail_cli
 
+    app.cli.add_command(admin_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(folders_cli)
     app.cli.add_command(mail_cli)

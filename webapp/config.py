@@ -7,6 +7,41 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+ENVIRONMENTS = ("development", "production")
+# What production cannot run without: a generated key, SQLite or the embedded Redis would
+# each give every host its own (sessions, data and queues that the other processes never see).
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "INBOUND_SECRET")
+
+
+class ConfigError(RuntimeError):
+    """Settings the app refuses to start with; the message names every one at fault."""
+
+
+def production_problems(env) -> list[str]:
+    """What is wrong with `env` for HIREMAIL_ENV=production; [] when it may start."""
+    problems = []
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not env.get(name)]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if env.get("INBOUND_SECRET") and env.get("INBOUND_SECRET") == env.get("SECRET_KEY"):
+        # A leaked webhook key must not also sign sessions (and the reverse).
+        problems.append("INBOUND_SECRET must differ from SECRET_KEY")
+    if env.get("FLASK_DEBUG") == "1":
+        problems.append("FLASK_DEBUG must be off")
+    return problems
+
+
+def _environment(env) -> str:
+    """HIREMAIL_ENV, checked: a typo must not start a production host in development mode."""
+    name = env.get("HIREMAIL_ENV") or "development"
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"HIREMAIL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
+    if name == "production":
+        problems = production_problems(env)
+        if problems:
+            raise ConfigError("refusing to start with HIREMAIL_ENV=production: " + "; ".join(problems))
+    return name
+
 
 def _database_url(url: str | None, instance: Path) -> str:
     if not url:
@@ -51,6 +86,8 @@ class Config:
 
     def __init__(self, environ=None):
         env = os.environ if environ is None else environ
+        self.HIREMAIL_ENV = _environment(env)
+        self.PRODUCTION = self.HIREMAIL_ENV == "production"
         instance = Path(env.get("INSTANCE_DIR") or ROOT / "instance")
         self.INSTANCE_DIR = str(instance)
         self.SECRET_KEY = _secret_key(env.get("SECRET_KEY"), instance)
@@ -96,6 +133,20 @@ class Config:
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "webapp" / "translations")
         self.LANGUAGES = ("en", "fr")
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        # Operations: logs, metrics, readiness, the proxy in front (docs/deploy.md).
+        self.LOG_FORMAT = env.get("LOG_FORMAT") or ("json" if self.PRODUCTION else "text")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, not {self.LOG_FORMAT!r}")
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
+        # How many proxies set X-Forwarded-For/-Proto/-Host in front of the app (0: none trusted).
+        self.PROXY_FIX = int(env.get("PROXY_FIX", "0"))
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # prometheus_client reads this variable itself; /metrics then merges every process's files.
+        self.PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR") or None
+        # An idle worker checks in every WORKER_TTL - 15 s; /readyz wants one seen within WORKER_TTL + 60.
+        self.WORKER_TTL = int(env.get("WORKER_TTL", "120"))
+        # /readyz fails when a message has been due for longer than this (0: never for that).
+        self.READY_MAX_DUE_AGE = int(env.get("READY_MAX_DUE_AGE", "300"))
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

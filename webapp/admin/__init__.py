@@ -1,4 +1,4 @@
-"""Admin pages: the quarantine of inbound mail that could not be classified safely."""
+"""Admin pages: the quarantine of inbound mail, queue health, users and offer access (and `flask admin`)."""
 
 from flask import Blueprint
 

@@ -1,16 +1,19 @@
 """Admin views; anyone else gets a 404, as for anything they may not see."""
 
-from flask import Response, abort, render_template
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp.admin import bp
+from webapp import queue_health
+from webapp.admin import bp, operations
+from webapp.admin.operations import AdminError
 from webapp.extensions import db
-from webapp.models import Message, Outcome, SentCopy
+from webapp.models import Message, Offer, Outcome, SentCopy, User
 from webapp.services import blob_store
 
 # Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
 HELD_OUTCOMES = (Outcome.QUARANTINED, Outcome.AUTO_REPLY)
+FAILED_SHOWN = 100
 
 
 @bp.before_request
@@ -50,3 +53,83 @@ def raw(message_id: int):
     response.headers["Content-Disposition"] = f'attachment; filename="message-{msg.id}.eml"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.route("/queues")
+def queues():
+    """Queue health: what each queue holds, its workers, and the failed jobs with their errors."""
+    return render_template(
+        "admin/queues.html", states=queue_health.queue_states(), failed=queue_health.failed_jobs(FAILED_SHOWN)
+    )
+
+
+@bp.route("/queues/requeue", methods=["POST"])
+def requeue():
+    """Put one failed job (job_id) or all of them (all=1) back in its queue."""
+    if request.form.get("all") == "1":
+        queue_health.requeue_all()
+    elif not queue_health.requeue(request.form.get("job_id", "")):
+        abort(404)
+    return redirect(url_for("admin.queues"))
+
+
+@bp.route("/users")
+def users():
+    """The team: role, state, offers; deactivate, reactivate, reset a password."""
+    return _users_page()
+
+
+def _users_page(status: int = 200, **shown):
+    team = db.session.scalars(select(User).order_by(User.is_active_user.desc(), User.name)).all()
+    return render_template("admin/users.html", users=team, **shown), status
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def set_active(user_id: int):
+    """Deactivate (active=0) or reactivate (active=1) a user."""
+    user = _user_or_404(user_id)
+    try:
+        operations.set_active(current_user.id, user, request.form.get("active") == "1")
+    except AdminError as refused:
+        db.session.rollback()
+        return _users_page(422, error=str(refused))
+    db.session.commit()
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+def reset_password(user_id: int):
+    """Give a user a generated password, shown on this page once (never stored in clear)."""
+    user = _user_or_404(user_id)
+    password = operations.reset_password(current_user.id, user)
+    db.session.commit()
+    response, status = _users_page(new_password=password, password_user=user)
+    return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.route("/offers")
+def offers():
+    """Every offer and who may access it; grant and revoke access."""
+    team = db.session.scalars(select(User).where(User.is_active_user).order_by(User.name)).all()
+    return render_template("admin/offers.html", offer_teams=operations.offer_teams(), users=team)
+
+
+@bp.route("/offers/<int:offer_id>/access", methods=["POST"])
+def offer_access(offer_id: int):
+    """Grant (action=grant) or revoke (action=revoke) a user's access to an offer."""
+    offer = db.session.get(Offer, offer_id)
+    user = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    action = request.form.get("action")
+    if offer is None or user is None or action not in ("grant", "revoke"):
+        abort(404)
+    change = operations.grant_access if action == "grant" else operations.revoke_access
+    change(current_user.id, user, offer)
+    db.session.commit()
+    return redirect(url_for("admin.offers") + f"#offer-{offer.id}")

@@ -10,6 +10,7 @@ from rq.job import Job, JobStatus
 from webapp.jobs.context import job
 from webapp.jobs.enqueue import classify_job_id, enqueue_classify
 from webapp.mail.inbound.pipeline import classify_stored, requeue_or_give_up, unclassified_ids
+from webapp.metrics import count_classified
 from webapp.queues import get_redis
 from webapp.services import blob_store, mail_domain
 
@@ -20,7 +21,11 @@ _WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.
 @job
 def classify_job(message_id: int) -> str | None:
     """Classify a stored inbound message by id (safe to run twice)."""
-    return classify_stored(message_id, settings=mail_domain(), store=blob_store())
+    outcome = classify_stored(message_id, settings=mail_domain(), store=blob_store())
+    if outcome is not None:
+        count_classified(get_redis(), current_app.config["RQ_QUEUE_PREFIX"], outcome)
+        log.info("message %s classified: %s", message_id, outcome)
+    return outcome
 
 
 def waiting_message_ids(message_ids: list[int]) -> set[int]:

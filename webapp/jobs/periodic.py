@@ -8,8 +8,10 @@ from multiprocessing.process import BaseProcess
 from redis import Redis
 
 from webapp import create_app
+from webapp.config import Config
 from webapp.jobs.classify import sweep_unclassified
 from webapp.jobs.send import reconcile_job
+from webapp.observability import configure_logging
 from webapp.queues import get_redis
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,9 @@ def run_due(app, redis: Redis, interval: float) -> bool:
 
 def _loop(interval: float) -> None:
     """The periodic process: its own app, Redis and database connections."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app()
+    config = Config()
+    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
+    app = create_app(config)
     with app.app_context():
         redis = get_redis()
     while True:

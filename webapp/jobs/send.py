@@ -18,6 +18,7 @@ from webapp.jobs.context import job
 from webapp.jobs.enqueue import SEND_DUE_JOB, queue_drain, wake_flag, wake_sender
 from webapp.mail.outbound.delivery import HandOverMarks, drain, more_due_than, next_due, reconcile
 from webapp.mail.outbound.transport import transport_for
+from webapp.metrics import count_sent
 from webapp.models.types import utcnow
 from webapp.queues import get_queue, get_redis
 from webapp.services import blob_store, mail_domain
@@ -45,6 +46,9 @@ def send_due_job() -> int:
         done = drain(transport, mail_domain(), blob_store(), budget=DRAIN_BUDGET_S, marks=hand_over_marks())
     finally:
         transport.close()
+    count_sent(get_redis(), current_app.config["RQ_QUEUE_PREFIX"], done.sent, done.failed)
+    if done.sent or done.failed:
+        log.info("drain: %d sent, %d failed", done.sent, done.failed)
     for at in sorted(set(done.retry_at)):
         wake_sender(at)
     if done.stopped:

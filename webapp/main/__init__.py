@@ -1,4 +1,4 @@
-"""Site-wide views: health check, language choice, the login guard, error pages."""
+"""Site-wide views: health, readiness and metrics probes, language choice, the login guard, error pages."""
 
 from flask import Blueprint
 
