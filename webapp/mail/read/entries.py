@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BindParameter, bindparam, delete, insert, select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -33,6 +33,7 @@ from webapp.models import (
     Thread,
     User,
 )
+from webapp.models.core import table_of
 
 # Conversations handled per round of reads (an IN list each): bounded for SQLite's parameters.
 BATCH = 400
@@ -40,7 +41,6 @@ BATCH = 400
 _SENT_FOLDER = frozenset({Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN})
 _DELIVERED = frozenset(DELIVERED_STATUSES)
 _AUTHOR_ONLY = frozenset(AUTHOR_ONLY_STATUSES)
-_entries = FolderEntry.__table__
 
 
 @dataclass
@@ -254,15 +254,69 @@ def _refresh_batch(thread_ids: list[int], user_ids: list[int] | None) -> None:
     _write(rows, replace=(thread_ids, user_ids))
 
 
+# The statements, built once (classification refreshes a conversation for every message it
+# files): Core over the tables, the id lists as expanding parameters.
+_t, _m = table_of(Thread), table_of(Message)
+_recipients, _reads = table_of(MessageRecipient), table_of(MessageRead)
+_placements, _access = table_of(Placement), table_of(OfferAccess)
+_cfollows, _ofollows, _users = table_of(CandidateFollow), table_of(OfferFollow), table_of(User)
+_THREADS: BindParameter[list[int]] = bindparam("threads", expanding=True)
+_USERS: BindParameter[list[int]] = bindparam("users", expanding=True)
+_KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
+_THREAD_ROWS = select(_t.c.id, _t.c.is_archived, _t.c.candidate_id, _t.c.last_message_at).where(
+    _t.c.id.in_(_THREADS)
+)
+_MESSAGE_ROWS = select(
+    _m.c.id,
+    _m.c.thread_id,
+    _m.c.direction,
+    _m.c.status,
+    _m.c.is_auto_reply,
+    _m.c.candidate_id,
+    _m.c.is_internal,
+    _m.c.is_cv,
+    _m.c.cv_offer_id,
+    _m.c.cv_processed_at,
+    _m.c.sender_id,
+    _m.c.sort_at,
+    _m.c.has_attachments,
+).where(_m.c.thread_id.in_(_THREADS))
+_RECIPIENT_ROWS = (
+    select(_recipients.c.message_id, _recipients.c.user_id)
+    .join(_m, _m.c.id == _recipients.c.message_id)
+    .where(_m.c.thread_id.in_(_THREADS))
+)
+# Who read which inbound message of the conversations.
+_READ_ROWS = (
+    select(_reads.c.user_id, _reads.c.message_id)
+    .join(_m, _m.c.id == _reads.c.message_id)
+    .where(_m.c.thread_id.in_(_THREADS), _m.c.direction == Direction.INBOUND)
+)
+_PLACEMENT_ROWS = select(_placements.c.candidate_id, _placements.c.offer_id).where(
+    _placements.c.candidate_id.in_(_KEYS)
+)
+_ACCESS_ROWS = select(_access.c.user_id, _access.c.offer_id).where(_access.c.offer_id.in_(_KEYS))
+_CANDIDATE_FOLLOWS = select(_cfollows.c.user_id, _cfollows.c.candidate_id).where(
+    _cfollows.c.candidate_id.in_(_KEYS)
+)
+_OFFER_FOLLOWS = select(_ofollows.c.user_id, _ofollows.c.offer_id).where(_ofollows.c.offer_id.in_(_KEYS))
+_ALL_USERS = select(_users.c.id, _users.c.role).order_by(_users.c.id)
+_SOME_USERS = _ALL_USERS.where(_users.c.id.in_(_USERS))
+_entries_table = table_of(FolderEntry)
+_DELETE = delete(_entries_table).where(_entries_table.c.thread_id.in_(_THREADS))
+_DELETE_FOR_USERS = _DELETE.where(_entries_table.c.user_id.in_(_USERS))
+_INSERT = insert(_entries_table)
+
+
 def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None) -> None:
     if replace is not None:
         thread_ids, user_ids = replace
-        stale = delete(FolderEntry).where(FolderEntry.thread_id.in_(thread_ids))
-        if user_ids is not None:
-            stale = stale.where(FolderEntry.user_id.in_(user_ids))
-        db.session.execute(stale)
+        if user_ids is None:
+            db.session.execute(_DELETE, {"threads": thread_ids})
+        else:
+            db.session.execute(_DELETE_FOR_USERS, {"threads": thread_ids, "users": user_ids})
     if rows:
-        db.session.execute(insert(FolderEntry), rows)
+        db.session.execute(_INSERT, rows)
 
 
 def _entries_for(facts: _Facts) -> list[dict]:
@@ -272,25 +326,16 @@ def _entries_for(facts: _Facts) -> list[dict]:
 
 def _facts(thread_ids: list[int], user_ids: list[int] | None) -> _Facts:
     """Read what the rules need about these conversations: a fixed number of statements."""
-    threads = {
-        row.id: _Thread(row.id, row.is_archived, row.candidate_id, row.last_message_at)
-        for row in db.session.execute(
-            select(Thread.id, Thread.is_archived, Thread.candidate_id, Thread.last_message_at).where(
-                Thread.id.in_(thread_ids)
-            )
-        )
-    }
-    messages = _messages(thread_ids)
+    run = db.session.execute
+    ids = {"threads": thread_ids}
+    threads = {row.id: _Thread(*row) for row in run(_THREAD_ROWS, ids)}
+    messages = {row.id: _Message(*row) for row in run(_MESSAGE_ROWS, ids)}
     for m in messages.values():
         thread = threads[m.thread_id]
         thread.messages.append(m)
         if m.sender_id is not None:
             thread.participants.add(m.sender_id)
-    for message_id, user_id in db.session.execute(
-        select(MessageRecipient.message_id, MessageRecipient.user_id)
-        .join(Message, Message.id == MessageRecipient.message_id)
-        .where(Message.thread_id.in_(thread_ids))
-    ):
+    for message_id, user_id in run(_RECIPIENT_ROWS, ids):
         m = messages[message_id]
         m.recipients.add(user_id)
         threads[m.thread_id].participants.add(user_id)
@@ -298,74 +343,33 @@ def _facts(thread_ids: list[int], user_ids: list[int] | None) -> _Facts:
         thread.messages.sort(key=lambda m: (m.sort_at, m.id))
     candidates = {m.candidate_id for m in messages.values() if m.candidate_id is not None}
     candidates |= {t.candidate_id for t in threads.values() if t.candidate_id is not None}
-    placements = _pairs(
-        select(Placement.candidate_id, Placement.offer_id), Placement.candidate_id, candidates
-    )
+    placements = _grouped(_PLACEMENT_ROWS, candidates)
     offers = {o for placed in placements.values() for o in placed}
     offers |= {m.cv_offer_id for m in messages.values() if m.cv_offer_id is not None}
-    users_query = select(User.id, User.role)
-    if user_ids is not None:
-        users_query = users_query.where(User.id.in_(user_ids))
-    users = list(db.session.execute(users_query.order_by(User.id)))
+    users = list(run(_ALL_USERS) if user_ids is None else run(_SOME_USERS, {"users": user_ids}))
     return _Facts(
         threads=list(threads.values()),
         admins={u.id for u in users if u.role == "admin"},
         users=[u.id for u in users],
-        access=_pairs(select(OfferAccess.user_id, OfferAccess.offer_id), OfferAccess.offer_id, offers),
+        access=_grouped(_ACCESS_ROWS, offers),
         placements=placements,
-        read=_read(thread_ids),
-        candidate_follows=_follows(
-            select(CandidateFollow.user_id, CandidateFollow.candidate_id),
-            CandidateFollow.candidate_id,
-            candidates,
-        ),
-        offer_follows=_follows(
-            select(OfferFollow.user_id, OfferFollow.offer_id), OfferFollow.offer_id, offers
-        ),
+        read=set(run(_READ_ROWS, ids).tuples()),
+        candidate_follows=_pairs(_CANDIDATE_FOLLOWS, candidates),
+        offer_follows=_pairs(_OFFER_FOLLOWS, offers),
     )
 
 
-def _messages(thread_ids: list[int]) -> dict[int, _Message]:
-    columns = (
-        Message.id,
-        Message.thread_id,
-        Message.direction,
-        Message.status,
-        Message.is_auto_reply,
-        Message.candidate_id,
-        Message.is_internal,
-        Message.is_cv,
-        Message.cv_offer_id,
-        Message.cv_processed_at,
-        Message.sender_id,
-        Message.sort_at,
-        Message.has_attachments,
-    )
-    rows = db.session.execute(select(*columns).where(Message.thread_id.in_(thread_ids)))
-    return {row.id: _Message(*row) for row in rows}
-
-
-def _read(thread_ids: list[int]) -> set[tuple[int, int]]:
-    """Who read which inbound message of these conversations."""
-    rows = db.session.execute(
-        select(MessageRead.user_id, MessageRead.message_id)
-        .join(Message, Message.id == MessageRead.message_id)
-        .where(Message.thread_id.in_(thread_ids), Message.direction == Direction.INBOUND)
-    )
-    return {(user_id, message_id) for user_id, message_id in rows}
-
-
-def _pairs(query, key_column, keys: set[int]) -> dict[int, set[int]]:
-    """{first column: {second column}} for the rows whose `key_column` is in `keys`."""
+def _grouped(query, keys: set[int]) -> dict[int, set[int]]:
+    """{first column: {second column}} of the query's rows for these keys."""
     found: dict[int, set[int]] = defaultdict(set)
     if keys:
-        for a, b in db.session.execute(query.where(key_column.in_(sorted(keys)))):
+        for a, b in db.session.execute(query, {"keys": sorted(keys)}):
             found[a].add(b)
     return found
 
 
-def _follows(query, key_column, keys: set[int]) -> set[tuple[int, int]]:
-    """(user, followed) pairs for the followed ids in `keys`."""
+def _pairs(query, keys: set[int]) -> set[tuple[int, int]]:
+    """The query's (user, followed) rows for these keys."""
     if not keys:
         return set()
-    return {(a, b) for a, b in db.session.execute(query.where(key_column.in_(sorted(keys))))}
+    return set(db.session.execute(query, {"keys": sorted(keys)}).tuples())
