@@ -6,7 +6,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from webapp.extensions import db
 from webapp.mail.read import entries
 from webapp.models import Direction, Message, MessageRead
-from webapp.models.core import execute_dml
 from webapp.models.types import utcnow
 
 
@@ -15,7 +14,9 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
     # Two tabs opening the same thread at once must not fail on the primary key.
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return execute_dml(insert(MessageRead).values(rows).on_conflict_do_nothing()).rowcount
+    # RETURNING counts what was inserted on both databases (PostgreSQL's rowcount does not).
+    statement = insert(MessageRead).values(rows).on_conflict_do_nothing().returning(MessageRead.message_id)
+    return len(db.session.execute(statement).all())
 
 
 def mark_read(user_id: int, messages: list[Message]) -> None:
