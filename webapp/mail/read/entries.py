@@ -208,6 +208,9 @@ def refresh(thread_ids: Iterable[int | None], user_ids: Iterable[int] | None = N
 
     Call it in the transaction of the change, after the change is written.
     """
+    # The reads below are Core statements, which do not flush the session: what the change
+    # left pending must be in the database first.
+    db.session.flush()
     ids = sorted({t for t in thread_ids if t is not None})
     users = None if user_ids is None else sorted(set(user_ids))
     for start in range(0, len(ids), BATCH):
@@ -242,6 +245,7 @@ def refresh_user(user_id: int) -> None:
 
 def rebuild() -> int:
     """Recompute every entry from the source rows; returns how many there are. Flushes."""
+    db.session.flush()
     db.session.execute(delete(FolderEntry))
     ids = list(db.session.scalars(select(Thread.id).order_by(Thread.id)))
     for start in range(0, len(ids), BATCH):
