@@ -9,8 +9,9 @@ The schema is built by the migrations (`flask --app wsgi db upgrade`, with DATAB
 at the target); `--replace` first empties a database that already has one (PostgreSQL: its
 public schema is dropped; SQLite: the file is deleted). Then, deterministic for a `--seed`:
 
-- 20 users (password "bench-password"): one admin, 19 recruiters on a few offers each, one of
-  them (TENTH_EMAIL) on 5 of the 50 offers; each follows a few offers and some candidates;
+- 20 users (password "bench-password"): one admin (ADMIN_EMAIL, who also recruits for 6 offers),
+  19 recruiters on a few offers each, one of them (TENTH_EMAIL) on 5 of the 50 offers; each
+  follows a few offers and some candidates;
 - 50 offers: 44 jobs, 6 talent pools; candidates (messages / 5) placed on one offer, some on
   two, some on none;
 - conversations (about messages / 3, newest activity up to the generation day): with candidates
@@ -170,6 +171,24 @@ def build_team(rng: random.Random, n_candidates: int, now: datetime, password_ha
     """Users, offers, access, follows, candidates and placements."""
     team = Team()
     start = now - SPAN - timedelta(days=30)
+    visible_offers = _people_and_offers(rng, team, start, password_hash)
+    by_offer = _candidates(rng, team, start, n_candidates)
+    per_user = max(10, n_candidates // 500)
+    for user in team.users:
+        pool = [cid for oid in visible_offers[user["id"]] for cid in by_offer[oid]]
+        for cid in sorted(set(rng.sample(pool, min(per_user, len(pool))))):
+            team.rows["candidate_follows"].append(
+                {"user_id": user["id"], "candidate_id": cid, "created_at": start}
+            )
+    team.rows["users"] = team.users
+    team.rows["offers"] = team.offers
+    for i, row in enumerate(team.rows["placements"], start=1):
+        row["id"] = i
+    return team
+
+
+def _people_and_offers(rng: random.Random, team: Team, start: datetime, password_hash: str) -> dict:
+    """Users, offers, who has access to which and who follows which; the offers each user sees."""
     names = [("Ada", "admin")] + [(n, "recruiter") for n in RECRUITERS] + [("Tess", "recruiter")]
     for uid, (first, role) in enumerate(names, start=1):
         user = {
@@ -205,6 +224,9 @@ def build_team(rng: random.Random, n_candidates: int, now: datetime, password_ha
             team.access[oid].append(uid)
     for oid in rng.sample(offer_ids, TENTH_OFFERS):
         team.access[oid].append(tenth)
+    # The admin (head of talent) sees everything, and also recruits for a few offers herself.
+    for oid in rng.sample(offer_ids, 6):
+        team.access[oid].append(1)
     for oid, uids in team.access.items():
         team.rows["offer_access"] += [{"user_id": uid, "offer_id": oid} for uid in uids]
     visible_offers = {u["id"]: [o for o, uids in team.access.items() if u["id"] in uids] for u in team.users}
@@ -212,7 +234,12 @@ def build_team(rng: random.Random, n_candidates: int, now: datetime, password_ha
     for user in team.users:
         for oid in rng.sample(visible_offers[user["id"]], min(3, len(visible_offers[user["id"]]))):
             team.rows["offer_follows"].append({"user_id": user["id"], "offer_id": oid, "created_at": start})
+    return visible_offers
 
+
+def _candidates(rng: random.Random, team: Team, start: datetime, n_candidates: int) -> dict[int, list[int]]:
+    """Candidates, their addresses and placements; the candidates placed on each offer."""
+    offer_ids = [o["id"] for o in team.offers]
     # Some offers draw far more candidates than others.
     weights = [rng.paretovariate(1.2) for _ in offer_ids]
     by_offer: dict[int, list[int]] = {oid: [] for oid in offer_ids}
@@ -239,18 +266,7 @@ def build_team(rng: random.Random, n_candidates: int, now: datetime, password_ha
             team.rows["placements"].append(
                 {"candidate_id": cid, "offer_id": oid, "stage": stage, "created_at": start}
             )
-    per_user = max(10, n_candidates // 500)
-    for user in team.users:
-        pool = [cid for oid in visible_offers[user["id"]] for cid in by_offer[oid]]
-        for cid in sorted(set(rng.sample(pool, min(per_user, len(pool))))):
-            team.rows["candidate_follows"].append(
-                {"user_id": user["id"], "candidate_id": cid, "created_at": start}
-            )
-    team.rows["users"] = team.users
-    team.rows["offers"] = team.offers
-    for i, row in enumerate(team.rows["placements"], start=1):
-        row["id"] = i
-    return team
+    return by_offer
 
 
 MESSAGE_DEFAULTS = {
