@@ -925,8 +925,8 @@ def has_users(url: str) -> bool:
         engine.dispose()
 
 
-def load(url: str, n_messages: int, seed: int, copy: bool) -> dict[str, int]:
-    """Generate and write everything; rows written per table."""
+def load(url: str, n_messages: int, seed: int, copy: bool) -> tuple[dict[str, int], dict[str, float]]:
+    """Generate and write everything; rows written per table, and seconds per phase."""
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
     password_hash = generate_password_hash(PASSWORD)
@@ -947,11 +947,11 @@ def load(url: str, n_messages: int, seed: int, copy: bool) -> dict[str, int]:
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
             restore = _drop_bulk_indexes_sqlite(conn)
             writer = SqliteWriter(conn, tables)
+        started = time.perf_counter()
         for name in TABLES:
             if name not in BULK_TABLES:
                 writer.write(name, team.rows[name])
                 counts[name] += len(team.rows[name])
-        started = time.perf_counter()
         for batch in history.batches(n_messages):
             for name in BULK_TABLES:
                 writer.write(name, batch[name])
@@ -962,6 +962,7 @@ def load(url: str, n_messages: int, seed: int, copy: bool) -> dict[str, int]:
                 f"  {done:>9,} messages, {counts['threads']:,} conversations ({rate:,.0f} rows/s)", flush=True
             )
         index_started = time.perf_counter()
+        seconds = {"write": index_started - started}
         for statement in restore:
             conn.exec_driver_sql(statement)
         print(
@@ -982,9 +983,11 @@ def load(url: str, n_messages: int, seed: int, copy: bool) -> dict[str, int]:
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(text("ANALYZE"))
-    print(f"  ANALYZE in {time.perf_counter() - analyze_started:.1f}s")
+    seconds["indexes"] = analyze_started - index_started
+    seconds["analyze"] = time.perf_counter() - analyze_started
+    print(f"  ANALYZE in {seconds['analyze']:.1f}s")
     engine.dispose()
-    return counts
+    return counts, seconds
 
 
 def parse_args(argv=None):
@@ -1011,7 +1014,7 @@ def main(argv=None) -> int:
         reset(url)
         migrate(url, instance)
         migrated = time.perf_counter()
-        counts = load(url, args.messages, args.seed, copy=not args.no_copy)
+        counts, phases = load(url, args.messages, args.seed, copy=not args.no_copy)
         loaded = time.perf_counter()
         command = rebuild_command(url, instance)
         if command:
@@ -1034,7 +1037,9 @@ def main(argv=None) -> int:
     print(", ".join(f"{name} {n:,}" for name, n in counts.items()))
     print(
         f"{rows:,} rows in {load_s:.1f}s = {rows / load_s:,.0f} rows/s "
-        f"({counts['messages'] / load_s:,.0f} messages/s); migrations {migrated - started:.1f}s, "
+        f"({counts['messages'] / load_s:,.0f} messages/s): generating and writing {phases['write']:.1f}s "
+        f"({rows / phases['write']:,.0f} rows/s), indexes {phases['indexes']:.1f}s, ANALYZE "
+        f"{phases['analyze']:.1f}s; migrations {migrated - started:.1f}s, "
         f"rebuild {finished - loaded:.1f}s, total {finished - started:.1f}s"
     )
     print(f"users: {ADMIN_EMAIL} (admin), {TENTH_EMAIL} (5 of 50 offers), ...; password {PASSWORD!r}")
@@ -1046,6 +1051,8 @@ def main(argv=None) -> int:
                 "rows": rows,
                 "seconds": round(load_s, 1),
                 "rows_per_s": round(rows / load_s),
+                "write_rows_per_s": round(rows / phases["write"]),
+                "index_s": round(phases["indexes"], 1),
                 "total_s": round(finished - started, 1),
             }
         )
