@@ -80,8 +80,8 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 SECRET_KEY = "bench-folders"
 HTMX = {"HX-Request": "true"}
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-THREAD_ROW = re.compile(r'<li id="thread-row-(\d+)"')
-OLDER = re.compile(r'class="more" hx-get="[^"]*before=([0-9]+-[0-9]+)')
+THREAD_ROW = re.compile(r'id="thread-row-(\d+)"')
+OLDER = re.compile(r'hx-get="[^"]*[?&](?:amp;)?before=([^"&]+)')  # the list's "older conversations" link
 
 
 def parse_args(argv=None):
@@ -95,6 +95,7 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--save", metavar="FILE", help="also write every timing to FILE (JSON)")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (5 if args.quick else 20)
     args.budget = args.budget or (40 if args.quick else 1800)
@@ -413,9 +414,11 @@ def main(argv=None) -> int:
         stop(server)
         log = (Path(instance) / "gunicorn.log").read_text()
         shutil.rmtree(instance, ignore_errors=True)
-    report(
-        args, dialect, messages, samples, floor, errors, done, (floor_rps, floor_lat, value_rps, value_lat)
-    )
+    concurrency = (floor_rps, floor_lat, value_rps, value_lat)
+    if args.save:
+        raw = {"samples": [[label, who, ms] for (label, who), ms in samples.items()], "floor": floor}
+        Path(args.save).write_text(json.dumps({**raw, "concurrency": concurrency}))
+    report(args, dialect, messages, requests, samples, floor, errors, done, concurrency)
     if "Traceback" in log or "WORKER TIMEOUT" in log:
         print("gunicorn log (errors):")
         print("\n".join(line for line in log.splitlines() if "Error" in line or "TIMEOUT" in line)[:3000])
