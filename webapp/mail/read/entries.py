@@ -267,8 +267,14 @@ _cfollows, _ofollows, _users = table_of(CandidateFollow), table_of(OfferFollow),
 _THREADS: BindParameter[list[int]] = bindparam("threads", expanding=True)
 _USERS: BindParameter[list[int]] = bindparam("users", expanding=True)
 _KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
-_THREAD_ROWS = select(_t.c.id, _t.c.is_archived, _t.c.candidate_id, _t.c.last_message_at).where(
-    _t.c.id.in_(_THREADS)
+# The conversations are locked first, in id order (PostgreSQL; SQLite has one writer anyway):
+# two workers filing mail into one conversation refresh it one after the other, the second
+# reading what the first committed, instead of both writing what they each saw.
+_THREAD_ROWS = (
+    select(_t.c.id, _t.c.is_archived, _t.c.candidate_id, _t.c.last_message_at)
+    .where(_t.c.id.in_(_THREADS))
+    .order_by(_t.c.id)
+    .with_for_update()
 )
 _MESSAGE_ROWS = select(
     _m.c.id,
