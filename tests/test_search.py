@@ -88,3 +88,21 @@ def test_search_page_renders_fully_and_unknown_folder_is_404(client, auth, team)
     assert "<html" in page
     assert "Results for “kubernetes”" in page
     assert client.get("/search?q=x&folder=nope").status_code == 404
+
+
+def test_a_search_the_database_cuts_off_says_so_instead_of_failing(client, auth, team, monkeypatch):
+    """PostgreSQL's statement timeout ends a runaway search: the user reads why, not a 500."""
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.mail.read import folders
+
+    def cut_off(*args, **kwargs):
+        raise OperationalError("SELECT ...", {}, Exception("canceling statement due to statement timeout"))
+
+    monkeypatch.setattr(folders, "list_rows", cut_off)
+    auth.login(team.rita.email)
+    response = client.get("/search?q=kubernetes", headers=LIST)
+    assert response.status_code == 200
+    assert "This search took too long" in response.get_data(as_text=True)
+    monkeypatch.undo()
+    assert client.get("/mail/inbox").status_code == 200  # the session is usable again

@@ -2,7 +2,9 @@
 
 from flask import abort, current_app, render_template, request
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
+from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.mail.read import folders
 from webapp.mail.read.search import matching_ids
@@ -18,12 +20,16 @@ def search():
     if scope != "all" and scope not in folders.FOLDERS_BY_SLUG:
         abort(404)
     match = matching_ids(query)
-    rows, has_more = [], False
+    rows, has_more, too_long = [], False, False
     if match is not None:
         before = folders.decode_cursor(request.args.get("before"))
-        rows, has_more = folders.list_rows(
-            scope, current_user, before=before, limit=current_app.config["PAGE_SIZE"], match=match
-        )
+        try:
+            rows, has_more = folders.list_rows(
+                scope, current_user, before=before, limit=current_app.config["PAGE_SIZE"], match=match
+            )
+        except OperationalError:  # the database's statement timeout: say so, not a 500
+            db.session.rollback()
+            too_long = True
     # Rows open in the folder searched, or in All candidates (any visible conversation opens there).
     link_slug = scope if scope != "all" else "candidates"
     context = {
@@ -37,6 +43,7 @@ def search():
         "more_endpoint": "mailbox.search",
         "more_args": {"q": query, "folder": scope},
         "searching": True,
+        "too_long": too_long,
     }
     if is_htmx() and request.args.get("before"):
         return render_template("mailbox/_rows.html", **context)
