@@ -14,7 +14,7 @@ public schema is dropped; SQLite: the file is deleted). Then, deterministic for 
   follows a few offers and some candidates;
 - 50 offers: 44 jobs, 6 talent pools; candidates (messages / 5) placed on one offer, some on
   two, some on none;
-- conversations (about messages / 3, newest activity up to the generation day): with candidates
+- conversations (about messages / 2.7, newest activity up to the generation day): with candidates
   (alternating inbound and outbound, replies, auto-replies, internal notes of colleagues, a few
   failed sends, a few still scheduled), with non-candidates (vendors, agencies), internal mail
   between team members, incoming CVs to job CV addresses and the company CV inbox (most already
@@ -22,12 +22,14 @@ public schema is dropped; SQLite: the file is deleted). Then, deterministic for 
   per-user read state (old mail mostly read, recent mail often not), a few quarantined messages.
 
 The status, direction and outcome values are the vocabulary of webapp/models/message.py (the
-database refuses others). SQLite: Core executemany in large batches (the search index is
-filled by the migration's triggers). PostgreSQL: COPY, with the bulk tables' secondary indexes
-dropped during the load and recreated from their own definitions afterwards (the search index
-included), foreign-key triggers off for the loading session only (the rows are consistent by
-construction), then ANALYZE. If the app has a command that rebuilds derived folder data (a
-"rebuild" command naming folders), it is run at the end.
+database refuses others). The bulk tables' secondary indexes are dropped for the load and
+recreated afterwards from their own definitions. SQLite: the driver's executemany in batches;
+the search index's insert trigger is dropped too, and the search entries are written in one
+INSERT ... SELECT made from the trigger's own statement before it is put back. PostgreSQL:
+COPY (`--no-copy`: Core executemany), foreign-key triggers off for the loading session only
+(the rows are consistent by construction), the GIN search index among the recreated indexes,
+then ANALYZE. If the app has a command that rebuilds derived folder data (a "rebuild" command
+naming folders), it is run at the end.
 """
 
 import argparse
