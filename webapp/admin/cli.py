@@ -44,10 +44,7 @@ def offers_command():
 @refusals_as_errors
 def grant_command(email, offer_slug):
     """Give the user access to the offer (its hiring team)."""
-    user, offer = operations.find_user(email), operations.find_offer(offer_slug)
-    changed = operations.grant_access(None, user, offer)
-    db.session.commit()
-    click.echo(f"{user.email} {'now has' if changed else 'already had'} access to {offer.slug}.")
+    _change_access(operations.grant_access, email, offer_slug, ("now has", "already had"))
 
 
 @admin_cli.command("revoke")
@@ -56,10 +53,15 @@ def grant_command(email, offer_slug):
 @refusals_as_errors
 def revoke_command(email, offer_slug):
     """Take the user off the offer's hiring team."""
+    _change_access(operations.revoke_access, email, offer_slug, ("no longer has", "did not have"))
+
+
+def _change_access(change, email: str, offer_slug: str, said: tuple[str, str]) -> None:
+    """Grant or revoke, commit, and say whether it changed anything."""
     user, offer = operations.find_user(email), operations.find_offer(offer_slug)
-    changed = operations.revoke_access(None, user, offer)
+    changed = change(None, user, offer)
     db.session.commit()
-    click.echo(f"{user.email} {'no longer has' if changed else 'did not have'} access to {offer.slug}.")
+    click.echo(f"{user.email} {said[0] if changed else said[1]} access to {offer.slug}.")
 
 
 @admin_cli.command("users")
