@@ -4,6 +4,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
+from webapp.admin.operations import MIN_PASSWORD_LENGTH
 from webapp.demo import load_demo
 from webapp.extensions import db
 from webapp.mail.read import entries
@@ -29,8 +30,8 @@ def create_user(email, name, role, password, inbound_local, timezone):
     email = email.strip().lower()
     if "@" not in email:
         raise click.BadParameter("not an email address", param_hint="--email")
-    if len(password) < 8:
-        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(f"use at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

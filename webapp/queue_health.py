@@ -15,9 +15,6 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from webapp.queues import QUEUE_NAMES, get_queue
 
-# The first lines of a failed job's traceback are enough on a page; the CLI prints it whole.
-ERROR_PREVIEW_CHARS = 4000
-
 
 @dataclass
 class QueueState:

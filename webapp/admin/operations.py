@@ -8,10 +8,12 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.mail.read import entries
-from webapp.models import AuditLog, Offer, OfferAccess, User
+from webapp.models import Offer, OfferAccess, User
+from webapp.people import operations as people
 
 # Long enough to be safe, short enough to read out to a colleague over the phone.
 GENERATED_PASSWORD_BYTES = 12
@@ -32,9 +34,7 @@ class OfferTeam:
 
 def audit(actor_id: int | None, action: str, user: User, **details) -> None:
     """Record a change to a user's account (actor None: the command line)."""
-    db.session.add(
-        AuditLog(user_id=actor_id, action=action, target_type="user", target_id=user.id, details=details)
-    )
+    people.audit(actor_id, action, "user", user.id, **details)
 
 
 def find_user(email: str) -> User:
@@ -55,7 +55,10 @@ def find_offer(slug: str) -> Offer:
 
 def offer_teams() -> list[OfferTeam]:
     """Every offer, open ones first then by title, with who may access it."""
-    offers = db.session.scalars(select(Offer).order_by(Offer.is_open.desc(), Offer.title, Offer.id)).all()
+    query = (
+        select(Offer).order_by(Offer.is_open.desc(), Offer.title, Offer.id).options(selectinload(Offer.team))
+    )
+    offers = db.session.scalars(query).all()
     return [OfferTeam(offer, sorted(offer.team, key=lambda user: user.name.lower())) for offer in offers]
 
 

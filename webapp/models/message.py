@@ -39,6 +39,8 @@ class Status(StrEnum):
 
 # Waiting to leave: a worker will send it, or is sending it.
 PENDING_STATUSES = (Status.QUEUED, Status.SCHEDULED, Status.SENDING)
+# Sent shows queued and sending mail at once (with its state); "unknown" waits for a person.
+SENT_FOLDER_STATUSES = (Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN)
 # Messages that have really travelled, as opposed to drafts and mail still waiting to leave.
 DELIVERED_STATUSES = (Status.SENT, Status.FAILED, Status.RECEIVED)
 # Seen by their author only: not sent yet, or sent with an outcome only they can settle.

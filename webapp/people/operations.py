@@ -32,7 +32,8 @@ class PeopleError(Exception):
     """A refusal to show the user (e.g. the address already belongs to someone)."""
 
 
-def audit(user_id: int, action: str, target_type: str, target_id: int | None, **details) -> None:
+def audit(user_id: int | None, action: str, target_type: str, target_id: int | None, **details) -> None:
+    """Record who changed what (user None: the command line)."""
     db.session.add(
         AuditLog(
             user_id=user_id, action=action, target_type=target_type, target_id=target_id, details=details

@@ -20,6 +20,7 @@ from webapp.extensions import db
 from webapp.models import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
+    SENT_FOLDER_STATUSES,
     CandidateFollow,
     Direction,
     FolderEntry,
@@ -37,8 +38,7 @@ from webapp.models.core import table_of
 
 # Conversations handled per round of reads (an IN list each): bounded for SQLite's parameters.
 BATCH = 400
-# Sent shows queued and sending mail at once (with its state); "unknown" waits for a person.
-_SENT_FOLDER = frozenset({Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN})
+_SENT_FOLDER = frozenset(SENT_FOLDER_STATUSES)
 _DELIVERED = frozenset(DELIVERED_STATUSES)
 _AUTHOR_ONLY = frozenset(AUTHOR_ONLY_STATUSES)
 

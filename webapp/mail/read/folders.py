@@ -15,6 +15,7 @@ from webapp.mail.phrases import N_, Phrase
 from webapp.mail.read.access import candidate_visible, has_offer_access, visible
 from webapp.models import (
     DELIVERED_STATUSES,
+    SENT_FOLDER_STATUSES,
     Candidate,
     CandidateFollow,
     Direction,
@@ -89,8 +90,7 @@ def qualifies(slug: str, user, match=None):
         return and_(
             Message.direction == Direction.OUTBOUND,
             Message.sender_id == user.id,
-            # Queued and sending show at once (with their state); "unknown" waits for a person.
-            Message.status.in_((Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN)),
+            Message.status.in_(SENT_FOLDER_STATUSES),
             visible(user),
         )
     if slug == "scheduled":
