@@ -201,8 +201,7 @@ def create_from_cv(
         msg.thread.candidate_id = candidate.id
     db.session.flush()
     # A new placement can show the candidate's other conversations to more of the team.
-    entries.refresh_candidates([candidate.id])
-    entries.refresh([msg.thread_id])
+    entries.refresh_candidates([candidate.id])  # this CV's conversation among them
     audit(
         user.id,
         "cv_to_candidate",
@@ -232,7 +231,9 @@ def follow_candidate(user_id: int, candidate_id: int, on: bool) -> None:
 def follow_offer(user_id: int, offer_id: int, on: bool) -> None:
     """Follow (on=True) or unfollow a job or talent pool."""
     _set_follow(OfferFollow, user_id, "offer_id", offer_id, on)
-    entries.refresh_offer(offer_id, user_ids=[user_id])
+    # Following a job moves its candidates' conversations in or out of Followed jobs.
+    placed = db.session.scalars(select(Placement.candidate_id).where(Placement.offer_id == offer_id))
+    entries.refresh_candidates(placed, user_ids=[user_id])
 
 
 def following(user_id: int, candidate_id: int | None, offer_id: int | None) -> tuple[bool, bool]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import BindParameter, bindparam, delete, insert, select
+from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, delete, insert, select, union
 
 from webapp.extensions import db
 from webapp.models import (
@@ -133,8 +133,11 @@ class _Viewer:
             )
         return m.status == Status.QUARANTINED and self.is_admin
 
-    def folders_of(self, m: _Message, thread: _Thread) -> Iterator[str]:
-        """The folders this message puts its conversation in, for this user (folders.qualifies)."""
+    def folders_of(self, m: _Message, thread: _Thread, seen: bool) -> Iterator[str]:
+        """The folders this message puts its conversation in, for this user (folders.qualifies).
+
+        `seen`: whether the user may see the message (`sees`, worked out once by the caller).
+        """
         live = not thread.is_archived
         if m.is_candidate_mail and m.candidate_id is not None and self.sees_candidate(m.candidate_id, thread):
             if live:
@@ -151,18 +154,18 @@ class _Viewer:
         elif m.is_mail and m.candidate_id is None and not m.is_internal and not m.is_cv and live:
             yield "non-candidates"
         mine = m.direction == Direction.OUTBOUND and m.sender_id == self.id
-        if mine and m.status in _SENT_FOLDER and self.sees(m, thread):
+        if mine and m.status in _SENT_FOLDER and seen:
             yield "sent"
-        if mine and m.status == Status.SCHEDULED and self.sees(m, thread):
+        if mine and m.status == Status.SCHEDULED and seen:
             yield "scheduled"
-        if thread.is_archived and m.is_mail and not m.is_cv and self.sees(m, thread):
+        if thread.is_archived and m.is_mail and not m.is_cv and seen:
             yield "archived"
         if (
             m.direction == Direction.INBOUND
             and m.is_cv
             and m.cv_processed_at is None
             and m.status == Status.RECEIVED
-            and self.sees(m, thread)
+            and seen
         ):
             yield "incoming-cv"
 
@@ -181,12 +184,14 @@ class _Viewer:
         unread: set[str] = set()
         count, attachments = 0, False
         for m in thread.messages:  # oldest first: the last one kept is the newest
-            if self.sees(m, thread):
+            seen = self.sees(m, thread)
+            if seen:
                 count += 1
                 attachments = attachments or m.has_attachments
-            for folder in self.folders_of(m, thread):
+            is_unread = self.is_unread(m)
+            for folder in self.folders_of(m, thread, seen):
                 newest[folder] = m
-                if self.is_unread(m):
+                if is_unread:
                     unread.add(folder)
         return [
             {
@@ -220,21 +225,24 @@ def refresh(thread_ids: Iterable[int | None], user_ids: Iterable[int] | None = N
 def refresh_candidates(candidate_ids: Iterable[int], user_ids: Iterable[int] | None = None) -> None:
     """Recompute the conversations with these candidates (their placements or follows changed)."""
     ids = sorted(set(candidate_ids))
-    if not ids:
-        return
-    refresh(
-        db.session.scalars(select(Message.thread_id).where(Message.candidate_id.in_(ids)).distinct()),
-        user_ids,
-    )
+    if ids:
+        refresh(db.session.scalars(_conversations_with(ids)), user_ids)
 
 
 def refresh_offer(offer_id: int, user_ids: Iterable[int] | None = None) -> None:
-    """Recompute what an offer's access, follows or placements decide: its candidates and CVs."""
-    candidates = db.session.scalars(select(Placement.candidate_id).where(Placement.offer_id == offer_id))
-    refresh_candidates(candidates, user_ids)
-    refresh(
-        db.session.scalars(select(Message.thread_id).where(Message.cv_offer_id == offer_id).distinct()),
-        user_ids,
+    """Recompute what an offer's access decides: its candidates' conversations and its CVs."""
+    placed = select(Placement.candidate_id).where(Placement.offer_id == offer_id)
+    cvs = select(Message.thread_id).where(Message.cv_offer_id == offer_id)
+    refresh(db.session.scalars(_conversations_with(placed, cvs)), user_ids)
+
+
+def _conversations_with(candidates, *more: Select) -> CompoundSelect:
+    """The conversations of these candidates (ids or a SELECT of ids), by a message or by the
+    conversation itself (which decides who sees its internal notes), and those of `more`."""
+    return union(
+        select(Message.thread_id).where(Message.candidate_id.in_(candidates)),
+        select(Thread.id).where(Thread.candidate_id.in_(candidates)),
+        *more,
     )
 
 
