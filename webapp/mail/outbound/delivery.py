@@ -479,8 +479,12 @@ def _record(outcomes: list[Outcome]) -> None:
     for status, write in _WRITERS.items():
         if status in by_status:
             write(by_status[status])
-    ids = [o.message_id for o in outcomes]
-    entries.refresh(db.session.scalars(select(Message.thread_id).where(Message.id.in_(ids)).distinct()))
+    # Only a send that ended moves a conversation: a retry, a message given back or an unknown
+    # outcome stay in the sender's Sent, as "sending" was.
+    ended = [o.message_id for o in outcomes if o.status in (Ending.SENT, Ending.FAILED)]
+    if ended:
+        threads = select(Message.thread_id).where(Message.id.in_(ended)).distinct()
+        entries.refresh(db.session.scalars(threads))
     db.session.commit()
 
 
