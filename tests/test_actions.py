@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.dom import parse
 from tests.helpers import row_subjects, unread_count
 
 PANE = {"HX-Request": "true", "HX-Target": "message-pane"}
@@ -54,14 +55,14 @@ def test_archive_moves_it_for_the_whole_team_and_back(client, auth, team):
 
 def test_mark_unread_and_read_for_me_only(client, auth, team):
     auth.login(team.rita.email)
-    client.get(f"/mail/inbox/{team.thread.id}")  # opening marks it read
+    post(client, auth, f"/mail/inbox/{team.thread.id}/read", headers=LIST)
     assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 0
     html = post(client, auth, f"/mail/inbox/{team.thread.id}/unread?close=1", headers=LIST).get_data(
         as_text=True
     )
     assert unread_count(html, "inbox") == 1
     assert f'id="thread-row-{team.thread.id}" data-thread="{team.thread.id}" class="row is-unread"' in html
-    assert "Select a conversation" in html  # the pane closes, or it would read it again
+    assert "Select a conversation" in html  # the pane closes, or it would read it again at once
     html = post(client, auth, f"/mail/inbox/{team.thread.id}/read", headers=LIST).get_data(as_text=True)
     assert unread_count(html, "inbox") == 0
     auth.logout()
@@ -111,3 +112,20 @@ def test_archive_from_the_list_without_the_pane(client, auth, team):
     html = post(client, auth, f"/mail/inbox/{team.thread.id}/archive", headers=LIST).get_data(as_text=True)
     assert f'id="thread-row-{team.thread.id}" hx-swap-oob="delete"' in html
     assert "<html" not in html
+
+
+def test_mark_unread_without_javascript_stays_unread(client, auth, team):
+    """The toolbar's form posts, then lands on the conversation, which a GET never marks read."""
+    auth.login(team.rita.email)
+    post(client, auth, f"/mail/inbox/{team.thread.id}/read", headers=LIST)
+    page = parse(client.get(f"/mail/inbox/{team.thread.id}").get_data(as_text=True))
+    form = next(f for f in page.find_all("form") if f.get("action", "").endswith("/unread"))
+    token = form.find("input", name="csrf_token").get("value")
+    response = client.post(form.get("action"), data={"csrf_token": token})
+    assert response.status_code == 302
+    landed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert unread_count(landed, "inbox") == 1
+    assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 1
+    # Without JavaScript, an explicit button marks it read.
+    actions = [f.get("action") for n in parse(landed).find_all("noscript") for f in n.find_all("form")]
+    assert any(a.startswith(f"/mail/inbox/{team.thread.id}/read?up_to=") for a in actions)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.dom import parse
 from tests.helpers import row_subjects, unread_count
 
 
@@ -12,6 +13,8 @@ def rita(make, make_team):
     )
     rita = team.rita
     rita.thread_id = make.message(candidate=team.alice, to_users=[rita], subject="Hello from Alice").thread_id
+    rita.alice = team.alice
+    rita.thread = type("ThreadRef", (), {"id": rita.thread_id})()
     return rita
 
 
@@ -55,23 +58,50 @@ def test_history_restore_gets_the_full_page(client, auth, rita):
     assert "<html" in client.get("/mail/inbox", headers=headers).get_data(as_text=True)
 
 
-def test_opening_marks_read_for_me_only(client, auth, make, rita):
+def test_opening_never_marks_read_the_pane_asks_with_a_post(client, auth, make, rita):
     teammate = make.user("Tess Teammate", role="admin")
     auth.login(rita.email)
     assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 1
     pane = client.get(
         f"/mail/inbox/{rita.thread_id}", headers={"HX-Request": "true", "HX-Target": "message-pane"}
     )
-    html = pane.get_data(as_text=True)
-    # The pane's response already carries the new counts and the row, now read.
+    page = parse(pane.get_data(as_text=True))
+    # A GET (a link from anywhere) changes nothing: still unread, on the page and after it.
+    assert unread_count(pane.get_data(as_text=True), "inbox") == 1
+    assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 1
+    assert unread_count(client.get(f"/mail/inbox/{rita.thread_id}").get_data(as_text=True), "inbox") == 1
+    # The pane marks it read itself, by a POST on load, for the messages it shows.
+    trigger = page.find(id="mark-read")
+    assert trigger.get("hx-trigger") == "load"
+    response = client.post(
+        trigger.get("hx-post"),
+        headers={
+            "HX-Request": "true",
+            "HX-Target": "mark-read",
+            "X-CSRFToken": auth.csrf_token("/mail/inbox"),
+        },
+    )
+    html = response.get_data(as_text=True)
+    # The answer carries the new counts and the row, read and still selected.
     assert unread_count(html, "inbox") == 0
     assert f'id="thread-row-{rita.thread_id}" data-thread="{rita.thread_id}" class="row is-selected"' in html
     assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 0
     assert unread_count(client.get("/mail/candidates").get_data(as_text=True), "candidates") == 0
+    # Read: the pane no longer asks.
+    assert 'id="mark-read"' not in client.get(f"/mail/inbox/{rita.thread_id}").get_data(as_text=True)
 
     auth.logout()
     auth.login(teammate.email)
     assert unread_count(client.get("/mail/candidates").get_data(as_text=True), "candidates") == 1
+
+
+def test_mail_that_arrives_after_the_pane_was_shown_stays_unread(client, auth, make, rita):
+    auth.login(rita.email)
+    page = parse(client.get(f"/mail/inbox/{rita.thread_id}").get_data(as_text=True))
+    url = page.find(id="mark-read").get("hx-post")
+    make.message(rita.thread, candidate=rita.alice, to_users=[rita], subject="Hello again")
+    client.post(url, headers={"X-CSRFToken": auth.csrf_token("/mail/inbox")})
+    assert unread_count(client.get("/mail/inbox").get_data(as_text=True), "inbox") == 1
 
 
 def test_keyset_pagination_loads_the_next_rows(app, client, auth, make, rita):

@@ -17,8 +17,11 @@ from webapp.panes.conversation import (
 )
 
 
-def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
-    """The new state: the pane (if it stays open), the row or its removal, and the counts."""
+def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool, selected=None):
+    """The new state: the pane (if it stays open), the row or its removal, and the counts.
+
+    `selected`: the conversation still open in the pane, so its row stays selected.
+    """
     if not is_htmx():
         return redirect(url_for("mailbox.conversation", slug=folder.slug, thread_id=thread_id))
     if open_pane and wants_pane():
@@ -28,7 +31,7 @@ def _after_change(folder: folders.Folder, thread_id: int, open_pane: bool):
         "mailbox/_action_swap.html",
         row=row,
         thread_id=thread_id,
-        thread=None,
+        thread=selected,
         close_pane=request.args.get("close") == "1",
         **nav_context(folder),
     )
@@ -51,11 +54,15 @@ def archive(slug: str, thread_id: int, action: str):
 def read_state(slug: str, thread_id: int, state: str):
     """Mark a conversation read or unread, for this user only."""
     folder = folder_or_404(slug)
-    _thread, messages = thread_or_404(thread_id)
+    thread, messages = thread_or_404(thread_id)
     if state == "read":
-        mark_read(current_user.id, messages)
+        # The pane's own request names the newest message it showed: what came since stays unread.
+        mark_read(current_user.id, messages, up_to=request.args.get("up_to", type=int))
     else:
         mark_unread(current_user.id, [m.id for m in messages])
     db.session.commit()
-    # Marking unread closes the pane (opening it again would mark it read).
-    return _after_change(folder, thread_id, open_pane=state == "read")
+    # Marking unread closes the pane. The pane's own mark-read (templates/mailbox/_thread.html)
+    # gets the row, still selected, and the counts.
+    return _after_change(
+        folder, thread_id, open_pane=state == "read", selected=thread if state == "read" else None
+    )

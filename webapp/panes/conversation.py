@@ -10,7 +10,7 @@ from flask_login import current_user
 from webapp.extensions import db
 from webapp.htmx import htmx_target, render
 from webapp.mail.read import folders
-from webapp.mail.read.readstate import mark_read
+from webapp.mail.read.readstate import unread_ids
 from webapp.people.boxes import pane_extras
 from webapp.people.operations import following
 
@@ -60,8 +60,17 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     `with_list` also swaps the list to `folder` (after a send lands the user in Sent).
     """
     thread, messages = thread_or_404(thread_id)
-    mark_read(current_user.id, messages)
-    context = {"thread": thread, "messages": messages, **nav_context(folder), **_follows(thread), **extra}
+    # A GET never changes the read state (a link from another site could mark mail read): the
+    # pane asks for it with a POST once shown (templates/mailbox/_thread.html, `mark_read_up_to`).
+    unread = unread_ids(current_user.id, messages)
+    context = {
+        "thread": thread,
+        "messages": messages,
+        "mark_read_up_to": max(unread) if unread else None,
+        **nav_context(folder),
+        **_follows(thread),
+        **extra,
+    }
     context.update(pane_extras(thread, messages, extra))
     if wants_pane():
         row = folders.row_in(folder.slug, current_user, thread, messages)
@@ -74,8 +83,8 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     else:
         rows, has_more = folder_page(folder)
         response = render("mailbox/folder.html", status=status, rows=rows, has_more=has_more, **context)
-    # Committed once rendered: a commit expires every loaded row, and the template would load
-    # each message again, one statement at a time.
+    # Committed once rendered (the operations that end here wrote first): a commit expires every
+    # loaded row, and the template would load each message again, one statement at a time.
     db.session.commit()
     return response
 

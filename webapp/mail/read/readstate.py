@@ -19,9 +19,27 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
     return len(db.session.execute(statement).all())
 
 
-def mark_read(user_id: int, messages: list[Message]) -> None:
-    """Mark the inbound messages among `messages` read for this user only."""
+def unread_ids(user_id: int, messages: list[Message]) -> list[int]:
+    """The inbound messages among `messages` this user has not read (opening a pane reads, never writes)."""
     ids = [m.id for m in messages if m.direction == Direction.INBOUND]
+    if not ids:
+        return []
+    read = set(
+        db.session.scalars(
+            select(MessageRead.message_id).where(
+                MessageRead.user_id == user_id, MessageRead.message_id.in_(ids)
+            )
+        )
+    )
+    return [i for i in ids if i not in read]
+
+
+def mark_read(user_id: int, messages: list[Message], up_to: int | None = None) -> None:
+    """Mark the inbound messages among `messages` read for this user only.
+
+    `up_to`: the newest message id the user was shown; mail that arrived since stays unread.
+    """
+    ids = [m.id for m in messages if m.direction == Direction.INBOUND and (up_to is None or m.id <= up_to)]
     if ids:
         now = utcnow()
         rows = [{"user_id": user_id, "message_id": i, "read_at": now} for i in ids]
