@@ -82,12 +82,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        from webapp.models import User
+    from webapp.auth import sessions
 
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user and user.is_active else None
+    # A session or remember cookie names a login, checked on the server (webapp/auth/sessions.py).
+    login_manager.user_loader(sessions.load)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,6 +3,7 @@
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +129,12 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # A remember-me cookie lasts this long, checked on the server too (webapp/auth/sessions.py).
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=int(env.get("REMEMBER_DAYS", "30")))
+        # Sign-in throttling (webapp/auth/throttle.py): failures allowed within the window.
+        self.LOGIN_THROTTLE_WINDOW_S = int(env.get("LOGIN_THROTTLE_WINDOW_S", "900"))
+        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = int(env.get("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"))
+        self.LOGIN_MAX_FAILURES_PER_ADDRESS = int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "30"))
         self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "webapp" / "translations")
@@ -171,6 +178,10 @@ class TestConfig(Config):
             "COOKIE_SECURE": "0",
             # Two test runs on one Redis (a developer and CI, say) must not take each other's jobs.
             "RQ_QUEUE_PREFIX": f"test-{secrets.token_hex(4)}-",
+            # The suite signs in wrongly on purpose, all from one address: only the throttling
+            # tests (tests/security/test_login_throttle.py) set the real limits.
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000",
+            "LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
         }
         super().__init__(env)
         self.TESTING = True

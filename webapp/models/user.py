@@ -27,6 +27,8 @@ class User(UserMixin, Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str | None] = mapped_column(String(8))
     is_active_user: Mapped[bool] = mapped_column(default=True)
+    # Named by every session and remember cookie (webapp/auth/sessions.py): moving it on ends them all.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -38,7 +40,21 @@ class User(UserMixin, Model):
         return self.is_active_user
 
     def set_password(self, password: str) -> None:
+        """Set a new password; every session and remember cookie of the user ends with the old one."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Sign the user out everywhere: sessions and remember cookies name the old version."""
+        self.session_version = (self.session_version or 0) + 1
+
+    def get_id(self) -> str:
+        """What Flask-Login stores in the session and the remember cookie: the login's own id.
+
+        webapp/auth/sessions.py sets it (`_login_id`) at sign-in and when it loads the user; a bare
+        user id is never accepted back.
+        """
+        return getattr(self, "_login_id", None) or ""
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
