@@ -19,9 +19,15 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() *
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # The slowest legitimate request (a 25 MB webhook body, a large attachment) ends well within this.
+# Never face clients directly: a slow client would hold a thread for its whole upload. nginx
+# (deploy/nginx.conf) buffers each request and hands it over whole, at local speed.
 timeout = 60
 graceful_timeout = 30
 keepalive = 5  # behind nginx, which keeps its own connections to clients
+# Headers are small: a request line or header over these is refused (400) before the app.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 # Recycle processes now and then, staggered, so a slow leak never grows for weeks.
 max_requests = 2000
 max_requests_jitter = 200

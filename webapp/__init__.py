@@ -6,7 +6,7 @@ from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import metrics, observability, services
+from webapp import metrics, observability, request_limits, services
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 from webapp.templating import register_templating
@@ -37,6 +37,7 @@ def register_operations(app: Flask) -> None:
     # Before the blueprints: a request the login guard turns away still gets its id and timing.
     observability.init_app(app)
     metrics.init_app(app)
+    request_limits.init_app(app)  # before CSRF, which reads the body
     proxies = app.config.get("PROXY_FIX", 0)
     if proxies:
         # Only with a proxy in front: otherwise any client could choose its address and scheme.

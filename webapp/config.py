@@ -112,6 +112,11 @@ class Config:
             env.get("COMPOSE_MAX_ATTACHMENT_BYTES", str(15 * 1024 * 1024))
         )
         self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
+        # Request bodies (webapp/request_limits.py): any route, then the few that take more. Compose
+        # leaves room for the form and for an attachment slightly too large, refused in the form.
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_REQUEST_BYTES", str(1024 * 1024)))
+        self.COMPOSE_MAX_REQUEST_BYTES = self.COMPOSE_MAX_ATTACHMENT_BYTES + 5 * 1024 * 1024
+        self.INBOUND_MAX_REQUEST_BYTES = self.INBOUND_MAX_BYTES
         self.INBOUND_SMTP_HOST = env.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))
         # Leave fresh mail to its queued job; sweep only what waited longer than this.

@@ -21,6 +21,7 @@ from webapp.models import Message, Offer, Placement, Thread
 from webapp.panes.conversation import render_conversation, render_pane
 from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
+from webapp.request_limits import allow_bytes
 from webapp.services import blob_store, mail_domain
 from webapp.templating import translate
 
@@ -97,6 +98,7 @@ def forward(message_id: int):
 
 
 @bp.route("/compose/edit/<int:message_id>", methods=["GET", "POST"])
+@allow_bytes("COMPOSE_MAX_REQUEST_BYTES")  # attachments
 def edit(message_id: int):
     """Edit a scheduled message (content and time) until it leaves."""
     msg = db.session.get(Message, message_id)
@@ -138,6 +140,7 @@ def edit(message_id: int):
 
 
 @bp.route("/compose", methods=["POST"])
+@allow_bytes("COMPOSE_MAX_REQUEST_BYTES")  # attachments
 def send():
     """Send now or schedule; the form comes back with its errors in place (422) if refused."""
     form = _form()
@@ -338,6 +341,7 @@ def insert_template():
 
 
 @bp.route("/compose/preview", methods=["POST"])
+@allow_bytes("COMPOSE_MAX_REQUEST_BYTES")  # attachments
 def preview():
     """The message as the first recipient will read it, placeholders filled."""
     form = _form()

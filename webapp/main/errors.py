@@ -1,6 +1,6 @@
 """Error pages that match the layout (and a bare message for htmx requests)."""
 
-from flask import render_template
+from flask import render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.htmx import is_htmx
@@ -11,4 +11,7 @@ def handle_http_error(error):
     if not isinstance(error, HTTPException):
         error = InternalServerError()
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
-    return render_template(template, error=error), error.code
+    # 413: say how much this page takes (the limit is the route's: webapp/request_limits.py).
+    limit = request.max_content_length or 0
+    limit_mb = f"{round(limit / (1024 * 1024), 1):g}" if error.code == 413 else None
+    return render_template(template, error=error, limit_mb=limit_mb), error.code

@@ -8,6 +8,7 @@ from flask import abort, current_app, jsonify, request
 from webapp.extensions import csrf
 from webapp.receiving import bp
 from webapp.receiving.receive import receive
+from webapp.request_limits import allow_bytes
 from webapp.services import mail_domain
 
 
@@ -22,6 +23,7 @@ def signature_ok(body: bytes, header: str | None) -> bool:
 
 @bp.route("/inbound/raw", methods=["POST"])
 @csrf.exempt  # machines sign the body instead
+@allow_bytes("INBOUND_MAX_REQUEST_BYTES")
 def raw():
     """Store a raw message from a mail provider's webhook; 202 once it is committed."""
     limit = current_app.config["INBOUND_MAX_BYTES"]
