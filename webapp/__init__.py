@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp import metrics, observability, request_limits, services
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
-from webapp.templating import register_templating
+from webapp.templating import HTMX_CDN_URL, register_templating
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -138,7 +138,9 @@ def register_security_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
         nonce = getattr(g, "csp_nonce", "")
-        cdn = " https://unpkg.com" if app.config.get("HTMX_CDN") else ""
+        # The one script the CDN may serve (with its SRI hash in templates/base.html), never the
+        # whole of unpkg.com; the local copy of the same version loads when the CDN fails.
+        cdn = f" {HTMX_CDN_URL}" if app.config.get("HTMX_CDN") else ""
         # img-src allows https: because a message's srcdoc iframe inherits this policy: remote
         # images could never show otherwise. Each iframe's own meta CSP still blocks them until
         # the user clicks "Show images" for that message (templates/mailbox/_message_body.html).
@@ -151,6 +153,12 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config.get("HSTS"):  # production: https only, for a year (nginx sends it too: docs/deploy.md)
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            # Candidate data (pages, fragments, CVs) stays out of every cache, the browser's
+            # history and back button included: nothing is left behind on a shared computer.
+            response.cache_control.no_store = True
         # Pages and their htmx fragments share URLs: caches must key on the header.
         response.vary.add("HX-Request")
         return response

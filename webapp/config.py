@@ -126,6 +126,8 @@ class Config:
         self.PERIODIC_INTERVAL = int(env.get("PERIODIC_INTERVAL", "60"))
         self.COMPANY_NAME = env.get("COMPANY_NAME", "Hiremail Demo")
         self.HTMX_CDN = env.get("HTMX_CDN", "1") != "0"
+        # Strict-Transport-Security: on in production (served over https), off for `make run`.
+        self.HSTS = env.get("HSTS", "1" if self.PRODUCTION else "0") == "1"
         self.PAGE_SIZE = int(env.get("PAGE_SIZE", "50"))
         debug = env.get("FLASK_DEBUG") == "1"
         self.SESSION_COOKIE_HTTPONLY = True

@@ -35,6 +35,8 @@ STATUS_LABELS = {
     Status.CANCELLED: _l("Cancelled"),
 }
 HTMX_INTEGRITY = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+# The exact script the page loads from the CDN, and the only one the CSP lets it load from there.
+HTMX_CDN_URL = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
 
 
 def translate(text: str) -> str:
@@ -82,6 +84,7 @@ def register_templating(app: Flask) -> None:
     )
     app.jinja_env.globals.update(
         htmx_version=HTMX_VERSION,
+        htmx_cdn_url=HTMX_CDN_URL,
         htmx_integrity=HTMX_INTEGRITY,
         get_locale=get_locale,
         outcome_labels=OUTCOME_LABELS,
