@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, cast
 import nh3
 
 from webapp.mail.inbound.headers import header_value
+from webapp.mail.msgids import raw_header
 
 SNIPPET_LENGTH = 200
 # Bidi overrides and other invisible controls that can disguise a filename's extension.
@@ -236,9 +237,10 @@ def _parsed(msg: EmailMessage) -> ParsedMail:
     """The fields we store, from a parsed message."""
     out = ParsedMail(email=msg)
     out.defects = [type(d).__name__ for d in msg.defects]
-    out.message_id = header_value(msg, "Message-ID") or None
-    out.in_reply_to = header_value(msg, "In-Reply-To") or None
-    out.references = header_value(msg, "References") or None
+    # Identifiers as received, never decoded (webapp/mail/msgids.py).
+    out.message_id = raw_header(msg, "Message-ID") or None
+    out.in_reply_to = raw_header(msg, "In-Reply-To") or None
+    out.references = raw_header(msg, "References") or None
     out.subject = header_value(msg, "Subject")
     name, addr = _sender(msg)
     out.from_name, out.from_address = name.strip(), addr.strip().lower()

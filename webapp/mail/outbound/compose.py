@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
+from webapp.mail.msgids import threading_headers
 from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.phrases import N_
 from webapp.mail.read import entries
@@ -144,17 +145,16 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
     owners = candidates_owning(data.to)
     candidate_id = next(iter(owners.values()), None)
     thread = _thread_for(data, candidate_id, subject)
-    references = None
-    if data.in_reply_to is not None and data.in_reply_to.message_id:
-        references = " ".join(filter(None, [data.in_reply_to.references, data.in_reply_to.message_id]))[
-            -4000:
-        ]
+    in_reply_to, references = None, None
+    if data.in_reply_to is not None:
+        # Only well-formed ids: one that decoded to a line break must never reach a header.
+        in_reply_to, references = threading_headers(data.in_reply_to.message_id, data.in_reply_to.references)
     msg = Message(
         thread=thread,
         direction=Direction.OUTBOUND,
         status=Status.SCHEDULED if data.send_at else Status.QUEUED,
         message_id=new_message_id(settings.domain),
-        in_reply_to=data.in_reply_to.message_id if data.in_reply_to is not None else None,
+        in_reply_to=in_reply_to,
         references=references,
         from_address=user.inbound_address(settings.domain),
         from_name=clean_line(user.name),

@@ -33,6 +33,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
 from webapp.mail.domain import MailDomain
+from webapp.mail.msgids import valid_ids
 from webapp.mail.outbound.build import Draft, OutgoingFile, build
 from webapp.mail.outbound.transport import PermanentError, TemporaryError, UnknownOutcome
 from webapp.mail.outbound.wire import to_bytes
@@ -109,8 +110,9 @@ def build_raw(msg, mail_domain: MailDomain, store: BlobStore) -> tuple[bytes, st
         subject=msg.subject,
         text=msg.body_text,
         reply_to=reply_address(msg.thread_id, mail_domain.domain, mail_domain.secret),
-        in_reply_to=msg.in_reply_to,
-        references=msg.references,
+        # Rows stored before identifiers were kept raw may hold a decoded one: only valid ids go out.
+        in_reply_to=" ".join(valid_ids(msg.in_reply_to)[:1]) or None,
+        references=" ".join(valid_ids(msg.references)) or None,
         attachments=[OutgoingFile(a.filename, a.content_type, store.get(a.sha256)) for a in msg.attachments],
     )
     # CRLF line ends, as SMTP requires (smtplib sends bytes as they are). The plain case is
