@@ -11,7 +11,7 @@ each login's remember cookie new.
 import secrets
 import time
 
-from flask import current_app, session
+from flask import current_app, g, session
 from flask_login import login_user, logout_user
 
 from webapp.extensions import db
@@ -44,6 +44,7 @@ def load(login_id: str) -> User | None:
 def sign_in(user: User, remember: bool) -> None:
     """Start a new session: nothing of the one before it survives (no session fixation)."""
     session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF's token cached for this request was the old session's
     user._login_id = _login_id(user)
     login_user(user, remember=remember)
 
@@ -53,4 +54,5 @@ def sign_out_everywhere(user: User) -> None:
     user.end_sessions()
     db.session.commit()
     session.clear()
+    g.pop("csrf_token", None)
     logout_user()  # after the clear: it leaves the note that deletes the remember cookie

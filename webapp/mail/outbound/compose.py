@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
+from webapp.mail.idn import looks_alike, unicode_domain
 from webapp.mail.msgids import threading_headers
 from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.phrases import N_
@@ -68,7 +69,8 @@ def parse_addresses(raw: str | list[str], allow_test_domains: bool = False) -> t
         try:
             # No DNS: a look-up per keystroke would be slow and leaks what we write to.
             valid = validate_email(item, check_deliverability=False, test_environment=allow_test_domains)
-            good.append(valid.normalized.lower())
+            # The domain as A-labels (exämple.com: xn--exmple-cua.com), as every server takes it.
+            good.append(f"{valid.local_part}@{valid.ascii_domain}".lower())
         except EmailNotValidError:
             bad.append(item)
     return list(dict.fromkeys(good)), bad
@@ -99,6 +101,18 @@ def check(data: Compose, now: datetime) -> dict[str, list[str]]:
                         "or Bcc. "
                         "Use bulk email to send each candidate a separate message.",
                         address=address,
+                    )
+                )
+    for name, addresses in (("to", data.to), ("cc", data.cc), ("bcc", data.bcc)):
+        for address in addresses:
+            domain = address.rpartition("@")[2]
+            if looks_alike(domain):
+                errors.setdefault(name, []).append(
+                    N_(
+                        "%(address)s mixes alphabets in its domain name (%(domain)s), as look-alike "
+                        "addresses do. Check the address and type it again.",
+                        address=address,
+                        domain=unicode_domain(domain),
                     )
                 )
     in_to = candidates_owning(data.to)

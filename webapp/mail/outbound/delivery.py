@@ -33,6 +33,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, updat
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address, reply_address
 from webapp.mail.domain import MailDomain
+from webapp.mail.idn import needs_smtputf8
 from webapp.mail.msgids import valid_ids
 from webapp.mail.outbound.build import Draft, OutgoingFile, build
 from webapp.mail.outbound.transport import PermanentError, TemporaryError, UnknownOutcome
@@ -118,10 +119,10 @@ def build_raw(msg, mail_domain: MailDomain, store: BlobStore) -> tuple[bytes, st
     # CRLF line ends, as SMTP requires (smtplib sends bytes as they are). The plain case is
     # written directly (wire.py); the stdlib builds the rest.
     now = utcnow()
-    raw = to_bytes(draft, msg.message_id, now) or build(draft, msg.message_id, now).as_bytes(
-        policy=SMTP_POLICY
-    )
     recipients = list(dict.fromkeys(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses))
+    # A non-ASCII local part travels as UTF-8 headers, with SMTPUTF8 (transport.py).
+    policy = SMTP_POLICY.clone(utf8=True) if any(map(needs_smtputf8, recipients)) else SMTP_POLICY
+    raw = to_bytes(draft, msg.message_id, now) or build(draft, msg.message_id, now).as_bytes(policy=policy)
     return raw, bounce_address(msg.id, mail_domain.domain, mail_domain.secret), recipients
 
 

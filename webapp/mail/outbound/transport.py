@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from webapp.mail.idn import needs_smtputf8
+
 
 class TemporaryError(Exception):
     """The server or network may accept it later: retry with backoff."""
@@ -113,11 +115,9 @@ class SmtpTransport:
         except UnknownOutcome:
             self.close()
             raise
-        except UnicodeEncodeError as exc:  # an internationalised address: needs SMTPUTF8
+        except UnicodeEncodeError as exc:  # a non-ASCII address that slipped past the check above
             self.close()
-            raise PermanentError(
-                f"This address needs a mail server with SMTPUTF8, not supported yet: {exc}"
-            ) from exc
+            raise PermanentError(f"This address needs a mail server with SMTPUTF8: {exc}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]
@@ -170,7 +170,17 @@ class OutboxTransport:
 def _sendmail(conn: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes, before_data) -> dict | None:
     """smtplib's sendmail, with a pause before DATA for `before_data` (None: stopped there)."""
     conn.ehlo_or_helo_if_needed()
+    conn.command_encoding = "ascii"  # the previous message on this connection may have used UTF-8
     options = [f"size={len(raw)}"] if conn.does_esmtp and conn.has_extn("size") else []
+    needing = [a for a in [sender, *recipients] if needs_smtputf8(a)]
+    if needing:
+        # A non-ASCII local part: only a server that offers SMTPUTF8 can take it (smtplib then
+        # speaks UTF-8). An A-label domain (xn--) needs nothing (webapp/mail/idn.py).
+        if not conn.has_extn("smtputf8"):
+            raise PermanentError(
+                f"{', '.join(needing)}: the address needs SMTPUTF8, which our mail server does not offer"
+            )
+        options.append("SMTPUTF8")
     code, reply = conn.mail(sender, options)
     if code != 250:
         _reset(conn, code)
