@@ -68,5 +68,8 @@ class InboundController(Controller):
         )
 
     def factory(self):
-        cls = LMTP if self.lmtp else SMTP
+        base = LMTP if self.lmtp else SMTP
+        # Lines over RFC 5321's 1000 bytes are refused by aiosmtpd (500), and the sender then
+        # bounces real mail: MTAs take them, so we do, up to the size limit (limit + CRLF).
+        cls = type(base.__name__, (base,), {"line_length_limit": self.SMTP_kwargs["data_size_limit"] + 2})
         return cls(self.handler, **self.SMTP_kwargs)
