@@ -130,3 +130,16 @@ def test_the_default_limits():
     assert (config.LOGIN_MAX_FAILURES_PER_ACCOUNT, config.LOGIN_MAX_FAILURES_PER_ADDRESS) == (5, 30)
     assert config.LOGIN_THROTTLE_WINDOW_S == 15 * 60
     assert config.REMEMBER_COOKIE_DURATION.days == 30
+
+
+def test_the_lock_is_explained_in_french_too(client, auth, rita):
+    for _ in range(5):
+        attempt(client, auth, rita.email, "guess")
+    token = auth.csrf_token("/login")
+    response = client.post(
+        "/login",
+        data={"email": rita.email, "password": "password123", "csrf_token": token},
+        headers={"Accept-Language": "fr"},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
+    assert "Trop de connexions échouées. Réessayez dans 15 minutes." in response.get_data(as_text=True)
