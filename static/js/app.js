@@ -44,6 +44,14 @@
     if (pane && event.detail.target === pane) pane.scrollTop = 0;
   });
 
+  // Too large (413): htmx swaps no error page, so say what the server said, and keep the form.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status !== 413) return;
+    var box = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelector(".error-box p");
+    window.alert(box ? box.textContent.trim() : xhr.status + " " + xhr.statusText);
+  });
+
   // Once shown, the compose preview is live: it follows what is typed (debounced).
   var previewTimer = null;
   document.addEventListener("input", function (event) {

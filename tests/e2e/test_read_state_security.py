@@ -70,3 +70,25 @@ def test_screenshots_of_the_toolbar_and_the_413_page(demo, new_page, artifacts):
         assert response.status == 413
         page.set_content(response.text())  # (its nonce script is blocked here: a copy, not the page)
         page.screenshot(path=str(artifacts / f"websec-413-{width}.png"))
+
+
+def test_a_compose_over_the_limit_says_why_and_keeps_the_form(demo, page: Page, browser_log, app, tmp_path):
+    app.config["COMPOSE_MAX_REQUEST_BYTES"] = 1024 * 1024
+    try:
+        log_in(page, "rita@demo.test")
+        page.goto("/compose")
+        page.fill("input[name=to]", "someone@example.org")
+        page.fill("input[name=subject]", "Too big")
+        big = tmp_path / "big.pdf"
+        big.write_bytes(b"%PDF" + b"0" * (2 * 1024 * 1024))
+        page.set_input_files("input[type=file]", str(big))
+        with page.expect_event("dialog") as dialog_info:
+            page.locator("form.compose button[type=submit]").first.click()
+        dialog = dialog_info.value
+        assert "larger than this page accepts (1 MB at most)" in dialog.message
+        dialog.accept()
+        expect(page.locator("input[name=subject]")).to_have_value("Too big")
+    finally:
+        app.config["COMPOSE_MAX_REQUEST_BYTES"] = app.config["COMPOSE_MAX_ATTACHMENT_BYTES"] + 5 * 1024 * 1024
+    # The 413 itself is the only problem the browser saw.
+    assert all("413" in p for p in browser_log.problems), browser_log.problems
