@@ -59,7 +59,9 @@ def pane_extras(thread, messages, given: dict) -> dict:
         if "cv_form" not in given:
             extras.update(cv_context(cv))  # the pane's messages: not loaded a second time
         return extras
-    if thread.candidate_id is None and any(m.candidate_id is None and not m.is_internal for m in messages):
+    if thread.candidate_id is None and any(
+        m.candidate_id is None and not m.is_internal and m.cv_offer_id is None for m in messages
+    ):
         address, name = queries.counterpart(messages)
         if address and "person_form" not in given:
             first, _sp, last = (name or "").partition(" ")

@@ -55,7 +55,9 @@ def _conversation_or_404(slug: str, thread_id: int):
 def convert(slug: str, thread_id: int):
     """Make the outside person of a non-candidate conversation a candidate (all their mail moves)."""
     folder, thread, messages = _conversation_or_404(slug, thread_id)
-    if thread.candidate_id or not any(m.candidate_id is None and not m.is_cv for m in messages):
+    if thread.candidate_id or not any(
+        m.candidate_id is None and not m.is_cv and m.cv_offer_id is None for m in messages
+    ):
         abort(404)
     form = PersonForm()
     fill_offer_choices(form)

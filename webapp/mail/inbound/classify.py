@@ -29,7 +29,11 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _messages, _threads, _users = table_of(Message), table_of(Thread), table_of(User)
 _candidate_emails, _placements, _offers = table_of(CandidateEmail), table_of(Placement), table_of(Offer)
 _THREAD = select(
-    _threads.c.id, _threads.c.candidate_id, _threads.c.is_archived, _threads.c.last_message_at
+    _threads.c.id,
+    _threads.c.candidate_id,
+    _threads.c.is_archived,
+    _threads.c.last_message_at,
+    _threads.c.offer_id,
 ).where(_threads.c.id == bindparam("thread_id"))
 _CANDIDATE_ID = select(_candidate_emails.c.candidate_id).where(
     _candidate_emails.c.email == bindparam("email")
@@ -64,6 +68,7 @@ _OUTBOUND_COLUMNS = (
     _messages.c.candidate_id,
     _messages.c.status,
     _messages.c.delivery_state,
+    _messages.c.cv_offer_id,
 )
 _OUTBOUND_BY_ID = select(*_OUTBOUND_COLUMNS).where(
     _messages.c.id == bindparam("id"), _messages.c.direction == Direction.OUTBOUND
@@ -106,6 +111,7 @@ class Decision:
     recipient_user_ids: list[int] = field(default_factory=list)
     sender_user_id: int | None = None
     is_internal: bool = False
+    shown_to_participants: bool = False
     is_note: bool = False
     is_cv: bool = False
     cv_offer_id: int | None = None
@@ -305,6 +311,7 @@ def _bounce(mail: MailFacts) -> Decision | None:
         bounced=bounced,
         bounce=report,
         candidate_id=bounced.candidate_id,
+        cv_offer_id=bounced.cv_offer_id,  # it may quote what the message carried: the same scope
     )
 
 
@@ -322,21 +329,32 @@ def _auto_reply(mail: MailFacts) -> Decision | None:
         return Decision(
             Outcome.AUTO_REPLY, f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
         )
+    candidate_id = mail.candidate_id or thread.candidate_id
     return Decision(
         Outcome.AUTO_REPLY,
         f"{reason}; attached as a note ({matched})",
         thread=thread,
         is_note=True,
-        candidate_id=mail.candidate_id or thread.candidate_id,
+        candidate_id=candidate_id,
+        cv_offer_id=_offer_scope(thread, candidate_id),
     )
+
+
+def _offer_scope(thread: Row, candidate_id: int | None) -> int | None:
+    """The offer whose CV a conversation with no candidate carries (a CV's own conversation, or a
+    forward of one): mail joining it stays with that offer's team (access.visible)."""
+    if candidate_id is not None or thread.candidate_id is not None:
+        return None
+    return thread.offer_id
 
 
 def _reply(mail: MailFacts) -> Decision | None:
     """An answer in a known conversation (its reply address, In-Reply-To or References).
 
     Before the CV and sender rules: a conversation keeps its candidate and offer whoever writes
-    in it. It reaches the team members it was sent to and, when it answers our mail, those who
-    wrote in the conversation; from a team member it is internal (off the candidate's views).
+    in it (an outsider's answer to a forward of a candidate's mail stays in their scope). It
+    reaches the team members it was sent to and, when it answers our mail, those who wrote in the
+    conversation; from a team member it is internal (off the candidate's views).
     """
     thread, matched, answers_us = mail.answered
     if thread is None:
@@ -345,11 +363,16 @@ def _reply(mail: MailFacts) -> Decision | None:
     sender_user_id = sender_user.id if sender_user else None
     is_internal = sender_user is not None
     recipients = mail.addressed + (_thread_writers(thread) if answers_us else [])
+    candidate_id = None if is_internal else (mail.candidate_id or thread.candidate_id)
     return Decision(
         Outcome.REPLY,
         matched + (" (from a team member)" if is_internal else ""),
         thread=thread,
-        candidate_id=None if is_internal else (mail.candidate_id or thread.candidate_id),
+        candidate_id=candidate_id,
+        cv_offer_id=None if is_internal else _offer_scope(thread, candidate_id),
+        # A candidate answering a conversation that had none (a send to an address the sender
+        # could not know was a candidate's): those it reaches keep it, like the rest of it.
+        shown_to_participants=candidate_id is not None and thread.candidate_id is None,
         recipient_user_ids=[u for u in recipients if u != sender_user_id],
         sender_user_id=sender_user_id,
         is_internal=is_internal,
