@@ -360,3 +360,46 @@ def test_cc_and_sends_answer_the_same_for_a_hidden_candidate(app, client, auth, 
     )
     assert refused.status_code == 422
     assert re.search("candidate", refused.get_data(as_text=True))
+
+
+# ----- 5: enumeration: login timing, SMTP RCPT -----------------------------------------------------
+
+
+def test_a_failed_login_checks_one_password_hash_whether_the_account_exists_or_not(
+    app, client, auth, make, team, monkeypatch
+):
+    import time
+
+    from webapp.auth import passwords
+    from webapp.extensions import db as _db
+    from webapp.models import User
+
+    with app.app_context():  # a real account hashes its password like production does
+        user = _db.session.get_one(User, team.rita.id)
+        user.set_password("the real one")
+        _db.session.commit()
+    checked = []
+    real = passwords.check_password_hash
+    monkeypatch.setattr(passwords, "check_password_hash", lambda h, p: checked.append(h) or real(h, p))
+    method = passwords.DUMMY_HASH.split("$", 1)[0]
+    with app.app_context():
+        assert _db.session.get_one(User, team.rita.id).password_hash.split("$", 1)[0] == method
+
+    def attempt(email: str) -> float:
+        start = time.perf_counter()
+        assert auth.login(email, "wrong password").status_code == 422
+        return time.perf_counter() - start
+
+    existing = min(attempt("rita@team.test") for _ in range(3))
+    unknown = min(attempt("nobody@team.test") for _ in range(3))
+    assert checked.count(passwords.DUMMY_HASH) == 3  # the unknown account paid for one hash each time
+    assert unknown > existing / 3, (existing, unknown)  # same order of time (was 0.006 s vs 0.3 s)
+
+
+def test_rcpt_accepts_every_job_cv_address_alike(app, team):
+    from webapp.receiving.receive import accepts
+
+    with app.test_request_context():
+        assert accepts("cv+backend-engineer@mail.demo.test")
+        assert accepts("cv+no-such-job@mail.demo.test")
+        assert not accepts("nobody@mail.demo.test")

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm
+from webapp.auth.passwords import password_ok
 from webapp.extensions import db
 from webapp.models import User
 from webapp.redirects import safe_next
@@ -23,7 +24,7 @@ def login():
     if form.validate_on_submit():
         email, password = form.email.data or "", form.password.data or ""  # both required
         user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-        if user and user.is_active and user.check_password(password):
+        if password_ok(user, password) and user is not None:
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data) or url_for("mailbox.index"))
         form.password.errors = [*form.password.errors, _("Wrong email or password.")]

@@ -105,7 +105,7 @@ def candidates_seen_owning(user: User | None, addresses: list[str]) -> dict[str,
     """{address: candidate id} for the addresses of candidates `user` may see (None: anyone).
 
     A candidate the user may not see is, to them, a stranger: compose answers the same for
-    their address as for anyone's (docs/decisions/0008).
+    their address as for anyone's (docs/decisions/0006).
     """
     owners = candidates_owning(addresses)
     if user is None or not owners:
