@@ -403,3 +403,94 @@ def test_rcpt_accepts_every_job_cv_address_alike(app, team):
         assert accepts("cv+backend-engineer@mail.demo.test")
         assert accepts("cv+no-such-job@mail.demo.test")
         assert not accepts("nobody@mail.demo.test")
+
+
+# ----- 8: spoofed team members ---------------------------------------------------------------------
+
+OUR_MX = "mx.mail.demo.test"  # TestConfig's INBOUND_AUTHSERV_IDS
+
+
+def passed(domain: str) -> str:
+    return (
+        f"{OUR_MX}; spf=pass smtp.mailfrom=ada@{domain}; dkim=pass header.d={domain};"
+        f" dmarc=pass header.from={domain}"
+    )
+
+
+def test_mail_in_a_team_members_name_is_internal_only_when_authenticated(app, client, auth, team):
+    genuine = receive(
+        app,
+        raw_mail(
+            frm="Ada Admin <ada@team.test>",
+            subject="Genuine",
+            headers={"Authentication-Results": passed("team.test")},
+        ),
+    )
+    assert genuine.outcome == "internal"
+    assert genuine.sender_auth == "pass"
+    cases = {
+        "No header": {},
+        "Failed": {
+            "Authentication-Results": f"{OUR_MX}; spf=fail smtp.mailfrom=x@evil.example;"
+            " dmarc=fail header.from=team.test"
+        },
+        # A header the sender wrote, naming a server we do not trust, counts for nothing.
+        "Self-made": {"Authentication-Results": "mx.evil.example; dmarc=pass header.from=team.test"},
+        # Our server's verdict, but for another domain than the one in From.
+        "Unaligned": {
+            "Authentication-Results": f"{OUR_MX}; spf=pass smtp.mailfrom=x@evil.example;"
+            " dkim=pass header.d=evil.example"
+        },
+    }
+    for subject, headers in cases.items():
+        spoofed = receive(app, raw_mail(frm="Ada Admin <ada@team.test>", subject=subject, headers=headers))
+        assert spoofed.outcome == "non_candidate", subject
+        assert not spoofed.is_internal
+        assert spoofed.sender_id is None
+        assert spoofed.sender_auth == ("fail" if subject == "Failed" else "none"), subject
+        assert "not filed as internal" in spoofed.outcome_reason
+    auth.login(team.sam.email)  # not a recipient: the forgery is in the team's view, with a warning
+    pane = client.get(f"/mail/non-candidates/{spoofed.thread_id}", headers=PANE).get_data(as_text=True)
+    assert "Unverified sender." in pane
+    genuine_pane = client.get(f"/mail/non-candidates/{genuine.thread_id}", headers=PANE)
+    assert genuine_pane.status_code == 404  # internal: Ada's and its recipients' only
+
+
+def test_a_header_forged_below_our_servers_counts_for_nothing(app, team):
+    raw = raw_mail(
+        frm="ada@team.test", headers={"Authentication-Results": f"{OUR_MX}; dmarc=pass header.from=team.test"}
+    )
+    # Our server prepends its own verdict above whatever the sender wrote.
+    raw = (
+        f"Authentication-Results: {OUR_MX}; spf=softfail smtp.mailfrom=ada@team.test; dmarc=none\r\n".encode()
+        + raw
+    )
+    raw = b"Received: from evil by mx\r\n" + raw
+    msg = receive(app, raw)
+    assert msg.outcome == "non_candidate"
+    assert msg.sender_auth == "fail"
+
+
+def test_a_candidates_address_unauthenticated_shows_a_warning(app, client, auth, team):
+    msg = receive(app, raw_mail(frm="Léa <lea@outside.test>", subject="Wire me money"))
+    assert msg.outcome == "candidate"
+    assert msg.sender_auth == "none"
+    auth.login(team.rita.email)
+    pane = client.get(f"/mail/candidates/{msg.thread_id}", headers=PANE).get_data(as_text=True)
+    assert "Unverified sender." in pane
+    stranger = receive(app, raw_mail(frm="someone@else.example", subject="Hi"))
+    assert stranger.sender_auth is None  # claims nobody of ours: nothing to warn about
+
+
+def test_an_admins_import_is_trusted(app, team):
+    from webapp.receiving.importer import import_one
+    from webapp.services import blob_store, mail_domain
+
+    with app.test_request_context():
+        result = import_one(
+            "x.eml",
+            raw_mail(frm="ada@team.test", subject="Old note"),
+            settings=mail_domain(),
+            store=blob_store(),
+        )
+    assert result.outcome == "internal"

@@ -110,6 +110,12 @@ class Config:
         self.COMPOSE_MAX_ATTACHMENT_BYTES = int(
             env.get("COMPOSE_MAX_ATTACHMENT_BYTES", str(15 * 1024 * 1024))
         )
+        # The authserv-ids of the receiving servers (our MTA, the webhook's provider) whose
+        # Authentication-Results headers say whether a sender's domain was authenticated.
+        # None trusted: mail claiming a team address is never filed as internal (a warning shows).
+        self.INBOUND_AUTHSERV_IDS = tuple(
+            i.strip().lower() for i in env.get("INBOUND_AUTHSERV_IDS", "").split(",") if i.strip()
+        )
         self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
         self.INBOUND_SMTP_HOST = env.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))
@@ -169,6 +175,7 @@ class TestConfig(Config):
             "REDIS_URL": outer.get("TEST_REDIS_URL", ""),
             "HTMX_CDN": outer.get("TEST_HTMX_CDN", "0"),
             "COOKIE_SECURE": "0",
+            "INBOUND_AUTHSERV_IDS": "mx.mail.demo.test",
             # Two test runs on one Redis (a developer and CI, say) must not take each other's jobs.
             "RQ_QUEUE_PREFIX": f"test-{secrets.token_hex(4)}-",
         }

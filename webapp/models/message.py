@@ -242,6 +242,11 @@ class Message(Model):
         return self.status in (*DELIVERED_STATUSES, Status.UNKNOWN)
 
     @property
+    def is_unauthenticated(self) -> bool:
+        """Inbound mail that claims a team member's or a candidate's address, unverified."""
+        return self.is_inbound and self.sender_auth in (SenderAuth.FAIL, SenderAuth.NONE)
+
+    @property
     def shows_why(self) -> bool:
         """An inbound message the classifier has filed ("why is this here?")."""
         return self.is_inbound and self.outcome is not None

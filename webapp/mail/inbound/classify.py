@@ -16,10 +16,21 @@ from sqlalchemy import Row, bindparam, func, or_, select
 from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
 from webapp.mail.domain import MailDomain
+from webapp.mail.inbound.authresults import sender_auth
 from webapp.mail.inbound.autoreply import auto_reply_reason
 from webapp.mail.inbound.bounce import BounceReport, parse_bounce
 from webapp.mail.inbound.parse import ParsedMail
-from webapp.models import CandidateEmail, Direction, Message, Offer, Outcome, Placement, Thread, User
+from webapp.models import (
+    CandidateEmail,
+    Direction,
+    Message,
+    Offer,
+    Outcome,
+    Placement,
+    SenderAuth,
+    Thread,
+    User,
+)
 from webapp.models.core import table_of
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -117,6 +128,9 @@ class Decision:
     cv_offer_id: int | None = None
     bounced: Row | None = None  # the sent message a bounce reports (_OUTBOUND_COLUMNS)
     bounce: BounceReport | None = None
+    # For mail whose From claims a team member's or a candidate's address: whether the
+    # receiving server authenticated it (None: nothing claimed, or an admin's import).
+    sender_auth: SenderAuth | None = None
 
 
 def recipient_addresses(parsed: ParsedMail, envelope_to) -> list[str]:
@@ -240,10 +254,26 @@ class MailFacts:
     settings: MailDomain
     own_id: int | None
     may_be_duplicate: bool
+    source: str | None = None
 
     @property
     def sender(self) -> str:
         return self.parsed.from_address
+
+    @functools.cached_property
+    def sender_auth(self) -> SenderAuth | None:
+        """Whether a server we trust authenticated the From domain; None for an admin's import.
+
+        An import is mail an admin chose to load (an archive): they vouch for it, and its old
+        Authentication-Results were written by servers we cannot judge (docs/folders.md).
+        """
+        if self.source == "import":
+            return None
+        return sender_auth(self.parsed.email, self.sender, self.settings.authserv_ids)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.sender_auth in (None, SenderAuth.PASS)
 
     @functools.cached_property
     def targets(self) -> list[Target]:
@@ -255,9 +285,24 @@ class MailFacts:
         return _team_members(self.sender, self.targets, self.settings)
 
     @property
-    def sender_user(self) -> Row | None:
-        """The team member who sent the message, if one did."""
+    def claimed_user(self) -> Row | None:
+        """The team member whose address is in From (anyone can write it)."""
         return self._team[0]
+
+    @property
+    def sender_user(self) -> Row | None:
+        """The team member who sent the message, if one did: their address, authenticated.
+
+        Unauthenticated mail in a team member's name is never internal: it is filed as an
+        outsider's (with a warning), so a forged From cannot hide mail from the team.
+        """
+        return self._team[0] if self.authenticated else None
+
+    def claim_auth(self) -> SenderAuth | None:
+        """The authentication verdict, for mail that claims a team member or a candidate."""
+        if self.claimed_user is None and self.candidate_id is None:
+            return None
+        return self.sender_auth
 
     @property
     def addressed(self) -> list[int]:
@@ -460,14 +505,21 @@ def decide(
     settings: MailDomain,
     own_id: int | None = None,
     may_be_duplicate: bool = True,
+    source: str | None = None,
 ) -> Decision:
     """The outcome for a parsed message, reading (never writing) the database.
 
     may_be_duplicate=False: the caller knows no earlier message has these bytes (EARLIER_COPY).
     """
-    mail = MailFacts(parsed, sha256, envelope_to, settings, own_id, may_be_duplicate)
-    for rule in RULES:
-        decision = rule(mail)
-        if decision is not None:
-            return decision
-    return _non_candidate(mail)
+    mail = MailFacts(parsed, sha256, envelope_to, settings, own_id, may_be_duplicate, source)
+    decision = next((d for d in (rule(mail) for rule in RULES) if d is not None), None) or _non_candidate(
+        mail
+    )
+    if decision.outcome != Outcome.DUPLICATE:
+        decision.sender_auth = mail.claim_auth()
+        if mail.claimed_user is not None and not mail.authenticated:
+            decision.reason += (
+                f"; From names team member {mail.claimed_user.email} but the receiving server did"
+                f" not authenticate it ({mail.sender_auth}): not filed as internal"
+            )
+    return decision
