@@ -452,6 +452,14 @@ def test_mail_in_a_team_members_name_is_internal_only_when_authenticated(app, cl
     auth.login(team.sam.email)  # not a recipient: the forgery is in the team's view, with a warning
     pane = client.get(f"/mail/non-candidates/{spoofed.thread_id}", headers=PANE).get_data(as_text=True)
     assert "Unverified sender." in pane
+    assert "Convert to candidate" not in pane  # a team member's address never becomes a candidate's
+    convert = post(
+        client,
+        auth,
+        f"/mail/non-candidates/{spoofed.thread_id}/convert",
+        {"first_name": "Ada", "last_name": "Admin", "email": "ada@team.test", "offer_id": ""},
+    )
+    assert convert.status_code == 404
     genuine_pane = client.get(f"/mail/non-candidates/{genuine.thread_id}", headers=PANE)
     assert genuine_pane.status_code == 404  # internal: Ada's and its recipients' only
 
