@@ -72,8 +72,14 @@ def test_non_candidate(app, team):
     assert msg.thread_id
 
 
+# What our receiving server (TestConfig's INBOUND_AUTHSERV_IDS) writes for mail from the team's domain.
+TEAM_AUTHENTICATED = {"Authentication-Results": "mx.mail.demo.test; dmarc=pass header.from=team.test"}
+
+
 def test_internal_mail_is_kept_off_candidate_views(app, team):
-    result, msg = outcome(app, raw_mail(frm="Ada <ada@team.test>", to="rita@mail.demo.test"))
+    result, msg = outcome(
+        app, raw_mail(frm="Ada <ada@team.test>", to="rita@mail.demo.test", headers=TEAM_AUTHENTICATED)
+    )
     assert result == "internal"
     assert msg.is_internal
     assert msg.sender_id == team.ada.id
@@ -126,7 +132,9 @@ def test_reply_found_by_the_reply_token_alone(app, make, team):
 def test_reply_from_a_team_member_joins_as_internal(app, make, team):
     thread = make.thread("Interview", candidate=team.alice)
     first = make.message(thread, candidate=team.alice)
-    result, msg = outcome(app, raw_mail(frm="ada@team.test", in_reply_to=first.message_id))
+    result, msg = outcome(
+        app, raw_mail(frm="ada@team.test", in_reply_to=first.message_id, headers=TEAM_AUTHENTICATED)
+    )
     assert result == "reply"
     assert msg.thread_id == thread.id
     assert msg.is_internal

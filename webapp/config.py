@@ -111,6 +111,12 @@ class Config:
         self.COMPOSE_MAX_ATTACHMENT_BYTES = int(
             env.get("COMPOSE_MAX_ATTACHMENT_BYTES", str(15 * 1024 * 1024))
         )
+        # The authserv-ids of the receiving servers (our MTA, the webhook's provider) whose
+        # Authentication-Results headers say whether a sender's domain was authenticated.
+        # None trusted: mail claiming a team address is never filed as internal (a warning shows).
+        self.INBOUND_AUTHSERV_IDS = tuple(
+            i.strip().lower() for i in env.get("INBOUND_AUTHSERV_IDS", "").split(",") if i.strip()
+        )
         self.INBOUND_MAX_BYTES = int(env.get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)))
         # Request bodies (webapp/request_limits.py): any route, then the few that take more. Compose
         # leaves room for the form and for an attachment slightly too large, refused in the form.
@@ -183,6 +189,7 @@ class TestConfig(Config):
             "REDIS_URL": outer.get("TEST_REDIS_URL", ""),
             "HTMX_CDN": outer.get("TEST_HTMX_CDN", "0"),
             "COOKIE_SECURE": "0",
+            "INBOUND_AUTHSERV_IDS": "mx.mail.demo.test",
             # Two test runs on one Redis (a developer and CI, say) must not take each other's jobs.
             "RQ_QUEUE_PREFIX": f"test-{secrets.token_hex(4)}-",
             # The suite signs in wrongly on purpose, all from one address: only the throttling

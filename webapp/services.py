@@ -25,7 +25,11 @@ def init_app(app: Flask) -> None:
     config = app.config
     app.extensions[_KEY] = Services(
         blob_store=BlobStore(config["STORAGE_DIR"]),
-        mail_domain=MailDomain(domain=config["INBOUND_DOMAIN"], secret=config["INBOUND_SECRET"]),
+        mail_domain=MailDomain(
+            domain=config["INBOUND_DOMAIN"],
+            secret=config["INBOUND_SECRET"],
+            authserv_ids=frozenset(config["INBOUND_AUTHSERV_IDS"]),
+        ),
     )
 
 

@@ -2,11 +2,13 @@
 
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, g
 from flask_babel import format_date, format_time, get_locale, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from webapp.mail.phrases import Phrase
+from webapp.mail.read.access import accessible_offer_ids
 from webapp.mail.sanitize import sanitize_html
 from webapp.models import Outcome, Status
 from webapp.models.types import utcnow
@@ -74,6 +76,18 @@ def file_size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def offer_shown(offer_id: int | None) -> bool:
+    """Whether the signed-in user may see this offer's title, stage or chip (read once a request).
+
+    A candidate or a conversation can be on offers the user has no access to: those never show.
+    """
+    if offer_id is None or not current_user.is_authenticated:
+        return False
+    if "offer_ids" not in g:
+        g.offer_ids = accessible_offer_ids(current_user)
+    return g.offer_ids is None or offer_id in g.offer_ids
+
+
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         translate=translate,
@@ -89,4 +103,5 @@ def register_templating(app: Flask) -> None:
         get_locale=get_locale,
         outcome_labels=OUTCOME_LABELS,
         status_labels=STATUS_LABELS,
+        offer_shown=offer_shown,
     )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from webapp.auth import bp, sessions, throttle
 from webapp.auth.forms import LoginForm
+from webapp.auth.passwords import password_ok
 from webapp.extensions import db
 from webapp.models import User
 from webapp.people.operations import audit
@@ -40,7 +41,7 @@ def login():
                 {"Retry-After": str(lock.retry_after_s)},
             )
         user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-        if user and user.is_active and user.check_password(password):
+        if password_ok(user, password) and user is not None:
             throttle.succeeded(email)
             sessions.sign_in(user, remember=bool(form.remember.data))
             audit(

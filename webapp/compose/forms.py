@@ -26,3 +26,7 @@ class ComposeForm(FlaskForm):
     reply_to_id = HiddenField()
     forward_of_id = HiddenField()
     thread_id = HiddenField()
+    # Shown after the privacy warning: the sender confirms what leaves the team.
+    confirm_privacy = StringField(
+        _l("Yes, send it outside the team"), validators=[Optional(), Length(max=64)]
+    )

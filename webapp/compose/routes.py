@@ -151,9 +151,14 @@ def send():
         except ComposeError as exc:
             errors = exc.errors
     if data is None or errors:
+        context = _context_of(form)
+        if "confirm_privacy" in errors:  # what leaves the team: the sender confirms it, or not
+            context["privacy_token"] = compose.privacy_token(errors["confirm_privacy"])
+            context["reattach"] = any(f and f.filename for f in request.files.getlist(form.attachments.name))
+            form.confirm_privacy.data = ""
         _attach_errors(form, errors)
         db.session.rollback()
-        return _show(form, status=422, **_context_of(form))
+        return _show(form, status=422, **context)
     db.session.commit()
     # After the commit: the job must find the row.
     wake_sender(at=data.send_at)
@@ -226,6 +231,8 @@ def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
         send_at=send_at,
         in_reply_to=replying,
         thread_id=replying.thread_id if replying is not None else None,
+        forward_of=forwarding,
+        privacy_confirmed=form.confirm_privacy.data or "",
     )
     return data, errors
 

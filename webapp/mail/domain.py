@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class MailDomain:
-    """INBOUND_DOMAIN and INBOUND_SECRET, read once: what addresses and Message-IDs are made of."""
+    """INBOUND_DOMAIN and INBOUND_SECRET, read once: what addresses and Message-IDs are made of;
+    and INBOUND_AUTHSERV_IDS, the receiving servers whose Authentication-Results we trust."""
 
     domain: str
     secret: str
+    authserv_ids: frozenset[str] = frozenset()

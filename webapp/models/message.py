@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
@@ -59,6 +59,14 @@ class Outcome(StrEnum):
     INTERNAL = "internal"
     NON_CANDIDATE = "non_candidate"
     QUARANTINED = "quarantined"
+
+
+class SenderAuth(StrEnum):
+    """Whether the receiving server authenticated the sender's domain (SPF, DKIM, DMARC)."""
+
+    PASS = "pass"
+    FAIL = "fail"  # an explicit failure: likely forged
+    NONE = "none"  # no result from a server we trust: unknown
 
 
 class DeliveryState(StrEnum):
@@ -148,6 +156,12 @@ class Message(Model):
     # The team member who wrote it (outbound) or who sent it from inside (internal).
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_internal: Mapped[bool] = mapped_column(default=False)
+    # Moved to a candidate by a conversion, or an answer joining a conversation with no candidate:
+    # the people who took part (sender, recipients) keep seeing it whoever may see the candidate.
+    shown_to_participants: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # What the receiving server's Authentication-Results said of the sender (SenderAuth); NULL:
+    # not checked (outbound, older mail, an admin's import).
+    sender_auth: Mapped[str | None] = mapped_column(String(8))
     is_auto_reply: Mapped[bool] = mapped_column(default=False)
     # Incoming CVs: sent to a job's CV address (cv_offer_id) or the company CV inbox.
     is_cv: Mapped[bool] = mapped_column(default=False)
@@ -226,6 +240,11 @@ class Message(Model):
     def can_be_answered(self) -> bool:
         """It travelled (or may have): reply and forward make sense."""
         return self.status in (*DELIVERED_STATUSES, Status.UNKNOWN)
+
+    @property
+    def is_unauthenticated(self) -> bool:
+        """Inbound mail that claims a team member's or a candidate's address, unverified."""
+        return self.is_inbound and self.sender_auth in (SenderAuth.FAIL, SenderAuth.NONE)
 
     @property
     def shows_why(self) -> bool:

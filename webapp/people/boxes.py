@@ -5,10 +5,9 @@ The pane (webapp/panes/conversation.py) shows them; the people views take their 
 
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from webapp.extensions import db
-from webapp.models import Message, User
+from webapp.mail.outbound.compose import team_addresses
+from webapp.models import Message
 from webapp.people import operations, queries
 from webapp.people.forms import PersonForm
 from webapp.services import mail_domain
@@ -29,9 +28,7 @@ def pending_cv(messages) -> Message | None:
 
 
 def _team_addresses() -> set[str]:
-    domain = mail_domain().domain
-    users = db.session.scalars(select(User))
-    return {a for u in users for a in (u.email.lower(), u.inbound_address(domain))}
+    return team_addresses(mail_domain().domain)
 
 
 def visible_guess(msg: Message) -> operations.CvGuess:
@@ -59,8 +56,12 @@ def pane_extras(thread, messages, given: dict) -> dict:
         if "cv_form" not in given:
             extras.update(cv_context(cv))  # the pane's messages: not loaded a second time
         return extras
-    if thread.candidate_id is None and any(m.candidate_id is None and not m.is_internal for m in messages):
+    if thread.candidate_id is None and any(
+        m.candidate_id is None and not m.is_internal and m.cv_offer_id is None for m in messages
+    ):
         address, name = queries.counterpart(messages)
+        if address.lower() in _team_addresses():
+            return extras  # a team member's address (in unverified mail): never a candidate
         if address and "person_form" not in given:
             first, _sp, last = (name or "").partition(" ")
             form = PersonForm(data={"first_name": first, "last_name": last, "email": address})

@@ -58,6 +58,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
                 Message.from_address == address,
                 ~Message.is_internal,
                 ~Message.is_cv,
+                Message.cv_offer_id.is_(None),  # an offer's CV conversation keeps its offer
             )
         )
     )
@@ -67,6 +68,7 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
             Message.candidate_id.is_(None),
             Message.direction == Direction.OUTBOUND,
             ~Message.is_internal,
+            Message.cv_offer_id.is_(None),
             cast(Message.to_addresses, String).contains(address),
         )
     )
@@ -74,7 +76,12 @@ def claim_mail_of(address: str, candidate: Candidate) -> int:
     ids = inbound + outbound
     if ids:
         moved_threads = set(db.session.scalars(select(Message.thread_id).where(Message.id.in_(ids))))
-        db.session.execute(update(Message).where(Message.id.in_(ids)).values(candidate_id=candidate.id))
+        # Who took part keeps seeing it, whether or not they may see the candidate (access.py).
+        db.session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(candidate_id=candidate.id, shown_to_participants=True)
+        )
         db.session.execute(
             update(Thread)
             .where(
@@ -199,6 +206,18 @@ def create_from_cv(
     msg.candidate_id = candidate.id
     if msg.thread is not None and msg.thread.candidate_id is None:
         msg.thread.candidate_id = candidate.id
+    if msg.thread_id is not None and msg.cv_offer_id is not None:
+        # What was said about this CV (a forward, the agency's answers) is now about the candidate.
+        db.session.execute(
+            update(Message)
+            .where(
+                Message.thread_id == msg.thread_id,
+                Message.candidate_id.is_(None),
+                Message.cv_offer_id == msg.cv_offer_id,
+                ~Message.is_internal,
+            )
+            .values(candidate_id=candidate.id)
+        )
     db.session.flush()
     # A new placement can show the candidate's other conversations to more of the team.
     entries.refresh_candidates([candidate.id])  # this CV's conversation among them

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.mail.outbound import compose
+from webapp.mail.outbound.compose import team_addresses
 from webapp.mail.read import folders
 from webapp.models import CandidateFile, Message, Placement
 from webapp.panes.conversation import (
@@ -23,6 +24,7 @@ from webapp.panes.conversation import (
 from webapp.people import operations, queries
 from webapp.people.boxes import fill_offer_choices, pending_cv, visible_guess
 from webapp.people.forms import AttachForm, PersonForm
+from webapp.services import mail_domain
 
 bp = Blueprint("people", __name__)
 
@@ -55,12 +57,16 @@ def _conversation_or_404(slug: str, thread_id: int):
 def convert(slug: str, thread_id: int):
     """Make the outside person of a non-candidate conversation a candidate (all their mail moves)."""
     folder, thread, messages = _conversation_or_404(slug, thread_id)
-    if thread.candidate_id or not any(m.candidate_id is None and not m.is_cv for m in messages):
+    if thread.candidate_id or not any(
+        m.candidate_id is None and not m.is_cv and m.cv_offer_id is None for m in messages
+    ):
         abort(404)
     form = PersonForm()
     fill_offer_choices(form)
     address = _address(form) if form.validate_on_submit() else None
     outside, _name = queries.counterpart(messages)
+    if outside.lower() in team_addresses(mail_domain().domain):
+        abort(404)  # a team member's address (in unverified mail) never becomes a candidate
     if address is not None and address != outside.lower():
         # Only the person of this conversation: the form is no look-up for other addresses.
         abort(404)
@@ -96,6 +102,8 @@ def attach(slug: str, thread_id: int):
     address, _name = queries.counterpart(messages)
     if candidate is None or not address or address != email.lower():
         abort(404)
+    if address.lower() in team_addresses(mail_domain().domain):
+        abort(404)  # a team member's address never becomes a candidate's
     try:
         operations.add_address(current_user, candidate, address)
     except operations.PeopleError as exc:

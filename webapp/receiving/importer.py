@@ -82,7 +82,7 @@ def dry_run_one(source: str, raw: bytes, *, settings: MailDomain, seen: set[str]
         problems = limit_violations(raw, parsed.email) if parsed.email is not None else ["unparseable"]
         if problems:
             return Result(source, parsed.message_id, Outcome.QUARANTINED, "; ".join(problems))
-        decision = decide(parsed, sha256=sha, envelope_to=[], settings=settings)
+        decision = decide(parsed, sha256=sha, envelope_to=[], settings=settings, source="import")
         return Result(source, parsed.message_id, decision.outcome, decision.reason)
     except Exception as exc:
         return Result(

@@ -6,7 +6,7 @@ from webapp.extensions import db
 from webapp.jobs.enqueue import enqueue_classify
 from webapp.mail.addresses import resolve
 from webapp.mail.inbound.pipeline import store_inbound
-from webapp.models import Offer, Thread, User
+from webapp.models import Thread, User
 from webapp.services import blob_store, mail_domain
 
 
@@ -21,7 +21,7 @@ def receive(raw: bytes, source: str, envelope_from: str | None = None, envelope_
 
 
 def accepts(address: str) -> bool:
-    """Whether `address` is one of ours that exists: user, job CV, company CV, reply, bounce."""
+    """Whether `address` is one of ours that exists: user, any CV address, reply, bounce."""
     domain = mail_domain()
     target = resolve(address, domain.domain, domain.secret)
     if target is None:
@@ -29,10 +29,9 @@ def accepts(address: str) -> bool:
     if target.kind == "user":
         return db.session.scalar(select(User.id).where(User.inbound_local == target.value)) is not None
     if target.kind == "cv":
-        if target.value is None:
-            return True
-        query = select(Offer.id).where(Offer.slug == target.value, Offer.kind == "job")
-        return db.session.scalar(query) is not None
+        # Every cv+<anything>@ is accepted: an unknown slug lands in the company CV inbox (as
+        # classification files it), and RCPT never tells an outsider which jobs exist.
+        return True
     if target.kind == "reply":
         return db.session.get(Thread, target.value) is not None
     return True  # bounce: the signature already proved it is ours

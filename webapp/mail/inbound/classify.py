@@ -16,10 +16,21 @@ from sqlalchemy import Row, bindparam, func, or_, select
 from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
 from webapp.mail.domain import MailDomain
+from webapp.mail.inbound.authresults import sender_auth
 from webapp.mail.inbound.autoreply import auto_reply_reason
 from webapp.mail.inbound.bounce import BounceReport, parse_bounce
 from webapp.mail.inbound.parse import ParsedMail
-from webapp.models import CandidateEmail, Direction, Message, Offer, Outcome, Placement, Thread, User
+from webapp.models import (
+    CandidateEmail,
+    Direction,
+    Message,
+    Offer,
+    Outcome,
+    Placement,
+    SenderAuth,
+    Thread,
+    User,
+)
 from webapp.models.core import table_of
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -29,7 +40,11 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _messages, _threads, _users = table_of(Message), table_of(Thread), table_of(User)
 _candidate_emails, _placements, _offers = table_of(CandidateEmail), table_of(Placement), table_of(Offer)
 _THREAD = select(
-    _threads.c.id, _threads.c.candidate_id, _threads.c.is_archived, _threads.c.last_message_at
+    _threads.c.id,
+    _threads.c.candidate_id,
+    _threads.c.is_archived,
+    _threads.c.last_message_at,
+    _threads.c.offer_id,
 ).where(_threads.c.id == bindparam("thread_id"))
 _CANDIDATE_ID = select(_candidate_emails.c.candidate_id).where(
     _candidate_emails.c.email == bindparam("email")
@@ -64,6 +79,7 @@ _OUTBOUND_COLUMNS = (
     _messages.c.candidate_id,
     _messages.c.status,
     _messages.c.delivery_state,
+    _messages.c.cv_offer_id,
 )
 _OUTBOUND_BY_ID = select(*_OUTBOUND_COLUMNS).where(
     _messages.c.id == bindparam("id"), _messages.c.direction == Direction.OUTBOUND
@@ -106,11 +122,15 @@ class Decision:
     recipient_user_ids: list[int] = field(default_factory=list)
     sender_user_id: int | None = None
     is_internal: bool = False
+    shown_to_participants: bool = False
     is_note: bool = False
     is_cv: bool = False
     cv_offer_id: int | None = None
     bounced: Row | None = None  # the sent message a bounce reports (_OUTBOUND_COLUMNS)
     bounce: BounceReport | None = None
+    # For mail whose From claims a team member's or a candidate's address: whether the
+    # receiving server authenticated it (None: nothing claimed, or an admin's import).
+    sender_auth: SenderAuth | None = None
 
 
 def recipient_addresses(parsed: ParsedMail, envelope_to) -> list[str]:
@@ -234,10 +254,26 @@ class MailFacts:
     settings: MailDomain
     own_id: int | None
     may_be_duplicate: bool
+    source: str | None = None
 
     @property
     def sender(self) -> str:
         return self.parsed.from_address
+
+    @functools.cached_property
+    def sender_auth(self) -> SenderAuth | None:
+        """Whether a server we trust authenticated the From domain; None for an admin's import.
+
+        An import is mail an admin chose to load (an archive): they vouch for it, and its old
+        Authentication-Results were written by servers we cannot judge (docs/folders.md).
+        """
+        if self.source == "import":
+            return None
+        return sender_auth(self.parsed.email, self.sender, self.settings.authserv_ids)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.sender_auth in (None, SenderAuth.PASS)
 
     @functools.cached_property
     def targets(self) -> list[Target]:
@@ -249,9 +285,24 @@ class MailFacts:
         return _team_members(self.sender, self.targets, self.settings)
 
     @property
-    def sender_user(self) -> Row | None:
-        """The team member who sent the message, if one did."""
+    def claimed_user(self) -> Row | None:
+        """The team member whose address is in From (anyone can write it)."""
         return self._team[0]
+
+    @property
+    def sender_user(self) -> Row | None:
+        """The team member who sent the message, if one did: their address, authenticated.
+
+        Unauthenticated mail in a team member's name is never internal: it is filed as an
+        outsider's (with a warning), so a forged From cannot hide mail from the team.
+        """
+        return self._team[0] if self.authenticated else None
+
+    def claim_auth(self) -> SenderAuth | None:
+        """The authentication verdict, for mail that claims a team member or a candidate."""
+        if self.claimed_user is None and self.candidate_id is None:
+            return None
+        return self.sender_auth
 
     @property
     def addressed(self) -> list[int]:
@@ -305,6 +356,7 @@ def _bounce(mail: MailFacts) -> Decision | None:
         bounced=bounced,
         bounce=report,
         candidate_id=bounced.candidate_id,
+        cv_offer_id=bounced.cv_offer_id,  # it may quote what the message carried: the same scope
     )
 
 
@@ -322,21 +374,32 @@ def _auto_reply(mail: MailFacts) -> Decision | None:
         return Decision(
             Outcome.AUTO_REPLY, f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
         )
+    candidate_id = mail.candidate_id or thread.candidate_id
     return Decision(
         Outcome.AUTO_REPLY,
         f"{reason}; attached as a note ({matched})",
         thread=thread,
         is_note=True,
-        candidate_id=mail.candidate_id or thread.candidate_id,
+        candidate_id=candidate_id,
+        cv_offer_id=_offer_scope(thread, candidate_id),
     )
+
+
+def _offer_scope(thread: Row, candidate_id: int | None) -> int | None:
+    """The offer whose CV a conversation with no candidate carries (a CV's own conversation, or a
+    forward of one): mail joining it stays with that offer's team (access.visible)."""
+    if candidate_id is not None or thread.candidate_id is not None:
+        return None
+    return thread.offer_id
 
 
 def _reply(mail: MailFacts) -> Decision | None:
     """An answer in a known conversation (its reply address, In-Reply-To or References).
 
     Before the CV and sender rules: a conversation keeps its candidate and offer whoever writes
-    in it. It reaches the team members it was sent to and, when it answers our mail, those who
-    wrote in the conversation; from a team member it is internal (off the candidate's views).
+    in it (an outsider's answer to a forward of a candidate's mail stays in their scope). It
+    reaches the team members it was sent to and, when it answers our mail, those who wrote in the
+    conversation; from a team member it is internal (off the candidate's views).
     """
     thread, matched, answers_us = mail.answered
     if thread is None:
@@ -345,11 +408,16 @@ def _reply(mail: MailFacts) -> Decision | None:
     sender_user_id = sender_user.id if sender_user else None
     is_internal = sender_user is not None
     recipients = mail.addressed + (_thread_writers(thread) if answers_us else [])
+    candidate_id = None if is_internal else (mail.candidate_id or thread.candidate_id)
     return Decision(
         Outcome.REPLY,
         matched + (" (from a team member)" if is_internal else ""),
         thread=thread,
-        candidate_id=None if is_internal else (mail.candidate_id or thread.candidate_id),
+        candidate_id=candidate_id,
+        cv_offer_id=None if is_internal else _offer_scope(thread, candidate_id),
+        # A candidate answering a conversation that had none (a send to an address the sender
+        # could not know was a candidate's): those it reaches keep it, like the rest of it.
+        shown_to_participants=candidate_id is not None and thread.candidate_id is None,
         recipient_user_ids=[u for u in recipients if u != sender_user_id],
         sender_user_id=sender_user_id,
         is_internal=is_internal,
@@ -437,14 +505,21 @@ def decide(
     settings: MailDomain,
     own_id: int | None = None,
     may_be_duplicate: bool = True,
+    source: str | None = None,
 ) -> Decision:
     """The outcome for a parsed message, reading (never writing) the database.
 
     may_be_duplicate=False: the caller knows no earlier message has these bytes (EARLIER_COPY).
     """
-    mail = MailFacts(parsed, sha256, envelope_to, settings, own_id, may_be_duplicate)
-    for rule in RULES:
-        decision = rule(mail)
-        if decision is not None:
-            return decision
-    return _non_candidate(mail)
+    mail = MailFacts(parsed, sha256, envelope_to, settings, own_id, may_be_duplicate, source)
+    decision = next((d for d in (rule(mail) for rule in RULES) if d is not None), None) or _non_candidate(
+        mail
+    )
+    if decision.outcome != Outcome.DUPLICATE:
+        decision.sender_auth = mail.claim_auth()
+        if mail.claimed_user is not None and not mail.authenticated:
+            decision.reason += (
+                f"; From names team member {mail.claimed_user.email} but the receiving server did"
+                f" not authenticate it ({mail.sender_auth}): not filed as internal"
+            )
+    return decision

@@ -91,6 +91,7 @@ def classify_stored(
                 settings=settings,
                 own_id=message_id,
                 may_be_duplicate=stored.earlier_copy_id is not None,
+                source=stored.source,
             )
             outcome = decision.outcome
             filed = file_decision(stored, parsed, decision, store, now)

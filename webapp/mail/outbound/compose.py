@@ -5,12 +5,13 @@ The edits here (cancel, send now, retry, edit) are compare-and-set UPDATEs on th
 they can never race a worker that is already sending.
 """
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
@@ -19,8 +20,21 @@ from webapp.mail.msgids import threading_headers
 from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.phrases import N_
 from webapp.mail.read import entries
+from webapp.mail.read.access import visible_candidates
 from webapp.mail.storage import BlobStore
-from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread, User
+from webapp.models import (
+    Attachment,
+    Candidate,
+    CandidateEmail,
+    CandidateFile,
+    Direction,
+    Message,
+    Offer,
+    Placement,
+    Status,
+    Thread,
+    User,
+)
 from webapp.models.core import execute_dml
 from webapp.models.types import utcnow
 
@@ -41,6 +55,10 @@ class Compose:
     thread_id: int | None = None  # a reply goes into its conversation
     in_reply_to: Message | None = None
     bulk_id: int | None = None
+    forward_of: Message | None = None  # the message forwarded (its attachments are in `attachments`)
+    # The sender confirmed the privacy warning: its token (privacy_token), so that a confirmation
+    # holds only for what was shown (other recipients or files: a new warning).
+    privacy_confirmed: str = ""
 
 
 class ComposeError(Exception):
@@ -86,12 +104,29 @@ def candidates_owning(addresses: list[str]) -> dict[str, int]:
     return dict(rows.tuples().all())
 
 
-def check(data: Compose, now: datetime) -> dict[str, list[str]]:
+def candidates_seen_owning(user: User | None, addresses: list[str]) -> dict[str, int]:
+    """{address: candidate id} for the addresses of candidates `user` may see (None: anyone).
+
+    A candidate the user may not see is, to them, a stranger: compose answers the same for
+    their address as for anyone's (docs/decisions/0006).
+    """
+    owners = candidates_owning(addresses)
+    if user is None or not owners:
+        return owners
+    seen = set(
+        db.session.scalars(
+            visible_candidates(user).with_only_columns(Candidate.id).where(Candidate.id.in_(owners.values()))
+        )
+    )
+    return {address: cid for address, cid in owners.items() if cid in seen}
+
+
+def check(data: Compose, now: datetime, user: User | None = None) -> dict[str, list[str]]:
     """Every reason to refuse `data`, by form field (empty: it may be sent)."""
     errors: dict[str, list[str]] = {}
     if not data.to:
         errors.setdefault("to", []).append(N_("Add at least one recipient."))
-    hidden = candidates_owning(data.cc + data.bcc)
+    hidden = candidates_seen_owning(user, data.cc + data.bcc)
     for name, addresses in (("cc", data.cc), ("bcc", data.bcc)):
         for address in addresses:
             if address in hidden:
@@ -115,7 +150,7 @@ def check(data: Compose, now: datetime) -> dict[str, list[str]]:
                         domain=unicode_domain(domain),
                     )
                 )
-    in_to = candidates_owning(data.to)
+    in_to = candidates_seen_owning(user, data.to)
     if len(set(in_to.values())) > 1:
         errors.setdefault("to", []).append(
             N_("Several candidates in To would see each other's addresses. Use bulk email instead.")
@@ -127,22 +162,145 @@ def check(data: Compose, now: datetime) -> dict[str, list[str]]:
     return errors
 
 
-def _thread_for(data: Compose, candidate_id: int | None, subject: str) -> Thread:
-    if data.thread_id:
-        return db.session.get_one(Thread, data.thread_id)
-    offers = (
-        list(
-            db.session.scalars(
-                select(Placement.offer_id).where(Placement.candidate_id == candidate_id).limit(2)
+@dataclass
+class Scope:
+    """Whose data a message carries: a candidate (and the offer of their conversation), or an
+    offer's CV with no candidate yet (`cv_offer_id`). It decides who may see the message."""
+
+    candidate_id: int | None = None
+    offer_id: int | None = None
+    cv_offer_id: int | None = None
+    # What leaves with the message, for the privacy warning: "cv", "mail" or "offer_cv" of `name`.
+    what: str = ""
+    name: str = ""
+    carried: bool = False  # the scope comes from mail or files carried, not from the recipients
+
+
+def _source_scope(msg: Message) -> Scope:
+    """The scope of a forwarded message: its candidate's, or its offer's for a CV not yet processed."""
+    thread = msg.thread
+    candidate_id = msg.candidate_id or (thread.candidate_id if thread is not None else None)
+    offer_id = thread.offer_id if thread is not None else None
+    kind = "cv" if any(not a.is_inline for a in msg.attachments) else "mail"
+    if candidate_id is not None:
+        return Scope(candidate_id, offer_id, None, kind, _name(candidate_id), carried=True)
+    cv_offer_id = msg.cv_offer_id if msg.is_cv else (msg.cv_offer_id or (offer_id if thread else None))
+    if cv_offer_id is not None:
+        title = db.session.get_one(Offer, cv_offer_id).title
+        return Scope(None, cv_offer_id, cv_offer_id, "offer_cv", title, carried=True)
+    return Scope()
+
+
+def _file_scope(files: list[OutgoingFile], store: BlobStore) -> Scope:
+    """The candidate whose CV or mail attachment is among `files` (the same bytes), if any."""
+    shas = [hashlib.sha256(f.data).hexdigest() for f in files]
+    if not shas:
+        return Scope()
+    kept = select(CandidateFile.candidate_id).join(Attachment, Attachment.id == CandidateFile.attachment_id)
+    received = select(Message.candidate_id).join(Attachment, Attachment.message_id == Message.id)
+    candidate_id = db.session.scalar(
+        kept.where(Attachment.sha256.in_(shas)).union(
+            received.where(
+                Attachment.sha256.in_(shas),
+                ~Attachment.is_inline,
+                Message.direction == Direction.INBOUND,
+                Message.candidate_id.is_not(None),
             )
         )
-        if candidate_id
-        else []
     )
+    if candidate_id is None:
+        return Scope()
+    return Scope(candidate_id, _single_offer(candidate_id), None, "cv", _name(candidate_id), carried=True)
+
+
+def _name(candidate_id: int) -> str:
+    candidate = db.session.get_one(Candidate, candidate_id)
+    return candidate.full_name or candidate.primary_email or "?"
+
+
+def _single_offer(candidate_id: int) -> int | None:
+    offers = list(
+        db.session.scalars(select(Placement.offer_id).where(Placement.candidate_id == candidate_id).limit(2))
+    )
+    return offers[0] if len(offers) == 1 else None
+
+
+def scope_of(user: User, data: Compose, store: BlobStore) -> Scope:
+    """Whose data the message carries: what it forwards or attaches first, then its conversation,
+    then the candidate (one the sender may see) it is addressed to.
+
+    A forward, or a message attaching a candidate's CV, stays in that candidate's (or offer's)
+    scope whoever it goes to (docs/folders.md, "A conversation keeps its candidate and offer scope").
+    """
+    if data.forward_of is not None:
+        scope = _source_scope(data.forward_of)
+        if scope.carried:
+            return scope
+    scope = _file_scope(data.attachments, store)
+    if scope.carried:
+        return scope
+    thread = db.session.get_one(Thread, data.thread_id) if data.thread_id else None
+    owners = candidates_seen_owning(user, data.to)
+    candidate_id = next(iter(owners.values()), None)
+    if thread is not None:
+        if candidate_id is None and thread.candidate_id is None and thread.offer_id is not None:
+            # A reply in an offer's CV conversation (no candidate yet): that offer's team only.
+            return Scope(None, thread.offer_id, thread.offer_id)
+        return Scope(candidate_id or thread.candidate_id, thread.offer_id)
+    return Scope(candidate_id, _single_offer(candidate_id) if candidate_id else None)
+
+
+def team_addresses(domain: str) -> set[str]:
+    """Every address that reaches the team: logins, personal inbound addresses."""
+    rows = db.session.execute(select(User.email, User.inbound_local))
+    return {a.lower() for email, local in rows for a in (email, f"{local}@{domain}")}
+
+
+def privacy_warnings(data: Compose, scope: Scope, domain: str) -> list[str]:
+    """What leaves the team with this message and to whom, for the sender to confirm.
+
+    Only for mail that carries a candidate's (or an offer's CV) data to an address outside the
+    team: "Léa Martin's CV goes to hiring.manager@acme.example". Their own address is not outside.
+    """
+    if not scope.carried:
+        return []
+    theirs = set()
+    if scope.candidate_id is not None:
+        theirs = set(
+            db.session.scalars(
+                select(func.lower(CandidateEmail.email)).where(
+                    CandidateEmail.candidate_id == scope.candidate_id
+                )
+            )
+        )
+    team = team_addresses(domain)
+    outside = [
+        a
+        for a in dict.fromkeys(data.to + data.cc + data.bcc)
+        if a not in team and a not in theirs and not a.endswith("@" + domain)
+    ]
+    if not outside:
+        return []
+    to = ", ".join(outside)
+    if scope.what == "cv":
+        return [N_("%(name)s's CV goes to %(addresses)s.", name=scope.name, addresses=to)]
+    if scope.what == "offer_cv":
+        return [N_("A CV sent to %(offer)s goes to %(addresses)s.", offer=scope.name, addresses=to)]
+    return [N_("%(name)s's mail goes to %(addresses)s.", name=scope.name, addresses=to)]
+
+
+def privacy_token(warnings: list[str]) -> str:
+    """What confirming these warnings posts back: it confirms these, and nothing else."""
+    return hashlib.sha256("\n".join(warnings).encode()).hexdigest()[:32]
+
+
+def _thread_for(data: Compose, scope: Scope, subject: str) -> Thread:
+    if data.thread_id:
+        return db.session.get_one(Thread, data.thread_id)
     thread = Thread(
         subject=subject,
-        candidate_id=candidate_id,
-        offer_id=offers[0] if len(offers) == 1 else None,
+        candidate_id=scope.candidate_id,
+        offer_id=scope.offer_id,
         last_message_at=utcnow(),
     )
     db.session.add(thread)
@@ -150,15 +308,29 @@ def _thread_for(data: Compose, candidate_id: int | None, subject: str) -> Thread
 
 
 def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) -> Message:
-    """Store a message to send now (queued) or later (scheduled); raises ComposeError. Flushes."""
+    """Store a message to send now (queued) or later (scheduled); raises ComposeError. Flushes.
+
+    Mail that carries a candidate's data outside the team is refused ("confirm_privacy") until the
+    sender confirms it (`privacy_confirmed`).
+    """
     now = utcnow()
-    errors = check(data, now)
+    errors = check(data, now, user)
     if errors:
         raise ComposeError(errors)
+    scope = scope_of(user, data, store)
+    if (
+        data.forward_of is not None
+        and data.forward_of.is_cv
+        and data.forward_of.cv_offer_id is None
+        and not scope.carried
+    ):
+        # The company CV inbox is for admins: its CVs have no offer to keep a forward with.
+        raise ComposeError({"to": [N_("Make this CV a candidate before forwarding it.")]})
+    warnings = privacy_warnings(data, scope, settings.domain)
+    if warnings and data.privacy_confirmed != privacy_token(warnings):
+        raise ComposeError({"confirm_privacy": warnings})
     subject = clean_line(data.subject)
-    owners = candidates_owning(data.to)
-    candidate_id = next(iter(owners.values()), None)
-    thread = _thread_for(data, candidate_id, subject)
+    thread = _thread_for(data, scope, subject)
     in_reply_to, references = None, None
     if data.in_reply_to is not None:
         # Only well-formed ids: one that decoded to a line break must never reach a header.
@@ -178,7 +350,8 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
         subject=subject,
         body_text=data.body,
         snippet=" ".join(data.body.split())[:200],
-        candidate_id=candidate_id or (thread.candidate_id if data.thread_id else None),
+        candidate_id=scope.candidate_id,
+        cv_offer_id=scope.cv_offer_id,
         sender_id=user.id,
         source="compose",
         scheduled_at=data.send_at,
@@ -243,7 +416,7 @@ def mark_sent(message_id: int, user_id: int) -> bool:
 
 def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
     """Edit a scheduled message in place (content and time), unless it is already leaving."""
-    errors = check(data, utcnow())
+    errors = check(data, utcnow(), user)
     if errors:
         raise ComposeError(errors)
     return _change(

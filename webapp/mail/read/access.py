@@ -2,12 +2,19 @@
 
 "U can see candidate C" means U is an admin, or C is placed on an offer U has access to; a
 candidate with no placement is seen by admins and by the users who wrote or received mail in
-that conversation (docs/folders.md, "Folder rules").
+that conversation (docs/folders.md, "Folder rules"). Mail that a conversion moved to a
+candidate, or that answered a conversation with no candidate (`shown_to_participants`), stays
+visible to the people who took part in it (wrote it, or it was addressed to them), whoever may
+see the candidate: a conversion changes who the person is, never who may see mail already seen.
+Mail that carries an offer's CV without a candidate yet (`cv_offer_id` on a message that is
+not itself the incoming CV: a forward, a reply in the CV's conversation) is seen by that
+offer's team only.
 """
 
 from sqlalchemy import Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
+from webapp.extensions import db
 from webapp.models import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -30,6 +37,13 @@ def has_offer_access(user, offer_id_col):
     return exists().where(OfferAccess.user_id == user.id, OfferAccess.offer_id == offer_id_col)
 
 
+def accessible_offer_ids(user: User) -> set[int] | None:
+    """The ids of the offers `user` has access to; None for an admin (every offer)."""
+    if user.is_admin:
+        return None
+    return set(db.session.scalars(select(OfferAccess.offer_id).where(OfferAccess.user_id == user.id)))
+
+
 def accessible_offers(user: User) -> Select:
     """The offers `user` has access to (admins: all), as a query each page narrows and orders."""
     query = select(Offer)
@@ -42,6 +56,11 @@ def is_participant(user, message=Message):
         message.sender_id == user.id,
         exists().where(MessageRecipient.message_id == message.id, MessageRecipient.user_id == user.id),
     )
+
+
+def kept_by_participant(user):
+    """The message stays visible to those who took part in it, and the user did (docs/folders.md)."""
+    return and_(Message.shown_to_participants, is_participant(user))
 
 
 def took_part_in_thread(user, thread_id_col):
@@ -85,8 +104,20 @@ def visible_candidates(user: User) -> Select:
             Message.candidate_id == Candidate.id, took_part_in_thread(user, Message.thread_id)
         )
     )
+    # A candidate made from a CV without placing them: those who may see the CV see them.
+    from_my_cv = exists(
+        select(Message.id).where(
+            Message.candidate_id == Candidate.id,
+            Message.is_cv,
+            Message.cv_offer_id.is_not(None),
+            has_offer_access(user, Message.cv_offer_id),
+        )
+    )
     return query.where(
-        or_(_on_accessible_offer(user, Candidate.id), and_(_unplaced(Candidate.id), in_my_conversation))
+        or_(
+            _on_accessible_offer(user, Candidate.id),
+            and_(_unplaced(Candidate.id), or_(in_my_conversation, from_my_cv)),
+        )
     )
 
 
@@ -95,7 +126,7 @@ def visible(user):
     thread = aliased(Thread)
     with_candidate = and_(
         Message.candidate_id.is_not(None),
-        candidate_visible(user, Message.candidate_id, Message.thread_id),
+        or_(candidate_visible(user, Message.candidate_id, Message.thread_id), kept_by_participant(user)),
     )
     # Internal mail is private to its people, unless it joined a conversation with a
     # candidate the user can see.
@@ -110,12 +141,14 @@ def visible(user):
         and_(Message.cv_offer_id.is_not(None), has_offer_access(user, Message.cv_offer_id)),
         and_(Message.cv_offer_id.is_(None), true() if user.is_admin else false()),
     )
+    # Mail that carries an offer's CV (no candidate yet) stays with that offer's team.
+    offer_scoped = or_(Message.cv_offer_id.is_(None), has_offer_access(user, Message.cv_offer_id))
     delivered = and_(
         Message.status.in_(DELIVERED_STATUSES),
         or_(
             and_(Message.is_cv, cv),
             and_(~Message.is_cv, Message.is_internal, or_(is_participant(user), internal_in_visible_thread)),
-            and_(~Message.is_cv, ~Message.is_internal, Message.candidate_id.is_(None)),
+            and_(~Message.is_cv, ~Message.is_internal, Message.candidate_id.is_(None), offer_scoped),
             and_(~Message.is_cv, ~Message.is_internal, with_candidate),
         ),
     )

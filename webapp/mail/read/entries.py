@@ -58,6 +58,7 @@ class _Message:
     sender_id: int | None
     sort_at: datetime
     has_attachments: bool
+    shown_to_participants: bool
     recipients: set[int] = field(default_factory=set)
 
     @property
@@ -126,12 +127,18 @@ class _Viewer:
                 return took_part or (
                     thread.candidate_id is not None and self.sees_candidate(thread.candidate_id, thread)
                 )
-            return m.candidate_id is None or self.sees_candidate(m.candidate_id, thread)
+            if m.candidate_id is None:  # an offer's CV forwarded or answered: that offer's team
+                return m.cv_offer_id is None or self.has_offer_access(m.cv_offer_id)
+            return self.sees_candidate(m.candidate_id, thread) or self.keeps(m)
         if m.status in _AUTHOR_ONLY:
             return m.sender_id == self.id and (
-                m.candidate_id is None or self.sees_candidate(m.candidate_id, thread)
+                m.candidate_id is None or self.sees_candidate(m.candidate_id, thread) or self.keeps(m)
             )
         return m.status == Status.QUARANTINED and self.is_admin
+
+    def keeps(self, m: _Message) -> bool:
+        """access.kept_by_participant: mail shown to those who took part, and this user did."""
+        return m.shown_to_participants and (m.sender_id == self.id or self.id in m.recipients)
 
     def folders_of(self, m: _Message, thread: _Thread, seen: bool) -> Iterator[str]:
         """The folders this message puts its conversation in, for this user (folders.qualifies).
@@ -151,7 +158,14 @@ class _Viewer:
                     for offer in self.facts.placements.get(m.candidate_id, ())
                 ):
                     yield "followed-jobs"
-        elif m.is_mail and m.candidate_id is None and not m.is_internal and not m.is_cv and live:
+        elif (
+            m.is_mail
+            and not m.is_internal
+            and not m.is_cv
+            and m.cv_offer_id is None
+            and (m.candidate_id is None or self.keeps(m))  # theirs, with a candidate hidden from them
+            and live
+        ):
             yield "non-candidates"
         mine = m.direction == Direction.OUTBOUND and m.sender_id == self.id
         if mine and m.status in _SENT_FOLDER and seen:
@@ -298,6 +312,7 @@ _MESSAGE_ROWS = select(
     _m.c.sender_id,
     _m.c.sort_at,
     _m.c.has_attachments,
+    _m.c.shown_to_participants,
 ).where(_m.c.thread_id.in_(_THREADS))
 _RECIPIENT_ROWS = (
     select(_recipients.c.message_id, _recipients.c.user_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import defaultload, defer, noload
 
 from webapp.extensions import db
 from webapp.mail.phrases import N_, Phrase
-from webapp.mail.read.access import candidate_visible, has_offer_access, visible
+from webapp.mail.read.access import candidate_visible, has_offer_access, kept_by_participant, visible
 from webapp.models import (
     DELIVERED_STATUSES,
     SENT_FOLDER_STATUSES,
@@ -119,7 +119,21 @@ def qualifies(slug: str, user, match=None):
         )
         return and_(_with_candidate(user), on_followed_offer, live)
     if slug == "non-candidates":
-        return and_(_mail(), Message.candidate_id.is_(None), ~Message.is_internal, ~Message.is_cv, live)
+        # Mail of theirs with a candidate they may not see stays where it was for the people who
+        # took part (a conversion by someone else moves nothing out of their sight).
+        theirs_with_hidden = and_(
+            Message.candidate_id.is_not(None),
+            kept_by_participant(user),
+            ~candidate_visible(user, Message.candidate_id, Message.thread_id),
+        )
+        return and_(
+            _mail(),
+            or_(Message.candidate_id.is_(None), theirs_with_hidden),
+            ~Message.is_internal,
+            ~Message.is_cv,
+            Message.cv_offer_id.is_(None),
+            live,
+        )
     if slug == "archived":
         return and_(Thread.is_archived, _mail(), ~Message.is_cv, visible(user))
     if slug == "incoming-cv":
