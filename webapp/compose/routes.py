@@ -1,5 +1,7 @@
 """Compose views: thin; validation and sending live in webapp/mail/outbound/compose.py."""
 
+from datetime import date
+
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,6 +21,7 @@ from webapp.mail.read.access import has_offer_access
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.panes.conversation import render_conversation, render_pane
+from webapp.people import address_notes
 from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
 from webapp.services import blob_store, mail_domain
@@ -50,6 +53,7 @@ def _show(form: ComposeForm, status: int = 200, **context):
         status=status,
         form=form,
         timezone=current_user.timezone,
+        recipient_notes=address_notes.notes_for(current_user, form.to.data, date.today()),
         **context,
     )
 

@@ -26,6 +26,7 @@ from email.utils import getaddresses, parseaddr
 
 from webapp.mail.inbound.headers import header_texts, header_value, part_text
 from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
+from webapp.mail.phrases import N_, Phrase
 
 DIAGNOSTIC_LENGTH = 300
 # Reports attached inside reports: deeper than this is not a real server's doing.
@@ -584,3 +585,60 @@ def _kind(action: str, status: str | None, diagnostic: str, is_delay: bool) -> s
         return "hard" if status.startswith("5") else "soft"
     code = re.match(r"\s*([45])\d\d\b", diagnostic)
     return "soft" if code and code.group(1) == "4" else "hard"
+
+
+# What went wrong, in plain words, from a status code and the server's text (RFC 3463 codes
+# first, then the words servers use when they give no code, or a vague one).
+_PROBLEMS = [  # (kind, the words servers use, the status codes that say it)
+    ("virus", r"virus|infected|malware", None),
+    ("spam", r"spam|unsolicited|blacklist|blocklist|block ?list|dnsbl|reputation|junk", None),
+    ("full", r"quota|mailbox (is )?full|insufficient (system )?storage", r"[245]\.2\.2"),
+    ("domain", r"domain (name )?not found|host (or domain name )?not found|no mx|dns error", r"[245]\.1\.2"),
+    (
+        "address",
+        r"user unknown|unknown user|no such (user|mailbox|recipient|address)|does ?n[o']t exist|not found"
+        r"|not listed|invalid (recipient|address|mailbox)|address rejected|mailbox unavailable",
+        r"[245]\.1\.(1|10|0|6)",
+    ),
+    ("disabled", r"disabled|inactive|deactivated|suspended", r"[245]\.2\.1"),
+    ("size", r"too (large|big)|size limit|exceeds .{0,20}size", r"[245]\.(3\.4|2\.3)"),
+    ("policy", r"denied|refused|rejected|not allowed|policy", r"[245]\.7\.\d+"),
+    ("expired", r"expired|timed? ?out|giving up|gave up", r"[245]\.4\.7"),
+]
+PROBLEM_WORDS = {
+    "delay": N_("Delivery delayed, still trying"),
+    "virus": N_("Rejected: a virus was found"),
+    "spam": N_("Rejected as spam"),
+    "full": N_("Mailbox full"),
+    "domain": N_("Domain not found"),
+    "address": N_("Address not found"),
+    "disabled": N_("Mailbox disabled"),
+    "size": N_("Message too large"),
+    "policy": N_("Refused by the receiving server"),
+    "expired": N_("Gave up after retrying"),
+    "other": N_("Not delivered"),
+}
+
+
+def problem_kind(text: str | None, *, delayed: bool = False) -> str:
+    """What a delivery failure (the server's text, with its status code) means: a PROBLEM_WORDS key."""
+    if delayed:
+        return "delay"
+    text = text or ""
+    status = _STATUS.search(text)
+    # Words that name a cause (a virus, spam) say more than the code, often a generic 5.7.x.
+    for kind, words, code in _PROBLEMS:
+        if code is None and re.search(words, text, re.I):
+            return kind
+    for kind, _, code in _PROBLEMS:
+        if code and status and re.fullmatch(code, status.group(1)):
+            return kind
+    for kind, words, _ in _PROBLEMS:
+        if re.search(words, text, re.I):
+            return kind
+    return "other"
+
+
+def plain_problem(text: str | None, *, delayed: bool = False) -> Phrase:
+    """What went wrong, in plain words for the sender ("Address not found", "Mailbox full")."""
+    return PROBLEM_WORDS[problem_kind(text, delayed=delayed)]

@@ -109,7 +109,7 @@ class Decision:
     is_note: bool = False
     is_cv: bool = False
     cv_offer_id: int | None = None
-    bounced: Row | None = None  # the sent message a bounce reports (_OUTBOUND_COLUMNS)
+    bounced: Row | None = None  # the sent message a verified bounce reports (_OUTBOUND_COLUMNS)
     bounce: BounceReport | None = None
 
 
@@ -187,17 +187,24 @@ def _thread_writers(thread: Row) -> list[int]:
     return list(db.session.scalars(_THREAD_WRITERS, {"thread_id": thread.id}))
 
 
-def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row | None, str]:
+def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row | None, str, bool]:
+    """The sent message a report is about, how it matched, and whether that match is verified.
+
+    Only a report sent back to the message's signed VERP address is verified: anyone can quote
+    a Message-ID they have seen (a forged report would fail the message and show its text), so a
+    report matched that way only joins the conversation, unverified, and changes nothing.
+    """
     for target in targets:
         if target.kind == "bounce":
             msg = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
             if msg is not None:
-                return msg, "its VERP return path names the message"
+                return msg, "its VERP return path names the message", True
     if report.original_message_id:
         msg = db.session.execute(_OUTBOUND_BY_MESSAGE_ID, {"mid": report.original_message_id}).first()
         if msg is not None:
-            return msg, "the report quotes the message's Message-ID"
-    return None, "no sent message matched"
+            how = "unverified: it only quotes the message's Message-ID, it did not come to its signed address"
+            return msg, how, False
+    return None, "no sent message matched", False
 
 
 @functools.cache
@@ -293,7 +300,7 @@ def _bounce(mail: MailFacts) -> Decision | None:
     report = parse_bounce(mail.parsed.email) if mail.parsed.email is not None else None
     if report is None:
         return None
-    bounced, how = _bounced_message(report, mail.targets)
+    bounced, how, verified = _bounced_message(report, mail.targets)
     kind = "delivery delay" if report.is_delay else "delivery failure"
     if bounced is None:
         return Decision(Outcome.BOUNCE, f"{kind} report; {how}", new_thread=True, bounce=report)
@@ -302,7 +309,7 @@ def _bounce(mail: MailFacts) -> Decision | None:
         f"{kind} report for message #{bounced.id}; {how}",
         thread=_thread(bounced.thread_id),
         is_note=True,
-        bounced=bounced,
+        bounced=bounced if verified else None,
         bounce=report,
         candidate_id=bounced.candidate_id,
     )
