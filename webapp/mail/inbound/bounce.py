@@ -209,7 +209,7 @@ def _looks_like_notice(msg) -> bool:
     submitted = header_value(msg, "Auto-Submitted").lower()
     if header_value(msg, "X-Failed-Recipients") or "failure" in submitted:
         return True
-    daemon = _daemon_sender(msg)
+    daemon = daemon_sender(msg)
     subject = any(BOUNCE_SUBJECT.search(s) for s in header_texts(msg, "Subject"))
     head = _notice_head(_notice_text(msg))
     phrase = bool(FAILURE_TEXT.search(head))
@@ -228,7 +228,7 @@ def _looks_like_notice(msg) -> bool:
     return original and (phrase or code) and weak
 
 
-def _daemon_sender(msg) -> str | None:
+def daemon_sender(msg) -> str | None:
     """'daemon' when mail software sent it, 'software' when it likely did, else None."""
     name, address = parseaddr(header_value(msg, "From"))
     local = address.rpartition("@")[0] if "@" in address else address
@@ -256,7 +256,7 @@ def _has_original(msg) -> bool:
 def _nested_report(msg) -> EmailMessage | None:
     """A delivery-status report attached to `msg` by a gateway or a forwarding daemon."""
     subject = header_value(msg, "Subject")
-    daemon = _daemon_sender(msg)
+    daemon = daemon_sender(msg)
     if daemon is None and (_FORWARD_PREFIX.match(subject) or _is_list_mail(msg)):
         return None  # a person forwarding a report to a colleague: theirs to read
     signals = daemon or header_value(msg, "Auto-Submitted") or BOUNCE_SUBJECT.search(subject)

@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import Row, bindparam, func, or_, select
 
@@ -17,10 +18,12 @@ from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.autoreply import auto_reply_reason
+from webapp.mail.inbound.away import away_until
 from webapp.mail.inbound.bounce import BounceReport, parse_bounce
 from webapp.mail.inbound.parse import ParsedMail
 from webapp.models import CandidateEmail, Direction, Message, Offer, Outcome, Placement, Thread, User
 from webapp.models.core import table_of
+from webapp.models.types import utcnow
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # The look-ups below run for every inbound message: built once, with bound parameters, over
@@ -53,6 +56,13 @@ _THREAD_WRITERS = (
 )
 _OFFERS_OF = (
     select(_placements.c.offer_id).where(_placements.c.candidate_id == bindparam("candidate_id")).limit(2)
+)
+# A candidate's conversation with the latest activity.
+_LATEST_THREAD_OF = (
+    select(_threads.c.id)
+    .where(_threads.c.candidate_id == bindparam("candidate_id"))
+    .order_by(_threads.c.last_message_at.desc(), _threads.c.id.desc())
+    .limit(1)
 )
 _JOB_BY_SLUG = select(_offers.c.id, _offers.c.title).where(
     _offers.c.slug == bindparam("slug"), _offers.c.kind == "job"
@@ -111,6 +121,7 @@ class Decision:
     cv_offer_id: int | None = None
     bounced: Row | None = None  # the sent message a verified bounce reports (_OUTBOUND_COLUMNS)
     bounce: BounceReport | None = None
+    away_until: date | None = None  # the return date an out-of-office reply names
 
 
 def recipient_addresses(parsed: ParsedMail, envelope_to) -> list[str]:
@@ -318,16 +329,24 @@ def _bounce(mail: MailFacts) -> Decision | None:
 def _auto_reply(mail: MailFacts) -> Decision | None:
     """An out-of-office or other automatic reply: a note in the conversation it answers.
 
-    Before replies, so that it never counts as a person's answer (notes are never unread); one
-    that answers no conversation we know is kept in no folder.
+    Before replies, so that it never counts as a person's answer (notes are never unread). One
+    that names no message of ours but comes from a candidate joins that candidate's latest
+    conversation (the recruiter must learn the candidate is away); any other is kept in no folder.
     """
     reason = auto_reply_reason(mail.parsed.email) if mail.parsed.email is not None else None
     if not reason:
         return None
+    back = _away_until(mail.parsed)
     thread, matched, _ = mail.answered
+    if thread is None and mail.candidate_id is not None:
+        thread = _thread(db.session.scalar(_LATEST_THREAD_OF, {"candidate_id": mail.candidate_id}))
+        matched = "the candidate's latest conversation"
     if thread is None:
         return Decision(
-            Outcome.AUTO_REPLY, f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
+            Outcome.AUTO_REPLY,
+            f"{reason}; no conversation to attach it to",
+            candidate_id=mail.candidate_id,
+            away_until=back,
         )
     return Decision(
         Outcome.AUTO_REPLY,
@@ -335,7 +354,15 @@ def _auto_reply(mail: MailFacts) -> Decision | None:
         thread=thread,
         is_note=True,
         candidate_id=mail.candidate_id or thread.candidate_id,
+        away_until=back,
     )
+
+
+def _away_until(parsed: ParsedMail) -> date | None:
+    """The return date an out-of-office reply names, read in its subject, then its text."""
+    today = utcnow().date()
+    sent = parsed.date.date() if parsed.date is not None and parsed.date.date() <= today else today
+    return away_until(f"{parsed.subject}\n{parsed.text or parsed.snippet}", sent)
 
 
 def _reply(mail: MailFacts) -> Decision | None:

@@ -7,7 +7,7 @@ compare-and-set is what keeps a job run twice, or two workers, from filing one m
 
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, case, insert, or_, update
+from sqlalchemy import Date, Row, bindparam, case, insert, or_, update
 
 from webapp.extensions import db
 from webapp.mail.inbound.bounce import BounceReport
@@ -18,6 +18,7 @@ from webapp.mail.storage import BlobStore
 from webapp.models import (
     Attachment,
     BounceRecipient,
+    Candidate,
     CandidateEmail,
     DeliveryState,
     Message,
@@ -59,6 +60,7 @@ FILED_COLUMNS = (
     "sort_at",
     "thread_id",
     "bounced_message_id",
+    "away_until",
 )
 # The SET columns come with each call's parameters; "msg_id" names the row (not a column).
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
@@ -115,6 +117,19 @@ _ADDRESS_WORKS = (
     update(_candidate_emails)
     .where(_candidate_emails.c.email == bindparam("address"), _candidate_emails.c.failing_since.is_not(None))
     .values(failing_since=None, failing_reason=None)
+)
+
+
+_candidates = table_of(Candidate)
+_AWAY = (
+    update(_candidates)
+    .where(_candidates.c.id == bindparam("owner_id"))
+    .values(away_until=bindparam("until", type_=Date()))
+)
+_BACK = (
+    update(_candidates)
+    .where(_candidates.c.id == bindparam("owner_id"), _candidates.c.away_until.is_not(None))
+    .values(away_until=None)
 )
 
 
@@ -178,6 +193,7 @@ def file_decision(
         _add_bounce_recipients(stored.id, decision.bounce)
     elif decision.candidate_id is not None and decision.outcome != Outcome.DUPLICATE:
         _address_works(parsed.from_address)
+        _candidate_away(decision)
     if in_folders:
         _touch_conversation(decision, sort_at)
         if bounced is not None and decision.bounce is not None:  # bounced is only set with its report
@@ -199,6 +215,7 @@ def _decision_fields(decision: Decision, now: datetime) -> dict:
         "is_cv": decision.is_cv,
         "cv_offer_id": decision.cv_offer_id,
         "sender_id": decision.sender_user_id if decision.is_internal else None,
+        "away_until": decision.away_until,
     }
 
 
@@ -310,6 +327,14 @@ def _add_bounce_recipients(message_id: int, report: BounceReport) -> None:
     ]
     if rows:
         db.session.execute(_ADD_BOUNCE_RECIPIENTS, rows)
+
+
+def _candidate_away(decision: Decision) -> None:
+    """An out-of-office names the candidate's return date; their own mail says they are back."""
+    if decision.away_until is not None:
+        db.session.execute(_AWAY, {"owner_id": decision.candidate_id, "until": decision.away_until})
+    elif decision.outcome != Outcome.AUTO_REPLY:
+        db.session.execute(_BACK, {"owner_id": decision.candidate_id})
 
 
 def _address_works(address: str) -> None:
