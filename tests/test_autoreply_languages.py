@@ -13,7 +13,7 @@ from tests.test_inbound import outcome
 from webapp.extensions import db
 from webapp.mail.inbound.autoreply import auto_reply_reason
 from webapp.mail.inbound.away import away_until
-from webapp.models import Candidate, Direction
+from webapp.models import Candidate, Direction, Message
 
 
 def _msg(subject: str, body: str = "Hello\n", **headers: str):
@@ -206,3 +206,46 @@ def test_an_auto_reply_from_a_stranger_naming_nothing_stays_out_of_folders(app, 
     result, msg = outcome(app, raw)
     assert result == "auto_reply"
     assert msg.thread_id is None
+
+
+def test_a_send_later_before_the_return_date_offers_to_move_it(app, client, auth, make, team):
+    from datetime import UTC, datetime, timedelta
+
+    back = date.today() + timedelta(days=20)
+    with app.app_context():
+        db.session.get(Candidate, team.alice.id).away_until = back
+        db.session.commit()
+    thread = make.thread("Interview", candidate=team.alice)
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    msg = make.message(
+        thread,
+        direction=Direction.OUTBOUND,
+        sender=team.rita,
+        candidate=team.alice,
+        status="scheduled",
+        at=soon,
+    )
+    auth.login("rita@team.test")
+    pane = client.get(f"/mail/scheduled/{thread.id}").get_data(as_text=True)
+    assert "is away until" in pane
+    assert f"/messages/{msg.id}/after-away" in pane
+    token = auth.csrf_token(f"/mail/scheduled/{thread.id}")
+    response = client.post(
+        f"/messages/{msg.id}/after-away?folder=scheduled",
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        moved = db.session.get(Message, msg.id)
+        assert moved.scheduled_at.date() == back
+        assert moved.status == "scheduled"
+    # Only its author can move it.
+    other = make.message(
+        thread,
+        direction=Direction.OUTBOUND,
+        sender=make.user("Sam Sourcer"),
+        candidate=team.alice,
+        status="scheduled",
+        at=soon,
+    )
+    assert client.post(f"/messages/{other.id}/after-away", headers={"X-CSRFToken": token}).status_code == 404

@@ -352,6 +352,26 @@ def preview():
     )
 
 
+@bp.route("/messages/<int:message_id>/after-away", methods=["POST"])
+def after_away(message_id: int):
+    """Move a scheduled message to the day its candidate is back, at the same time of day."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or msg.sender_id != current_user.id or msg.thread_id is None:
+        abort(404)
+    candidate = msg.candidate
+    notice = _("Too late: the message had already changed (sent, sending or cancelled).")
+    if candidate is not None and candidate.is_away and msg.is_scheduled and msg.scheduled_at is not None:
+        at = prefill.same_time_on(msg.scheduled_at, candidate.away_until, current_user.timezone)
+        if at > msg.scheduled_at and compose.reschedule(msg.id, current_user.id, at):
+            db.session.commit()
+            wake_sender(at=at)
+            notice = None
+    slug = request.args.get("folder", "sent")
+    return render_conversation(
+        folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["sent"]), msg.thread_id, notice=notice
+    )
+
+
 @bp.route("/messages/<int:message_id>/<any(cancel, 'send-now', retry, 'mark-sent'):action>", methods=["POST"])
 def message_action(message_id: int, action: str):
     """Cancel, send now, retry or confirm one of the user's own messages (compare-and-set)."""
