@@ -124,3 +124,23 @@ def test_candidate_page_and_compose_say_the_address_does_not_work(app, client, a
     assert "Address not found" in page
     compose = client.get(f"/compose/reply/{sent.id}").get_data(as_text=True)
     assert "does not work" in compose
+
+
+def test_a_report_shows_no_empty_attachment_chip(app, client, auth, make, team):
+    from pathlib import Path
+
+    from webapp.models import Attachment
+
+    sent = _sent(make, team)
+    raw = (Path(__file__).parent / "data" / "mta" / "bounce" / "sendmail.eml").read_bytes()
+    raw = raw.replace(b"<sendmail-3@mail.demo.test>", sent.message_id.encode())
+    _, report = outcome(app, raw)
+    with app.app_context():
+        sizes = list(db.session.scalars(select(Attachment.size).where(Attachment.message_id == report.id)))
+    assert 0 in sizes  # the attached original, whose bytes are the report's own
+    auth.login("rita@team.test")
+    pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
+    section = pane[pane.index(f'id="message-{report.id}"') :]
+    section = section[: section.index("</section>")]
+    assert 'class="attachments"' not in section
+    assert "0 B" not in section

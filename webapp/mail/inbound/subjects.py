@@ -41,8 +41,12 @@ _BOUNCE_SUBJECTS = [
     r"(recipient|address) (unknown|rejected|not found)",
     r"mailbox (full|unavailable|not found)",
     r"message (blocked|rejected|not sent|status - undeliverable)",
-    r"virus .*in mail from you|banned contents alert|unchecked contents in mail",
-    r"\bdsn\b",
+    r"virus .*in mail from you|banned contents alert|unchecked contents in mail|spam .*in mail from you",
+    r"\bdsn\b|\bndn\b|\bndr\b",
+    r"(delayed|delay) (mail|message|delivery)|delivery (delayed|delay)|message delayed",
+    r"message you sent (was |has been )?(blocked|rejected)",
+    r"your (message|e-?mail) (was|has been|could not be) (blocked|rejected|returned|not delivered"
+    r"|quarantined)",
     # French
     r"non remis",
     r"non distribu(é|e|able)",
