@@ -290,7 +290,7 @@ def _record_bounce(outbound: Row, report: BounceReport, now: datetime) -> None:
     A hard failure also marks the candidate's failed addresses as not working.
     """
     reason = report.diagnostic or ("delivery delayed" if report.is_delay else "delivery failed")
-    if report.status:
+    if report.status and report.status not in reason:  # most servers' words quote it already
         reason = f"{report.status} {reason}"
     if report.is_delay:
         db.session.execute(_DELAY_SENT, {"outbound_id": outbound.id, "reason": f"Delayed: {reason}"[:2000]})
@@ -305,11 +305,15 @@ def _record_bounce(outbound: Row, report: BounceReport, now: datetime) -> None:
                     "owner_id": outbound.candidate_id,
                     "address": f.address,
                     "since": now,
-                    "why": " ".join(filter(None, [f.status, f.diagnostic]))[:2000],
+                    "why": _with_status(f.status, f.diagnostic)[:2000],
                 }
                 for f in hard
             ],
         )
+
+
+def _with_status(status: str | None, words: str) -> str:
+    return f"{status} {words}".strip() if status and status not in words else words
 
 
 def _add_bounce_recipients(message_id: int, report: BounceReport) -> None:
