@@ -152,10 +152,17 @@ def test_duplicate_same_id_same_bytes_but_same_id_other_bytes_is_kept(app, team)
     assert third == "candidate"
 
 
+def _verp(app, sent) -> str:
+    from webapp.mail.addresses import bounce_address
+
+    return bounce_address(sent.id, DOMAIN, app.config["INBOUND_SECRET"])
+
+
 def test_bounce_fails_the_sent_message_it_reports(app, make, team):
     thread = make.thread("Interview", candidate=team.alice)
     sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
-    result, msg = outcome(app, dsn(sent.message_id, "alice@outside.test"))
+    verp = _verp(app, sent)
+    result, msg = outcome(app, dsn(sent.message_id, "alice@outside.test", to=verp), envelope_to=[verp])
     assert result == "bounce"
     assert msg.thread_id == thread.id
     assert msg.is_auto_reply
@@ -165,11 +172,22 @@ def test_bounce_fails_the_sent_message_it_reports(app, make, team):
     assert "does not exist" in failed.error
 
 
-def test_bounce_found_by_its_verp_return_path(app, make, team):
-    from webapp.mail.addresses import bounce_address
+def test_a_report_quoting_only_a_message_id_is_unverified_and_changes_nothing(app, make, team):
+    # Anyone who saw the Message-ID can forge a report: it joins the conversation, marked unverified.
+    thread = make.thread("Interview", candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
+    result, msg = outcome(app, dsn(sent.message_id, "alice@outside.test"))
+    assert result == "bounce"
+    assert msg.thread_id == thread.id
+    assert msg.bounced_message_id is None
+    assert "unverified" in msg.outcome_reason
+    untouched = row(app, sent.id)
+    assert (untouched.status, untouched.delivery_state, untouched.error) == ("sent", None, None)
 
+
+def test_bounce_found_by_its_verp_return_path(app, make, team):
     sent = make.message(direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
-    verp = bounce_address(sent.id, DOMAIN, app.config["INBOUND_SECRET"])
+    verp = _verp(app, sent)
     result, _ = outcome(app, dsn("<unknown@nowhere>", "alice@outside.test", to=verp), envelope_to=[verp])
     assert result == "bounce"
     assert row(app, sent.id).status == "failed"
@@ -177,15 +195,18 @@ def test_bounce_found_by_its_verp_return_path(app, make, team):
 
 def test_delay_shows_as_delayed_not_failed(app, make, team):
     sent = make.message(direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
+    verp = _verp(app, sent)
     result, _ = outcome(
         app,
         dsn(
             sent.message_id,
             "alice@outside.test",
+            to=verp,
             action="delayed",
             status="4.4.7",
             diagnostic="Connection timed out; will retry",
         ),
+        envelope_to=[verp],
     )
     assert result == "bounce"
     delayed = row(app, sent.id)

@@ -1,12 +1,13 @@
 """Jinja filters and globals: dates in the user's time zone, sizes, the htmx script tag."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask, g
 from flask_babel import format_date, format_time, get_locale, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from webapp.mail.inbound.bounce import plain_problem
 from webapp.mail.phrases import Phrase
 from webapp.mail.read.access import accessible_offer_ids
 from webapp.mail.sanitize import sanitize_html
@@ -88,12 +89,27 @@ def offer_shown(offer_id: int | None) -> bool:
     return g.offer_ids is None or offer_id in g.offer_ids
 
 
+def delivery_problem(error: str | None, delayed: bool = False) -> str:
+    """What went wrong with a delivery, in plain words in the user's language ("Mailbox full")."""
+    return translate(plain_problem(error, delayed=delayed))
+
+
+def away_date(value: date | None) -> str:
+    """A return date as people say it: "Mon 14 Dec" (the year only when it is not this one)."""
+    if value is None:
+        return ""
+    pattern = "EEE d MMM" if value.year == date.today().year else "EEE d MMM y"
+    return format_date(value, pattern)
+
+
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(
         translate=translate,
         short_date=short_date,
         full_date=full_date,
         file_size=file_size,
+        delivery_problem=delivery_problem,
+        away_date=away_date,
         sanitize_html=sanitize_html,
     )
     app.jinja_env.globals.update(

@@ -1,7 +1,7 @@
 """participants keep their mail; sender authentication of inbound mail
 
 Revision ID: lea5c0de0001
-Revises: d1e2f3a4b5c6
+Revises: we5ec0a1b2c3
 Create Date: 2026-12-06 11:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'lea5c0de0001'
-down_revision = 'd1e2f3a4b5c6'
+down_revision = 'we5ec0a1b2c3'
 branch_labels = None
 depends_on = None
 

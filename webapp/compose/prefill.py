@@ -1,6 +1,6 @@
 """What the compose form starts with: reply and forward subjects, quotes, signature, presets."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_datetime
@@ -60,6 +60,12 @@ def presets(tz_name: str, now: datetime | None = None) -> list[tuple[str, str, d
         ("tomorrow", _("Tomorrow morning"), tomorrow),
         ("monday", _("Monday morning"), monday),
     ]
+
+
+def same_time_on(at: datetime, day: date, tz_name: str) -> datetime:
+    """`at` (aware UTC) moved to `day`, at the same time of day in the user's zone, as aware UTC."""
+    local = at.astimezone(ZoneInfo(tz_name))
+    return to_utc(datetime.combine(day, local.time().replace(tzinfo=None)), tz_name)
 
 
 def to_utc(local_naive: datetime, tz_name: str) -> datetime:

@@ -1,5 +1,7 @@
 """Compose views: thin; validation and sending live in webapp/mail/outbound/compose.py."""
 
+from datetime import date
+
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,6 +21,7 @@ from webapp.mail.read.access import has_offer_access
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.panes.conversation import render_conversation, render_pane
+from webapp.people import address_notes
 from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
 from webapp.request_limits import allow_bytes
@@ -51,6 +54,7 @@ def _show(form: ComposeForm, status: int = 200, **context):
         status=status,
         form=form,
         timezone=current_user.timezone,
+        recipient_notes=address_notes.notes_for(current_user, form.to.data, date.today()),
         **context,
     )
 
@@ -356,6 +360,26 @@ def preview():
     subject, body = _rendered(form, good, _message_field(form.reply_to_id.data))
     return render_template(
         "compose/_preview.html", recipient=good[0] if good else None, subject=subject, body=body
+    )
+
+
+@bp.route("/messages/<int:message_id>/after-away", methods=["POST"])
+def after_away(message_id: int):
+    """Move a scheduled message to the day its candidate is back, at the same time of day."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or msg.sender_id != current_user.id or msg.thread_id is None:
+        abort(404)
+    candidate = msg.candidate
+    notice = _("Too late: the message had already changed (sent, sending or cancelled).")
+    if candidate is not None and candidate.is_away and msg.is_scheduled and msg.scheduled_at is not None:
+        at = prefill.same_time_on(msg.scheduled_at, candidate.away_until, current_user.timezone)
+        if at > msg.scheduled_at and compose.reschedule(msg.id, current_user.id, at):
+            db.session.commit()
+            wake_sender(at=at)
+            notice = None
+    slug = request.args.get("folder", "sent")
+    return render_conversation(
+        folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["sent"]), msg.thread_id, notice=notice
     )
 
 

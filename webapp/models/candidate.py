@@ -1,8 +1,8 @@
 """Candidates, their addresses, their placements on offers, and who follows them."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
@@ -16,6 +16,8 @@ class Candidate(Model):
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The return date the candidate's latest out-of-office reply named, if any.
+    away_until: Mapped[date | None] = mapped_column(Date)
 
     emails = relationship(
         "CandidateEmail", back_populates="candidate", lazy="selectin", cascade="all, delete-orphan"
@@ -27,6 +29,11 @@ class Candidate(Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_away(self) -> bool:
+        """An out-of-office reply said the candidate is back on a date still to come."""
+        return self.away_until is not None and self.away_until >= date.today()
 
     @property
     def primary_email(self) -> str | None:
@@ -45,6 +52,9 @@ class CandidateEmail(Model):
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     # Stored lower-cased so look-ups are exact matches on an index.
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # Set by a hard bounce of our mail to it (when, and the server's reason); cleared by mail from it.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_reason: Mapped[str | None] = mapped_column(Text)
 
     candidate = relationship("Candidate", back_populates="emails")
 

@@ -1,9 +1,20 @@
 """Conversations, messages, attachments, and per-user read state."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
@@ -187,6 +198,8 @@ class Message(Model):
     # Outbound delivery news from bounces: None, "delayed" or "bounced".
     delivery_state: Mapped[str | None] = mapped_column(String(12))
     error: Mapped[str | None] = mapped_column(Text)
+    # An out-of-office reply's return date ("away until"), when it names one.
+    away_until: Mapped[date | None] = mapped_column(Date)
     send_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bulk_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_sends.id", ondelete="SET NULL"), index=True)
@@ -238,8 +251,11 @@ class Message(Model):
 
     @property
     def can_be_answered(self) -> bool:
-        """It travelled (or may have): reply and forward make sense."""
-        return self.status in (*DELIVERED_STATUSES, Status.UNKNOWN)
+        """It travelled (or may have) and a person wrote it: reply and forward make sense.
+
+        Not a delivery report: answering would write to a mail daemon.
+        """
+        return self.status in (*DELIVERED_STATUSES, Status.UNKNOWN) and self.outcome != Outcome.BOUNCE
 
     @property
     def is_unauthenticated(self) -> bool:
@@ -254,6 +270,20 @@ class Message(Model):
     @property
     def display_from(self) -> str:
         return self.from_name or self.from_address
+
+
+class BounceRecipient(Model):
+    """One recipient a delivery report says failed or is delayed (kept even when no sent message matched)."""
+
+    __tablename__ = "bounce_recipients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(254), index=True)
+    status: Mapped[str | None] = mapped_column(String(16))  # enhanced status code, "5.1.1"
+    kind: Mapped[str] = mapped_column(String(8))  # "hard", "soft" or "delay"
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    reporting_mta: Mapped[str] = mapped_column(String(255), default="")
 
 
 class Attachment(Model):

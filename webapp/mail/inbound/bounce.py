@@ -2,6 +2,19 @@
 
 Pure functions over a parsed `EmailMessage`; nothing here raises, whatever the input.
 Bounce detection runs before auto-reply detection, so this module must not use autoreply.py.
+
+What counts as a report, from the standards and from what real servers send:
+- a delivery-status report (RFC 3464: multipart/report; report-type=delivery-status, or a
+  message/delivery-status part), also one attached inside another message (a gateway's);
+- a notice from a mail daemon (a daemon name in From or Return-Path, or a null sender, RFC 5321
+  4.5.5) whose subject (in any language of `subjects.py`, decoded whatever its charset) or text
+  says a delivery failed; Exim's X-Failed-Recipients and `Auto-Submitted: auto-generated
+  (failure)` say so whoever sends them;
+- from anyone, a copy of the original message (message/rfc822, text/rfc822-headers) attached to
+  a notice that names a failure and quotes an SMTP reply or enhanced status code (RFC 3463).
+Mailing-list posts (List-Id, Precedence: list/bulk) are reports only when a daemon sends them.
+The DSN is read leniently: blank lines inside a recipient's block, continuation lines that are
+not indented, a multipart boundary that does not match the header.
 """
 
 import base64
@@ -11,9 +24,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from webapp.mail.inbound.headers import header_value
+from webapp.mail.inbound.headers import header_texts, header_value, part_text
+from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
+from webapp.mail.phrases import N_, Phrase
 
 DIAGNOSTIC_LENGTH = 300
+# Reports attached inside reports: deeper than this is not a real server's doing.
+_MAX_NESTING = 3
 
 _TRANSFER_ENCODINGS = {"base64", "quoted-printable"}
 _DSN_TYPES = {"message/delivery-status", "message/global-delivery-status"}
@@ -24,24 +41,38 @@ _ORIGINAL_TYPES = {
     "message/rfc822-headers",
     "message/global-headers",
 }
+_ATTACHED_MESSAGE_TYPES = {"message/rfc822", "message/global"}
 # Reports about something other than delivery: spam complaints and read receipts.
 _OTHER_REPORTS = {"feedback-report", "disposition-notification"}
 # A DSN may also tell of successful deliveries (NOTIFY=SUCCESS); those are not failures.
 _SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
 
-_DAEMON_LOCAL_PARTS = {"mailer-daemon", "mailerdaemon", "mailer_daemon", "mail-daemon", "postmaster"}
-_DAEMON_NAME = re.compile(r"mail(er)?[ -]?daemon|postmaster|mail delivery (subsystem|system|service)", re.I)
-# Only checked on mail from a daemon, so a broad "delay" is safe here.
-_BOUNCE_SUBJECT = re.compile(
-    r"undeliver|non-?deliver|delivery (status notification|failure|failed|has failed|report|notification)"
-    r"|(mail|message) delivery failed|failure notice|returned (mail|to sender)|could not be delivered"
-    r"|\bdelay|warning: could not send",
+# Local parts only mail software sends from (RFC 5321 4.5.5 and what servers use); "+tag" allowed.
+_DAEMON_LOCAL = re.compile(
+    r"(mailer[-_.]?daemon|mail[-_.]?daemon|post[-_.]?master|m[-_]?daemon|mail[-_.]?delivery"
+    r"(?:[-_.]?(?:system|subsystem|service))?|microsoftexchange[0-9a-f]{32})(?:\+.*)?",
     re.I,
 )
-_DELAY_SUBJECT = re.compile(r"\bdelay|still being retried|warning: could not send|will (be )?retr", re.I)
-_DELAY_TEXT = re.compile(
-    r"will (be )?retr(y|ied)|still being retried|warning only|do not need to resend"
-    r"|has been delayed|delivery attempts will continue|not yet been delivered",
+_DAEMON_NAME = re.compile(r"mail(er)?[ -]?daemon|postmaster|mail delivery (subsystem|system|service)", re.I)
+# Senders that are mail software too, but whose names people also use ("mail@", "admin@"):
+# only together with a report's subject and its evidence.
+_SOFTWARE_LOCAL = re.compile(
+    r"(mailer|mail|mail[-_.]?router|mail[-_.]?admin|smtp|smtpd|mta|exim|qmail|sendmail|mailscanner"
+    r"|mailsweeper|amavisd?|virus[-_.]?\w*|anti[-_.]?virus|av|scanmail|content[-_.]?filter"
+    r"|administrator|sysadmin|root|system|notes|domino|groupwise|gwia|mdaemon)(?:\+.*)?",
+    re.I,
+)
+_SOFTWARE_NAME = re.compile(
+    r"mail router|system administrator|mail administrator|microsoft (outlook|exchange)|content[- ]filter"
+    r"|e-?mail (gateway|security)|anti-?virus|virus|mailscanner|mail (server|system)|lotus|domino|groupwise",
+    re.I,
+)
+_FORWARD_PREFIX = re.compile(r"^\s*(fwd?|tr|wg|rv|i|enc|doorst|vs|vl|pd)\s*:", re.I)
+# An SMTP reply or enhanced status code as a report quotes it (RFC 5321 4.2, RFC 3463).
+_CODE_IN_TEXT = re.compile(
+    r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])"
+    r"|\b[45][0-5]\d[- ](?:#?\d\.\d\.\d|(?:\S+ ){0,4}?(?:user|mailbox|recipient|address|relay|denied|rejected"
+    r"|unknown|unavailable|quota|blocked|spam|not found|does not exist|no such))",
     re.I,
 )
 # Where a notice starts quoting the original message: everything after it is the sender's mail.
@@ -61,6 +92,31 @@ _BOILERPLATE = re.compile(
     r"|\*+ attention \*+|--\s*\S*\s*postmaster$|\[https?://)",
     re.I,
 )
+_REPORTING_HOST = re.compile(
+    r"(?:mail system at host|qmail-send program at|this is the mail(?:er)? (?:daemon|system) at)"
+    r" ([\w.-]+\.[a-z]{2,})",
+    re.I,
+)
+# DSN fields (RFC 3464 2.2, 2.3): a line that starts with another name continues the one before.
+_MESSAGE_FIELDS = {
+    "reporting-mta",
+    "dsn-gateway",
+    "received-from-mta",
+    "arrival-date",
+    "original-envelope-id",
+}
+_RECIPIENT_FIELDS = {
+    "original-recipient",
+    "final-recipient",
+    "action",
+    "status",
+    "remote-mta",
+    "diagnostic-code",
+    "last-attempt-date",
+    "final-log-id",
+    "will-retry-until",
+}
+_FIELD_LINE = re.compile(r"([A-Za-z][A-Za-z0-9-]{0,60})[ \t]*:[ \t]*(.*)")
 # RFC 3463 subject.detail codes senders meet most, for reports that carry no text of their own.
 _STATUS_TEXT = {
     "1.1": "The mailbox does not exist",
@@ -78,20 +134,39 @@ _STATUS_TEXT = {
 
 
 @dataclass
+class FailedRecipient:
+    """One recipient a report says was not delivered (or is delayed)."""
+
+    address: str  # lower-cased
+    status: str | None  # enhanced status code, e.g. "5.1.1"
+    kind: str  # "hard" (5.x.x: will not work), "soft" (4.x.x, given up for now) or "delay" (still trying)
+    diagnostic: str  # the server's words, one line, at most DIAGNOSTIC_LENGTH chars
+    reporting_mta: str  # the server that wrote the report
+
+
+@dataclass
 class BounceReport:
     is_delay: bool  # a delivery delay (Action: delayed, or a "will retry" notice), not a failure
     recipients: list[str] = field(default_factory=list)  # failed addresses, lower-cased, no duplicates
     original_message_id: str | None = None  # "<...>" Message-ID of the message that bounced
     status: str | None = None  # enhanced status code, e.g. "5.1.1" or "4.4.7"
     diagnostic: str = ""  # a short reason for the sender, one line, at most DIAGNOSTIC_LENGTH chars
+    reporting_mta: str = ""
+    failures: list[FailedRecipient] = field(default_factory=list)  # one per recipient
+
+    @property
+    def is_hard(self) -> bool:
+        """A permanent failure: the address will not work (5.x.x)."""
+        return not self.is_delay and any(f.kind == "hard" for f in self.failures)
 
 
-def parse_bounce(msg: EmailMessage) -> BounceReport | None:
+def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     """The delivery failure `msg` reports, or None when it is not a bounce."""
     kind = _safely(_bounce_kind, msg, default=None)
     if kind is None:
-        return None
-    blocks = _safely(_dsn_recipient_blocks, msg, default=[]) if kind == "dsn" else []
+        nested = _safely(_nested_report, msg, default=None) if _depth < _MAX_NESTING else None
+        return parse_bounce(nested, _depth + 1) if nested is not None else None
+    fields, blocks = _safely(_dsn_records, msg, default=({}, []))
     actions = [b.get("action", "").lower() for b in blocks]
     if actions and all(a in _SUCCESS_ACTIONS for a in actions):
         return None
@@ -103,6 +178,8 @@ def parse_bounce(msg: EmailMessage) -> BounceReport | None:
     report.original_message_id = _safely(_original_message_id, msg, notice, default=None)
     report.status = _safely(_status, failing, head, default=None)
     report.diagnostic = _safely(_diagnostic, failing, head, report, default="")
+    report.reporting_mta = _safely(_reporting_mta, msg, fields, head, default="")
+    report.failures = _safely(_failures, report, failing, head, default=[])
     return report
 
 
@@ -128,19 +205,69 @@ def _bounce_kind(msg) -> str | None:
 
 
 def _looks_like_notice(msg) -> bool:
-    """From a mail daemon and about a failed or delayed delivery."""
-    subject = header_value(msg, "Subject")
-    has_reason = bool(_BOUNCE_SUBJECT.search(subject) or header_value(msg, "X-Failed-Recipients"))
-    return has_reason and _is_daemon_sender(msg)
-
-
-def _is_daemon_sender(msg) -> bool:
-    name, address = parseaddr(header_value(msg, "From"))
-    local = address.rpartition("@")[0].lower() if "@" in address else address.lower()
-    if local in _DAEMON_LOCAL_PARTS or _DAEMON_NAME.search(name):
+    """A notice from mail software about a failed or delayed delivery (see the module's docstring)."""
+    submitted = header_value(msg, "Auto-Submitted").lower()
+    if header_value(msg, "X-Failed-Recipients") or "failure" in submitted:
         return True
+    daemon = daemon_sender(msg)
+    subject = any(BOUNCE_SUBJECT.search(s) for s in header_texts(msg, "Subject"))
+    head = _notice_head(_notice_text(msg))
+    phrase = bool(FAILURE_TEXT.search(head))
+    code = bool(_CODE_IN_TEXT.search(head))
+    original = _has_original(msg)
+    automatic = bool(submitted) and not submitted.startswith("no")
+    if daemon == "daemon":
+        return subject or phrase or (original and (code or automatic))
+    if _is_list_mail(msg):  # a post about bounces on a mailing list is a person's mail
+        return False
+    if daemon == "software" and subject and (code or original):
+        return True
+    if original and phrase and code:
+        return True
+    weak = subject or automatic or daemon == "software"
+    return original and (phrase or code) and weak
+
+
+def daemon_sender(msg) -> str | None:
+    """'daemon' when mail software sent it, 'software' when it likely did, else None."""
+    name, address = parseaddr(header_value(msg, "From"))
+    local = address.rpartition("@")[0] if "@" in address else address
+    return_path = header_value(msg, "Return-Path").strip()
+    rp_local = parseaddr(return_path)[1].rpartition("@")[0]
     # Servers send bounces with an empty envelope sender, so they cannot bounce back.
-    return header_value(msg, "Return-Path").strip() == "<>"
+    if return_path.replace(" ", "") in {"<>", "<<>>"} or not address.strip("<> "):
+        return "daemon"
+    if _DAEMON_LOCAL.fullmatch(local) or _DAEMON_LOCAL.fullmatch(rp_local) or _DAEMON_NAME.search(name):
+        return "daemon"
+    if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(name):
+        return "software"
+    return None
+
+
+def _is_list_mail(msg) -> bool:
+    precedence = header_value(msg, "Precedence").lower()
+    return precedence in {"list", "bulk"} or bool(header_value(msg, "List-Id"))
+
+
+def _has_original(msg) -> bool:
+    return any(p.get_content_type() in _ORIGINAL_TYPES for p in _parts(msg) if p is not msg)
+
+
+def _nested_report(msg) -> EmailMessage | None:
+    """A delivery-status report attached to `msg` by a gateway or a forwarding daemon."""
+    subject = header_value(msg, "Subject")
+    daemon = daemon_sender(msg)
+    if daemon is None and (_FORWARD_PREFIX.match(subject) or _is_list_mail(msg)):
+        return None  # a person forwarding a report to a colleague: theirs to read
+    signals = daemon or header_value(msg, "Auto-Submitted") or BOUNCE_SUBJECT.search(subject)
+    if not signals:
+        return None
+    for part in _parts(msg):
+        if part.get_content_type() in _ATTACHED_MESSAGE_TYPES and part.is_multipart():
+            inner = part.get_payload(0)
+            if _safely(_bounce_kind, inner, default=None) == "dsn":
+                return inner
+    return None
 
 
 def _parts(msg):
@@ -151,35 +278,82 @@ def _parts(msg):
             yield from _parts(child)
 
 
-def _dsn_recipient_blocks(msg) -> list[dict[str, str]]:
-    """The per-recipient field blocks of every delivery-status part."""
-    blocks = []
-    for part in _parts(msg):
-        if part.get_content_type() in _DSN_TYPES:
-            blocks += [b for b in _dsn_blocks(part) if _is_recipient_block(b)]
-    return blocks
+def _dsn_records(msg) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The per-message fields and per-recipient blocks of every delivery-status part.
+
+    A report whose multipart boundary does not match its header has no parts: its whole body
+    is read instead.
+    """
+    texts = [_dsn_text(part) for part in _parts(msg) if part.get_content_type() in _DSN_TYPES]
+    if not texts and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
+        texts = [msg.get_payload()]
+    fields: dict[str, str] = {}
+    blocks: list[dict[str, str]] = []
+    for text in texts:
+        part_fields, part_blocks = _records(text)
+        fields = part_fields | fields
+        blocks += part_blocks
+    return fields, blocks
+
+
+def _dsn_text(part) -> str:
+    """The text of a delivery-status part, whether stdlib split it into blocks or not."""
+    payload = part.get_payload()
+    encoding = header_value(part, "Content-Transfer-Encoding").lower()
+    if isinstance(payload, list):
+        payload = "\n\n".join(_safely(_block_source, sub, default="") for sub in payload)
+    return _decode(str(payload), encoding)
+
+
+def _records(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Per-message fields and per-recipient blocks, read line by line.
+
+    Blank lines are not trusted to separate blocks (servers put them inside one): a block starts
+    at a recipient field that the current block already has. A line that is not a DSN field
+    continues the field above it, indented or not, unless a blank line came between.
+    """
+    message: dict[str, str] = {}
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    last: tuple[dict[str, str], str] | None = None
+    for line in text.splitlines()[:2000]:  # a real report has a few lines per recipient
+        if not line.strip():
+            last = None
+            continue
+        found = None if line[:1] in (" ", "\t") else _FIELD_LINE.fullmatch(line.strip())
+        name = found.group(1).lower() if found else ""
+        if found and (name in _MESSAGE_FIELDS or name in _RECIPIENT_FIELDS or name.startswith("x-")):
+            value = found.group(2).strip()
+            if name in _MESSAGE_FIELDS or (name.startswith("x-") and current is None):
+                target = message
+            else:
+                # A recipient's fields come before its Action and Status, in either order.
+                starts = name in ("original-recipient", "final-recipient") and (
+                    "action" in (current or {}) or "status" in (current or {})
+                )
+                if current is None or name in current or starts:
+                    current = {}
+                    blocks.append(current)
+                target = current
+            target.setdefault(name, value)
+            last = (target, name) if target.get(name) == value else None
+        elif found and line[:1] not in (" ", "\t") and " " not in name:
+            last = None  # another header (a quoted original's): not ours to continue
+        elif last is not None:
+            target, name = last
+            target[name] = f"{target[name]} {line.strip()}"
+    return message, [b for b in blocks if _is_recipient_block(b)]
 
 
 def _is_recipient_block(block: dict[str, str]) -> bool:
     return any(k in block for k in ("final-recipient", "original-recipient", "action", "status"))
 
 
-def _dsn_blocks(part) -> list[dict[str, str]]:
-    """Field blocks of a delivery-status part, whether stdlib split it into blocks or not."""
-    payload = part.get_payload()
-    encoding = header_value(part, "Content-Transfer-Encoding").lower()
-    if isinstance(payload, list) and encoding not in _TRANSFER_ENCODINGS:
-        return [_safely(_block_fields, sub, default={}) for sub in payload]
-    if isinstance(payload, list):  # stdlib split the still-encoded text into bogus blocks
-        payload = "\n\n".join(_safely(_block_source, sub, default="") for sub in payload)
-    text = _decode(str(payload), encoding)
-    return [_fields(chunk) for chunk in re.split(r"\r?\n[ \t]*\r?\n", text)]
-
-
 def _block_source(block) -> str:
     lines = [f"{k}: {v}" for k, v in block.raw_items()]
     body = block.get_payload()
-    return "\n".join(lines) + ("\n\n" + body if isinstance(body, str) else "")
+    # Stdlib takes a line that is no header (an unindented continuation) for the block's body.
+    return "\n".join(lines) + ("\n" + body if isinstance(body, str) else "")
 
 
 def _decode(text: str, encoding: str) -> str:
@@ -194,36 +368,23 @@ def _decode(text: str, encoding: str) -> str:
     return text
 
 
-def _block_fields(block) -> dict[str, str]:
-    return {k.strip().lower(): " ".join(str(v).split()) for k, v in block.raw_items()}
-
-
-def _fields(chunk: str) -> dict[str, str]:
-    """Header-like `Name: value` lines, with folded continuations joined."""
-    fields: dict[str, str] = {}
-    name = None
-    for line in chunk.splitlines():
-        if line[:1] in (" ", "\t") and name:
-            fields[name] += " " + line.strip()
-        elif ":" in line:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            fields[name] = value.strip()
-        else:
-            name = None
-    return fields
-
-
 def _notice_text(msg) -> str:
-    """The human-readable notice: the first text/plain part outside attached messages."""
+    """The human-readable notice: the first text part outside attached messages (HTML as text)."""
+    html = None
     for part in _parts(msg):
-        if part.get_content_type() == "text/plain":
-            try:
-                return part.get_content()
-            except Exception:
-                data = part.get_payload(decode=True) or b""
-                return data.decode("utf-8", errors="replace")
-    return ""
+        ctype = part.get_content_type()
+        if ctype == "text/plain":
+            return _text_of(part)
+        if ctype == "text/html" and html is None:
+            html = part
+    if html is not None:
+        return re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(style|script|head)\b.*?</\1>", " ", _text_of(html)))
+    payload = msg.get_payload() if msg.get_content_maintype() == "multipart" else None
+    return payload if isinstance(payload, str) else ""  # a boundary that matched nothing
+
+
+def _text_of(part) -> str:
+    return part_text(part)
 
 
 def _notice_head(notice: str) -> str:
@@ -238,9 +399,9 @@ def _is_delay(msg, actions: list[str], head: str) -> bool:
         return False
     if "delayed" in actions:
         return True
-    if _DELAY_SUBJECT.search(header_value(msg, "Subject")):
+    if any(DELAY_SUBJECT.search(t) for t in header_texts(msg, "Subject")):
         return True
-    return bool(_DELAY_TEXT.search(head))
+    return bool(DELAY_TEXT.search(head))
 
 
 def _recipients(msg, blocks: list[dict[str, str]], head: str) -> list[str]:
@@ -265,13 +426,13 @@ def _dsn_address(value: str) -> str:
 def _notice_addresses(msg, head: str) -> list[str]:
     # The notice also names the reporting server and the original sender: leave those out.
     known = {a.lower() for _, a in getaddresses([header_value(msg, h) for h in ("From", "To", "Sender")])}
-    found = _ADDRESS.findall(head)
+    found = [a.strip("'") for a in _ADDRESS.findall(head)]  # "'alice@example.com'" (Exchange)
     return [a for a in found if a.lower() not in known]
 
 
 def _unique_addresses(addresses: list[str]) -> list[str]:
     lowered = (a.lower() for a in addresses)
-    kept = (a for a in lowered if "@" in a and a.partition("@")[0] not in _DAEMON_LOCAL_PARTS)
+    kept = (a for a in lowered if "@" in a and not _DAEMON_LOCAL.fullmatch(a.partition("@")[0]))
     return list(dict.fromkeys(kept))
 
 
@@ -359,3 +520,125 @@ def _clip(text: str) -> str:
     if len(text) <= DIAGNOSTIC_LENGTH:
         return text
     return text[: DIAGNOSTIC_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _reporting_mta(msg, fields: dict[str, str], head: str) -> str:
+    """The server that wrote the report: Reporting-MTA, the notice's own words, else From's domain."""
+    value = fields.get("reporting-mta", "")
+    if value:
+        return _clip(value.partition(";")[2].strip() if ";" in value else value)[:255]
+    found = _REPORTING_HOST.search(head)
+    if found:
+        return found.group(1).lower()
+    address = parseaddr(header_value(msg, "From"))[1]
+    return address.rpartition("@")[2].lower()[:255] if "@" in address else ""
+
+
+def _failures(report: BounceReport, blocks: list[dict[str, str]], head: str) -> list[FailedRecipient]:
+    """One entry per failed recipient, with its own status and words where the report gives them."""
+    found: dict[str, FailedRecipient] = {}
+    for block in blocks:
+        original, final = block.get("original-recipient", ""), block.get("final-recipient", "")
+        address = (_dsn_address(original) or _dsn_address(final)).lower()
+        if "@" not in address or address in found:
+            continue
+        status = _status([block], "")
+        code = block.get("diagnostic-code", "")
+        diagnostic = _clip(_tidy_diagnostic(code.partition(";")[2] if ";" in code else code)) if code else ""
+        action = block.get("action", "").lower()
+        found[address] = FailedRecipient(
+            address=address,
+            status=status or report.status,
+            kind=_kind(action, status or report.status, diagnostic, report.is_delay),
+            diagnostic=diagnostic or report.diagnostic,
+            reporting_mta=report.reporting_mta,
+        )
+    for address in report.recipients:
+        if address in found:
+            continue
+        status, diagnostic = _said_about(address, head)
+        status = status or report.status
+        found[address] = FailedRecipient(
+            address=address,
+            status=status,
+            kind=_kind("", status, diagnostic or report.diagnostic, report.is_delay),
+            diagnostic=diagnostic or report.diagnostic,
+            reporting_mta=report.reporting_mta,
+        )
+    return list(found.values())
+
+
+def _said_about(address: str, head: str) -> tuple[str | None, str]:
+    """The status and words of the notice's paragraph about `address` (Postfix, Exim, qmail)."""
+    for chunk in re.split(r"\n[ \t]*\n", head.replace("\r\n", "\n")):
+        if address in chunk.lower() and (_STATUS.search(chunk) or _SMTP_CODE.search(chunk)):
+            found = _STATUS.search(chunk)
+            return (found.group(1) if found else None), _clip(chunk)
+    return None, ""
+
+
+def _kind(action: str, status: str | None, diagnostic: str, is_delay: bool) -> str:
+    """'hard', 'soft' or 'delay': what the report means for the address."""
+    if action == "delayed" or (is_delay and action != "failed"):
+        return "delay"
+    if status:
+        return "hard" if status.startswith("5") else "soft"
+    code = re.match(r"\s*([45])\d\d\b", diagnostic)
+    return "soft" if code and code.group(1) == "4" else "hard"
+
+
+# What went wrong, in plain words, from a status code and the server's text (RFC 3463 codes
+# first, then the words servers use when they give no code, or a vague one).
+_PROBLEMS = [  # (kind, the words servers use, the status codes that say it)
+    ("virus", r"virus|infected|malware", None),
+    ("spam", r"spam|unsolicited|blacklist|blocklist|block ?list|dnsbl|reputation|junk", None),
+    ("full", r"quota|mailbox (is )?full|insufficient (system )?storage", r"[245]\.2\.2"),
+    ("domain", r"domain (name )?not found|host (or domain name )?not found|no mx|dns error", r"[245]\.1\.2"),
+    (
+        "address",
+        r"user unknown|unknown user|no such (user|mailbox|recipient|address)|does ?n[o']t exist|not found"
+        r"|not listed|invalid (recipient|address|mailbox)|address rejected|mailbox unavailable",
+        r"[245]\.1\.(1|10|0|6)",
+    ),
+    ("disabled", r"disabled|inactive|deactivated|suspended", r"[245]\.2\.1"),
+    ("size", r"too (large|big)|size limit|exceeds .{0,20}size", r"[245]\.(3\.4|2\.3)"),
+    ("policy", r"denied|refused|rejected|not allowed|policy", r"[245]\.7\.\d+"),
+    ("expired", r"expired|timed? ?out|giving up|gave up", r"[245]\.4\.7"),
+]
+PROBLEM_WORDS = {
+    "delay": N_("Delivery delayed, still trying"),
+    "virus": N_("Rejected: a virus was found"),
+    "spam": N_("Rejected as spam"),
+    "full": N_("Mailbox full"),
+    "domain": N_("Domain not found"),
+    "address": N_("Address not found"),
+    "disabled": N_("Mailbox disabled"),
+    "size": N_("Message too large"),
+    "policy": N_("Refused by the receiving server"),
+    "expired": N_("Gave up after retrying"),
+    "other": N_("Not delivered"),
+}
+
+
+def problem_kind(text: str | None, *, delayed: bool = False) -> str:
+    """What a delivery failure (the server's text, with its status code) means: a PROBLEM_WORDS key."""
+    if delayed:
+        return "delay"
+    text = text or ""
+    status = _STATUS.search(text)
+    # Words that name a cause (a virus, spam) say more than the code, often a generic 5.7.x.
+    for kind, words, code in _PROBLEMS:
+        if code is None and re.search(words, text, re.I):
+            return kind
+    for kind, _, code in _PROBLEMS:
+        if code and status and re.fullmatch(code, status.group(1)):
+            return kind
+    for kind, words, _ in _PROBLEMS:
+        if re.search(words, text, re.I):
+            return kind
+    return "other"
+
+
+def plain_problem(text: str | None, *, delayed: bool = False) -> Phrase:
+    """What went wrong, in plain words for the sender ("Address not found", "Mailbox full")."""
+    return PROBLEM_WORDS[problem_kind(text, delayed=delayed)]

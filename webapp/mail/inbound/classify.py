@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import Row, bindparam, func, or_, select
 
@@ -18,6 +19,7 @@ from webapp.mail.addresses import Target, resolve
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.authresults import sender_auth
 from webapp.mail.inbound.autoreply import auto_reply_reason
+from webapp.mail.inbound.away import away_until
 from webapp.mail.inbound.bounce import BounceReport, parse_bounce
 from webapp.mail.inbound.parse import ParsedMail
 from webapp.models import (
@@ -32,6 +34,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.core import table_of
+from webapp.models.types import utcnow
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # The look-ups below run for every inbound message: built once, with bound parameters, over
@@ -68,6 +71,13 @@ _THREAD_WRITERS = (
 )
 _OFFERS_OF = (
     select(_placements.c.offer_id).where(_placements.c.candidate_id == bindparam("candidate_id")).limit(2)
+)
+# A candidate's conversation with the latest activity.
+_LATEST_THREAD_OF = (
+    select(_threads.c.id)
+    .where(_threads.c.candidate_id == bindparam("candidate_id"))
+    .order_by(_threads.c.last_message_at.desc(), _threads.c.id.desc())
+    .limit(1)
 )
 _JOB_BY_SLUG = select(_offers.c.id, _offers.c.title).where(
     _offers.c.slug == bindparam("slug"), _offers.c.kind == "job"
@@ -126,11 +136,12 @@ class Decision:
     is_note: bool = False
     is_cv: bool = False
     cv_offer_id: int | None = None
-    bounced: Row | None = None  # the sent message a bounce reports (_OUTBOUND_COLUMNS)
+    bounced: Row | None = None  # the sent message a verified bounce reports (_OUTBOUND_COLUMNS)
     bounce: BounceReport | None = None
     # For mail whose From claims a team member's or a candidate's address: whether the
     # receiving server authenticated it (None: nothing claimed, or an admin's import).
     sender_auth: SenderAuth | None = None
+    away_until: date | None = None  # the return date an out-of-office reply names
 
 
 def recipient_addresses(parsed: ParsedMail, envelope_to) -> list[str]:
@@ -207,17 +218,24 @@ def _thread_writers(thread: Row) -> list[int]:
     return list(db.session.scalars(_THREAD_WRITERS, {"thread_id": thread.id}))
 
 
-def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row | None, str]:
+def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row | None, str, bool]:
+    """The sent message a report is about, how it matched, and whether that match is verified.
+
+    Only a report sent back to the message's signed VERP address is verified: anyone can quote
+    a Message-ID they have seen (a forged report would fail the message and show its text), so a
+    report matched that way only joins the conversation, unverified, and changes nothing.
+    """
     for target in targets:
         if target.kind == "bounce":
             msg = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
             if msg is not None:
-                return msg, "its VERP return path names the message"
+                return msg, "its VERP return path names the message", True
     if report.original_message_id:
         msg = db.session.execute(_OUTBOUND_BY_MESSAGE_ID, {"mid": report.original_message_id}).first()
         if msg is not None:
-            return msg, "the report quotes the message's Message-ID"
-    return None, "no sent message matched"
+            how = "unverified: it only quotes the message's Message-ID, it did not come to its signed address"
+            return msg, how, False
+    return None, "no sent message matched", False
 
 
 @functools.cache
@@ -344,7 +362,7 @@ def _bounce(mail: MailFacts) -> Decision | None:
     report = parse_bounce(mail.parsed.email) if mail.parsed.email is not None else None
     if report is None:
         return None
-    bounced, how = _bounced_message(report, mail.targets)
+    bounced, how, verified = _bounced_message(report, mail.targets)
     kind = "delivery delay" if report.is_delay else "delivery failure"
     if bounced is None:
         return Decision(Outcome.BOUNCE, f"{kind} report; {how}", new_thread=True, bounce=report)
@@ -353,7 +371,7 @@ def _bounce(mail: MailFacts) -> Decision | None:
         f"{kind} report for message #{bounced.id}; {how}",
         thread=_thread(bounced.thread_id),
         is_note=True,
-        bounced=bounced,
+        bounced=bounced if verified else None,
         bounce=report,
         candidate_id=bounced.candidate_id,
         cv_offer_id=bounced.cv_offer_id,  # it may quote what the message carried: the same scope
@@ -363,16 +381,24 @@ def _bounce(mail: MailFacts) -> Decision | None:
 def _auto_reply(mail: MailFacts) -> Decision | None:
     """An out-of-office or other automatic reply: a note in the conversation it answers.
 
-    Before replies, so that it never counts as a person's answer (notes are never unread); one
-    that answers no conversation we know is kept in no folder.
+    Before replies, so that it never counts as a person's answer (notes are never unread). One
+    that names no message of ours but comes from a candidate joins that candidate's latest
+    conversation (the recruiter must learn the candidate is away); any other is kept in no folder.
     """
     reason = auto_reply_reason(mail.parsed.email) if mail.parsed.email is not None else None
     if not reason:
         return None
+    back = _away_until(mail.parsed)
     thread, matched, _ = mail.answered
+    if thread is None and mail.candidate_id is not None:
+        thread = _thread(db.session.scalar(_LATEST_THREAD_OF, {"candidate_id": mail.candidate_id}))
+        matched = "the candidate's latest conversation"
     if thread is None:
         return Decision(
-            Outcome.AUTO_REPLY, f"{reason}; no conversation to attach it to", candidate_id=mail.candidate_id
+            Outcome.AUTO_REPLY,
+            f"{reason}; no conversation to attach it to",
+            candidate_id=mail.candidate_id,
+            away_until=back,
         )
     candidate_id = mail.candidate_id or thread.candidate_id
     return Decision(
@@ -382,6 +408,7 @@ def _auto_reply(mail: MailFacts) -> Decision | None:
         is_note=True,
         candidate_id=candidate_id,
         cv_offer_id=_offer_scope(thread, candidate_id),
+        away_until=back,
     )
 
 
@@ -391,6 +418,13 @@ def _offer_scope(thread: Row, candidate_id: int | None) -> int | None:
     if candidate_id is not None or thread.candidate_id is not None:
         return None
     return thread.offer_id
+
+
+def _away_until(parsed: ParsedMail) -> date | None:
+    """The return date an out-of-office reply names, read in its subject, then its text."""
+    today = utcnow().date()
+    sent = parsed.date.date() if parsed.date is not None and parsed.date.date() <= today else today
+    return away_until(f"{parsed.subject}\n{parsed.text or parsed.snippet}", sent)
 
 
 def _reply(mail: MailFacts) -> Decision | None:

@@ -7,7 +7,7 @@ compare-and-set is what keeps a job run twice, or two workers, from filing one m
 
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, case, insert, or_, update
+from sqlalchemy import Date, Row, bindparam, case, insert, or_, update
 
 from webapp.extensions import db
 from webapp.mail.inbound.bounce import BounceReport
@@ -15,7 +15,18 @@ from webapp.mail.inbound.classify import Decision
 from webapp.mail.inbound.parse import ParsedMail
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
-from webapp.models import Attachment, DeliveryState, Message, MessageRecipient, Outcome, Status, Thread
+from webapp.models import (
+    Attachment,
+    BounceRecipient,
+    Candidate,
+    CandidateEmail,
+    DeliveryState,
+    Message,
+    MessageRecipient,
+    Outcome,
+    Status,
+    Thread,
+)
 from webapp.models.core import execute_dml, table_of
 from webapp.models.types import UTCDateTime
 
@@ -51,6 +62,7 @@ FILED_COLUMNS = (
     "sort_at",
     "thread_id",
     "bounced_message_id",
+    "away_until",
 )
 # The SET columns come with each call's parameters; "msg_id" names the row (not a column).
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
@@ -89,6 +101,37 @@ _DELAY_SENT = (
         or_(_messages.c.delivery_state.is_(None), _messages.c.delivery_state != DeliveryState.BOUNCED),
     )
     .values(delivery_state=DeliveryState.DELAYED, error=bindparam("reason"))
+)
+
+
+_candidate_emails = table_of(CandidateEmail)
+_ADD_BOUNCE_RECIPIENTS = insert(table_of(BounceRecipient))
+# Only the candidate's own address that we wrote to: a report cannot mark anyone else's.
+_ADDRESS_FAILING = (
+    update(_candidate_emails)
+    .where(
+        _candidate_emails.c.candidate_id == bindparam("owner_id"),
+        _candidate_emails.c.email == bindparam("address"),
+    )
+    .values(failing_since=bindparam("since", type_=UTCDateTime()), failing_reason=bindparam("why"))
+)
+_ADDRESS_WORKS = (
+    update(_candidate_emails)
+    .where(_candidate_emails.c.email == bindparam("address"), _candidate_emails.c.failing_since.is_not(None))
+    .values(failing_since=None, failing_reason=None)
+)
+
+
+_candidates = table_of(Candidate)
+_AWAY = (
+    update(_candidates)
+    .where(_candidates.c.id == bindparam("owner_id"))
+    .values(away_until=bindparam("until", type_=Date()))
+)
+_BACK = (
+    update(_candidates)
+    .where(_candidates.c.id == bindparam("owner_id"), _candidates.c.away_until.is_not(None))
+    .values(away_until=None)
 )
 
 
@@ -148,10 +191,15 @@ def file_decision(
         return False
     if attachments:
         db.session.execute(_ADD_ATTACHMENTS, [row | {"message_id": stored.id} for row in attachments])
+    if decision.bounce is not None:
+        _add_bounce_recipients(stored.id, decision.bounce)
+    elif decision.candidate_id is not None and decision.outcome != Outcome.DUPLICATE:
+        _address_works(parsed.from_address)
+        _candidate_away(decision)
     if in_folders:
         _touch_conversation(decision, sort_at)
         if bounced is not None and decision.bounce is not None:  # bounced is only set with its report
-            _record_bounce(bounced, decision.bounce)
+            _record_bounce(bounced, decision.bounce, now)
         _add_recipients(stored.id, decision.recipient_user_ids)
         entries.refresh([thread_id, bounced.thread_id if bounced is not None else None])
     return True
@@ -171,6 +219,7 @@ def _decision_fields(decision: Decision, now: datetime) -> dict:
         "is_cv": decision.is_cv,
         "cv_offer_id": decision.cv_offer_id,
         "sender_id": decision.sender_user_id if decision.is_internal else None,
+        "away_until": decision.away_until,
     }
 
 
@@ -239,15 +288,67 @@ def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> in
     return key[0]
 
 
-def _record_bounce(outbound: Row, report: BounceReport) -> None:
-    """A failure fails the sent message (with the server's reason); a delay only says so."""
+def _record_bounce(outbound: Row, report: BounceReport, now: datetime) -> None:
+    """A failure fails the sent message (with the server's reason); a delay only says so.
+
+    A hard failure also marks the candidate's failed addresses as not working.
+    """
     reason = report.diagnostic or ("delivery delayed" if report.is_delay else "delivery failed")
-    if report.status:
+    if report.status and report.status not in reason:  # most servers' words quote it already
         reason = f"{report.status} {reason}"
     if report.is_delay:
         db.session.execute(_DELAY_SENT, {"outbound_id": outbound.id, "reason": f"Delayed: {reason}"[:2000]})
-    else:
-        db.session.execute(_FAIL_SENT, {"outbound_id": outbound.id, "reason": reason[:2000]})
+        return
+    db.session.execute(_FAIL_SENT, {"outbound_id": outbound.id, "reason": reason[:2000]})
+    hard = [f for f in report.failures if f.kind == "hard"]
+    if hard and outbound.candidate_id is not None:
+        db.session.execute(
+            _ADDRESS_FAILING,
+            [
+                {
+                    "owner_id": outbound.candidate_id,
+                    "address": f.address,
+                    "since": now,
+                    "why": _with_status(f.status, f.diagnostic)[:2000],
+                }
+                for f in hard
+            ],
+        )
+
+
+def _with_status(status: str | None, words: str) -> str:
+    return f"{status} {words}".strip() if status and status not in words else words
+
+
+def _add_bounce_recipients(message_id: int, report: BounceReport) -> None:
+    """Every recipient the report names, with its status, kind, words and reporting server."""
+    rows = [
+        {
+            "message_id": message_id,
+            "address": f.address[:254],
+            "status": (f.status or "")[:16] or None,
+            "kind": f.kind,
+            "diagnostic": f.diagnostic[:2000],
+            "reporting_mta": f.reporting_mta[:255],
+        }
+        for f in report.failures[:100]  # a report naming more is not about one message of ours
+    ]
+    if rows:
+        db.session.execute(_ADD_BOUNCE_RECIPIENTS, rows)
+
+
+def _candidate_away(decision: Decision) -> None:
+    """An out-of-office names the candidate's return date; their own mail says they are back."""
+    if decision.away_until is not None:
+        db.session.execute(_AWAY, {"owner_id": decision.candidate_id, "until": decision.away_until})
+    elif decision.outcome != Outcome.AUTO_REPLY:
+        db.session.execute(_BACK, {"owner_id": decision.candidate_id})
+
+
+def _address_works(address: str) -> None:
+    """Mail from a candidate's address proves it works again: clear what a bounce said."""
+    if address:
+        db.session.execute(_ADDRESS_WORKS, {"address": address.lower()})
 
 
 def file_quarantine(message_id: int, parsed: ParsedMail | None, problems: list[str], now: datetime) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, cast
 
 import nh3
 
-from webapp.mail.inbound.headers import header_value
+from webapp.mail.inbound.headers import header_texts, header_value, part_text
 from webapp.mail.msgids import raw_header
 
 SNIPPET_LENGTH = 200
@@ -184,11 +184,7 @@ def _date(msg) -> datetime | None:
 
 
 def _part_text(part) -> str:
-    try:
-        return part.get_content()
-    except Exception:
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", errors="replace")
+    return part_text(part)
 
 
 def _decoded_payload(part) -> bytes | None:
@@ -241,7 +237,7 @@ def _parsed(msg: EmailMessage) -> ParsedMail:
     out.message_id = raw_header(msg, "Message-ID") or None
     out.in_reply_to = raw_header(msg, "In-Reply-To") or None
     out.references = raw_header(msg, "References") or None
-    out.subject = header_value(msg, "Subject")
+    out.subject = header_texts(msg, "Subject")[0]  # raw 8-bit subjects read in their likely charset
     name, addr = _sender(msg)
     out.from_name, out.from_address = name.strip(), addr.strip().lower()
     out.to = _addresses(msg, "To")

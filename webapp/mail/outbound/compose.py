@@ -414,6 +414,11 @@ def mark_sent(message_id: int, user_id: int) -> bool:
     return _change(message_id, user_id, (Status.UNKNOWN,), status=Status.SENT, error=None)
 
 
+def reschedule(message_id: int, user_id: int, at: datetime) -> bool:
+    """Move a scheduled message to another time (after its candidate is back), unless it is leaving."""
+    return _change(message_id, user_id, (Status.SCHEDULED,), scheduled_at=at, sort_at=at)
+
+
 def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
     """Edit a scheduled message in place (content and time), unless it is already leaving."""
     errors = check(data, utcnow(), user)

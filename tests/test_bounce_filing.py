@@ -1,0 +1,146 @@
+"""What a delivery report changes and how it is shown: per-recipient rows, a verified report fails
+the message and marks the candidate's address, a forged one changes nothing; plain words first."""
+
+from sqlalchemy import select
+
+from tests.mailmaker import dsn, raw_mail
+from tests.test_inbound import DOMAIN, outcome, row
+from webapp.extensions import db
+from webapp.mail.addresses import bounce_address
+from webapp.models import BounceRecipient, CandidateEmail, Direction
+
+
+def _sent(make, team):
+    thread = make.thread("Interview", candidate=team.alice)
+    return make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
+
+
+def _verp(app, sent) -> str:
+    return bounce_address(sent.id, DOMAIN, app.config["INBOUND_SECRET"])
+
+
+def _address(app, email="alice@outside.test") -> CandidateEmail:
+    with app.app_context():
+        found = db.session.scalar(select(CandidateEmail).where(CandidateEmail.email == email))
+        db.session.expunge(found)
+        return found
+
+
+def _recipients(app, message_id):
+    with app.app_context():
+        rows = db.session.scalars(select(BounceRecipient).where(BounceRecipient.message_id == message_id))
+        return [(r.address, r.status, r.kind, r.reporting_mta, r.diagnostic) for r in rows]
+
+
+def test_a_verified_hard_bounce_records_its_recipients_and_marks_the_address(app, make, team):
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    _, report = outcome(app, dsn(sent.message_id, "alice@outside.test", to=verp), envelope_to=[verp])
+    assert report.bounced_message_id == sent.id
+    assert _recipients(app, report.id) == [
+        (
+            "alice@outside.test",
+            "5.1.1",
+            "hard",
+            "mx.outside.test",
+            "550 5.1.1 The email account does not exist",
+        ),
+    ]
+    address = _address(app)
+    assert address.failing_since is not None
+    assert "5.1.1" in address.failing_reason
+    # A later message from the address proves it works.
+    outcome(app, raw_mail(frm="Alice <alice@outside.test>", subject="I am here"))
+    assert _address(app).failing_since is None
+
+
+def test_a_delay_does_not_mark_the_address(app, make, team):
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    raw = dsn(
+        sent.message_id, "alice@outside.test", to=verp, action="delayed", status="4.4.7", diagnostic="x"
+    )
+    _, report = outcome(app, raw, envelope_to=[verp])
+    assert _recipients(app, report.id)[0][:3] == ("alice@outside.test", "4.4.7", "delay")
+    assert _address(app).failing_since is None
+
+
+def test_a_report_on_nothing_we_sent_still_records_its_recipients(app, team):
+    result, report = outcome(app, dsn("<not-ours@nowhere>", "someone@else.test"))
+    assert result == "bounce"
+    assert _recipients(app, report.id)[0][:3] == ("someone@else.test", "5.1.1", "hard")
+
+
+def test_a_forged_report_quoting_a_message_id_changes_nothing_and_says_so(app, client, auth, make, team):
+    sent = _sent(make, team)
+    forged = dsn(
+        sent.message_id,
+        "alice@outside.test",
+        diagnostic="550 5.1.1 Mailbox moved, log in at https://phish.example/login to read it",
+    )
+    _, report = outcome(app, forged)
+    assert report.bounced_message_id is None
+    assert row(app, sent.id).status == "sent"
+    assert _address(app).failing_since is None
+    auth.login("rita@team.test")
+    pane = client.get(f"/mail/inbox/{sent.thread_id}").get_data(as_text=True)
+    assert "Unverified delivery report" in pane
+    assert "Not delivered" not in pane
+
+
+def test_a_bounced_message_says_what_happened_in_plain_words(app, client, auth, make, team):
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    raw = dsn(
+        sent.message_id,
+        "alice@outside.test",
+        to=verp,
+        status="5.2.2",
+        diagnostic="552 5.2.2 Mailbox full, see https://phish.example/x",
+    )
+    _, report = outcome(app, raw, envelope_to=[verp])
+    auth.login("rita@team.test")
+    pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
+    assert "Not delivered: Mailbox full" in pane
+    assert "<summary>Details</summary>" in pane
+    assert "phish.example/x" in pane
+    assert 'href="https://phish.example' not in pane  # the server's words are text, never a link
+    # The report: a delivery report, not an automatic reply, and nothing to answer the daemon with.
+    section = pane[pane.index(f'id="message-{report.id}"') :]
+    section = section[: section.index("</section>")]
+    assert "Delivery report" in section
+    assert "Automatic reply" not in section
+    assert "Reply" not in section.replace("Delivery report", "")
+    assert "Forward" not in section
+
+
+def test_candidate_page_and_compose_say_the_address_does_not_work(app, client, auth, make, team):
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    outcome(app, dsn(sent.message_id, "alice@outside.test", to=verp), envelope_to=[verp])
+    auth.login("rita@team.test")
+    page = client.get(f"/candidates/{team.alice.id}").get_data(as_text=True)
+    assert "alice@outside.test does not work" in page
+    assert "Address not found" in page
+    compose = client.get(f"/compose/reply/{sent.id}").get_data(as_text=True)
+    assert "does not work" in compose
+
+
+def test_a_report_shows_no_empty_attachment_chip(app, client, auth, make, team):
+    from pathlib import Path
+
+    from webapp.models import Attachment
+
+    sent = _sent(make, team)
+    raw = (Path(__file__).parent / "data" / "mta" / "bounce" / "sendmail.eml").read_bytes()
+    raw = raw.replace(b"<sendmail-3@mail.demo.test>", sent.message_id.encode())
+    _, report = outcome(app, raw)
+    with app.app_context():
+        sizes = list(db.session.scalars(select(Attachment.size).where(Attachment.message_id == report.id)))
+    assert 0 in sizes  # the attached original, whose bytes are the report's own
+    auth.login("rita@team.test")
+    pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
+    section = pane[pane.index(f'id="message-{report.id}"') :]
+    section = section[: section.index("</section>")]
+    assert 'class="attachments"' not in section
+    assert "0 B" not in section
