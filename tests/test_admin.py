@@ -52,7 +52,8 @@ def is_active(app, user) -> bool:
 
 def actions(app) -> list[tuple]:
     with app.app_context():
-        return [(a.user_id, a.action, a.target_id, a.details) for a in db.session.scalars(select(AuditLog))]
+        rows = db.session.scalars(select(AuditLog).where(AuditLog.action.not_in(("login", "login_failed"))))
+        return [(a.user_id, a.action, a.target_id, a.details) for a in rows]
 
 
 # --- pages -----------------------------------------------------------------------------------

@@ -105,7 +105,10 @@ def test_add_to_existing_candidate(app, client, auth, make, team, jane):
     with app.app_context():
         emails = {e.email for e in db.session.get(Candidate, alice.id).emails}
         assert emails == {"alice@outside.test", "jane@agency.test"}
-        assert db.session.scalar(select(AuditLog.action)) == "add_address_to_candidate"
+        assert (
+            db.session.scalar(select(AuditLog.action).where(AuditLog.action != "login"))
+            == "add_address_to_candidate"
+        )
 
 
 def test_people_actions_respect_access(app, client, auth, make, team, jane):
@@ -129,7 +132,7 @@ def test_people_actions_respect_access(app, client, auth, make, team, jane):
     assert client.get(f"/candidates/{hidden.id}").status_code == 404
     assert client.get(f"/offers/{team.secret.id}").status_code == 404
     with app.app_context():
-        assert db.session.scalar(select(func.count(AuditLog.id))) == 0
+        assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action != "login")) == 0
 
 
 def test_incoming_cv_to_candidate_with_cv_kept(app, client, auth, make, team):
@@ -217,7 +220,7 @@ def test_discard_cv_leaves_the_folder(app, client, auth, make, team):
     auth.logout()
     assert subjects(client, auth, team.rita, "incoming-cv") == []
     with app.app_context():
-        assert db.session.scalar(select(AuditLog.action)) == "cv_discarded"
+        assert db.session.scalar(select(AuditLog.action).where(AuditLog.action != "login")) == "cv_discarded"
 
 
 def test_candidate_and_offer_pages_show_every_message(app, client, auth, make, team):

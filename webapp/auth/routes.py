@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
+from webapp import audit
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm
 from webapp.extensions import db
@@ -23,7 +24,9 @@ def login():
     if form.validate_on_submit():
         email, password = form.email.data or "", form.password.data or ""  # both required
         user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-        if user and user.is_active and user.check_password(password):
+        signed_in = bool(user and user.is_active and user.check_password(password))
+        audit.record_login(email, user, signed_in)
+        if signed_in:
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data) or url_for("mailbox.index"))
         form.password.errors = [*form.password.errors, _("Wrong email or password.")]

@@ -22,6 +22,7 @@ from webapp.models.message import (
     Thread,
 )
 from webapp.models.offer import Offer, OfferAccess, OfferFollow
+from webapp.models.privacy import CvShare, CvShareView, Setting
 from webapp.models.user import User
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "CandidateEmail",
     "CandidateFile",
     "CandidateFollow",
+    "CvShare",
+    "CvShareView",
     "Message",
     "MessageRead",
     "MessageRecipient",
@@ -49,6 +52,7 @@ __all__ = [
     "OfferAccess",
     "OfferFollow",
     "Placement",
+    "Setting",
     "Template",
     "Thread",
     "User",
