@@ -9,6 +9,7 @@ jobs that named the messages (`traces.forget_jobs`).
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, or_, select, update
 
 from webapp.extensions import db
@@ -95,7 +96,7 @@ def erase_candidate(actor: User, candidate: Candidate) -> Erased:
         Message.status == Status.SENDING,
     )
     if db.session.scalar(sending.limit(1)) is not None:
-        raise EraseError("A message to this person is being sent right now. Try again in a minute.")
+        raise EraseError(_l("A message to this person is being sent right now. Try again in a minute."))
     for hook in ERASE_HOOKS:
         hook(candidate.id, addresses)
     candidate_id = candidate.id

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -60,9 +61,9 @@ def create(
     now = now or utcnow()
     expires_at = expires_at or now + timedelta(days=DEFAULT_DAYS)
     if expires_at <= now:
-        raise ShareError("Choose an expiry date in the future.")
+        raise ShareError(_l("Choose an expiry date in the future."))
     if expires_at > now + timedelta(days=MAX_DAYS):
-        raise ShareError(f"A link lasts at most {MAX_DAYS} days.")
+        raise ShareError(_l("A link lasts at most %(days)d days.", days=MAX_DAYS))
     offered = {f.attachment_id for f in documents(candidate.id)}
     chosen = sorted(offered if file_ids is None else set(file_ids) & offered)
     token = secrets.token_urlsafe(TOKEN_BYTES)
