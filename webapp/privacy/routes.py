@@ -1,7 +1,7 @@
 """Data protection views: erase and export a candidate, make and revoke CV links (signed in),
 and the CV link itself (no login: /s/<token>)."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
@@ -74,7 +74,7 @@ def export_candidate(candidate_id: int):
 
 
 def _expiry(value: str) -> datetime | None:
-    """The end of the chosen day in the user's time zone (empty: the default)."""
+    """The last minute of the chosen day in the user's time zone (empty: the default)."""
     if not value:
         return None
     try:
@@ -82,7 +82,7 @@ def _expiry(value: str) -> datetime | None:
     except ValueError:
         return datetime.min.replace(tzinfo=ZoneInfo("UTC"))  # refused as "in the past"
     zone = ZoneInfo(current_user.timezone or "UTC")
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return datetime.combine(day, time(23, 59), tzinfo=zone)
 
 
 @bp.route("/candidates/<int:candidate_id>/shares", methods=["POST"])
