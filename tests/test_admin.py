@@ -53,7 +53,9 @@ def is_active(app, user) -> bool:
 def actions(app) -> list[tuple]:
     with app.app_context():
         # Sign-ins and sign-outs are audited too (tests/security/test_sessions.py): the rest here.
-        rows = db.session.scalars(select(AuditLog).where(AuditLog.action.notin_(("login", "logout"))))
+        rows = db.session.scalars(
+            select(AuditLog).where(AuditLog.action.notin_(("login", "logout", "login_failed")))
+        )
         return [(a.user_id, a.action, a.target_id, a.details) for a in rows]
 
 

@@ -4,6 +4,8 @@ import pytest
 
 # The webhook signs instead; the probes are public (/metrics checks its own token: tests/test_metrics.py).
 PUBLIC = {"auth.login", "main.healthz", "main.readyz", "main.metrics", "static", "receiving.raw"}
+# A shared CV link checks its own token (tests/test_shares.py).
+PUBLIC |= {"privacy.shared_cv", "privacy.shared_file"}
 
 
 @pytest.fixture

@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.mailtemplates import bp as mailtemplates_bp
     from webapp.main import bp as main_bp
     from webapp.people.routes import bp as people_bp
+    from webapp.privacy.routes import bp as privacy_bp
     from webapp.receiving import bp as receiving_bp
 
     app.register_blueprint(main_bp)
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(people_bp)
     app.register_blueprint(mailtemplates_bp)
     app.register_blueprint(bulk_bp)
+    app.register_blueprint(privacy_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

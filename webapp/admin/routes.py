@@ -1,14 +1,18 @@
 """Admin views; anyone else gets a 404, as for anything they may not see."""
 
+from datetime import date
+from typing import Any
+
 from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp import queue_health
+from webapp import audit, queue_health
 from webapp.admin import bp, operations
 from webapp.admin.operations import AdminError
 from webapp.extensions import db
 from webapp.models import Message, Offer, Outcome, SentCopy, User
+from webapp.privacy import retention
 from webapp.services import blob_store
 
 # Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
@@ -49,6 +53,7 @@ def raw(message_id: int):
         if not path.exists():
             abort(404)
         raw = path.read_bytes()
+    audit.record_now(current_user.id, "raw_download", "message", msg.id)
     response = Response(raw, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = f'attachment; filename="message-{msg.id}.eml"'
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -133,3 +138,67 @@ def offer_access(offer_id: int):
     change(current_user.id, user, offer)
     db.session.commit()
     return redirect(url_for("admin.offers") + f"#offer-{offer.id}")
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.route("/audit")
+def audit_log():
+    """Who did what, newest first: filter by person, action and days; 50 a page."""
+    chosen = audit.AuditFilter(
+        actor_id=request.args.get("actor", type=int),
+        action=request.args.get("action") or None,
+        since=_day("since"),
+        until=_day("until"),
+        before_id=request.args.get("before", type=int),
+    )
+    rows, next_before = audit.page(chosen, current_user.timezone or "UTC")
+    team = db.session.scalars(select(User).order_by(User.name)).all()
+    query: dict[str, Any] = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template(
+        "admin/audit.html",
+        rows=rows,
+        chosen=chosen,
+        users=team,
+        actions=audit.ACTIONS,
+        next_url=url_for("admin.audit_log", **query, before=next_before) if next_before else None,
+        first_url=url_for("admin.audit_log", **query) if chosen.before_id else None,
+    )
+
+
+@bp.route("/retention", methods=["GET", "POST"])
+def retention_page():
+    """The retention period: how much mail it would erase now (dry run), then save it."""
+    current = retention.months()
+    if request.method == "GET":
+        return _retention_page(current, None)
+    raw = (request.form.get("months") or "").strip()
+    months = None if raw in ("", "0") else int(raw) if raw.isdigit() else -1
+    if months is not None and not 1 <= months <= retention.MAX_MONTHS:
+        return _retention_page(current, None, error=True, status=422)
+    if request.form.get("confirm") != "1" and months is not None:
+        # First the dry run: what this period would erase today, then the confirm button.
+        return _retention_page(current, months)
+    retention.set_months(current_user.id, months)
+    db.session.commit()
+    return redirect(url_for("admin.retention_page"), code=303)
+
+
+def _retention_page(current: int | None, proposed: int | None, error: bool = False, status: int = 200):
+    due = retention.count_due(proposed) if proposed else (retention.count_due(current) if current else None)
+    return (
+        render_template(
+            "admin/retention.html",
+            current=current,
+            proposed=proposed,
+            due=due,
+            error=error,
+            max_months=retention.MAX_MONTHS,
+        ),
+        status,
+    )

@@ -4,6 +4,7 @@ from flask import abort, current_app, make_response, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp import audit
 from webapp.bulk import bp
 from webapp.bulk.forms import BulkForm
 from webapp.extensions import db
@@ -142,6 +143,7 @@ def create():
     except bulk.BulkError as refusal:
         db.session.rollback()
         return _show(form, status=422, refusal=refusal)
+    audit.record(current_user.id, "bulk_send", "bulk", sent.id, messages=len(message_ids))
     db.session.commit()
     # After the commit, so that the worker finds the rows; one wake-up sends them all.
     if message_ids:

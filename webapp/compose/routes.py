@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp import audit
 from webapp.compose import bp, prefill
 from webapp.compose.forms import ComposeForm
 from webapp.extensions import db
@@ -163,6 +164,7 @@ def send():
         _attach_errors(form, errors)
         db.session.rollback()
         return _show(form, status=422, **context)
+    audit.record(current_user.id, "send", "message", msg.id, scheduled=msg.is_scheduled)
     db.session.commit()
     # After the commit: the job must find the row.
     wake_sender(at=data.send_at)

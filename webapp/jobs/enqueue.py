@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 CLASSIFY_JOB = "webapp.jobs.classify.classify_job"
 SEND_DUE_JOB = "webapp.jobs.send.send_due_job"
+RETENTION_JOB = "webapp.jobs.retention.retention_job"
 # A wake-up job normally starts within seconds; a flag older than this lost its job.
 WAKE_FLAG_TTL_S = 120
 
@@ -35,6 +36,17 @@ def enqueue_classify(message_id: int) -> bool:
         return True
     except Exception:  # Redis down: the message is stored; the periodic sweep will queue it
         log.warning("could not queue classification of message %s", message_id, exc_info=True)
+        return False
+
+
+def enqueue_retention() -> bool:
+    """Queue the retention job once (a fixed id: a second call while it waits adds nothing)."""
+    try:
+        job_id = f"{current_app.config['RQ_QUEUE_PREFIX']}retention"
+        get_queue("default").enqueue(RETENTION_JOB, job_id=job_id, result_ttl=600, failure_ttl=86400)
+        return True
+    except Exception:  # Redis down: the periodic process asks again later
+        log.warning("could not queue the retention job", exc_info=True)
         return False
 
 

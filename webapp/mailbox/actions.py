@@ -3,6 +3,7 @@
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.mail.read import folders
@@ -46,6 +47,7 @@ def archive(slug: str, thread_id: int, action: str):
         operations.archive(thread, current_user.id)
     else:
         operations.unarchive(thread)
+    audit.record(current_user.id, action, "thread", thread.id)
     db.session.commit()
     return _after_change(folder, thread_id, open_pane=True)
 

@@ -3,6 +3,7 @@
 from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.mail.read import folders
@@ -47,6 +48,8 @@ def attachment(attachment_id: int):
     att = db.session.get(Attachment, attachment_id)
     if att is None or folders.visible_message(current_user, att.message_id) is None:
         abort(404)
+    if current_user.is_admin:  # an admin may open any mail: their downloads are on the record
+        audit.record_now(current_user.id, "attachment_download", "attachment", att.id, message=att.message_id)
     response = send_file(
         blob_store().path(att.sha256),
         mimetype=att.content_type or "application/octet-stream",

@@ -4,6 +4,7 @@ from flask import abort, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.mailtemplates import bp, operations
@@ -90,6 +91,8 @@ def new():
     if not _check(form):
         return _show(form, status=422)
     template = operations.save(current_user, None, *_texts(form), form.is_shared.data)
+    db.session.flush()
+    audit.record(current_user.id, "template_saved", "template", template.id, shared=template.is_shared)
     db.session.commit()
     return _saved(template, _("Template saved."))
 
@@ -104,6 +107,7 @@ def edit(template_id: int):
     if not _check(form):
         return _show(form, template, status=422)
     operations.save(current_user, template, *_texts(form), form.is_shared.data)
+    audit.record(current_user.id, "template_saved", "template", template.id, shared=template.is_shared)
     db.session.commit()
     return _saved(template, _("Template saved."))
 
@@ -113,6 +117,7 @@ def delete(template_id: int):
     """Delete one of the user's templates (admins: a shared one too)."""
     # CSRFProtect has already checked the token, as for every POST.
     operations.delete(_editable_or_404(template_id))
+    audit.record(current_user.id, "template_deleted", "template", template_id)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for("mailtemplates.index"), code=303)

@@ -14,6 +14,8 @@ from webapp.redirects import safe_next
 # Everything else needs a signed-in user.
 # The probes are public (/metrics checks its own token), and say nothing secret.
 PUBLIC_ENDPOINTS = {"auth.login", "main.healthz", "main.readyz", "main.metrics", "static", "receiving.raw"}
+# A shared CV link checks its own token (webapp/privacy/routes.py).
+PUBLIC_ENDPOINTS |= {"privacy.shared_cv", "privacy.shared_file"}
 
 
 @bp.before_app_request

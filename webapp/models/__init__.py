@@ -24,6 +24,7 @@ from webapp.models.message import (
     Thread,
 )
 from webapp.models.offer import Offer, OfferAccess, OfferFollow
+from webapp.models.privacy import CvShare, CvShareView, Setting
 from webapp.models.user import User
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "CandidateEmail",
     "CandidateFile",
     "CandidateFollow",
+    "CvShare",
+    "CvShareView",
     "Message",
     "MessageRead",
     "MessageRecipient",
@@ -53,6 +56,7 @@ __all__ = [
     "OfferAccess",
     "OfferFollow",
     "Placement",
+    "Setting",
     "Template",
     "Thread",
     "User",

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
@@ -11,6 +11,11 @@ from webapp.models.types import UTCDateTime, utcnow
 
 class AuditLog(Model):
     __tablename__ = "audit_log"
+    # Admin > Audit filters by action and by date, newest first.
+    __table_args__ = (
+        Index("ix_audit_log_action", "action", "id"),
+        Index("ix_audit_log_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

@@ -24,6 +24,7 @@ from webapp.panes.conversation import (
 from webapp.people import operations, queries
 from webapp.people.boxes import fill_offer_choices, pending_cv, visible_guess
 from webapp.people.forms import AttachForm, PersonForm
+from webapp.privacy.panel import privacy_panel
 from webapp.services import mail_domain
 
 bp = Blueprint("people", __name__)
@@ -197,6 +198,7 @@ def candidate_page(candidate_id: int):
         files=files,
         following=operations.is_following_candidate(current_user.id, candidate.id),
         messages=queries.timeline(current_user, [candidate.id]),
+        privacy=privacy_panel(current_user, candidate),
     )
 
 

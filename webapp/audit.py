@@ -1,0 +1,124 @@
+"""The audit log: who did what to whose data, and when; what Admin > Audit reads.
+
+Rows name their target by kind and id, never by the person's name or address (an erased
+candidate's rows keep who erased whom and when, not the data). The callers flush with their
+change; the view commits. A download or a login has nothing else to commit: `record_now`.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, select
+
+from webapp.extensions import db
+from webapp.models import AuditLog, User
+
+PAGE_SIZE = 50
+
+# Every action the app records, as Admin > Audit names it (and offers it as a filter).
+ACTIONS = {
+    "login": _l("Signed in"),
+    "login_failed": _l("Failed sign-in"),
+    "logout": _l("Signed out"),
+    "raw_download": _l("Downloaded a raw message"),
+    "attachment_download": _l("Downloaded an attachment"),
+    "send": _l("Sent or scheduled a message"),
+    "bulk_send": _l("Sent a bulk email"),
+    "archive": _l("Archived a conversation"),
+    "unarchive": _l("Unarchived a conversation"),
+    "template_saved": _l("Saved a template"),
+    "template_deleted": _l("Deleted a template"),
+    "candidate_erased": _l("Erased a candidate"),
+    "candidate_exported": _l("Exported a candidate"),
+    "share_created": _l("Shared a CV by link"),
+    "share_revoked": _l("Revoked a CV link"),
+    "retention_changed": _l("Changed the retention period"),
+    "retention_erased": _l("Erased old mail (retention)"),
+    "convert_to_candidate": _l("Made a candidate from mail"),
+    "add_address_to_candidate": _l("Added an address to a candidate"),
+    "cv_to_candidate": _l("Made a candidate from a CV"),
+    "cv_discarded": _l("Discarded a CV"),
+    "grant_offer_access": _l("Granted offer access"),
+    "revoke_offer_access": _l("Revoked offer access"),
+    "deactivate_user": _l("Deactivated a user"),
+    "reactivate_user": _l("Reactivated a user"),
+    "reset_password": _l("Reset a password"),
+}
+
+
+def client_ip() -> str:
+    """The client's address (behind a trusted proxy, as ProxyFix gave it), or ''."""
+    return (request.remote_addr or "") if has_request_context() else ""
+
+
+def record(
+    actor_id: int | None, action: str, target_type: str, target_id: int | None = None, **details
+) -> None:
+    """Add an audit row in the caller's transaction (actor None: the command line or the worker)."""
+    db.session.add(
+        AuditLog(
+            user_id=actor_id, action=action, target_type=target_type, target_id=target_id, details=details
+        )
+    )
+
+
+def record_now(
+    actor_id: int | None, action: str, target_type: str, target_id: int | None = None, **details
+) -> None:
+    """Add an audit row and commit it (for a view that changes nothing else: a download, a login)."""
+    record(actor_id, action, target_type, target_id, **details)
+    db.session.commit()
+
+
+def record_login(email: str, user: User | None, succeeded: bool) -> None:
+    """A sign-in or a failed one, with the address typed and the client's; committed.
+
+    The login view calls it once per POST it judged.
+    """
+    action = "login" if succeeded else "login_failed"
+    target = user.id if user is not None else None
+    # A failed attempt names the account tried, not an actor: anyone may have typed it.
+    actor = target if succeeded else None
+    record_now(actor, action, "user", target, email=email.strip().lower()[:254], ip=client_ip())
+
+
+@dataclass
+class AuditFilter:
+    """What Admin > Audit narrows to: an actor, an action, a day range (the admin's days)."""
+
+    actor_id: int | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None
+    before_id: int | None = None
+
+
+def page(chosen: AuditFilter, tz: str = "UTC") -> tuple[list[AuditLog], int | None]:
+    """A page of audit rows, newest first, and the id to continue from (None: the last page)."""
+    query = _filtered(chosen, ZoneInfo(tz))
+    if chosen.before_id:
+        query = query.where(AuditLog.id < chosen.before_id)
+    rows = list(db.session.scalars(query.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1)).unique())
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def _filtered(chosen: AuditFilter, zone: ZoneInfo) -> Select:
+    query = select(AuditLog)
+    if chosen.actor_id:
+        query = query.where(AuditLog.user_id == chosen.actor_id)
+    if chosen.action:
+        query = query.where(AuditLog.action == chosen.action)
+    if chosen.since:
+        query = query.where(AuditLog.created_at >= _start_of(chosen.since, zone))
+    if chosen.until:
+        query = query.where(AuditLog.created_at < _start_of(chosen.until + timedelta(days=1), zone))
+    return query
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
