@@ -17,6 +17,9 @@ is not counted, minus the RSS after setup (the baseline: app, corpus, caches). T
 allocations only, without allocator slack) is printed beside it.
 
 The last line is the JSON object of the benchmark convention; memory figures are extra keys.
+
+--e2e measures the whole path instead, SMTP to classified row through `make run`'s own
+processes, and the listener against a bare aiosmtpd sink: bench/inbound_e2e.py.
 """
 
 import argparse
@@ -47,6 +50,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import func, or_, select, text  # noqa: E402
 
 from bench.datagen import DOMAIN, new_mail, populate  # noqa: E402
+from bench.inbound_e2e import add_arguments, run_e2e  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import Config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -76,6 +80,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the classification into FILE")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     args.existing = args.existing or (10_000 if args.quick else 100_000)
     args.new = args.new or (1_000 if args.quick else 10_000)
@@ -256,6 +261,8 @@ def largest_message_allocations(raw: bytes, settings, store) -> tuple[int, int]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.e2e:
+        return run_e2e(args)
     tmp = Path(tempfile.mkdtemp(prefix="hiremail-bench-"))
     try:
         return run(args, tmp)
