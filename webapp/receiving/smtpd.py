@@ -1,4 +1,9 @@
-"""The inbound SMTP/LMTP listener (aiosmtpd): 250 only once the message is committed."""
+"""The inbound SMTP/LMTP listener (aiosmtpd): 250 only once the message is committed.
+
+Messages that arrive while a batch is being stored are stored together (group commit): one
+round of file syncs and one commit for all of them, each DATA answered once its batch is
+committed. A lone message is stored at once; a burst pays per batch, not per message.
+"""
 
 import asyncio
 import logging
@@ -7,9 +12,46 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from webapp.receiving.receive import accepts, receive
+from webapp.receiving.receive import Arrival, accepts, receive_many
 
 log = logging.getLogger(__name__)
+# At most this many messages in one commit: a batch's commit stays short.
+MAX_BATCH = 200
+
+
+class GroupCommit:
+    """Stores arrivals in batches, one at a time: what arrives meanwhile waits for the next one."""
+
+    def __init__(self, store_batch):
+        self.store_batch = store_batch  # list[Arrival] -> list[int], run in a thread
+        self.pending: list[tuple[Arrival, asyncio.Future]] = []
+        self.flushing = False
+
+    async def store(self, arrival: Arrival) -> int:
+        """The message's id once its batch is committed (raises what storing the batch raised)."""
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((arrival, done))
+        if not self.flushing:
+            self.flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                try:
+                    ids = await asyncio.to_thread(self.store_batch, [arrival for arrival, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():  # a client that hung up stopped waiting
+                            done.set_exception(exc)
+                    continue
+                for (_, done), message_id in zip(batch, ids, strict=True):
+                    if not done.done():
+                        done.set_result(message_id)
+        finally:
+            self.flushing = False
 
 
 class InboundHandler:
@@ -17,6 +59,7 @@ class InboundHandler:
 
     def __init__(self, app):
         self.app = app
+        self.batches = GroupCommit(lambda arrivals: self._in_app(receive_many, arrivals))
 
     def _in_app(self, func, *args):
         with self.app.app_context():
@@ -40,8 +83,8 @@ class InboundHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            message_id = await asyncio.to_thread(
-                self._in_app, receive, raw, "smtp", envelope.mail_from, list(envelope.rcpt_tos)
+            message_id = await self.batches.store(
+                Arrival(raw, "smtp", envelope.mail_from, list(envelope.rcpt_tos))
             )
         except Exception:
             log.exception("storing inbound mail failed")
