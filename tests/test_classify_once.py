@@ -296,3 +296,51 @@ def test_the_sweep_leaves_mail_a_live_drain_holds_alone(app, team, redis, sweep_
     age_claims(app)
     with app.app_context():
         assert sweep_unclassified() == 1  # its drain died: woken again
+
+
+def test_a_drain_commits_its_classifications_in_groups(app, team):
+    from sqlalchemy import event
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(12)]
+    with app.app_context():
+        commits = []
+        listener = lambda conn: commits.append(1)  # noqa: E731
+        event.listen(db.engine, "commit", listener)
+        try:
+            old_age, pipeline.GROUP_AGE_S = pipeline.GROUP_AGE_S, 60  # a slow machine still groups
+            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        finally:
+            pipeline.GROUP_AGE_S = old_age
+            event.remove(db.engine, "commit", listener)
+        assert done.count == 12
+        assert len(commits) <= 3  # the claim, the group, the empty claim that ends the drain
+    assert outcomes(app, ids) == ["candidate"] * 12
+
+
+def test_a_message_that_fails_in_a_group_is_quarantined_alone(app, team, monkeypatch):
+    """The group is rolled back and classified one by one: the others are filed as usual,
+    nothing of the failed message's half-classification remains."""
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=s)) for s in ("one", "bad", "three")]
+    real_file = pipeline.file_decision
+
+    def file_or_fail(stored, parsed, *args, **kwargs):
+        filed = real_file(stored, parsed, *args, **kwargs)  # written, in the group's transaction
+        if parsed.subject == "bad":
+            raise RuntimeError("disk on fire")
+        return filed
+
+    monkeypatch.setattr(pipeline, "file_decision", file_or_fail)
+    with app.app_context():
+        done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        assert done.outcomes == {"candidate": 2, "quarantined": 1}
+        assert counts() == (2, 2)  # no conversation or recipient of the failed one
+        bad = db.session.get(Message, ids[1])
+        assert "disk on fire" in bad.outcome_reason
+        assert bad.thread_id is None
+    assert outcomes(app, ids) == ["candidate", "quarantined", "candidate"]
