@@ -7,6 +7,7 @@ committed. A lone message is stored at once; a burst pays per batch, not per mes
 
 import asyncio
 import logging
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
@@ -17,6 +18,29 @@ from webapp.receiving.receive import Arrival, accepts, receive_many
 log = logging.getLogger(__name__)
 # At most this many messages in one commit: a batch's commit stays short.
 MAX_BATCH = 200
+# A recipient's answer is reused this long (seconds): a burst to one address asks the
+# database once, and a user or job created just now is accepted within this delay.
+RECIPIENT_TTL_S = 10.0
+RECIPIENT_CACHE_MAX = 10_000
+
+
+class RecipientAnswers:
+    """Whether an address is ours and exists, asked of the database at most once per RECIPIENT_TTL_S."""
+
+    def __init__(self, ask):
+        self.ask = ask  # address -> bool, run in a thread
+        self.answers: dict[str, tuple[bool, float]] = {}
+
+    async def known(self, address: str) -> bool:
+        key, now = address.lower(), time.monotonic()
+        cached = self.answers.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        answer = await asyncio.to_thread(self.ask, address)
+        if len(self.answers) >= RECIPIENT_CACHE_MAX:  # a flood of made-up addresses: start again
+            self.answers.clear()
+        self.answers[key] = (answer, now + RECIPIENT_TTL_S)
+        return answer
 
 
 class GroupCommit:
@@ -60,6 +84,7 @@ class InboundHandler:
     def __init__(self, app):
         self.app = app
         self.batches = GroupCommit(lambda arrivals: self._in_app(receive_many, arrivals))
+        self.recipients = RecipientAnswers(lambda address: self._in_app(accepts, address))
 
     def _in_app(self, func, *args):
         with self.app.app_context():
@@ -68,7 +93,7 @@ class InboundHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         """Refuse unknown recipients at RCPT time, so the sender's server bounces at once."""
         try:
-            known = await asyncio.to_thread(self._in_app, accepts, address)
+            known = await self.recipients.known(address)
         except Exception:
             log.exception("recipient check failed for %s", address)
             return "451 4.3.0 Temporary failure, please try again later"
