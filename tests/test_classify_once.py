@@ -124,7 +124,134 @@ def test_an_exception_while_filing_quarantines_without_half_a_classification(app
         assert msg.thread_id is None
 
 
-# ----- the sweep: lost classifications come back, a poison message ends quarantined ------
+# ----- drains: claimed in batches, safe twice, killed mid-batch, poison quarantined -------
+
+
+def age_claims(app, seconds: float = 600) -> None:
+    """As if every claim had been taken `seconds` ago (its drain died long since)."""
+    from datetime import timedelta
+
+    from webapp.models.types import utcnow
+
+    with app.app_context():
+        db.session.execute(
+            update(Message)
+            .where(Message.classify_claimed_at.is_not(None))
+            .values(classify_claimed_at=utcnow() - timedelta(seconds=seconds))
+        )
+        db.session.commit()
+
+
+def outcomes(app, ids) -> list:
+    with app.app_context():
+        return [db.session.get(Message, i).outcome for i in ids]
+
+
+def test_a_drain_classifies_every_stored_message_once(app, team, redis):
+    from webapp.jobs.classify import classify_due_job
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(7)]
+    with app.app_context():
+        assert classify_due_job() == 7
+        assert classify_due_job() == 0  # run twice: nothing left, nothing filed again
+        assert counts() == (7, 7)
+    assert outcomes(app, ids) == ["candidate"] * 7
+
+
+def test_two_drains_never_claim_the_same_message(app, team):
+    from webapp.mail.inbound.pipeline import claim_unclassified
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(5)]
+    with app.app_context():
+        first = claim_unclassified(3)
+        second = claim_unclassified(3)
+        assert claim_unclassified(3) == []
+    assert first == ids[:3]
+    assert second == ids[3:]
+
+
+def test_a_drain_killed_mid_batch_leaves_its_claims_for_a_later_drain(app, team):
+    """A live claim is left alone; once stale, the messages come back (each alone), counted."""
+    from webapp.mail.inbound.pipeline import claim_unclassified, drain_unclassified
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
+    with app.app_context():
+        assert claim_unclassified(10) == ids  # ...and the drain is killed here
+        done = drain_unclassified(settings=mail_domain(), store=blob_store(), budget=10)
+        assert done.count == 0  # its claims are still fresh: maybe it is only slow
+    age_claims(app)
+    with app.app_context():
+        done = drain_unclassified(settings=mail_domain(), store=blob_store(), budget=10)
+        assert done.count == 3
+        assert [db.session.get(Message, i).classify_requeues for i in ids] == [1, 1, 1]
+    assert outcomes(app, ids) == ["candidate"] * 3
+
+
+def test_a_message_that_keeps_killing_its_worker_ends_quarantined_alone(app, team):
+    """Claimed again MAX_REQUEUES times, then kept quarantined for an admin, never retried
+    forever; the messages claimed beside it the first time are classified as usual."""
+    from webapp.mail.inbound.pipeline import MAX_REQUEUES, claim_unclassified, drain_unclassified
+    from webapp.services import blob_store, mail_domain
+
+    poison, *others = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
+    with app.app_context():
+        assert claim_unclassified(10) == [poison, *others]  # the worker dies on the first
+    for _ in range(MAX_REQUEUES):
+        age_claims(app)
+        with app.app_context():
+            assert claim_unclassified(10) == [poison]  # dies again
+    age_claims(app)
+    with app.app_context():
+        done = drain_unclassified(settings=mail_domain(), store=blob_store(), budget=10)
+        assert done.count == 2
+        msg = db.session.get(Message, poison)
+        assert msg.outcome == "quarantined"
+        assert msg.status == "quarantined"
+        assert msg.raw_sha256
+        assert "never finished" in msg.outcome_reason
+    assert outcomes(app, others) == ["candidate", "candidate"]
+
+
+def test_a_message_that_takes_too_long_is_quarantined_and_the_drain_goes_on(app, team, monkeypatch):
+    import time
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    slow, fine = stored(app, raw_mail(subject="slow")), stored(app, raw_mail(subject="fine"))
+    real_decide = pipeline.decide
+
+    def decide_slowly(parsed, **kwargs):
+        if parsed.subject == "slow":
+            time.sleep(5)  # as quadratic address parsing would
+        return real_decide(parsed, **kwargs)
+
+    monkeypatch.setattr(pipeline, "decide", decide_slowly)
+    with app.app_context():
+        started = time.monotonic()
+        done = pipeline.drain_unclassified(
+            settings=mail_domain(), store=blob_store(), budget=10, time_limit=0.5
+        )
+        assert time.monotonic() - started < 4
+        assert done.outcomes == {"quarantined": 1, "candidate": 1}
+        msg = db.session.get(Message, slow)
+        assert msg.outcome == "quarantined"
+        assert "took longer than 0.5 s" in msg.outcome_reason
+        assert msg.subject == "slow"  # what was parsed is kept for the admin
+    assert outcomes(app, [fine]) == ["candidate"]
+
+
+def test_a_drain_out_of_budget_gives_the_rest_back(app, team):
+    from webapp.mail.inbound.pipeline import claim_unclassified, drain_unclassified
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
+    with app.app_context():
+        done = drain_unclassified(settings=mail_domain(), store=blob_store(), budget=0)
+        assert done.more
+        assert done.count == 0
+        assert claim_unclassified(10) == ids  # given back at once, not after the stale delay
 
 
 @pytest.fixture
@@ -134,60 +261,86 @@ def sweep_now(app):
     app.config["INBOUND_SWEEP_MIN_AGE"] = 30
 
 
-def queued(app) -> list[int]:
+def queued(app) -> list[str]:
     from webapp.queues import get_queue
 
     with app.app_context():
-        return [job.args[0] for job in get_queue("classify").jobs]
+        return [job.func_name for job in get_queue("classify").jobs]
 
 
-def test_the_sweep_leaves_a_message_waiting_behind_a_backlog_alone(app, team, redis, sweep_now):
-    from webapp.jobs.classify import sweep_unclassified
-    from webapp.jobs.enqueue import enqueue_classify
+def test_the_sweep_wakes_one_drain_for_mail_nobody_classifies(app, team, redis, sweep_now):
+    """Stored while Redis was down (no drain woken): the sweep wakes one, once."""
+    from webapp.jobs.classify import classify_due_job, sweep_unclassified
+    from webapp.jobs.enqueue import CLASSIFY_DUE_JOB
 
     message_id = stored(app, raw_mail())
     with app.app_context():
-        assert enqueue_classify(message_id)
-        assert sweep_unclassified() == 0
-        assert db.session.get(Message, message_id).classify_requeues == 0
-    assert queued(app) == [message_id]  # queued once, not once per sweep
-
-
-def test_a_message_that_keeps_killing_its_worker_ends_quarantined(app, team, redis, sweep_now):
-    """Each sweep finds its job gone without an outcome (the work-horse died): it is queued
-    again, MAX_REQUEUES times, then kept quarantined for an admin instead of retried forever."""
-    from rq.job import Job
-
-    from webapp.jobs.classify import sweep_unclassified
-    from webapp.mail.inbound.pipeline import MAX_REQUEUES
-    from webapp.queues import get_queue
-
-    message_id = stored(app, raw_mail())
-    for attempt in range(1, MAX_REQUEUES + 1):
-        with app.app_context():
-            assert sweep_unclassified() == 1
-            assert db.session.get(Message, message_id).classify_requeues == attempt
-            (job,) = get_queue("classify").jobs
-            get_queue("classify").remove(job)
-            Job.fetch(job.id, connection=redis).set_status("failed")  # as RQ marks a dead work-horse's job
+        assert sweep_unclassified() == 1
+        assert sweep_unclassified() == 1
+    assert queued(app) == [CLASSIFY_DUE_JOB]  # one drain waiting is enough
     with app.app_context():
+        assert classify_due_job() == 1
         assert sweep_unclassified() == 0
-        msg = db.session.get(Message, message_id)
-        assert msg.outcome == "quarantined"
-        assert msg.status == "quarantined"
-        assert msg.raw_sha256
-        assert "never finished" in msg.outcome_reason
+    assert outcomes(app, [message_id]) == ["candidate"]
+
+
+def test_the_sweep_leaves_mail_a_live_drain_holds_alone(app, team, redis, sweep_now):
+    from webapp.jobs.classify import sweep_unclassified
+    from webapp.mail.inbound.pipeline import claim_unclassified
+
+    stored(app, raw_mail())
+    with app.app_context():
+        assert claim_unclassified(10)
+        assert sweep_unclassified() == 0
     assert queued(app) == []
-
-
-def test_a_classified_message_is_not_requeued_by_a_late_sweep(app, team, redis, sweep_now):
-    from webapp.jobs.classify import classify_job
-    from webapp.mail.inbound.pipeline import requeue_or_give_up
-
-    message_id = stored(app, raw_mail())
+    age_claims(app)
     with app.app_context():
-        assert classify_job(message_id) == "candidate"
-        requeue_or_give_up([message_id])  # listed just before the job filed it
-        msg = db.session.get(Message, message_id)
-        assert msg.outcome == "candidate"
-        assert msg.classify_requeues == 0
+        assert sweep_unclassified() == 1  # its drain died: woken again
+
+
+def test_a_drain_commits_its_classifications_in_groups(app, team):
+    from sqlalchemy import event
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(12)]
+    with app.app_context():
+        commits = []
+        listener = lambda conn: commits.append(1)  # noqa: E731
+        event.listen(db.engine, "commit", listener)
+        try:
+            old_age, pipeline.GROUP_AGE_S = pipeline.GROUP_AGE_S, 60  # a slow machine still groups
+            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        finally:
+            pipeline.GROUP_AGE_S = old_age
+            event.remove(db.engine, "commit", listener)
+        assert done.count == 12
+        assert len(commits) <= 3  # the claim, the group, the empty claim that ends the drain
+    assert outcomes(app, ids) == ["candidate"] * 12
+
+
+def test_a_message_that_fails_in_a_group_is_quarantined_alone(app, team, monkeypatch):
+    """The group is rolled back and classified one by one: the others are filed as usual,
+    nothing of the failed message's half-classification remains."""
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=s)) for s in ("one", "bad", "three")]
+    real_file = pipeline.file_decision
+
+    def file_or_fail(stored, parsed, *args, **kwargs):
+        filed = real_file(stored, parsed, *args, **kwargs)  # written, in the group's transaction
+        if parsed.subject == "bad":
+            raise RuntimeError("disk on fire")
+        return filed
+
+    monkeypatch.setattr(pipeline, "file_decision", file_or_fail)
+    with app.app_context():
+        done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        assert done.outcomes == {"candidate": 2, "quarantined": 1}
+        assert counts() == (2, 2)  # no conversation or recipient of the failed one
+        bad = db.session.get(Message, ids[1])
+        assert "disk on fire" in bad.outcome_reason
+        assert bad.thread_id is None
+    assert outcomes(app, ids) == ["candidate", "quarantined", "candidate"]

@@ -8,6 +8,7 @@ from redis import Redis
 from rq import Worker
 from rq.utils import utcformat
 
+from webapp.jobs import periodic
 from webapp.models import Direction, Status
 from webapp.models.types import utcnow
 from webapp.queues import QUEUE_NAMES, get_queue
@@ -36,6 +37,7 @@ def workers(app, redis):
             name=f"{app.config['RQ_QUEUE_PREFIX']}probe-worker",
         )
         worker.register_birth()
+        periodic.beat(redis, app.config["RQ_QUEUE_PREFIX"], app.config["PERIODIC_INTERVAL"])
     yield worker
     worker.register_death()
 
@@ -52,7 +54,7 @@ def test_readyz_with_database_redis_and_workers(client, workers):
     assert response.status_code == 200
     assert response.get_json() == {
         "status": "ok",
-        "checks": {"database": "ok", "due_mail": "ok", "redis": "ok", "workers": "ok"},
+        "checks": {"database": "ok", "due_mail": "ok", "redis": "ok", "workers": "ok", "periodic": "ok"},
         "oldest_due_s": 0,
         "workers": {"send": 1, "classify": 1, "default": 1},
     }
@@ -141,3 +143,40 @@ def test_readyz_reports_a_recent_backlog_without_failing(client, workers, make, 
     response = client.get("/readyz")
     assert response.status_code == 200
     assert 42 <= response.get_json()["oldest_due_s"] < 100
+
+
+def test_readyz_reports_a_dead_or_stale_periodic_process(app, client, workers, redis):
+    """The sweep and the reconciler run in the periodic process: silent for three rounds, not ready."""
+    from webapp.queue_health import periodic_heartbeat_key
+
+    key = periodic_heartbeat_key(app.config["RQ_QUEUE_PREFIX"])
+    assert 0 < redis.ttl(key) <= 3 * app.config["PERIODIC_INTERVAL"] + 5  # gone after three missed rounds
+    redis.delete(key)  # as when it expires
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["periodic"] == "error: no periodic process seen in 180 s"
+
+
+def test_the_periodic_loop_survives_an_outage_of_redis(app, monkeypatch):
+    """A failed round is logged and tried again, 1, 2, 4... s later (up to the interval)."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    rounds, pauses = [], []
+
+    def run_due(app_, redis_, interval):
+        rounds.append(interval)
+        if len(rounds) <= 3:
+            raise RedisDown("Connection refused")
+        return True
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        if len(pauses) > 6:
+            raise KeyboardInterrupt  # the test's way out of the loop
+
+    monkeypatch.setattr(periodic, "run_due", run_due)
+    monkeypatch.setattr(periodic, "beat", lambda *args: None)
+    monkeypatch.setattr(periodic.time, "sleep", sleep)
+    periodic.run_forever(60.0, config=dict(app.config))
+    assert pauses == [0.0, 1.0, 2.0, 4.0, 60.0, 60.0, 60.0]
+    assert len(rounds) == 6

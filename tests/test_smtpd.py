@@ -50,10 +50,11 @@ def test_delivers_and_answers_250_after_storing(app, listener):
     assert msg.source == "smtp"
     assert msg.envelope_from == "alice@outside.test"
     assert msg.envelope_to == ["rita@mail.demo.test", "cv+backend@mail.demo.test"]
+    from webapp.jobs.enqueue import CLASSIFY_DUE_JOB
     from webapp.queues import get_queue
 
-    with app.app_context():
-        assert [job.args for job in get_queue("classify").jobs] == [(msg.id,)]
+    with app.app_context():  # a classify drain is woken (one for any number of messages)
+        assert [job.func_name for job in get_queue("classify").jobs] == [CLASSIFY_DUE_JOB]
 
 
 def test_unknown_recipient_gets_550(app, listener):
@@ -121,4 +122,73 @@ def test_lmtp_answers_once_per_recipient(app, make, redis):
             assert say(b"QUIT").startswith(b"221")
     finally:
         controller.stop()
+    assert len(stored(app)) == 1
+
+
+def test_a_burst_is_stored_in_batches_each_answered_after_its_commit(app, listener, monkeypatch):
+    """Group commit: DATA that arrives while a batch is stored waits for the next batch, one
+    commit for all of them; every sender still gets 250 with its own message's id."""
+    import threading
+    import time
+
+    from webapp.receiving import smtpd
+
+    batches = []
+    real = smtpd.receive_many
+
+    def slow_receive_many(arrivals):
+        time.sleep(0.3)  # a slow disk: the others arrive meanwhile
+        ids = real(arrivals)
+        batches.append(len(arrivals))
+        return ids
+
+    monkeypatch.setattr(smtpd, "receive_many", slow_receive_many)
+    replies = []
+
+    def client(i):
+        with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+            smtp.ehlo()
+            smtp.mail("alice@outside.test")
+            smtp.rcpt("rita@mail.demo.test")
+            replies.append(smtp.data(raw_mail(subject=f"Burst {i}")))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = stored(app)
+    assert max(batches) > 1
+    assert sum(batches) == 8
+    assert len(rows) == 8
+    assert sorted(r.subject or "" for r in rows) == [""] * 8  # stored, not parsed
+    answered = sorted(int(text.split()[-1]) for code, text in replies if code == 250)
+    assert answered == [r.id for r in rows]
+
+
+def test_a_batch_that_cannot_be_stored_is_refused_with_451_and_the_next_one_is_kept(
+    app, listener, monkeypatch
+):
+    from webapp.receiving import smtpd
+
+    real = smtpd.receive_many
+    calls = []
+
+    def failing_once(arrivals):
+        calls.append(len(arrivals))
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return real(arrivals)
+
+    monkeypatch.setattr(smtpd, "receive_many", failing_once)
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.ehlo()
+        smtp.mail("alice@outside.test")
+        smtp.rcpt("rita@mail.demo.test")
+        code, _ = smtp.data(raw_mail(subject="First"))
+        assert code == 451  # the sender keeps it and tries again: never lost
+        smtp.mail("alice@outside.test")
+        smtp.rcpt("rita@mail.demo.test")
+        code, _ = smtp.data(raw_mail(subject="Second"))
+        assert code == 250
     assert len(stored(app)) == 1

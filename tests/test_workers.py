@@ -1,9 +1,12 @@
 """Real `python worker.py` processes with the RQ scheduler, against this run's Redis."""
 
+import os
+import signal
 import time
 from datetime import timedelta
 
 import pytest
+from rq import Worker
 
 from tests.sinks import start_worker, stop_worker, worker_env
 from tests.test_outbound import create, drain_once, load
@@ -141,3 +144,70 @@ def test_candidate_reply_threads_onto_the_sent_message(app, team, smtp, env):
     result, bare = outcome(app, raw_mail(subject="my answer", to=sent["Reply-To"], body="Tuesday is fine"))
     assert result == "reply"
     assert bare.thread_id == msg.thread_id
+
+
+def test_a_drain_whose_worker_died_no_longer_holds_up_due_mail(app, redis):
+    """Issue 11: RQ lists a killed worker's job as started for minutes more; the reconciler
+    must not take it for a drain on its way, or due mail waits for the entry to expire."""
+    from rq import Worker
+    from rq.executions import Execution
+
+    from webapp.jobs.enqueue import SEND_DUE_JOB
+    from webapp.jobs.send import drain_waiting
+    from webapp.queues import get_queue
+
+    with app.app_context():
+        queue = get_queue("send")
+        job = queue.enqueue(SEND_DUE_JOB)
+        queue.remove(job)  # a worker took it...
+        worker = Worker([queue], connection=redis, name=f"{app.config['RQ_QUEUE_PREFIX']}crashing")
+        worker.register_birth()  # ...this process, alive
+        with redis.pipeline() as pipe:
+            job.prepare_for_execution(worker.name, pipe)
+            Execution.create(job, ttl=600, pipeline=pipe, worker_name=worker.name)
+            pipe.execute()
+        assert drain_waiting()
+        redis.hset(worker.key, "pid", 4_194_304 + 1)  # kill -9: its hash stays, its process is gone
+        assert not drain_waiting()
+        redis.hset(worker.key, "pid", os.getpid())
+        job.heartbeat(utcnow() - timedelta(seconds=60), ttl=600)  # or its heartbeats stopped
+        assert not drain_waiting()
+        worker.register_death()
+
+
+def child_pids(proc) -> set[int]:
+    import psutil
+
+    return {
+        p.pid for p in psutil.Process(proc.pid).children() if "resource_tracker" not in " ".join(p.cmdline())
+    }
+
+
+def test_the_supervisor_starts_a_dead_periodic_process_again(app, env, redis):
+    """Issue 11: a periodic process that died (an outage, kill -9) is started again, and
+    /readyz reads its heartbeat."""
+    from webapp.queue_health import last_periodic_beat
+
+    worker = start_worker(env)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(child_pids(worker)) < 2:
+            time.sleep(0.2)
+        with app.app_context():
+            while time.time() < deadline and last_periodic_beat() is None:
+                time.sleep(0.2)
+            assert last_periodic_beat() is not None
+        rq_pids: set = set()
+        while time.time() < deadline and not rq_pids:  # the RQ worker once it has registered
+            rq_pids = {w.pid for w in Worker.all(connection=redis)} & child_pids(worker)
+            time.sleep(0.2)
+        [periodic_pid] = child_pids(worker) - rq_pids
+        os.kill(periodic_pid, signal.SIGKILL)
+        while time.time() < deadline and (periodic_pid in child_pids(worker) or len(child_pids(worker)) < 2):
+            time.sleep(0.2)
+        assert periodic_pid not in child_pids(worker)
+        assert len(child_pids(worker)) == 2
+        assert worker.poll() is None
+    finally:
+        log = stop_worker(worker, timeout=30)
+    assert "periodic stopped (exit code -9); starting it again" in log

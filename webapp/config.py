@@ -127,6 +127,8 @@ class Config:
         self.INBOUND_SMTP_PORT = int(env.get("INBOUND_SMTP_PORT", "2525"))
         # Leave fresh mail to its queued job; sweep only what waited longer than this.
         self.INBOUND_SWEEP_MIN_AGE = int(env.get("INBOUND_SWEEP_MIN_AGE", "30"))
+        # Classifying one message takes at most this long (seconds); past it, it is quarantined.
+        self.INBOUND_CLASSIFY_TIME_LIMIT = float(env.get("INBOUND_CLASSIFY_TIME_LIMIT", "30"))
         # A due message still unsent this long after its time has lost its queue entry.
         self.SEND_RECONCILE_GRACE = int(env.get("SEND_RECONCILE_GRACE", "30"))
         self.PERIODIC_INTERVAL = int(env.get("PERIODIC_INTERVAL", "60"))

@@ -31,6 +31,29 @@ def _prepare_database(env: dict) -> None:
     subprocess.run([*flask, "seed", "--demo", "--if-empty"], env=env, cwd=ROOT, check=True)
 
 
+def commands(port: str | int) -> list[list[str]]:
+    """The processes `make run` starts: the web (gunicorn), a worker, the inbound SMTP listener.
+
+    bench/inbound.py --e2e starts the same ones, so its figures are what `make run` gives.
+    """
+    web = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+    ]
+    return [
+        [*web, "--access-logfile", "-", "wsgi:app"],
+        [sys.executable, "worker.py"],
+        [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "smtpd"],
+    ]
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -51,30 +74,7 @@ def main() -> int:
     if not env.get("REDIS_URL"):
         redis_owner, env["REDIS_URL"] = _start_embedded_redis(instance)
     _prepare_database(env)
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "wsgi:app",
-            ],
-            env=env,
-            cwd=ROOT,
-        ),
-        subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=ROOT),
-        subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "smtpd"], env=env, cwd=ROOT
-        ),
-    ]
+    children = [subprocess.Popen(command, env=env, cwd=ROOT) for command in commands(port)]
     time.sleep(1.0)
     print(
         f"\n  Hiremail is running at http://127.0.0.1:{port}\n"

@@ -36,10 +36,10 @@ def counters_key(prefix: str) -> str:
     return f"hiremail:{prefix}metrics"
 
 
-def count_classified(redis: Redis, prefix: str, outcome: str) -> None:
-    """Count one classify job that ended with `outcome` (a metric lost is better than a job failed)."""
+def count_classified(redis: Redis, prefix: str, outcome: str, count: int = 1) -> None:
+    """Count messages classified with `outcome` (a metric lost is better than a job failed)."""
     try:
-        redis.hincrby(counters_key(prefix), f"classified:{outcome}", 1)
+        redis.hincrby(counters_key(prefix), f"classified:{outcome}", count)
     except Exception:
         log.warning("metrics: could not count a classified message", exc_info=True)
 

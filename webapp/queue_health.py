@@ -4,6 +4,8 @@ Everything is read from Redis through our prefixed queues (RQ_QUEUE_PREFIX), so 
 deployments or test runs sharing a Redis never see each other's jobs or workers.
 """
 
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +15,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from webapp.queues import QUEUE_NAMES, get_queue
+from webapp.queues import QUEUE_NAMES, get_queue, get_redis
 
 
 @dataclass
@@ -44,6 +46,57 @@ class FailedJob:
         """The exception's own line, the last non-empty one of the traceback."""
         lines = [line for line in self.error.splitlines() if line.strip()]
         return lines[-1] if lines else ""
+
+
+# A running job's worker refreshes its heartbeat every 30 s (RQ's job monitoring interval):
+# one silent for longer than this is dead, whatever RQ's started registry still says.
+JOB_SILENT_AFTER = timedelta(seconds=45)
+
+
+def running_job_ids(queue: Queue, now: datetime | None = None) -> set[str]:
+    """Ids of the jobs of `queue` that run in a live worker.
+
+    RQ's started registry keeps a dead worker's job for up to 90 s more (its last heartbeat's
+    time to live), and longer without cleanup: a job counts as running only while its worker
+    still beats, and, when the worker ran on this host, while its process exists.
+    """
+    now = now or datetime.now(UTC)
+    ids = [job_id for job_id, _ in StartedJobRegistry(queue=queue).get_job_and_execution_ids(cleanup=True)]
+    running = set()
+    for job in Job.fetch_many(ids, connection=queue.connection):
+        if job is None or job.last_heartbeat is None or now - _aware(job.last_heartbeat) > JOB_SILENT_AFTER:
+            continue
+        if job.worker_name and not _worker_alive(queue, job.worker_name):
+            continue
+        running.add(job.id)
+    return running
+
+
+def _worker_alive(queue: Queue, name: str) -> bool:
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=queue.connection)
+    if worker is None:
+        return False
+    if worker.hostname == socket.gethostname() and worker.pid:
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # someone else's process of that number: alive
+            return True
+    return True
+
+
+def periodic_heartbeat_key(prefix: str) -> str:
+    """The Redis key a live periodic process refreshes every round (its value: the time, ISO 8601)."""
+    return f"hiremail:{prefix}periodic-heartbeat"
+
+
+def last_periodic_beat() -> datetime | None:
+    """When a periodic process (sweep, reconciler) last said it was alive; None: not in three rounds."""
+    value = get_redis().get(periodic_heartbeat_key(current_app.config["RQ_QUEUE_PREFIX"]))
+    if not value:
+        return None
+    return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
 
 
 def queue_states(now: datetime | None = None) -> list[QueueState]:

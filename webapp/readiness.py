@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from webapp.extensions import db
 from webapp.models import Direction, Message, Status
 from webapp.models.types import utcnow
-from webapp.queue_health import queue_states
+from webapp.queue_health import last_periodic_beat, queue_states
 from webapp.queues import get_redis
 
 
@@ -71,6 +71,9 @@ def check() -> Readiness:
         found.workers = {state.name: len(state.workers) for state in queue_states(now)}
         idle = [name for name, count in found.workers.items() if not count]
         found.checks["workers"] = f"error: no worker seen for {', '.join(idle)}" if idle else "ok"
+        # The sweep and the reconciler: a periodic process that died or hangs stops beating.
+        silent = f"error: no periodic process seen in {3 * current_app.config['PERIODIC_INTERVAL']} s"
+        found.checks["periodic"] = "ok" if last_periodic_beat() else silent
     except Exception as exc:
         found.checks["redis"] = f"error: {type(exc).__name__}"
     return found

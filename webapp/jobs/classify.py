@@ -1,58 +1,104 @@
-"""Inbound jobs: classify one message; sweep up the ones never classified."""
+"""Inbound jobs: drain the stored, unclassified mail in batches; sweep up what was lost.
 
-import contextlib
+The rows say what is to classify; a job in the classify queue only wakes a worker to drain
+them (`classify_due_job`), as sending does. One drain classifies any number of messages in
+one work-horse with one database connection: no fork and no new engine per message.
+"""
+
 import logging
 from datetime import timedelta
 
 from flask import current_app
-from rq.job import Job, JobStatus
+from rq.job import Job
 
+from webapp.extensions import db
 from webapp.jobs.context import job
-from webapp.jobs.enqueue import classify_job_id, enqueue_classify
-from webapp.mail.inbound.pipeline import classify_stored, requeue_or_give_up, unclassified_ids
+from webapp.jobs.enqueue import CLASSIFY_DUE_JOB, classify_wake_flag, wake_classifier
+from webapp.mail.inbound.pipeline import (
+    classify_stored,
+    drain_unclassified,
+    give_up_on_spent,
+    unclassified_waiting,
+)
 from webapp.metrics import count_classified
-from webapp.queues import get_redis
+from webapp.queues import get_queue, get_redis
 from webapp.services import blob_store, mail_domain
 
 log = logging.getLogger(__name__)
-_WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+# A drain gives its worker back after this long (sends wait behind it), waking the next one.
+DRAIN_BUDGET_S = 20.0
+# Messages claimed at a time.
+DRAIN_BATCH = 50
+# With more than this waiting, a drain wakes another worker to share the backlog.
+SHARE_BACKLOG_OVER = 100
+
+
+@job
+def classify_due_job() -> int:
+    """Classify every stored, unclassified message, oldest first, in batches; returns how many."""
+    # Mail committed after this line is not certain to be seen by this drain: it wakes anew.
+    get_redis().delete(classify_wake_flag())
+    if unclassified_waiting(timedelta(0)) > SHARE_BACKLOG_OVER:
+        wake_classifier()  # another idle worker joins in; the claims keep them apart
+    done = drain_unclassified(
+        settings=mail_domain(),
+        store=blob_store(),
+        budget=DRAIN_BUDGET_S,
+        batch=DRAIN_BATCH,
+        time_limit=current_app.config["INBOUND_CLASSIFY_TIME_LIMIT"],
+    )
+    prefix = current_app.config["RQ_QUEUE_PREFIX"]
+    for outcome, count in done.outcomes.items():
+        count_classified(get_redis(), prefix, outcome, count)
+    if done.count:
+        log.info("classify drain: %d classified %s", done.count, dict(done.outcomes))
+    if done.more:
+        wake_classifier()
+    return done.count
 
 
 @job
 def classify_job(message_id: int) -> str | None:
-    """Classify a stored inbound message by id (safe to run twice)."""
-    outcome = classify_stored(message_id, settings=mail_domain(), store=blob_store())
+    """Classify a stored inbound message by id (safe to run twice); jobs queued before the drains."""
+    outcome = classify_stored(
+        message_id,
+        settings=mail_domain(),
+        store=blob_store(),
+        time_limit=current_app.config["INBOUND_CLASSIFY_TIME_LIMIT"],
+    )
     if outcome is not None:
         count_classified(get_redis(), current_app.config["RQ_QUEUE_PREFIX"], outcome)
         log.info("message %s classified: %s", message_id, outcome)
     return outcome
 
 
-def waiting_message_ids(message_ids: list[int]) -> set[int]:
-    """Those of `message_ids` whose classify job is still in Redis, queued or running: late, not lost."""
-    ids = list(message_ids)
-    jobs = Job.fetch_many([classify_job_id(i) for i in ids], connection=get_redis())
-    waiting = set()
-    for message_id, found in zip(ids, jobs, strict=True):
-        # An entry we cannot read counts as absent (a spare job is harmless).
-        with contextlib.suppress(Exception):
-            if found is not None and found.get_status(refresh=False) in _WAITING:
-                waiting.add(message_id)
-    return waiting
+def drain_queued() -> bool:
+    """Whether a classify drain waits in the queue (it will see every stored message)."""
+    queue = get_queue("classify")
+    for found in Job.fetch_many(queue.get_job_ids(), connection=queue.connection):
+        try:
+            if found is not None and found.func_name == CLASSIFY_DUE_JOB:
+                return True
+        except Exception:  # an entry we cannot read: as if absent (a spare drain is harmless)
+            continue
+    return False
 
 
 @job
 def sweep_unclassified() -> int:
-    """Queue again every stored message whose classification was lost; returns how many.
+    """Wake a drain for stored mail nobody is classifying; returns how many messages wait.
 
-    Lost: never queued (Redis was down), or its job ended without classifying it (the worker
-    died). A message still waiting behind a backlog is not queued twice, nor counted.
+    Lost: never announced (Redis was down), or its drain died with it claimed (the claim goes
+    stale). Messages out of tries are quarantined first. Mail younger than
+    INBOUND_SWEEP_MIN_AGE is left to the drain its arrival woke.
     """
-    ids = unclassified_ids(min_age=timedelta(seconds=current_app.config["INBOUND_SWEEP_MIN_AGE"]))
-    waiting = waiting_message_ids(ids) if ids else set()
-    lost = requeue_or_give_up([i for i in ids if i not in waiting])
-    for message_id in lost:
-        enqueue_classify(message_id)
-    if lost:
-        log.info("sweep queued %d unclassified messages (%d still waiting)", len(lost), len(waiting))
-    return len(lost)
+    if give_up_on_spent():
+        db.session.commit()
+    waiting = unclassified_waiting(timedelta(seconds=current_app.config["INBOUND_SWEEP_MIN_AGE"]))
+    if waiting:
+        # Forced unless a drain is queued: a flag left by a lost wake-up must not keep them
+        # waiting (a spare drain finds nothing and ends).
+        wake_classifier(force=not drain_queued())
+        log.info("sweep: %d stored message(s) wait for classification; woke a worker", waiting)
+    return waiting

@@ -14,28 +14,30 @@ from webapp.queues import get_queue, get_redis
 log = logging.getLogger(__name__)
 
 CLASSIFY_JOB = "webapp.jobs.classify.classify_job"
+CLASSIFY_DUE_JOB = "webapp.jobs.classify.classify_due_job"
 SEND_DUE_JOB = "webapp.jobs.send.send_due_job"
 RETENTION_JOB = "webapp.jobs.retention.retention_job"
 # A wake-up job normally starts within seconds; a flag older than this lost its job.
 WAKE_FLAG_TTL_S = 120
 
 
-def classify_job_id(message_id: int) -> str:
-    """The id of a message's classify job: one per message, so the sweep can ask Redis about it."""
-    return f"{current_app.config['RQ_QUEUE_PREFIX']}classify-{message_id}"
+def wake_classifier(force: bool = False) -> bool:
+    """Make sure a worker drains the stored, unclassified mail; False if Redis is down (the sweep retries).
 
-
-def enqueue_classify(message_id: int) -> bool:
-    """Queue classification of a stored message; False if Redis is unreachable (the sweep retries)."""
-    # Queueing an id again pushes it again (RQ does not merge): the sweep first checks that
-    # the message's job is no longer waiting (webapp/jobs/classify.py, waiting_message_ids).
+    As for sending, the rows say what is to do and a job only wakes a worker: a burst of a
+    thousand messages queues one drain while one waits, not a job (and a fork) per message.
+    """
+    flag = classify_wake_flag()
     try:
-        get_queue("classify").enqueue(
-            CLASSIFY_JOB, message_id, job_id=classify_job_id(message_id), result_ttl=600, failure_ttl=86400
-        )
+        if get_redis().set(flag, "1", nx=not force, ex=WAKE_FLAG_TTL_S):
+            try:
+                get_queue("classify").enqueue(CLASSIFY_DUE_JOB, result_ttl=600, failure_ttl=86400)
+            except Exception:
+                get_redis().delete(flag)  # no job behind it: the next arrival must try again
+                raise
         return True
-    except Exception:  # Redis down: the message is stored; the periodic sweep will queue it
-        log.warning("could not queue classification of message %s", message_id, exc_info=True)
+    except Exception:  # Redis down: the rows are stored; the periodic sweep wakes a worker later
+        log.warning("could not wake a classifier", exc_info=True)
         return False
 
 
@@ -48,6 +50,11 @@ def enqueue_retention() -> bool:
     except Exception:  # Redis down: the periodic process asks again later
         log.warning("could not queue the retention job", exc_info=True)
         return False
+
+
+def classify_wake_flag() -> str:
+    """The Redis key set while a classify drain waits in the queue (one is enough)."""
+    return f"hiremail:{current_app.config['RQ_QUEUE_PREFIX']}classify-wake"
 
 
 def wake_sender(at: datetime | None = None) -> bool:

@@ -1,9 +1,13 @@
-"""Periodic duties of the workers (inbound sweep, send reconciler, retention), one worker at a time."""
+"""Periodic duties of the workers (inbound sweep, send reconciler, retention), one worker at a time.
+
+The periodic process outlives any outage: a round that fails (Redis or the database down) is
+logged and tried again after a pause that grows up to the interval. Each round it also writes
+a heartbeat in Redis, which /readyz reads: a periodic process that died or hangs shows there.
+"""
 
 import logging
-import multiprocessing
 import time
-from multiprocessing.process import BaseProcess
+from datetime import UTC, datetime
 
 from redis import Redis
 
@@ -13,9 +17,12 @@ from webapp.jobs.classify import sweep_unclassified
 from webapp.jobs.retention import queue_retention
 from webapp.jobs.send import reconcile_job
 from webapp.observability import configure_logging
+from webapp.queue_health import periodic_heartbeat_key
 from webapp.queues import get_redis
 
 log = logging.getLogger(__name__)
+# After a failed round, the next try comes this soon, doubling up to the interval.
+FIRST_RETRY_S = 1.0
 
 
 def run_due(app, redis: Redis, interval: float) -> bool:
@@ -33,26 +40,31 @@ def run_due(app, redis: Redis, interval: float) -> bool:
     return True
 
 
-def _loop(interval: float) -> None:
-    """The periodic process: its own app, Redis and database connections."""
-    config = Config()
-    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
+def beat(redis: Redis, prefix: str, interval: float) -> None:
+    """Say this periodic process is alive; the key outlives three missed rounds, then /readyz fails."""
+    redis.set(periodic_heartbeat_key(prefix), datetime.now(UTC).isoformat(), ex=max(1, int(3 * interval) + 5))
+
+
+def run_forever(interval: float, config=None) -> None:
+    """The periodic process: its own app, Redis and database connections; never dies of an outage."""
+    if config is None:
+        config = Config()
+        configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
     app = create_app(config)
+    prefix = app.config["RQ_QUEUE_PREFIX"]
     with app.app_context():
         redis = get_redis()
-    while True:
-        time.sleep(interval)
-        run_due(app, redis, interval)
-
-
-def start(interval: float = 60.0) -> BaseProcess:
-    """Start the periodic loop in a separate (spawned) process; terminate it to stop.
-
-    Not a thread: RQ forks a work-horse per job, and a fork taken while a thread holds a
-    database or connection-pool lock leaves the child waiting for that lock forever.
-    """
-    process = multiprocessing.get_context("spawn").Process(
-        target=_loop, args=(interval,), name="hiremail-periodic", daemon=True
-    )
-    process.start()
-    return process
+    pause, failures = 0.0, 0
+    try:
+        while True:
+            time.sleep(pause)
+            try:
+                beat(redis, prefix, interval)
+                run_due(app, redis, interval)
+                pause, failures = interval, 0
+            except Exception:  # Redis down, most likely: keep trying, a little less often each time
+                pause = min(interval, FIRST_RETRY_S * 2**failures)
+                failures += 1
+                log.exception("periodic round failed; trying again in %.0f s", pause)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group
+        return

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import ScheduledJobRegistry
 
 from webapp.jobs.context import job
 from webapp.jobs.enqueue import SEND_DUE_JOB, queue_drain, wake_flag, wake_sender
@@ -20,6 +20,7 @@ from webapp.mail.outbound.delivery import HandOverMarks, drain, more_due_than, n
 from webapp.mail.outbound.transport import transport_for
 from webapp.metrics import count_sent
 from webapp.models.types import utcnow
+from webapp.queue_health import running_job_ids
 from webapp.queues import get_queue, get_redis
 from webapp.services import blob_store, mail_domain
 
@@ -75,8 +76,9 @@ def drain_waiting() -> bool:
     job_ids = set(queue.get_job_ids())
     scheduled = ScheduledJobRegistry(queue=queue)
     job_ids.update(scheduled.get_jobs_to_schedule(int(time.time()), chunk_size=max(1, scheduled.count)))
-    started = StartedJobRegistry(queue=queue).get_job_and_execution_ids(cleanup=False)
-    job_ids.update(job_id for job_id, _ in started)
+    # A job RQ still lists as started whose worker died is no drain (issue 11: mail waited
+    # for the registry's entry to expire): only jobs in a live worker count.
+    job_ids.update(running_job_ids(queue))
     for found in Job.fetch_many(list(job_ids), connection=queue.connection):
         try:
             if found is not None and found.func_name == SEND_DUE_JOB:

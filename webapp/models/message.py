@@ -188,8 +188,11 @@ class Message(Model):
     outcome: Mapped[str | None] = mapped_column(String(20), index=True)
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Times the sweep queued it again (its job was lost, or its worker died while classifying):
-    # a message that keeps killing its worker is quarantined after a few, not retried forever.
+    # When a classify drain claimed it (NULL: nobody yet). A claim older than the drain's bound
+    # was lost (its worker died): the message is claimed again, counted in classify_requeues.
+    classify_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times it was claimed again after a lost claim (its worker died while classifying): a
+    # message that keeps killing its worker is quarantined after a few, not retried forever.
     classify_requeues: Mapped[int] = mapped_column(default=0, server_default="0")
     # Parser defects and broken limits, kept for the quarantine view.
     defects: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")

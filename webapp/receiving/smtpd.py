@@ -1,15 +1,81 @@
-"""The inbound SMTP/LMTP listener (aiosmtpd): 250 only once the message is committed."""
+"""The inbound SMTP/LMTP listener (aiosmtpd): 250 only once the message is committed.
+
+Messages that arrive while a batch is being stored are stored together (group commit): one
+round of file syncs and one commit for all of them, each DATA answered once its batch is
+committed. A lone message is stored at once; a burst pays per batch, not per message.
+"""
 
 import asyncio
 import logging
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from webapp.receiving.receive import accepts, receive
+from webapp.receiving.receive import Arrival, accepts, receive_many
 
 log = logging.getLogger(__name__)
+# At most this many messages in one commit: a batch's commit stays short.
+MAX_BATCH = 200
+# A recipient's answer is reused this long (seconds): a burst to one address asks the
+# database once, and a user or job created just now is accepted within this delay.
+RECIPIENT_TTL_S = 10.0
+RECIPIENT_CACHE_MAX = 10_000
+
+
+class RecipientAnswers:
+    """Whether an address is ours and exists, asked of the database at most once per RECIPIENT_TTL_S."""
+
+    def __init__(self, ask):
+        self.ask = ask  # address -> bool, run in a thread
+        self.answers: dict[str, tuple[bool, float]] = {}
+
+    async def known(self, address: str) -> bool:
+        key, now = address.lower(), time.monotonic()
+        cached = self.answers.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        answer = await asyncio.to_thread(self.ask, address)
+        if len(self.answers) >= RECIPIENT_CACHE_MAX:  # a flood of made-up addresses: start again
+            self.answers.clear()
+        self.answers[key] = (answer, now + RECIPIENT_TTL_S)
+        return answer
+
+
+class GroupCommit:
+    """Stores arrivals in batches, one at a time: what arrives meanwhile waits for the next one."""
+
+    def __init__(self, store_batch):
+        self.store_batch = store_batch  # list[Arrival] -> list[int], run in a thread
+        self.pending: list[tuple[Arrival, asyncio.Future]] = []
+        self.flushing = False
+
+    async def store(self, arrival: Arrival) -> int:
+        """The message's id once its batch is committed (raises what storing the batch raised)."""
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((arrival, done))
+        if not self.flushing:
+            self.flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                try:
+                    ids = await asyncio.to_thread(self.store_batch, [arrival for arrival, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():  # a client that hung up stopped waiting
+                            done.set_exception(exc)
+                    continue
+                for (_, done), message_id in zip(batch, ids, strict=True):
+                    if not done.done():
+                        done.set_result(message_id)
+        finally:
+            self.flushing = False
 
 
 class InboundHandler:
@@ -17,6 +83,8 @@ class InboundHandler:
 
     def __init__(self, app):
         self.app = app
+        self.batches = GroupCommit(lambda arrivals: self._in_app(receive_many, arrivals))
+        self.recipients = RecipientAnswers(lambda address: self._in_app(accepts, address))
 
     def _in_app(self, func, *args):
         with self.app.app_context():
@@ -25,7 +93,7 @@ class InboundHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         """Refuse unknown recipients at RCPT time, so the sender's server bounces at once."""
         try:
-            known = await asyncio.to_thread(self._in_app, accepts, address)
+            known = await self.recipients.known(address)
         except Exception:
             log.exception("recipient check failed for %s", address)
             return "451 4.3.0 Temporary failure, please try again later"
@@ -40,8 +108,8 @@ class InboundHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            message_id = await asyncio.to_thread(
-                self._in_app, receive, raw, "smtp", envelope.mail_from, list(envelope.rcpt_tos)
+            message_id = await self.batches.store(
+                Arrival(raw, "smtp", envelope.mail_from, list(envelope.rcpt_tos))
             )
         except Exception:
             log.exception("storing inbound mail failed")

