@@ -2,7 +2,7 @@
 
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
-from webapp.models.folder import FolderEntry
+from webapp.models.folder import FolderCount, FolderEntry
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -30,6 +30,7 @@ __all__ = [
     "PENDING_STATUSES",
     "SENT_FOLDER_STATUSES",
     "DeliveryState",
+    "FolderCount",
     "FolderEntry",
     "Direction",
     "Outcome",

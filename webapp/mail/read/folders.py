@@ -19,6 +19,7 @@ from webapp.models import (
     Candidate,
     CandidateFollow,
     Direction,
+    FolderCount,
     FolderEntry,
     Message,
     MessageRead,
@@ -211,19 +212,14 @@ def row_in(slug: str, user, thread: Thread, messages: list[Message]) -> Row | No
     return Row(thread, message, entry.is_unread, entry.has_attachments, entry.message_count)
 
 
+_COUNTING = tuple(f.slug for f in FOLDERS if f.counts_unread)
+
+
 def unread_counts(user) -> dict[str, int]:
-    """Unread conversations per folder, for the folders that show a count: one grouped read."""
-    counting = [f.slug for f in FOLDERS if f.counts_unread]
-    found = dict(
-        db.session.execute(
-            select(FolderEntry.folder, func.count())
-            .where(FolderEntry.user_id == user.id, FolderEntry.folder.in_(counting), FolderEntry.is_unread)
-            .group_by(FolderEntry.folder)
-        )
-        .tuples()
-        .all()
-    )
-    return {slug: found.get(slug, 0) for slug in counting}
+    """Unread conversations per folder, for the folders that show a count: the user's counters."""
+    query = select(FolderCount.folder, FolderCount.unread).where(FolderCount.user_id == user.id)
+    found = dict(db.session.execute(query).tuples().all())
+    return {slug: found.get(slug, 0) for slug in _COUNTING}
 
 
 def _entries(slug: str, user):
