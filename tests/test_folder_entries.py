@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.folder_rules import rows_by_the_rules
 from tests.mailmaker import raw_mail
 from webapp.admin import operations as admin
 from webapp.extensions import db
@@ -23,7 +24,7 @@ from webapp.mail.outbound.delivery import drain
 from webapp.mail.outbound.transport import OutboxTransport
 from webapp.mail.read import entries, folders, readstate
 from webapp.mailbox import operations as mailbox
-from webapp.models import FolderCount, FolderEntry, Message, Offer, Status, Thread, User
+from webapp.models import SEARCH_EVERYWHERE, FolderCount, FolderEntry, Message, Offer, Status, Thread, User
 from webapp.models.types import utcnow
 from webapp.people import operations as people
 from webapp.services import blob_store, mail_domain
@@ -81,25 +82,12 @@ def counted(kept: set[tuple]) -> dict[tuple[int, str], int]:
 
 
 def by_the_rules() -> set[tuple]:
-    """The same, as folders.qualifies (the rules in SQL) computes it for every user and folder."""
-    everything = select(Message.id)
-    found = set()
+    """The same, as folders.qualifies (the rules in SQL) computes it for every user and folder,
+    and for searching everywhere."""
+    found: set[tuple] = set()
     for user in db.session.scalars(select(User)):
-        for folder in folders.FOLDERS:
-            rows, _ = folders._matching_rows(folder.slug, user, None, 10_000, everything)
-            found |= {
-                (
-                    user.id,
-                    folder.slug,
-                    r.thread.id,
-                    r.thread.last_message_at,
-                    r.message.id,
-                    r.is_unread,
-                    r.count,
-                    r.has_attachments,
-                )
-                for r in rows
-            }
+        for slug in [*(f.slug for f in folders.FOLDERS), SEARCH_EVERYWHERE]:
+            found |= rows_by_the_rules(slug, user)
     return found
 
 

@@ -4,8 +4,9 @@ Revision ID: perf0c0u47e1
 Revises: d1e2f3a4b5c6
 Create Date: 2026-12-06 11:20:00
 
-Filled from the entries as they are, so no rebuild is needed after upgrading. The partial
-index of unread entries, which the counts used to be read from, goes: it only cost writes.
+Filled from the entries as they are. The partial index of unread entries, which the counts
+used to be read from, goes: it only cost writes. Search now reads entries of the folder "all",
+which only a rebuild makes: after upgrading, run `flask --app wsgi folders rebuild`.
 """
 from alembic import op
 import sqlalchemy as sa

@@ -2,7 +2,7 @@
 
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
-from webapp.models.folder import FolderCount, FolderEntry
+from webapp.models.folder import SEARCH_EVERYWHERE, FolderCount, FolderEntry
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -28,6 +28,7 @@ __all__ = [
     "AUTHOR_ONLY_STATUSES",
     "DELIVERED_STATUSES",
     "PENDING_STATUSES",
+    "SEARCH_EVERYWHERE",
     "SENT_FOLDER_STATUSES",
     "DeliveryState",
     "FolderCount",

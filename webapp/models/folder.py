@@ -8,6 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import Model
 from webapp.models.types import UTCDateTime
 
+# Not a folder of the list: every conversation with a message the user may see (drafts,
+# cancelled mail and auto-replies aside), archived or not, for searching everywhere.
+SEARCH_EVERYWHERE = "all"
+
 
 class FolderEntry(Model):
     """Conversation `thread_id` is in `folder` for `user_id`, with what its list row shows.

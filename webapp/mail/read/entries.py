@@ -24,6 +24,7 @@ from webapp.extensions import db
 from webapp.models import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
+    SEARCH_EVERYWHERE,
     SENT_FOLDER_STATUSES,
     CandidateFollow,
     Direction,
@@ -46,6 +47,7 @@ BATCH = 400
 _SENT_FOLDER = frozenset(SENT_FOLDER_STATUSES)
 _DELIVERED = frozenset(DELIVERED_STATUSES)
 _AUTHOR_ONLY = frozenset(AUTHOR_ONLY_STATUSES)
+_NEVER_SEARCHED = frozenset((Status.DRAFT, Status.CANCELLED))
 
 
 @dataclass
@@ -173,6 +175,8 @@ class _Viewer:
             and seen
         ):
             yield "incoming-cv"
+        if seen and m.status not in _NEVER_SEARCHED and not m.is_auto_reply:
+            yield SEARCH_EVERYWHERE
 
     def is_unread(self, m: _Message) -> bool:
         """folders.is_unread: inbound mail this user has not read (auto-replies never count)."""

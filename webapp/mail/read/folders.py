@@ -4,10 +4,11 @@ A conversation is in a folder when at least one of its messages qualifies; it is
 user when a qualifying message in it is unread for them. See docs/folders.md, "Folder rules".
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import defaultload, defer, noload
 
 from webapp.extensions import db
@@ -15,6 +16,7 @@ from webapp.mail.phrases import N_, Phrase
 from webapp.mail.read.access import candidate_visible, has_offer_access, visible
 from webapp.models import (
     DELIVERED_STATUSES,
+    SEARCH_EVERYWHERE,
     SENT_FOLDER_STATUSES,
     Candidate,
     CandidateFollow,
@@ -73,11 +75,12 @@ def qualifies(slug: str, user, match=None):
     """The SQL condition for a message of the (joined) Thread to put it in folder `slug`.
 
     `match` (a SELECT of message ids, from search) narrows it further; slug "all" means any
-    message the user may see, archived or not (search across folders).
+    message the user may see, archived or not (searching everywhere). The folder entries are
+    held to these rules by tests/test_folder_entries.py.
     """
     if match is not None:
         return and_(qualifies(slug, user), Message.id.in_(match))
-    if slug == "all":
+    if slug == SEARCH_EVERYWHERE:
         return and_(
             Message.status.not_in((Status.DRAFT, Status.CANCELLED)), ~Message.is_auto_reply, visible(user)
         )
@@ -177,12 +180,19 @@ def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
 def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50, match=None):
     """One page of the folder, newest activity first; returns (rows, has_more).
 
-    A page is a range read of the user's folder entries (webapp/mail/read/entries.py); a
-    search (`match`) still asks the rules themselves.
+    A page is a range read of the user's folder entries (webapp/mail/read/entries.py). A
+    search (`match`, a SELECT of message ids; slug "all" for everywhere) keeps the entries
+    whose conversation has a matching message the user may see.
     """
+    query = _entries(slug, user)
     if match is not None:
-        return _matching_rows(slug, user, before, limit, match)
-    query = _entries(slug, user).order_by(FolderEntry.activity_at.desc(), FolderEntry.thread_id.desc())
+        query = query.where(_has_match(user, match))
+    entries = list(db.session.scalars(_page(query, before).limit(limit + 1)))
+    return _rows_of(entries[:limit]), len(entries) > limit
+
+
+def _page(query, before: tuple[datetime, int] | None):
+    """Newest activity first, after the `before` cursor (a keyset: the index's own order)."""
     if before:
         at, thread_id = before
         query = query.where(
@@ -191,24 +201,33 @@ def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit
                 and_(FolderEntry.activity_at == at, FolderEntry.thread_id < thread_id),
             )
         )
-    entries = list(db.session.scalars(query.limit(limit + 1)))
-    return _rows_of(entries[:limit]), len(entries) > limit
+    return query.order_by(FolderEntry.activity_at.desc(), FolderEntry.thread_id.desc())
 
 
-def get_row(slug: str, user, thread_id: int) -> Row | None:
-    """The folder's row for one conversation, or None when it is not in that folder."""
+def _has_match(user, match):
+    """The entry's conversation has a message in `match` that the user may see (never a draft)."""
+    return exists(
+        select(Message.id).where(
+            Message.thread_id == FolderEntry.thread_id,
+            Message.id.in_(match),
+            qualifies(SEARCH_EVERYWHERE, user),
+        )
+    )
+
+
+def get_row(slug: str, user, thread_id: int, loaded: Sequence[Message] = ()) -> Row | None:
+    """The folder's row for one conversation, or None when it is not in that folder.
+
+    `loaded`: the conversation's messages when the caller has them (the pane), so the row's
+    message is not read again.
+    """
     entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread_id))
-    return _rows_of([entry])[0] if entry is not None else None
-
-
-def row_in(slug: str, user, thread: Thread, messages: list[Message]) -> Row | None:
-    """The folder's row for a conversation whose messages are loaded (the pane's): one read."""
-    entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread.id))
     if entry is None:
         return None
-    message = next((m for m in messages if m.id == entry.message_id), None)
+    message = next((m for m in loaded if m.id == entry.message_id), None)
     if message is None:
         return _rows_of([entry])[0]
+    thread = db.session.get_one(Thread, thread_id)  # the pane's, already in the session
     return Row(thread, message, entry.is_unread, entry.has_attachments, entry.message_count)
 
 
@@ -223,7 +242,7 @@ def unread_counts(user) -> dict[str, int]:
 
 
 def _entries(slug: str, user):
-    if slug not in FOLDERS_BY_SLUG:
+    if slug not in FOLDERS_BY_SLUG and slug != SEARCH_EVERYWHERE:
         raise KeyError(slug)
     return select(FolderEntry).where(FolderEntry.user_id == user.id, FolderEntry.folder == slug)
 
@@ -269,66 +288,6 @@ def _rows_of(entries: list[FolderEntry]) -> list[Row]:
             count=e.message_count,
         )
         for e in entries
-    ]
-
-
-def _matching_rows(slug: str, user, before, limit: int, match):
-    """A page of the folder's conversations with a message in `match`, asked of the rules."""
-    cond = qualifies(slug, user, match)
-    query = select(Thread).where(exists(select(Message.id).where(Message.thread_id == Thread.id, cond)))
-    if before:
-        at, thread_id = before
-        query = query.where(
-            or_(
-                Thread.last_message_at < at,
-                and_(Thread.last_message_at == at, Thread.id < thread_id),
-            )
-        )
-    query = query.order_by(Thread.last_message_at.desc(), Thread.id.desc()).limit(limit + 1)
-    threads = list(db.session.scalars(query).unique())
-    has_more = len(threads) > limit
-    threads = threads[:limit]
-    return _rows_for(slug, user, threads, match), has_more
-
-
-def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
-    if not threads:
-        return []
-    ids = [t.id for t in threads]
-    cond = qualifies(slug, user, match)
-    in_page = and_(Message.thread_id.in_(ids), cond)
-    base = select(Message).join(Thread, Thread.id == Message.thread_id)
-    newest: dict[int | None, Message] = {}  # by thread id (never None: the join)
-    for msg in db.session.scalars(base.where(in_page).order_by(Message.sort_at, Message.id)).unique():
-        newest[msg.thread_id] = msg
-    unread = set(
-        db.session.scalars(
-            select(Message.thread_id)
-            .join(Thread, Thread.id == Message.thread_id)
-            .where(in_page, is_unread(user))
-        )
-    )
-    seen = and_(Message.thread_id.in_(ids), visible(user))
-    stats = {
-        tid: (count, bool(att))
-        for tid, count, att in db.session.execute(
-            select(
-                Message.thread_id, func.count(Message.id), func.max(Message.has_attachments.cast(db.Integer))
-            )
-            .where(seen)
-            .group_by(Message.thread_id)
-        )
-    }
-    return [
-        Row(
-            thread=t,
-            message=newest[t.id],
-            is_unread=t.id in unread,
-            has_attachments=stats.get(t.id, (0, False))[1],
-            count=stats.get(t.id, (1, False))[0],
-        )
-        for t in threads
-        if t.id in newest
     ]
 
 
