@@ -7,11 +7,14 @@ must change nothing.
 """
 
 import random
+import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from tests.folder_rules import rows_by_the_rules
 from tests.mailmaker import raw_mail
 from webapp.admin import operations as admin
 from webapp.extensions import db
@@ -21,7 +24,7 @@ from webapp.mail.outbound.delivery import drain
 from webapp.mail.outbound.transport import OutboxTransport
 from webapp.mail.read import entries, folders, readstate
 from webapp.mailbox import operations as mailbox
-from webapp.models import FolderEntry, Message, Offer, Status, Thread, User
+from webapp.models import SEARCH_EVERYWHERE, FolderCount, FolderEntry, Message, Offer, Status, Thread, User
 from webapp.models.types import utcnow
 from webapp.people import operations as people
 from webapp.services import blob_store, mail_domain
@@ -67,26 +70,24 @@ def snapshot() -> set[tuple]:
     }
 
 
+def counters() -> dict[tuple[int, str], int]:
+    """The unread counters as kept (those at zero left out)."""
+    rows = db.session.execute(select(FolderCount.user_id, FolderCount.folder, FolderCount.unread))
+    return {(user, folder): n for user, folder, n in rows if n}
+
+
+def counted(kept: set[tuple]) -> dict[tuple[int, str], int]:
+    """The unread counters these entries make."""
+    return dict(Counter((user, folder) for user, folder, _, _, _, unread, _, _ in kept if unread))
+
+
 def by_the_rules() -> set[tuple]:
-    """The same, as folders.qualifies (the rules in SQL) computes it for every user and folder."""
-    everything = select(Message.id)
-    found = set()
+    """The same, as folders.qualifies (the rules in SQL) computes it for every user and folder,
+    and for searching everywhere."""
+    found: set[tuple] = set()
     for user in db.session.scalars(select(User)):
-        for folder in folders.FOLDERS:
-            rows, _ = folders._matching_rows(folder.slug, user, None, 10_000, everything)
-            found |= {
-                (
-                    user.id,
-                    folder.slug,
-                    r.thread.id,
-                    r.thread.last_message_at,
-                    r.message.id,
-                    r.is_unread,
-                    r.count,
-                    r.has_attachments,
-                )
-                for r in rows
-            }
+        for slug in [*(f.slug for f in folders.FOLDERS), SEARCH_EVERYWHERE]:
+            found |= rows_by_the_rules(slug, user)
     return found
 
 
@@ -259,11 +260,14 @@ def test_operations_keep_the_entries_the_rules_give_and_a_rebuild_changes_nothin
             if step % 6 == 0:
                 kept, rules = snapshot(), by_the_rules()
                 assert kept == rules, (done, sorted(kept - rules), sorted(rules - kept))
-        kept = snapshot()
+                assert counters() == counted(rules), done
+        kept, kept_counts = snapshot(), counters()
         assert len(kept) > 30, done  # the history did reach the folders
+        assert kept_counts, done  # ... and left some unread
         assert entries.rebuild() == len(kept)
         db.session.commit()
         assert snapshot() == kept
+        assert counters() == kept_counts
 
 
 def test_a_folder_page_is_read_from_the_entries(app, client, auth, team, make):
@@ -297,3 +301,51 @@ def test_marking_unread_brings_the_unread_mark_back(app, client, auth, team, mak
         assert folders.unread_counts(rita)["candidates"] == 1
         assert folders.unread_counts(ada)["candidates"] == 0
         assert snapshot() == by_the_rules()
+
+
+def test_two_transactions_counting_for_one_user_both_count(app, team, make):
+    """Reading two conversations at once (two tabs, two workers): neither change of the counter is lost.
+
+    The second transaction changes the same counter while the first has not committed; on
+    PostgreSQL it waits for the first and must add to what the first wrote, not write what it
+    read before.
+    """
+    first = make.message(candidate=team.alice, to_users=[team.rita], subject="One")
+    second = make.message(candidate=team.bob, to_users=[team.rita], subject="Two")
+    with app.app_context():
+        rita = db.session.get_one(User, team.rita.id)
+        assert folders.unread_counts(rita)["inbox"] == 2
+
+    def read_second():
+        with app.app_context():
+            readstate.mark_read(team.rita.id, [db.session.get_one(Message, second.id)])
+            db.session.commit()
+
+    with app.app_context():
+        readstate.mark_read(team.rita.id, [db.session.get_one(Message, first.id)])
+        other = threading.Thread(target=read_second)
+        other.start()
+        other.join(timeout=1)  # it waits for our counter (PostgreSQL) or our write lock (SQLite)
+        db.session.commit()
+    other.join(timeout=20)
+    assert not other.is_alive()
+    with app.app_context():
+        rita = db.session.get_one(User, team.rita.id)
+        assert folders.unread_counts(rita)["inbox"] == 0
+        assert folders.unread_counts(rita)["candidates"] == 0
+        assert counters() == counted(snapshot())
+
+
+def test_forgetting_a_conversation_before_deleting_it_counts_it_out(app, team, make):
+    """The database deletes a deleted conversation's entries itself, but only `forget` counts them out."""
+    msg = make.message(candidate=team.alice, to_users=[team.rita], subject="Delete me")
+    with app.app_context():
+        rita = db.session.get_one(User, team.rita.id)
+        assert folders.unread_counts(rita)["inbox"] == 1
+        entries.forget([msg.thread_id])
+        db.session.execute(Message.__table__.delete().where(Message.thread_id == msg.thread_id))
+        db.session.execute(Thread.__table__.delete().where(Thread.id == msg.thread_id))
+        db.session.commit()
+        assert folders.unread_counts(rita)["inbox"] == 0
+        assert snapshot() == set()
+        assert counters() == {}

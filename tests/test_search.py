@@ -106,3 +106,50 @@ def test_a_search_the_database_cuts_off_says_so_instead_of_failing(client, auth,
     assert "This search took too long" in response.get_data(as_text=True)
     monkeypatch.undo()
     assert client.get("/mail/inbox").status_code == 200  # the session is usable again
+
+
+@pytest.mark.parametrize("start_from", ["index", "folder"])
+def test_pages_of_a_search_skip_conversations_found_only_by_a_message_the_user_may_not_see(
+    app, make, team, monkeypatch, start_from
+):
+    """A colleague's scheduled mail in a conversation I see is not mine to search, on any page.
+
+    Both ways a search reads: from the index's matching conversations (a rare word), or the
+    folder's conversations in order (a common word).
+    """
+    from webapp.extensions import db
+    from webapp.mail.read import folders
+    from webapp.mail.read.search import matching
+    from webapp.models import Thread, User
+
+    older = make.message(candidate=team.alice, subject="Zebra two")
+    newer = make.message(candidate=team.alice, subject="Zebra one")
+    hidden = make.message(candidate=team.alice, subject="Plain")
+    with app.app_context():
+        hidden_thread = db.session.get_one(Thread, hidden.thread_id)
+    make.message(
+        hidden_thread,
+        direction="outbound",
+        sender=team.ada,
+        candidate=team.alice,
+        status="scheduled",
+        subject="Zebra hidden",
+        to_addresses=["alice@outside.test"],
+    )
+    few = 10_000 if start_from == "index" else 0
+    monkeypatch.setattr(folders, "_few_messages", lambda wanted: few)
+    with app.app_context():
+        rita = db.session.get_one(User, team.rita.id)
+        pages, before = [], None
+        for _ in range(4):
+            rows, more = folders.list_rows(
+                "candidates", rita, before=before, limit=1, match=matching("zebra")
+            )
+            pages.append([r.thread.id for r in rows])
+            if not more:
+                break
+            before = (rows[-1].thread.last_message_at, rows[-1].thread.id)
+        assert pages == [[newer.thread_id], [older.thread_id]]
+        ada = db.session.get_one(User, team.ada.id)
+        rows, _ = folders.list_rows("candidates", ada, limit=10, match=matching("zebra"))
+        assert hidden.thread_id in {r.thread.id for r in rows}  # the author finds it

@@ -7,7 +7,7 @@ from sqlalchemy.exc import OperationalError
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.mail.read import folders
-from webapp.mail.read.search import matching_ids
+from webapp.mail.read.search import matching
 from webapp.mailbox import bp
 from webapp.panes.conversation import nav_context
 
@@ -19,7 +19,7 @@ def search():
     scope = request.args.get("folder") or "all"
     if scope != "all" and scope not in folders.FOLDERS_BY_SLUG:
         abort(404)
-    match = matching_ids(query)
+    match = matching(query)
     rows, has_more, too_long = [], False, False
     if match is not None:
         before = folders.decode_cursor(request.args.get("before"))

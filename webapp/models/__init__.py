@@ -2,7 +2,7 @@
 
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
-from webapp.models.folder import FolderEntry
+from webapp.models.folder import SEARCH_EVERYWHERE, FolderCount, FolderEntry
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -31,8 +31,10 @@ __all__ = [
     "AUTHOR_ONLY_STATUSES",
     "DELIVERED_STATUSES",
     "PENDING_STATUSES",
+    "SEARCH_EVERYWHERE",
     "SENT_FOLDER_STATUSES",
     "DeliveryState",
+    "FolderCount",
     "SenderAuth",
     "FolderEntry",
     "Direction",

@@ -2,11 +2,15 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import Model
 from webapp.models.types import UTCDateTime
+
+# Not a folder of the list: every conversation with a message the user may see (drafts,
+# cancelled mail and auto-replies aside), archived or not, for searching everywhere.
+SEARCH_EVERYWHERE = "all"
 
 
 class FolderEntry(Model):
@@ -21,14 +25,6 @@ class FolderEntry(Model):
     __table_args__ = (
         # Read backwards for a page: newest activity first (keyset on activity_at, thread_id).
         Index("ix_folder_entries_page", "user_id", "folder", "activity_at", "thread_id"),
-        # The unread counts: one short read of the unread entries of a user.
-        Index(
-            "ix_folder_entries_unread",
-            "user_id",
-            "folder",
-            postgresql_where=text("is_unread"),
-            sqlite_where=text("is_unread"),
-        ),
         Index("ix_folder_entries_thread", "thread_id"),
     )
 
@@ -43,3 +39,19 @@ class FolderEntry(Model):
     # Of the conversation's messages this user may see: how many, and whether any has a file.
     message_count: Mapped[int] = mapped_column(default=1)
     has_attachments: Mapped[bool] = mapped_column(default=False)
+
+
+class FolderCount(Model):
+    """How many of `user_id`'s conversations in `folder` are unread: the folder list's counters.
+
+    Derived from folder_entries and kept with them: entries.refresh adds what it changed to
+    `unread` (n = n + delta, so two transactions refreshing different conversations of one user
+    both count), and entries.rebuild recomputes it. Reading a user's counts is one short range
+    of the primary key, however many conversations they have.
+    """
+
+    __tablename__ = "folder_counts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(24), primary_key=True)
+    unread: Mapped[int] = mapped_column(default=0)

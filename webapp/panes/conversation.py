@@ -73,7 +73,7 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
     }
     context.update(pane_extras(thread, messages, extra))
     if wants_pane():
-        row = folders.row_in(folder.slug, current_user, thread, messages)
+        row = folders.get_row(folder.slug, current_user, thread.id, messages)
         if with_list:
             context["rows"], context["has_more"] = folder_page(folder)
         partials = {"message-pane": "mailbox/_thread_swap.html"}

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, or_, select, update
 
 from webapp.extensions import db
-from webapp.mail.read.search import matching_ids
+from webapp.mail.read.search import matching
 from webapp.models import AuditLog, Candidate, Message, OfferAccess, Status, Thread, User
 from webapp.privacy import purge
 
@@ -70,7 +70,7 @@ def mail_of(candidate: Candidate) -> tuple[list[int], list[int]]:
 def _mentioning(address: str) -> set[int]:
     """Messages whose sender, recipients, subject or text contain the address (search narrows,
     then each is checked: the index matches words, not the whole address)."""
-    found = matching_ids(address)
+    found = matching(address)
     if found is None:
         return set()
     rows = db.session.execute(
@@ -82,7 +82,7 @@ def _mentioning(address: str) -> set[int]:
             cast(Message.to_addresses, String),
             cast(Message.cc_addresses, String),
             cast(Message.bcc_addresses, String),
-        ).where(Message.id.in_(found))
+        ).where(found.indexed)
     )
     return {row[0] for row in rows if any(address in (text or "").lower() for text in row[1:])}
 

@@ -7,22 +7,28 @@ kept in folder_entries, so a folder page is one range read. Every change that ca
 conversation in or out of a folder (classification, a send's progress, archive, follow,
 convert, read state, offer access, placements) calls `refresh` in its own transaction;
 `rebuild` recomputes the whole table from the source rows.
+
+The unread counters of the folder list (folder_counts) are kept here too: a refresh adds to
+them what it changed, so reading a user's counts costs the same at any size.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, delete, insert, select, union
+from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, delete, func, insert, select, union
+from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.models import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
+    SEARCH_EVERYWHERE,
     SENT_FOLDER_STATUSES,
     CandidateFollow,
     Direction,
+    FolderCount,
     FolderEntry,
     Message,
     MessageRead,
@@ -41,6 +47,7 @@ BATCH = 400
 _SENT_FOLDER = frozenset(SENT_FOLDER_STATUSES)
 _DELIVERED = frozenset(DELIVERED_STATUSES)
 _AUTHOR_ONLY = frozenset(AUTHOR_ONLY_STATUSES)
+_NEVER_SEARCHED = frozenset((Status.DRAFT, Status.CANCELLED))
 
 
 @dataclass
@@ -182,6 +189,8 @@ class _Viewer:
             and seen
         ):
             yield "incoming-cv"
+        if seen and m.status not in _NEVER_SEARCHED and not m.is_auto_reply:
+            yield SEARCH_EVERYWHERE
 
     def is_unread(self, m: _Message) -> bool:
         """folders.is_unread: inbound mail this user has not read (auto-replies never count)."""
@@ -236,6 +245,18 @@ def refresh(thread_ids: Iterable[int | None], user_ids: Iterable[int] | None = N
         _refresh_batch(ids[start : start + BATCH], users)
 
 
+def forget(thread_ids: Iterable[int]) -> None:
+    """Remove these conversations' entries, and their unread ones from the counters. Flushes.
+
+    Call it before deleting messages or conversations: the database would delete their entries
+    itself (ON DELETE CASCADE) but not count them out. Refresh what remains afterwards.
+    """
+    db.session.flush()
+    ids = sorted(set(thread_ids))
+    for start in range(0, len(ids), BATCH):
+        _write([], replace=(ids[start : start + BATCH], None))
+
+
 def refresh_candidates(candidate_ids: Iterable[int], user_ids: Iterable[int] | None = None) -> None:
     """Recompute the conversations with these candidates (their placements or follows changed)."""
     ids = sorted(set(candidate_ids))
@@ -266,12 +287,14 @@ def refresh_user(user_id: int) -> None:
 
 
 def rebuild() -> int:
-    """Recompute every entry from the source rows; returns how many there are. Flushes."""
+    """Recompute every entry and unread counter from the source rows; returns how many entries. Flushes."""
     db.session.flush()
     db.session.execute(delete(FolderEntry))
+    db.session.execute(delete(FolderCount))
     ids = list(db.session.scalars(select(Thread.id).order_by(Thread.id)))
     for start in range(0, len(ids), BATCH):
         _write(_entries_for(_facts(ids[start : start + BATCH], None)), replace=None)
+    db.session.execute(_COUNT_ALL)
     return db.session.query(FolderEntry).count()
 
 
@@ -336,20 +359,60 @@ _OFFER_FOLLOWS = select(_ofollows.c.user_id, _ofollows.c.offer_id).where(_ofollo
 _ALL_USERS = select(_users.c.id, _users.c.role).order_by(_users.c.id)
 _SOME_USERS = _ALL_USERS.where(_users.c.id.in_(_USERS))
 _entries_table = table_of(FolderEntry)
-_DELETE = delete(_entries_table).where(_entries_table.c.thread_id.in_(_THREADS))
+# The entries replaced say, as they go, which unread ones the counters must lose.
+_DELETE = (
+    delete(_entries_table)
+    .where(_entries_table.c.thread_id.in_(_THREADS))
+    .returning(_entries_table.c.user_id, _entries_table.c.folder, _entries_table.c.is_unread)
+)
 _DELETE_FOR_USERS = _DELETE.where(_entries_table.c.user_id.in_(_USERS))
 _INSERT = insert(_entries_table)
+_counts = table_of(FolderCount)
+_COUNT_ALL = insert(_counts).from_select(
+    ["user_id", "folder", "unread"],
+    select(_entries_table.c.user_id, _entries_table.c.folder, func.count())
+    .where(_entries_table.c.is_unread)
+    .group_by(_entries_table.c.user_id, _entries_table.c.folder),
+)
+
+
+def _add_counts(dialect: str):
+    """INSERT a counter, or add to the one there (n = n + delta: never read, then written)."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_counts)
+    return statement.on_conflict_do_update(
+        index_elements=[_counts.c.user_id, _counts.c.folder],
+        set_={"unread": _counts.c.unread + statement.excluded.unread},
+    )
+
+
+_ADD_COUNTS = {dialect: _add_counts(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None) -> None:
-    if replace is not None:
-        thread_ids, user_ids = replace
-        if user_ids is None:
-            db.session.execute(_DELETE, {"threads": thread_ids})
-        else:
-            db.session.execute(_DELETE_FOR_USERS, {"threads": thread_ids, "users": user_ids})
+    """Write the entries (replacing those of `replace`'s conversations and users) and,
+    when replacing, add the change of unread entries to the counters."""
+    if replace is None:  # rebuild: the counters are counted once, at the end
+        if rows:
+            db.session.execute(_INSERT, rows)
+        return
+    thread_ids, user_ids = replace
+    if user_ids is None:
+        gone = db.session.execute(_DELETE, {"threads": thread_ids})
+    else:
+        gone = db.session.execute(_DELETE_FOR_USERS, {"threads": thread_ids, "users": user_ids})
+    delta: Counter[tuple[int, str]] = Counter()
+    for user_id, folder, was_unread in gone:
+        if was_unread:
+            delta[user_id, folder] -= 1
     if rows:
         db.session.execute(_INSERT, rows)
+    for row in rows:
+        if row["is_unread"]:
+            delta[row["user_id"], row["folder"]] += 1
+    # In key order: two transactions adding to the same counters take their locks in one order.
+    changes = [{"user_id": u, "folder": f, "unread": n} for (u, f), n in sorted(delta.items()) if n]
+    if changes:
+        db.session.execute(_ADD_COUNTS[db.session.get_bind().dialect.name], changes)
 
 
 def _entries_for(facts: _Facts) -> list[dict]:

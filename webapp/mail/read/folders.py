@@ -4,6 +4,8 @@ A conversation is in a folder when at least one of its messages qualifies; it is
 user when a qualifying message in it is unread for them. See docs/folders.md, "Folder rules".
 """
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,12 +15,15 @@ from sqlalchemy.orm import defaultload, defer, noload
 from webapp.extensions import db
 from webapp.mail.phrases import N_, Phrase
 from webapp.mail.read.access import candidate_visible, has_offer_access, kept_by_participant, visible
+from webapp.mail.read.search import Match
 from webapp.models import (
     DELIVERED_STATUSES,
+    SEARCH_EVERYWHERE,
     SENT_FOLDER_STATUSES,
     Candidate,
     CandidateFollow,
     Direction,
+    FolderCount,
     FolderEntry,
     Message,
     MessageRead,
@@ -68,15 +73,13 @@ def _with_candidate(user):
     )
 
 
-def qualifies(slug: str, user, match=None):
+def qualifies(slug: str, user):
     """The SQL condition for a message of the (joined) Thread to put it in folder `slug`.
 
-    `match` (a SELECT of message ids, from search) narrows it further; slug "all" means any
-    message the user may see, archived or not (search across folders).
+    Slug "all" means any message the user may see, archived or not (searching everywhere).
+    The folder entries are held to these rules by tests/test_folder_entries.py.
     """
-    if match is not None:
-        return and_(qualifies(slug, user), Message.id.in_(match))
-    if slug == "all":
+    if slug == SEARCH_EVERYWHERE:
         return and_(
             Message.status.not_in((Status.DRAFT, Status.CANCELLED)), ~Message.is_auto_reply, visible(user)
         )
@@ -187,15 +190,67 @@ def decode_cursor(value: str | None) -> tuple[datetime, int] | None:
         return None
 
 
-def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50, match=None):
+def list_rows(
+    slug: str, user, before: tuple[datetime, int] | None = None, limit: int = 50, match: Match | None = None
+):
     """One page of the folder, newest activity first; returns (rows, has_more).
 
-    A page is a range read of the user's folder entries (webapp/mail/read/entries.py); a
-    search (`match`) still asks the rules themselves.
+    A page is a range read of the user's folder entries (webapp/mail/read/entries.py). A
+    search (`match`, from search.matching; slug "all" for everywhere) keeps the entries whose
+    conversation has a matching message the user may see.
     """
-    if match is not None:
-        return _matching_rows(slug, user, before, limit, match)
-    query = _entries(slug, user).order_by(FolderEntry.activity_at.desc(), FolderEntry.thread_id.desc())
+    query = _entries(slug, user)
+    if match is None:
+        entries = list(db.session.scalars(_page(query, before).limit(limit + 1)))
+    else:
+        entries = _matching_entries(query, user, match, before, limit + 1)
+    return _rows_of(entries[:limit]), len(entries) > limit
+
+
+def _matching_entries(query, user, match: Match, before, wanted: int) -> list[FolderEntry]:
+    """The first `wanted` entries of `query` after `before` with a message matching that the user may see.
+
+    A word in few messages: their conversations, from the index, narrow the folder to a short
+    list read in order, and each page of it is checked in one statement. A common word: the
+    folder's conversations are asked in order, one by one, and a page is soon found.
+    """
+    seen = qualifies(SEARCH_EVERYWHERE, user)
+    few = _few_messages(wanted)
+    # Messages, not conversations: the index stops at the limit without sorting anything.
+    matched = db.session.scalars(select(Message.thread_id).where(match.indexed).limit(few + 1)).all()
+    if len(matched) > few:
+        has_match = exists(
+            select(Message.id).where(Message.thread_id == FolderEntry.thread_id, match.each, seen)
+        )
+        return list(db.session.scalars(_page(query.where(has_match), before).limit(wanted)))
+    candidates = query.where(FolderEntry.thread_id.in_(sorted(set(matched))))
+    kept: list[FolderEntry] = []
+    while len(kept) < wanted:
+        batch = list(db.session.scalars(_page(candidates, before).limit(wanted)))
+        if not batch:
+            break
+        ids = [e.thread_id for e in batch]
+        found = set(
+            db.session.scalars(select(Message.thread_id).where(Message.thread_id.in_(ids), match.each, seen))
+        )
+        kept += [e for e in batch if e.thread_id in found]
+        before = (batch[-1].activity_at, batch[-1].thread_id)
+    return kept[:wanted]
+
+
+def _few_messages(wanted: int) -> int:
+    """Up to how many matching messages a search starts from the index rather than the folder.
+
+    Both ways read about as many messages: starting from the index, every matching one (m);
+    asking the folder's conversations in order until `wanted` match, about wanted * n / m of
+    the n messages. They cost the same at m = sqrt(wanted * n).
+    """
+    newest = db.session.scalar(select(func.max(Message.id))) or 0
+    return max(100, int(math.sqrt(wanted * newest)))
+
+
+def _page(query, before: tuple[datetime, int] | None):
+    """Newest activity first, after the `before` cursor (a keyset: the index's own order)."""
     if before:
         at, thread_id = before
         query = query.where(
@@ -204,44 +259,37 @@ def list_rows(slug: str, user, before: tuple[datetime, int] | None = None, limit
                 and_(FolderEntry.activity_at == at, FolderEntry.thread_id < thread_id),
             )
         )
-    entries = list(db.session.scalars(query.limit(limit + 1)))
-    return _rows_of(entries[:limit]), len(entries) > limit
+    return query.order_by(FolderEntry.activity_at.desc(), FolderEntry.thread_id.desc())
 
 
-def get_row(slug: str, user, thread_id: int) -> Row | None:
-    """The folder's row for one conversation, or None when it is not in that folder."""
+def get_row(slug: str, user, thread_id: int, loaded: Sequence[Message] = ()) -> Row | None:
+    """The folder's row for one conversation, or None when it is not in that folder.
+
+    `loaded`: the conversation's messages when the caller has them (the pane), so the row's
+    message is not read again.
+    """
     entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread_id))
-    return _rows_of([entry])[0] if entry is not None else None
-
-
-def row_in(slug: str, user, thread: Thread, messages: list[Message]) -> Row | None:
-    """The folder's row for a conversation whose messages are loaded (the pane's): one read."""
-    entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread.id))
     if entry is None:
         return None
-    message = next((m for m in messages if m.id == entry.message_id), None)
+    message = next((m for m in loaded if m.id == entry.message_id), None)
     if message is None:
         return _rows_of([entry])[0]
+    thread = db.session.get_one(Thread, thread_id)  # the pane's, already in the session
     return Row(thread, message, entry.is_unread, entry.has_attachments, entry.message_count)
 
 
+_COUNTING = tuple(f.slug for f in FOLDERS if f.counts_unread)
+
+
 def unread_counts(user) -> dict[str, int]:
-    """Unread conversations per folder, for the folders that show a count: one grouped read."""
-    counting = [f.slug for f in FOLDERS if f.counts_unread]
-    found = dict(
-        db.session.execute(
-            select(FolderEntry.folder, func.count())
-            .where(FolderEntry.user_id == user.id, FolderEntry.folder.in_(counting), FolderEntry.is_unread)
-            .group_by(FolderEntry.folder)
-        )
-        .tuples()
-        .all()
-    )
-    return {slug: found.get(slug, 0) for slug in counting}
+    """Unread conversations per folder, for the folders that show a count: the user's counters."""
+    query = select(FolderCount.folder, FolderCount.unread).where(FolderCount.user_id == user.id)
+    found = dict(db.session.execute(query).tuples().all())
+    return {slug: found.get(slug, 0) for slug in _COUNTING}
 
 
 def _entries(slug: str, user):
-    if slug not in FOLDERS_BY_SLUG:
+    if slug not in FOLDERS_BY_SLUG and slug != SEARCH_EVERYWHERE:
         raise KeyError(slug)
     return select(FolderEntry).where(FolderEntry.user_id == user.id, FolderEntry.folder == slug)
 
@@ -287,66 +335,6 @@ def _rows_of(entries: list[FolderEntry]) -> list[Row]:
             count=e.message_count,
         )
         for e in entries
-    ]
-
-
-def _matching_rows(slug: str, user, before, limit: int, match):
-    """A page of the folder's conversations with a message in `match`, asked of the rules."""
-    cond = qualifies(slug, user, match)
-    query = select(Thread).where(exists(select(Message.id).where(Message.thread_id == Thread.id, cond)))
-    if before:
-        at, thread_id = before
-        query = query.where(
-            or_(
-                Thread.last_message_at < at,
-                and_(Thread.last_message_at == at, Thread.id < thread_id),
-            )
-        )
-    query = query.order_by(Thread.last_message_at.desc(), Thread.id.desc()).limit(limit + 1)
-    threads = list(db.session.scalars(query).unique())
-    has_more = len(threads) > limit
-    threads = threads[:limit]
-    return _rows_for(slug, user, threads, match), has_more
-
-
-def _rows_for(slug: str, user, threads: list[Thread], match=None) -> list[Row]:
-    if not threads:
-        return []
-    ids = [t.id for t in threads]
-    cond = qualifies(slug, user, match)
-    in_page = and_(Message.thread_id.in_(ids), cond)
-    base = select(Message).join(Thread, Thread.id == Message.thread_id)
-    newest: dict[int | None, Message] = {}  # by thread id (never None: the join)
-    for msg in db.session.scalars(base.where(in_page).order_by(Message.sort_at, Message.id)).unique():
-        newest[msg.thread_id] = msg
-    unread = set(
-        db.session.scalars(
-            select(Message.thread_id)
-            .join(Thread, Thread.id == Message.thread_id)
-            .where(in_page, is_unread(user))
-        )
-    )
-    seen = and_(Message.thread_id.in_(ids), visible(user))
-    stats = {
-        tid: (count, bool(att))
-        for tid, count, att in db.session.execute(
-            select(
-                Message.thread_id, func.count(Message.id), func.max(Message.has_attachments.cast(db.Integer))
-            )
-            .where(seen)
-            .group_by(Message.thread_id)
-        )
-    }
-    return [
-        Row(
-            thread=t,
-            message=newest[t.id],
-            is_unread=t.id in unread,
-            has_attachments=stats.get(t.id, (0, False))[1],
-            count=stats.get(t.id, (1, False))[0],
-        )
-        for t in threads
-        if t.id in newest
     ]
 
 
