@@ -19,3 +19,14 @@ def unread_count(html: str, slug: str) -> int:
     assert link, f"folder {slug} not in the nav"
     count = link.find("span", class_="count")
     return int(count.text) if count else 0
+
+
+def open_and_read(client, auth, url: str):
+    """Open a conversation as the browser does: the GET, then the pane's own mark-read POST."""
+    response = client.get(url)
+    trigger = parse(response.get_data(as_text=True)).find(id="mark-read")
+    if trigger is not None:
+        client.post(
+            trigger.get("hx-post"), headers={"HX-Request": "true", "X-CSRFToken": auth.csrf_token(url)}
+        )
+    return response
