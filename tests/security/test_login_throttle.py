@@ -116,7 +116,9 @@ def test_failed_sign_ins_are_logged_and_audited(app, client, auth, rita, caplog)
         ("unknown_account", "198.51.100.7"),
     ]
     with app.app_context():
-        rows = db.session.scalars(select(AuditLog).where(AuditLog.action == "login_failed")).all()
+        rows = db.session.scalars(
+            select(AuditLog).where(AuditLog.action == "login_failed").order_by(AuditLog.id)
+        ).all()
         assert [(r.target_id, r.details["email"], r.details["ip"]) for r in rows] == [
             (rita.id, rita.email, "198.51.100.7"),
             (None, "nobody@example.com", "198.51.100.7"),
