@@ -29,6 +29,8 @@ from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TE
 from webapp.mail.phrases import N_, Phrase
 
 DIAGNOSTIC_LENGTH = 300
+# A notice says what failed in its first lines; a long text is a person's (or a quoted original).
+_NOTICE_CHARS = 20_000
 # Reports attached inside reports: deeper than this is not a real server's doing.
 _MAX_NESTING = 3
 
@@ -205,21 +207,29 @@ def _bounce_kind(msg) -> str | None:
 
 
 def _looks_like_notice(msg) -> bool:
-    """A notice from mail software about a failed or delayed delivery (see the module's docstring)."""
+    """A notice from mail software about a failed or delayed delivery (see the module's docstring).
+
+    The cheap signs first: most mail (no daemon, no attached original) is decided on its
+    headers and MIME structure alone, without reading its text.
+    """
     submitted = header_value(msg, "Auto-Submitted").lower()
     if header_value(msg, "X-Failed-Recipients") or "failure" in submitted:
         return True
     daemon = daemon_sender(msg)
+    if daemon != "daemon" and _is_list_mail(msg):  # a post about bounces on a list is a person's
+        return False
+    original = _has_original(msg)
+    if daemon is None and not original:
+        return False
     subject = any(BOUNCE_SUBJECT.search(s) for s in header_texts(msg, "Subject"))
-    head = _notice_head(_notice_text(msg))
+    if daemon == "daemon" and subject:
+        return True
+    head = _notice_head(_notice_text(msg))[:_NOTICE_CHARS]
     phrase = bool(FAILURE_TEXT.search(head))
     code = bool(_CODE_IN_TEXT.search(head))
-    original = _has_original(msg)
     automatic = bool(submitted) and not submitted.startswith("no")
     if daemon == "daemon":
-        return subject or phrase or (original and (code or automatic))
-    if _is_list_mail(msg):  # a post about bounces on a mailing list is a person's mail
-        return False
+        return phrase or (original and (code or automatic))
     if daemon == "software" and subject and (code or original):
         return True
     if original and phrase and code:

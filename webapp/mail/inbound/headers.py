@@ -25,12 +25,31 @@ _RUSSIAN = dict(
 
 
 def header_value(msg, name: str) -> str:
-    """The header's text on one line ("" when absent); raw text when the policy can't parse it."""
+    """The header's text on one line ("" when absent); raw text when the policy can't parse it.
+
+    Kept on the message once read: the bounce and auto-reply rules read the same headers, and
+    the policy parses a long one (a 200 KB Subject of encoded words) for seconds each time.
+    """
+    cache = _cache_of(msg)
+    key = name.lower()
+    if cache is not None and key in cache:
+        return cache[key]
     try:
         value = msg.get(name)
     except Exception:  # a header the policy cannot parse: fall back to its raw text
         value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
-    return " ".join(str(value).split()) if value is not None else ""
+    text = " ".join(str(value).split()) if value is not None else ""
+    if cache is not None:
+        cache[key] = text
+    return text
+
+
+def _cache_of(msg) -> dict[str, str] | None:
+    """The message's own cache of header texts (parsed mail does not change), if it can hold one."""
+    try:
+        return msg.__dict__.setdefault("_hiremail_header_texts", {})
+    except AttributeError:
+        return None
 
 
 def header_texts(msg, name: str) -> list[str]:
