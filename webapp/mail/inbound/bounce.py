@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from webapp.mail.inbound.headers import header_texts, header_value, part_text
+from webapp.mail.inbound.headers import header_value, part_text, subject_texts
 from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
 from webapp.mail.phrases import N_, Phrase
 
@@ -221,7 +221,7 @@ def _looks_like_notice(msg) -> bool:
     original = _has_original(msg)
     if daemon is None and not original:
         return False
-    subject = any(BOUNCE_SUBJECT.search(s) for s in header_texts(msg, "Subject"))
+    subject = any(BOUNCE_SUBJECT.search(s) for s in subject_texts(msg))
     if daemon == "daemon" and subject:
         return True
     head = _notice_head(_notice_text(msg))[:_NOTICE_CHARS]
@@ -265,7 +265,7 @@ def _has_original(msg) -> bool:
 
 def _nested_report(msg) -> EmailMessage | None:
     """A delivery-status report attached to `msg` by a gateway or a forwarding daemon."""
-    subject = header_value(msg, "Subject")
+    subject = subject_texts(msg)[0]
     daemon = daemon_sender(msg)
     if daemon is None and (_FORWARD_PREFIX.match(subject) or _is_list_mail(msg)):
         return None  # a person forwarding a report to a colleague: theirs to read
@@ -409,7 +409,7 @@ def _is_delay(msg, actions: list[str], head: str) -> bool:
         return False
     if "delayed" in actions:
         return True
-    if any(DELAY_SUBJECT.search(t) for t in header_texts(msg, "Subject")):
+    if any(DELAY_SUBJECT.search(t) for t in subject_texts(msg)):
         return True
     return bool(DELAY_TEXT.search(head))
 

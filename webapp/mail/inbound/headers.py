@@ -10,6 +10,8 @@ import unicodedata
 
 # Charsets tried on raw 8-bit header bytes that are not UTF-8, in order of preference on a tie.
 _GUESSES = ("gb18030", "shift_jis", "euc-jp", "big5", "euc-kr", "koi8-r", "cp1251", "cp1252")
+# Recognising a subject needs its start; a hostile one can be 200 KB.
+_SUBJECT_CHARS = 1000
 # A body can be long: the first characters tell its charset as well as the whole.
 _SCORED_CHARS = 2000
 _ISO_2022_JP = re.compile(r"\x1b[$(][@BJ]")
@@ -87,6 +89,11 @@ def part_text(part) -> str:
     except Exception:
         data = part.get_payload(decode=True) or b""
         return data.decode("utf-8", errors="replace")
+
+
+def subject_texts(msg) -> list[str]:
+    """The Subject's readings (header_texts), cut to what a rule needs to recognise it."""
+    return [text[:_SUBJECT_CHARS] for text in header_texts(msg, "Subject")]
 
 
 def best_text(data: bytes) -> str:
