@@ -222,7 +222,7 @@ def _looks_like_notice(msg) -> bool:
     if daemon is None and not original:
         return False
     subject = any(BOUNCE_SUBJECT.search(s) for s in subject_texts(msg))
-    if daemon == "daemon" and subject:
+    if daemon in ("daemon", "null") and subject:
         return True
     head = _notice_head(_notice_text(msg))[:_NOTICE_CHARS]
     phrase = bool(FAILURE_TEXT.search(head))
@@ -230,6 +230,8 @@ def _looks_like_notice(msg) -> bool:
     automatic = bool(submitted) and not submitted.startswith("no")
     if daemon == "daemon":
         return phrase or (original and (code or automatic))
+    if daemon == "null":  # an out-of-office may have a null sender too: more than a phrase
+        return (phrase and (code or original)) or (original and code)
     if daemon == "software" and subject and (code or original):
         return True
     if original and phrase and code:
@@ -239,16 +241,23 @@ def _looks_like_notice(msg) -> bool:
 
 
 def daemon_sender(msg) -> str | None:
-    """'daemon' when mail software sent it, 'software' when it likely did, else None."""
+    """Who sent it: 'daemon' (mail software, by its name or an empty From), 'null' (a null
+    Return-Path and nothing else), 'software' (likely mail software), else None.
+
+    A null Return-Path alone is weaker than a daemon's name: RFC 3834 asks automatic replies to
+    use one too, so an out-of-office can carry it.
+    """
     name, address = parseaddr(header_value(msg, "From"))
     local = address.rpartition("@")[0] if "@" in address else address
     return_path = header_value(msg, "Return-Path").strip()
     rp_local = parseaddr(return_path)[1].rpartition("@")[0]
-    # Servers send bounces with an empty envelope sender, so they cannot bounce back.
-    if return_path.replace(" ", "") in {"<>", "<<>>"} or not address.strip("<> "):
+    if not address.strip("<> "):
         return "daemon"
     if _DAEMON_LOCAL.fullmatch(local) or _DAEMON_LOCAL.fullmatch(rp_local) or _DAEMON_NAME.search(name):
         return "daemon"
+    # Servers send bounces with an empty envelope sender, so they cannot bounce back.
+    if return_path.replace(" ", "") in {"<>", "<<>>"}:
+        return "null"
     if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(name):
         return "software"
     return None
