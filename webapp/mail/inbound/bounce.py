@@ -61,7 +61,8 @@ _DAEMON_NAME = re.compile(r"mail(er)?[ -]?daemon|postmaster|mail delivery (subsy
 _SOFTWARE_LOCAL = re.compile(
     r"(mailer|mail|mail[-_.]?router|mail[-_.]?admin|smtp|smtpd|mta|exim|qmail|sendmail|mailscanner"
     r"|mailsweeper|amavisd?|virus[-_.]?\w*|anti[-_.]?virus|av|scanmail|content[-_.]?filter"
-    r"|administrator|sysadmin|root|system|notes|domino|groupwise|gwia|mdaemon)(?:\+.*)?",
+    r"|administrator|sysadmin|root|system|notes|domino|groupwise|gwia|mdaemon"
+    r"|no[-_.]?reply|do[-_.]?not[-_.]?reply|notifications?|alerts?|gateway|relay|bounces?)(?:\+.*)?",
     re.I,
 )
 _SOFTWARE_NAME = re.compile(
@@ -165,9 +166,12 @@ class BounceReport:
 def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     """The delivery failure `msg` reports, or None when it is not a bounce."""
     kind = _safely(_bounce_kind, msg, default=None)
+    if kind != "dsn" and _depth < _MAX_NESTING:  # a gateway's notice around the real report
+        nested = _safely(_nested_report, msg, default=None)
+        if nested is not None:
+            return parse_bounce(nested, _depth + 1)
     if kind is None:
-        nested = _safely(_nested_report, msg, default=None) if _depth < _MAX_NESTING else None
-        return parse_bounce(nested, _depth + 1) if nested is not None else None
+        return None
     fields, blocks = _safely(_dsn_records, msg, default=({}, []))
     actions = [b.get("action", "").lower() for b in blocks]
     if actions and all(a in _SUCCESS_ACTIONS for a in actions):
