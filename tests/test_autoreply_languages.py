@@ -257,3 +257,17 @@ def test_a_send_later_before_the_return_date_offers_to_move_it(app, client, auth
         at=soon,
     )
     assert client.post(f"/messages/{other.id}/after-away", headers={"X-CSRFToken": token}).status_code == 404
+
+
+def test_an_out_of_office_with_a_null_sender_is_an_auto_reply_not_a_bounce():
+    # RFC 3834 asks automatic replies to use a null Return-Path, as servers' reports do.
+    from webapp.mail.inbound.bounce import parse_bounce
+
+    msg = _msg(
+        "Re: Interview on Tuesday",
+        "I am on leave and your message will be read when I am back, until 14 December.",
+        Return_Path="<>",
+        Auto_Submitted="auto-replied",
+    )
+    assert parse_bounce(msg) is None
+    assert auto_reply_reason(msg) == "Auto-Submitted: auto-replied"

@@ -126,7 +126,7 @@ def test_candidate_page_and_compose_say_the_address_does_not_work(app, client, a
     assert "does not work" in compose
 
 
-def test_a_report_shows_no_empty_attachment_chip(app, client, auth, make, team):
+def test_a_report_keeps_the_original_message_and_shows_no_empty_chip(app, client, auth, make, team):
     from pathlib import Path
 
     from webapp.models import Attachment
@@ -134,13 +134,23 @@ def test_a_report_shows_no_empty_attachment_chip(app, client, auth, make, team):
     sent = _sent(make, team)
     raw = (Path(__file__).parent / "data" / "mta" / "bounce" / "sendmail.eml").read_bytes()
     raw = raw.replace(b"<sendmail-3@mail.demo.test>", sent.message_id.encode())
-    _, report = outcome(app, raw)
+    boundary = b"--wB1K9xY0012345.1733043605/mx.sendmail.example--"
+    empty = (
+        b"--wB1K9xY0012345.1733043605/mx.sendmail.example\r\nContent-Type: application/octet-stream\r\n"
+        b'Content-Disposition: attachment; filename="empty.bin"\r\n\r\n\r\n'
+    )
+    _, report = outcome(app, raw.replace(boundary, empty + boundary))
     with app.app_context():
-        sizes = list(db.session.scalars(select(Attachment.size).where(Attachment.message_id == report.id)))
-    assert 0 in sizes  # the attached original, whose bytes are the report's own
+        files = {
+            a.filename: a.size
+            for a in db.session.scalars(select(Attachment).where(Attachment.message_id == report.id))
+        }
+    assert files["empty.bin"] == 0
+    assert files["message.eml"] > 200  # the original, as it was attached (not an empty part)
     auth.login("rita@team.test")
     pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
     section = pane[pane.index(f'id="message-{report.id}"') :]
     section = section[: section.index("</section>")]
-    assert 'class="attachments"' not in section
-    assert "0 B" not in section
+    assert "message.eml" in section
+    assert "empty.bin" not in section
+    assert ">0 B<" not in section

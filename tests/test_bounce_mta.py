@@ -271,3 +271,18 @@ def test_daemon_return_path_or_null_sender_makes_a_notice(return_path, sender):
     report = parse_bounce(parse(raw).email)
     assert report is not None
     assert report.recipients == ["alice@candidate.test"]
+
+
+def test_a_report_from_an_ordinary_address_with_its_words_and_code():
+    raw = (
+        b"From: No Reply <noreply@gateway.example>\r\nTo: rita@mail.demo.test\r\n"
+        b"Subject: Undeliverable: Your interview\r\n\r\n"
+        b"Your message to alice@candidate.test couldn't be delivered.\r\n"
+        b"Remote server returned 550 5.1.1 User unknown\r\n"
+    )
+    report = parse_bounce(parse(raw).email)
+    assert report is not None
+    assert (report.recipients, report.status) == (["alice@candidate.test"], "5.1.1")
+    # The same words from a person are theirs (a candidate pasting a report, resending).
+    person = raw.replace(b"No Reply <noreply@gateway.example>", b"Al <al@x.test>")
+    assert parse_bounce(parse(person).email) is None

@@ -10,7 +10,7 @@ import unicodedata
 from email.message import EmailMessage
 
 from webapp.mail.inbound.bounce import daemon_sender
-from webapp.mail.inbound.headers import header_texts, header_value
+from webapp.mail.inbound.headers import header_value, subject_texts
 
 # Reply and forward prefixes in the languages we match, e.g. "Re:", "AW:", "RE :", "Antw:", "Re[2]:".
 _PREFIXES = re.compile(r"^(\s*(re|aw|antw|antwort|sv|vs|wg|fw|fwd|tr|rv|rif)\s*(\[\d+\])?\s*:)+\s*", re.I)
@@ -140,7 +140,7 @@ def _reason(msg) -> str | None:
     listed = _has_header(msg, "List-Id") or _has_header(msg, "List-Unsubscribe")
     if null_sender and bulk and not listed:  # a list post or a newsletter is not an auto-reply
         return "null Return-Path with Precedence: bulk"
-    if any(is_out_of_office_subject(s) for s in header_texts(msg, "Subject")):
+    if any(is_out_of_office_subject(s) for s in subject_texts(msg)):
         return "out-of-office subject"
     return None
 
@@ -149,7 +149,7 @@ def _challenge(msg) -> str | None:
     """A challenge-response system asking the sender to confirm before the mail is delivered."""
     if any(_has_header(msg, name) for name in _CHALLENGE_HEADERS):
         return "challenge-response request"
-    subject = header_value(msg, "Subject")
+    subject = subject_texts(msg)[0]
     if _CHALLENGE_SUBJECT.search(subject):
         body = msg.get_body(preferencelist=("plain", "html"))
         text = body.get_content()[:4000] if body is not None else ""

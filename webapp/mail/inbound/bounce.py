@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from webapp.mail.inbound.headers import header_texts, header_value, part_text
+from webapp.mail.inbound.headers import header_value, part_text, subject_texts
 from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
 from webapp.mail.phrases import N_, Phrase
 
 DIAGNOSTIC_LENGTH = 300
+# A notice says what failed in its first lines; a long text is a person's (or a quoted original).
+_NOTICE_CHARS = 20_000
 # Reports attached inside reports: deeper than this is not a real server's doing.
 _MAX_NESTING = 3
 
@@ -59,7 +61,8 @@ _DAEMON_NAME = re.compile(r"mail(er)?[ -]?daemon|postmaster|mail delivery (subsy
 _SOFTWARE_LOCAL = re.compile(
     r"(mailer|mail|mail[-_.]?router|mail[-_.]?admin|smtp|smtpd|mta|exim|qmail|sendmail|mailscanner"
     r"|mailsweeper|amavisd?|virus[-_.]?\w*|anti[-_.]?virus|av|scanmail|content[-_.]?filter"
-    r"|administrator|sysadmin|root|system|notes|domino|groupwise|gwia|mdaemon)(?:\+.*)?",
+    r"|administrator|sysadmin|root|system|notes|domino|groupwise|gwia|mdaemon"
+    r"|no[-_.]?reply|do[-_.]?not[-_.]?reply|notifications?|alerts?|gateway|relay|bounces?)(?:\+.*)?",
     re.I,
 )
 _SOFTWARE_NAME = re.compile(
@@ -163,9 +166,12 @@ class BounceReport:
 def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     """The delivery failure `msg` reports, or None when it is not a bounce."""
     kind = _safely(_bounce_kind, msg, default=None)
+    if kind != "dsn" and _depth < _MAX_NESTING:  # a gateway's notice around the real report
+        nested = _safely(_nested_report, msg, default=None)
+        if nested is not None:
+            return parse_bounce(nested, _depth + 1)
     if kind is None:
-        nested = _safely(_nested_report, msg, default=None) if _depth < _MAX_NESTING else None
-        return parse_bounce(nested, _depth + 1) if nested is not None else None
+        return None
     fields, blocks = _safely(_dsn_records, msg, default=({}, []))
     actions = [b.get("action", "").lower() for b in blocks]
     if actions and all(a in _SUCCESS_ACTIONS for a in actions):
@@ -205,21 +211,31 @@ def _bounce_kind(msg) -> str | None:
 
 
 def _looks_like_notice(msg) -> bool:
-    """A notice from mail software about a failed or delayed delivery (see the module's docstring)."""
+    """A notice from mail software about a failed or delayed delivery (see the module's docstring).
+
+    The cheap signs first: most mail (no daemon, no attached original) is decided on its
+    headers and MIME structure alone, without reading its text.
+    """
     submitted = header_value(msg, "Auto-Submitted").lower()
     if header_value(msg, "X-Failed-Recipients") or "failure" in submitted:
         return True
     daemon = daemon_sender(msg)
-    subject = any(BOUNCE_SUBJECT.search(s) for s in header_texts(msg, "Subject"))
-    head = _notice_head(_notice_text(msg))
+    if daemon != "daemon" and _is_list_mail(msg):  # a post about bounces on a list is a person's
+        return False
+    original = _has_original(msg)
+    if daemon is None and not original:
+        return False
+    subject = any(BOUNCE_SUBJECT.search(s) for s in subject_texts(msg))
+    if daemon in ("daemon", "null") and subject:
+        return True
+    head = _notice_head(_notice_text(msg))[:_NOTICE_CHARS]
     phrase = bool(FAILURE_TEXT.search(head))
     code = bool(_CODE_IN_TEXT.search(head))
-    original = _has_original(msg)
     automatic = bool(submitted) and not submitted.startswith("no")
     if daemon == "daemon":
-        return subject or phrase or (original and (code or automatic))
-    if _is_list_mail(msg):  # a post about bounces on a mailing list is a person's mail
-        return False
+        return phrase or (original and (code or automatic))
+    if daemon == "null":  # an out-of-office may have a null sender too: more than a phrase
+        return (phrase and (code or original)) or (original and code)
     if daemon == "software" and subject and (code or original):
         return True
     if original and phrase and code:
@@ -229,16 +245,23 @@ def _looks_like_notice(msg) -> bool:
 
 
 def daemon_sender(msg) -> str | None:
-    """'daemon' when mail software sent it, 'software' when it likely did, else None."""
+    """Who sent it: 'daemon' (mail software, by its name or an empty From), 'null' (a null
+    Return-Path and nothing else), 'software' (likely mail software), else None.
+
+    A null Return-Path alone is weaker than a daemon's name: RFC 3834 asks automatic replies to
+    use one too, so an out-of-office can carry it.
+    """
     name, address = parseaddr(header_value(msg, "From"))
     local = address.rpartition("@")[0] if "@" in address else address
     return_path = header_value(msg, "Return-Path").strip()
     rp_local = parseaddr(return_path)[1].rpartition("@")[0]
-    # Servers send bounces with an empty envelope sender, so they cannot bounce back.
-    if return_path.replace(" ", "") in {"<>", "<<>>"} or not address.strip("<> "):
+    if not address.strip("<> "):
         return "daemon"
     if _DAEMON_LOCAL.fullmatch(local) or _DAEMON_LOCAL.fullmatch(rp_local) or _DAEMON_NAME.search(name):
         return "daemon"
+    # Servers send bounces with an empty envelope sender, so they cannot bounce back.
+    if return_path.replace(" ", "") in {"<>", "<<>>"}:
+        return "null"
     if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(name):
         return "software"
     return None
@@ -255,7 +278,7 @@ def _has_original(msg) -> bool:
 
 def _nested_report(msg) -> EmailMessage | None:
     """A delivery-status report attached to `msg` by a gateway or a forwarding daemon."""
-    subject = header_value(msg, "Subject")
+    subject = subject_texts(msg)[0]
     daemon = daemon_sender(msg)
     if daemon is None and (_FORWARD_PREFIX.match(subject) or _is_list_mail(msg)):
         return None  # a person forwarding a report to a colleague: theirs to read
@@ -399,7 +422,7 @@ def _is_delay(msg, actions: list[str], head: str) -> bool:
         return False
     if "delayed" in actions:
         return True
-    if any(DELAY_SUBJECT.search(t) for t in header_texts(msg, "Subject")):
+    if any(DELAY_SUBJECT.search(t) for t in subject_texts(msg)):
         return True
     return bool(DELAY_TEXT.search(head))
 

@@ -10,6 +10,8 @@ import unicodedata
 
 # Charsets tried on raw 8-bit header bytes that are not UTF-8, in order of preference on a tie.
 _GUESSES = ("gb18030", "shift_jis", "euc-jp", "big5", "euc-kr", "koi8-r", "cp1251", "cp1252")
+# Recognising a subject needs its start; a hostile one can be 200 KB.
+_SUBJECT_CHARS = 1000
 # A body can be long: the first characters tell its charset as well as the whole.
 _SCORED_CHARS = 2000
 _ISO_2022_JP = re.compile(r"\x1b[$(][@BJ]")
@@ -25,12 +27,31 @@ _RUSSIAN = dict(
 
 
 def header_value(msg, name: str) -> str:
-    """The header's text on one line ("" when absent); raw text when the policy can't parse it."""
+    """The header's text on one line ("" when absent); raw text when the policy can't parse it.
+
+    Kept on the message once read: the bounce and auto-reply rules read the same headers, and
+    the policy parses a long one (a 200 KB Subject of encoded words) for seconds each time.
+    """
+    cache = _cache_of(msg)
+    key = name.lower()
+    if cache is not None and key in cache:
+        return cache[key]
     try:
         value = msg.get(name)
     except Exception:  # a header the policy cannot parse: fall back to its raw text
         value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
-    return " ".join(str(value).split()) if value is not None else ""
+    text = " ".join(str(value).split()) if value is not None else ""
+    if cache is not None:
+        cache[key] = text
+    return text
+
+
+def _cache_of(msg) -> dict[str, str] | None:
+    """The message's own cache of header texts (parsed mail does not change), if it can hold one."""
+    try:
+        return msg.__dict__.setdefault("_hiremail_header_texts", {})
+    except AttributeError:
+        return None
 
 
 def header_texts(msg, name: str) -> list[str]:
@@ -68,6 +89,11 @@ def part_text(part) -> str:
     except Exception:
         data = part.get_payload(decode=True) or b""
         return data.decode("utf-8", errors="replace")
+
+
+def subject_texts(msg) -> list[str]:
+    """The Subject's readings (header_texts), cut to what a rule needs to recognise it."""
+    return [text[:_SUBJECT_CHARS] for text in header_texts(msg, "Subject")]
 
 
 def best_text(data: bytes) -> str:

@@ -187,6 +187,28 @@ def _part_text(part) -> str:
     return part_text(part)
 
 
+# Names for attachments that carry none: an attached message opens as .eml, headers as text.
+_FALLBACK_NAMES = {
+    "message/rfc822": "message.eml",
+    "message/global": "message.eml",
+    "text/rfc822-headers": "headers.txt",
+    "message/delivery-status": "delivery-status.txt",
+}
+
+
+def _attached_message(part) -> bytes | None:
+    """The bytes of an attached message (or a DSN's fields): the stdlib's decoded payload is None."""
+    payload = part.get_payload()
+    if not isinstance(payload, list) or not payload:
+        return None
+    try:
+        if part.get_content_type() in ("message/rfc822", "message/global"):
+            return payload[0].as_bytes()
+        return b"\n".join(block.as_bytes() for block in payload)  # a DSN's field blocks
+    except Exception:  # a message too broken to write back: its part stays empty
+        return None
+
+
 def _decoded_payload(part) -> bytes | None:
     """`part.get_payload(decode=True)`, without its copies for clean base64.
 
@@ -251,11 +273,14 @@ def _parsed(msg: EmailMessage) -> ParsedMail:
         if html is not None:
             out.html = _part_text(html)
         for part in msg.iter_attachments():
-            data = _decoded_payload(part) or b""
+            data = _attached_message(part) if part.get_content_maintype() == "message" else None
+            data = data or _decoded_payload(part) or b""
             disposition = part.get_content_disposition()
             out.attachments.append(
                 ParsedAttachment(
-                    filename=safe_filename(part.get_filename()),
+                    filename=safe_filename(
+                        part.get_filename(), _FALLBACK_NAMES.get(part.get_content_type(), "attachment")
+                    ),
                     content_type=part.get_content_type(),
                     data=data,
                     is_inline=disposition == "inline",
