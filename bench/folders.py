@@ -76,7 +76,7 @@ SEARCHES = ("interview", "Nguyen")
 USERS = {"admin": ADMIN_EMAIL, "tenth": TENTH_EMAIL}
 PAGE_SIZE = 50
 DEPTH = 49 * PAGE_SIZE  # rows before page 50
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")  # a session may have its own db
 SECRET_KEY = "bench-folders"
 HTMX = {"HX-Request": "true"}
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -77,8 +77,9 @@ def counters() -> dict[tuple[int, str], int]:
 
 
 def counted(kept: set[tuple]) -> dict[tuple[int, str], int]:
-    """The unread counters these entries make."""
-    return dict(Counter((user, folder) for user, folder, _, _, _, unread, _, _ in kept if unread))
+    """The unread counters these entries make (for the folders that show a count)."""
+    unread = [(user, folder) for user, folder, _, _, _, unread, _, _ in kept if unread]
+    return dict(Counter(key for key in unread if key[1] in entries.COUNTED))
 
 
 def by_the_rules() -> set[tuple]:

@@ -115,6 +115,12 @@ def _state(queue: Queue, name: str, now: datetime) -> QueueState:
     )
 
 
+def live_workers(now: datetime | None = None) -> dict[str, int]:
+    """How many workers seen recently serve each queue: /readyz's question, without counting jobs."""
+    now = now or datetime.now(UTC)
+    return {name: len(recent_workers(get_queue(name), now)) for name in QUEUE_NAMES}
+
+
 def recent_workers(queue: Queue, now: datetime) -> list[str]:
     """Names of the workers serving `queue` seen recently (an idle one checks in every WORKER_TTL - 15 s)."""
     max_age = timedelta(seconds=current_app.config["WORKER_TTL"] + 60)

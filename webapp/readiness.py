@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from webapp.extensions import db
 from webapp.models import Direction, Message, Status
 from webapp.models.types import utcnow
-from webapp.queue_health import last_periodic_beat, queue_states
+from webapp.queue_health import last_periodic_beat, live_workers
 from webapp.queues import get_redis
 
 
@@ -68,7 +68,7 @@ def check() -> Readiness:
     try:
         get_redis().ping()
         found.checks["redis"] = "ok"
-        found.workers = {state.name: len(state.workers) for state in queue_states(now)}
+        found.workers = live_workers(now)
         idle = [name for name, count in found.workers.items() if not count]
         found.checks["workers"] = f"error: no worker seen for {', '.join(idle)}" if idle else "ok"
         # The sweep and the reconciler: a periodic process that died or hangs stops beating.

@@ -28,9 +28,12 @@ def upgrade():
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_folder_counts_user_id_users'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('user_id', 'folder', name=op.f('pk_folder_counts')),
     )
+    # The folders that show an unread count (webapp/mail/read/folders.py, counts_unread).
     op.execute(
         "INSERT INTO folder_counts (user_id, folder, unread) "
-        "SELECT user_id, folder, count(*) FROM folder_entries WHERE is_unread GROUP BY user_id, folder"
+        "SELECT user_id, folder, count(*) FROM folder_entries WHERE is_unread AND folder IN "
+        "('inbox', 'candidates', 'followed-candidates', 'followed-jobs', 'non-candidates', 'incoming-cv') "
+        "GROUP BY user_id, folder"
     )
     op.drop_index('ix_folder_entries_unread', table_name='folder_entries')
 

@@ -42,7 +42,8 @@ class FolderEntry(Model):
 
 
 class FolderCount(Model):
-    """How many of `user_id`'s conversations in `folder` are unread: the folder list's counters.
+    """How many of `user_id`'s conversations in `folder` are unread: the folder list's counters
+    (kept for the folders that show a count).
 
     Derived from folder_entries and kept with them: entries.refresh adds what it changed to
     `unread` (n = n + delta, so two transactions refreshing different conversations of one user

@@ -21,6 +21,7 @@ from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, delete,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
+from webapp.mail.read.folders import FOLDERS
 from webapp.models import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -48,6 +49,8 @@ _SENT_FOLDER = frozenset(SENT_FOLDER_STATUSES)
 _DELIVERED = frozenset(DELIVERED_STATUSES)
 _AUTHOR_ONLY = frozenset(AUTHOR_ONLY_STATUSES)
 _NEVER_SEARCHED = frozenset((Status.DRAFT, Status.CANCELLED))
+# The folders whose unread conversations the folder list counts: the only counters kept.
+COUNTED = frozenset(f.slug for f in FOLDERS if f.counts_unread)
 
 
 @dataclass
@@ -371,7 +374,7 @@ _counts = table_of(FolderCount)
 _COUNT_ALL = insert(_counts).from_select(
     ["user_id", "folder", "unread"],
     select(_entries_table.c.user_id, _entries_table.c.folder, func.count())
-    .where(_entries_table.c.is_unread)
+    .where(_entries_table.c.is_unread, _entries_table.c.folder.in_(COUNTED))
     .group_by(_entries_table.c.user_id, _entries_table.c.folder),
 )
 
@@ -402,12 +405,12 @@ def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None)
         gone = db.session.execute(_DELETE_FOR_USERS, {"threads": thread_ids, "users": user_ids})
     delta: Counter[tuple[int, str]] = Counter()
     for user_id, folder, was_unread in gone:
-        if was_unread:
+        if was_unread and folder in COUNTED:
             delta[user_id, folder] -= 1
     if rows:
         db.session.execute(_INSERT, rows)
     for row in rows:
-        if row["is_unread"]:
+        if row["is_unread"] and row["folder"] in COUNTED:
             delta[row["user_id"], row["folder"]] += 1
     # In key order: two transactions adding to the same counters take their locks in one order.
     changes = [{"user_id": u, "folder": f, "unread": n} for (u, f), n in sorted(delta.items()) if n]

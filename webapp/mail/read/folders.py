@@ -216,9 +216,12 @@ def _matching_entries(query, user, match: Match, before, wanted: int) -> list[Fo
     """
     seen = qualifies(SEARCH_EVERYWHERE, user)
     few = _few_messages(wanted)
-    # Messages, not conversations: the index stops at the limit without sorting anything.
-    matched = db.session.scalars(select(Message.thread_id).where(match.indexed).limit(few + 1)).all()
-    if len(matched) > few:
+    matched: list[int | None] | None = None
+    if not match.more_than(few):
+        # Messages, not conversations: the index stops at the limit without sorting anything.
+        # A limit, too, in case the estimate was far off: then the word is common after all.
+        matched = list(db.session.scalars(select(Message.thread_id).where(match.indexed).limit(4 * few + 1)))
+    if matched is None or len(matched) > 4 * few:
         has_match = exists(
             select(Message.id).where(Message.thread_id == FolderEntry.thread_id, match.each, seen)
         )

@@ -42,6 +42,28 @@ class Match:
 
     indexed: ColumnElement[bool]
     each: ColumnElement[bool]
+    fts: str | None = None  # SQLite: the FTS5 query
+
+    def more_than(self, n: int) -> bool:
+        """Whether more than about `n` messages match, asked without reading them.
+
+        SQLite counts in the FTS5 index alone; PostgreSQL answers with the planner's estimate
+        (its statistics of the documents' words), as reading the rows to count them would cost
+        what the answer is meant to spare.
+        """
+        if self.fts is not None:
+            found = db.session.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT rowid FROM message_fts WHERE message_fts MATCH :f LIMIT :n)"
+                ),
+                {"f": self.fts, "n": n + 1},
+            ).scalar_one()
+            return found > n
+        compiled = select(Message.id).where(self.indexed).compile(db.session.get_bind())
+        plan = db.session.connection().exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params
+        )
+        return plan.scalar_one()[0]["Plan"]["Plan Rows"] > n
 
 
 def matching(query: str) -> Match | None:
@@ -71,7 +93,7 @@ def matching(query: str) -> Match | None:
         .select_from(text("message_fts"))
         .where(text("message_fts MATCH :fts").bindparams(fts=fts))
     )
-    return Match(indexed=in_index, each=in_index)
+    return Match(indexed=in_index, each=in_index, fts=fts)
 
 
 def _pg_term(term: str) -> str:
