@@ -25,6 +25,7 @@ def log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
     expect(page).to_have_url(re.compile(r"/mail/inbox$"))
+    page.wait_for_load_state("load")  # a goto before the scripts arrive would abort them
 
 
 def page_width(page: Page) -> int:
@@ -54,10 +55,18 @@ def wider_than_screen(page: Page) -> list[str]:
     )
 
 
+def scrolling_sideways(page: Page) -> list[str]:
+    """The page's own panes that would scroll sideways (a table may, inside its own box)."""
+    return page.locator("main, .list, .pane, .folders").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + '.' + e.className)"
+    )
+
+
 def assert_fits(page: Page) -> None:
     width = page.viewport_size["width"]
     assert page_width(page) <= width, f"page is {page_width(page)} px wide: {wider_than_screen(page)[:5]}"
     assert wider_than_screen(page) == []
+    assert scrolling_sideways(page) == []
 
 
 def lea_row(page: Page):
