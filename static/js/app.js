@@ -157,7 +157,8 @@
 (function () {
   "use strict";
 
-  var REQUEST_TIMEOUT_MS = 20000;
+  // gunicorn gives up on a request after 60 s: past that no answer will come.
+  var REQUEST_TIMEOUT_MS = 65000;
   if (window.htmx) htmx.config.timeout = REQUEST_TIMEOUT_MS;
 
   function box() { return document.getElementById("feedback"); }
