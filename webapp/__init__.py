@@ -10,6 +10,7 @@ from webapp import metrics, observability, request_limits, services
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 from webapp.templating import HTMX_CDN_URL, register_templating
+from webapp.transfer import register_transfer
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -29,6 +30,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_cli(app)
     register_security_headers(app)
+    register_transfer(app)
     return app
 
 

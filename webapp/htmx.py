@@ -1,5 +1,7 @@
 """The htmx helpers: tell a fragment request from a page request, and render either."""
 
+import json
+
 from flask import make_response, render_template, request
 
 
@@ -21,3 +23,10 @@ def render(page: str, partials: dict[str, str] | None = None, status: int = 200,
     if target and partials and target in partials:
         template = partials[target]
     return make_response(render_template(template, **context), status)
+
+
+def toast(response, message: str, undo: str | None = None, thread_id: int | None = None):
+    """Have the page say briefly what was done (static/js/app.js shows it), with Undo if given."""
+    detail = {"message": message, "undo": undo, "thread": thread_id}
+    response.headers["HX-Trigger"] = json.dumps({"hm:toast": detail})
+    return response

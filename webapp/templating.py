@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 
+from babel.dates import format_skeleton
 from flask import Flask, g
 from flask_babel import format_date, format_time, get_locale, gettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
@@ -52,15 +53,19 @@ def translate(text: str) -> str:
 
 
 def short_date(value: datetime | None) -> str:
-    """A list date: the time today, day and month this year, the full date before."""
+    """A list date: the time today, day and month this year, the date before.
+
+    The same words as `full_date` in the same language ("Dec 5" / "5 déc." beside
+    "Dec 5, 2026, 8:45 AM" / "5 déc. 2026, 08:45"): a row and its message header agree.
+    """
     if value is None:
         return ""
     local, today = to_user_timezone(value), to_user_timezone(utcnow())
     if local.date() == today.date():
         return format_time(value, "short")
     if local.year == today.year:
-        return format_date(value, "d MMM")
-    return format_date(value, "short")
+        return format_skeleton("MMMd", local, locale=get_locale())
+    return format_date(value, "medium")
 
 
 def full_date(value: datetime | None) -> str:

@@ -3,6 +3,7 @@
 from flask import abort, render_template, request
 from flask_login import current_user
 
+from webapp.mail.quotes import fold_html, fold_text
 from webapp.mail.read import folders
 from webapp.mail.sanitize import linkify_text, sanitize
 from webapp.mailbox import bp
@@ -10,6 +11,8 @@ from webapp.mailbox import bp
 # The body partial's helpers, registered app-wide so the full page and the fragment share them.
 bp.add_app_template_filter(sanitize, "sanitize_email")
 bp.add_app_template_filter(linkify_text, "linkify")
+bp.add_app_template_filter(fold_text, "fold_text")
+bp.add_app_template_filter(fold_html, "fold_html")
 
 
 @bp.route("/mail/messages/<int:message_id>/body")

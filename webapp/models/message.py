@@ -253,6 +253,17 @@ class Message(Model):
         return self.status == Status.SENT and self.delivery_state == DeliveryState.DELAYED
 
     @property
+    def needs_attention(self) -> bool:
+        """Waiting, failed, delayed or of unknown outcome: a long thread never folds it away."""
+        return (
+            self.is_scheduled
+            or self.is_on_its_way
+            or self.is_failed
+            or self.is_outcome_unknown
+            or self.is_delayed
+        )
+
+    @property
     def can_be_answered(self) -> bool:
         """It travelled (or may have) and a person wrote it: reply and forward make sense.
 
