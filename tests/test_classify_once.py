@@ -357,3 +357,61 @@ def test_a_message_that_fails_in_a_group_is_quarantined_alone(app, team, monkeyp
         assert "disk on fire" in bad.outcome_reason
         assert bad.thread_id is None
     assert outcomes(app, ids) == ["candidate", "quarantined", "candidate"]
+
+
+def test_the_time_bound_keeps_the_jobs_own_timeout(app, team):
+    """RQ bounds the whole drain job with SIGALRM too: a message's bound must not cancel it."""
+    import signal
+
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.services import blob_store, mail_domain
+
+    message_id = stored(app, raw_mail())
+    fired = []
+
+    def the_jobs_timeout(*args):
+        fired.append(1)
+
+    previous = signal.signal(signal.SIGALRM, the_jobs_timeout)
+    signal.setitimer(signal.ITIMER_REAL, 100)
+    try:
+        with app.app_context():
+            assert (
+                classify_stored(message_id, settings=mail_domain(), store=blob_store(), time_limit=5)
+                == "candidate"
+            )
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90 < left <= 100
+        assert signal.getsignal(signal.SIGALRM) is the_jobs_timeout
+        assert not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_message_filed_meanwhile_in_a_group_keeps_the_other_workers_outcome(app, team, monkeypatch):
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    first, taken, last = [stored(app, raw_mail(subject=s)) for s in ("one", "taken", "three")]
+    real_decide = pipeline.decide
+
+    def decide_while_another_worker_files_it(parsed, **kwargs):
+        decision = real_decide(parsed, **kwargs)
+        if parsed.subject == "taken":
+            with db.engine.begin() as other:  # another worker, on its own connection
+                other.execute(
+                    update(Message)
+                    .where(Message.id == taken)
+                    .values(outcome="non_candidate", outcome_reason="filed by the other worker")
+                )
+        return decision
+
+    monkeypatch.setattr(pipeline, "decide", decide_while_another_worker_files_it)
+    # SQLite: a group holds the write lock, so another writer can only come between groups.
+    monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 0, "postgresql": 60})
+    with app.app_context():
+        pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        assert counts() == (2, 2)  # nothing of the second filing of "taken"
+        assert db.session.get(Message, taken).outcome_reason == "filed by the other worker"
+    assert outcomes(app, [first, taken, last]) == ["candidate", "non_candidate", "candidate"]

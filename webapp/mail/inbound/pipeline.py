@@ -92,9 +92,15 @@ def _time_bound(seconds: float | None):
     """Raise ClassifyTimeout in this thread after `seconds` (main thread only: it uses SIGALRM).
 
     Elsewhere (a thread of the web app, the listener) there is no bound here; the drain's
-    claim, lost when its worker is killed, still ends with the message quarantined.
+    claim, lost when its worker is killed, still ends with the message quarantined. An
+    alarm already set (RQ's timeout of the whole job) is kept: put back afterwards, less the
+    time spent, or left alone if it comes first.
     """
     if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    outer_delay, _ = signal.getitimer(signal.ITIMER_REAL)
+    if outer_delay and outer_delay <= seconds:  # the job's own timeout comes first: it decides
         yield
         return
 
@@ -102,12 +108,16 @@ def _time_bound(seconds: float | None):
         raise ClassifyTimeout(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    _, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay:
+            left = max(0.001, outer_delay - (time.monotonic() - started))
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 class FiledElsewhere(Exception):
