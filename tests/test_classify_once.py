@@ -298,7 +298,7 @@ def test_the_sweep_leaves_mail_a_live_drain_holds_alone(app, team, redis, sweep_
         assert sweep_unclassified() == 1  # its drain died: woken again
 
 
-def test_a_drain_commits_its_classifications_in_groups(app, team):
+def test_a_drain_commits_its_classifications_in_groups(app, team, monkeypatch):
     from sqlalchemy import event
 
     from webapp.mail.inbound import pipeline
@@ -309,15 +309,28 @@ def test_a_drain_commits_its_classifications_in_groups(app, team):
         commits = []
         listener = lambda conn: commits.append(1)  # noqa: E731
         event.listen(db.engine, "commit", listener)
+        monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 60, "postgresql": 60})  # a slow machine too
         try:
-            old_age, pipeline.GROUP_AGE_S = pipeline.GROUP_AGE_S, 60  # a slow machine still groups
             done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
         finally:
-            pipeline.GROUP_AGE_S = old_age
             event.remove(db.engine, "commit", listener)
         assert done.count == 12
         assert len(commits) <= 3  # the claim, the group, the empty claim that ends the drain
     assert outcomes(app, ids) == ["candidate"] * 12
+    with app.app_context():  # the folder entries, computed once for the group, as a rebuild has them
+        from webapp.mail.read import entries
+        from webapp.models import FolderEntry
+
+        def rows():
+            return sorted(
+                (e.user_id, e.folder, e.thread_id, e.message_id, e.is_unread, e.message_count)
+                for e in db.session.scalars(select(FolderEntry))
+            )
+
+        kept = rows()
+        assert kept
+        entries.rebuild()
+        assert rows() == kept
 
 
 def test_a_message_that_fails_in_a_group_is_quarantined_alone(app, team, monkeypatch):
@@ -344,3 +357,61 @@ def test_a_message_that_fails_in_a_group_is_quarantined_alone(app, team, monkeyp
         assert "disk on fire" in bad.outcome_reason
         assert bad.thread_id is None
     assert outcomes(app, ids) == ["candidate", "quarantined", "candidate"]
+
+
+def test_the_time_bound_keeps_the_jobs_own_timeout(app, team):
+    """RQ bounds the whole drain job with SIGALRM too: a message's bound must not cancel it."""
+    import signal
+
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.services import blob_store, mail_domain
+
+    message_id = stored(app, raw_mail())
+    fired = []
+
+    def the_jobs_timeout(*args):
+        fired.append(1)
+
+    previous = signal.signal(signal.SIGALRM, the_jobs_timeout)
+    signal.setitimer(signal.ITIMER_REAL, 100)
+    try:
+        with app.app_context():
+            assert (
+                classify_stored(message_id, settings=mail_domain(), store=blob_store(), time_limit=5)
+                == "candidate"
+            )
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90 < left <= 100
+        assert signal.getsignal(signal.SIGALRM) is the_jobs_timeout
+        assert not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_message_filed_meanwhile_in_a_group_keeps_the_other_workers_outcome(app, team, monkeypatch):
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    first, taken, last = [stored(app, raw_mail(subject=s)) for s in ("one", "taken", "three")]
+    real_decide = pipeline.decide
+
+    def decide_while_another_worker_files_it(parsed, **kwargs):
+        decision = real_decide(parsed, **kwargs)
+        if parsed.subject == "taken":
+            with db.engine.begin() as other:  # another worker, on its own connection
+                other.execute(
+                    update(Message)
+                    .where(Message.id == taken)
+                    .values(outcome="non_candidate", outcome_reason="filed by the other worker")
+                )
+        return decision
+
+    monkeypatch.setattr(pipeline, "decide", decide_while_another_worker_files_it)
+    # SQLite: a group holds the write lock, so another writer can only come between groups.
+    monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 0, "postgresql": 60})
+    with app.app_context():
+        pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        assert counts() == (2, 2)  # nothing of the second filing of "taken"
+        assert db.session.get(Message, taken).outcome_reason == "filed by the other worker"
+    assert outcomes(app, [first, taken, last]) == ["candidate", "non_candidate", "candidate"]

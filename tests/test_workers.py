@@ -176,11 +176,17 @@ def test_a_drain_whose_worker_died_no_longer_holds_up_due_mail(app, redis):
 
 
 def child_pids(proc) -> set[int]:
+    """The supervisor's live children (not multiprocessing's resource tracker, not a zombie)."""
     import psutil
 
-    return {
-        p.pid for p in psutil.Process(proc.pid).children() if "resource_tracker" not in " ".join(p.cmdline())
-    }
+    pids = set()
+    for child in psutil.Process(proc.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.Error:  # gone meanwhile
+            continue
+    return pids
 
 
 def test_the_supervisor_starts_a_dead_periodic_process_again(app, env, redis):

@@ -22,6 +22,7 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.classify import EARLIER_COPY, decide
 from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quarantine
 from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, parse_file
+from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.models import Direction, Message, Outcome, Status
 from webapp.models.core import table_of
@@ -91,9 +92,15 @@ def _time_bound(seconds: float | None):
     """Raise ClassifyTimeout in this thread after `seconds` (main thread only: it uses SIGALRM).
 
     Elsewhere (a thread of the web app, the listener) there is no bound here; the drain's
-    claim, lost when its worker is killed, still ends with the message quarantined.
+    claim, lost when its worker is killed, still ends with the message quarantined. An
+    alarm already set (RQ's timeout of the whole job) is kept: put back afterwards, less the
+    time spent, or left alone if it comes first.
     """
     if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    outer_delay, _ = signal.getitimer(signal.ITIMER_REAL)
+    if outer_delay and outer_delay <= seconds:  # the job's own timeout comes first: it decides
         yield
         return
 
@@ -101,12 +108,16 @@ def _time_bound(seconds: float | None):
         raise ClassifyTimeout(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    _, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay:
+            left = max(0.001, outer_delay - (time.monotonic() - started))
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 class FiledElsewhere(Exception):
@@ -250,9 +261,12 @@ def drain_unclassified(
 
 
 # A drain commits its classifications together, at most this many or this old (seconds): one
-# commit (and one fsync) for a group, and another worker's wait on a lock stays short.
+# commit (and one fsync) and one folder-entries refresh per conversation for a group, and
+# another writer's wait on a lock stays short.
+# SQLite locks the whole database for a writing transaction (the listener waits), PostgreSQL
+# only the rows written: its groups may last longer.
 GROUP_SIZE = 25
-GROUP_AGE_S = 0.05
+GROUP_AGE_S = {"sqlite": 0.05, "postgresql": 0.25}
 
 
 class _Group:
@@ -267,16 +281,23 @@ class _Group:
         self.settings, self.store, self.time_limit, self.done = settings, store, time_limit, done
         self.ids: list[int] = []
         self.outcomes: list[str | None] = []
+        self.conversations: set[int] = set()  # their folder entries, computed once at the commit
         self.started = 0.0
+        self.max_age = GROUP_AGE_S.get(db.engine.dialect.name, 0.05)
 
     def add(self, message_id: int) -> None:
         if not self.ids:
             self.started = time.monotonic()
         self.ids.append(message_id)
         try:
-            outcome = classify_stored(
-                message_id, settings=self.settings, store=self.store, time_limit=self.time_limit, commit=False
-            )
+            with entries.deferred(self.conversations):
+                outcome = classify_stored(
+                    message_id,
+                    settings=self.settings,
+                    store=self.store,
+                    time_limit=self.time_limit,
+                    commit=False,
+                )
         except Exception as exc:
             log.info(
                 "classifying message %s in a group failed (%s): one by one", message_id, type(exc).__name__
@@ -286,13 +307,14 @@ class _Group:
         self.outcomes.append(outcome)
         # Later messages must read what this one wrote through Core, not stale loaded objects.
         db.session.expire_all()
-        if len(self.ids) >= GROUP_SIZE or time.monotonic() - self.started >= GROUP_AGE_S:
+        if len(self.ids) >= GROUP_SIZE or time.monotonic() - self.started >= self.max_age:
             self.commit()
 
     def commit(self) -> None:
         if not self.ids:
             return
         try:
+            entries.refresh(self.conversations)
             db.session.commit()
         except Exception:
             log.warning(
@@ -301,11 +323,11 @@ class _Group:
             self._one_by_one()
             return
         self.done.outcomes.update(o for o in self.outcomes if o is not None)
-        self.ids, self.outcomes = [], []
+        self.ids, self.outcomes, self.conversations = [], [], set()
 
     def _one_by_one(self) -> None:
         db.session.rollback()
-        ids, self.ids, self.outcomes = self.ids, [], []
+        ids, self.ids, self.outcomes, self.conversations = self.ids, [], [], set()
         for message_id in ids:
             outcome = classify_stored(
                 message_id, settings=self.settings, store=self.store, time_limit=self.time_limit

@@ -14,6 +14,8 @@ them what it changed, so reading a user's counts costs the same at any size.
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -234,11 +236,31 @@ class _Viewer:
         ]
 
 
+# Set by `deferred`: whole conversations to refresh later, in the same transaction.
+_DEFERRED: ContextVar[set[int] | None] = ContextVar("entries_deferred", default=None)
+
+
+@contextmanager
+def deferred(into: set[int]) -> Iterator[set[int]]:
+    """Within, a refresh of whole conversations only adds their ids to `into`: the caller
+    refreshes them once, later in the same transaction (a drain's group of classifications
+    computes each conversation once, not once per message)."""
+    token = _DEFERRED.set(into)
+    try:
+        yield into
+    finally:
+        _DEFERRED.reset(token)
+
+
 def refresh(thread_ids: Iterable[int | None], user_ids: Iterable[int] | None = None) -> None:
     """Recompute the folder entries of these conversations (for these users only, if given). Flushes.
 
     Call it in the transaction of the change, after the change is written.
     """
+    later = _DEFERRED.get()
+    if later is not None and user_ids is None:
+        later.update(t for t in thread_ids if t is not None)
+        return
     # The reads below are Core statements, which do not flush the session: what the change
     # left pending must be in the database first.
     db.session.flush()
