@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.helpers import open_and_read
 from tests.mailmaker import raw_mail
 from tests.privacy_helpers import database_traces, receive, redis_traces, row, send, storage_traces
+from tests.test_folder_entries import counted, counters, snapshot
 from webapp.extensions import db
 from webapp.jobs.enqueue import CLASSIFY_JOB, wake_sender
 from webapp.models import (
@@ -151,6 +152,8 @@ def test_erase_leaves_nothing_of_the_candidate(app, client, auth, team, history,
             )
             == 0
         )
+        # The unread counters lost the erased mail too: they agree with the entries left.
+        assert counters() == counted(snapshot())
         # Someone else's mail stays, with the file it shares with the erased mail.
         kept = db.session.get(Message, history["brochure"])
         assert kept is not None

@@ -34,7 +34,8 @@ class FolderEntry(Model):
     # The conversation's last activity (Thread.last_message_at): the folder's order.
     activity_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The newest message that puts the conversation in this folder: the row's who and what.
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # Indexed: deleting a message (erase, retention) finds its entries without a scan.
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     is_unread: Mapped[bool] = mapped_column(default=False)
     # Of the conversation's messages this user may see: how many, and whether any has a file.
     message_count: Mapped[int] = mapped_column(default=1)

@@ -197,7 +197,10 @@ class Message(Model):
     # Parser defects and broken limits, kept for the quarantine view.
     defects: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # A bounce points at the outbound message it reports.
-    bounced_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # Indexed: deleting a message (erase, retention) finds the reports about it without a scan.
+    bounced_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
     # Outbound delivery news from bounces: None, "delayed" or "bounced".
     delivery_state: Mapped[str | None] = mapped_column(String(12))
     error: Mapped[str | None] = mapped_column(Text)

@@ -52,6 +52,8 @@ def purge(message_ids: Iterable[int], thread_ids: Iterable[int] = ()) -> Purged:
         return done
     _secure_delete()
     touched = threads | {t for t in _column(Message.thread_id, Message.id, ids) if t is not None}
+    # Out of the counters first: the cascade would delete their entries without counting them out.
+    entries.forget(touched)
     for chunk in _chunks(sorted(ids)):
         _purge_batch(chunk, done)
     emptied = [t for t in touched if not _has_messages(t)]
