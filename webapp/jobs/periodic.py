@@ -1,4 +1,4 @@
-"""Periodic duties of the workers (inbound sweep, send reconciler), one worker at a time."""
+"""Periodic duties of the workers (inbound sweep, send reconciler, due mailbox syncs), one at a time."""
 
 import logging
 import multiprocessing
@@ -11,6 +11,7 @@ from webapp import create_app
 from webapp.config import Config
 from webapp.jobs.classify import sweep_unclassified
 from webapp.jobs.send import reconcile_job
+from webapp.jobs.sync import schedule_syncs
 from webapp.observability import configure_logging
 from webapp.queues import get_redis
 
@@ -24,7 +25,7 @@ def run_due(app, redis: Redis, interval: float) -> bool:
     if not redis.set(lock, "1", nx=True, ex=max(1, int(interval) - 1)):
         return False
     with app.app_context():
-        for duty in (sweep_unclassified, reconcile_job):
+        for duty in (sweep_unclassified, reconcile_job, schedule_syncs):
             try:
                 duty()
             except Exception:  # the next round tries again; the worker must not die for this

@@ -3,6 +3,7 @@
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
 from webapp.models.folder import FolderEntry
+from webapp.models.mailbox import FolderRole, MailboxAppend, MailboxConnection, MailboxFolder, Security
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -31,6 +32,11 @@ __all__ = [
     "SENT_FOLDER_STATUSES",
     "DeliveryState",
     "FolderEntry",
+    "FolderRole",
+    "MailboxAppend",
+    "MailboxConnection",
+    "MailboxFolder",
+    "Security",
     "Direction",
     "Outcome",
     "Status",
