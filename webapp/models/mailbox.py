@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
 from webapp.models.message import check_in
@@ -52,6 +52,8 @@ class MailboxConnection(Model):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
     imported_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    user = relationship("User", lazy="joined")
 
 
 class MailboxFolder(Model):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from webapp.extensions import db
+from webapp.mail.phrases import Phrase
 from webapp.mail.sync import imap
 from webapp.mail.sync.append import append_pending
 from webapp.mail.sync.imap import ErrorKind, MailboxError, Server
@@ -147,6 +148,13 @@ def due_connection_ids(now: datetime, limit: int = 500) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def error_phrase(connection: MailboxConnection) -> Phrase | None:
+    """What the connection's last error says to people; None when its last sync worked."""
+    if not connection.last_error_kind:
+        return None
+    return imap.phrase_for(connection.last_error_kind, connection.last_error or "")
 
 
 def failing_connections() -> list[MailboxConnection]:
