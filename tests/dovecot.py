@@ -61,8 +61,10 @@ def self_signed(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
 class Dovecot:
     """One Dovecot server with its users, in `folder` (which must not be inside a private folder)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, sent_name: str = "Sent"):
         self.folder = folder
+        # The folder marked \\Sent (SPECIAL-USE); a plain "Old Sent" sits beside another name.
+        self.sent_name = sent_name
         self.port = free_port()
         self.tls_port = free_port()
         self.host = "127.0.0.1"
@@ -130,8 +132,11 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Sent {{
+  mailbox "{self.sent_name}" {{
     special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox "Old Sent" {{
     auto = subscribe
   }}
   mailbox Drafts {{
@@ -217,7 +222,7 @@ service stats {{
 
     # -- mail ------------------------------------------------------------------------------
     def imap(self, user: str) -> imaplib.IMAP4:
-        conn = imaplib.IMAP4(self.host, self.port)
+        conn = imaplib.IMAP4(self.host, self.port, timeout=10)
         conn.login(user, self.users[user])
         return conn
 
@@ -225,7 +230,8 @@ service stats {{
         """Put one message into a user's folder (IMAP APPEND, as a mail server would file it)."""
         conn = self.imap(user)
         try:
-            typ, data = conn.append(folder, flags or None, None, raw)
+            # imaplib sends the name as given: quoted, a name with a space stays one word.
+            typ, data = conn.append(f'"{folder}"', flags or None, None, raw)
             assert typ == "OK", data
         finally:
             conn.logout()

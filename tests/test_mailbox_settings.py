@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.dom import parse
 from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
@@ -215,3 +215,33 @@ def test_keys_rotate_and_production_never_derives_one():
     assert vault_for(None, secret_key="k", production=True) is None
     assert vault_for(None, secret_key="k", production=False) is not None
     assert vault_for(f"{new},{old}", secret_key="k", production=True).decrypt(token) == "secret"
+
+
+def test_rotate_keys_re_encrypts_the_stored_passwords(app, team):
+    from webapp.mail.sync.runner import rotate_secrets
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with app.app_context():
+        db.session.add(
+            MailboxConnection(
+                user_id=team.rita.id,
+                host="h",
+                port=993,
+                security="tls",
+                username=RITA,
+                secret=Vault([old]).encrypt("pw"),
+            )
+        )
+        db.session.commit()
+        assert rotate_secrets(Vault([new, old])) == (1, [])
+        assert Vault([new]).decrypt(db.session.scalar(select(MailboxConnection.secret))) == "pw"
+    # The app's own keys do not open it: the command says which connection, and fails.
+    result = app.test_cli_runner().invoke(args=["mailbox", "rotate-keys"])
+    assert result.exit_code == 1
+    assert "connection(s)" in result.output
+    with app.app_context():
+        db.session.execute(update(MailboxConnection).values(secret=mailbox_vault().encrypt("pw")))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["mailbox", "rotate-keys"])
+    assert result.exit_code == 0
+    assert "1 mailbox password(s) re-encrypted" in result.output

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
 from webapp.extensions import db
@@ -372,3 +372,36 @@ def test_imap_errors_are_clear(app):
     assert "could not be reached" in failed.value.phrase
     assert isinstance(failed.value.__cause__, OSError)
     assert imaplib  # the client is the standard library's
+
+
+def test_the_sent_folder_is_the_one_marked_sent_whatever_its_name(app, redis, team):
+    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
+    server = Dovecot(folder, sent_name="Envoyés")
+    server.add_user(RITA, IMAP_PASSWORD)
+    server.start()
+    try:
+        marked = "Envoy&AOk-s"  # "Envoyés" as IMAP names it (modified UTF-7)
+        server.deliver(RITA, mail(RITA, "alice@outside.test", "From the client"), folder=marked)
+        server.deliver(RITA, mail(RITA, "bob@outside.test", "In a plain folder"), folder="Old Sent")
+        sync(app, connect(app, team.rita, server))
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert subjects(app, direction=Direction.OUTBOUND) == ["From the client"]
+
+
+def test_a_batch_classified_together_falls_back_to_one_by_one(app, team):
+    from webapp.mail.inbound.pipeline import classify_stored_together
+
+    with app.app_context():
+        ids = []
+        for subject in ("One", "Two", "Three"):
+            raw = mail("alice@outside.test", "rita@mail.demo.test", subject)
+            ids.append(store_inbound(raw, store=blob_store(), source="mailbox").id)
+        db.session.commit()
+        classify_stored(ids[1], settings=mail_domain(), store=blob_store())  # filed meanwhile
+        outcomes = classify_stored_together(ids, settings=mail_domain(), store=blob_store())
+        assert outcomes == [Outcome.CANDIDATE] * 3
+        together = classify_stored_together(ids[:1], settings=mail_domain(), store=blob_store())
+        assert together == [Outcome.CANDIDATE]  # already filed: said so, changed nothing
+        assert db.session.scalar(select(func.count(Message.id)).where(Message.outcome.is_(None))) == 0

@@ -20,7 +20,7 @@ from webapp.jobs.enqueue import (
     SYNC_JOB_TIMEOUT_S,
     enqueue_mailbox,
 )
-from webapp.mail.inbound.pipeline import classify_stored
+from webapp.mail.inbound.pipeline import classify_stored_together
 from webapp.mail.sync import imap
 from webapp.mail.sync.append import append_pending, connections_with_pending
 from webapp.mail.sync.importer import Context
@@ -59,8 +59,7 @@ def _classify(message_ids: list[int]) -> None:
     The same classification as any inbound mail; a worker that dies first leaves the rows
     unclassified, for the periodic sweep to queue.
     """
-    for message_id in message_ids:
-        classify_stored(message_id, settings=mail_domain(), store=blob_store())
+    classify_stored_together(message_ids, settings=mail_domain(), store=blob_store())
 
 
 @job

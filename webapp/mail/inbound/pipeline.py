@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.classify import EARLIER_COPY, decide
 from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quarantine
-from webapp.mail.inbound.parse import Limits, limit_violations, parse_file
+from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, parse_file
 from webapp.mail.storage import BlobStore
 from webapp.models import Direction, Message, Outcome, Status
 from webapp.models.core import table_of
@@ -37,14 +37,17 @@ _OUTCOME = select(_messages.c.outcome).where(_messages.c.id == bindparam("messag
 
 
 def store_inbound(
-    raw: bytes, *, store: BlobStore, source: str, envelope_from=None, envelope_to=()
+    raw: bytes, *, store: BlobStore, source: str, envelope_from=None, envelope_to=(), durable: bool = True
 ) -> Message:
-    """Keep the bytes and an unclassified row (flushed); nothing is parsed yet, so nothing can fail."""
+    """Keep the bytes and an unclassified row (flushed); nothing is parsed yet, so nothing can fail.
+
+    durable=False: the caller makes the blob durable itself before it commits (a batch at once).
+    """
     now = utcnow()
     msg = Message(
         direction=Direction.INBOUND,
         status=Status.RECEIVED,
-        raw_sha256=store.put(raw),
+        raw_sha256=store.put(raw, durable=durable),
         raw_size=len(raw),
         source=source,
         envelope_from=(envelope_from or "")[:998] or None,
@@ -70,36 +73,75 @@ def classify_stored(
     stored = db.session.execute(_STORED, {"message_id": message_id}).first()
     if stored is None or stored.outcome is not None:
         return stored.outcome if stored is not None else None
-    parsed = None
     now = utcnow()
+    parsed = None
     try:
-        # Parsed from the file in chunks: a big message is never in memory twice. The header
-        # limit only needs the first header_bytes + 4 bytes to give the same verdict.
-        with store.open(stored.raw_sha256) as fh:
-            parsed, head = parse_file(fh, head_bytes=limits.header_bytes + 4)
-        problems = (
-            limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
-        )
-        if problems:
-            outcome = Outcome.QUARANTINED
-            filed = file_quarantine(message_id, parsed, problems, now)
-        else:
-            decision = decide(
-                parsed,
-                sha256=stored.raw_sha256,
-                envelope_to=stored.envelope_to,
-                settings=settings,
-                own_id=message_id,
-                may_be_duplicate=stored.earlier_copy_id is not None,
-            )
-            outcome = decision.outcome
-            filed = file_decision(stored, parsed, decision, store, now)
+        parsed, head = _parse(stored, store, limits)
+        filed, outcome = _file(stored, parsed, head, settings, store, limits, now)
         return _settle(message_id, filed, outcome)
     except Exception as exc:  # whatever the message does to us, it is kept, not lost
         log.exception("classifying message %s failed; quarantining it", message_id)
         db.session.rollback()
         problems = [f"classification failed: {type(exc).__name__}: {exc}"[:500]]
         return _settle(message_id, file_quarantine(message_id, parsed, problems, now), Outcome.QUARANTINED)
+
+
+def classify_stored_together(
+    message_ids: list[int], *, settings: MailDomain, store: BlobStore, limits: Limits = DEFAULT_LIMITS
+) -> list[str | None]:
+    """Classify messages stored together (a mailbox sync's batch) with one commit for all. Commits.
+
+    The same classification as classify_stored, each message seeing those before it. Should
+    any surprise come (a message that fails, one filed meanwhile by someone else), the batch is
+    rolled back and each message classified on its own by classify_stored.
+    """
+    outcomes: list[str | None] = []
+    now = utcnow()
+    try:
+        for message_id in message_ids:
+            stored = db.session.execute(_STORED, {"message_id": message_id}).first()
+            if stored is None or stored.outcome is not None:
+                raise _Alone(message_id)
+            parsed, head = _parse(stored, store, limits)
+            filed, outcome = _file(stored, parsed, head, settings, store, limits, now)
+            if not filed:
+                raise _Alone(message_id)
+            outcomes.append(outcome)
+        db.session.commit()
+        return outcomes
+    except Exception:
+        db.session.rollback()
+        return [classify_stored(i, settings=settings, store=store, limits=limits) for i in message_ids]
+
+
+class _Alone(Exception):
+    """A message of a batch that must be classified on its own."""
+
+
+def _parse(stored, store: BlobStore, limits: Limits) -> tuple[ParsedMail, bytes]:
+    """The stored message parsed, and its head (enough for the header limit)."""
+    # Parsed from the file in chunks: a big message is never in memory twice. The header
+    # limit only needs the first header_bytes + 4 bytes to give the same verdict.
+    with store.open(stored.raw_sha256) as fh:
+        return parse_file(fh, head_bytes=limits.header_bytes + 4)
+
+
+def _file(
+    stored, parsed: ParsedMail, head: bytes, settings: MailDomain, store: BlobStore, limits: Limits, now
+):
+    """Decide and file one parsed message (uncommitted): (filed, outcome); filed False if it was already."""
+    problems = limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
+    if problems:
+        return file_quarantine(stored.id, parsed, problems, now), Outcome.QUARANTINED
+    decision = decide(
+        parsed,
+        sha256=stored.raw_sha256,
+        envelope_to=stored.envelope_to,
+        settings=settings,
+        own_id=stored.id,
+        may_be_duplicate=stored.earlier_copy_id is not None,
+    )
+    return file_decision(stored, parsed, decision, store, now), decision.outcome
 
 
 def _settle(message_id: int, filed: bool, outcome: str) -> str | None:

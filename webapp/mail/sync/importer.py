@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.parse import parse
 from webapp.mail.inbound.pipeline import store_inbound
+from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.mail.sync import imap
 from webapp.mail.sync.qualify import HEADER_FIELDS, Head, qualifying, read_head
@@ -36,7 +37,7 @@ from webapp.models.core import execute_dml, table_of
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
-_folders = table_of(MailboxFolder)
+_folders, _messages = table_of(MailboxFolder), table_of(Message)
 # Headers of this many messages per FETCH, and one transaction per such batch.
 HEADER_BATCH = 500
 # Bodies fetched together: at most this many messages, and this many bytes (bounded memory).
@@ -142,11 +143,13 @@ def _sync_folder(
         heads = [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, _HEAD_ITEMS)]
         report.seen += len(heads)
         wanted = qualifying(heads, seen)
-        stored = []
+        stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
+        sent_threads: list[int] = []
         for head, raw in _bodies(conn, wanted):
-            message_id = _store(head, raw, role, user_id, delivered_to, ctx)
-            if message_id is not None:
-                stored.append(message_id)
+            row = _store(head, raw, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads)
+            if row is not None:
+                stored.append(row)
+        _keep(stored, sent_threads, ctx)
         new = (uidvalidity, max(chunk))
         _advance(state_id, previous, new)
         if stored:
@@ -160,7 +163,7 @@ def _sync_folder(
         if role == FolderRole.INCOMING:
             report.imported += len(stored)
             if stored:
-                ctx.on_stored(stored)
+                ctx.on_stored([row_id for row_id, _, _ in stored])
         else:
             report.sent += len(stored)
 
@@ -192,24 +195,53 @@ def _bodies(conn: imaplib.IMAP4, heads: list[Head]) -> Iterator[tuple[Head, byte
                 yield by_uid[fetched.uid], fetched.data
 
 
-def _store(head: Head, raw: bytes, role: str, user_id: int, delivered_to: str, ctx: Context) -> int | None:
+def _store(
+    head: Head,
+    raw: bytes,
+    role: str,
+    user_id: int,
+    ctx: Context,
+    *,
+    delivered_to: str,
+    sent_threads: list[int],
+) -> tuple[int, str, str | None] | None:
     """Store one message (flushed): classified later if incoming, filed now if sent. None: already here."""
     sha = hashlib.sha256(raw).hexdigest()
     if db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1)) is not None:
         return None  # the same bytes are already here (a message with no Message-ID, read again)
     envelope_to = [delivered_to] if role == FolderRole.INCOMING else []
-    msg = store_inbound(raw, store=ctx.store, source=SOURCE, envelope_to=envelope_to)
-    # Set now, not at classification: the next batch's duplicate check must see it.
-    msg.message_id = head.message_id
-    db.session.flush()
+    # Made durable with the rest of the batch, before its commit (_keep).
+    msg = store_inbound(raw, store=ctx.store, source=SOURCE, envelope_to=envelope_to, durable=False)
     if role == FolderRole.SENT:
         try:
             parsed = parse(raw)
-        except Exception:  # left unclassified: classification quarantines it, with why
+        except Exception:  # left unclassified: the sweep queues it, classification quarantines it
             log.warning("mailbox message %s could not be parsed", msg.id, exc_info=True)
-            return msg.id
-        file_sent(msg.id, user_id, parsed, ctx.store, utcnow())
-    return msg.id
+        else:
+            sent_threads.append(file_sent(msg.id, user_id, parsed, ctx.store, utcnow()))
+    return msg.id, sha, head.message_id
+
+
+_SET_MESSAGE_ID = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("row_id"), _messages.c.message_id.is_(None))
+    .values(message_id=bindparam("mid"))
+)
+
+
+def _keep(stored: list[tuple[int, str, str | None]], sent_threads: list[int], ctx: Context) -> None:
+    """What a batch needs before its commit: blobs on disk, Message-IDs set, Sent entries refreshed.
+
+    The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
+    """
+    if not stored:
+        return
+    ctx.store.make_durable([sha for _, sha, _ in stored])
+    ids = [{"row_id": row_id, "mid": mid} for row_id, _, mid in stored if mid]
+    if ids:
+        db.session.execute(_SET_MESSAGE_ID, ids)
+    if sent_threads:
+        entries.refresh(sent_threads)
 
 
 def _advance(state_id: int, old: tuple[int, int], new: tuple[int, int]) -> None:

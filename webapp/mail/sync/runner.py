@@ -17,7 +17,7 @@ from webapp.mail.phrases import Phrase
 from webapp.mail.sync import imap
 from webapp.mail.sync.append import append_pending
 from webapp.mail.sync.imap import ErrorKind, MailboxError, Server
-from webapp.mail.sync.importer import Context, Report, sync_folders
+from webapp.mail.sync.importer import Context, Report, SyncConflict, sync_folders
 from webapp.mail.sync.vault import Vault, VaultError
 from webapp.models import MailboxConnection
 from webapp.models.types import utcnow
@@ -85,6 +85,10 @@ def sync_mailbox(connection_id: int, vault: Vault | None, ctx: Context, timing: 
         db.session.rollback()
         record_failure(connection_id, exc, timing)
         log.warning("mailbox %s sync failed: %s", connection_id, exc)
+        return None
+    except SyncConflict:  # another sync of this mailbox got there first: theirs stands
+        db.session.rollback()
+        log.warning("mailbox %s: another sync moved a folder on; this one stopped", connection_id)
         return None
     record_success(connection_id, timing)
     if report.imported or report.sent:
@@ -167,3 +171,19 @@ def failing_connections() -> list[MailboxConnection]:
             .limit(200)
         )
     )
+
+
+def rotate_secrets(vault: Vault) -> tuple[int, list[int]]:
+    """Encrypt every stored mailbox password with the vault's first key. Commits.
+
+    Returns how many were re-encrypted, and the ids of the connections none of the keys opens.
+    """
+    done, unreadable = 0, []
+    for connection in db.session.scalars(select(MailboxConnection)):
+        try:
+            connection.secret = vault.rotate(connection.secret)
+            done += 1
+        except VaultError:
+            unreadable.append(connection.id)
+    db.session.commit()
+    return done, unreadable

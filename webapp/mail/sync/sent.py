@@ -13,7 +13,6 @@ from webapp.extensions import db
 from webapp.mail.inbound.classify import find_thread
 from webapp.mail.inbound.filing import attachment_rows, parsed_fields
 from webapp.mail.inbound.parse import ParsedMail
-from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread
 from webapp.models.core import execute_dml, table_of
@@ -54,7 +53,10 @@ def _single_offer(candidate_id: int | None) -> int | None:
 
 
 def file_sent(message_id: int, user_id: int, parsed: ParsedMail, store: BlobStore, now: datetime) -> int:
-    """Turn a stored (unclassified) message into the user's sent mail; its conversation id. Flushes."""
+    """Turn a stored (unclassified) message into the user's sent mail; its conversation id. Flushes.
+
+    The caller refreshes the conversation's folder entries (entries.refresh), once for a batch.
+    """
     db.session.flush()
     sent_at = parsed.date if parsed.date is not None and parsed.date <= now else now
     candidate_id = _candidate_of(parsed.to + parsed.cc)
@@ -93,5 +95,4 @@ def file_sent(message_id: int, user_id: int, parsed: ParsedMail, store: BlobStor
         db.session.execute(
             insert(table_of(Attachment)), [row | {"message_id": message_id} for row in attachments]
         )
-    entries.refresh([thread_id])
     return thread_id
