@@ -5,11 +5,13 @@ while it works: a second job for the same mailbox returns at once. Safe to run t
 folder state moves by compare-and-set with the rows it imported (webapp/mail/sync/importer.py).
 """
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import LockError
 from redis.lock import Lock
 
 from webapp.extensions import db
@@ -78,7 +80,7 @@ def sync_job(connection_id: int) -> int | None:
         )
         report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
     finally:
-        lock.release()
+        _release(lock)
     if report is None:
         return 0
     if report.more:  # the budget ran out: the next part goes on where this one stopped
@@ -115,6 +117,12 @@ def append_sent_job(connection_id: int) -> int | None:
         record_failure(connection_id, error, timing())
         return 0
     finally:
+        _release(lock)
+
+
+def _release(lock: Lock) -> None:
+    """Let the mailbox go; a lock that expired meanwhile (a very long job) is no longer ours."""
+    with contextlib.suppress(LockError):
         lock.release()
 
 
