@@ -31,6 +31,7 @@ def dovecot():
 def test_connect_a_mailbox(new_page, demo, dovecot, artifacts, width):
     page, log = new_page(viewport={"width": width, "height": 900})
     log_in(page, RITA)
+    page.screenshot(path=str(artifacts / f"mailbox-settings-topbar-{width}.png"))
     page.locator("a.whoami").click()
     expect(page).to_have_url(url_is("/settings/mailbox"))
     page.get_by_label("IMAP server").fill(dovecot.host)
