@@ -405,3 +405,16 @@ def test_a_batch_classified_together_falls_back_to_one_by_one(app, team):
         together = classify_stored_together(ids[:1], settings=mail_domain(), store=blob_store())
         assert together == [Outcome.CANDIDATE]  # already filed: said so, changed nothing
         assert db.session.scalar(select(func.count(Message.id)).where(Message.outcome.is_(None))) == 0
+
+
+def test_inbound_mail_after_its_synced_copy_is_a_duplicate(app, redis, team, dovecot):
+    raw = mail("alice@outside.test", RITA, "Synced first")
+    dovecot.deliver(RITA, b"Received: by mx.test\r\n" + raw)
+    sync(app, connect(app, team.rita, dovecot))
+    with app.app_context():
+        late = store_inbound(b"Received: by our.mx\r\n" + raw, store=blob_store(), source="smtp")
+        db.session.commit()
+        assert classify_stored(late.id, settings=mail_domain(), store=blob_store()) == Outcome.DUPLICATE
+    assert folder_subjects(app, team.rita, "inbox") == ["Synced first"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Message.id)).where(Message.thread_id.is_not(None))) == 1
