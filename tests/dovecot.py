@@ -172,7 +172,7 @@ service stats {{
         return path
 
     # -- life ------------------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> "Dovecot":
+    def start(self, timeout: float = 30.0) -> "Dovecot":
         if DOVECOT is None:
             raise RuntimeError(NOT_INSTALLED)
         config = self._write_config()
