@@ -56,7 +56,7 @@ def test_readyz_with_database_redis_and_workers(client, workers):
         "status": "ok",
         "checks": {"database": "ok", "due_mail": "ok", "redis": "ok", "workers": "ok", "periodic": "ok"},
         "oldest_due_s": 0,
-        "workers": {"send": 1, "classify": 1, "default": 1},
+        "workers": {"send": 1, "classify": 1, "default": 1, "sync": 1},
     }
 
 
@@ -69,8 +69,8 @@ def test_readyz_without_workers_names_the_queues_nobody_serves(client, redis):
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "error"
-    assert body["checks"]["workers"] == "error: no worker seen for send, classify, default"
-    assert body["workers"] == {"send": 0, "classify": 0, "default": 0}
+    assert body["checks"]["workers"] == "error: no worker seen for send, classify, default, sync"
+    assert body["workers"] == {"send": 0, "classify": 0, "default": 0, "sync": 0}
 
 
 def test_readyz_counts_only_the_workers_on_each_queue(app, client, redis):
@@ -81,8 +81,8 @@ def test_readyz_counts_only_the_workers_on_each_queue(app, client, redis):
         body = client.get("/readyz").get_json()
     finally:
         sender.register_death()
-    assert body["workers"] == {"send": 1, "classify": 0, "default": 0}
-    assert body["checks"]["workers"] == "error: no worker seen for classify, default"
+    assert body["workers"] == {"send": 1, "classify": 0, "default": 0, "sync": 0}
+    assert body["checks"]["workers"] == "error: no worker seen for classify, default, sync"
 
 
 def test_readyz_ignores_a_worker_not_seen_for_too_long(app, client, workers):

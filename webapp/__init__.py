@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.bulk import bp as bulk_bp
     from webapp.compose import bp as compose_bp
     from webapp.mailbox import bp as mailbox_bp
+    from webapp.mailbox_sync import bp as mailbox_sync_bp
     from webapp.mailtemplates import bp as mailtemplates_bp
     from webapp.main import bp as main_bp
     from webapp.people.routes import bp as people_bp
@@ -113,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(mailtemplates_bp)
     app.register_blueprint(bulk_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(mailbox_sync_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -169,6 +169,16 @@ class Config:
         self.WORKER_TTL = int(env.get("WORKER_TTL", "120"))
         # /readyz fails when a message has been due for longer than this (0: never for that).
         self.READY_MAX_DUE_AGE = int(env.get("READY_MAX_DUE_AGE", "300"))
+        # Mailbox sync (docs/mailbox-sync.md): Fernet keys for the stored passwords, newest first
+        # (comma-separated; older ones still decrypt, for rotation). Without it a local run derives
+        # one from SECRET_KEY; production never does, and connecting a mailbox is refused.
+        self.MAILBOX_KEYS = env.get("MAILBOX_KEYS") or None
+        # How often a connected mailbox is looked at when all is well; after errors, backoff up to the max.
+        self.MAILBOX_SYNC_INTERVAL = int(env.get("MAILBOX_SYNC_INTERVAL", "120"))
+        self.MAILBOX_SYNC_MAX_BACKOFF = int(env.get("MAILBOX_SYNC_MAX_BACKOFF", "3600"))
+        self.MAILBOX_TIMEOUT = float(env.get("MAILBOX_TIMEOUT", "20"))
+        # An extra CA file trusted for mailbox servers (a company's own CA); the system's are always trusted.
+        self.MAILBOX_CA_FILE = env.get("MAILBOX_CA_FILE") or None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

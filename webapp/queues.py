@@ -6,8 +6,9 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
-# Listed in the order a worker serves them.
-QUEUE_NAMES = ("send", "classify", "default")
+# Listed in the order a worker serves them. Mailbox sync comes last: a slow IMAP server must
+# never hold back sending or classification.
+QUEUE_NAMES = ("send", "classify", "default", "sync")
 
 _embedded: dict[str, Redis] = {}
 

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from webapp.mail.domain import MailDomain
 from webapp.mail.storage import BlobStore
+from webapp.mail.sync.vault import Vault, vault_for
 
 _KEY = "hiremail_services"
 
@@ -18,6 +19,7 @@ _KEY = "hiremail_services"
 class Services:
     blob_store: BlobStore
     mail_domain: MailDomain
+    mailbox_vault: Vault | None  # None: production without MAILBOX_KEYS (no mailbox can connect)
 
 
 def init_app(app: Flask) -> None:
@@ -30,6 +32,11 @@ def init_app(app: Flask) -> None:
             secret=config["INBOUND_SECRET"],
             authserv_ids=frozenset(config["INBOUND_AUTHSERV_IDS"]),
         ),
+        mailbox_vault=vault_for(
+            config.get("MAILBOX_KEYS"),
+            secret_key=config["SECRET_KEY"],
+            production=config.get("PRODUCTION", False),
+        ),
     )
 
 
@@ -41,3 +48,8 @@ def blob_store() -> BlobStore:
 def mail_domain() -> MailDomain:
     """The current app's mail domain and address secret."""
     return current_app.extensions[_KEY].mail_domain
+
+
+def mailbox_vault() -> Vault | None:
+    """The current app's keys for mailbox passwords; None when production has no MAILBOX_KEYS."""
+    return current_app.extensions[_KEY].mailbox_vault

@@ -11,9 +11,11 @@ from webapp import audit, queue_health
 from webapp.admin import bp, operations
 from webapp.admin.operations import AdminError
 from webapp.extensions import db
+from webapp.mail.sync.runner import error_phrase, failing_connections
 from webapp.models import Message, Offer, Outcome, SentCopy, User
 from webapp.privacy import retention
 from webapp.services import blob_store
+from webapp.templating import translate
 
 # Kept but shown in no folder: quarantined mail, and auto-replies with no conversation.
 HELD_OUTCOMES = (Outcome.QUARANTINED, Outcome.AUTO_REPLY)
@@ -64,7 +66,10 @@ def raw(message_id: int):
 def queues():
     """Queue health: what each queue holds, its workers, and the failed jobs with their errors."""
     return render_template(
-        "admin/queues.html", states=queue_health.queue_states(), failed=queue_health.failed_jobs(FAILED_SHOWN)
+        "admin/queues.html",
+        states=queue_health.queue_states(),
+        failed=queue_health.failed_jobs(FAILED_SHOWN),
+        mailbox_errors=[(c, translate(error_phrase(c) or "")) for c in failing_connections()],
     )
 
 

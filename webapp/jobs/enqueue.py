@@ -17,6 +17,12 @@ CLASSIFY_JOB = "webapp.jobs.classify.classify_job"
 CLASSIFY_DUE_JOB = "webapp.jobs.classify.classify_due_job"
 SEND_DUE_JOB = "webapp.jobs.send.send_due_job"
 RETENTION_JOB = "webapp.jobs.retention.retention_job"
+SYNC_JOB = "webapp.jobs.sync.sync_job"
+APPEND_SENT_JOB = "webapp.jobs.sync.append_sent_job"
+APPEND_DUE_JOB = "webapp.jobs.sync.append_due_job"
+# A mailbox sync may read thousands of messages: it stops after its budget and queues its
+# next part itself; RQ's timeout is a backstop above that budget.
+SYNC_JOB_TIMEOUT_S = 1800
 # A wake-up job normally starts within seconds; a flag older than this lost its job.
 WAKE_FLAG_TTL_S = 120
 
@@ -94,3 +100,44 @@ def queue_drain(force: bool = False) -> None:
 def wake_flag() -> str:
     """The Redis key set while a wake-up job waits in the queue (one is enough)."""
     return f"hiremail:{current_app.config['RQ_QUEUE_PREFIX']}send-wake"
+
+
+def mailbox_job_id(kind: str, connection_id: int) -> str:
+    """The id of a mailbox's sync or append job: one of each per mailbox waits at a time."""
+    return f"{current_app.config['RQ_QUEUE_PREFIX']}{kind}-{connection_id}"
+
+
+def enqueue_mailbox(job: str, connection_id: int) -> bool:
+    """Queue a sync (SYNC_JOB) or an append (APPEND_SENT_JOB) of one mailbox, unless one is waiting.
+
+    False if Redis is unreachable (the periodic duty queues syncs again).
+    """
+    kind = "sync" if job == SYNC_JOB else "append"
+    job_id = mailbox_job_id(kind, connection_id)
+    try:
+        queue = get_queue("sync")
+        existing = queue.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=False) in ("queued", "started", "scheduled"):
+            return True  # one waiting is enough: it will see everything there is
+        queue.enqueue(
+            job,
+            connection_id,
+            job_id=job_id,
+            job_timeout=SYNC_JOB_TIMEOUT_S,
+            result_ttl=600,
+            failure_ttl=86400,
+        )
+        return True
+    except Exception:  # Redis down: the periodic duty queues due syncs again
+        log.warning("could not queue %s of mailbox %s", kind, connection_id, exc_info=True)
+        return False
+
+
+def enqueue_append_due() -> bool:
+    """After sends: queue the job that copies sent mail to the senders' own Sent folders."""
+    try:
+        get_queue("sync").enqueue(APPEND_DUE_JOB, result_ttl=600, failure_ttl=86400)
+        return True
+    except Exception:  # Redis down: the next sync of each mailbox copies them
+        log.warning("could not queue copying sent mail to mailboxes", exc_info=True)
+        return False

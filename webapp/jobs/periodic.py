@@ -1,4 +1,5 @@
-"""Periodic duties of the workers (inbound sweep, send reconciler, retention), one worker at a time.
+"""Periodic duties of the workers (inbound sweep, send reconciler, retention, due
+mailbox syncs), one worker at a time.
 
 The periodic process outlives any outage: a round that fails (Redis or the database down) is
 logged and tried again after a pause that grows up to the interval. Each round it also writes
@@ -16,6 +17,7 @@ from webapp.config import Config
 from webapp.jobs.classify import sweep_unclassified
 from webapp.jobs.retention import queue_retention
 from webapp.jobs.send import reconcile_job
+from webapp.jobs.sync import schedule_syncs
 from webapp.observability import configure_logging
 from webapp.queue_health import periodic_heartbeat_key
 from webapp.queues import get_redis
@@ -32,7 +34,7 @@ def run_due(app, redis: Redis, interval: float) -> bool:
     if not redis.set(lock, "1", nx=True, ex=max(1, int(interval) - 1)):
         return False
     with app.app_context():
-        for duty in (sweep_unclassified, reconcile_job, queue_retention):
+        for duty in (sweep_unclassified, reconcile_job, queue_retention, schedule_syncs):
             try:
                 duty()
             except Exception:  # the next round tries again; the worker must not die for this

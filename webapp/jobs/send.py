@@ -15,7 +15,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from webapp.jobs.context import job
-from webapp.jobs.enqueue import SEND_DUE_JOB, queue_drain, wake_flag, wake_sender
+from webapp.jobs.enqueue import SEND_DUE_JOB, enqueue_append_due, queue_drain, wake_flag, wake_sender
 from webapp.mail.outbound.delivery import HandOverMarks, drain, more_due_than, next_due, reconcile
 from webapp.mail.outbound.transport import transport_for
 from webapp.metrics import count_sent
@@ -50,6 +50,8 @@ def send_due_job() -> int:
     count_sent(get_redis(), current_app.config["RQ_QUEUE_PREFIX"], done.sent, done.failed)
     if done.sent or done.failed:
         log.info("drain: %d sent, %d failed", done.sent, done.failed)
+    if done.sent:
+        enqueue_append_due()  # copy them to their senders' own Sent folders (connected mailboxes)
     for at in sorted(set(done.retry_at)):
         wake_sender(at)
     if done.stopped:

@@ -1,5 +1,6 @@
 """Content-addressed blob store for raw messages and attachments (STORAGE_DIR)."""
 
+import ctypes
 import hashlib
 import os
 import tempfile
@@ -111,6 +112,23 @@ class BlobStore:
                 os.close(fd)
         return True
 
+    def make_durable(self, shas: list[str]) -> None:
+        """Put blobs written with durable=False on disk, all at once (a batch, before its commit).
+
+        One syncfs(2) of the store's file system where Linux offers it: a sync of fifty mailbox
+        messages costs one flush, not fifty. Elsewhere, each file is fsynced.
+        """
+        if not shas:
+            return
+        if len(shas) > 1 and _syncfs(self.root):
+            return
+        for sha in shas:
+            fd = os.open(self.path(sha), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
 
@@ -120,3 +138,17 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
+
+
+def _syncfs(root: Path) -> bool:
+    """syncfs(2) on the file system holding `root`; False where it is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        return syncfs(fd) == 0
+    finally:
+        os.close(fd)

@@ -3,6 +3,7 @@
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
 from webapp.models.folder import SEARCH_EVERYWHERE, FolderCount, FolderEntry
+from webapp.models.mailbox import FolderRole, MailboxAppend, MailboxConnection, MailboxFolder, Security
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -37,6 +38,11 @@ __all__ = [
     "FolderCount",
     "SenderAuth",
     "FolderEntry",
+    "FolderRole",
+    "MailboxAppend",
+    "MailboxConnection",
+    "MailboxFolder",
+    "Security",
     "Direction",
     "Outcome",
     "Status",

@@ -234,6 +234,11 @@ class Message(Model):
         return self.direction == Direction.OUTBOUND
 
     @property
+    def is_from_mail_client(self) -> bool:
+        """Sent by its author from their own mail client, found in their synced Sent folder."""
+        return self.is_outbound and self.source == "mailbox"
+
+    @property
     def is_on_its_way(self) -> bool:
         """Sent now and not yet handed to the server (queued or being sent)."""
         return self.status in (Status.QUEUED, Status.SENDING)

@@ -1,7 +1,8 @@
 """Inbound classification: each stored message ends in exactly one outcome, with its reason.
 
-The order matters (docs/architecture.md, flow 3): duplicate, bounce, auto-reply, reply, incoming CV,
-candidate, internal, non-candidate; anything that cannot be parsed safely is quarantined.
+The order matters (docs/architecture.md, flow 3): duplicate (same bytes, or the Message-ID of
+mail synced from a user's mailbox), bounce, auto-reply, reply, incoming CV, candidate, internal,
+non-candidate; anything that cannot be parsed safely is quarantined.
 `decide` only reads the database (so `mail import --dry-run` can use it); `filing` writes.
 """
 
@@ -353,6 +354,33 @@ def _duplicate(mail: MailFacts) -> Decision | None:
     return Decision(Outcome.DUPLICATE, f"same Message-ID and content as message #{original}")
 
 
+_SYNCED_COPY = (
+    select(_messages.c.id)
+    .where(
+        _messages.c.message_id == bindparam("mid"),
+        _messages.c.source == "mailbox",
+        _messages.c.id != bindparam("own_id"),
+        or_(_messages.c.outcome.is_(None), _messages.c.outcome != Outcome.DUPLICATE),
+    )
+    .limit(1)
+)
+
+
+def _synced_already(mail: MailFacts) -> Decision | None:
+    """Mail with the Message-ID of one synced from a user's own mailbox: the same mail, come twice.
+
+    Right after the byte-for-byte duplicate: a reply sent both to a recruiter's mailbox and to
+    our inbound address reaches us twice with different bytes (each server adds its own
+    headers). A sync skips what is already here; what comes in after it is this duplicate.
+    """
+    if not mail.parsed.message_id or mail.own_id is None:
+        return None
+    original = db.session.scalar(_SYNCED_COPY, {"mid": mail.parsed.message_id, "own_id": mail.own_id})
+    if original is None:
+        return None
+    return Decision(Outcome.DUPLICATE, f"same Message-ID as message #{original}, synced from a mailbox")
+
+
 def _bounce(mail: MailFacts) -> Decision | None:
     """A delivery report: fails (or marks delayed) the sent message it reports.
 
@@ -528,7 +556,7 @@ def _non_candidate(mail: MailFacts) -> Decision:
 # Tried in this order, the first rule that takes the message decides (each rule's docstring says
 # why it comes where it does); what none takes is non-candidate mail. Quarantine (a message that
 # cannot be parsed safely) is decided before any of them, in pipeline.classify_stored.
-RULES = (_duplicate, _bounce, _auto_reply, _reply, _incoming_cv, _candidate, _internal)
+RULES = (_duplicate, _synced_already, _bounce, _auto_reply, _reply, _incoming_cv, _candidate, _internal)
 
 
 def decide(

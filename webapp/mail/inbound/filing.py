@@ -237,8 +237,8 @@ def _in_folders(decision: Decision) -> bool:
 def _received_and_sort_at(stored: Row, parsed: ParsedMail, now: datetime) -> tuple[datetime, datetime]:
     """When the message arrived, and the time it sorts by."""
     received_at = stored.received_at or stored.created_at
-    # An imported archive keeps its chronology (a Date in the future does not count).
-    if stored.source == "import" and parsed.date is not None and parsed.date < now:
+    # An imported archive, or a synced mailbox, keeps its chronology (a Date in the future does not count).
+    if stored.source in ("import", "mailbox") and parsed.date is not None and parsed.date < now:
         return received_at, parsed.date
     return received_at, received_at
 

@@ -56,10 +56,14 @@ _OUTCOME = select(_messages.c.outcome).where(_messages.c.id == bindparam("messag
 
 
 def store_inbound(
-    raw: bytes, *, store: BlobStore, source: str, envelope_from=None, envelope_to=()
+    raw: bytes, *, store: BlobStore, source: str, envelope_from=None, envelope_to=(), durable: bool = True
 ) -> Message:
-    """Keep the bytes and an unclassified row (flushed); nothing is parsed yet, so nothing can fail."""
-    msg = unclassified_row(store.put(raw), len(raw), source, envelope_from, envelope_to, utcnow())
+    """Keep the bytes and an unclassified row (flushed); nothing is parsed yet, so nothing can fail.
+
+    durable=False: the caller makes the blob durable itself before it commits (a batch at once).
+    """
+    sha256 = store.put(raw, durable=durable)
+    msg = unclassified_row(sha256, len(raw), source, envelope_from, envelope_to, utcnow())
     db.session.add(msg)
     db.session.flush()
     return msg
@@ -202,6 +206,27 @@ def _file(
         source=stored.source,
     )
     return decision.outcome, file_decision(stored, parsed, decision, store, now)
+
+
+def classify_stored_together(
+    message_ids: list[int], *, settings: MailDomain, store: BlobStore, limits: Limits = DEFAULT_LIMITS
+) -> list[str | None]:
+    """Classify messages stored together (a mailbox sync's batch) with one commit for all. Commits.
+
+    The same classification as classify_stored, each message seeing those before it. Should
+    any surprise come (a message that fails, one filed meanwhile by someone else), the batch is
+    rolled back and each message classified on its own by classify_stored.
+    """
+    try:
+        outcomes = [
+            classify_stored(i, settings=settings, store=store, limits=limits, commit=False)
+            for i in message_ids
+        ]
+        db.session.commit()
+        return outcomes
+    except Exception:
+        db.session.rollback()
+        return [classify_stored(i, settings=settings, store=store, limits=limits) for i in message_ids]
 
 
 def _settle(message_id: int, filed: bool, outcome: str) -> str | None:

@@ -1,0 +1,275 @@
+"""The IMAP client side: connect and log in (with errors people understand), list, fetch, append.
+
+Built on the standard library's imaplib; every network error becomes a `MailboxError` whose
+`kind` says what went wrong (the password, the network, TLS, the server) and whose `phrase`
+says it to the user.
+"""
+
+import contextlib
+import imaplib
+import re
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from webapp.mail.phrases import N_, Phrase
+from webapp.models.mailbox import Security
+
+# Names a Sent folder goes by when the server marks none \Sent (RFC 6154 SPECIAL-USE).
+SENT_NAMES = (
+    "Sent",
+    "Sent Items",
+    "Sent Messages",
+    "Sent Mail",
+    "INBOX.Sent",
+    "INBOX/Sent",
+    "[Gmail]/Sent Mail",
+)
+_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+
+
+class ErrorKind(StrEnum):
+    """What stopped a connection, for the settings page and the backoff."""
+
+    AUTH = "auth"  # the server refused the user name or password
+    UNREACHABLE = "unreachable"  # no answer: wrong host or port, server down, network
+    TLS = "tls"  # the TLS handshake failed (certificate, protocol) or STARTTLS is not offered
+    SERVER = "server"  # the server answered something we cannot use (a folder missing, a NO)
+
+
+_PHRASES = {
+    ErrorKind.AUTH: N_("The server refused the user name or password."),
+    ErrorKind.UNREACHABLE: N_("The server could not be reached (check the host and port): %(detail)s"),
+    ErrorKind.TLS: N_("The secure connection failed (TLS): %(detail)s"),
+    ErrorKind.SERVER: N_("The server answered with an error: %(detail)s"),
+}
+
+
+class MailboxError(Exception):
+    """A mailbox could not be used; `kind` says why, `detail` gives the server's or the system's words."""
+
+    def __init__(self, kind: ErrorKind, detail: str = ""):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail[:500]
+
+    @property
+    def phrase(self) -> Phrase:
+        """What to tell the user."""
+        return phrase_for(self.kind, self.detail)
+
+
+def phrase_for(kind: str, detail: str) -> Phrase:
+    """The sentence shown for an error of `kind` (as stored with a connection)."""
+    template = _PHRASES.get(kind)  # type: ignore[call-overload]  # a StrEnum key matches its string
+    if template is None:
+        return N_("The sync failed: %(detail)s", detail=detail)
+    return N_(template.text, detail=detail) if "%(detail)s" in template.text else template
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where a mailbox is and how to log in."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def _text(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if args and isinstance(args[0], bytes):
+        return args[0].decode(errors="replace")
+    return str(exc) or type(exc).__name__
+
+
+def connect(server: Server, *, timeout: float, ca_file: str | None = None) -> imaplib.IMAP4:
+    """An IMAP connection, logged in; raises MailboxError (closing what it opened)."""
+    conn: imaplib.IMAP4 | None = None
+    try:
+        if server.security == Security.TLS:
+            conn = imaplib.IMAP4_SSL(
+                server.host, server.port, ssl_context=_tls_context(ca_file), timeout=timeout
+            )
+        else:
+            conn = imaplib.IMAP4(server.host, server.port, timeout=timeout)
+            if server.security == Security.STARTTLS:
+                if "STARTTLS" not in conn.capabilities:
+                    raise MailboxError(ErrorKind.TLS, "the server does not offer STARTTLS")
+                conn.starttls(_tls_context(ca_file))
+    except MailboxError:
+        _close(conn)
+        raise
+    except ssl.SSLError as exc:  # before OSError, of which it is a kind
+        _close(conn)
+        raise MailboxError(ErrorKind.TLS, getattr(exc, "verify_message", None) or _text(exc)) from exc
+    except (OSError, EOFError) as exc:
+        _close(conn)
+        raise MailboxError(ErrorKind.UNREACHABLE, _text(exc)) from exc
+    except imaplib.IMAP4.error as exc:
+        _close(conn)
+        raise MailboxError(ErrorKind.SERVER, _text(exc)) from exc
+    try:
+        conn.login(server.username, server.password)
+    except imaplib.IMAP4.error as exc:
+        _close(conn)
+        raise MailboxError(ErrorKind.AUTH, _text(exc)) from exc
+    except (OSError, EOFError) as exc:
+        _close(conn)
+        raise MailboxError(ErrorKind.UNREACHABLE, _text(exc)) from exc
+    return conn
+
+
+def _close(conn: imaplib.IMAP4 | None) -> None:
+    if conn is None:
+        return
+    with contextlib.suppress(Exception):  # already gone: nothing to close
+        conn.shutdown()
+
+
+def logout(conn: imaplib.IMAP4) -> None:
+    """Say goodbye, ignoring a connection that is already gone."""
+    try:
+        conn.logout()
+    except Exception:  # a dead connection needs no goodbye
+        _close(conn)
+
+
+def quote(name: str) -> str:
+    """A mailbox name as an IMAP quoted string."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unquote(value: bytes) -> str:
+    text = value.decode("utf-8", errors="replace")
+    if text.startswith('"') and text.endswith('"'):
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text
+
+
+def list_folders(conn: imaplib.IMAP4) -> list[tuple[str, set[str]]]:
+    """Every folder's name and attributes (\\Sent, \\Noselect...)."""
+    typ, data = conn.list()
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, "LIST failed")
+    folders = []
+    items = iter(data)
+    for item in items:
+        if isinstance(item, tuple):  # a name sent as a literal
+            head, literal = item
+            match = _LIST_LINE.match(head.rstrip() + b" X")
+            name = literal.decode("utf-8", errors="replace")
+        elif item:
+            match = _LIST_LINE.match(item)
+            name = _unquote(match.group("name")) if match else ""
+        else:
+            continue
+        if match:
+            flags = {f.lower() for f in match.group("flags").decode(errors="replace").split()}
+            folders.append((name, flags))
+    return folders
+
+
+def find_sent_folder(conn: imaplib.IMAP4) -> str | None:
+    """The folder the server marks \\Sent, else one named as Sent folders usually are."""
+    folders = list_folders(conn)
+    for name, flags in folders:
+        if "\\sent" in flags and "\\noselect" not in flags:
+            return name
+    names = {name.lower(): name for name, flags in folders if "\\noselect" not in flags}
+    return next((names[n.lower()] for n in SENT_NAMES if n.lower() in names), None)
+
+
+def examine(conn: imaplib.IMAP4, folder: str) -> int:
+    """Open `folder` read-only; its UIDVALIDITY."""
+    typ, data = conn.select(quote(folder), readonly=True)
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, f"cannot open folder {folder}: {_text(Exception(*data))}")
+    # SELECT flushes the earlier untagged responses: this UIDVALIDITY is the folder's.
+    values = [v for v in conn.untagged_responses.get("UIDVALIDITY") or [] if isinstance(v, bytes)]
+    if not values:
+        raise MailboxError(ErrorKind.SERVER, f"folder {folder} has no UIDVALIDITY")
+    return int(values[-1])
+
+
+def uids_after(conn: imaplib.IMAP4, last_uid: int) -> list[int]:
+    """The UIDs above `last_uid` in the open folder, in order."""
+    typ, data = conn.uid("SEARCH", f"UID {last_uid + 1}:*")
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, "SEARCH failed")
+    # "n:*" always names the highest UID, even below n: keep only the new ones.
+    return sorted(u for u in (int(x) for x in b" ".join(d for d in data if d).split()) if u > last_uid)
+
+
+@dataclass
+class Fetched:
+    """One message of a FETCH answer: its UID, size and the literal asked for."""
+
+    uid: int
+    size: int
+    data: bytes
+
+
+def fetch(conn: imaplib.IMAP4, uids: Iterable[int], items: str) -> Iterator[Fetched]:
+    """FETCH `items` for `uids` (one command); the UID, RFC822.SIZE if asked, and the literal."""
+    uid_set = ",".join(str(u) for u in uids)
+    if not uid_set:
+        return
+    typ, data = conn.uid("FETCH", uid_set, f"({items})")
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, f"FETCH failed: {data!r:.200}")
+    pending: tuple[bytes, bytes] | None = None
+    for item in [*data, None]:
+        if isinstance(item, tuple):
+            if pending is not None:
+                yield _fetched(pending[0], pending[1], b"")
+            pending = (item[0], item[1])
+        elif pending is not None:
+            yield _fetched(pending[0], pending[1], item or b"")
+            pending = None
+
+
+def _fetched(head: bytes, literal: bytes, tail: bytes) -> Fetched:
+    meta = head + b" " + tail
+    uid = _UID.search(meta)
+    size = _SIZE.search(meta)
+    return Fetched(int(uid.group(1)) if uid else 0, int(size.group(1)) if size else len(literal), literal)
+
+
+def append(conn: imaplib.IMAP4, folder: str, raw: bytes, when: datetime | None) -> None:
+    """Add `raw` to `folder`, flagged \\Seen, dated `when` (its INTERNALDATE)."""
+    date = imaplib.Time2Internaldate(when.timestamp()) if when is not None else None
+    typ, data = conn.append(quote(folder), "(\\Seen)", date, raw)
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, f"APPEND failed: {data!r:.200}")
+
+
+def has_message_id(conn: imaplib.IMAP4, message_id: str) -> bool:
+    """Whether the open folder holds a message with this Message-ID header."""
+    typ, data = conn.uid("SEARCH", "HEADER", "Message-ID", quote(message_id))
+    return typ == "OK" and any(d.strip() for d in data if d)
+
+
+def network_error(exc: BaseException) -> MailboxError:
+    """A connection lost in the middle of a sync, as a MailboxError."""
+    if isinstance(exc, MailboxError):
+        return exc
+    if isinstance(exc, ssl.SSLError):
+        return MailboxError(ErrorKind.TLS, _text(exc))
+    if isinstance(exc, (OSError, EOFError, socket.timeout, imaplib.IMAP4.abort)):
+        return MailboxError(ErrorKind.UNREACHABLE, _text(exc))
+    return MailboxError(ErrorKind.SERVER, _text(exc))

@@ -1,0 +1,258 @@
+"""One sync of one connected mailbox: new mail of its incoming and sent folders, by UID.
+
+For each folder: open it read-only, compare UIDVALIDITY with what was stored (a change means
+the UIDs were renumbered: read the folder again from the start; the Message-ID check keeps it
+from importing anything twice), list the UIDs above the last one synced, then by batches:
+fetch the headers, keep the qualifying messages (qualify.py), fetch those bodies only, store
+them, and move the folder's last UID forward, all in one transaction. The UID moves with a
+compare-and-set, so two syncs of one mailbox (should the lock fail) never import a batch twice.
+
+Incoming mail is stored as if delivered to the user's personal address and classified like
+any inbound mail (the caller classifies each batch after its commit, before the Sent folder is
+read: the user's replies then find the conversations they answer); mail from the Sent folder
+is filed at once as the user's sent mail (sent.py).
+"""
+
+import hashlib
+import imaplib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.mail.domain import MailDomain
+from webapp.mail.inbound.parse import parse
+from webapp.mail.inbound.pipeline import store_inbound
+from webapp.mail.read import entries
+from webapp.mail.storage import BlobStore
+from webapp.mail.sync import imap
+from webapp.mail.sync.qualify import HEADER_FIELDS, Head, qualifying, read_head
+from webapp.mail.sync.sent import SOURCE, file_sent
+from webapp.models import FolderRole, MailboxConnection, MailboxFolder, Message, User
+from webapp.models.core import execute_dml, table_of
+from webapp.models.types import utcnow
+
+log = logging.getLogger(__name__)
+_folders, _messages = table_of(MailboxFolder), table_of(Message)
+# Headers of this many messages per FETCH, and one transaction per such batch.
+HEADER_BATCH = 500
+# Bodies fetched together: at most this many messages, and this many bytes (bounded memory).
+BODY_BATCH = 50
+BODY_BATCH_BYTES = 8 * 1024 * 1024
+
+
+class SyncConflict(RuntimeError):
+    """Another sync of this mailbox moved a folder on meanwhile: this one stops, theirs stands."""
+
+
+@dataclass
+class Report:
+    """What one sync did."""
+
+    imported: int = 0  # incoming messages stored (queued for classification)
+    sent: int = 0  # messages from the Sent folder filed as the user's sent mail
+    seen: int = 0  # messages whose headers were read
+    rescanned: list[str] = field(default_factory=list)  # folders whose UIDVALIDITY changed
+    more: bool = False  # stopped at the deadline with mail left: the next part goes on
+
+
+@dataclass
+class Context:
+    """What a sync needs besides the connection: the services and the caller's hook."""
+
+    store: BlobStore
+    domain: MailDomain
+    # Called after each commit with the ids of the incoming messages stored (classifies them).
+    on_stored: Callable[[list[int]], None]
+    header_batch: int = HEADER_BATCH
+    deadline: float | None = None  # time.monotonic() after which a sync stops between batches
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Context) -> Report:
+    """Sync the connection's incoming and sent folders over the open IMAP connection. Commits."""
+    report = Report()
+    user = db.session.get_one(User, connection.user_id)
+    delivered_to = user.inbound_address(ctx.domain.domain)
+    sent_folder = connection.sent_folder or imap.find_sent_folder(conn)
+    folders = [(connection.incoming_folder or "INBOX", FolderRole.INCOMING)]
+    if sent_folder and sent_folder != folders[0][0]:
+        folders.append((sent_folder, FolderRole.SENT))
+    seen: set[str] = set()
+    for name, role in folders:
+        if report.more:
+            break
+        _sync_folder(conn, connection.id, user.id, name, role, delivered_to, seen, ctx, report)
+    return report
+
+
+def _folder_state(connection_id: int, name: str, role: str) -> MailboxFolder:
+    """The folder's stored state, created (committed) on first sight."""
+    query = select(MailboxFolder).where(
+        MailboxFolder.connection_id == connection_id, MailboxFolder.name == name
+    )
+    state = db.session.scalar(query)
+    if state is not None:
+        return state
+    try:
+        state = MailboxFolder(connection_id=connection_id, name=name, role=role, uidvalidity=0, last_uid=0)
+        db.session.add(state)
+        db.session.commit()
+        return state
+    except IntegrityError:  # another sync created it first
+        db.session.rollback()
+        return db.session.scalars(query).one()
+
+
+def _sync_folder(
+    conn: imaplib.IMAP4,
+    connection_id: int,
+    user_id: int,
+    name: str,
+    role: str,
+    delivered_to: str,
+    seen: set[str],
+    ctx: Context,
+    report: Report,
+) -> None:
+    uidvalidity = imap.examine(conn, name)
+    state = _folder_state(connection_id, name, role)
+    state_id, old_validity, last_uid = state.id, state.uidvalidity, state.last_uid
+    if old_validity != uidvalidity:
+        if old_validity:
+            log.warning("mailbox %s folder %s: UIDVALIDITY changed, reading it again", connection_id, name)
+            report.rescanned.append(name)
+        last_uid = 0
+    uids = imap.uids_after(conn, last_uid)
+    if not uids:
+        _advance(state_id, (old_validity, state.last_uid), (uidvalidity, last_uid))
+        db.session.commit()
+        return
+    previous = (old_validity, state.last_uid)
+    for start in range(0, len(uids), ctx.header_batch):
+        if start and ctx.out_of_time():
+            report.more = True
+            return
+        chunk = uids[start : start + ctx.header_batch]
+        heads = [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, _HEAD_ITEMS)]
+        report.seen += len(heads)
+        wanted = qualifying(heads, seen)
+        stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
+        sent_threads: list[int] = []
+        for head, raw in _bodies(conn, wanted):
+            row = _store(head, raw, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads)
+            if row is not None:
+                stored.append(row)
+        _keep(stored, sent_threads, ctx)
+        new = (uidvalidity, max(chunk))
+        _advance(state_id, previous, new)
+        if stored:
+            db.session.execute(
+                update(MailboxConnection)
+                .where(MailboxConnection.id == connection_id)
+                .values(imported_count=MailboxConnection.imported_count + len(stored))
+            )
+        db.session.commit()
+        previous = new
+        if role == FolderRole.INCOMING:
+            report.imported += len(stored)
+            if stored:
+                ctx.on_stored([row_id for row_id, _, _ in stored])
+        else:
+            report.sent += len(stored)
+
+
+_HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+
+
+def _groups(heads: list[Head]) -> Iterator[list[Head]]:
+    """`heads` in groups of at most BODY_BATCH messages and BODY_BATCH_BYTES (a bigger one alone)."""
+    group: list[Head] = []
+    size = 0
+    for head in heads:
+        if group and (len(group) >= BODY_BATCH or size + head.size > BODY_BATCH_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(head)
+        size += head.size
+    if group:
+        yield group
+
+
+def _bodies(conn: imaplib.IMAP4, heads: list[Head]) -> Iterator[tuple[Head, bytes]]:
+    """Each of `heads` with its full message, fetched a bounded group at a time, in UID order."""
+    for group in _groups(heads):
+        by_uid = {h.uid: h for h in group}
+        # A message expunged since its headers were read is simply not there any more.
+        for fetched in sorted(imap.fetch(conn, list(by_uid), "UID BODY.PEEK[]"), key=lambda f: f.uid):
+            if fetched.uid in by_uid:
+                yield by_uid[fetched.uid], fetched.data
+
+
+def _store(
+    head: Head,
+    raw: bytes,
+    role: str,
+    user_id: int,
+    ctx: Context,
+    *,
+    delivered_to: str,
+    sent_threads: list[int],
+) -> tuple[int, str, str | None] | None:
+    """Store one message (flushed): classified later if incoming, filed now if sent. None: already here."""
+    sha = hashlib.sha256(raw).hexdigest()
+    if db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1)) is not None:
+        return None  # the same bytes are already here (a message with no Message-ID, read again)
+    envelope_to = [delivered_to] if role == FolderRole.INCOMING else []
+    # Made durable with the rest of the batch, before its commit (_keep).
+    msg = store_inbound(raw, store=ctx.store, source=SOURCE, envelope_to=envelope_to, durable=False)
+    if role == FolderRole.SENT:
+        try:
+            parsed = parse(raw)
+        except Exception:  # left unclassified: the sweep queues it, classification quarantines it
+            log.warning("mailbox message %s could not be parsed", msg.id, exc_info=True)
+        else:
+            sent_threads.append(file_sent(msg.id, user_id, parsed, ctx.store, utcnow()))
+    return msg.id, sha, head.message_id
+
+
+_SET_MESSAGE_ID = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("row_id"), _messages.c.message_id.is_(None))
+    .values(message_id=bindparam("mid"))
+)
+
+
+def _keep(stored: list[tuple[int, str, str | None]], sent_threads: list[int], ctx: Context) -> None:
+    """What a batch needs before its commit: blobs on disk, Message-IDs set, Sent entries refreshed.
+
+    The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
+    """
+    if not stored:
+        return
+    ctx.store.make_durable([sha for _, sha, _ in stored])
+    ids = [{"row_id": row_id, "mid": mid} for row_id, _, mid in stored if mid]
+    if ids:
+        db.session.execute(_SET_MESSAGE_ID, ids)
+    if sent_threads:
+        entries.refresh(sent_threads)
+
+
+def _advance(state_id: int, old: tuple[int, int], new: tuple[int, int]) -> None:
+    """Move the folder's (UIDVALIDITY, last UID) from `old` to `new`, or raise SyncConflict."""
+    if old == new:
+        return
+    moved = execute_dml(
+        update(_folders)
+        .where(_folders.c.id == state_id, _folders.c.uidvalidity == old[0], _folders.c.last_uid == old[1])
+        .values(uidvalidity=new[0], last_uid=new[1], synced_at=utcnow())
+    )
+    if moved.rowcount != 1:
+        db.session.rollback()
+        raise SyncConflict(f"folder state {state_id} moved on during this sync")

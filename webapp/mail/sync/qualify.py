@@ -1,0 +1,103 @@
+"""Which mailbox messages come in: only mail with a candidate, or with a known non-candidate.
+
+Decided on the headers alone (From, To, Cc, Message-ID), before any body is fetched: a
+message qualifies when one of its addresses is a candidate's, or the address of someone who
+already wrote to the team in a non-candidate conversation. Mail among team members only,
+newsletters and personal mail name none of these and are never fetched. A message already
+here (same Message-ID: a reply that also reached the inbound address, mail sent from Hiremail
+and copied to Sent) is skipped.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import CandidateEmail, Message, Outcome
+
+# A header line's continuation (folding): joined to the line before it.
+_FOLD = re.compile(r"\r?\n[ \t]+")
+HEADER_FIELDS = "FROM TO CC MESSAGE-ID"
+
+
+@dataclass
+class Head:
+    """What the filter reads of one message: its UID, size, addresses and Message-ID."""
+
+    uid: int
+    size: int
+    addresses: list[str]
+    message_id: str | None
+
+
+def read_head(uid: int, size: int, header_bytes: bytes) -> Head:
+    """The addresses (lower-cased) and Message-ID of a header block; a broken header counts as none.
+
+    Read by hand (unfold, split at the colon): the email package's parser builds a whole
+    message object per header block, and reading every header of a large mailbox is the one
+    cost of a sync that grows with the mailbox, not with the mail it imports.
+    """
+    values: dict[str, list[str]] = {"from": [], "to": [], "cc": [], "message-id": []}
+    text = _FOLD.sub(" ", header_bytes.decode("utf-8", errors="replace"))
+    for line in text.splitlines():
+        name, colon, value = line.partition(":")
+        found = values.get(name.strip().lower()) if colon else None
+        if found is not None:
+            found.append(value.strip())
+    try:
+        pairs = getaddresses(values["from"] + values["to"] + values["cc"])
+        addresses = [a.strip().lower() for _, a in pairs if "@" in a]
+    except Exception:  # an address list the parser cannot read names nobody we know
+        addresses = []
+    message_id = "".join(values["message-id"][0].split()) if values["message-id"] else ""
+    return Head(uid, size, list(dict.fromkeys(addresses)), message_id[:998] or None)
+
+
+def known_addresses(addresses: Iterable[str]) -> set[str]:
+    """Those of `addresses` that are a candidate's, or a known non-candidate's (two queries)."""
+    wanted = sorted({a for a in addresses if a})
+    if not wanted:
+        return set()
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        found.update(db.session.scalars(select(CandidateEmail.email).where(CandidateEmail.email.in_(part))))
+        found.update(
+            db.session.scalars(
+                select(Message.from_address)
+                .where(Message.outcome == Outcome.NON_CANDIDATE, Message.from_address.in_(part))
+                .distinct()
+            )
+        )
+    return found
+
+
+def existing_message_ids(message_ids: Iterable[str]) -> set[str]:
+    """Those of `message_ids` some message here already has."""
+    wanted = sorted({m for m in message_ids if m})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        found.update(db.session.scalars(select(Message.message_id).where(Message.message_id.in_(part))))
+    return found
+
+
+def qualifying(heads: list[Head], seen: set[str]) -> list[Head]:
+    """The heads to import: a known address among theirs, and a Message-ID not here yet.
+
+    `seen` holds the Message-IDs taken earlier in this sync (both folders); it grows.
+    """
+    known = known_addresses(a for h in heads for a in h.addresses)
+    candidates = [h for h in heads if any(a in known for a in h.addresses)]
+    here = existing_message_ids(h.message_id for h in candidates if h.message_id)
+    taken = []
+    for head in candidates:
+        if head.message_id and (head.message_id in here or head.message_id in seen):
+            continue
+        if head.message_id:
+            seen.add(head.message_id)
+        taken.append(head)
+    return taken

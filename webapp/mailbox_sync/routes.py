@@ -1,0 +1,168 @@
+"""Settings > Mailbox views: the form, Save (tests first), Test connection, Sync now, Disconnect."""
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.jobs.enqueue import SYNC_JOB, enqueue_mailbox
+from webapp.jobs.sync import timing
+from webapp.mail.sync.imap import ErrorKind, MailboxError, Server
+from webapp.mail.sync.runner import Timing, error_phrase, test_server
+from webapp.mail.sync.vault import VaultError
+from webapp.mailbox_sync import bp, operations
+from webapp.mailbox_sync.forms import MailboxForm
+from webapp.models import MailboxConnection
+from webapp.services import mailbox_vault
+from webapp.templating import translate
+
+PAGE = "mailbox_sync/settings.html"
+# A test from the page waits less than a sync does: someone is looking at the spinner.
+WEB_TIMEOUT_S = 10.0
+# Which field an error belongs next to.
+ERROR_FIELD = {ErrorKind.AUTH: "password", ErrorKind.UNREACHABLE: "host", ErrorKind.TLS: "security"}
+
+
+def _page(form: MailboxForm, connection: MailboxConnection | None, status: int = 200, **extra):
+    """The settings page with the form, the connection's state, and a result or an error."""
+    error = error_phrase(connection) if connection is not None else None
+    return (
+        render_template(
+            PAGE,
+            form=form,
+            connection=connection,
+            last_error=translate(error) if error is not None else None,
+            available=mailbox_vault() is not None,
+            **extra,
+        ),
+        status,
+    )
+
+
+def _checked(form: MailboxForm) -> bool:
+    """Validate the form; a missing or wrong CSRF token is a 400, not a field error."""
+    valid = form.validate_on_submit()
+    if "csrf_token" in form.errors:
+        abort(400)
+    return valid
+
+
+def _server(form: MailboxForm, connection: MailboxConnection | None) -> Server | None:
+    """The server the form names, with the password typed or, left blank, the stored one."""
+    password = form.password.data or ""
+    if not password and connection is not None:
+        vault = mailbox_vault()
+        try:
+            password = vault.decrypt(connection.secret) if vault is not None else ""
+        except VaultError:
+            password = ""
+    if not password:
+        form.password.errors = [*form.password.errors, _("Enter the password.")]
+        return None
+    return Server(
+        (form.host.data or "").strip(),
+        form.port.data or 0,
+        form.security.data or "tls",
+        (form.username.data or "").strip(),
+        password,
+    )
+
+
+def _web_timing() -> Timing:
+    found = timing()
+    return Timing(timeout=min(found.timeout, WEB_TIMEOUT_S), ca_file=found.ca_file)
+
+
+def _test(form: MailboxForm, server: Server) -> tuple[bool, str]:
+    """Try the server; (worked, what to say), the error also set on its field."""
+    try:
+        sent = test_server(server, _web_timing())
+    except MailboxError as exc:
+        message = translate(exc.phrase)
+        field = ERROR_FIELD.get(exc.kind)
+        if field:
+            getattr(form, field).errors = [*getattr(form, field).errors, message]
+        return False, message
+    if sent is None and not form.sent_folder.data:
+        return True, _("Connected. No Sent folder was found: name it below to sync the mail you send.")
+    return True, _("Connected. Sent folder: %(name)s", name=form.sent_folder.data or sent)
+
+
+@bp.route("/mailbox", methods=["GET"])
+def mailbox():
+    """The user's mailbox settings: the form, and how the sync fares."""
+    connection = operations.connection_of(current_user.id)
+    form = MailboxForm(obj=connection) if connection is not None else MailboxForm()
+    return _page(form, connection, notice=_notice(request.args.get("done")))
+
+
+def _notice(done: str | None) -> str | None:
+    return {
+        "saved": _("Mailbox connected. Its mail is being synced."),
+        "disconnected": _("Mailbox disconnected. Sync has stopped; the mail already synced stays."),
+        "queued": _("A sync will start in a moment."),
+    }.get(done or "")
+
+
+@bp.route("/mailbox", methods=["POST"])
+def save():
+    """Test the connection, then save it (password encrypted) and start a sync; errors in place."""
+    vault = mailbox_vault()
+    if vault is None:
+        abort(404)
+    connection = operations.connection_of(current_user.id)
+    form = MailboxForm()
+    if not _checked(form):
+        return _page(form, connection, status=422)
+    server = _server(form, connection)
+    if server is None:
+        return _page(form, connection, status=422)
+    worked, message = _test(form, server)
+    if not worked:
+        return _page(form, connection, status=422, failure=message)
+    saved = operations.save(
+        current_user.id,
+        server,
+        (form.incoming_folder.data or "INBOX").strip(),
+        (form.sent_folder.data or "").strip() or None,
+        vault,
+    )
+    db.session.commit()
+    enqueue_mailbox(SYNC_JOB, saved.id)
+    return redirect(url_for("mailbox_sync.mailbox", done="saved"))
+
+
+@bp.route("/mailbox/test", methods=["POST"])
+def test():
+    """Try the settings in the form without saving them: it works, or why not."""
+    connection = operations.connection_of(current_user.id)
+    form = MailboxForm()
+    if not _checked(form):
+        return _page(form, connection, status=422)
+    server = _server(form, connection)
+    if server is None:
+        return _page(form, connection, status=422)
+    worked, message = _test(form, server)
+    if not worked:
+        return _page(form, connection, status=422, failure=message)
+    return _page(form, connection, success=message)
+
+
+@bp.route("/mailbox/sync", methods=["POST"])
+def sync_now():
+    """Queue a sync of the user's mailbox now."""
+    connection = operations.connection_of(current_user.id)
+    if connection is None:
+        abort(404)
+    enqueue_mailbox(SYNC_JOB, connection.id)
+    return redirect(url_for("mailbox_sync.mailbox", done="queued"))
+
+
+@bp.route("/mailbox/disconnect", methods=["POST"])
+def disconnect():
+    """Stop syncing: the connection and its password are deleted; synced mail stays."""
+    if not operations.disconnect(current_user.id):
+        abort(404)
+    db.session.commit()
+    current_app.logger.info("user %s disconnected their mailbox", current_user.id)
+    return redirect(url_for("mailbox_sync.mailbox", done="disconnected"))

@@ -1,0 +1,89 @@
+"""A user's own mailbox connected for sync (IMAP), and how far each of its folders was read."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import Model
+from webapp.models.message import check_in
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class Security(StrEnum):
+    """How the connection to the IMAP server is protected."""
+
+    TLS = "tls"  # implicit TLS (port 993)
+    STARTTLS = "starttls"  # plain connection upgraded before login (port 143)
+    NONE = "none"  # no encryption: for a server on the same host only
+
+
+class FolderRole(StrEnum):
+    """What a synced folder holds: mail received, or mail the user sent from their client."""
+
+    INCOMING = "incoming"
+    SENT = "sent"
+
+
+class MailboxConnection(Model):
+    """One user's IMAP mailbox: where it is, the secret (encrypted), and how its sync fares."""
+
+    __tablename__ = "mailbox_connections"
+    __table_args__ = (CheckConstraint(check_in("security", Security), name="security"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column()
+    security: Mapped[str] = mapped_column(String(12), default=Security.TLS)
+    username: Mapped[str] = mapped_column(String(255))
+    # The password, encrypted with MAILBOX_KEYS (webapp/mail/sync/vault.py): never stored in clear.
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    incoming_folder: Mapped[str] = mapped_column(String(255), default="INBOX")
+    # None: the folder the server marks \Sent (SPECIAL-USE), found at each sync.
+    sent_folder: Mapped[str | None] = mapped_column(String(255))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The sync's state: when it next runs, the last success, the last error and how many in a row.
+    next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_kind: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    imported_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    user = relationship("User", lazy="joined")
+
+
+class MailboxFolder(Model):
+    """How far one folder of a connected mailbox was read: its UIDVALIDITY and the last UID synced.
+
+    Written in the same transaction as the messages it imported: a crash never skips or repeats mail.
+    """
+
+    __tablename__ = "mailbox_folders"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "name"),
+        CheckConstraint(check_in("role", FolderRole), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("mailbox_connections.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(12))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailboxAppend(Model):
+    """A message sent from Hiremail that was copied into the user's Sent folder (APPEND), once."""
+
+    __tablename__ = "mailbox_appends"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("mailbox_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    appended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
