@@ -197,6 +197,11 @@ WITHOUT_OBJECT: dict[str, str] = {
     "admin.retention_page": "admins only (404 for others: tests/test_retention.py)",
     "privacy.shared_cv": "public by an unguessable token, no session (tests/test_shares.py)",
     "privacy.shared_file": "public by an unguessable token, no session (tests/test_shares.py)",
+    "mailbox_sync.mailbox": "the user's own mailbox connection",
+    "mailbox_sync.save": "the user's own mailbox connection",
+    "mailbox_sync.test": "the user's own mailbox connection (saves nothing)",
+    "mailbox_sync.sync_now": "the user's own mailbox connection",
+    "mailbox_sync.disconnect": "the user's own mailbox connection",
 }
 
 # Public by an unguessable token (no session): the token is the access check. A file id outside
@@ -228,6 +233,11 @@ PLAIN_URLS = {
     "admin.requeue": "/admin/queues/requeue",
     "admin.audit_log": "/admin/audit",
     "admin.retention_page": "/admin/retention",
+    "mailbox_sync.mailbox": "/settings/mailbox",
+    "mailbox_sync.save": "/settings/mailbox",
+    "mailbox_sync.test": "/settings/mailbox/test",
+    "mailbox_sync.sync_now": "/settings/mailbox/sync",
+    "mailbox_sync.disconnect": "/settings/mailbox/disconnect",
 }
 # Checked elsewhere: the webhook takes no session (signed instead), the login form by tests/test_auth.py.
 CSRF_ELSEWHERE = {"receiving.raw": "signed with INBOUND_SECRET instead", "auth.login": "tests/test_auth.py"}
@@ -322,6 +332,10 @@ PLAIN_POSTS = {
     "mailtemplates.new",
     "admin.requeue",
     "admin.retention_page",
+    "mailbox_sync.save",
+    "mailbox_sync.test",
+    "mailbox_sync.sync_now",
+    "mailbox_sync.disconnect",
 }
 
 
