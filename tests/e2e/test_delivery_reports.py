@@ -46,6 +46,7 @@ def test_bounce_and_away_in_the_browser(app, new_page, make, team, width):
     page.fill("#email", "rita@team.test")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
+    expect(page.locator("#folder-nav")).to_be_visible()  # signed in before going on
     page.goto(f"/mail/sent/{thread.id}")
     failed = page.locator(f"#message-{sent.id} .status-failed")
     expect(failed).to_contain_text("Not delivered: Address not found")
