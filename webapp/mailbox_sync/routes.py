@@ -112,14 +112,9 @@ def save():
         abort(404)
     connection = operations.connection_of(current_user.id)
     form = MailboxForm()
-    if not _checked(form):
-        return _page(form, connection, status=422)
-    server = _server(form, connection)
-    if server is None:
-        return _page(form, connection, status=422)
-    worked, message = _test(form, server)
-    if not worked:
-        return _page(form, connection, status=422, failure=message)
+    server, _message, refusal = _tried(form, connection)
+    if refusal is not None:
+        return refusal
     saved = operations.save(
         current_user.id,
         server,
@@ -137,15 +132,22 @@ def test():
     """Try the settings in the form without saving them: it works, or why not."""
     connection = operations.connection_of(current_user.id)
     form = MailboxForm()
+    _server_tried, message, refusal = _tried(form, connection)
+    return refusal if refusal is not None else _page(form, connection, success=message)
+
+
+def _tried(form: MailboxForm, connection):
+    """The form checked and its server tried: (server, what it said, None), or the page saying
+    why not (422) as the third item."""
     if not _checked(form):
-        return _page(form, connection, status=422)
+        return None, "", _page(form, connection, status=422)
     server = _server(form, connection)
     if server is None:
-        return _page(form, connection, status=422)
+        return None, "", _page(form, connection, status=422)
     worked, message = _test(form, server)
     if not worked:
-        return _page(form, connection, status=422, failure=message)
-    return _page(form, connection, success=message)
+        return None, message, _page(form, connection, status=422, failure=message)
+    return server, message, None
 
 
 @bp.route("/mailbox/sync", methods=["POST"])
