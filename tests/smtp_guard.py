@@ -3,10 +3,11 @@
 A developer's shell may hold a real SMTP_URL, and a local MTA may listen on port 25; a test
 that reached either would mail real people. The guard sits under smtplib (SMTP, SMTP_SSL and
 LMTP all open their socket through `SMTP._get_socket`) and lets a connection through only to a
-loopback port that this process listens on (the sink in tests/sinks.py, the inbound listener,
-a hand-made fake server) or that nobody listens on (a test of a dead server: it is refused
-anyway). Anything else is refused, recorded, and fails the test at teardown, even when the code
-under test swallows the error as a temporary failure.
+loopback port that this process or one it started listens on (the sink in tests/sinks.py, the
+inbound listener, in this process or a child, a hand-made fake server) or that nobody listens
+on (a test of a dead server: it is refused anyway). Anything else is refused, recorded, and
+fails the test at teardown, even when the code under test swallows the error as a temporary
+failure.
 """
 
 import smtplib
@@ -52,8 +53,16 @@ class SmtpGuard:
 
 
 def _listening_ports_of_this_process() -> set[int]:
-    connections = psutil.Process().net_connections(kind="tcp")
-    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    """The ports this process and its children listen on (the fault tests run listeners as processes)."""
+    ports = set()
+    me = psutil.Process()
+    for process in (me, *me.children(recursive=True)):
+        try:
+            connections = process.net_connections(kind="tcp")
+        except psutil.Error:  # a child that just ended
+            continue
+        ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    return ports
 
 
 def _anyone_listens(host: str, port: int) -> bool:
