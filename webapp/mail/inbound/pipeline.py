@@ -103,6 +103,9 @@ def _time_bound(seconds: float | None):
         return
 
     def expired(signum, frame):
+        # Raised again every 0.1 s until it gets out: raised inside a finaliser (a __del__
+        # run by the garbage collector) it is only printed, and the work would run on.
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
         raise ClassifyTimeout(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
