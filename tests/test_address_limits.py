@@ -55,6 +55,7 @@ HOSTILE = {
     ),
     "unclosed comments in From": (message(From="(" * 20000 + " ann@outside.test"), "nested", None),
     "nested groups": (message(To=":" * 20000 + "a@b.test"), "groups nested", None),
+    "nested groups, backslashed": (message(To="\\:" * 8000 + "a@b.test"), "groups nested", None),
     "quoted strings": (
         message(To=folded([f'"a\\\\b\\"c{i}" <q{i}@y.test>' for i in range(3000)])),
         "To header",
@@ -173,7 +174,9 @@ def test_long_address_lists_read_without_the_policy_give_the_same_addresses(monk
         ('"x\\" (" <a@b>, c@d', 2, 0, 0),
         ("g: a@b, c@d;, h: e@f;", 3, 0, 1),
         ("<@r1,@r2:a@b>", 3, 0, 0),
-        ("x\\(y <a@b>", 1, 0, 0),
+        ('"x\\(y" <a@b>', 1, 0, 0),
+        ("x\\(y) <a@b>", 1, 1, 0),  # outside quotes and comments a backslash escapes nothing
+        ("\\:\\: a@b", 1, 0, 2),
     ],
 )
 def test_the_scan_skips_quoted_and_escaped_text(value, addresses, comment_depth, group_depth):

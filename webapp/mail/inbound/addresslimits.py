@@ -29,6 +29,7 @@ POLICY_VALUE_CHARS = 1024
 # All the address values of one message the policy's parser may read together (characters).
 POLICY_BUDGET_CHARS = 4 * 1024
 # What the scan stops at: an escaped character, quotes, comments, groups, angle brackets, at-signs.
+_STRUCTURE = frozenset('"():;<>@')
 _TOKENS = re.compile(r'\\.|["():;<>@]', re.DOTALL)
 
 
@@ -61,7 +62,9 @@ def shape(value: str) -> Shape:
     for match in _TOKENS.finditer(value):
         token = match.group()
         if token[0] == "\\":
-            continue  # an escaped character is never structure
+            if quoted or comments or token[1:] not in _STRUCTURE:
+                continue  # an escaped character is text in a quoted string or a comment
+            token = token[1]  # elsewhere a backslash escapes nothing: the readers see the next one
         found.marks += 1
         if quoted:
             quoted = token != '"'

@@ -169,7 +169,10 @@ def _classify(
         outcome, filed = _file(stored, message_id, settings, store, limits, now, parsed)
         return _settle(message_id, filed, outcome)
     except (Exception, ClassifyTimeout) as exc:
-        # Quarantined with what was parsed (sender, subject) while the time bound still runs.
+        # Quarantined with what was parsed (sender, subject) while the time bound still runs;
+        # once it has fired, it would fire again every 0.1 s: the quarantine is quick, let it be.
+        if isinstance(exc, ClassifyTimeout):
+            signal.setitimer(signal.ITIMER_REAL, 0)
         log.exception("classifying message %s failed; quarantining it", message_id)
         db.session.rollback()
         problems = [f"classification failed: {type(exc).__name__}: {exc}"[:500]]
