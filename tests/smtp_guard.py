@@ -3,11 +3,10 @@
 A developer's shell may hold a real SMTP_URL, and a local MTA may listen on port 25; a test
 that reached either would mail real people. The guard sits under smtplib (SMTP, SMTP_SSL and
 LMTP all open their socket through `SMTP._get_socket`) and lets a connection through only to a
-loopback port that this process or one it started listens on (the sink in tests/sinks.py, the
-inbound listener, in this process or a child, a hand-made fake server) or that nobody listens
-on (a test of a dead server: it is refused anyway). Anything else is refused, recorded, and
-fails the test at teardown, even when the code under test swallows the error as a temporary
-failure.
+loopback port that this process listens on (the sink in tests/sinks.py, the inbound listener,
+a hand-made fake server) or that nobody listens on (a test of a dead server: it is refused
+anyway). Anything else is refused, recorded, and fails the test at teardown, even when the code
+under test swallows the error as a temporary failure.
 """
 
 import smtplib
@@ -25,11 +24,18 @@ class ForbiddenSmtpConnection(ConnectionRefusedError):
 class SmtpGuard:
     def __init__(self):
         self.refused: list[tuple[str, int]] = []
+        self.owned: set[int] = set()  # ports of listeners the test started as processes
+
+    def own(self, port: int) -> None:
+        """Allow a loopback port a process started by the test listens on (tests/faults/)."""
+        self.owned.add(port)
 
     def allows(self, host: str, port: int) -> bool:
         """Whether a test may open an SMTP connection to host:port."""
         if host not in LOOPBACK:
             return False
+        if port in self.owned:
+            return True
         return port in _listening_ports_of_this_process() or not _anyone_listens(host, port)
 
     def install(self, monkeypatch) -> None:
@@ -53,16 +59,8 @@ class SmtpGuard:
 
 
 def _listening_ports_of_this_process() -> set[int]:
-    """The ports this process and its children listen on (the fault tests run listeners as processes)."""
-    ports = set()
-    me = psutil.Process()
-    for process in (me, *me.children(recursive=True)):
-        try:
-            connections = process.net_connections(kind="tcp")
-        except psutil.Error:  # a child that just ended
-            continue
-        ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
-    return ports
+    connections = psutil.Process().net_connections(kind="tcp")
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
 
 
 def _anyone_listens(host: str, port: int) -> bool:

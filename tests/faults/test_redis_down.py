@@ -43,9 +43,12 @@ def send_webhook(port: int, secret: str, i: int) -> int:
         return json.loads(response.read())["id"]
 
 
-def test_mail_arriving_while_redis_is_down_is_stored_and_classified_once_it_is_back(app, team, private_redis):
+def test_mail_arriving_while_redis_is_down_is_stored_and_classified_once_it_is_back(
+    app, team, private_redis, smtp_guard
+):
     env = worker_env(app, private_redis.url, PERIODIC_INTERVAL=1, INBOUND_SWEEP_MIN_AGE=1)
     smtp_port, web_port = free_port(), free_port()
+    smtp_guard.own(smtp_port)  # the inbound listener this test starts as a process
     listener = start([*FLASK, "mail", "smtpd", "--port", str(smtp_port)], env)
     web = start([*FLASK, "run", "--port", str(web_port), "--no-reload"], env)
     worker = start_worker(env)
