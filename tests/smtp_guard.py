@@ -24,11 +24,18 @@ class ForbiddenSmtpConnection(ConnectionRefusedError):
 class SmtpGuard:
     def __init__(self):
         self.refused: list[tuple[str, int]] = []
+        self.owned: set[int] = set()  # ports of listeners the test started as processes
+
+    def own(self, port: int) -> None:
+        """Allow a loopback port a process started by the test listens on (tests/faults/)."""
+        self.owned.add(port)
 
     def allows(self, host: str, port: int) -> bool:
         """Whether a test may open an SMTP connection to host:port."""
         if host not in LOOPBACK:
             return False
+        if port in self.owned:
+            return True
         return port in _listening_ports_of_this_process() or not _anyone_listens(host, port)
 
     def install(self, monkeypatch) -> None:

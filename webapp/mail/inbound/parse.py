@@ -15,6 +15,13 @@ from typing import Any, BinaryIO, cast
 
 import nh3
 
+from webapp.mail.inbound.addresslimits import (
+    ADDRESS_HEADERS,
+    AddressLimits,
+    PolicyBudget,
+    address_problems,
+    unfolded,
+)
 from webapp.mail.inbound.headers import header_texts, header_value, part_text
 from webapp.mail.msgids import raw_header
 
@@ -60,9 +67,20 @@ class _Policy(EmailPolicy):
     """
 
     _parsed_headers: dict[tuple[str, str], Any]  # set by _policy()
+    _address_budget: PolicyBudget  # set by _policy()
 
     def header_fetch_parse(self, name, value):
-        if hasattr(value, "name") or len(value) > _CACHED_VALUE_LENGTH:
+        if hasattr(value, "name"):
+            return super().header_fetch_parse(name, value)
+        # Its parser is quadratic on hostile address values: past a length, and past a budget
+        # per message, the value is handed out as raw text, for the linear readers.
+        if (
+            name.lower() in ADDRESS_HEADERS
+            and (name, value) not in self._parsed_headers
+            and not self._address_budget.spend(value)
+        ):
+            return unfolded(value)
+        if len(value) > _CACHED_VALUE_LENGTH:
             return super().header_fetch_parse(name, value)
         cache = self._parsed_headers
         key = (name, value)
@@ -84,6 +102,7 @@ def _policy() -> _Policy:
     """A fresh policy (and header cache) for one message."""
     policy = _Policy(header_factory=_HEADER_CLASSES)
     object.__setattr__(policy, "_parsed_headers", {})  # policies refuse ordinary attribute writes
+    object.__setattr__(policy, "_address_budget", PolicyBudget())
     return policy
 
 
@@ -151,15 +170,20 @@ def _plain_mailboxes(msg, name: str) -> list[str] | None:
     return None
 
 
-def _sender(msg) -> tuple[str, str]:
-    """(display name, address) of the first From header."""
+def _sender(msg, refused: dict[str, str]) -> tuple[str, str]:
+    """(display name, address) of the first From header; none from a From over the limits."""
+    if "from" in refused:
+        return "", ""
     plain = _plain_mailboxes(msg, "From")
     if plain is None:
         return parseaddr(header_value(msg, "From"))
     return parseaddr(plain[0] if plain else "")
 
 
-def _addresses(msg, name: str) -> list[str]:
+def _addresses(msg, name: str, refused: dict[str, str]) -> list[str]:
+    """The addresses of header `name`; none from a header over the limits (never parsed)."""
+    if name.lower() in refused:
+        return []
     try:
         values = _plain_mailboxes(msg, name)
         if values is None:
@@ -260,10 +284,15 @@ def _parsed(msg: EmailMessage) -> ParsedMail:
     out.in_reply_to = raw_header(msg, "In-Reply-To") or None
     out.references = raw_header(msg, "References") or None
     out.subject = header_texts(msg, "Subject")[0]  # raw 8-bit subjects read in their likely charset
-    name, addr = _sender(msg)
+    # Address headers over the limits are left unparsed; limit_violations() then quarantines.
+    refused = address_problems(msg)
+    try:
+        name, addr = _sender(msg, refused)
+    except Exception:  # e.g. RecursionError from parseaddr: no sender rather than no message
+        name, addr = "", ""
     out.from_name, out.from_address = name.strip(), addr.strip().lower()
-    out.to = _addresses(msg, "To")
-    out.cc = _addresses(msg, "Cc")
+    out.to = _addresses(msg, "To", refused)
+    out.cc = _addresses(msg, "Cc", refused)
     out.date = _date(msg)
     try:
         body = msg.get_body(preferencelist=("plain",))
@@ -300,6 +329,7 @@ class Limits:
     depth: int = 30
     parts: int = 1000
     decoded_bytes: int = 100 * 1024 * 1024
+    address_headers: AddressLimits = AddressLimits()
 
 
 def _undecoded_payload(part):
@@ -330,6 +360,7 @@ def limit_violations(raw: bytes, msg: EmailMessage, limits: Limits | None = None
     problems = []
     if header_size(raw) > limits.header_bytes:
         problems.append(f"header section over {limits.header_bytes} bytes")
+    problems += address_problems(msg, limits.address_headers).values()
     parts, decoded, deepest = 0, 0, 0
     stack = [(msg, 0)]
     while stack:  # iterative: a hostile nesting must not blow the Python stack
