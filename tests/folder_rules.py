@@ -66,7 +66,7 @@ def _rows_for(slug: str, user, threads: list[Thread]) -> list[Row]:
         Row(
             thread=t,
             message=newest[t.id],
-            is_unread=t.id in unread,
+            is_unread=t.id in unread or slug == "drafts",  # the Drafts counter counts drafts
             has_attachments=stats.get(t.id, (0, False))[1],
             count=stats.get(t.id, (1, False))[0],
         )

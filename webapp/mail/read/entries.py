@@ -179,6 +179,8 @@ class _Viewer:
             yield "sent"
         if mine and m.status == Status.SCHEDULED and seen:
             yield "scheduled"
+        if mine and m.status == Status.DRAFT and seen:
+            yield "drafts"
         if thread.is_archived and m.is_mail and not m.is_cv and seen:
             yield "archived"
         if (
@@ -214,7 +216,8 @@ class _Viewer:
             is_unread = self.is_unread(m)
             for folder in self.folders_of(m, thread, seen):
                 newest[folder] = m
-                if is_unread:
+                # A draft waits for its author: the Drafts counter counts them (folders.py).
+                if is_unread or folder == "drafts":
                     unread.add(folder)
         return [
             {
