@@ -175,9 +175,9 @@ def test_cancelling_a_scheduled_email_makes_it_a_draft(app, client, rita, team):
 
 
 def test_undo_send_brings_everything_back_and_the_drain_waits_for_the_window(
-    app, client, rita, team, tmp_path
+    monkeypatch, app, client, rita, team, tmp_path
 ):
-    app.config["UNDO_SEND_SECONDS"] = 10
+    monkeypatch.setitem(app.config, "UNDO_SEND_SECONDS", 10)
     sent = post(
         client,
         rita,
@@ -217,8 +217,8 @@ def test_undo_send_brings_everything_back_and_the_drain_waits_for_the_window(
         assert [a.filename for a in db.session.get_one(Message, again.id).attachments] == ["offer.pdf"]
 
 
-def test_undo_after_the_message_left_says_so(app, client, rita, team):
-    app.config["UNDO_SEND_SECONDS"] = 10
+def test_undo_after_the_message_left_says_so(monkeypatch, app, client, rita, team):
+    monkeypatch.setitem(app.config, "UNDO_SEND_SECONDS", 10)
     post(client, rita, {"to": "alice@outside.test", "subject": "Offer", "body": "x"})
     [msg] = rows(app)
     with app.app_context():
@@ -229,8 +229,8 @@ def test_undo_after_the_message_left_says_so(app, client, rita, team):
     assert "Too late to undo" in late.get_data(as_text=True)
 
 
-def test_bulk_and_scheduled_sends_have_no_undo_window(app, client, rita, team):
-    app.config["UNDO_SEND_SECONDS"] = 10
+def test_bulk_and_scheduled_sends_have_no_undo_window(monkeypatch, app, client, rita, team):
+    monkeypatch.setitem(app.config, "UNDO_SEND_SECONDS", 10)
     later = post(
         client, rita, {"to": "alice@outside.test", "subject": "Later", "body": "x", "preset": "monday"}
     )
@@ -317,3 +317,88 @@ def test_after_send_now_the_pane_shows_the_time_it_leaves(app, client, rita, tea
     shown = parse(now.get_data(as_text=True)).one("time", "message-date").get("datetime") or ""
     assert abs((datetime.fromisoformat(shown) - utcnow()).total_seconds()) < 60  # not Monday any more
     assert "Scheduled for" not in now.get_data(as_text=True)
+
+
+def receive(app, raw: bytes, to: str) -> None:
+    from webapp.mail.inbound.pipeline import classify_stored, store_inbound
+
+    with app.app_context():
+        stored = store_inbound(raw, store=blob_store(), source="smtp", envelope_to=[to])
+        db.session.commit()
+        classify_stored(stored.id, settings=mail_domain(), store=blob_store())
+
+
+def test_a_candidates_reply_holds_mail_scheduled_to_them_until_the_author_confirms(
+    app, client, rita, make, team, tmp_path
+):
+    from tests.mailmaker import raw_mail
+
+    inbound = make.message(
+        candidate=team.alice, to_users=[team.rita], subject="Application", message_id="<app-1@outside.test>"
+    )
+    data = {
+        "to": "alice@outside.test",
+        "subject": "Re: Application",
+        "body": "See you Monday",
+        "reply_to_id": str(inbound.id),
+        "preset": "monday",
+    }
+    post(client, rita, data)
+    [scheduled] = rows(app, status="scheduled")
+    with app.app_context():
+        me = db.session.get_one(type(team.rita), team.rita.id).inbound_address(mail_domain().domain)
+    receive(
+        app,
+        raw_mail(
+            frm="Alice Able <alice@outside.test>",
+            to=me,
+            subject="Re: Application",
+            body="Actually I took another job",
+            in_reply_to=scheduled.message_id,
+        ),
+        me,
+    )
+    held = rows(app, id=scheduled.id)[0]
+    assert held.held_at is not None
+    with app.app_context():  # its time comes: the drain leaves it
+        row = db.session.get_one(Message, held.id)
+        row.scheduled_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        drain(OutboxTransport(tmp_path), mail_domain(), blob_store(), budget=2)
+    assert rows(app, id=held.id)[0].status == "scheduled"
+    listed = client.get("/mail/scheduled").get_data(as_text=True)
+    assert ">Held<" in listed
+    pane = client.get(f"/mail/scheduled/{held.thread_id}", headers=PANE).get_data(as_text=True)
+    assert "Held: Alice Able replied after you scheduled this." in pane
+
+    token = rita.csrf_token("/mail/inbox")
+    client.post(f"/messages/{held.id}/release?folder=scheduled", headers={**PANE, "X-CSRFToken": token})
+    with app.app_context():
+        drain(OutboxTransport(tmp_path), mail_domain(), blob_store(), budget=2)
+    assert rows(app, id=held.id)[0].status == "sent"  # confirmed: it goes
+
+
+def test_mail_scheduled_after_the_reply_is_not_held(app, client, rita, make, team):
+    from tests.mailmaker import raw_mail
+
+    inbound = make.message(candidate=team.alice, to_users=[team.rita], subject="Application")
+    with app.app_context():
+        me = db.session.get_one(type(team.rita), team.rita.id).inbound_address(mail_domain().domain)
+    receive(
+        app,
+        raw_mail(frm="alice@outside.test", to=me, subject="Re: Application", in_reply_to=inbound.message_id),
+        me,
+    )
+    post(
+        client,
+        rita,
+        {
+            "to": "alice@outside.test",
+            "subject": "Re: Application",
+            "body": "x",
+            "reply_to_id": str(inbound.id),
+            "preset": "monday",
+        },
+    )
+    [scheduled] = rows(app, status="scheduled")
+    assert scheduled.held_at is None

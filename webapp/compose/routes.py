@@ -23,7 +23,7 @@ from webapp.mail.read.access import has_offer_access
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.models.types import utcnow
-from webapp.panes.conversation import render_conversation, render_pane
+from webapp.panes.conversation import folder_or_404, nav_context, render_conversation, render_pane
 from webapp.people import address_notes
 from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
@@ -149,7 +149,9 @@ def save_draft():
         from_address=current_user.inbound_address(mail_domain().domain),
     )
     db.session.commit()
-    return render_template("compose/_draft_state.html", draft=draft, gone=False)
+    # A new draft: the folder list's Drafts count goes up at once (out of band).
+    nav = nav_context(folder_or_404(request.args.get("folder", "inbox"))) if not draft_id else {}
+    return render_template("compose/_draft_state.html", draft=draft, gone=False, **nav)
 
 
 def _typed(value: str | None) -> list[str]:
@@ -524,9 +526,12 @@ def after_away(message_id: int):
     )
 
 
-@bp.route("/messages/<int:message_id>/<any(cancel, 'send-now', retry, 'mark-sent'):action>", methods=["POST"])
+@bp.route(
+    "/messages/<int:message_id>/<any(cancel, 'send-now', retry, 'mark-sent', release):action>",
+    methods=["POST"],
+)
 def message_action(message_id: int, action: str):
-    """Cancel, send now, retry or confirm one of the user's own messages (compare-and-set)."""
+    """Cancel, send now, retry, confirm or release (held) one of the user's own messages (compare-and-set)."""
     msg = db.session.get(Message, message_id)
     if msg is None or msg.sender_id != current_user.id:
         abort(404)
@@ -535,14 +540,17 @@ def message_action(message_id: int, action: str):
         "send-now": compose.send_now,
         "retry": compose.retry,
         "mark-sent": compose.mark_sent,
+        "release": compose.release,
     }[action]
     changed = change(msg.id, current_user.id)
     db.session.commit()
     if changed and action == "cancel":  # not into nothing: the composer, with the message as a draft
         db.session.refresh(msg)
-        return _show_draft(msg, notice=_("Not sent. It is kept in Drafts."))
+        return _show_draft(msg, notice=_("Not sent. It is kept in Drafts."), **_left(msg))
     if changed and action in ("send-now", "retry"):
         wake_sender()
+    if changed and action == "release" and msg.scheduled_at is not None:
+        wake_sender(at=max(msg.scheduled_at, utcnow() + timedelta(seconds=1)))
     notice = None if changed else _("Too late: the message had already changed (sent, sending or cancelled).")
     slug = request.args.get("folder", "sent")
     if msg.thread_id is None or folders.thread_for(current_user, msg.thread_id) is None:
@@ -561,13 +569,23 @@ def undo_send(message_id: int):
     if compose.cancel(msg.id, current_user.id):
         db.session.commit()
         db.session.refresh(msg)
-        return _show_draft(msg, notice=_("Not sent. It is a draft again."))
+        return _show_draft(msg, notice=_("Not sent. It is a draft again."), **_left(msg))
     db.session.commit()
     return render_conversation(
         folders.FOLDERS_BY_SLUG["sent"],
         msg.thread_id,
         notice=_("Too late to undo: the message had already left."),
     )
+
+
+def _left(msg: Message) -> dict:
+    """For htmx: the counts out of band, and the row of the list the message just left."""
+    if not is_htmx():
+        return {}
+    return {
+        "oob_after": True,
+        "drop_row": msg.thread_id if request.args.get("folder") == "scheduled" else None,
+    }
 
 
 @bp.route("/messages/<int:message_id>/settled")

@@ -401,8 +401,20 @@ def cancel(message_id: int, user_id: int) -> bool:
 def send_now(message_id: int, user_id: int) -> bool:
     """Move a scheduled message to the front: send it at once (it now stands at this time)."""
     return _change(
-        message_id, user_id, (Status.SCHEDULED,), status=Status.QUEUED, scheduled_at=None, sort_at=utcnow()
+        message_id,
+        user_id,
+        (Status.SCHEDULED,),
+        status=Status.QUEUED,
+        scheduled_at=None,
+        sort_at=utcnow(),
+        held_at=None,
     )
+
+
+def release(message_id: int, user_id: int) -> bool:
+    """The author confirms held mail (the candidate replied since it was scheduled): it goes
+    at its time, or at once if that time has passed."""
+    return _change(message_id, user_id, (Status.SCHEDULED,), held_at=None)
 
 
 def retry(message_id: int, user_id: int) -> bool:
@@ -446,6 +458,7 @@ def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
         snippet=" ".join(data.body.split())[:200],
         scheduled_at=data.send_at,
         sort_at=data.send_at,
+        held_at=None,  # edited after the candidate's reply: the author has seen it
     )
     if changed:
         _retitle_own_conversation(message_id, subject)

@@ -211,7 +211,7 @@ class _Viewer:
         for m in thread.messages:  # oldest first: the last one kept is the newest
             seen = self.sees(m, thread)
             if seen:
-                count += 1
+                count += m.status != Status.DRAFT  # the pane shows no draft among the messages
                 attachments = attachments or m.has_attachments
             is_unread = self.is_unread(m)
             for folder in self.folders_of(m, thread, seen):
