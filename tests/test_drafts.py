@@ -80,6 +80,7 @@ def test_a_new_email_is_kept_as_a_draft_as_one_types_and_only_its_author_sees_it
     assert "More words" in page
     nav = parse(page).one("a", **{"data-folder": "drafts"})
     assert nav.find(class_="count").text == "1"  # Drafts, with their count
+    assert parse(page).one(id="list-unread").text == "1 draft"
     opened = client.get(f"/mail/drafts/{draft.thread_id}", headers=PANE, follow_redirects=True)
     form = parse(opened.get_data(as_text=True))
     assert form.one("textarea", name="body").text.strip() == "More words"
