@@ -403,3 +403,19 @@ def test_mail_scheduled_after_the_reply_is_not_held(app, client, rita, make, tea
     )
     [scheduled] = rows(app, status="scheduled")
     assert scheduled.held_at is None
+
+
+def test_a_reply_sent_without_the_drafts_id_still_clears_that_conversations_draft(
+    app, client, rita, make, team
+):
+    inbound = make.message(candidate=team.alice, to_users=[team.rita], subject="Application")
+    fields = {
+        "to": "alice@outside.test",
+        "subject": "Re: Application",
+        "body": "Hi",
+        "reply_to_id": str(inbound.id),
+    }
+    autosave(client, rita, fields)
+    assert post(client, rita, fields).status_code == 200  # the save's answer had not come back yet
+    assert not rows(app, status="draft")
+    assert drafts_count(app, team.rita) == 0

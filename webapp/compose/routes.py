@@ -247,6 +247,11 @@ def send():
         if draft is not None:
             data.attachments += drafts.attachments_of(draft, blob_store())
             drafts.discard(current_user.id, draft.id)
+        elif data.thread_id is not None:
+            # A first save still on its way when Send was clicked: the reply supersedes it.
+            earlier = drafts.in_thread(current_user.id, data.thread_id)
+            if earlier is not None:
+                drafts.discard(current_user.id, earlier.id)
         try:
             msg = compose.create(current_user, data, mail_domain(), blob_store())
         except ComposeError as exc:
