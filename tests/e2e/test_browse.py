@@ -196,6 +196,7 @@ def test_walk_through_every_folder_without_errors(demo, page: Page, browser_log)
         "inbox",
         "sent",
         "scheduled",
+        "drafts",
         "candidates",
         "followed-candidates",
         "followed-jobs",
