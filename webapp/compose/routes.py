@@ -119,7 +119,13 @@ def _show_draft(draft: Message, status: int = 200, **context):
 def open_draft(message_id: int):
     """Go on writing one of the user's drafts."""
     draft = drafts.get(current_user.id, message_id) or abort(404)
-    return _show_draft(draft)
+    response = _show_draft(draft)
+    if is_htmx() and request.args.get("folder") == "drafts" and draft.thread_id is not None:
+        # Opened from a Drafts row (a redirect): the address bar keeps the row's own URL.
+        response.headers["HX-Push-Url"] = url_for(
+            "mailbox.conversation", slug="drafts", thread_id=draft.thread_id
+        )
+    return response
 
 
 @bp.route("/compose/draft", methods=["POST"])
