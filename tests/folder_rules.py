@@ -5,12 +5,12 @@ newest qualifying message, whether a qualifying message is unread, and the count
 the user may see. Slow at scale, plain to read.
 """
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, case, exists, func, select
 
 from webapp.extensions import db
 from webapp.mail.read.access import visible
 from webapp.mail.read.folders import Row, is_unread, qualifies
-from webapp.models import Message, Thread
+from webapp.models import Message, Status, Thread
 
 
 def rows_by_the_rules(slug: str, user) -> set[tuple]:
@@ -56,7 +56,10 @@ def _rows_for(slug: str, user, threads: list[Thread]) -> list[Row]:
         tid: (count, bool(att))
         for tid, count, att in db.session.execute(
             select(
-                Message.thread_id, func.count(Message.id), func.max(Message.has_attachments.cast(db.Integer))
+                Message.thread_id,
+                # Drafts are not counted: the pane never shows them among the messages.
+                func.sum(case((Message.status == Status.DRAFT, 0), else_=1)),
+                func.max(Message.has_attachments.cast(db.Integer)),
             )
             .where(Message.thread_id.in_(ids), visible(user))
             .group_by(Message.thread_id)
@@ -66,7 +69,7 @@ def _rows_for(slug: str, user, threads: list[Thread]) -> list[Row]:
         Row(
             thread=t,
             message=newest[t.id],
-            is_unread=t.id in unread,
+            is_unread=t.id in unread or slug == "drafts",  # the Drafts counter counts drafts
             has_attachments=stats.get(t.id, (0, False))[1],
             count=stats.get(t.id, (1, False))[0],
         )

@@ -1,7 +1,7 @@
 """Folder entries: kept by every operation, equal to a rebuild, and to the folder rules' SQL.
 
-A random history of what a team does (mail in and out, sends, archive, follows, conversions,
-CVs, read state) goes through the real operations; after it, the entries they kept must be
+A random history of what a team does (mail in and out, sends, drafts, archive, follows,
+conversions, CVs, read state) goes through the real operations; after it, the entries they kept must be
 what the folder rules (folders.qualifies, the SQL reference) say, row for row, and a rebuild
 must change nothing.
 """
@@ -19,7 +19,7 @@ from tests.mailmaker import raw_mail
 from webapp.admin import operations as admin
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored, store_inbound
-from webapp.mail.outbound import compose
+from webapp.mail.outbound import compose, drafts
 from webapp.mail.outbound.delivery import drain
 from webapp.mail.outbound.transport import OutboxTransport
 from webapp.mail.read import entries, folders, readstate
@@ -121,6 +121,8 @@ class History:
                 self.send,
                 self.drain,
                 self.change_scheduled,
+                self.write_draft,
+                self.discard_draft,
                 self.archive,
                 self.follow,
                 self.convert,
@@ -183,6 +185,27 @@ class History:
         msg = db.session.scalar(select(Message).where(Message.status == Status.SCHEDULED).limit(1))
         if msg is not None:
             (compose.cancel if self.rng.random() < 0.5 else compose.send_now)(msg.id, msg.sender_id)
+
+    def write_draft(self) -> None:
+        """A new email or a reply being written (saved as a draft), or an existing draft edited."""
+        user = self.rng.choice(self.users)
+        fields = drafts.DraftFields(to=["alice@outside.test"], cc=[], bcc=[], subject="Draft", body="Hi")
+        mine = db.session.scalars(
+            select(Message).where(Message.sender_id == user.id, Message.status == "draft")
+        )
+        draft = self.rng.choice(list(mine) or [None]) if self.rng.random() < 0.3 else None
+        reply_to = None
+        if draft is None and self.rng.random() < 0.6:
+            delivered = select(Message).where(
+                Message.thread_id.is_not(None), Message.status.in_(["sent", "received"])
+            )
+            reply_to = self.rng.choice(list(db.session.scalars(delivered)) or [None])
+        drafts.save(user, fields, draft=draft, reply_to=reply_to)
+
+    def discard_draft(self) -> None:
+        draft = db.session.scalar(select(Message).where(Message.status == "draft").limit(1))
+        if draft is not None and draft.sender_id is not None:
+            drafts.discard(draft.sender_id, draft.id)
 
     def archive(self) -> None:
         thread = self.rng.choice(db.session.scalars(select(Thread)).all() or [None])

@@ -67,7 +67,7 @@ def test_cancel_wins_over_a_later_send(app, team, smtp, env):
     finally:
         stop_worker(worker)
     assert smtp.messages == []
-    assert load(app, msg.id).status == "cancelled"
+    assert load(app, msg.id).status == "draft"  # cancelled: back to its author as a draft, never sent
 
 
 def test_edit_changes_what_is_sent(app, team, smtp, env):

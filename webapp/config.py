@@ -137,6 +137,8 @@ class Config:
         # Strict-Transport-Security: on in production (served over https), off for `make run`.
         self.HSTS = env.get("HSTS", "1" if self.PRODUCTION else "0") == "1"
         self.PAGE_SIZE = int(env.get("PAGE_SIZE", "50"))
+        # After Send, the message waits this long as scheduled, with "Sending… Undo" (0: no undo).
+        self.UNDO_SEND_SECONDS = int(env.get("UNDO_SEND_SECONDS", "10"))
         debug = env.get("FLASK_DEBUG") == "1"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
@@ -208,6 +210,8 @@ class TestConfig(Config):
             # tests (tests/security/test_login_throttle.py) set the real limits.
             "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000",
             "LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
+            # Sent at once, as most tests expect; the undo tests set a window themselves.
+            "UNDO_SEND_SECONDS": outer.get("TEST_UNDO_SEND_SECONDS", "0"),
         }
         super().__init__(env)
         self.TESTING = True

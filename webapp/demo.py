@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.mail.addresses import bounce_address
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.pipeline import classify_stored, store_inbound
-from webapp.mail.outbound import compose
+from webapp.mail.outbound import compose, drafts
 from webapp.mail.outbound.build import Draft, OutgoingFile, build
 from webapp.mail.outbound.compose import Compose
 from webapp.mail.outbound.delivery import drain
@@ -243,6 +243,14 @@ class DemoBuilder:
                 self.server.refusals[bounce_address(msg.id, self.domain, self.mail_domain.secret)] = error
         return conv.add(msg)
 
+    def draft(self, user: str, to: tuple[str, str], subject: str, text: str) -> Message:
+        """A new email a user began and left unsent (in their Drafts)."""
+        sender = self.users[user]
+        fields = drafts.DraftFields(
+            to=[to[1]], cc=[], bcc=[], subject=subject, body=text + sender.signature_block
+        )
+        return drafts.save(sender, fields, from_address=sender.inbound_address(self.domain))
+
     def send_all(self) -> None:
         """Send what the users wrote, in one drain as a worker does, then date each message."""
         db.session.commit()
@@ -335,6 +343,20 @@ def _conversations(b: DemoBuilder) -> None:
     _rita(b)
     _sam(b)
     _ada(b)
+    # Each user has an email begun and not sent yet (Drafts).
+    b.draft(
+        "rita",
+        ("Nina Ortiz", "nina.ortiz@partner-agency.example"),
+        "Shortlist for the backend role",
+        "Hi Nina,\n\nHere are the three profiles we would like to",
+    )
+    b.draft("sam", ("Omar Fields", "omar@events.example"), "Career fair stand", "Hi Omar,\n\nCould we book")
+    b.draft(
+        "ada",
+        ("Finance team", "finance@hiremail-demo.example"),
+        "Hiring budget",
+        "Hi all,\n\nFor next quarter",
+    )
     _non_candidates(b)
     _incoming_cvs(b)
 

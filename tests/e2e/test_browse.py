@@ -91,7 +91,7 @@ def open_row(page: Page, row_locator) -> int:
 def expect_full_page(page: Page, slug: str) -> None:
     """The whole layout is there: top bar, folder nav with its active folder, list, pane."""
     expect(page.locator("header.topbar")).to_be_visible()
-    expect(page.locator("#folder-nav a.folder-link[data-folder]")).to_have_count(9)
+    expect(page.locator("#folder-nav a.folder-link[data-folder]")).to_have_count(10)
     expect(page.locator(f'#folder-nav a.folder-link[data-folder="{slug}"]')).to_have_attribute(
         "aria-current", "page"
     )
@@ -196,6 +196,7 @@ def test_walk_through_every_folder_without_errors(demo, page: Page, browser_log)
         "inbox",
         "sent",
         "scheduled",
+        "drafts",
         "candidates",
         "followed-candidates",
         "followed-jobs",

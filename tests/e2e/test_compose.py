@@ -217,12 +217,18 @@ def test_send_later_then_cancel(demo, redis, page: Page, browser_log):
     with page.expect_response(lambda r: "/cancel" in r.url) as cancelled:
         mine.get_by_role("button", name="Cancel sending").click()
     assert cancelled.value.status == 200
-    expect(page.locator("#message-pane")).not_to_contain_text("I will call you tomorrow.")
+    # Not into nothing: the composer, with the message as a draft.
+    expect(page.locator("#message-pane")).to_contain_text("kept in Drafts")
+    expect(page.locator("#body")).to_have_value(re.compile(r"^I will call you tomorrow\."))
     expect(page.locator("#message-pane")).not_to_contain_text("Scheduled for")
     expect(scheduled).to_have_count(0)  # the open list drops the row at once
+    drafts_count = page.locator('#folder-nav a[data-folder="drafts"] .count')
+    expect(drafts_count).to_have_text("2")  # the demo's draft and this one
 
     open_folder(page, "scheduled")
     expect(row(page, f"Re: {JONAS_SUBJECT}")).to_have_count(0)
+    open_folder(page, "drafts")
+    expect(row(page, f"Re: {JONAS_SUBJECT}")).to_have_count(1)
     assert browser_log.problems == []
 
 

@@ -58,6 +58,9 @@ def world(app, make, make_team) -> World:
         status="scheduled",
         at=utcnow() + timedelta(days=1),
     )
+    draft = make.message(
+        thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice, status="draft"
+    )
     # Mail between team members is private to them (non-candidate mail is the whole team's).
     internal = make.message(
         to_users=[team.rita], subject="Between us", from_address="ada@team.test", is_internal=True
@@ -86,6 +89,7 @@ def world(app, make, make_team) -> World:
             inbound=inbound.id,
             attachment=attachment.id,
             scheduled=scheduled.id,
+            draft=draft.id,
             internal_thread=internal.thread_id,
             cv_thread=cv.thread_id,
             candidate=team.alice.id,
@@ -152,8 +156,13 @@ MATRIX: dict[str, list[Case]] = {
     "compose.forward": [Case("/compose/forward/{inbound}", methods=())],
     "compose.edit": [Case("/compose/edit/{scheduled}", data={"subject": "Changed", "body": "Changed"})],
     "compose.message_action": [
-        Case(f"/messages/{{scheduled}}/{action}") for action in ("cancel", "send-now", "retry", "mark-sent")
+        Case(f"/messages/{{scheduled}}/{action}")
+        for action in ("cancel", "send-now", "retry", "mark-sent", "release")
     ],
+    "compose.undo_send": [Case("/messages/{scheduled}/undo")],
+    "compose.settled": [Case("/messages/{scheduled}/settled", methods=())],
+    "compose.open_draft": [Case("/compose/draft/{draft}", methods=())],
+    "compose.delete_draft": [Case("/compose/draft/{draft}/delete")],
     "bulk.show": [Case("/bulk/{bulk}", methods=())],
     "mailtemplates.edit": [Case("/templates/{template}/edit", data={"name": "Mine now", "subject": "x"})],
     "mailtemplates.delete": [Case("/templates/{template}/delete")],
@@ -181,6 +190,7 @@ WITHOUT_OBJECT: dict[str, str] = {
     "compose.new": "a blank form",
     "compose.send": "ids in the form are checked like the reply/forward routes (tests/test_compose.py)",
     "compose.preview": "the user's own draft",
+    "compose.save_draft": "writes the user's own draft only (another's id: refused, tests/test_drafts.py)",
     "compose.insert_template": "usable templates only (tests/test_mailtemplates.py)",
     "bulk.new": "the form, with the user's own offers",
     "bulk.summary": "visible candidates only (tests/test_bulk.py)",
@@ -219,6 +229,7 @@ PLAIN_URLS = {
     "compose.new": "/compose",
     "compose.send": "/compose",
     "compose.preview": "/compose/preview",
+    "compose.save_draft": "/compose/draft",
     "compose.insert_template": "/compose/template?template={template}",
     "bulk.new": "/bulk/new",
     "bulk.summary": "/bulk/new/summary",
@@ -327,6 +338,7 @@ PLAIN_POSTS = {
     "main.set_language",
     "compose.send",
     "compose.preview",
+    "compose.save_draft",
     "bulk.summary",
     "bulk.create",
     "mailtemplates.new",

@@ -26,6 +26,10 @@ class ComposeForm(FlaskForm):
     reply_to_id = HiddenField()
     forward_of_id = HiddenField()
     thread_id = HiddenField()
+    # The newest message of the conversation the composer was opened on: mail written since
+    # (a colleague's reply, the candidate's) is shown before sending, to confirm.
+    seen_id = HiddenField()
+    confirm_collision = StringField(_l("Send it anyway"), validators=[Optional(), Length(max=20)])
     # Shown after the privacy warning: the sender confirms what leaves the team.
     confirm_privacy = StringField(
         _l("Yes, send it outside the team"), validators=[Optional(), Length(max=64)]

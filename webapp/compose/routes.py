@@ -1,9 +1,10 @@
 """Compose views: thin; validation and sending live in webapp/mail/outbound/compose.py."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -14,14 +15,15 @@ from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.jobs.enqueue import wake_sender
 from webapp.mail.inbound.parse import safe_filename
-from webapp.mail.outbound import compose, placeholders
+from webapp.mail.outbound import compose, drafts, placeholders
 from webapp.mail.outbound.build import OutgoingFile
 from webapp.mail.outbound.compose import Compose, ComposeError
 from webapp.mail.read import folders
 from webapp.mail.read.access import has_offer_access
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
-from webapp.panes.conversation import render_conversation, render_pane
+from webapp.models.types import utcnow
+from webapp.panes.conversation import folder_or_404, nav_context, render_conversation, render_pane
 from webapp.people import address_notes
 from webapp.people import operations as people
 from webapp.people.queries import visible_candidate
@@ -77,6 +79,10 @@ def new():
 def reply(message_id: int):
     """Reply (or reply all with ?all=1) to a message the user can see, quoting it."""
     msg = _visible_or_404(message_id)
+    if msg.thread_id is not None:
+        draft = drafts.in_thread(current_user.id, msg.thread_id)
+        if draft is not None:  # one draft per conversation: writing again goes on with it
+            return _show_draft(draft)
     me = current_user.inbound_address(mail_domain().domain)
     to, cc = prefill.reply_recipients(msg, me, reply_all=request.args.get("all") == "1")
     body = current_user.signature_block + prefill.quoted(msg)
@@ -87,8 +93,95 @@ def reply(message_id: int):
         body=body,
         reply_to_id=str(msg.id),
         preset="now",
+        seen_id=str(drafts.newest_seen(current_user, msg.thread_id) or msg.id) if msg.thread_id else "",
     )
     return _show(form, replying_to=msg)
+
+
+def _show_draft(draft: Message, status: int = 200, **context):
+    """The composer with a draft in it, as it was left."""
+    answered = drafts.answered(draft)
+    form = _form(
+        to=", ".join(draft.to_addresses),
+        cc=", ".join(draft.cc_addresses),
+        bcc=", ".join(draft.bcc_addresses),
+        subject=draft.subject,
+        body=draft.body_text,
+        reply_to_id=str(answered.id) if answered is not None else "",
+        # Mail newer than the draft was not there when it was begun: it is shown before sending.
+        seen_id=str(draft.id) if answered is not None else "",
+        preset="now",
+    )
+    return _show(form, status=status, replying_to=answered, draft=draft, **context)
+
+
+@bp.route("/compose/draft/<int:message_id>")
+def open_draft(message_id: int):
+    """Go on writing one of the user's drafts."""
+    draft = drafts.get(current_user.id, message_id) or abort(404)
+    response = _show_draft(draft)
+    if is_htmx() and request.args.get("folder") == "drafts" and draft.thread_id is not None:
+        # Opened from a Drafts row (a redirect): the address bar keeps the row's own URL.
+        response.headers["HX-Push-Url"] = url_for(
+            "mailbox.conversation", slug="drafts", thread_id=draft.thread_id
+        )
+    return response
+
+
+@bp.route("/compose/draft", methods=["POST"])
+def save_draft():
+    """Keep what the composer holds as the user's draft (htmx, as they type); says when it was saved."""
+    form = _form()
+    if not form.validate_on_submit() and "csrf_token" in form.errors:
+        abort(400)
+    draft_id = request.form.get("draft_id", "")
+    draft = None
+    if draft_id:
+        draft = drafts.get(current_user.id, int(draft_id)) if draft_id.isdigit() else None
+        if draft is None:  # sent or deleted meanwhile: never bring it back
+            return render_template("compose/_draft_state.html", draft=None, gone=True)
+    fields = drafts.DraftFields(
+        to=_typed(form.to.data),
+        cc=_typed(form.cc.data),
+        bcc=_typed(form.bcc.data),
+        subject=compose.clean_line(form.subject.data or ""),
+        body=form.body.data or "",
+    )
+    draft = drafts.save(
+        current_user,
+        fields,
+        draft=draft,
+        reply_to=_message_field(form.reply_to_id.data),
+        from_address=current_user.inbound_address(mail_domain().domain),
+    )
+    db.session.commit()
+    # A new draft: the folder list's Drafts count goes up at once (out of band).
+    nav = nav_context(folder_or_404(request.args.get("folder", "inbox"))) if not draft_id else {}
+    return render_template("compose/_draft_state.html", draft=draft, gone=False, **nav)
+
+
+def _typed(value: str | None) -> list[str]:
+    """An address field as typed, in entries (a draft keeps even what is not an address yet)."""
+    return [a.strip() for a in (value or "").split(",") if a.strip()][:100]
+
+
+@bp.route("/compose/draft/<int:message_id>/delete", methods=["POST"])
+def delete_draft(message_id: int):
+    """Delete one of the user's drafts; back to its conversation, or to Drafts."""
+    drafts.get(current_user.id, message_id) or abort(404)
+    thread_id = drafts.discard(current_user.id, message_id)
+    db.session.commit()
+    slug = request.args.get("folder", "drafts")
+    if thread_id is not None and slug != "drafts" and folders.thread_for(current_user, thread_id) is not None:
+        return render_conversation(
+            folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["inbox"]),
+            thread_id,
+            notice=_("Draft deleted."),
+        )
+    target = url_for("mailbox.folder", slug="drafts")
+    if is_htmx():
+        return "", 204, {"HX-Location": target}
+    return redirect(target)
 
 
 @bp.route("/compose/forward/<int:message_id>")
@@ -150,13 +243,35 @@ def send():
     """Send now or schedule; the form comes back with its errors in place (422) if refused."""
     form = _form()
     data, errors = _read(form)
-    if data is not None:  # None: the form has errors
+    draft = _draft_of_form()
+    collision = _written_since(form, data)
+    if data is not None and not errors and collision is None:  # None: the form has errors
+        undo = current_app.config["UNDO_SEND_SECONDS"]
+        if data.send_at is None and undo > 0:
+            # Send waits a few seconds as scheduled: "Sending… Undo" turns it back into a draft.
+            data.send_at = utcnow() + timedelta(seconds=undo)
+        if draft is not None:
+            data.attachments += drafts.attachments_of(draft, blob_store())
+            drafts.discard(current_user.id, draft.id)
+        elif data.thread_id is not None:
+            # A first save still on its way when Send was clicked: the reply supersedes it.
+            earlier = drafts.in_thread(current_user.id, data.thread_id)
+            if earlier is not None:
+                drafts.discard(current_user.id, earlier.id)
         try:
             msg = compose.create(current_user, data, mail_domain(), blob_store())
         except ComposeError as exc:
             errors = exc.errors
-    if data is None or errors:
+    if data is None or errors or collision is not None:
         context = _context_of(form)
+        if draft is not None:
+            context["draft"] = draft
+        if collision is not None:
+            context["collision"] = collision
+            context["collision_ago"] = _ago(collision.sort_at)
+            sender = collision.sender if collision.is_outbound else None
+            context["collision_by"] = sender.name if sender is not None else collision.display_from
+            form.confirm_collision.data = ""
         if "confirm_privacy" in errors:  # what leaves the team: the sender confirms it, or not
             context["privacy_token"] = compose.privacy_token(errors["confirm_privacy"])
             context["reattach"] = any(f and f.filename for f in request.files.getlist(form.attachments.name))
@@ -164,11 +279,42 @@ def send():
         _attach_errors(form, errors)
         db.session.rollback()
         return _show(form, status=422, **context)
+    undoable = msg.is_scheduled and (form.preset.data or "now") == "now"
     audit.record(current_user.id, "send", "message", msg.id, scheduled=msg.is_scheduled)
     db.session.commit()
     # After the commit: the job must find the row.
     wake_sender(at=data.send_at)
-    return _after_send(msg)
+    return _after_send(msg, undo=msg if undoable else None)
+
+
+def _draft_of_form() -> Message | None:
+    """The user's draft the composer was writing (its id comes with the form), if still one."""
+    value = request.form.get("draft_id", "")
+    return drafts.get(current_user.id, int(value)) if value.isdigit() else None
+
+
+def _written_since(form: ComposeForm, data: Compose | None) -> Message | None:
+    """Mail someone else wrote in the conversation since the composer opened, not yet confirmed."""
+    seen = form.seen_id.data or ""
+    if data is None or data.thread_id is None or not seen.isdigit():
+        return None
+    newer = drafts.written_since(current_user, data.thread_id, int(seen))
+    if newer is None or form.confirm_collision.data == str(newer.id):
+        return None
+    return newer
+
+
+def _ago(at) -> str:
+    """How long ago, in words: "2 min ago"."""
+    minutes = max(0, int((utcnow() - at).total_seconds() // 60))
+    if minutes < 1:
+        return _("just now")
+    if minutes < 120:
+        return ngettext("%(num)s min ago", "%(num)s min ago", minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext("%(num)s hour ago", "%(num)s hours ago", hours)
+    return ngettext("%(num)s day ago", "%(num)s days ago", hours // 24)
 
 
 def _context_of(form: ComposeForm) -> dict:
@@ -182,12 +328,18 @@ def _context_of(form: ComposeForm) -> dict:
     return context
 
 
-def _after_send(msg: Message):
-    slug = "scheduled" if msg.is_scheduled else "sent"
+def _after_send(msg: Message, undo: Message | None = None):
+    slug = "scheduled" if msg.is_scheduled and undo is None else "sent"
     if msg.thread_id is None:  # never: compose files every message in a conversation
         abort(404)
     if is_htmx():
-        response = render_conversation(folders.FOLDERS_BY_SLUG[slug], msg.thread_id, with_list=True)
+        response = render_conversation(
+            folders.FOLDERS_BY_SLUG[slug],
+            msg.thread_id,
+            with_list=True,
+            undo=undo,
+            undo_seconds=current_app.config["UNDO_SEND_SECONDS"],
+        )
         response.headers["HX-Push-Url"] = url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id)
         return response
     return redirect(url_for("mailbox.conversation", slug=slug, thread_id=msg.thread_id))
@@ -385,9 +537,12 @@ def after_away(message_id: int):
     )
 
 
-@bp.route("/messages/<int:message_id>/<any(cancel, 'send-now', retry, 'mark-sent'):action>", methods=["POST"])
+@bp.route(
+    "/messages/<int:message_id>/<any(cancel, 'send-now', retry, 'mark-sent', release):action>",
+    methods=["POST"],
+)
 def message_action(message_id: int, action: str):
-    """Cancel, send now, retry or confirm one of the user's own messages (compare-and-set)."""
+    """Cancel, send now, retry, confirm or release (held) one of the user's own messages (compare-and-set)."""
     msg = db.session.get(Message, message_id)
     if msg is None or msg.sender_id != current_user.id:
         abort(404)
@@ -396,15 +551,66 @@ def message_action(message_id: int, action: str):
         "send-now": compose.send_now,
         "retry": compose.retry,
         "mark-sent": compose.mark_sent,
+        "release": compose.release,
     }[action]
     changed = change(msg.id, current_user.id)
     db.session.commit()
+    if changed and action == "cancel":  # not into nothing: the composer, with the message as a draft
+        db.session.refresh(msg)
+        return _show_draft(msg, notice=_("Not sent. It is kept in Drafts."), **_left(msg))
     if changed and action in ("send-now", "retry"):
         wake_sender()
+    if changed and action == "release" and msg.scheduled_at is not None:
+        wake_sender(at=max(msg.scheduled_at, utcnow() + timedelta(seconds=1)))
     notice = None if changed else _("Too late: the message had already changed (sent, sending or cancelled).")
     slug = request.args.get("folder", "sent")
     if msg.thread_id is None or folders.thread_for(current_user, msg.thread_id) is None:
         return render_pane(slug, "mailbox/_pane_empty.html")
     return render_conversation(
         folders.FOLDERS_BY_SLUG.get(slug, folders.FOLDERS_BY_SLUG["sent"]), msg.thread_id, notice=notice
+    )
+
+
+@bp.route("/messages/<int:message_id>/undo", methods=["POST"])
+def undo_send(message_id: int):
+    """Undo a send while it waits: the message becomes a draft again, back in the composer."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or msg.sender_id != current_user.id or msg.thread_id is None:
+        abort(404)
+    if compose.cancel(msg.id, current_user.id):
+        db.session.commit()
+        db.session.refresh(msg)
+        return _show_draft(msg, notice=_("Not sent. It is a draft again."), **_left(msg))
+    db.session.commit()
+    return render_conversation(
+        folders.FOLDERS_BY_SLUG["sent"],
+        msg.thread_id,
+        notice=_("Too late to undo: the message had already left."),
+    )
+
+
+def _left(msg: Message) -> dict:
+    """For htmx: the counts out of band, and the row of the list the message just left."""
+    if not is_htmx():
+        return {}
+    return {
+        "oob_after": True,
+        "drop_row": msg.thread_id if request.args.get("folder") == "scheduled" else None,
+    }
+
+
+@bp.route("/messages/<int:message_id>/settled")
+def settled(message_id: int):
+    """After the undo window: the conversation and the Sent list as they now are."""
+    msg = db.session.get(Message, message_id)
+    if msg is None or msg.sender_id != current_user.id or msg.thread_id is None:
+        abort(404)
+    polls = request.args.get("poll", "0")
+    again = msg.status in ("scheduled", "queued", "sending") and polls.isdigit() and int(polls) < 10
+    return render_conversation(
+        folders.FOLDERS_BY_SLUG["sent"],
+        msg.thread_id,
+        with_list=True,
+        settle=msg if again else None,
+        settle_poll=int(polls) + 1 if polls.isdigit() else 1,
     )

@@ -208,6 +208,9 @@ class Message(Model):
     away_until: Mapped[date | None] = mapped_column(Date)
     send_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Scheduled mail held because the candidate replied after it was scheduled: the drain skips
+    # it until its author confirms or edits it (compose.release, update_scheduled).
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bulk_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_sends.id", ondelete="SET NULL"), index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

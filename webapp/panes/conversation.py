@@ -4,11 +4,12 @@ Mailbox, people and compose views all end on this pane, so it lives here, outsid
 the people boxes it shows come from webapp/people/boxes.py.
 """
 
-from flask import abort, current_app, request
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.htmx import htmx_target, render
+from webapp.mail.outbound import drafts
 from webapp.mail.read import folders
 from webapp.mail.read.readstate import unread_ids
 from webapp.people.boxes import pane_extras
@@ -59,7 +60,14 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
 
     `with_list` also swaps the list to `folder` (after a send lands the user in Sent).
     """
-    thread, messages = thread_or_404(thread_id)
+    if folder.slug == "drafts":
+        # A draft opens in the composer (a new email's conversation has nothing else to show).
+        draft = drafts.in_thread(current_user.id, thread_id) or abort(404)
+        return redirect(url_for("compose.open_draft", message_id=draft.id, folder=folder.slug))
+    found = folders.thread_and_draft(current_user, thread_id)
+    if found is None:
+        abort(404)
+    thread, messages, my_draft = found
     # A GET never changes the read state (a link from another site could mark mail read): the
     # pane asks for it with a POST once shown (templates/mailbox/_thread.html, `mark_read_up_to`).
     unread = unread_ids(current_user.id, messages)
@@ -67,6 +75,7 @@ def render_conversation(folder: folders.Folder, thread_id: int, status: int = 20
         "thread": thread,
         "messages": messages,
         "mark_read_up_to": max(unread) if unread else None,
+        "my_draft": my_draft,
         **nav_context(folder),
         **_follows(thread),
         **extra,

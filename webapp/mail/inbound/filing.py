@@ -21,6 +21,7 @@ from webapp.models import (
     Candidate,
     CandidateEmail,
     DeliveryState,
+    Direction,
     Message,
     MessageRecipient,
     Outcome,
@@ -83,6 +84,18 @@ _TOUCH = (
         archived_at=None,
         archived_by_id=None,
     )
+)
+# The candidate replied: the conversation's mail scheduled before that waits for its author.
+_HOLD = (
+    update(_messages)
+    .where(
+        _messages.c.thread_id == bindparam("conversation"),
+        _messages.c.direction == Direction.OUTBOUND,
+        _messages.c.status == Status.SCHEDULED,
+        _messages.c.held_at.is_(None),
+        _messages.c.created_at < bindparam("replied_at", type_=UTCDateTime()),
+    )
+    .values(held_at=bindparam("hold_at", type_=UTCDateTime()))
 )
 # A bounce changes the sent message only from the states the report can apply to.
 _FAIL_SENT = (
@@ -198,6 +211,7 @@ def file_decision(
         _candidate_away(decision)
     if in_folders:
         _touch_conversation(decision, sort_at)
+        _hold_scheduled(decision, thread_id, received_at, now)
         if bounced is not None and decision.bounce is not None:  # bounced is only set with its report
             _record_bounce(bounced, decision.bounce, now)
         _add_recipients(stored.id, decision.recipient_user_ids)
@@ -262,6 +276,16 @@ def _touch_conversation(decision: Decision, sort_at: datetime) -> None:
         return
     if thread.is_archived or thread.last_message_at is None or sort_at > thread.last_message_at:
         db.session.execute(_TOUCH, {"thread_id": thread.id, "at": sort_at})
+
+
+def _hold_scheduled(decision: Decision, thread_id: int | None, received_at: datetime, now: datetime) -> None:
+    """The candidate wrote: what the conversation still has scheduled to send waits for its
+    author ("Held: Wei replied after you scheduled this"), who confirms or edits it."""
+    if thread_id is None or decision.is_note or decision.is_internal or decision.candidate_id is None:
+        return
+    if decision.outcome not in (Outcome.REPLY, Outcome.CANDIDATE):
+        return
+    db.session.execute(_HOLD, {"conversation": thread_id, "replied_at": received_at, "hold_at": now})
 
 
 def _add_recipients(message_id: int, user_ids: list[int]) -> None:

@@ -387,13 +387,34 @@ def _change(message_id: int, user_id: int, from_statuses: tuple[str, ...], **val
 
 
 def cancel(message_id: int, user_id: int) -> bool:
-    """Cancel a scheduled message unless a worker already took it."""
-    return _change(message_id, user_id, (Status.SCHEDULED,), status=Status.CANCELLED)
+    """Cancel a scheduled message unless a worker already took it: it becomes a draft again
+    (Drafts), with everything in it, never nothing. Undo send is the same change."""
+    return _change(
+        message_id,
+        user_id,
+        (Status.SCHEDULED,),
+        status=Status.DRAFT,
+        scheduled_at=None,
+    )
 
 
 def send_now(message_id: int, user_id: int) -> bool:
-    """Move a scheduled message to the front: send it at once."""
-    return _change(message_id, user_id, (Status.SCHEDULED,), status=Status.QUEUED, scheduled_at=None)
+    """Move a scheduled message to the front: send it at once (it now stands at this time)."""
+    return _change(
+        message_id,
+        user_id,
+        (Status.SCHEDULED,),
+        status=Status.QUEUED,
+        scheduled_at=None,
+        sort_at=utcnow(),
+        held_at=None,
+    )
+
+
+def release(message_id: int, user_id: int) -> bool:
+    """The author confirms held mail (the candidate replied since it was scheduled): it goes
+    at its time, or at once if that time has passed."""
+    return _change(message_id, user_id, (Status.SCHEDULED,), held_at=None)
 
 
 def retry(message_id: int, user_id: int) -> bool:
@@ -424,16 +445,34 @@ def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
     errors = check(data, utcnow(), user)
     if errors:
         raise ComposeError(errors)
-    return _change(
+    subject = clean_line(data.subject)
+    changed = _change(
         message_id,
         user.id,
         (Status.SCHEDULED,),
         to_addresses=data.to,
         cc_addresses=data.cc,
         bcc_addresses=data.bcc,
-        subject=clean_line(data.subject),
+        subject=subject,
         body_text=data.body,
         snippet=" ".join(data.body.split())[:200],
         scheduled_at=data.send_at,
         sort_at=data.send_at,
+        held_at=None,  # edited after the candidate's reply: the author has seen it
     )
+    if changed:
+        _retitle_own_conversation(message_id, subject)
+    return changed
+
+
+def _retitle_own_conversation(message_id: int, subject: str) -> None:
+    """A conversation opened by this message alone takes its new subject (the pane's title)."""
+    thread_id = db.session.scalar(select(Message.thread_id).where(Message.id == message_id))
+    others = select(Message.id).where(Message.thread_id == thread_id, Message.id != message_id).limit(1)
+    if thread_id is not None and db.session.scalar(others) is None:
+        execute_dml(
+            update(Thread)
+            .where(Thread.id == thread_id)
+            .values(subject=subject)
+            .execution_options(synchronize_session="fetch")
+        )

@@ -135,7 +135,8 @@ def _due(now: datetime):
                 Message.status == Status.QUEUED,
                 or_(Message.scheduled_at.is_(None), Message.scheduled_at <= now),
             ),
-            and_(Message.status == Status.SCHEDULED, Message.scheduled_at <= now),
+            # Held mail (the candidate replied since) waits for its author to confirm it.
+            and_(Message.status == Status.SCHEDULED, Message.scheduled_at <= now, Message.held_at.is_(None)),
         ),
     )
 
@@ -640,6 +641,7 @@ def next_due(after: datetime, within: timedelta) -> datetime | None:
         select(func.min(Message.scheduled_at)).where(
             Message.direction == Direction.OUTBOUND,
             Message.status.in_((Status.QUEUED, Status.SCHEDULED)),
+            Message.held_at.is_(None),
             Message.scheduled_at > after,
             Message.scheduled_at <= after + within,
         )

@@ -184,6 +184,8 @@ class _Viewer:
             yield "sent"
         if mine and m.status == Status.SCHEDULED and seen:
             yield "scheduled"
+        if mine and m.status == Status.DRAFT and seen:
+            yield "drafts"
         if thread.is_archived and m.is_mail and not m.is_cv and seen:
             yield "archived"
         if (
@@ -214,12 +216,13 @@ class _Viewer:
         for m in thread.messages:  # oldest first: the last one kept is the newest
             seen = self.sees(m, thread)
             if seen:
-                count += 1
+                count += m.status != Status.DRAFT  # the pane shows no draft among the messages
                 attachments = attachments or m.has_attachments
             is_unread = self.is_unread(m)
             for folder in self.folders_of(m, thread, seen):
                 newest[folder] = m
-                if is_unread:
+                # A draft waits for its author: the Drafts counter counts them (folders.py).
+                if is_unread or folder == "drafts":
                     unread.add(folder)
         return [
             {

@@ -1,4 +1,4 @@
-"""The nine folders: each one a query of the conversations a user may see there.
+"""The ten folders: each one a query of the conversations a user may see there.
 
 A conversation is in a folder when at least one of its messages qualifies; it is unread for a
 user when a qualifying message in it is unread for them. See docs/folders.md, "Folder rules".
@@ -47,6 +47,8 @@ FOLDERS = (
     Folder("inbox", N_("Inbox"), "my", True),
     Folder("sent", N_("Sent"), "my", False),
     Folder("scheduled", N_("Send later"), "my", False),
+    # Counted: its counter counts drafts, not unread mail (entries.py marks every draft entry).
+    Folder("drafts", N_("Drafts"), "my", True),
     Folder("candidates", N_("All candidates"), "team", True),
     Folder("followed-candidates", N_("Followed candidates"), "team", True),
     Folder("followed-jobs", N_("Followed jobs"), "team", True),
@@ -101,6 +103,13 @@ def qualifies(slug: str, user):
             Message.direction == Direction.OUTBOUND,
             Message.sender_id == user.id,
             Message.status == Status.SCHEDULED,
+            visible(user),
+        )
+    if slug == "drafts":
+        return and_(
+            Message.direction == Direction.OUTBOUND,
+            Message.sender_id == user.id,
+            Message.status == Status.DRAFT,
             visible(user),
         )
     if slug == "candidates":
@@ -204,7 +213,15 @@ def list_rows(
         entries = list(db.session.scalars(_page(query, before).limit(limit + 1)))
     else:
         entries = _matching_entries(query, user, match, before, limit + 1)
-    return _rows_of(entries[:limit]), len(entries) > limit
+    return _shown(slug, _rows_of(entries[:limit])), len(entries) > limit
+
+
+def _shown(slug: str, rows: list[Row]) -> list[Row]:
+    """The rows as the folder shows them: a draft is counted (entries.py) but never "unread"."""
+    if slug == "drafts":
+        for row in rows:
+            row.is_unread = False
+    return rows
 
 
 def _matching_entries(query, user, match: Match, before, wanted: int) -> list[FolderEntry]:
@@ -276,9 +293,11 @@ def get_row(slug: str, user, thread_id: int, loaded: Sequence[Message] = ()) -> 
         return None
     message = next((m for m in loaded if m.id == entry.message_id), None)
     if message is None:
-        return _rows_of([entry])[0]
+        return _shown(slug, _rows_of([entry]))[0]
     thread = db.session.get_one(Thread, thread_id)  # the pane's, already in the session
-    return Row(thread, message, entry.is_unread, entry.has_attachments, entry.message_count)
+    return _shown(slug, [Row(thread, message, entry.is_unread, entry.has_attachments, entry.message_count)])[
+        0
+    ]
 
 
 _COUNTING = tuple(f.slug for f in FOLDERS if f.counts_unread)
@@ -343,24 +362,34 @@ def _rows_of(entries: list[FolderEntry]) -> list[Row]:
 
 def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
     """A conversation and the messages of it the user may see, or None (a 404)."""
+    found = thread_and_draft(user, thread_id)
+    return None if found is None else found[:2]
+
+
+def thread_and_draft(user, thread_id: int) -> tuple[Thread, list[Message], Message | None] | None:
+    """A conversation, the messages of it the user may see and the user's own draft in it (read
+    with them: no other user ever gets it), or None (a 404) when no message is shown."""
     thread = db.session.scalar(select(Thread).where(Thread.id == thread_id).options(*_NAME_ONLY))
     if thread is None:
         return None
-    messages = list(
+    found = list(
         db.session.scalars(
             select(Message)
             .where(
                 Message.thread_id == thread_id,
                 visible(user),
-                Message.status.not_in((Status.DRAFT, Status.CANCELLED)),
+                Message.status != Status.CANCELLED,
+                or_(Message.status != Status.DRAFT, Message.sender_id == user.id),
             )
             .order_by(Message.sort_at, Message.id)
             .options(*_MESSAGE_NAME_ONLY)
         ).unique()
     )
+    messages = [m for m in found if m.status != Status.DRAFT]
     if not messages:
         return None
-    return thread, messages
+    drafts = [m for m in found if m.status == Status.DRAFT]
+    return thread, messages, (drafts[-1] if drafts else None)
 
 
 def visible_message(user, message_id: int) -> Message | None:
