@@ -131,7 +131,7 @@ class Config:
         self.INBOUND_CLASSIFY_TIME_LIMIT = float(env.get("INBOUND_CLASSIFY_TIME_LIMIT", "30"))
         # A due message still unsent this long after its time has lost its queue entry.
         self.SEND_RECONCILE_GRACE = int(env.get("SEND_RECONCILE_GRACE", "30"))
-        self.PERIODIC_INTERVAL = int(env.get("PERIODIC_INTERVAL", "60"))
+        self.PERIODIC_INTERVAL = int(env.get("PERIODIC_INTERVAL", "20"))
         self.COMPANY_NAME = env.get("COMPANY_NAME", "Hiremail Demo")
         self.HTMX_CDN = env.get("HTMX_CDN", "1") != "0"
         # Strict-Transport-Security: on in production (served over https), off for `make run`.

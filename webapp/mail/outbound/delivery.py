@@ -48,7 +48,10 @@ from webapp.models.types import utcnow
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
 SENDING_TIMEOUT = timedelta(minutes=10)
 # A claimed message still marked "not handed over" this long after its claim is given back.
-RELEASE_AFTER = timedelta(minutes=2)
+# Longer than a drain's budget (jobs/send.py, 20 s), so a live drain rarely loses one; and safe
+# even then: the hand-over mark goes to one taker only (HandOverMarks). With the reconciler
+# every PERIODIC_INTERVAL (20 s), mail a crashed worker claimed leaves within a minute.
+RELEASE_AFTER = timedelta(seconds=30)
 
 
 @dataclass
