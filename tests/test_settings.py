@@ -1,5 +1,6 @@
 """The settings page: name, signature, time zone, language, password; and what they change."""
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -211,3 +212,19 @@ def test_a_remembered_session_stays_remembered_after_its_password_change(app, te
     fresh = app.test_client()  # the browser restarted: only the new remember cookie is left
     fresh.set_cookie("remember_token", remember.value)
     assert fresh.get("/mail/inbox").status_code == 200
+
+
+def test_a_mailbox_section_links_the_mailbox_page_when_the_app_has_one(app, team, instance_dir):
+    """Another part of the app owns /settings/mailbox: the settings page links it once it exists."""
+    from tests.conftest import _redis_url
+    from webapp import create_app
+    from webapp.config import TestConfig
+
+    environ = {**os.environ, "TEST_REDIS_URL": _redis_url(os.environ)}
+    with_mailbox = create_app(TestConfig(environ, instance_dir=str(instance_dir)))  # the same database
+    with_mailbox.add_url_rule("/settings/mailbox", "mailbox_settings", lambda: "the mailbox page")
+    auth = AuthActions(with_mailbox.test_client())
+    auth.login(team.rita.email)
+    page = parse(auth.client.get("/settings").get_data(as_text=True))
+    assert page.one(id="mailbox-title").text == "Mailbox"
+    assert page.find("a", href="/settings/mailbox") is not None
