@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from tests.dom import parse
 from tests.helpers import row_subjects
 from webapp.extensions import db
 from webapp.models import AuditLog, Candidate, CandidateFile, Message, Placement
@@ -279,3 +280,31 @@ def test_convert_only_takes_the_conversations_own_address(client, auth, make, te
         {"first_name": "X", "email": "sue@outside.test"},
     )
     assert probe.status_code == 404  # not a look-up of who is a candidate
+
+
+def test_add_to_existing_candidate_finds_every_candidate_the_user_may_see(
+    app, client, auth, make, team, jane
+):
+    """Placed or not: on the user's offers, in their own mail, from a CV of their offer; any word order."""
+    make.candidate("Alice Able", offers=[team.job], emails=["alice@outside.test"])
+    make.candidate("Nora Nomail", offers=[team.job], emails=[])  # no address yet: found by name
+    mailed = make.candidate("Uma Unplaced", emails=["uma@outside.test"])
+    make.message(direction="outbound", sender=team.rita, candidate=mailed)
+    from_cv = make.candidate("Cora Cv", emails=["cora@outside.test"])
+    make.message(candidate=from_cv, is_cv=True, cv_offer_id=team.job.id)
+    make.candidate("Sue Secret", offers=[team.secret], emails=["sue@outside.test"])
+    others = make.candidate("Olga Others", emails=["olga@outside.test"])
+    make.message(direction="outbound", sender=team.sam, candidate=others)
+    auth.login(team.rita.email)
+
+    def found(text: str) -> set[str]:
+        thread = jane["first"].id
+        url = f"/candidates/search?q={text}&email=jane@agency.test&slug=non-candidates&thread={thread}"
+        html = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        return {button.text.removeprefix("Add to ") for button in parse(html).find_all("button")}
+
+    assert found("outside.test") == {"Alice Able", "Uma Unplaced", "Cora Cv"}
+    assert found("nora") == {"Nora Nomail"}
+    assert found("able alice") == {"Alice Able"}  # the words in either order
+    assert found("unplaced uma@") == {"Uma Unplaced"}  # a name and an address together
+    assert found("secret") == found("olga") == set()  # what Rita may not see stays hidden

@@ -92,6 +92,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from webapp.account import bp as account_bp
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
     from webapp.bulk import bp as bulk_bp
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(bulk_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(mailbox_sync_bp)
+    app.register_blueprint(account_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

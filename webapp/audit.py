@@ -46,6 +46,8 @@ ACTIONS = {
     "deactivate_user": _l("Deactivated a user"),
     "reactivate_user": _l("Reactivated a user"),
     "reset_password": _l("Reset a password"),
+    "password_changed": _l("Changed their password"),
+    "password_change_refused": _l("Password change refused (wrong current password)"),
 }
 
 

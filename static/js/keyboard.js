@@ -1,4 +1,5 @@
-// Keyboard triage: j/k move, Enter/o open, e archive, u toggle unread, r reply, / search, ? help.
+// Keyboard triage: j/k move, Enter/o open, e archive, u toggle unread (the cursor stays),
+// r reply (the cursor lands in the message body), / search, ? help.
 (function () {
   "use strict";
 
@@ -45,6 +46,34 @@
     return htmx.ajax("POST", url, { target: "#message-list", swap: "none", headers: csrfHeaders() });
   }
 
+  // The answer swaps the row out of band, and htmx settles the new row's classes after the swap:
+  // once that copy has settled, the cursor (and the focus) go back on it.
+  function keepCursorOn(thread) {
+    var id = "thread-row-" + thread;
+    function settled(event) {
+      if (!event.detail.elt || event.detail.elt.id !== id) return;
+      document.removeEventListener("htmx:afterSettle", settled);
+      var row = document.getElementById(id);
+      if (row) moveTo(row);
+    }
+    document.addEventListener("htmx:afterSettle", settled);
+    setTimeout(function () { document.removeEventListener("htmx:afterSettle", settled); }, 10000);
+  }
+
+  // `r`: once the composer has landed, the cursor waits at the top of the message body, above
+  // the signature and the quote, ready to type.
+  function focusBodyOnceOpen() {
+    function settled() {
+      var body = document.querySelector("#compose-form textarea[name=body], #message-pane textarea[name=body]");
+      if (!body) return;
+      document.removeEventListener("htmx:afterSettle", settled);
+      body.focus();
+      body.setSelectionRange(0, 0);
+      body.scrollTop = 0;
+    }
+    document.addEventListener("htmx:afterSettle", settled);
+  }
+
   function typing(target) {
     return target.closest && target.closest("input, textarea, select, [contenteditable=true], dialog[open]");
   }
@@ -71,13 +100,17 @@
         if (next && next.classList.contains("row")) moveTo(next);
         break;
       }
-      case "u":
+      case "u": {
         if (!row) return;
+        // The answer swaps the row out of band: put the cursor back on its new copy.
+        keepCursorOn(row.dataset.thread);
         act(row, row.classList.contains("is-unread") ? "read" : "unread");
         break;
+      }
       case "r": {
         var replies = document.querySelectorAll("#message-pane [data-key=reply]");
         if (!replies.length) return;
+        focusBodyOnceOpen();
         replies[replies.length - 1].click();
         break;
       }

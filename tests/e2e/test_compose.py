@@ -199,7 +199,8 @@ def test_send_later_then_cancel(demo, redis, page: Page, browser_log):
     jonas_id = open_jonas(page)
     click_reply(page)
     type_first_line(page, "I will call you tomorrow.")
-    page.locator("#preset").select_option(label="Tomorrow morning")
+    page.locator("#preset").select_option(value="tomorrow")
+    expect(page.locator("#preset option[value=tomorrow]")).to_have_text(re.compile(r"^Tomorrow 8:00\sAM$"))
     send_button(page).click()
 
     expect(page).to_have_url(url_is(f"/mail/scheduled/{jonas_id}"))

@@ -77,3 +77,39 @@ def test_question_mark_shows_help_and_u_toggles_unread(page, browser_log, demo):
         expect(row).to_have_class(UNREAD)
         assert eventually(lambda: unread_count(page, "inbox") == before + 1)
     assert browser_log.problems == []
+
+
+def test_u_keeps_the_cursor_on_its_row(page, browser_log, demo):
+    log_in(page, "rita@demo.test")
+    ready(page)
+    rows = page.locator("#message-list li.row")
+    second_id = rows.nth(1).get_attribute("id")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    row = page.locator(f"#{second_id}")
+    expect(row).to_have_class(CURSOR)
+    was_unread = bool(UNREAD.search(row.get_attribute("class") or ""))
+    page.keyboard.press("u")
+    expect(row).to_have_class(UNREAD if not was_unread else re.compile(r"^(?!.*\bis-unread\b)"))
+    expect(row).to_have_class(CURSOR)  # the swapped row keeps the cursor...
+    expect(row.locator(".row-link")).to_be_focused()  # ...and the focus
+    page.keyboard.press("j")  # so the next key goes on from there
+    expect(rows.nth(2)).to_have_class(CURSOR)
+    assert browser_log.problems == []
+
+
+def test_r_puts_the_cursor_in_the_message_body(page, browser_log, demo, artifacts):
+    log_in(page, "rita@demo.test")
+    ready(page)
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message-pane [data-key=reply]").last).to_be_visible()
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # as after reading
+    page.keyboard.press("r")
+    body = page.locator("#message-pane textarea[name=body]")
+    expect(body).to_be_focused()
+    assert page.evaluate("document.activeElement.selectionStart") == 0  # above the signature and quote
+    page.keyboard.type("Thanks, ")
+    expect(body).to_have_value(re.compile(r"^Thanks, "))
+    page.screenshot(path=str(artifacts / "keyboard-reply.png"))
+    assert browser_log.problems == []

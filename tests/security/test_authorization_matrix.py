@@ -182,6 +182,9 @@ WITHOUT_OBJECT: dict[str, str] = {
     "main.readyz": "public probe, no names or URLs",
     "main.metrics": "token or the host itself (tests/test_metrics.py)",
     "main.set_language": "the user's own setting",
+    "account.settings": "the user's own settings page",
+    "account.save_profile": "the user's own settings (tests/test_settings.py)",
+    "account.change_password": "the user's own password, the current one asked (tests/test_settings.py)",
     "receiving.raw": "signed by the provider, no session (tests/test_inbound.py)",
     "mailbox.index": "a redirect to the inbox",
     "mailbox.folder": "a folder of the user's own view (slug, not an object)",
@@ -222,6 +225,9 @@ TOKEN_GATED = {"privacy.shared_file"}
 PLAIN_URLS = {
     "auth.logout": "/logout",
     "main.set_language": "/settings/language",
+    "account.settings": "/settings",
+    "account.save_profile": "/settings",
+    "account.change_password": "/settings/password",
     "mailbox.index": "/",
     "mailbox.folder": "/mail/inbox",
     "mailbox.search": "/search?q=Interview",
@@ -336,6 +342,8 @@ def test_the_matrix_objects_exist_for_their_owner(app, world):
 PLAIN_POSTS = {
     "auth.logout",
     "main.set_language",
+    "account.save_profile",
+    "account.change_password",
     "compose.send",
     "compose.preview",
     "compose.save_draft",

@@ -11,8 +11,9 @@ each login's remember cookie new.
 import secrets
 import time
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 from flask_login import login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
 from webapp.extensions import db
 from webapp.models import User
@@ -56,3 +57,13 @@ def sign_out_everywhere(user: User) -> None:
     session.clear()
     g.pop("csrf_token", None)
     logout_user()  # after the clear: it leaves the note that deletes the remember cookie
+
+
+def keep_signed_in(user: User) -> None:
+    """After the user's version moved on (a new password), sign this browser in again, alone.
+
+    Every other session and remember cookie named the old version and ends; this one gets a new
+    login id, and a new remember cookie only if it came with one.
+    """
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+    sign_in(user, remember=remembered)

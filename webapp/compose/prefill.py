@@ -3,7 +3,8 @@
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_babel import format_datetime
+from babel import dates as babel_dates
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 
 from webapp.models import Direction, Message
@@ -50,16 +51,46 @@ def reply_recipients(msg: Message, me: str, reply_all: bool) -> tuple[list[str],
 
 
 def presets(tz_name: str, now: datetime | None = None) -> list[tuple[str, str, datetime]]:
-    """(key, label, aware UTC time) for tomorrow morning and Monday morning, in the user's zone."""
+    """(key, label, aware time) for tomorrow morning and Monday morning, in the user's zone.
+
+    The label says the time ("Tomorrow 8:00 AM", "Monday 8:00 AM", "Lundi 08:00") in the user's
+    zone and language.
+    """
     zone = ZoneInfo(tz_name)
     local = (now or utcnow()).astimezone(zone)
     tomorrow = (local + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
     days = (7 - local.weekday()) % 7 or 7
     monday = (local + timedelta(days=days)).replace(hour=8, minute=0, second=0, microsecond=0)
+    locale = get_locale()
+    day = babel_dates.format_date(monday, "EEEE", locale=locale)
     return [
-        ("tomorrow", _("Tomorrow morning"), tomorrow),
-        ("monday", _("Monday morning"), monday),
+        (
+            "tomorrow",
+            _("Tomorrow %(time)s", time=babel_dates.format_time(tomorrow, "short", locale=locale)),
+            tomorrow,
+        ),
+        (
+            "monday",
+            _(
+                "%(day)s %(time)s",
+                day=day[:1].upper() + day[1:],
+                time=babel_dates.format_time(monday, "short", locale=locale),
+            ),
+            monday,
+        ),
     ]
+
+
+def preset_choices(tz_name: str, now: datetime | None = None) -> list[tuple[str, str]]:
+    """The presets a form offers: on a Sunday, tomorrow is Monday, and one choice says so.
+
+    A form still sending "monday" (shown on Saturday, sent on Sunday) gets Monday: `presets`
+    keeps both keys.
+    """
+    choices: dict[datetime, tuple[str, str]] = {}
+    for key, label, at in presets(tz_name, now):
+        choices.setdefault(at, (key, label))
+    return list(choices.values())
 
 
 def same_time_on(at: datetime, day: date, tz_name: str) -> datetime:

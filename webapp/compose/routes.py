@@ -44,7 +44,7 @@ def _form(**data) -> ComposeForm:
     form.template_id.choices = [("", _("No template"))] + [(str(t.id), t.name) for t in _templates()]
     choices = [
         ("now", _("Now")),
-        *[(key, label) for key, label, _at in prefill.presets(current_user.timezone)],
+        *prefill.preset_choices(current_user.timezone),
     ]
     form.preset.choices = [*choices, ("custom", _("At a chosen time"))]
     return form

@@ -1,6 +1,6 @@
 """Read-side helpers of the people pages: who and what the user may see."""
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
@@ -24,23 +24,31 @@ def visible_candidate(user: User, candidate_id: int) -> Candidate | None:
 
 
 def search_candidates(user: User, text: str, limit: int = 10) -> list[Candidate]:
-    """Candidates the user can see whose name or address contains `text`."""
-    pattern = f"%{text.strip().lower()}%"
+    """Candidates the user can see, placed or not, whose name or any address contains `text`.
+
+    Every word typed must be found, in either name or an address, whatever the order
+    ("able alice" finds Alice Able); a candidate with no address yet is found by name.
+    """
+    words = text.strip().lower().split()
     if len(text.strip()) < 2:
         return []
+    name = func.lower(Candidate.first_name + " " + Candidate.last_name)
+    conditions = [
+        or_(
+            name.like(f"%{word}%"),
+            exists().where(
+                CandidateEmail.candidate_id == Candidate.id, CandidateEmail.email.like(f"%{word}%")
+            ),
+        )
+        for word in words
+    ]
     query = (
         visible_candidates(user)
-        .join(CandidateEmail, CandidateEmail.candidate_id == Candidate.id)
-        .where(
-            or_(
-                func.lower(Candidate.first_name + " " + Candidate.last_name).like(pattern),
-                CandidateEmail.email.like(pattern),
-            )
-        )
-        .order_by(Candidate.last_name, Candidate.first_name)
-        .limit(limit * 3)
+        .where(*conditions)
+        .order_by(Candidate.last_name, Candidate.first_name, Candidate.id)
+        .limit(limit)
     )
-    return list(dict.fromkeys(db.session.scalars(query).unique()))[:limit]
+    return list(db.session.scalars(query))
 
 
 def counterpart(messages: list[Message]) -> tuple[str, str]:
