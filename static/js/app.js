@@ -25,9 +25,13 @@
       var body = frame.contentDocument && frame.contentDocument.body;
       if (!body) return;
       frame.style.height = Math.ceil(body.getBoundingClientRect().height) + 2 + "px";
-      if (!frame._fitObserver && window.ResizeObserver) {
+      // Watch the body shown now: a folded message's "toggle" can size the frame while it still
+      // holds the empty document that precedes its srcdoc, whose body is then replaced.
+      if (frame._fitBody !== body && window.ResizeObserver) {
+        if (frame._fitObserver) frame._fitObserver.disconnect();
         frame._fitObserver = new ResizeObserver(function () { fitFrame(frame); });
         frame._fitObserver.observe(body);
+        frame._fitBody = body;
       }
     } catch (e) {
       /* cross-origin: keep the CSS height */
