@@ -25,9 +25,13 @@
       var body = frame.contentDocument && frame.contentDocument.body;
       if (!body) return;
       frame.style.height = Math.ceil(body.getBoundingClientRect().height) + 2 + "px";
-      if (!frame._fitObserver && window.ResizeObserver) {
+      // Watch the body shown now: a folded message's "toggle" can size the frame while it still
+      // holds the empty document that precedes its srcdoc, whose body is then replaced.
+      if (frame._fitBody !== body && window.ResizeObserver) {
+        if (frame._fitObserver) frame._fitObserver.disconnect();
         frame._fitObserver = new ResizeObserver(function () { fitFrame(frame); });
         frame._fitObserver.observe(body);
+        frame._fitBody = body;
       }
     } catch (e) {
       /* cross-origin: keep the CSS height */
@@ -134,6 +138,35 @@
     setListWidth(listWidth() + delta, true);
   });
 
+  // The pane's mark-read (templates/mailbox/_thread.html) answers with the row, the list's unread
+  // count and the folder counts. If the user moved on before it answered (another folder, another
+  // conversation), only what still applies is swapped: the folder counts always, the row and the
+  // list's count only while the same folder's list is shown, and no longer as the selected row.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt.id !== "mark-read" || elt.dataset.guarded) return;
+    elt.dataset.guarded = "1";
+    var list = document.getElementById("message-list");
+    var folder = list && list.dataset.folder;
+    // On the element itself: it may have left the page (the pane replaced) by the time it answers.
+    elt.addEventListener("htmx:beforeSwap", function (swap) {
+      var now = document.getElementById("message-list");
+      var sameList = now && now.dataset.folder === folder;
+      var pane = document.getElementById("message-pane");
+      var stillOpen = pane && pane.dataset.thread === elt.dataset.thread;
+      var parts = document.createElement("template");
+      parts.innerHTML = swap.detail.serverResponse;
+      parts.content.querySelectorAll("[hx-swap-oob]").forEach(function (part) {
+        if (!document.getElementById(part.id) || (part.id !== "folder-nav" && !sameList)) {
+          part.remove();
+        } else if (part.classList.contains("row") && !stillOpen) {
+          part.classList.remove("is-selected");
+        }
+      });
+      swap.detail.serverResponse = parts.innerHTML;
+    });
+  });
+
   // After a swap, scroll the new pane to its top and move focus there for screen readers.
   document.addEventListener("htmx:afterSwap", function (event) {
     var pane = document.getElementById("message-pane");
@@ -197,8 +230,11 @@
   });
   document.addEventListener("htmx:sendError", function () { showError(box().dataset.networkError); });
   document.addEventListener("htmx:timeout", function () { showError(box().dataset.timeoutError); });
+  // A later action that worked clears it; a request the page makes by itself (the pane's
+  // mark-read, answering late) does not hide an error the user has not read yet.
   document.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.successful) hideError();
+    var elt = event.detail.elt;
+    if (event.detail.successful && !(elt && elt.hasAttribute && elt.hasAttribute("data-background"))) hideError();
   });
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-dismiss-feedback]")) hideError();

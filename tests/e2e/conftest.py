@@ -97,6 +97,8 @@ class BrowserLog:
         if not self._same_origin(request.url):
             self.external_requests.append(request.url)
             return
+        if "/favicon" in request.url and "ERR_ABORTED" in (request.failure or ""):
+            return  # the browser's own icon fetch, cancelled by the test's next navigation
         self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 
     def _on_response(self, response) -> None:

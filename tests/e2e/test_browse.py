@@ -28,7 +28,9 @@ def log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
     expect(page).to_have_url(url_is("/mail/inbox"))
-    expect(page.locator("#folder-nav")).to_be_visible()
+    # The inbox's list shows at every width (on a phone the folders wait in the closed drawer).
+    expect(page.locator("#message-list")).to_have_attribute("data-folder", "inbox")
+    expect(page.locator("#message-list")).to_be_visible()
 
 
 def set_marker(page: Page) -> None:
@@ -184,6 +186,37 @@ def test_opening_an_unread_conversation_marks_it_read_without_a_reload(demo, pag
     expect(row(page, JONAS_SUBJECT)).not_to_have_class(re.compile(r"\bis-unread\b"))
     assert unread_count(page, "inbox") == before - 1
     assert browser_log.problems == []
+
+
+def test_a_late_mark_read_leaves_the_folder_moved_to_alone(demo, page: Page, browser_log):
+    """The pane's mark-read answering after the user moved on updates the folder counts only."""
+    log_in(page, "rita@demo.test")
+    held = []
+    page.route(re.compile(r"/read\?up_to="), lambda route: held.append(route))
+    before = unread_count(page, "inbox")
+    lea_id = open_row(page, row(page, LEA_SUBJECT))
+    for _ in range(100):  # the POST is sent once the pane is shown
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the pane did not ask to mark the conversation read"
+    open_folder(page, "sent")  # Léa's conversation is in Sent too
+    sent_row = page.locator(f"#message-list #thread-row-{lea_id}")
+    sent_row_html = sent_row.evaluate("el => el.outerHTML")
+    sent_count = page.locator("#list-unread").inner_text()
+
+    held[0].continue_()
+    inbox_badge = page.locator('#folder-nav a.folder-link[data-folder="inbox"] span.count')
+    if before > 1:
+        expect(inbox_badge).to_have_text(str(before - 1))
+    else:
+        expect(inbox_badge).to_have_count(0)
+    # Sent keeps its own row (not the inbox's, shown as selected) and its own count.
+    assert sent_row.evaluate("el => el.outerHTML") == sent_row_html
+    assert page.locator("#list-unread").inner_text() == sent_count
+    expect(page.locator("#message-list")).to_have_attribute("data-folder", "sent")
+    assert browser_log.problems == []
+    assert browser_log.console_errors == []
 
 
 def test_walk_through_every_folder_without_errors(demo, page: Page, browser_log):

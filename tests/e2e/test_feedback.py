@@ -62,6 +62,25 @@ def test_archive_from_the_keyboard_can_be_undone_in_the_list(demo, new_page):
     assert log.problems == []
 
 
+def test_an_error_stays_when_the_pane_marks_read_after_it(demo, new_page):
+    """The pane's own mark-read, answering after a failed action, does not hide the error."""
+    page, log = new_page(viewport=VIEWPORTS["desktop"])
+    log_in(page, "rita@demo.test")
+    held = []
+    page.route(re.compile(r"/read\?up_to="), lambda route: held.append(route))
+    open_lea(page)
+    page.route("**/archive", lambda route: route.fulfill(status=500, body="boom"))
+    page.click("#message-pane [data-key=archive]")
+    alert = page.locator("#feedback-alert")
+    expect(alert).to_contain_text("error 500")
+    assert held, "the pane did not ask to mark the conversation read"
+    held[0].continue_()
+    expect(lea_row(page)).not_to_have_class(re.compile(r"\bis-unread\b"))
+    expect(alert).to_be_visible()
+    alert.get_by_role("button", name="Dismiss").click()
+    expect(alert).to_be_hidden()
+
+
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_a_server_error_is_shown_and_the_page_stays(demo, new_page, artifacts, size):
     page, log = new_page(viewport=VIEWPORTS[size])

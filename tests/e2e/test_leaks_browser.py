@@ -17,6 +17,8 @@ def test_forwarding_a_cv_outside_asks_first(demo, redis, page: Page, browser_log
     log_in(page, "rita@demo.test")
     open_row(page, row(page, LEA_SUBJECT).first)
     first = page.locator("#message-pane section.message").first
+    # The application (with the CV) is not the newest message: it is folded to one line until opened.
+    first.locator("summary.message-line").click()
     first.get_by_role("button", name="Forward", exact=True).click()
     expect(page.locator("#message-pane #compose-form")).to_be_visible()
     page.fill("#to", OUTSIDER)
