@@ -155,6 +155,7 @@ MATRIX: dict[str, list[Case]] = {
         Case(f"/messages/{{scheduled}}/{action}") for action in ("cancel", "send-now", "retry", "mark-sent")
     ],
     "bulk.show": [Case("/bulk/{bulk}", methods=())],
+    "bulk.cancel": [Case("/bulk/{bulk}/cancel")],
     "mailtemplates.edit": [Case("/templates/{template}/edit", data={"name": "Mine now", "subject": "x"})],
     "mailtemplates.delete": [Case("/templates/{template}/delete")],
     "compose.after_away": [Case("/messages/{scheduled}/after-away")],
