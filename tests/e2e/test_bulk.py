@@ -69,6 +69,8 @@ def test_email_selected_rows_confirm_schedule_and_cancel(demo, redis, new_page, 
     page.fill("#body", BODY)
     page.select_option("#preset", "tomorrow")
     expect(page.locator("#bulk-summary .preview-card")).to_contain_text("Could we talk this week")
+    assert_fits(page)
+    page.screenshot(path=str(artifacts / f"bulk-{size}-1b-form.png"), full_page=True)
     page.locator(".bulk-edit").get_by_role("button", name=re.compile(r"^Send \d+ emails?$")).click()
 
     confirm = page.locator(".bulk-confirm")
