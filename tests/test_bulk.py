@@ -19,13 +19,23 @@ def team(bulk_team):
     return bulk_team
 
 
-def send_bulk(client, auth, offers=(), candidates=(), **data):
-    """POST the bulk form as htmx does."""
+def send_bulk(client, auth, offers=(), candidates=(), confirm=True, **data):
+    """POST the bulk form as htmx does, then (`confirm`) press Confirm on the confirmation it shows."""
     token = auth.csrf_token("/mail/inbox")
     form = {"csrf_token": token, "subject": "Hello", "body": "Hi [candidate.first_name]", **data}
     form["offer"] = [str(o.id) for o in offers]
     form["candidate"] = [str(c) for c in candidates]
-    return client.post("/bulk", data=form, headers=HX)
+    response = client.post("/bulk", data=form, headers=HX)
+    key = confirm_button(response.get_data(as_text=True))
+    if not confirm or response.status_code != 200 or key is None:
+        return response
+    return client.post("/bulk", data={**form, "confirm": key}, headers=HX)
+
+
+def confirm_button(html: str) -> str | None:
+    """The value of the confirmation's Confirm button, if the answer is the confirmation."""
+    button = parse(html).find("button", name="confirm")
+    return button.get("value") if button else None
 
 
 def bulk_messages(app) -> list[Message]:
@@ -124,7 +134,11 @@ def test_job_title_is_the_chosen_offer_and_ambiguity_is_refused(app, client, aut
     assert refused.status_code == 422
     assert "<html" not in html
     # Bob is on both chosen offers: which job he means is unknown, so nobody gets the email.
-    assert problems_listed(html) == ["Bob Baker: no value for [job.title]"]  # not Carl, on the pool only
+    # Carl is on the talent pool only, and a talent pool is not a job: its name is no job title.
+    assert problems_listed(html) == [
+        "Bob Baker: no value for [job.title]",
+        "Carl Cole: no value for [job.title] (“Talent Pool” is a talent pool, not a job)",
+    ]
     assert bulk_messages(app) == []
     ok = send_bulk(client, auth, offers=[team.job, team.pool], subject="About [job.title|our roles]")
     assert ok.status_code == 200
@@ -132,7 +146,7 @@ def test_job_title_is_the_chosen_offer_and_ambiguity_is_refused(app, client, aut
     assert subjects == {
         "alice@outside.test": "About Backend Engineer",
         "bob@outside.test": "About our roles",
-        "carl@outside.test": "About Talent Pool",
+        "carl@outside.test": "About our roles",
     }
     with app.app_context():
         threads = {
@@ -313,3 +327,200 @@ def test_compose_link_lands_on_a_working_page(client, auth, team):
     assert "Back to the inbox" in html
     assert 'name="csrf_token"' in html
     assert "Tick an offer, or pick candidates in a folder" in html
+
+
+# Confirmation, talent pools, send later, ticking rows (issue 12)
+
+
+def test_nothing_is_written_before_the_user_confirms_n_and_the_first_message(app, client, auth, team, redis):
+    auth.login(team.rita.email)
+    first = send_bulk(
+        client,
+        auth,
+        offers=[team.job],
+        confirm=False,
+        subject="About [job.title]",
+        body="Hi [candidate.first_name]!",
+    )
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert bulk_messages(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(BulkSend)) is None
+    confirm = parse(html).one("section", class_="bulk-confirm")
+    assert confirm.one("h2").text == "Send this email to 2 people?"
+    assert "As Alice Able (alice@outside.test) will read it:" in confirm.text
+    assert confirm.one("p", class_="bulk-confirm-subject").text == "About Backend Engineer"
+    assert confirm.one("div", class_="text-body").text == "Hi Alice!"
+    assert confirm.one("button", name="confirm").text == "Send 2 emails"
+    # Back: the form as it was written, nothing lost, nothing sent.
+    token = auth.csrf_token("/mail/inbox")
+    form = {"csrf_token": token, "subject": "About [job.title]", "body": "Hi [candidate.first_name]!"}
+    back = client.post("/bulk", data={**form, "offer": [str(team.job.id)], "step": "back"}, headers=HX)
+    page = parse(back.get_data(as_text=True))
+    assert back.status_code == 200
+    assert page.find("section", class_="bulk-confirm") is None
+    assert page.one("input", name="subject").get("value") == "About [job.title]"
+    assert page.one("textarea", name="body").text == "Hi [candidate.first_name]!"
+    assert page.one("input", name="offer", value=str(team.job.id)).get("checked") is not None
+    assert bulk_messages(app) == []
+    # What was confirmed is what is sent: a text changed after the confirmation asks again.
+    key = confirm_button(html)
+    changed = client.post(
+        "/bulk", data={**form, "subject": "Other", "offer": [str(team.job.id)], "confirm": key}, headers=HX
+    )
+    assert "changed since you confirmed" in changed.get_data(as_text=True)
+    assert bulk_messages(app) == []
+    sent = client.post("/bulk", data={**form, "offer": [str(team.job.id)], "confirm": key}, headers=HX)
+    assert sent.headers["HX-Redirect"].startswith("/bulk/")
+    assert len(bulk_messages(app)) == 2
+
+
+def test_a_talent_pool_never_fills_job_title_in_compose_either(app, client, auth, team, redis):
+    auth.login(team.rita.email)
+    send_bulk(client, auth, candidates=[team.carl.id], subject="Hello [job.title|there]")
+    [carl_msg] = bulk_messages(app)
+    token = auth.csrf_token("/mail/inbox")
+    reply = client.post(
+        "/compose",
+        data={
+            "csrf_token": token,
+            "to": "carl@outside.test",
+            "subject": "About [job.title]",
+            "body": "Hi",
+            "preset": "now",
+            "reply_to_id": str(carl_msg.id),
+        },
+        headers={"HX-Request": "true", "HX-Target": "message-pane"},
+    )
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    assert "No value for [job.title] for this recipient" in html
+    assert "About Talent Pool" not in html
+    assert len(bulk_messages(app)) == 1
+
+
+def local_in(app, user, minutes: int) -> str:
+    """A time `minutes` from now as the user types it in their zone (datetime-local)."""
+    from datetime import timedelta
+
+    from webapp.compose import prefill
+    from webapp.models.types import utcnow
+
+    with app.app_context():
+        zone = db.session.get(type(user), user.id).timezone
+    return prefill.to_local_naive(utcnow() + timedelta(minutes=minutes), zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def due_now(app) -> None:
+    """Their time has come: every scheduled message is due."""
+    from datetime import timedelta
+
+    from webapp.models.types import utcnow
+
+    with app.app_context():
+        for msg in db.session.scalars(select(Message).where(Message.status == "scheduled")):
+            msg.scheduled_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+
+def test_send_later_schedules_each_message_and_the_drain_sends_each_once(
+    app, client, auth, team, redis, smtp
+):
+    auth.login(team.rita.email)
+    at = local_in(app, team.rita, 90)
+    first = send_bulk(client, auth, offers=[team.job], confirm=False, preset="custom", send_at=at)
+    confirm = parse(first.get_data(as_text=True)).one("section", class_="bulk-confirm")
+    assert "sent " in confirm.text
+    assert "you can cancel them" in confirm.text
+    assert confirm.one("button", name="confirm").text == "Schedule 2 emails"
+    response = send_bulk(client, auth, offers=[team.job], preset="custom", send_at=at)
+    messages = bulk_messages(app)
+    assert response.headers["HX-Redirect"] == f"/bulk/{messages[0].bulk_id}"
+    assert [m.status for m in messages] == ["scheduled", "scheduled"]
+    assert all(m.scheduled_at is not None for m in messages)
+    progress = client.get(f"/bulk/{messages[0].bulk_id}", headers=PROGRESS).get_data(as_text=True)
+    assert "Scheduled: 2 emails will be sent" in progress
+    assert 'hx-trigger="every 30s"' in progress
+    send_oldest(app, 10)  # not due yet: nothing leaves
+    assert smtp.messages == []
+    due_now(app)
+    send_oldest(app, 10)
+    send_oldest(app, 10)  # a second drain finds nothing left
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@outside.test", "bob@outside.test"]
+    assert [m.status for m in bulk_messages(app)] == ["sent", "sent"]
+    # A time in the past, or no time, is refused on the field.
+    past = send_bulk(client, auth, offers=[team.job], preset="custom", send_at=local_in(app, team.rita, -5))
+    assert past.status_code == 422
+    assert "Choose a time in the future." in past.get_data(as_text=True)
+    none = send_bulk(client, auth, offers=[team.job], preset="custom")
+    assert none.status_code == 422
+    assert "Choose a date and time." in none.get_data(as_text=True)
+
+
+def test_the_presets_are_composes(app, client, auth, team):
+    auth.login(team.rita.email)
+    page = parse(client.get("/bulk/new").get_data(as_text=True))
+    options = [o.get("value") for o in page.one("select", name="preset").find_all("option")]
+    assert options == ["now", "tomorrow", "monday", "custom"]
+
+
+def test_cancelling_a_scheduled_bulk_from_its_page(app, client, auth, team, redis, smtp):
+    auth.login(team.rita.email)
+    send_bulk(client, auth, offers=[team.job], preset="tomorrow")
+    messages = bulk_messages(app)
+    url = f"/bulk/{messages[0].bulk_id}"
+    page = parse(client.get(url).get_data(as_text=True))
+    assert page.one("form", class_="bulk-cancel").one("button").text == "Cancel the 2 scheduled emails"
+    # Another user, even an admin who can see the bulk, cannot withdraw Rita's mail.
+    auth.logout()
+    auth.login(team.ada.email)
+    token = auth.csrf_token("/mail/inbox")
+    assert client.post(f"{url}/cancel", data={"csrf_token": token}).status_code == 404
+    assert parse(client.get(url).get_data(as_text=True)).find("form", class_="bulk-cancel") is None
+    auth.logout()
+    auth.login(team.rita.email)
+    token = auth.csrf_token("/mail/inbox")
+    done = client.post(f"{url}/cancel", data={"csrf_token": token}, headers=PROGRESS)
+    html = done.get_data(as_text=True)
+    assert "Cancelled: nothing was sent." in html
+    assert "bulk-cancel" not in html
+    assert [m.status for m in bulk_messages(app)] == ["cancelled", "cancelled"]
+    due_now(app)
+    send_oldest(app, 10)
+    assert smtp.messages == []
+
+
+def test_cancel_leaves_what_already_left(app, client, auth, team, redis, smtp):
+    auth.login(team.rita.email)
+    send_bulk(client, auth, offers=[team.job], preset="tomorrow")
+    messages = bulk_messages(app)
+    with app.app_context():  # Alice's went early (sent now from Scheduled)
+        db.session.get(Message, messages[0].id).scheduled_at = None
+        db.session.get(Message, messages[0].id).status = "queued"
+        db.session.commit()
+    send_oldest(app, 10)
+    token = auth.csrf_token("/mail/inbox")
+    client.post(f"/bulk/{messages[0].bulk_id}/cancel", data={"csrf_token": token})
+    assert [m.status for m in bulk_messages(app)] == ["sent", "cancelled"]
+    assert len(smtp.messages) == 1
+
+
+def test_rows_can_be_ticked_and_email_selected_opens_bulk_with_them(app, client, auth, make, team, redis):
+    for candidate in (team.alice, team.bob):
+        make.message(make.thread(candidate=candidate, offer=team.job), candidate=candidate)
+    auth.login(team.rita.email)
+    page = parse(client.get("/mail/candidates").get_data(as_text=True))
+    picker = page.one("form", id="bulk-pick")
+    assert picker.get("action") == "/bulk/new"
+    assert picker.get("method") == "get"
+    assert picker.one("button").text == "Email selected"
+    ticks = page.find_all("input", class_="row-pick")
+    assert sorted(int(t.get("value")) for t in ticks) == sorted([team.alice.id, team.bob.id])
+    assert all(t.get("form") == "bulk-pick" and t.get("name") == "candidate" for t in ticks)
+    assert {t.get("aria-label") for t in ticks} == {"Select Alice Able", "Select Bob Baker"}
+    # What the browser sends for Bob ticked (and an id tampered in): only the visible candidate.
+    chosen = client.get(f"/bulk/new?candidate={team.bob.id}&candidate={team.sue.id}").get_data(as_text=True)
+    summary = parse(chosen).one("section", id="bulk-summary")
+    assert [n.text for n in summary.find_all("span", class_="recipient-name")] == ["Bob Baker"]
+    assert "1 picked candidate was left out" in summary.text

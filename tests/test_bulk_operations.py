@@ -92,8 +92,12 @@ def test_problems_name_each_candidate_and_what_fails(session, team):
     assert listed == {
         "Alice Able": (["[candidate.nickname]"], []),
         "Bob Baker": (["[candidate.nickname]"], ["[job.title]"]),
-        "Carl Cole": (["[candidate.nickname]"], []),
+        # Carl is on the talent pool only: a pool is not a job, so [job.title] has no value.
+        "Carl Cole": (["[candidate.nickname]"], ["[job.title]"]),
     }
+    pools = {p.candidate.full_name: p.pool for p in problems}
+    assert pools["Carl Cole"].id == team.pool.id  # the summary says why
+    assert pools["Bob Baker"] is None  # two offers: ambiguous, not a pool
     assert bulk.problems(found, "About [job.title|our roles]", "Hi", rita, COMPANY, "r@x.test") == []
 
 
@@ -115,7 +119,7 @@ def test_create_stores_one_queued_message_and_conversation_per_recipient(app, se
         ["bob@outside.test"],
         ["carl@outside.test"],
     ]
-    assert [m.subject for m in messages] == ["About Backend Engineer", "About our roles", "About Talent Pool"]
+    assert [m.subject for m in messages] == ["About Backend Engineer", "About our roles", "About our roles"]
     assert [m.body_text.strip() for m in messages] == ["Hi Alice", "Hi Bob", "Hi Carl"]
     assert all(m.status == "queued" and m.bulk_id == sent.id for m in messages)
     assert len({m.thread_id for m in messages}) == 3
@@ -160,8 +164,10 @@ def test_progress_counts_by_status_and_is_done_when_nothing_waits(app, session, 
     first, second, third = (db.session.get(Message, i) for i in ids)
     second.status = "scheduled"
     progress = bulk.progress(sent)
-    assert progress.counts["queued"] == 3
+    # Waiting for its time is counted apart: the page says when it leaves and offers to cancel.
+    assert (progress.counts["queued"], progress.counts["scheduled"]) == (2, 1)
     assert not progress.is_done
+    assert not progress.is_waiting_for_time
     first.status, second.status, third.status = "sent", "failed", "sending"
     progress = bulk.progress(sent)
     assert (progress.counts["sent"], progress.counts["failed"], progress.counts["sending"]) == (1, 1, 1)

@@ -164,6 +164,7 @@ MATRIX: dict[str, list[Case]] = {
     "compose.open_draft": [Case("/compose/draft/{draft}", methods=())],
     "compose.delete_draft": [Case("/compose/draft/{draft}/delete")],
     "bulk.show": [Case("/bulk/{bulk}", methods=())],
+    "bulk.cancel": [Case("/bulk/{bulk}/cancel")],
     "mailtemplates.edit": [Case("/templates/{template}/edit", data={"name": "Mine now", "subject": "x"})],
     "mailtemplates.delete": [Case("/templates/{template}/delete")],
     "compose.after_away": [Case("/messages/{scheduled}/after-away")],

@@ -1,5 +1,7 @@
 """Bulk email views: thin; recipients, checks and creation live in webapp/mail/outbound/bulk.py."""
 
+from datetime import datetime
+
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -7,11 +9,13 @@ from flask_login import current_user
 from webapp import audit
 from webapp.bulk import bp
 from webapp.bulk.forms import BulkForm
+from webapp.compose import prefill
 from webapp.extensions import db
 from webapp.htmx import is_htmx, render
 from webapp.jobs.enqueue import wake_sender
 from webapp.mail.outbound import bulk
 from webapp.mailtemplates import operations as templates
+from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain
 from webapp.templating import translate
 
@@ -31,7 +35,32 @@ def _form(formdata=None) -> BulkForm:
     form.template_id.choices = [("", _("No template: write it below"))] + [
         (str(t.id), t.name) for t in templates.usable(current_user)
     ]
+    # Compose's choices and wording (prefill.presets), so both pickers say the same.
+    form.preset.choices = [
+        ("now", _("Now")),
+        *[(key, label) for key, label, _at in prefill.presets(current_user.timezone)],
+        ("custom", _("At a chosen time")),
+    ]
+    if not form.preset.data:
+        form.preset.data = "now"
     return form
+
+
+def _send_at(form: BulkForm) -> datetime | None:
+    """When the bulk leaves (aware UTC; None: now); a missing or past chosen time is a field error."""
+    preset = form.preset.data or "now"
+    if preset == "now":
+        return None
+    for key, _label, at in prefill.presets(current_user.timezone):
+        if key == preset:
+            return at
+    if form.send_at.data is None:
+        form.send_at.errors = [*form.send_at.errors, _("Choose a date and time.")]
+        return None
+    at = prefill.to_utc(form.send_at.data, current_user.timezone)
+    if at <= utcnow():
+        form.send_at.errors = [*form.send_at.errors, _("Choose a time in the future.")]
+    return at
 
 
 def _sender() -> tuple[str, str]:
@@ -39,7 +68,7 @@ def _sender() -> tuple[str, str]:
     return current_app.config["COMPANY_NAME"], current_user.inbound_address(mail_domain().domain)
 
 
-def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:
+def _context(form: BulkForm, refusal: bulk.BulkError | None = None, **extra) -> dict:
     """Everything the form and its summary show for the current selection (404: an offer out of reach)."""
     offers = bulk.offers_for(current_user, _ids("offer"))
     if offers is None:
@@ -67,12 +96,14 @@ def _context(form: BulkForm, refusal: bulk.BulkError | None = None) -> dict:
         "refused": refusal is not None,
         "recent": bulk.recent(current_user),
         "placeholder_help": templates.placeholder_help(),
+        "timezone": current_user.timezone,
+        **extra,
     }
 
 
-def _show(form: BulkForm, status: int = 200, refusal: bulk.BulkError | None = None):
-    """The page, or the form with its summary for htmx (after a refused send)."""
-    return render(NEW_PAGE, NEW_PARTIALS, status=status, **_context(form, refusal))
+def _show(form: BulkForm, status: int = 200, refusal: bulk.BulkError | None = None, **extra):
+    """The page, or the form with its summary for htmx (after a refused send, or to confirm)."""
+    return render(NEW_PAGE, NEW_PARTIALS, status=status, **_context(form, refusal, **extra))
 
 
 @bp.route("/new")
@@ -117,11 +148,19 @@ def summary():
 
 @bp.route("", methods=["POST"])
 def create():
-    """Send one message per recipient, or refuse the whole bulk with the reasons in place (422)."""
+    """Check, then ask to confirm (N and the first message); send or schedule once confirmed.
+
+    Refused: the whole bulk, with the reasons in place (422). "Back" shows the form as it was.
+    """
     form = _form()
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             abort(400)
+        return _show(form, status=422)
+    if request.form.get("step") == "back":
+        return _show(form)
+    send_at = _send_at(form)
+    if form.send_at.errors:
         return _show(form, status=422)
     offers = bulk.offers_for(current_user, _ids("offer"))
     if offers is None:
@@ -129,25 +168,41 @@ def create():
     recipients = bulk.resolve(current_user, offers, _ids("candidate"))
     chosen = templates.usable_by_id(current_user, form.template_id.data or "")
     company, _address = _sender()
+    subject, body = form.subject.data or "", form.body.data or ""  # both required
+    key = bulk.confirmation_key(recipients, subject, body, send_at)
+    confirmed = request.form.get("confirm", "")
     try:
+        if confirmed != key:
+            # Nothing is written before the user has seen who gets what: check, then ask.
+            bulk.check(current_user, recipients, subject, body, mail_domain(), company)
+            return _show(form, confirm_key=key, confirm_changed=bool(confirmed), send_at=send_at)
         sent, message_ids = bulk.create(
             current_user,
             recipients,
-            form.subject.data or "",  # both required
-            form.body.data or "",
+            subject,
+            body,
             chosen.id if chosen else None,
             mail_domain(),
             blob_store(),
             company,
+            send_at=send_at,
         )
     except bulk.BulkError as refusal:
         db.session.rollback()
         return _show(form, status=422, refusal=refusal)
-    audit.record(current_user.id, "bulk_send", "bulk", sent.id, messages=len(message_ids))
+    audit.record(
+        current_user.id,
+        "bulk_send",
+        "bulk",
+        sent.id,
+        messages=len(message_ids),
+        scheduled=send_at is not None,
+    )
     db.session.commit()
-    # After the commit, so that the worker finds the rows; one wake-up sends them all.
+    # After the commit, so that the worker finds the rows; one wake-up sends them all (or one
+    # timer for their time).
     if message_ids:
-        wake_sender()
+        wake_sender(at=send_at)
     url = url_for("bulk.show", bulk_id=sent.id)
     if is_htmx():
         response = make_response("", 200)
@@ -162,4 +217,23 @@ def show(bulk_id: int):
     found = bulk.visible_bulk(current_user, bulk_id)
     if found is None:
         abort(404)
-    return render("bulk/show.html", {"bulk-progress": "bulk/_progress.html"}, progress=bulk.progress(found))
+    return render(
+        "bulk/show.html",
+        {"bulk-progress": "bulk/_progress.html"},
+        progress=bulk.progress(found),
+        can_cancel=found.user_id == current_user.id,
+    )
+
+
+@bp.route("/<int:bulk_id>/cancel", methods=["POST"])
+def cancel(bulk_id: int):
+    """Cancel the bulk's messages still waiting for their time; those already sent stay sent."""
+    found = bulk.visible_bulk(current_user, bulk_id)
+    if found is None or found.user_id != current_user.id:
+        abort(404)  # an admin sees another's bulk but does not withdraw their mail
+    cancelled = bulk.cancel_scheduled(found, current_user)
+    audit.record(current_user.id, "bulk_cancel", "bulk", found.id, messages=cancelled)
+    db.session.commit()
+    if is_htmx():
+        return show(bulk_id)
+    return redirect(url_for("bulk.show", bulk_id=found.id), code=303)

@@ -3,33 +3,52 @@
 Recipients come from offers the user can access and from candidates picked in a folder. A
 candidate placed on several chosen offers gets one message; a candidate the user cannot see
 never gets one, whatever ids arrive. Placeholders are filled per candidate, and one candidate
-with a missing value refuses the whole bulk: half a campaign is worse than none.
+with a missing value refuses the whole bulk: half a campaign is worse than none. A talent pool
+is not a job: `[job.title]` is never filled with a pool's name.
+
+Nothing leaves before the user has confirmed the count and the first message as its first
+recipient reads it (`confirmation_key` ties the confirmation to what was shown). Sent later, the
+messages wait as `scheduled` for the ordinary drain; `cancel_scheduled` withdraws those still
+waiting, in one compare-and-set.
 """
 
+import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.outbound import compose, placeholders
 from webapp.mail.outbound.compose import Compose
 from webapp.mail.phrases import N_
+from webapp.mail.read import entries
 from webapp.mail.read.access import accessible_offers, visible_candidates
 from webapp.mail.storage import BlobStore
 from webapp.models import PENDING_STATUSES, BulkSend, Candidate, Message, Offer, Placement, Status, User
+from webapp.models.core import execute_dml
 
 # More than this in one go is much more likely a wrong selection than a campaign.
 MAX_RECIPIENTS = 1000
 # The statuses the progress view counts, each shown even at zero.
-BULK_COUNTED = (Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN, Status.CANCELLED)
+BULK_COUNTED = (
+    Status.SCHEDULED,
+    Status.QUEUED,
+    Status.SENDING,
+    Status.SENT,
+    Status.FAILED,
+    Status.UNKNOWN,
+    Status.CANCELLED,
+)
 
 
 @dataclass
 class Recipient:
     candidate: Candidate
     address: str | None
-    offer: Offer | None  # the job its [job.title] means, when that is unambiguous
+    # The offer the conversation is about, when that is unambiguous; [job.title] only if a job.
+    offer: Offer | None
 
 
 @dataclass
@@ -46,6 +65,7 @@ class Problem:
     candidate: Candidate
     unknown: list[str]
     unfilled: list[str]
+    pool: Offer | None = None  # [job.title] is unfilled because the recipient's offer is a talent pool
 
 
 class BulkError(Exception):
@@ -162,8 +182,40 @@ def _problems(rendered_all) -> list[Problem]:
         unknown = list(dict.fromkeys(rendered[0].unknown + rendered[1].unknown))
         unfilled = list(dict.fromkeys(rendered[0].unfilled + rendered[1].unfilled))
         if unknown or unfilled:
-            found.append(Problem(recipient.candidate, unknown, unfilled))
+            offer = recipient.offer
+            pool = offer if offer is not None and not offer.is_job and _names_job(unfilled) else None
+            found.append(Problem(recipient.candidate, unknown, unfilled, pool))
     return found
+
+
+def _names_job(unfilled: list[str]) -> bool:
+    """Whether `[job.title]` (without a fallback) is among the unfilled placeholders."""
+    return any(p.startswith("[job.title") for p in unfilled)
+
+
+def confirmation_key(recipients: Recipients, subject: str, body: str, send_at: datetime | None) -> str:
+    """What the user confirms (who, what, when), as a short digest: a change asks again."""
+    who = ",".join(str(r.candidate.id) for r in recipients.ready)
+    when = send_at.isoformat(timespec="minutes") if send_at else "now"
+    digest = hashlib.sha256("\x00".join((who, subject, body, when)).encode())
+    return digest.hexdigest()[:32]
+
+
+def check(user: User, recipients: Recipients, subject: str, body: str, settings: MailDomain, company: str):
+    """Every message rendered, [(recipient, (subject, body))]; raises BulkError if any cannot go."""
+    reasons: list[str] = []
+    if not recipients.ready:
+        reasons.append(N_("No recipient with an email address: choose an offer or candidates."))
+    if len(recipients.ready) > MAX_RECIPIENTS:
+        reasons.append(N_("At most %(n)s recipients per bulk email.", n=MAX_RECIPIENTS))
+    if not compose.clean_line(subject):
+        reasons.append(N_("Add a subject."))
+    sender_address = user.inbound_address(settings.domain)
+    rendered_all = _render_all(recipients, subject, body, user, company, sender_address)
+    failing = _problems(rendered_all)
+    if reasons or failing:
+        raise BulkError(reasons, failing)
+    return rendered_all
 
 
 def create(
@@ -175,24 +227,15 @@ def create(
     settings: MailDomain,
     store: BlobStore,
     company: str,
+    send_at: datetime | None = None,
 ) -> tuple[BulkSend, list[int]]:
-    """Store the bulk and one queued message per recipient; raises BulkError. Flushes.
+    """Store the bulk and one message per recipient, queued or scheduled at `send_at`; raises
+    BulkError. Flushes.
 
     Returns the bulk and its message ids, to enqueue after the commit.
     """
-    reasons: list[str] = []
-    if not recipients.ready:
-        reasons.append(N_("No recipient with an email address: choose an offer or candidates."))
-    if len(recipients.ready) > MAX_RECIPIENTS:
-        reasons.append(N_("At most %(n)s recipients per bulk email.", n=MAX_RECIPIENTS))
-    if not compose.clean_line(subject):
-        reasons.append(N_("Add a subject."))
-    sender_address = user.inbound_address(settings.domain)
     # Rendered once: checked for problems, then sent as they are.
-    rendered_all = _render_all(recipients, subject, body, user, company, sender_address)
-    failing = _problems(rendered_all)
-    if reasons or failing:
-        raise BulkError(reasons, failing)
+    rendered_all = check(user, recipients, subject, body, settings, company)
     bulk = BulkSend(
         user_id=user.id,
         template_id=template_id,
@@ -204,7 +247,11 @@ def create(
     ids = []
     for recipient, (rendered_subject, rendered_body) in rendered_all:
         data = Compose(
-            to=[recipient.address], subject=rendered_subject.text, body=rendered_body.text, bulk_id=bulk.id
+            to=[recipient.address],
+            subject=rendered_subject.text,
+            body=rendered_body.text,
+            bulk_id=bulk.id,
+            send_at=send_at,
         )
         try:
             msg = compose.create(user, data, settings, store)
@@ -239,6 +286,18 @@ class Progress:
         """Nothing is left waiting to be sent (queued, scheduled or sending)."""
         return not any(m.status in PENDING_STATUSES for m in self.messages)
 
+    @property
+    def scheduled_at(self) -> datetime | None:
+        """When the messages still scheduled leave (the earliest), or None if none waits for a time."""
+        times = [m.scheduled_at for m in self.messages if m.status == Status.SCHEDULED and m.scheduled_at]
+        return min(times) if times else None
+
+    @property
+    def is_waiting_for_time(self) -> bool:
+        """Everything still pending waits for its time: nothing to poll for until then."""
+        pending = [m for m in self.messages if m.status in PENDING_STATUSES]
+        return bool(pending) and all(m.status == Status.SCHEDULED for m in pending)
+
 
 def progress(bulk: BulkSend) -> Progress:
     """The bulk's messages with their status, and counts by status."""
@@ -247,10 +306,26 @@ def progress(bulk: BulkSend) -> Progress:
     )
     counts = dict.fromkeys(BULK_COUNTED, 0)
     for msg in messages:
-        # Waiting for its time or for a worker is the same to the sender: queued.
-        key = Status.QUEUED if msg.status == Status.SCHEDULED else Status(msg.status)
+        key = Status(msg.status)
         counts[key] = counts.get(key, 0) + 1
     return Progress(bulk, messages, counts)
+
+
+def cancel_scheduled(bulk: BulkSend, user: User) -> int:
+    """Cancel the bulk's messages still waiting for their time (the sender's own); how many.
+
+    One compare-and-set UPDATE: a message a worker already claimed (sending) is not touched, and
+    the drain never claims a cancelled one, so each message is either sent once or not at all.
+    """
+    result = execute_dml(
+        update(Message)
+        .where(Message.bulk_id == bulk.id, Message.sender_id == user.id, Message.status == Status.SCHEDULED)
+        .values(status=Status.CANCELLED)
+        .returning(Message.thread_id)
+    )
+    thread_ids = list(result.scalars())
+    entries.refresh(thread_ids)
+    return len(thread_ids)
 
 
 def recent(user: User, limit: int = 5) -> list[BulkSend]:

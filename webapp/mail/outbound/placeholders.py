@@ -41,7 +41,9 @@ def context_for(candidate=None, offer=None, sender=None, company: str = "", send
         "candidate.last_name": candidate.last_name if candidate else "",
         "candidate.full_name": candidate.full_name if candidate else "",
         "candidate.email": candidate.primary_email or "" if candidate else "",
-        "job.title": offer.title if offer else "",
+        # A talent pool is not a job: its name never stands for a job title (the placeholder is
+        # then missing, and refuses the send unless it has a fallback).
+        "job.title": offer.title if offer is not None and offer.is_job else "",
         "sender.name": sender.name if sender else "",
         "sender.first_name": first,
         "sender.email": sender_address,
