@@ -118,7 +118,7 @@ def test_focus_goes_in_reading_order_and_always_shows(demo, new_page, artifacts,
     expect(lea_row(page)).not_to_have_class(re.compile(r"\bis-unread\b"))
     page.reload()  # Tab starts again from the top of the page
     ready(page)
-    path = [step for step in focus_path(page, 70) if not step["what"].startswith("BODY")]  # past the end
+    path = [step for step in focus_path(page, 200) if not step["what"].startswith("BODY")]  # past the end
     hidden = [step["what"] for step in path if not step["shown"]]
     assert hidden == [], f"Tab reached what cannot be seen: {hidden}"
     unringed = [step["what"] for step in path if not step["ring"]]

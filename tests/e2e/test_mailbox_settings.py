@@ -34,7 +34,9 @@ def test_connect_a_mailbox(new_page, demo, dovecot, artifacts, width):
     if width < 1024:  # on a phone the account menu is in the drawer, behind "Menu"
         page.get_by_role("button", name="Menu").click()
     page.screenshot(path=str(artifacts / f"mailbox-settings-topbar-{width}.png"), animations="disabled")
-    page.locator("a.whoami").click()
+    page.locator('#account-menu a[href="/settings"]').click()  # Settings, then its Mailbox section
+    expect(page).to_have_url(url_is("/settings"))
+    page.locator('a[href="/settings/mailbox"]').first.click()
     expect(page).to_have_url(url_is("/settings/mailbox"))
     page.get_by_label("IMAP server").fill(dovecot.host)
     page.get_by_label("Security").select_option("none")

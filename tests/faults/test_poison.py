@@ -9,8 +9,9 @@ from tests.sinks import start_worker, stop_worker, worker_env
 
 BEHIND = 10
 # Seconds a classification may take in this test (INBOUND_CLASSIFY_TIME_LIMIT, 30 by default).
-TIME_LIMIT = 0.5
-# ~200 KB of encoded words in the Subject: seconds to read, far past TIME_LIMIT.
+TIME_LIMIT = 0.25
+# ~200 KB of encoded words in the Subject: parsing it alone takes about 0.4 s of CPU, past TIME_LIMIT
+# (recognition reads only its first 1,000 characters since, so the bound is kept tight).
 POISON_SUBJECT = " ".join(["=?utf-8?q?Die_hei=C3=9Fe_Zypernsonne_qu=C3=A4lte_Max?="] * 3500)
 
 
