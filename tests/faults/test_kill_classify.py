@@ -10,7 +10,7 @@ from webapp.mail.inbound.pipeline import CLAIM_STALE_AFTER
 from webapp.models import Message
 from webapp.models.types import utcnow
 
-COUNT = 30
+COUNT = 60  # groups commit up to 25 at a time (pipeline.GROUP_SIZE): room to be caught midway
 # A subject of ~30 KB of encoded words: legitimate, and a fraction of a second to read, so
 # that the kill finds the drain in the middle of its batch.
 SLOW_SUBJECT = " ".join(["=?utf-8?q?Die_hei=C3=9Fe_Zypernsonne_qu=C3=A4lte_Max?="] * 500)
