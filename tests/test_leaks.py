@@ -131,6 +131,68 @@ def test_attaching_a_candidates_cv_file_outside_asks_too(app, client, auth, team
     assert plain.status_code == 200
 
 
+def _schedule_forward_to_sam(app, client, auth, application) -> Message:
+    """Rita forwards Léa's application to Sam (inside the team: no question), for Monday."""
+    data = {"to": "sam@team.test", "subject": "Fwd: Application", "forward_of_id": str(application.id)}
+    assert post(client, auth, "/compose", {**data, "preset": "monday"}).status_code == 200
+    scheduled = last_sent(app)
+    assert scheduled.status == "scheduled"
+    return scheduled
+
+
+def test_editing_a_scheduled_forward_to_add_an_outsider_asks_like_a_fresh_send(
+    app, client, auth, team, application
+):
+    auth.login(team.rita.email)
+    scheduled = _schedule_forward_to_sam(app, client, auth, application)
+    form = parse(client.get(f"/compose/edit/{scheduled.id}", headers=PANE).get_data(as_text=True))
+    send_at = form.one("input", name="send_at").get("value")
+    edit = {"to": f"sam@team.test, {OUTSIDER}", "subject": "Fwd: Application", "preset": "custom"}
+    edit["send_at"] = send_at
+    refused = post(client, auth, f"/compose/edit/{scheduled.id}", edit)
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert f"Léa Martin&#39;s CV goes to {OUTSIDER}" in html or f"Léa Martin's CV goes to {OUTSIDER}" in html
+    assert last_sent(app).to_addresses == ["sam@team.test"]  # nothing changed before the answer
+    box = parse(html).find("input", name="confirm_privacy")
+    assert box is not None
+    assert parse(html).find("form").get("action").endswith(f"/compose/edit/{scheduled.id}")
+    # A confirmation holds for what it named only.
+    other = post(
+        client,
+        auth,
+        f"/compose/edit/{scheduled.id}",
+        {**edit, "to": "x@else.example", "confirm_privacy": box.get("value")},
+    )
+    assert other.status_code == 422
+    saved = post(client, auth, f"/compose/edit/{scheduled.id}", {**edit, "confirm_privacy": box.get("value")})
+    assert saved.status_code == 200
+    edited = last_sent(app)
+    assert edited.to_addresses == ["sam@team.test", OUTSIDER]
+    assert (edited.candidate_id, edited.carries) == (team.léa.id, "cv")  # still Léa's: Sam never sees it
+    # Saved again with the same outsider: nothing new leaves, nothing to confirm again.
+    again = post(client, auth, f"/compose/edit/{scheduled.id}", {**edit, "subject": "Fwd: Léa"})
+    assert again.status_code == 200
+
+
+def test_a_scheduled_forward_brought_back_as_a_draft_keeps_its_scope(app, client, auth, team, application):
+    auth.login(team.rita.email)
+    scheduled = _schedule_forward_to_sam(app, client, auth, application)
+    token = auth.csrf_token("/mail/inbox")
+    cancelled = client.post(
+        f"/messages/{scheduled.id}/cancel?folder=scheduled", headers={**PANE, "X-CSRFToken": token}
+    )
+    assert cancelled.status_code == 200
+    data = {"to": OUTSIDER, "subject": "Fwd: Application", "preset": "now", "draft_id": str(scheduled.id)}
+    refused = post(client, auth, "/compose", data)
+    assert refused.status_code == 422
+    assert "CV goes to" in refused.get_data(as_text=True)
+    box = parse(refused.get_data(as_text=True)).find("input", name="confirm_privacy")
+    assert post(client, auth, "/compose", {**data, "confirm_privacy": box.get("value")}).status_code == 200
+    sent = last_sent(app)
+    assert (sent.to_addresses, sent.candidate_id) == ([OUTSIDER], team.léa.id)
+
+
 def test_a_forward_stays_in_the_candidates_scope_and_the_reply_threads_back(
     app, client, auth, team, application
 ):

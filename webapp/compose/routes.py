@@ -223,15 +223,17 @@ def edit(message_id: int):
         )
     if data is not None and not errors:
         try:
-            changed = compose.update_scheduled(msg.id, current_user, data)
+            changed = compose.update_scheduled(msg.id, current_user, data, mail_domain().domain)
         except ComposeError as exc:
             errors = exc.errors
         else:
             if not changed:
                 errors = {"to": [_("Too late: this message is already being sent.")]}
     if data is None or errors:  # data is None only with errors
+        context = _privacy_context(form, errors)
         _attach_errors(form, errors)
-        return _show(form, status=422, editing=msg)
+        db.session.rollback()
+        return _show(form, status=422, editing=msg, **context)
     db.session.commit()
     wake_sender(at=data.send_at)
     return _after_send(msg)
@@ -252,6 +254,7 @@ def send():
             data.send_at = utcnow() + timedelta(seconds=undo)
         if draft is not None:
             data.attachments += drafts.attachments_of(draft, blob_store())
+            data.resumed = compose.stored_scope(draft)  # a forward brought back keeps its scope
             drafts.discard(current_user.id, draft.id)
         elif data.thread_id is not None:
             # A first save still on its way when Send was clicked: the reply supersedes it.
@@ -272,10 +275,7 @@ def send():
             sender = collision.sender if collision.is_outbound else None
             context["collision_by"] = sender.name if sender is not None else collision.display_from
             form.confirm_collision.data = ""
-        if "confirm_privacy" in errors:  # what leaves the team: the sender confirms it, or not
-            context["privacy_token"] = compose.privacy_token(errors["confirm_privacy"])
-            context["reattach"] = any(f and f.filename for f in request.files.getlist(form.attachments.name))
-            form.confirm_privacy.data = ""
+        context.update(_privacy_context(form, errors))
         _attach_errors(form, errors)
         db.session.rollback()
         return _show(form, status=422, **context)
@@ -285,6 +285,17 @@ def send():
     # After the commit: the job must find the row.
     wake_sender(at=data.send_at)
     return _after_send(msg, undo=msg if undoable else None)
+
+
+def _privacy_context(form: ComposeForm, errors: dict[str, list[str]]) -> dict:
+    """What leaves the team, for the sender to confirm (or not): the warning's token."""
+    if "confirm_privacy" not in errors:
+        return {}
+    form.confirm_privacy.data = ""
+    return {
+        "privacy_token": compose.privacy_token(errors["confirm_privacy"]),
+        "reattach": any(f and f.filename for f in request.files.getlist(form.attachments.name)),
+    }
 
 
 def _draft_of_form() -> Message | None:

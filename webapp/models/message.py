@@ -178,6 +178,9 @@ class Message(Model):
     is_cv: Mapped[bool] = mapped_column(default=False)
     cv_offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
     cv_processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Outbound mail that carries a candidate's data it was not addressed to (a forward, their CV
+    # attached): what it carries ("cv", "mail", "offer_cv"), so an edit asks before it leaves the team.
+    carries: Mapped[str | None] = mapped_column(String(8))
 
     # How it arrived (smtp, webhook, import, compose, demo) and the SMTP envelope, if any.
     source: Mapped[str | None] = mapped_column(String(16))

@@ -59,6 +59,8 @@ class Compose:
     # The sender confirmed the privacy warning: its token (privacy_token), so that a confirmation
     # holds only for what was shown (other recipients or files: a new warning).
     privacy_confirmed: str = ""
+    # A draft brought back by Undo or Cancel keeps what it carried (stored_scope of the draft).
+    resumed: "Scope | None" = None
 
 
 class ComposeError(Exception):
@@ -232,6 +234,8 @@ def scope_of(user: User, data: Compose, store: BlobStore) -> Scope:
     A forward, or a message attaching a candidate's CV, stays in that candidate's (or offer's)
     scope whoever it goes to (docs/folders.md, "A conversation keeps its candidate and offer scope").
     """
+    if data.resumed is not None and data.resumed.carried:
+        return data.resumed
     if data.forward_of is not None:
         scope = _source_scope(data.forward_of)
         if scope.carried:
@@ -248,6 +252,19 @@ def scope_of(user: User, data: Compose, store: BlobStore) -> Scope:
             return Scope(None, thread.offer_id, thread.offer_id)
         return Scope(candidate_id or thread.candidate_id, thread.offer_id)
     return Scope(candidate_id, _single_offer(candidate_id) if candidate_id else None)
+
+
+def stored_scope(msg: Message) -> Scope:
+    """The scope a stored outbound message was given, with what it carries (for an edit or a resend)."""
+    offer_id = msg.thread.offer_id if msg.thread is not None else None
+    scope = Scope(msg.candidate_id, offer_id, msg.cv_offer_id)
+    if msg.carries == "offer_cv" and msg.cv_offer_id is not None:
+        name = db.session.get_one(Offer, msg.cv_offer_id).title
+    elif msg.carries and msg.candidate_id is not None:
+        name = _name(msg.candidate_id)
+    else:
+        return scope
+    return Scope(scope.candidate_id, offer_id, scope.cv_offer_id, msg.carries, name, carried=True)
 
 
 def team_addresses(domain: str) -> set[str]:
@@ -352,6 +369,7 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
         snippet=" ".join(data.body.split())[:200],
         candidate_id=scope.candidate_id,
         cv_offer_id=scope.cv_offer_id,
+        carries=scope.what if scope.carried else None,
         sender_id=user.id,
         source="compose",
         scheduled_at=data.send_at,
@@ -440,11 +458,23 @@ def reschedule(message_id: int, user_id: int, at: datetime) -> bool:
     return _change(message_id, user_id, (Status.SCHEDULED,), scheduled_at=at, sort_at=at)
 
 
-def update_scheduled(message_id: int, user: User, data: Compose) -> bool:
-    """Edit a scheduled message in place (content and time), unless it is already leaving."""
+def update_scheduled(message_id: int, user: User, data: Compose, domain: str) -> bool:
+    """Edit a scheduled message in place (content and time), unless it is already leaving.
+
+    It keeps its candidate scope; new recipients outside the team get the privacy warning a
+    fresh send gets (confirm_privacy), those it had were confirmed when it was written.
+    """
     errors = check(data, utcnow(), user)
     if errors:
         raise ComposeError(errors)
+    msg = db.session.get(Message, message_id)
+    if msg is not None:
+        scope = stored_scope(msg)
+        had = set(msg.to_addresses + msg.cc_addresses + msg.bcc_addresses)
+        added = Compose(to=[a for a in data.to + data.cc + data.bcc if a not in had], subject="", body="")
+        warnings = privacy_warnings(data, scope, domain)
+        if privacy_warnings(added, scope, domain) and data.privacy_confirmed != privacy_token(warnings):
+            raise ComposeError({"confirm_privacy": warnings})
     subject = clean_line(data.subject)
     changed = _change(
         message_id,
