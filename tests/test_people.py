@@ -89,6 +89,49 @@ def test_convert_moves_every_message_of_the_address(app, client, auth, team, jan
         )
 
 
+def _row_names(html: str) -> dict[str, str]:
+    """{subject: the name a row shows} of the conversation rows in a page or fragment."""
+    rows = parse(html).find_all("li", id=lambda v: v.startswith("thread-row-"))
+    return {r.find("span", class_="row-subject").text: r.find("span", class_="row-from").text for r in rows}
+
+
+@pytest.mark.parametrize("how", ["convert", "attach"])
+def test_after_a_conversion_the_list_and_pane_name_the_candidate_at_once(client, auth, make, team, how):
+    """The rows said "Talent Partners" (the From label); right after, they say the candidate's name."""
+    for subject in ("Backend profiles", "Fee reminder"):
+        make.message(
+            make.thread(subject),
+            from_address="jane@agency.test",
+            from_name="Talent Partners",
+            to_users=[team.rita],
+        )
+    alice = make.candidate("Alice Able", offers=[team.job], emails=["alice@outside.test"])
+    auth.login(team.rita.email)
+    listed = client.get("/mail/non-candidates").get_data(as_text=True)
+    assert _row_names(listed) == {"Backend profiles": "Talent Partners", "Fee reminder": "Talent Partners"}
+    thread_id = parse(listed).find("li", id=lambda v: v.startswith("thread-row-")).get("data-thread")
+    if how == "convert":
+        form = {
+            "first_name": "Jane",
+            "last_name": "Cole",
+            "email": "jane@agency.test",
+            "offer_id": str(team.job.id),
+        }
+        name = "Jane Cole"
+    else:
+        form = {"candidate_id": str(alice.id), "email": "jane@agency.test"}
+        name = "Alice Able"
+    response = post(client, auth, f"/mail/non-candidates/{thread_id}/{how}", form)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert parse(html).find("p", class_="thread-meta").find("a", class_="chip-candidate").text == name
+    # The list swapped with the pane: neither conversation of the address is a non-candidate's now.
+    assert parse(html).find("section", id="message-list") is not None
+    assert _row_names(html) == {}
+    candidates = client.get("/mail/candidates").get_data(as_text=True)
+    assert _row_names(candidates) == {"Backend profiles": name, "Fee reminder": name}
+
+
 def test_add_to_existing_candidate(app, client, auth, make, team, jane):
     alice = make.candidate("Alice Able", offers=[team.job], emails=["alice@outside.test"])
     auth.login(team.rita.email)

@@ -84,7 +84,8 @@ def convert(slug: str, thread_id: int):
             form.email.errors = [str(exc)]
         else:
             db.session.commit()
-            return render_conversation(folder, thread_id)
+            # Every conversation of the address moved: the whole list shows them under the new name.
+            return render_conversation(folder, thread_id, with_list=True)
     db.session.rollback()
     return render_conversation(folder, thread_id, status=422, person_form=form)
 
@@ -111,7 +112,7 @@ def attach(slug: str, thread_id: int):
         db.session.rollback()
         return render_conversation(folder, thread_id, status=422, attach_error=str(exc))
     db.session.commit()
-    return render_conversation(folder, thread_id)
+    return render_conversation(folder, thread_id, with_list=True)  # as after a conversion
 
 
 @bp.route("/candidates/search")
