@@ -21,6 +21,10 @@ from webapp.models import (
     CandidateFile,
     CandidateFollow,
     FolderEntry,
+    FolderRole,
+    MailboxAppend,
+    MailboxConnection,
+    MailboxFolder,
     Message,
     MessageRead,
     Outcome,
@@ -116,12 +120,72 @@ def history(app, client, auth, team, redis, smtp):
     }
 
 
+@pytest.fixture
+def synced(app, team, history):
+    """Mail of theirs imported by Rita's mailbox sync (the importer, as a sync stores it): one
+    message classified, one still waiting for the classify queue, one she sent from her own
+    client, and the note that a reply sent from Hiremail was copied to her Sent folder."""
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.mail.sync.importer import Context, _keep, _store
+    from webapp.mail.sync.qualify import read_head
+    from webapp.services import blob_store, mail_domain, mailbox_vault
+
+    mails = {
+        "synced_in": (FolderRole.INCOMING, f"{NAME} <{ADDRESS}>", "rita@team.test", "Synced Zwickau note"),
+        "synced_waiting": (FolderRole.INCOMING, f"{NAME} <{ADDRESS}>", "rita@team.test", "Waiting Zwickau"),
+        "synced_sent": (
+            FolderRole.SENT,
+            "Rita Recruiter <rita@team.test>",
+            ADDRESS,
+            "From my client, Zwickau",
+        ),
+    }
+    with app.app_context():
+        connection = MailboxConnection(
+            user_id=team.rita.id,
+            host="127.0.0.1",
+            port=993,
+            username="rita@team.test",
+            secret=mailbox_vault().encrypt("imap-secret"),
+        )
+        db.session.add(connection)
+        db.session.flush()
+        for name, role in (("INBOX", FolderRole.INCOMING), ("Sent", FolderRole.SENT)):
+            db.session.add(
+                MailboxFolder(connection_id=connection.id, name=name, role=role, uidvalidity=7, last_uid=3)
+            )
+        db.session.add(MailboxAppend(connection_id=connection.id, message_id=history["reply"]))
+        ctx = Context(store=blob_store(), domain=mail_domain(), on_stored=lambda ids: None)
+        ids = {}
+        for uid, (key, (role, frm, to, subject)) in enumerate(mails.items(), start=1):
+            raw = raw_mail(frm=frm, to=to, subject=subject, body=f"Dear {NAME}, about {ADDRESS}.")
+            sent_threads: list[int] = []
+            stored = _store(
+                read_head(uid, len(raw), raw),
+                raw,
+                role,
+                team.rita.id,
+                ctx,
+                delivered_to="rita@mail.test",
+                sent_threads=sent_threads,
+            )
+            assert stored is not None
+            _keep([stored], sent_threads, ctx)
+            ids[key] = stored[0]
+        db.session.commit()
+        classify_stored(ids["synced_in"], settings=mail_domain(), store=blob_store())
+        assert db.session.get_one(Message, ids["synced_in"]).candidate_id == team.alicia.id
+        assert db.session.get_one(Message, ids["synced_waiting"]).outcome is None
+        assert db.session.get_one(Message, ids["synced_sent"]).candidate_id == team.alicia.id
+    return ids
+
+
 def erase(client, auth, candidate_id: int, name: str = NAME):
     token = auth.csrf_token(f"/candidates/{candidate_id}/erase")
     return client.post(f"/candidates/{candidate_id}/erase", data={"csrf_token": token, "confirm_name": name})
 
 
-def test_erase_leaves_nothing_of_the_candidate(app, client, auth, team, history, redis, smtp):
+def test_erase_leaves_nothing_of_the_candidate(app, client, auth, team, history, synced, redis, smtp):
     with app.app_context():
         assert db.session.get(SentCopy, history["reply"]) is not None
         assert db.session.scalar(select(func.count()).select_from(MessageRead)) > 0
@@ -141,8 +205,13 @@ def test_erase_leaves_nothing_of_the_candidate(app, client, auth, team, history,
     assert get_queue("classify").fetch_job(f"erase-test-{history['cv']}") is None
     for key in ("cv", "reply", "later", "mention"):
         assert row(app, history[key]) is None, key
+    for key, message_id in synced.items():  # what her mailbox sync imported goes too
+        assert row(app, message_id) is None, key
     with app.app_context():
         assert db.session.get(Candidate, team.alicia.id) is None
+        assert db.session.scalar(select(func.count()).select_from(MailboxAppend)) == 0
+        # Rita's mailbox stays connected, where it was: only their mail went.
+        assert [f.last_uid for f in db.session.scalars(select(MailboxFolder))] == [3, 3]
         assert db.session.scalar(select(func.count()).select_from(MessageRead)) == 0
         assert (
             db.session.scalar(

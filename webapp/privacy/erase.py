@@ -14,7 +14,8 @@ from sqlalchemy import String, cast, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.read.search import matching
-from webapp.models import AuditLog, Candidate, Message, OfferAccess, Status, Thread, User
+from webapp.mail.storage import BlobStore
+from webapp.models import AuditLog, Candidate, Direction, Message, OfferAccess, Outcome, Status, Thread, User
 from webapp.privacy import purge
 
 # Called with (candidate id, addresses) in the erase's transaction, before anything is deleted:
@@ -48,8 +49,9 @@ def may_manage(user: User, candidate: Candidate) -> bool:
     return offers <= mine
 
 
-def mail_of(candidate: Candidate) -> tuple[list[int], list[int]]:
-    """(message ids, conversation ids) with the candidate or naming one of their addresses."""
+def mail_of(candidate: Candidate, store: BlobStore) -> tuple[list[int], list[int]]:
+    """(message ids, conversation ids) with the candidate or naming one of their addresses:
+    delivered, sent, imported by a mailbox sync, or stored and not classified yet."""
     addresses = [e.email.lower() for e in candidate.emails]
     threads = set(db.session.scalars(select(Thread.id).where(Thread.candidate_id == candidate.id)))
     ids = set(
@@ -61,6 +63,7 @@ def mail_of(candidate: Candidate) -> tuple[list[int], list[int]]:
     )
     for address in addresses:
         ids |= _mentioning(address)
+    ids |= _unread_yet(addresses, store)
     # Delivery reports about mail to them name their address too.
     if ids:
         ids |= set(db.session.scalars(select(Message.id).where(Message.bounced_message_id.in_(ids))))
@@ -87,10 +90,35 @@ def _mentioning(address: str) -> set[int]:
     return {row[0] for row in rows if any(address in (text or "").lower() for text in row[1:])}
 
 
-def erase_candidate(actor: User, candidate: Candidate) -> Erased:
+def _unread_yet(addresses: list[str], store: BlobStore) -> set[int]:
+    """Inbound mail stored but not classified yet (a delivery or a mailbox sync waiting for the
+    classify queue) or quarantined, whose bytes name an address: such a row has no sender or
+    text to search yet, only its raw message."""
+    if not addresses:
+        return set()
+    wanted = [a.encode() for a in addresses]
+    rows = db.session.execute(
+        select(Message.id, Message.raw_sha256).where(
+            Message.direction == Direction.INBOUND,
+            or_(Message.outcome.is_(None), Message.outcome == Outcome.QUARANTINED),
+            Message.raw_sha256.is_not(None),
+        )
+    )
+    found = set()
+    for message_id, sha in rows:
+        try:
+            raw = store.get(sha).lower()
+        except FileNotFoundError:
+            continue
+        if any(w in raw for w in wanted):
+            found.add(message_id)
+    return found
+
+
+def erase_candidate(actor: User, candidate: Candidate, store: BlobStore) -> Erased:
     """Delete the candidate and their mail (in the caller's transaction), audit-logged. Flushes."""
     addresses = [e.email.lower() for e in candidate.emails]
-    message_ids, thread_ids = mail_of(candidate)
+    message_ids, thread_ids = mail_of(candidate, store)
     sending = select(Message.id).where(
         Message.id.in_(message_ids or [0]) | Message.thread_id.in_(thread_ids or [0]),
         Message.status == Status.SENDING,

@@ -50,7 +50,7 @@ def erase_candidate(candidate_id: int):
         error = _("Type the candidate's name exactly as shown to confirm.")
         return render_template("privacy/erase.html", candidate=candidate, error=error), 422
     try:
-        done = erase.erase_candidate(current_user, candidate)
+        done = erase.erase_candidate(current_user, candidate, blob_store())
     except erase.EraseError as refused:
         db.session.rollback()
         return render_template("privacy/erase.html", candidate=candidate, error=str(refused)), 409
