@@ -552,6 +552,44 @@ def test_a_candidates_address_unauthenticated_shows_a_warning(app, client, auth,
     assert stranger.sender_auth is None  # claims nobody of ours: nothing to warn about
 
 
+@pytest.fixture
+def no_trusted_server(app):
+    """The app as deployed without INBOUND_AUTHSERV_IDS: no receiving server is trusted."""
+    from dataclasses import replace
+
+    from webapp.services import _KEY
+
+    services = app.extensions[_KEY]
+    app.extensions[_KEY] = replace(
+        services, mail_domain=replace(services.mail_domain, authserv_ids=frozenset())
+    )
+    yield
+    app.extensions[_KEY] = services
+
+
+def test_with_no_trusted_server_candidate_mail_shows_no_warning_and_no_forgery_is_internal(
+    app, client, auth, team, no_trusted_server
+):
+    msg = receive(app, raw_mail(frm="Léa <lea@outside.test>", subject="My portfolio"))
+    assert (msg.outcome, msg.sender_auth) == ("candidate", "unknown")
+    # Even a header naming a server counts for nothing when none is trusted.
+    claimed = receive(
+        app,
+        raw_mail(
+            frm="ada@team.test", subject="Urgent", headers={"Authentication-Results": passed("team.test")}
+        ),
+    )
+    assert (claimed.outcome, claimed.is_internal, claimed.sender_id) == ("non_candidate", False, None)
+    assert "not filed as internal" in claimed.outcome_reason
+    auth.login(team.rita.email)
+    pane = client.get(f"/mail/candidates/{msg.thread_id}", headers=PANE).get_data(as_text=True)
+    assert "My portfolio" in pane
+    assert "Unverified sender." not in pane  # nobody could check it: not a warning on every message
+    as_user(auth, team.sam)
+    forged = client.get(f"/mail/non-candidates/{claimed.thread_id}", headers=PANE).get_data(as_text=True)
+    assert "Unverified sender." in forged  # a colleague's name on an outsider's mail says why
+
+
 def test_an_admins_import_is_trusted(app, team):
     from webapp.receiving.importer import import_one
     from webapp.services import blob_store, mail_domain

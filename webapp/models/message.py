@@ -77,7 +77,11 @@ class SenderAuth(StrEnum):
 
     PASS = "pass"
     FAIL = "fail"  # an explicit failure: likely forged
-    NONE = "none"  # no result from a server we trust: unknown
+    NONE = "none"  # no result from a server we trust: unverified
+    # No server is trusted (INBOUND_AUTHSERV_IDS unset): nothing can be judged, so nothing is
+    # warned about; such mail is still never internal (only PASS is), and mail in a team
+    # member's name counts as NONE (classify.MailFacts.claim_auth).
+    UNKNOWN = "unknown"
 
 
 class DeliveryState(StrEnum):

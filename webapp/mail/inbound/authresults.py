@@ -10,7 +10,8 @@ comes below it.
 The verdict, for the From domain: PASS when DMARC passed, or when DKIM passed for a signing
 domain aligned with it, or SPF for an aligned envelope sender; FAIL when DMARC failed, or
 when DKIM or SPF explicitly failed and nothing passed; NONE when no trusted server said
-anything that counts (no header, no trusted id, neutral results).
+anything that counts (no header from them, neutral results); UNKNOWN when no server is trusted
+at all (INBOUND_AUTHSERV_IDS unset): then nobody can say, and no mail is called unverified for it.
 """
 
 import re
@@ -94,7 +95,10 @@ def _domain_of(value: str) -> str:
 
 
 def sender_auth(msg, from_address: str, authserv_ids: frozenset[str]) -> SenderAuth:
-    """The verdict for the From address of `msg` (PASS, FAIL or NONE), from trusted servers only."""
+    """The verdict for the From address of `msg` (PASS, FAIL or NONE), from trusted servers only;
+    UNKNOWN when no server is trusted."""
+    if not authserv_ids:
+        return SenderAuth.UNKNOWN
     results = trusted_results(msg, authserv_ids)
     from_domain = _domain_of(from_address)
     dmarc = results.results("dmarc")

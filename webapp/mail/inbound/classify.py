@@ -321,6 +321,9 @@ class MailFacts:
         """The authentication verdict, for mail that claims a team member or a candidate."""
         if self.claimed_user is None and self.candidate_id is None:
             return None
+        if self.sender_auth == SenderAuth.UNKNOWN and self.claimed_user is not None:
+            # Filed as an outsider's although it names a colleague: the warning says why.
+            return SenderAuth.NONE
         return self.sender_auth
 
     @property
