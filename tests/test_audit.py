@@ -8,9 +8,9 @@ from sqlalchemy import select
 from tests.dom import parse
 from tests.mailmaker import raw_mail
 from tests.privacy_helpers import receive
+from webapp import audit
 from webapp.extensions import db
 from webapp.models import Attachment, AuditLog, Message
-from webapp.people import operations
 
 PANE = {"HX-Request": "true", "HX-Target": "message-pane"}
 
@@ -98,8 +98,8 @@ def test_sends_archive_templates_and_admin_downloads_are_recorded(app, client, a
 def test_the_audit_page_is_for_admins_and_filters(app, client, auth, team):
     with app.app_context():
         for n in range(60):
-            operations.audit(team.ada.id, "cv_discarded", "message", n)
-        operations.audit(team.rita.id, "candidate_exported", "candidate", team.alice.id)
+            audit.record(team.ada.id, "cv_discarded", "message", n)
+        audit.record(team.rita.id, "candidate_exported", "candidate", team.alice.id)
         old = AuditLog(user_id=team.rita.id, action="send", target_type="message", target_id=1, details={})
         old.created_at = datetime(2025, 1, 15, 12, tzinfo=UTC)
         db.session.add(old)

@@ -12,6 +12,7 @@ from tests.helpers import open_and_read
 from tests.mailmaker import raw_mail
 from tests.privacy_helpers import database_traces, receive, redis_traces, row, send, storage_traces
 from tests.test_folder_entries import counted, counters, snapshot
+from webapp import audit
 from webapp.extensions import db
 from webapp.jobs.enqueue import CLASSIFY_JOB, wake_sender
 from webapp.models import (
@@ -89,9 +90,7 @@ def history(app, client, auth, team, redis, smtp):
         attachment = db.session.scalar(select(Attachment).where(Attachment.message_id == cv))
         db.session.add(CandidateFile(candidate_id=team.alicia.id, attachment_id=attachment.id))
         operations.follow_candidate(team.rita.id, team.alicia.id, on=True)
-        operations.audit(
-            team.rita.id, "add_address_to_candidate", "candidate", team.alicia.id, address=ADDRESS
-        )
+        audit.record(team.rita.id, "add_address_to_candidate", "candidate", team.alicia.id, address=ADDRESS)
         db.session.commit()
         wake_sender(utcnow() + timedelta(days=2))  # the scheduled message's wake-up
         # A job naming one of their messages, still queued (an older worker's per-message job).

@@ -2,7 +2,8 @@
 
 Rows name their target by kind and id, never by the person's name or address (an erased
 candidate's rows keep who erased whom and when, not the data). The callers flush with their
-change; the view commits. A download or a login has nothing else to commit: `record_now`.
+change; the view commits. A download has nothing else to commit: `record_now`. `record` is
+the one writer of the audit log.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from webapp.extensions import db
-from webapp.models import AuditLog, User
+from webapp.models import AuditLog
 
 PAGE_SIZE = 50
 
@@ -73,18 +74,6 @@ def record_now(
     """Add an audit row and commit it (for a view that changes nothing else: a download, a login)."""
     record(actor_id, action, target_type, target_id, **details)
     db.session.commit()
-
-
-def record_login(email: str, user: User | None, succeeded: bool) -> None:
-    """A sign-in or a failed one, with the address typed and the client's; committed.
-
-    The login view calls it once per POST it judged.
-    """
-    action = "login" if succeeded else "login_failed"
-    target = user.id if user is not None else None
-    # A failed attempt names the account tried, not an actor: anyone may have typed it.
-    actor = target if succeeded else None
-    record_now(actor, action, "user", target, email=email.strip().lower()[:254], ip=client_ip())
 
 
 @dataclass

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.mail.read import entries
 from webapp.models import Offer, OfferAccess, User
-from webapp.people import operations as people
 
 # Long enough to be safe, short enough to read out to a colleague over the phone.
 GENERATED_PASSWORD_BYTES = 12
@@ -30,11 +30,6 @@ class OfferTeam:
 
     offer: Offer
     users: list[User]
-
-
-def audit(actor_id: int | None, action: str, user: User, **details) -> None:
-    """Record a change to a user's account (actor None: the command line)."""
-    people.audit(actor_id, action, "user", user.id, **details)
 
 
 def find_user(email: str) -> User:
@@ -67,7 +62,7 @@ def grant_access(actor_id: int | None, user: User, offer: Offer) -> bool:
     if db.session.get(OfferAccess, (user.id, offer.id)) is not None:
         return False
     db.session.add(OfferAccess(user_id=user.id, offer_id=offer.id))
-    audit(actor_id, "grant_offer_access", user, offer=offer.slug)
+    audit.record(actor_id, "grant_offer_access", "user", user.id, offer=offer.slug)
     db.session.flush()
     db.session.expire(offer, ["team"])
     entries.refresh_offer(offer.id, user_ids=[user.id])  # the offer's candidates and CVs appear
@@ -80,7 +75,7 @@ def revoke_access(actor_id: int | None, user: User, offer: Offer) -> bool:
     if access is None:
         return False
     db.session.delete(access)
-    audit(actor_id, "revoke_offer_access", user, offer=offer.slug)
+    audit.record(actor_id, "revoke_offer_access", "user", user.id, offer=offer.slug)
     db.session.flush()
     db.session.expire(offer, ["team"])
     entries.refresh_offer(offer.id, user_ids=[user.id])  # ... and leave the user's folders
@@ -94,7 +89,7 @@ def set_active(actor_id: int | None, user: User, active: bool) -> bool:
     if user.is_active_user == active:
         return False
     user.is_active_user = active
-    audit(actor_id, "reactivate_user" if active else "deactivate_user", user)
+    audit.record(actor_id, "reactivate_user" if active else "deactivate_user", "user", user.id)
     db.session.flush()
     return True
 
@@ -105,6 +100,6 @@ def reset_password(actor_id: int | None, user: User, password: str | None = None
         raise AdminError(f"use at least {MIN_PASSWORD_LENGTH} characters")
     new = password if password is not None else secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     user.set_password(new)
-    audit(actor_id, "reset_password", user, generated=password is None)
+    audit.record(actor_id, "reset_password", "user", user.id, generated=password is None)
     db.session.flush()
     return new

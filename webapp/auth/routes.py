@@ -8,12 +8,12 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from webapp import audit
 from webapp.auth import bp, sessions, throttle
 from webapp.auth.forms import LoginForm
 from webapp.auth.passwords import password_ok
 from webapp.extensions import db
 from webapp.models import User
-from webapp.people.operations import audit
 from webapp.redirects import safe_next
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def login():
         if password_ok(user, password) and user is not None:
             throttle.succeeded(email)
             sessions.sign_in(user, remember=bool(form.remember.data))
-            audit(
+            audit.record(
                 user.id, "login", "user", user.id, ip=request.remote_addr, remember=bool(form.remember.data)
             )
             db.session.commit()
@@ -68,7 +68,7 @@ def _record_failure(user: User | None, email: str, reason: str) -> None:
     address = request.remote_addr
     log.warning("login failed", extra={"reason": reason, "account": email[:254], "client": address})
     target_id = user.id if user else None
-    audit(None, "login_failed", "user", target_id, email=email[:254], ip=address, reason=reason)
+    audit.record(None, "login_failed", "user", target_id, email=email[:254], ip=address, reason=reason)
     db.session.commit()
 
 
@@ -77,6 +77,6 @@ def _record_failure(user: User | None, email: str, reason: str) -> None:
 def logout():
     """Sign out here and everywhere else: every session and remember cookie of the user ends."""
     user = db.session.get_one(User, current_user.id)
-    audit(user.id, "logout", "user", user.id, ip=request.remote_addr)
+    audit.record(user.id, "logout", "user", user.id, ip=request.remote_addr)
     sessions.sign_out_everywhere(user)
     return redirect(url_for("auth.login"))

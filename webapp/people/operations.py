@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import String, cast, delete, exists, select, update
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.mail.read import entries
 from webapp.models import (
-    AuditLog,
     Candidate,
     CandidateEmail,
     CandidateFile,
@@ -30,15 +30,6 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 class PeopleError(Exception):
     """A refusal to show the user (e.g. the address already belongs to someone)."""
-
-
-def audit(user_id: int | None, action: str, target_type: str, target_id: int | None, **details) -> None:
-    """Record who changed what (user None: the command line)."""
-    db.session.add(
-        AuditLog(
-            user_id=user_id, action=action, target_type=target_type, target_id=target_id, details=details
-        )
-    )
 
 
 def owner_of(address: str) -> Candidate | None:
@@ -111,7 +102,7 @@ def convert_to_candidate(user: User, address: str, first: str, last: str, offer_
     """A new candidate from a non-candidate's address; all mail with that address moves to them."""
     candidate = _new_candidate(first, last, address, offer_id)
     moved = claim_mail_of(address, candidate)
-    audit(
+    audit.record(
         user.id,
         "convert_to_candidate",
         "candidate",
@@ -132,7 +123,7 @@ def add_address(user: User, candidate: Candidate, address: str) -> int:
         db.session.add(CandidateEmail(candidate_id=candidate.id, email=address.lower()))
         db.session.flush()
     moved = claim_mail_of(address, candidate)
-    audit(
+    audit.record(
         user.id,
         "add_address_to_candidate",
         "candidate",
@@ -221,7 +212,7 @@ def create_from_cv(
     db.session.flush()
     # A new placement can show the candidate's other conversations to more of the team.
     entries.refresh_candidates([candidate.id])  # this CV's conversation among them
-    audit(
+    audit.record(
         user.id,
         "cv_to_candidate",
         "candidate",
@@ -238,7 +229,7 @@ def discard_cv(user: User, msg: Message) -> None:
     msg.cv_processed_at = utcnow()
     db.session.flush()
     entries.refresh([msg.thread_id])
-    audit(user.id, "cv_discarded", "message", msg.id, sender=msg.from_address)
+    audit.record(user.id, "cv_discarded", "message", msg.id, sender=msg.from_address)
 
 
 def follow_candidate(user_id: int, candidate_id: int, on: bool) -> None:

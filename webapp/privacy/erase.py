@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, or_, select, update
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.mail.read.search import matching
 from webapp.mail.storage import BlobStore
@@ -132,18 +133,14 @@ def erase_candidate(actor: User, candidate: Candidate, store: BlobStore) -> Eras
     done = purge.purge(message_ids, thread_ids)
     db.session.delete(db.session.get(Candidate, candidate_id))  # addresses, placements, follows, files, links
     db.session.flush()
-    db.session.add(
-        AuditLog(
-            user_id=actor.id,
-            action="candidate_erased",
-            target_type="candidate",
-            target_id=candidate_id,
-            details={
-                "messages": done.messages,
-                "conversations": done.conversations,
-                "files": done.attachments,
-            },
-        )
+    audit.record(
+        actor.id,
+        "candidate_erased",
+        "candidate",
+        candidate_id,
+        messages=done.messages,
+        conversations=done.conversations,
+        files=done.attachments,
     )
     db.session.flush()
     return Erased(candidate_id, addresses, message_ids, done)

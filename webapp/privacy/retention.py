@@ -10,8 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, not_, or_, select
 
+from webapp import audit
 from webapp.extensions import db
-from webapp.models import AuditLog, Message, Placement, Setting, Thread
+from webapp.models import Message, Placement, Setting, Thread
 from webapp.models.types import utcnow
 from webapp.privacy import purge
 
@@ -41,15 +42,7 @@ def set_months(actor_id: int | None, value: int | None) -> None:
     before = (setting.value or {}).get("months")
     setting.value, setting.updated_at = {"months": value}, utcnow()
     db.session.add(setting)
-    db.session.add(
-        AuditLog(
-            user_id=actor_id,
-            action="retention_changed",
-            target_type="setting",
-            target_id=None,
-            details={"before": before, "months": value},
-        )
-    )
+    audit.record(actor_id, "retention_changed", "setting", None, before=before, months=value)
     db.session.flush()
 
 
@@ -122,14 +115,14 @@ def apply(period: int, now: datetime | None = None) -> purge.Purged:
     loose, threads = due(cutoff(period, now))
     done = purge.purge(loose, threads)
     if done.messages or done.conversations:
-        db.session.add(
-            AuditLog(
-                user_id=None,
-                action="retention_erased",
-                target_type="setting",
-                target_id=None,
-                details={"months": period, "messages": done.messages, "conversations": done.conversations},
-            )
+        audit.record(
+            None,
+            "retention_erased",
+            "setting",
+            None,
+            months=period,
+            messages=done.messages,
+            conversations=done.conversations,
         )
         db.session.flush()
     return done

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.mail.read.access import visible
-from webapp.models import AuditLog, Candidate, CandidateFile, CvShare, CvShareView, Message, Status, User
+from webapp.models import Candidate, CandidateFile, CvShare, CvShareView, Message, Status, User
 from webapp.models.types import utcnow
 
 TOKEN_BYTES = 32
@@ -79,14 +80,14 @@ def create(
     )
     db.session.add(share)
     db.session.flush()
-    db.session.add(
-        AuditLog(
-            user_id=actor.id,
-            action="share_created",
-            target_type="candidate",
-            target_id=candidate.id,
-            details={"share": share.id, "sections": share.sections, "expires": expires_at.isoformat()},
-        )
+    audit.record(
+        actor.id,
+        "share_created",
+        "candidate",
+        candidate.id,
+        share=share.id,
+        sections=share.sections,
+        expires=expires_at.isoformat(),
     )
     db.session.flush()
     return share, token
@@ -97,15 +98,7 @@ def revoke(actor: User, share: CvShare, now: datetime | None = None) -> bool:
     if share.revoked_at is not None:
         return False
     share.revoked_at = now or utcnow()
-    db.session.add(
-        AuditLog(
-            user_id=actor.id,
-            action="share_revoked",
-            target_type="candidate",
-            target_id=share.candidate_id,
-            details={"share": share.id},
-        )
-    )
+    audit.record(actor.id, "share_revoked", "candidate", share.candidate_id, share=share.id)
     db.session.flush()
     return True
 
