@@ -125,3 +125,29 @@ def test_the_audit_page_is_for_admins_and_filters(app, client, auth, team):
     january = client.get("/admin/audit?since=2025-01-01&until=2025-01-31").get_data(as_text=True)
     assert shown_actions(january) == ["send"]
     assert client.get("/admin/audit?since=garbage&actor=x").status_code == 200  # ignored, not an error
+
+
+def test_details_read_in_plain_words_in_english_and_french(app, client, auth, team):
+    auth.login(team.rita.email, password="wrong")
+    auth.login(team.ada.email)  # not ticking "Keep me signed in"
+    with app.app_context():
+        audit.record(team.ada.id, "share_created", "candidate", team.alice.id, share=3, sections=["profile"])
+        db.session.commit()
+
+    def details(language: str) -> dict[str, str]:
+        html = client.get("/admin/audit", headers={"Accept-Language": language}).get_data(as_text=True)
+        return {
+            tr.one("td", data_action=True).get("data-action"): tr.find_all("td")[-1].text
+            for tr in audit_rows(html)
+        }
+
+    english = details("en-US")
+    assert "Keep me signed in: no" in english["login"]
+    assert "IP address: 127.0.0.1" in english["login"]
+    assert "Reason: wrong password" in english["login_failed"]
+    assert "Sections: profile" in english["share_created"]
+    assert "False" not in " ".join(english.values())
+    assert "remember" not in " ".join(english.values())
+    french = details("fr-FR,fr;q=0.9")
+    assert "Rester connecté: non" in french["login"]
+    assert "Motif: mot de passe erroné" in french["login_failed"]

@@ -11,11 +11,13 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from webapp.extensions import db
 from webapp.models import AuditLog
+from webapp.templating import file_size
 
 PAGE_SIZE = 50
 
@@ -49,7 +51,67 @@ ACTIONS = {
     "reset_password": _l("Reset a password"),
     "password_changed": _l("Changed their password"),
     "password_change_refused": _l("Password change refused (wrong current password)"),
+    "bulk_cancel": _l("Cancelled a bulk email"),
 }
+
+# What each detail of a row is called on Admin > Audit (a key not listed shows as stored).
+DETAILS = {
+    "ip": _l("IP address"),
+    "remember": _l("Keep me signed in"),  # the sign-in form's box
+    "email": _l("Email typed"),
+    "reason": _l("Reason"),
+    "message": _l("Message"),
+    "message_id": _l("Message"),
+    "scheduled": _l("Scheduled"),
+    "messages": _l("Messages"),
+    "conversations": _l("Conversations"),
+    "files": _l("Files"),
+    "size": _l("Size"),
+    "shared": _l("Shared with the team"),
+    "share": _l("Link"),
+    "sections": _l("Sections"),
+    "expires": _l("Expires"),
+    "before": _l("Before"),
+    "months": _l("Months"),
+    "address": _l("Address"),
+    "offer": _l("Offer"),
+    "offer_id": _l("Offer"),
+    "messages_moved": _l("Messages moved"),
+    "merged": _l("Merged into an existing candidate"),
+    "sender": _l("Sender"),
+    "generated": _l("Password generated"),
+}
+# Stored codes, in words, by detail.
+_CODES = {
+    ("reason", "wrong_password"): _l("wrong password"),
+    ("reason", "unknown_account"): _l("no such account"),
+    ("reason", "locked_account"): _l("too many failures for this account"),
+    ("reason", "locked_address"): _l("too many failures from this address"),
+    ("sections", "profile"): _l("profile"),
+    ("sections", "messages"): _l("messages"),
+}
+
+
+def describe(details: dict | None) -> list[tuple[str, str]]:
+    """A row's details in plain words, for Admin > Audit: [("Remember me", "no"), ...]."""
+    return [(str(DETAILS.get(key, key)), _in_words(key, value)) for key, value in (details or {}).items()]
+
+
+def _in_words(key: str, value) -> str:
+    if isinstance(value, bool):
+        return str(_l("yes") if value else _l("no"))
+    if value is None or value == []:
+        return str(_l("none"))
+    if isinstance(value, list | tuple):
+        return ", ".join(_in_words(key, v) for v in value)
+    if key == "size" and isinstance(value, int):
+        return file_size(value)
+    if key == "expires" and isinstance(value, str):
+        try:
+            return format_datetime(datetime.fromisoformat(value), "medium")
+        except ValueError:
+            return value
+    return str(_CODES.get((key, str(value)), value))
 
 
 def client_ip() -> str:

@@ -171,6 +171,7 @@ def audit_log():
         chosen=chosen,
         users=team,
         actions=audit.ACTIONS,
+        describe=audit.describe,
         next_url=url_for("admin.audit_log", **query, before=next_before) if next_before else None,
         first_url=url_for("admin.audit_log", **query) if chosen.before_id else None,
     )
