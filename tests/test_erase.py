@@ -121,12 +121,13 @@ def history(app, client, auth, team, redis, smtp):
 
 @pytest.fixture
 def synced(app, team, history):
-    """Mail of theirs imported by Rita's mailbox sync (the importer, as a sync stores it): one
-    message classified, one still waiting for the classify queue, one she sent from her own
-    client, and the note that a reply sent from Hiremail was copied to her Sent folder."""
-    from webapp.mail.inbound.pipeline import classify_stored
-    from webapp.mail.sync.importer import Context, _keep, _store
-    from webapp.mail.sync.qualify import read_head
+    """Mail of theirs imported by Rita's mailbox sync, stored as the importer stores it (source
+    "mailbox"): one message classified, one still waiting for the classify queue, one she sent
+    from her own client (filed as hers), and the note that a reply sent from Hiremail was copied
+    to her Sent folder."""
+    from webapp.mail.inbound.parse import parse
+    from webapp.mail.inbound.pipeline import classify_stored, store_inbound
+    from webapp.mail.sync.sent import SOURCE, file_sent
     from webapp.services import blob_store, mail_domain, mailbox_vault
 
     mails = {
@@ -154,23 +155,16 @@ def synced(app, team, history):
                 MailboxFolder(connection_id=connection.id, name=name, role=role, uidvalidity=7, last_uid=3)
             )
         db.session.add(MailboxAppend(connection_id=connection.id, message_id=history["reply"]))
-        ctx = Context(store=blob_store(), domain=mail_domain(), on_stored=lambda ids: None)
         ids = {}
-        for uid, (key, (role, frm, to, subject)) in enumerate(mails.items(), start=1):
+        for key, (role, frm, to, subject) in mails.items():
             raw = raw_mail(frm=frm, to=to, subject=subject, body=f"Dear {NAME}, about {ADDRESS}.")
-            sent_threads: list[int] = []
-            stored = _store(
-                read_head(uid, len(raw), raw),
-                raw,
-                role,
-                team.rita.id,
-                ctx,
-                delivered_to="rita@mail.test",
-                sent_threads=sent_threads,
+            incoming = role == FolderRole.INCOMING
+            msg = store_inbound(
+                raw, store=blob_store(), source=SOURCE, envelope_to=["rita@mail.test"] if incoming else []
             )
-            assert stored is not None
-            _keep([stored], sent_threads, ctx)
-            ids[key] = stored[0]
+            if not incoming:
+                file_sent(msg.id, team.rita.id, parse(raw), blob_store(), utcnow())
+            ids[key] = msg.id
         db.session.commit()
         classify_stored(ids["synced_in"], settings=mail_domain(), store=blob_store())
         assert db.session.get_one(Message, ids["synced_in"]).candidate_id == team.alicia.id
