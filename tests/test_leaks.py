@@ -227,6 +227,39 @@ def test_a_forward_stays_in_the_candidates_scope_and_the_reply_threads_back(
         assert "Fwd: Application" not in client.get(f"/search?q={words}").get_data(as_text=True)
 
 
+def test_a_cv_forwarded_from_the_mail_client_and_synced_stays_in_the_candidates_scope(
+    app, client, auth, team, application
+):
+    """Rita forwards Léa's CV from her own mail client; her mailbox sync files it as her sent mail."""
+    from webapp.mail.inbound.parse import parse
+    from webapp.mail.inbound.pipeline import store_inbound
+    from webapp.mail.sync.sent import SOURCE, file_sent
+    from webapp.models.types import utcnow
+    from webapp.services import blob_store
+
+    raw = raw_mail(
+        frm="Rita Recruiter <rita@team.test>",
+        to=OUTSIDER,
+        subject="Fwd: a backend profile",
+        attachment=("lea-cv.pdf", b"%PDF Lea Martin CV"),
+    )
+    with app.app_context():
+        msg = store_inbound(raw, store=blob_store(), source=SOURCE)
+        file_sent(msg.id, team.rita.id, parse(raw), blob_store(), utcnow())
+        entries.refresh([db.session.get_one(Message, msg.id).thread_id])
+        db.session.commit()
+        synced = db.session.get_one(Message, msg.id)
+        assert (synced.candidate_id, synced.carries) == (team.léa.id, "cv")
+        [attachment_id] = db.session.scalars(select(Attachment.id).where(Attachment.message_id == msg.id))
+    auth.login(team.rita.email)
+    assert "Fwd: a backend profile" in client.get(f"/candidates/{team.léa.id}").get_data(as_text=True)
+    as_user(auth, team.sam)  # no access to Backend Engineer
+    assert "Fwd: a backend profile" not in row_subjects(
+        client.get("/mail/non-candidates").get_data(as_text=True)
+    )
+    assert client.get(f"/attachments/{attachment_id}").status_code == 404
+
+
 def test_a_reply_to_an_agency_about_an_unprocessed_cv_stays_with_the_job(app, client, auth, make, team):
     cv_thread = make.thread("CV: a strong profile", offer=team.job)
     cv = make.message(cv_thread, from_address="agency@hr.example", is_cv=True, cv_offer_id=team.job.id)

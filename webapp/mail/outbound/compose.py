@@ -195,12 +195,23 @@ def _source_scope(msg: Message) -> Scope:
 
 def _file_scope(files: list[OutgoingFile], store: BlobStore) -> Scope:
     """The candidate whose CV or mail attachment is among `files` (the same bytes), if any."""
-    shas = [hashlib.sha256(f.data).hexdigest() for f in files]
-    if not shas:
+    candidate_id = candidate_of_files([hashlib.sha256(f.data).hexdigest() for f in files])
+    if candidate_id is None:
         return Scope()
+    return Scope(candidate_id, _single_offer(candidate_id), None, "cv", _name(candidate_id), carried=True)
+
+
+def candidate_of_files(shas: list[str]) -> int | None:
+    """The candidate one of whose CVs or received attachments has one of these contents (sha256).
+
+    Mail that attaches it carries their data, wherever it was written (here, or in the sender's
+    own mail client: webapp/mail/sync/sent.py).
+    """
+    if not shas:
+        return None
     kept = select(CandidateFile.candidate_id).join(Attachment, Attachment.id == CandidateFile.attachment_id)
     received = select(Message.candidate_id).join(Attachment, Attachment.message_id == Message.id)
-    candidate_id = db.session.scalar(
+    return db.session.scalar(
         kept.where(Attachment.sha256.in_(shas)).union(
             received.where(
                 Attachment.sha256.in_(shas),
@@ -210,9 +221,6 @@ def _file_scope(files: list[OutgoingFile], store: BlobStore) -> Scope:
             )
         )
     )
-    if candidate_id is None:
-        return Scope()
-    return Scope(candidate_id, _single_offer(candidate_id), None, "cv", _name(candidate_id), carried=True)
 
 
 def _name(candidate_id: int) -> str:

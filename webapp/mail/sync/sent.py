@@ -13,6 +13,7 @@ from webapp.extensions import db
 from webapp.mail.inbound.classify import find_thread
 from webapp.mail.inbound.filing import attachment_rows, parsed_fields
 from webapp.mail.inbound.parse import ParsedMail
+from webapp.mail.outbound.compose import candidate_of_files
 from webapp.mail.storage import BlobStore
 from webapp.models import Attachment, CandidateEmail, Direction, Message, Placement, Status, Thread
 from webapp.models.core import execute_dml, table_of
@@ -61,6 +62,12 @@ def file_sent(message_id: int, user_id: int, parsed: ParsedMail, store: BlobStor
     sent_at = parsed.date if parsed.date is not None and parsed.date <= now else now
     candidate_id = _candidate_of(parsed.to + parsed.cc)
     thread, _, _ = find_thread(parsed, [])
+    attachments = attachment_rows(parsed, store)
+    carries = None
+    if candidate_id is None and (thread is None or thread.candidate_id is None):
+        # A candidate's CV forwarded from the mail client stays in their scope, as from compose.
+        candidate_id = candidate_of_files([a["sha256"] for a in attachments if not a["is_inline"]])
+        carries = "cv" if candidate_id is not None else None
     if thread is not None:
         thread_id = thread.id
         candidate_id = candidate_id or thread.candidate_id
@@ -78,12 +85,12 @@ def file_sent(message_id: int, user_id: int, parsed: ParsedMail, store: BlobStor
         ).inserted_primary_key
         assert inserted is not None  # a one-row INSERT always has its key
         thread_id = inserted[0]
-    attachments = attachment_rows(parsed, store)
     values = parsed_fields(parsed) | {
         "direction": Direction.OUTBOUND,
         "status": Status.SENT,
         "sender_id": user_id,
         "candidate_id": candidate_id,
+        "carries": carries,
         "thread_id": thread_id,
         "sent_at": sent_at,
         "sort_at": sent_at,
