@@ -83,3 +83,22 @@ def test_demo_mail_is_filed_and_sent_as_real_mail_is(app, demo):
         copies = set(db.session.scalars(select(SentCopy.message_id)))
         assert {m.status for m in sent} == {"sent", "failed", "scheduled", "draft"}  # drafts: never sent
         assert all(m.id in copies and m.raw_sha256 for m in sent if m.status == "sent")
+
+
+def test_no_demo_message_warns_of_an_unverified_sender(app, client, auth, demo):
+    """Demo mail is genuine: our (trusted) receiving server authenticated it."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Direction, Message
+
+    with app.app_context():
+        received = db.session.scalars(select(Message).where(Message.direction == Direction.INBOUND)).all()
+        assert [m.subject for m in received if m.is_unauthenticated] == []
+        lea = next(m for m in received if m.subject == "Your portfolio")
+    auth.login("rita@demo.test", password="demo-password")
+    pane = client.get(
+        f"/mail/candidates/{lea.thread_id}", headers={"HX-Request": "true", "HX-Target": "message-pane"}
+    )
+    assert pane.status_code == 200
+    assert "Unverified sender." not in pane.get_data(as_text=True)
