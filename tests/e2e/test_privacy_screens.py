@@ -95,6 +95,7 @@ def test_privacy_screens(new_page, app, lea, artifacts, width):
 
     page.goto("/admin/audit")
     expect(page.locator("#audit")).to_contain_text("Shared a CV by link")
+    expect(page.locator("#audit")).to_contain_text("Keep me signed in: no")  # details in plain words
     shoot(page, artifacts, f"audit-{width}")
     page.goto("/admin/retention")
     page.fill("#retention-months", "12")
