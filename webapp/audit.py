@@ -93,7 +93,7 @@ _CODES = {
 
 
 def describe(details: dict | None) -> list[tuple[str, str]]:
-    """A row's details in plain words, for Admin > Audit: [("Remember me", "no"), ...]."""
+    """A row's details in plain words, for Admin > Audit: [("Keep me signed in", "no"), ...]."""
     return [(str(DETAILS.get(key, key)), _in_words(key, value)) for key, value in (details or {}).items()]
 
 
