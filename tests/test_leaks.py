@@ -175,6 +175,50 @@ def test_editing_a_scheduled_forward_to_add_an_outsider_asks_like_a_fresh_send(
     assert again.status_code == 200
 
 
+def test_a_scheduled_forward_from_before_messages_said_what_they_carry_asks_too(
+    app, client, auth, make, team, application
+):
+    """Scheduled before `carries` existed: the CV it attaches tells what it carries."""
+    from datetime import timedelta
+
+    from webapp.models.types import utcnow
+
+    with app.app_context():
+        cv = db.session.scalar(select(Attachment).where(Attachment.message_id == application.id))
+        sha = cv.sha256
+    older = make.message(
+        make.thread("Fwd: Application"),
+        direction="outbound",
+        status="scheduled",
+        sender=team.rita,
+        candidate=team.léa,
+        to_addresses=["sam@team.test"],
+        at=utcnow() + timedelta(days=2),
+    )
+    with app.app_context():
+        db.session.add(
+            Attachment(
+                message_id=older.id,
+                filename="lea-cv.pdf",
+                content_type="application/pdf",
+                size=18,
+                sha256=sha,
+            )
+        )
+        db.session.commit()
+    auth.login(team.rita.email)
+    form = parse(client.get(f"/compose/edit/{older.id}", headers=PANE).get_data(as_text=True))
+    edit = {
+        "to": f"sam@team.test, {OUTSIDER}",
+        "subject": "Fwd: Application",
+        "preset": "custom",
+        "send_at": form.one("input", name="send_at").get("value"),
+    }
+    refused = post(client, auth, f"/compose/edit/{older.id}", edit)
+    assert refused.status_code == 422
+    assert "CV goes to" in refused.get_data(as_text=True)
+
+
 def test_a_scheduled_forward_brought_back_as_a_draft_keeps_its_scope(app, client, auth, team, application):
     auth.login(team.rita.email)
     scheduled = _schedule_forward_to_sam(app, client, auth, application)

@@ -266,6 +266,11 @@ def stored_scope(msg: Message) -> Scope:
     """The scope a stored outbound message was given, with what it carries (for an edit or a resend)."""
     offer_id = msg.thread.offer_id if msg.thread is not None else None
     scope = Scope(msg.candidate_id, offer_id, msg.cv_offer_id)
+    if msg.carries is None:  # written before messages said what they carry: its files tell
+        carried = candidate_of_files([a.sha256 for a in msg.attachments if not a.is_inline])
+        if carried is not None:
+            return Scope(msg.candidate_id or carried, offer_id, msg.cv_offer_id, "cv", _name(carried), True)
+        return scope
     if msg.carries == "offer_cv" and msg.cv_offer_id is not None:
         name = db.session.get_one(Offer, msg.cv_offer_id).title
     elif msg.carries and msg.candidate_id is not None:
