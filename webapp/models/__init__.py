@@ -3,7 +3,14 @@
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
 from webapp.models.folder import SEARCH_EVERYWHERE, FolderCount, FolderEntry
-from webapp.models.mailbox import FolderRole, MailboxAppend, MailboxConnection, MailboxFolder, Security
+from webapp.models.mailbox import (
+    AuthMethod,
+    FolderRole,
+    MailboxAppend,
+    MailboxConnection,
+    MailboxFolder,
+    Security,
+)
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -39,6 +46,7 @@ __all__ = [
     "SenderAuth",
     "FolderEntry",
     "FolderRole",
+    "AuthMethod",
     "MailboxAppend",
     "MailboxConnection",
     "MailboxFolder",

@@ -19,6 +19,13 @@ class Security(StrEnum):
     NONE = "none"  # no encryption: for a server on the same host only
 
 
+class AuthMethod(StrEnum):
+    """How Hiremail logs in to the mailbox."""
+
+    PASSWORD = "password"  # a password or app password (IMAP LOGIN)
+    OAUTH2 = "oauth2"  # an OAuth 2.0 access token (SASL XOAUTH2), renewed with the refresh token
+
+
 class FolderRole(StrEnum):
     """What a synced folder holds: mail received, or mail the user sent from their client."""
 
@@ -30,7 +37,10 @@ class MailboxConnection(Model):
     """One user's IMAP mailbox: where it is, the secret (encrypted), and how its sync fares."""
 
     __tablename__ = "mailbox_connections"
-    __table_args__ = (CheckConstraint(check_in("security", Security), name="security"),)
+    __table_args__ = (
+        CheckConstraint(check_in("security", Security), name="security"),
+        CheckConstraint(check_in("auth", AuthMethod), name="auth"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
@@ -38,8 +48,14 @@ class MailboxConnection(Model):
     port: Mapped[int] = mapped_column()
     security: Mapped[str] = mapped_column(String(12), default=Security.TLS)
     username: Mapped[str] = mapped_column(String(255))
-    # The password, encrypted with MAILBOX_KEYS (webapp/mail/sync/vault.py): never stored in clear.
+    # The password (OAuth: the refresh token), encrypted with MAILBOX_KEYS (webapp/mail/sync/vault.py).
     secret: Mapped[bytes] = mapped_column(LargeBinary)
+    auth: Mapped[str] = mapped_column(String(12), default=AuthMethod.PASSWORD, server_default="password")
+    # OAuth only: the provider's name (MAILBOX_OAUTH_<NAME>_...), the current access token
+    # (encrypted too) and when it expires; it is renewed shortly before.
+    oauth_provider: Mapped[str | None] = mapped_column(String(32))
+    access_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     incoming_folder: Mapped[str] = mapped_column(String(255), default="INBOX")
     # None: the folder the server marks \Sent (SPECIAL-USE), found at each sync.
     sent_folder: Mapped[str | None] = mapped_column(String(255))
