@@ -216,6 +216,8 @@ WITHOUT_OBJECT: dict[str, str] = {
     "mailbox_sync.test": "the user's own mailbox connection (saves nothing)",
     "mailbox_sync.sync_now": "the user's own mailbox connection",
     "mailbox_sync.disconnect": "the user's own mailbox connection",
+    "mailbox_sync.oauth_start": "the user's own mailbox connection; a configured provider (else 404)",
+    "mailbox_sync.oauth_callback": "the flow this user's session started: its state must match (else 400)",
 }
 
 # Public by an unguessable token (no session): the token is the access check. A file id outside
@@ -256,6 +258,8 @@ PLAIN_URLS = {
     "mailbox_sync.test": "/settings/mailbox/test",
     "mailbox_sync.sync_now": "/settings/mailbox/sync",
     "mailbox_sync.disconnect": "/settings/mailbox/disconnect",
+    "mailbox_sync.oauth_start": "/settings/mailbox/oauth/google",
+    "mailbox_sync.oauth_callback": "/settings/mailbox/oauth/callback?code=c&state=s",
 }
 # Checked elsewhere: the webhook takes no session (signed instead), the login form by tests/test_auth.py.
 CSRF_ELSEWHERE = {"receiving.raw": "signed with INBOUND_SECRET instead", "auth.login": "tests/test_auth.py"}
@@ -357,6 +361,7 @@ PLAIN_POSTS = {
     "mailbox_sync.test",
     "mailbox_sync.sync_now",
     "mailbox_sync.disconnect",
+    "mailbox_sync.oauth_start",
 }
 
 

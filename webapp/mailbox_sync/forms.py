@@ -38,3 +38,15 @@ class MailboxForm(FlaskForm):
         _l("Incoming folder"), default="INBOX", validators=[DataRequired(), Length(max=255)]
     )
     sent_folder = StringField(_l("Sent folder"), validators=[Optional(), Length(max=255)])
+
+
+class OAuthStartForm(FlaskForm):
+    # The mailbox's address: XOAUTH2 logs in with it, and the provider's sign-in page is told it.
+    username = StringField(
+        _l("Email address"),
+        validators=[
+            DataRequired(),
+            Length(max=255),
+            Regexp(r"^[^@\s]+@[^@\s]+$", message=_l("An email address such as you@example.com.")),
+        ],
+    )

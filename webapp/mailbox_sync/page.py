@@ -1,0 +1,36 @@
+"""The settings page as every Settings > Mailbox view renders it, and the timing of a test from it."""
+
+from flask import current_app, render_template
+
+from webapp.jobs.sync import timing
+from webapp.mail.sync.runner import Timing, error_phrase
+from webapp.mailbox_sync.forms import MailboxForm
+from webapp.models import MailboxConnection
+from webapp.services import mailbox_vault
+from webapp.templating import translate
+
+PAGE = "mailbox_sync/settings.html"
+# A test from the page waits less than a sync does: someone is looking at the spinner.
+WEB_TIMEOUT_S = 10.0
+
+
+def page(form: MailboxForm, connection: MailboxConnection | None, status: int = 200, **extra):
+    """The settings page with the form, the connection's state, and a result or an error."""
+    error = error_phrase(connection) if connection is not None else None
+    return (
+        render_template(
+            PAGE,
+            form=form,
+            connection=connection,
+            last_error=translate(error) if error is not None else None,
+            available=mailbox_vault() is not None,
+            providers=list(current_app.config["MAILBOX_OAUTH_PROVIDERS"].values()),
+            **extra,
+        ),
+        status,
+    )
+
+
+def web_timing() -> Timing:
+    found = timing()
+    return Timing(timeout=min(found.timeout, WEB_TIMEOUT_S), ca_file=found.ca_file)
