@@ -9,6 +9,7 @@ from webapp.models.mailbox import (
     MailboxAppend,
     MailboxConnection,
     MailboxFolder,
+    MailboxShare,
     Security,
 )
 from webapp.models.message import (
@@ -50,6 +51,7 @@ __all__ = [
     "MailboxAppend",
     "MailboxConnection",
     "MailboxFolder",
+    "MailboxShare",
     "Security",
     "Direction",
     "Outcome",
