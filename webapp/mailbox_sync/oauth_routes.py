@@ -13,7 +13,7 @@ from webapp.mail.sync.imap import XOAUTH2, MailboxError, Server
 from webapp.mail.sync.runner import test_server
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import MailboxForm, OAuthStartForm
-from webapp.mailbox_sync.page import page, web_timing
+from webapp.mailbox_sync.page import page, taken, web_timing
 from webapp.services import mailbox_vault
 from webapp.templating import translate
 
@@ -98,7 +98,11 @@ def oauth_callback():
         test_server(server, web_timing())
     except MailboxError as exc:
         return _failed(translate(exc.phrase))
-    saved = operations.save_oauth(current_user.id, provider, pending["username"], tokens, vault)
+    try:
+        saved = operations.save_oauth(current_user.id, provider, pending["username"], tokens, vault)
+    except operations.MailboxTaken as exc:
+        db.session.rollback()
+        return _failed(taken(exc))
     db.session.commit()
     enqueue_mailbox(SYNC_JOB, saved.id)
     return redirect(url_for("mailbox_sync.mailbox", done="saved"))

@@ -1,10 +1,12 @@
 """The settings page as every Settings > Mailbox view renders it, and the timing of a test from it."""
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 
 from webapp.jobs.sync import timing
 from webapp.mail.sync.runner import Timing, error_phrase
 from webapp.mailbox_sync.forms import MailboxForm
+from webapp.mailbox_sync.operations import MailboxTaken
 from webapp.models import MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -34,3 +36,19 @@ def page(form: MailboxForm, connection: MailboxConnection | None, status: int = 
 def web_timing() -> Timing:
     found = timing()
     return Timing(timeout=min(found.timeout, WEB_TIMEOUT_S), ca_file=found.ca_file)
+
+
+def taken(exc: MailboxTaken) -> str:
+    """Why a mailbox cannot be connected a second time, naming where it is connected."""
+    other = exc.other
+    if other.shared:
+        return _(
+            "This mailbox is connected already, as the shared mailbox %(name)s: a mailbox is connected "
+            "once, so its mail never comes in twice.",
+            name=other.name or other.username,
+        )
+    return _(
+        "This mailbox is connected already, by %(user)s: a mailbox is connected once, so its mail "
+        "never comes in twice.",
+        user=other.user.name,
+    )

@@ -11,7 +11,7 @@ from webapp.mail.sync.runner import test_server
 from webapp.mail.sync.vault import VaultError
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import MailboxForm
-from webapp.mailbox_sync.page import page, web_timing
+from webapp.mailbox_sync.page import page, taken, web_timing
 from webapp.models import AuthMethod, MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -99,13 +99,17 @@ def save():
     server, _message, refusal = _tried(form, connection)
     if refusal is not None:
         return refusal
-    saved = operations.save(
-        current_user.id,
-        server,
-        (form.incoming_folder.data or "INBOX").strip(),
-        (form.sent_folder.data or "").strip() or None,
-        vault,
-    )
+    try:
+        saved = operations.save(
+            current_user.id,
+            server,
+            (form.incoming_folder.data or "INBOX").strip(),
+            (form.sent_folder.data or "").strip() or None,
+            vault,
+        )
+    except operations.MailboxTaken as exc:
+        db.session.rollback()
+        return page(form, connection, status=422, failure=taken(exc))
     db.session.commit()
     enqueue_mailbox(SYNC_JOB, saved.id)
     return redirect(url_for("mailbox_sync.mailbox", done="saved"))

@@ -1,0 +1,179 @@
+"""Shared mailboxes (jobs@, talent@): an admin connects one and names who shares it; its candidate
+mail reaches their inboxes with the mailbox's name, never a candidate they may not see; a mailbox
+is connected once. Against a real Dovecot."""
+
+import shutil
+import tempfile
+from datetime import timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.dom import parse
+from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
+from webapp.extensions import db
+from webapp.mail.inbound.pipeline import classify_stored
+from webapp.mail.read import folders
+from webapp.models import Direction, MailboxConnection, MailboxShare, Message, User
+from webapp.models.types import utcnow
+from webapp.services import blob_store, mail_domain, mailbox_vault
+
+pytestmark = pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
+JOBS = "jobs@team.test"
+RITA = "rita@team.test"
+PASSWORD = "jobs-secret"
+URL = "/settings/shared-mailboxes"
+
+
+@pytest.fixture
+def dovecot():
+    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
+    server = Dovecot(folder)
+    server.add_user(JOBS, PASSWORD)
+    server.add_user(RITA, "rita-secret")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def team(make_team):
+    # Rita sees both offers; Sam only the backend job: Bob (on the secret one) is not his to see.
+    return make_team(
+        offers={"job": "Backend", "secret": "Confidential CTO search"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job", "secret"], "Sam Recruiter": ["job"]},
+        candidates={"Alice Able": ["job"], "Bob Baker": ["secret"]},
+    )
+
+
+def mail(sender: str, to: str, subject: str) -> bytes:
+    mid = f"<{subject.lower().replace(' ', '-')}@mail.test>"
+    date = format_datetime(utcnow() - timedelta(hours=1))
+    head = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\nDate: {date}\r\n"
+    return (head + f"\r\nHello, this is {subject}.\r\n").encode()
+
+
+def sync(app, connection_id: int) -> int | None:
+    from webapp.jobs.sync import sync_job
+
+    with app.app_context():
+        result = sync_job(connection_id)
+        for message_id in db.session.scalars(
+            select(Message.id).where(Message.outcome.is_(None), Message.direction == Direction.INBOUND)
+        ).all():
+            classify_stored(message_id, settings=mail_domain(), store=blob_store())
+        return result
+
+
+def inbox(app, user) -> list[str]:
+    with app.app_context():
+        rows, _ = folders.list_rows("inbox", db.session.get(User, user.id))
+        return sorted(row.message.subject for row in rows)
+
+
+def connect_form(auth, server: Dovecot, *users, **fields) -> dict:
+    data = {
+        "csrf_token": auth.csrf_token(URL),
+        "name": "Jobs",
+        "host": server.host,
+        "port": str(server.port),
+        "security": "none",
+        "username": JOBS,
+        "password": PASSWORD,
+        "incoming_folder": "INBOX",
+        "users": [str(u.id) for u in users],
+    }
+    return data | fields
+
+
+def test_an_admin_connects_a_shared_mailbox_whose_mail_reaches_those_sharing_it(
+    app, client, auth, team, dovecot, redis
+):
+    dovecot.deliver(JOBS, mail("alice@outside.test", JOBS, "Alice applies to jobs"))
+    dovecot.deliver(JOBS, mail("bob@outside.test", JOBS, "Bob about the CTO role"))
+    dovecot.deliver(JOBS, mail("news@letters.test", JOBS, "Weekly newsletter"))
+    auth.login(team.ada.email)
+    assert client.get("/settings/mailbox").status_code == 200
+    response = client.post(URL, data=connect_form(auth, dovecot, team.rita, team.sam))
+    assert response.status_code == 302
+    with app.app_context():
+        connection = db.session.scalar(select(MailboxConnection))
+        assert (connection.shared, connection.name, connection.username) == (True, "Jobs", JOBS)
+        assert mailbox_vault().decrypt(connection.secret) == PASSWORD
+        shared_with = set(db.session.scalars(select(MailboxShare.user_id)))
+    assert shared_with == {team.rita.id, team.sam.id}
+    page = parse(client.get(URL).get_data(as_text=True))
+    assert "Jobs" in page.one(id=f"shared-{connection.id}").text
+
+    assert sync(app, connection.id) == 2  # the newsletter stays out
+    assert inbox(app, team.rita) == ["Alice applies to jobs", "Bob about the CTO role"]
+    # Sam shares the mailbox but may not see Bob (an offer he has no access to): never shown.
+    assert inbox(app, team.sam) == ["Alice applies to jobs"]
+    auth.logout()
+    auth.login(team.sam.email)
+    listing = parse(client.get("/mail/inbox").get_data(as_text=True))
+    chips = [c.text for c in listing.find_all("span", class_="chip-mailbox")]
+    assert chips == ["Jobs"]
+    assert "CTO" not in listing.text
+    with app.app_context():
+        bob_mail = db.session.scalar(select(Message.thread_id).where(Message.subject.like("Bob%")))
+    assert client.get(f"/mail/candidates/{bob_mail}").status_code == 404
+
+
+def test_a_mailbox_is_connected_once(app, client, auth, team, dovecot, redis):
+    auth.login(team.ada.email)
+    assert client.post(URL, data=connect_form(auth, dovecot, team.rita)).status_code == 302
+    again = client.post(
+        URL, data=connect_form(auth, dovecot, team.sam, name="Jobs again", username=JOBS.upper())
+    )
+    assert again.status_code == 422
+    said = parse(again.get_data(as_text=True)).one(id="test-result").text
+    assert "connected already, as the shared mailbox Jobs" in said
+    auth.logout()
+    # Rita cannot connect it as her own either: its mail would come in twice.
+    auth.login(RITA)
+    own = client.post(
+        "/settings/mailbox",
+        data={
+            "csrf_token": auth.csrf_token("/settings/mailbox"),
+            "host": dovecot.host,
+            "port": str(dovecot.port),
+            "security": "none",
+            "username": JOBS,
+            "password": PASSWORD,
+            "incoming_folder": "INBOX",
+            "sent_folder": "",
+        },
+    )
+    assert own.status_code == 422
+    assert "connected already" in parse(own.get_data(as_text=True)).one(id="test-result").text
+    with app.app_context():
+        assert db.session.scalar(select(MailboxConnection.name)) == "Jobs"
+        assert len(db.session.scalars(select(MailboxConnection)).all()) == 1
+
+
+def test_admins_only_change_who_shares_it_and_disconnect_it(app, client, auth, team, dovecot, redis):
+    auth.login(RITA)
+    assert client.get(URL).status_code == 404
+    token = auth.csrf_token("/settings/mailbox")
+    assert client.post(URL, data={"csrf_token": token, "name": "Mine"}).status_code == 404
+    auth.logout()
+    auth.login(team.ada.email)
+    client.post(URL, data=connect_form(auth, dovecot, team.rita))
+    with app.app_context():
+        connection_id = db.session.scalar(select(MailboxConnection.id))
+    response = client.post(
+        f"{URL}/{connection_id}/users",
+        data={"csrf_token": auth.csrf_token(URL), f"m{connection_id}-users": [str(team.sam.id)]},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert list(db.session.scalars(select(MailboxShare.user_id))) == [team.sam.id]
+    assert client.post(f"{URL}/{connection_id}/disconnect", data={}).status_code == 400  # CSRF
+    response = client.post(f"{URL}/{connection_id}/disconnect", data={"csrf_token": auth.csrf_token(URL)})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(MailboxConnection)) is None
