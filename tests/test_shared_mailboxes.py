@@ -177,3 +177,65 @@ def test_admins_only_change_who_shares_it_and_disconnect_it(app, client, auth, t
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(MailboxConnection)) is None
+
+
+def test_compose_offers_the_shared_mailbox_as_from_and_keeps_the_last_one_used(
+    app, client, auth, team, redis
+):
+    with app.app_context():
+        jobs = MailboxConnection(
+            user_id=team.ada.id,
+            shared=True,
+            name="Jobs",
+            host="imap.example.test",
+            port=993,
+            security="tls",
+            username=JOBS,
+            secret=mailbox_vault().encrypt(PASSWORD),
+        )
+        db.session.add(jobs)
+        db.session.flush()
+        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
+        db.session.commit()
+        jobs_id = jobs.id
+    pane = {"HX-Request": "true", "HX-Target": "message-pane"}
+
+    def send(sender: str):
+        token = auth.csrf_token("/mail/inbox")
+        data = {
+            "csrf_token": token,
+            "preset": "now",
+            "to": "alice@outside.test",
+            "subject": "Hi",
+            "body": "Hello",
+        }
+        return client.post("/compose", data=data | {"sender": sender}, headers=pane)
+
+    def offered() -> tuple[list[str], str]:
+        select_ = parse(client.get("/compose", headers=pane).get_data(as_text=True)).find(
+            "select", id="sender"
+        )
+        if select_ is None:
+            return [], ""
+        chosen = select_.find("option", selected=True)
+        return [o.text for o in select_.find_all("option")], (chosen.get("value") or "") if chosen else ""
+
+    auth.login(RITA)
+    options, chosen = offered()
+    assert options[1] == f"Jobs <{JOBS}>"
+    assert options[0].startswith("Rita Recruiter <")
+    assert chosen == ""  # her own address until she writes from Jobs
+    assert send(str(jobs_id)).status_code == 200
+    with app.app_context():
+        sent = db.session.scalar(select(Message).order_by(Message.id.desc()))
+        assert (sent.from_address, sent.from_name, sent.sender_id) == (JOBS, "Rita Recruiter", team.rita.id)
+    assert offered()[1] == str(jobs_id)  # the last one used stays selected
+    assert send("").status_code == 200
+    assert offered()[1] == ""
+    auth.logout()
+    # Sam does not share Jobs: it is not offered, and a forged choice is refused.
+    auth.login(team.sam.email)
+    assert offered() == ([], "")
+    refused = send(str(jobs_id))
+    assert refused.status_code == 422
+    assert "not shared with you" in refused.get_data(as_text=True)

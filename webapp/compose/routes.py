@@ -20,6 +20,7 @@ from webapp.mail.outbound.build import OutgoingFile
 from webapp.mail.outbound.compose import Compose, ComposeError
 from webapp.mail.read import folders
 from webapp.mail.read.access import has_offer_access
+from webapp.mail.sync import shared
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.models.types import utcnow
@@ -47,7 +48,21 @@ def _form(**data) -> ComposeForm:
         *prefill.preset_choices(current_user.timezone),
     ]
     form.preset.choices = [*choices, ("custom", _("At a chosen time"))]
+    _sender_choices(form)
     return form
+
+
+def _sender_choices(form: ComposeForm) -> None:
+    """From: the user's own address, then the shared mailboxes they share (the last one used
+    selected when the composer opens)."""
+    mailboxes = shared.sendable_for(current_user.id)
+    own = current_user.inbound_address(mail_domain().domain)
+    form.sender.choices = [("", f"{current_user.name} <{own}>")] + [
+        (str(c.id), f"{c.name} <{c.username}>") for c in mailboxes
+    ]
+    if request.method == "GET":
+        last = shared.last_used(current_user.id, mailboxes)
+        form.sender.data = str(last.id) if last is not None else ""
 
 
 def _show(form: ComposeForm, status: int = 200, **context):
@@ -391,6 +406,7 @@ def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
         thread_id=replying.thread_id if replying is not None else None,
         forward_of=forwarding,
         privacy_confirmed=form.confirm_privacy.data or "",
+        from_mailbox_id=int(form.sender.data) if (form.sender.data or "").isdigit() else None,
     )
     return data, errors
 

@@ -9,7 +9,7 @@ recipients, so it reaches their Inbox, under the usual rule that they may see th
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import MailboxConnection, MailboxShare, User
+from webapp.models import Direction, MailboxConnection, MailboxShare, Message, User
 
 
 def sharing_users(connection_id: int) -> list[User]:
@@ -39,3 +39,31 @@ def all_shared_names() -> dict[str, str]:
         select(MailboxConnection.username, MailboxConnection.name).where(MailboxConnection.shared.is_(True))
     ).all()
     return {row.username.lower(): row.name or row.username for row in rows}
+
+
+def sendable_for(user_id: int) -> list[MailboxConnection]:
+    """The shared mailboxes this user may write from (shared with them, named by an address), by name."""
+    return [
+        c
+        for c in db.session.scalars(
+            select(MailboxConnection)
+            .join(MailboxShare, MailboxShare.connection_id == MailboxConnection.id)
+            .where(MailboxShare.user_id == user_id, MailboxConnection.shared.is_(True))
+            .order_by(MailboxConnection.name)
+        )
+        if "@" in c.username
+    ]
+
+
+def last_used(user_id: int, mailboxes: list[MailboxConnection]) -> MailboxConnection | None:
+    """The shared mailbox the user's latest mail was written from, if one of these (compose keeps it)."""
+    if not mailboxes:
+        return None
+    latest = db.session.scalar(
+        select(Message.from_address)
+        .where(Message.sender_id == user_id, Message.direction == Direction.OUTBOUND)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    wanted = (latest or "").lower()
+    return next((c for c in mailboxes if c.username.lower() == wanted), None)
