@@ -16,7 +16,7 @@ from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored
 from webapp.mail.read import folders
-from webapp.models import Direction, MailboxConnection, MailboxShare, Message, User
+from webapp.models import Direction, MailboxConnection, MailboxShare, Message, SentCopy, User
 from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain, mailbox_vault
 
@@ -239,3 +239,69 @@ def test_compose_offers_the_shared_mailbox_as_from_and_keeps_the_last_one_used(
     refused = send(str(jobs_id))
     assert refused.status_code == 422
     assert "not shared with you" in refused.get_data(as_text=True)
+
+
+def sent_from_hiremail(app, user, from_address: str, subject: str) -> int:
+    with app.app_context():
+        raw = (
+            f"From: {from_address}\r\nTo: alice@outside.test\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{subject.replace(' ', '-')}@hiremail.test>\r\n\r\nHello\r\n"
+        ).encode()
+        msg = Message(
+            direction=Direction.OUTBOUND,
+            status="sent",
+            sender_id=user.id,
+            subject=subject,
+            from_address=from_address,
+            message_id=f"<{subject.replace(' ', '-')}@hiremail.test>",
+            sent_at=utcnow(),
+            sort_at=utcnow(),
+        )
+        db.session.add(msg)
+        db.session.flush()
+        db.session.add(SentCopy(message_id=msg.id, raw=raw))
+        db.session.commit()
+        return msg.id
+
+
+def sent_subjects(server: Dovecot, user: str) -> list[str]:
+    conn = server.imap(user)
+    try:
+        conn.select("Sent", readonly=True)
+        typ, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        return sorted(
+            item[1].decode().strip().removeprefix("Subject: ") for item in data if isinstance(item, tuple)
+        )
+    finally:
+        conn.logout()
+
+
+def test_mail_written_from_the_shared_mailbox_is_copied_to_its_sent_folder_not_the_writers(
+    app, client, auth, team, dovecot, redis
+):
+    from webapp.jobs.sync import append_due_job, append_sent_job
+
+    auth.login(team.ada.email)
+    client.post(URL, data=connect_form(auth, dovecot, team.rita))
+    with app.app_context():
+        jobs_id = db.session.scalar(select(MailboxConnection.id))
+        rita_own = MailboxConnection(
+            user_id=team.rita.id,
+            host=dovecot.host,
+            port=dovecot.port,
+            security="none",
+            username=RITA,
+            secret=mailbox_vault().encrypt("rita-secret"),
+        )
+        db.session.add(rita_own)
+        db.session.commit()
+        rita_id = rita_own.id
+    sent_from_hiremail(app, team.rita, JOBS, "From jobs to Alice")
+    sent_from_hiremail(app, team.rita, team.rita.inbound_address("x.test"), "From Rita to Alice")
+    sent_from_hiremail(app, team.ada, "ada-own@team.test", "The admin's own mail")
+    with app.app_context():
+        assert append_due_job() == 2  # Jobs and Rita's own; never the admin's mail into Jobs
+        assert append_sent_job(jobs_id) == 1
+        assert append_sent_job(rita_id) == 1
+    assert sent_subjects(dovecot, JOBS) == ["From jobs to Alice"]
+    assert sent_subjects(dovecot, RITA) == ["From Rita to Alice"]
