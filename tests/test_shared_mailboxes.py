@@ -305,3 +305,43 @@ def test_mail_written_from_the_shared_mailbox_is_copied_to_its_sent_folder_not_t
         assert append_sent_job(rita_id) == 1
     assert sent_subjects(dovecot, JOBS) == ["From jobs to Alice"]
     assert sent_subjects(dovecot, RITA) == ["From Rita to Alice"]
+
+
+def test_a_draft_keeps_the_shared_mailbox_it_was_written_from(app, client, auth, team, redis):
+    with app.app_context():
+        jobs = MailboxConnection(
+            user_id=team.ada.id,
+            shared=True,
+            name="Jobs",
+            host="imap.example.test",
+            port=993,
+            security="tls",
+            username=JOBS,
+            secret=mailbox_vault().encrypt(PASSWORD),
+        )
+        db.session.add(jobs)
+        db.session.flush()
+        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
+        db.session.commit()
+        jobs_id = jobs.id
+    pane = {"HX-Request": "true", "HX-Target": "message-pane"}
+    auth.login(RITA)
+    data = {
+        "csrf_token": auth.csrf_token("/mail/inbox"),
+        "preset": "now",
+        "to": "alice@outside.test",
+        "subject": "Draft from jobs",
+        "body": "Half written",
+        "sender": str(jobs_id),
+    }
+    assert client.post("/compose/draft", data=data, headers=pane).status_code == 200
+    with app.app_context():
+        draft = db.session.scalar(select(Message).where(Message.status == "draft"))
+        assert draft.from_address == JOBS
+        draft_id = draft.id
+    # Meanwhile she writes from her own address: the draft still opens on Jobs.
+    token = auth.csrf_token("/mail/inbox")
+    mine = {"csrf_token": token, "preset": "now", "to": "alice@outside.test", "subject": "Own", "body": "x"}
+    assert client.post("/compose", data=mine | {"sender": ""}, headers=pane).status_code == 200
+    page = parse(client.get(f"/compose/draft/{draft_id}", headers=pane).get_data(as_text=True))
+    assert page.one("select", id="sender").find("option", selected=True).get("value") == str(jobs_id)

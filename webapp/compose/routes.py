@@ -52,6 +52,13 @@ def _form(**data) -> ComposeForm:
     return form
 
 
+def _chosen_from(form: ComposeForm) -> str:
+    """The From address the form chose: a shared mailbox the user shares, else their own."""
+    chosen = form.sender.data or ""
+    mailbox = next((c for c in shared.sendable_for(current_user.id) if str(c.id) == chosen), None)
+    return mailbox.username if mailbox is not None else current_user.inbound_address(mail_domain().domain)
+
+
 def _sender_choices(form: ComposeForm) -> None:
     """From: the user's own address, then the shared mailboxes they share (the last one used
     selected when the composer opens)."""
@@ -127,6 +134,9 @@ def _show_draft(draft: Message, status: int = 200, **context):
         seen_id=str(draft.id) if answered is not None else "",
         preset="now",
     )
+    # The From the draft was written with, rather than the last one used.
+    kept = next((c for c in shared.sendable_for(current_user.id) if c.username == draft.from_address), None)
+    form.sender.data = str(kept.id) if kept is not None else ""
     return _show(form, status=status, replying_to=answered, draft=draft, **context)
 
 
@@ -167,7 +177,7 @@ def save_draft():
         fields,
         draft=draft,
         reply_to=_message_field(form.reply_to_id.data),
-        from_address=current_user.inbound_address(mail_domain().domain),
+        from_address=_chosen_from(form),
     )
     db.session.commit()
     # A new draft: the folder list's Drafts count goes up at once (out of band).
