@@ -23,8 +23,9 @@ from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
 from tests.oauth_provider import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored
+from webapp.mail.read import folders
 from webapp.mail.sync.oauth import Provider, providers_from_env
-from webapp.models import Direction, MailboxConnection, Message
+from webapp.models import Direction, MailboxConnection, Message, User
 from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain, mailbox_vault
 
@@ -294,3 +295,44 @@ def test_providers_come_from_the_environment_with_google_and_microsoft_defaults(
     assert "offline_access" in microsoft.scopes
     assert microsoft.imap_host == "outlook.office365.com"
     assert "g-secret" not in repr(google)
+
+
+@needs_dovecot
+def test_an_admin_signs_a_shared_mailbox_in_and_its_mail_reaches_those_sharing_it(
+    app, client, auth, team, make, redis, provider_server, dovecot, google
+):
+    jobs = "jobs@team.test"
+    dovecot.add_user(jobs, "a-password-hiremail-never-sees")
+    dovecot.deliver(jobs, mail("alice@outside.test", jobs, "Alice writes to jobs"))
+    start = "/settings/shared-mailboxes/oauth/google"
+    auth.login(RITA)  # not an admin: no shared mailbox of hers
+    assert client.post(start, data={"csrf_token": auth.csrf_token(URL)}).status_code == 404
+    auth.logout()
+    ada = make.user("Ada Admin", role="admin")
+    auth.login(ada.email)
+    page = parse(client.get("/settings/shared-mailboxes").get_data(as_text=True))
+    assert page.find("form", action=start) is not None
+    response = client.post(
+        start,
+        data={
+            "csrf_token": auth.csrf_token("/settings/shared-mailboxes"),
+            "oauth-google-name": "Jobs",
+            "oauth-google-username": jobs,
+            "oauth-google-users": [str(team.rita.id)],
+        },
+    )
+    assert response.status_code == 302
+    back = follow_authorize(response.headers["Location"])
+    response = client.get(callback_path(back))
+    assert response.headers["Location"].endswith("/settings/shared-mailboxes?done=connected")
+    connection = stored(app)
+    assert (connection.shared, connection.name, connection.auth, connection.username) == (
+        True,
+        "Jobs",
+        "oauth2",
+        jobs,
+    )
+    assert sync(app, connection.id) == 1
+    with app.app_context():
+        rows, _ = folders.list_rows("inbox", db.session.get(User, team.rita.id))
+        assert [row.message.subject for row in rows] == ["Alice writes to jobs"]

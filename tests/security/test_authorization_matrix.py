@@ -240,6 +240,7 @@ WITHOUT_OBJECT: dict[str, str] = {
     "mailbox_sync.oauth_callback": "the flow this user's session started: its state must match (else 400)",
     "mailbox_sync.shared_mailboxes": "admins only (404 for others: tests/test_shared_mailboxes.py)",
     "mailbox_sync.connect_shared": "admins only (404 for others)",
+    "mailbox_sync.oauth_start_shared": "admins only (404 for others); a configured provider",
 }
 
 # Public by an unguessable token (no session): the token is the access check. A file id outside
@@ -284,6 +285,7 @@ PLAIN_URLS = {
     "mailbox_sync.oauth_callback": "/settings/mailbox/oauth/callback?code=c&state=s",
     "mailbox_sync.shared_mailboxes": "/settings/shared-mailboxes",
     "mailbox_sync.connect_shared": "/settings/shared-mailboxes",
+    "mailbox_sync.oauth_start_shared": "/settings/shared-mailboxes/oauth/google",
 }
 # Checked elsewhere: the webhook takes no session (signed instead), the login form by tests/test_auth.py.
 CSRF_ELSEWHERE = {"receiving.raw": "signed with INBOUND_SECRET instead", "auth.login": "tests/test_auth.py"}
@@ -387,6 +389,7 @@ PLAIN_POSTS = {
     "mailbox_sync.disconnect",
     "mailbox_sync.oauth_start",
     "mailbox_sync.connect_shared",
+    "mailbox_sync.oauth_start_shared",
 }
 
 

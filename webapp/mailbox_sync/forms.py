@@ -76,3 +76,16 @@ class SharesForm(FlaskForm):
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
+
+
+class SharedOAuthForm(OAuthStartForm):
+    """A shared mailbox signed in at a provider: its address, its name, who shares it."""
+
+    name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
+    users = SelectMultipleField(
+        _l("Shared with"),
+        coerce=int,
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )

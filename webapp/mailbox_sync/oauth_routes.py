@@ -12,8 +12,8 @@ from webapp.mail.sync import oauth
 from webapp.mail.sync.imap import XOAUTH2, MailboxError, Server
 from webapp.mail.sync.runner import test_server
 from webapp.mailbox_sync import bp, operations
-from webapp.mailbox_sync.forms import MailboxForm, OAuthStartForm
-from webapp.mailbox_sync.page import page, taken, web_timing
+from webapp.mailbox_sync.forms import MailboxForm, OAuthStartForm, SharedOAuthForm
+from webapp.mailbox_sync.page import page, taken, user_choices, web_timing
 from webapp.services import mailbox_vault
 from webapp.templating import translate
 
@@ -60,6 +60,31 @@ def oauth_start(provider_name: str):
     return redirect(started.url)
 
 
+@bp.route("/shared-mailboxes/oauth/<provider_name>", methods=["POST"])
+def oauth_start_shared(provider_name: str):
+    """An admin signs a shared mailbox in at the provider: name and users kept with the flow."""
+    if not current_user.is_admin:
+        abort(404)
+    provider = _provider_or_404(provider_name)
+    form = SharedOAuthForm(prefix=f"oauth-{provider.name}")
+    form.users.choices = user_choices()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return redirect(url_for("mailbox_sync.shared_mailboxes", failed="oauth-form"))
+    username = (form.username.data or "").strip()
+    started = oauth.start(provider, _redirect_uri(), login_hint=username)
+    session[PENDING] = {
+        "state": started.state,
+        "verifier": started.verifier,
+        "provider": provider.name,
+        "username": username,
+        "user_id": current_user.id,
+        "shared": {"name": (form.name.data or "").strip(), "users": list(form.users.data or [])},
+    }
+    return redirect(started.url)
+
+
 @bp.route("/mailbox/oauth/callback")
 def oauth_callback():
     """The provider's answer: the state checked against the session, the code exchanged, the mailbox
@@ -98,11 +123,19 @@ def oauth_callback():
         test_server(server, web_timing())
     except MailboxError as exc:
         return _failed(translate(exc.phrase))
+    shared = pending.get("shared")
     try:
-        saved = operations.save_oauth(current_user.id, provider, pending["username"], tokens, vault)
+        if shared is not None and current_user.is_admin:
+            saved = operations.connect_shared_oauth(
+                current_user.id, shared["name"], provider, pending["username"], tokens, shared["users"], vault
+            )
+        else:
+            saved = operations.save_oauth(current_user.id, provider, pending["username"], tokens, vault)
     except operations.MailboxTaken as exc:
         db.session.rollback()
         return _failed(taken(exc))
     db.session.commit()
     enqueue_mailbox(SYNC_JOB, saved.id)
+    if saved.shared:
+        return redirect(url_for("mailbox_sync.shared_mailboxes", done="connected"))
     return redirect(url_for("mailbox_sync.mailbox", done="saved"))

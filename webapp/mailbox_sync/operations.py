@@ -197,3 +197,38 @@ def disconnect_shared(connection_id: int) -> bool:
     db.session.delete(connection)
     db.session.flush()
     return True
+
+
+def connect_shared_oauth(
+    admin_id: int,
+    name: str,
+    provider: Provider,
+    username: str,
+    tokens: Tokens,
+    user_ids: list[int],
+    vault: Vault,
+) -> MailboxConnection:
+    """Connect a shared mailbox signed in at an OAuth provider (tokens encrypted), shared with
+    these users. Flushes. Raises MailboxTaken when the mailbox is connected already."""
+    check_free(provider.imap_host, username, None)
+    connection = MailboxConnection(
+        user_id=admin_id,
+        shared=True,
+        name=name,
+        connected_at=utcnow(),
+        host=provider.imap_host,
+        port=provider.imap_port,
+        security=provider.imap_security,
+        username=username,
+        auth=AuthMethod.OAUTH2,
+        oauth_provider=provider.name,
+        secret=vault.encrypt(tokens.refresh_token or ""),
+        access_secret=vault.encrypt(tokens.access_token),
+        access_expires_at=tokens.expires_at,
+        incoming_folder="INBOX",
+    )
+    _due_now(connection)
+    db.session.add(connection)
+    db.session.flush()
+    share(connection.id, user_ids)
+    return connection

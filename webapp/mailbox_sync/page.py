@@ -2,12 +2,15 @@
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.3; stubs lag)
 
+from webapp.extensions import db
 from webapp.jobs.sync import timing
 from webapp.mail.sync.runner import Timing, error_phrase
 from webapp.mailbox_sync.forms import MailboxForm
 from webapp.mailbox_sync.operations import MailboxTaken
-from webapp.models import MailboxConnection
+from webapp.models import MailboxConnection, User
 from webapp.services import mailbox_vault
 from webapp.templating import translate
 
@@ -52,3 +55,9 @@ def taken(exc: MailboxTaken) -> str:
         "never comes in twice.",
         user=other.user.name,
     )
+
+
+def user_choices() -> list[SelectChoice]:
+    """The active users, by name: whom a shared mailbox can be shared with."""
+    users = db.session.scalars(select(User).where(User.is_active_user.is_(True)).order_by(User.name))
+    return [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in users]

@@ -3,8 +3,6 @@
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.3; stubs lag)
 
 from webapp.extensions import db
 from webapp.jobs.enqueue import SYNC_JOB, enqueue_mailbox
@@ -12,9 +10,9 @@ from webapp.mail.sync.imap import MailboxError, Server
 from webapp.mail.sync.runner import error_phrase, test_server
 from webapp.mail.sync.shared import sharing_users
 from webapp.mailbox_sync import bp, operations
-from webapp.mailbox_sync.forms import SharedMailboxForm, SharesForm
-from webapp.mailbox_sync.page import taken, web_timing
-from webapp.models import MailboxConnection, User
+from webapp.mailbox_sync.forms import SharedMailboxForm, SharedOAuthForm, SharesForm
+from webapp.mailbox_sync.page import taken, user_choices, web_timing
+from webapp.models import MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
 
@@ -26,14 +24,9 @@ def _admin_only() -> None:
         abort(404)
 
 
-def _user_choices() -> list[SelectChoice]:
-    users = db.session.scalars(select(User).where(User.is_active_user.is_(True)).order_by(User.name))
-    return [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in users]
-
-
 def _page(form: SharedMailboxForm, status: int = 200, **extra):
     """The list of shared mailboxes (each with its users, its state, its form) and the connect form."""
-    choices = _user_choices()
+    choices = user_choices()
     mailboxes = []
     for connection in operations.shared_connections():
         shares = SharesForm(prefix=f"m{connection.id}")
@@ -41,15 +34,27 @@ def _page(form: SharedMailboxForm, status: int = 200, **extra):
         shares.users.data = [u.id for u in sharing_users(connection.id)]
         error = error_phrase(connection)
         mailboxes.append((connection, shares, translate(error) if error is not None else None))
+    oauth_forms = []
+    for provider in current_app.config["MAILBOX_OAUTH_PROVIDERS"].values():
+        oauth_form = SharedOAuthForm(prefix=f"oauth-{provider.name}")
+        oauth_form.users.choices = choices
+        oauth_forms.append((provider, oauth_form))
     return (
-        render_template(PAGE, form=form, mailboxes=mailboxes, available=mailbox_vault() is not None, **extra),
+        render_template(
+            PAGE,
+            form=form,
+            mailboxes=mailboxes,
+            oauth_forms=oauth_forms,
+            available=mailbox_vault() is not None,
+            **extra,
+        ),
         status,
     )
 
 
 def _connect_form() -> SharedMailboxForm:
     form = SharedMailboxForm()
-    form.users.choices = _user_choices()
+    form.users.choices = user_choices()
     return form
 
 
@@ -57,7 +62,12 @@ def _connect_form() -> SharedMailboxForm:
 def shared_mailboxes():
     """The shared mailboxes, who shares each, how their sync fares; the form to connect one."""
     _admin_only()
-    return _page(_connect_form(), notice=_notice(request.args.get("done")))
+    failure = (
+        _("Give the mailbox's address and its name, then sign it in.")
+        if request.args.get("failed") == "oauth-form"
+        else None
+    )
+    return _page(_connect_form(), notice=_notice(request.args.get("done")), failure=failure)
 
 
 def _notice(done: str | None) -> str | None:
@@ -129,7 +139,7 @@ def share_mailbox(connection_id: int):
     _admin_only()
     connection = _shared_or_404(connection_id)
     form = SharesForm(prefix=f"m{connection.id}")
-    form.users.choices = _user_choices()
+    form.users.choices = user_choices()
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             abort(400)
