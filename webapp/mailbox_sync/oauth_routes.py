@@ -100,7 +100,9 @@ def oauth_callback():
         return redirect(url_for("mailbox_sync.mailbox", failed="signin"))
     provider = _provider_or_404(pending["provider"])
     vault = mailbox_vault()
-    assert vault is not None  # (checked by _provider_or_404)
+    shared = pending.get("shared")
+    if vault is None or (shared is not None and not current_user.is_admin):
+        abort(404)  # (a shared mailbox's flow by someone no longer an admin: nothing is saved)
     if request.args.get("error"):
         said = request.args.get("error_description") or request.args["error"]
         return _failed(_("The sign-in was not completed: %(reason)s", reason=said[:300]))
@@ -123,9 +125,8 @@ def oauth_callback():
         test_server(server, web_timing())
     except MailboxError as exc:
         return _failed(translate(exc.phrase))
-    shared = pending.get("shared")
     try:
-        if shared is not None and current_user.is_admin:
+        if shared is not None:
             saved = operations.connect_shared_oauth(
                 current_user.id, shared["name"], provider, pending["username"], tokens, shared["users"], vault
             )
