@@ -61,8 +61,10 @@ def self_signed(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
 class Dovecot:
     """One Dovecot server with its users, in `folder` (which must not be inside a private folder)."""
 
-    def __init__(self, folder: Path, sent_name: str = "Sent"):
+    def __init__(self, folder: Path, sent_name: str = "Sent", oauth2_introspection: str | None = None):
         self.folder = folder
+        # With an introspection URL, XOAUTH2 / OAUTHBEARER logins are checked there (oauth2 passdb).
+        self.oauth2_introspection = oauth2_introspection
         # The folder marked \\Sent (SPECIAL-USE); a plain "Old Sent" sits beside another name.
         self.sent_name = sent_name
         self.port = free_port()
@@ -108,6 +110,7 @@ class Dovecot:
                 f"default_login_user = {self.run_user}\ndefault_internal_user = {self.run_user}\n"
                 f"service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n"
             )
+        mechanisms = "\n  mechanisms = plain login" if self.oauth2_introspection else ""
         config = f"""
 base_dir = {f / "run"}
 state_dir = {f / "state"}
@@ -118,14 +121,14 @@ ssl = yes
 ssl_cert = <{self.cert}
 ssl_key = <{self.key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if self.oauth2_introspection else ""}
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {f / "passwd"}
+  args = scheme=PLAIN username_format=%u {f / "passwd"}{mechanisms}
 }}
-userdb {{
+{self._oauth2_passdb()}userdb {{
   driver = passwd-file
   args = username_format=%u {f / "passwd"}
 }}
@@ -170,6 +173,21 @@ service stats {{
         path = f / "dovecot.conf"
         path.write_text(config)
         return path
+
+    def _oauth2_passdb(self) -> str:
+        """Dovecot 2.3's oauth2 passdb: each token POSTed to the introspection URL (RFC 7662)."""
+        if not self.oauth2_introspection:
+            return ""
+        path = self.folder / "dovecot-oauth2.conf.ext"
+        path.write_text(
+            f"introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection}\n"
+            "force_introspection = yes\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n"
+        )
+        return f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {path}\n}}\n"
 
     # -- life ------------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> "Dovecot":

@@ -6,6 +6,8 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from webapp.mail.sync.oauth import providers_from_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENTS = ("development", "production")
@@ -181,6 +183,9 @@ class Config:
         self.MAILBOX_TIMEOUT = float(env.get("MAILBOX_TIMEOUT", "20"))
         # An extra CA file trusted for mailbox servers (a company's own CA); the system's are always trusted.
         self.MAILBOX_CA_FILE = env.get("MAILBOX_CA_FILE") or None
+        # OAuth 2.0 sign-in for Gmail / Microsoft 365 mailboxes: a provider is offered once its
+        # MAILBOX_OAUTH_<GOOGLE|MICROSOFT>_CLIENT_ID is set (URLs and scopes default to theirs).
+        self.MAILBOX_OAUTH_PROVIDERS = providers_from_env(env)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

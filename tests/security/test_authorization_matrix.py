@@ -82,7 +82,20 @@ def world(app, make, make_team) -> World:
             created_by_id=team.rita.id,
             expires_at=utcnow() + timedelta(days=14),
         )
-        db.session.add_all([template, bulk, share])
+        from webapp.models import MailboxConnection
+        from webapp.services import mailbox_vault
+
+        jobs = MailboxConnection(
+            user_id=team.ada.id,
+            shared=True,
+            name="Jobs",
+            host="imap.example.test",
+            port=993,
+            security="tls",
+            username="jobs@team.test",
+            secret=mailbox_vault().encrypt("x"),
+        )
+        db.session.add_all([template, bulk, share, jobs])
         db.session.commit()
         w.ids.update(
             thread=thread.id,
@@ -97,6 +110,7 @@ def world(app, make, make_team) -> World:
             template=template.id,
             bulk=bulk.id,
             share=share.id,
+            shared_mailbox=jobs.id,
         )
     return w
 
@@ -172,6 +186,12 @@ MATRIX: dict[str, list[Case]] = {
     "privacy.export_candidate": [Case("/candidates/{candidate}/export")],
     "privacy.create_share": [Case("/candidates/{candidate}/shares", data={"section": "profile"})],
     "privacy.revoke_share": [Case("/candidates/{candidate}/shares/{share}/revoke")],
+    "mailbox_sync.share_mailbox": [
+        Case("/settings/shared-mailboxes/{shared_mailbox}/users", data={"users": "{sam.id}"}, owner="ada")
+    ],
+    "mailbox_sync.disconnect_shared": [
+        Case("/settings/shared-mailboxes/{shared_mailbox}/disconnect", owner="ada")
+    ],
 }
 
 # endpoint -> why it has no object of someone else's to protect.
@@ -216,6 +236,11 @@ WITHOUT_OBJECT: dict[str, str] = {
     "mailbox_sync.test": "the user's own mailbox connection (saves nothing)",
     "mailbox_sync.sync_now": "the user's own mailbox connection",
     "mailbox_sync.disconnect": "the user's own mailbox connection",
+    "mailbox_sync.oauth_start": "the user's own mailbox connection; a configured provider (else 404)",
+    "mailbox_sync.oauth_callback": "the flow this user's session started: its state must match (else 400)",
+    "mailbox_sync.shared_mailboxes": "admins only (404 for others: tests/test_shared_mailboxes.py)",
+    "mailbox_sync.connect_shared": "admins only (404 for others)",
+    "mailbox_sync.oauth_start_shared": "admins only (404 for others); a configured provider",
 }
 
 # Public by an unguessable token (no session): the token is the access check. A file id outside
@@ -256,6 +281,11 @@ PLAIN_URLS = {
     "mailbox_sync.test": "/settings/mailbox/test",
     "mailbox_sync.sync_now": "/settings/mailbox/sync",
     "mailbox_sync.disconnect": "/settings/mailbox/disconnect",
+    "mailbox_sync.oauth_start": "/settings/mailbox/oauth/google",
+    "mailbox_sync.oauth_callback": "/settings/mailbox/oauth/callback?code=c&state=s",
+    "mailbox_sync.shared_mailboxes": "/settings/shared-mailboxes",
+    "mailbox_sync.connect_shared": "/settings/shared-mailboxes",
+    "mailbox_sync.oauth_start_shared": "/settings/shared-mailboxes/oauth/google",
 }
 # Checked elsewhere: the webhook takes no session (signed instead), the login form by tests/test_auth.py.
 CSRF_ELSEWHERE = {"receiving.raw": "signed with INBOUND_SECRET instead", "auth.login": "tests/test_auth.py"}
@@ -357,6 +387,9 @@ PLAIN_POSTS = {
     "mailbox_sync.test",
     "mailbox_sync.sync_now",
     "mailbox_sync.disconnect",
+    "mailbox_sync.oauth_start",
+    "mailbox_sync.connect_shared",
+    "mailbox_sync.oauth_start_shared",
 }
 
 

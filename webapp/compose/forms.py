@@ -20,6 +20,8 @@ class ComposeForm(FlaskForm):
     subject = StringField(_l("Subject"), validators=[DataRequired(_l("Add a subject.")), Length(max=998)])
     body = TextAreaField(_l("Message"), validators=[Length(max=200_000)])
     attachments = MultipleFileField(_l("Attachments"))
+    # Their own address, or a shared mailbox they share (choices set by the view).
+    sender = SelectField(_l("From"), coerce=str, validate_choice=False)
     template_id = SelectField(_l("Template"), coerce=str, validate_choice=False)
     preset = SelectField(_l("When"), validate_choice=False)
     send_at = DateTimeLocalField(_l("Send at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])

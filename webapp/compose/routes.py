@@ -20,6 +20,7 @@ from webapp.mail.outbound.build import OutgoingFile
 from webapp.mail.outbound.compose import Compose, ComposeError
 from webapp.mail.read import folders
 from webapp.mail.read.access import has_offer_access
+from webapp.mail.sync import shared
 from webapp.mailtemplates.operations import usable, usable_by_id
 from webapp.models import Message, Offer, Placement, Thread
 from webapp.models.types import utcnow
@@ -47,7 +48,28 @@ def _form(**data) -> ComposeForm:
         *prefill.preset_choices(current_user.timezone),
     ]
     form.preset.choices = [*choices, ("custom", _("At a chosen time"))]
+    _sender_choices(form)
     return form
+
+
+def _chosen_from(form: ComposeForm) -> str:
+    """The From address the form chose: a shared mailbox the user shares, else their own."""
+    chosen = form.sender.data or ""
+    mailbox = next((c for c in shared.sendable_for(current_user.id) if str(c.id) == chosen), None)
+    return mailbox.username if mailbox is not None else current_user.inbound_address(mail_domain().domain)
+
+
+def _sender_choices(form: ComposeForm) -> None:
+    """From: the user's own address, then the shared mailboxes they share (the last one used
+    selected when the composer opens)."""
+    mailboxes = shared.sendable_for(current_user.id)
+    own = current_user.inbound_address(mail_domain().domain)
+    form.sender.choices = [("", f"{current_user.name} <{own}>")] + [
+        (str(c.id), f"{c.name} <{c.username}>") for c in mailboxes
+    ]
+    if request.method == "GET":
+        last = shared.last_used(current_user.id, mailboxes)
+        form.sender.data = str(last.id) if last is not None else ""
 
 
 def _show(form: ComposeForm, status: int = 200, **context):
@@ -112,6 +134,9 @@ def _show_draft(draft: Message, status: int = 200, **context):
         seen_id=str(draft.id) if answered is not None else "",
         preset="now",
     )
+    # The From the draft was written with, rather than the last one used.
+    kept = next((c for c in shared.sendable_for(current_user.id) if c.username == draft.from_address), None)
+    form.sender.data = str(kept.id) if kept is not None else ""
     return _show(form, status=status, replying_to=answered, draft=draft, **context)
 
 
@@ -152,7 +177,7 @@ def save_draft():
         fields,
         draft=draft,
         reply_to=_message_field(form.reply_to_id.data),
-        from_address=current_user.inbound_address(mail_domain().domain),
+        from_address=_chosen_from(form),
     )
     db.session.commit()
     # A new draft: the folder list's Drafts count goes up at once (out of band).
@@ -402,6 +427,7 @@ def _read(form: ComposeForm) -> tuple[Compose | None, dict[str, list[str]]]:
         thread_id=replying.thread_id if replying is not None else None,
         forward_of=forwarding,
         privacy_confirmed=form.confirm_privacy.data or "",
+        from_mailbox_id=int(form.sender.data) if (form.sender.data or "").isdigit() else None,
     )
     return data, errors
 

@@ -46,6 +46,7 @@ def timing() -> Timing:
         interval=int(config["MAILBOX_SYNC_INTERVAL"]),
         max_backoff=int(config["MAILBOX_SYNC_MAX_BACKOFF"]),
         ca_file=config.get("MAILBOX_CA_FILE"),
+        oauth_providers=config["MAILBOX_OAUTH_PROVIDERS"],
     )
 
 
@@ -99,7 +100,7 @@ def append_sent_job(connection_id: int) -> int | None:
     if not lock.acquire():  # the running sync copies them too
         return None
     try:
-        server = server_of(connection, vault)
+        server = server_of(connection, vault, timing())
         conn = imap.connect(server, timeout=timing().timeout, ca_file=timing().ca_file)
         try:
             return append_pending(conn, connection_id)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("mailbox_sync", __name__, url_prefix="/settings", cli_group="mailbox")
 
-from webapp.mailbox_sync import cli, routes  # noqa: E402, F401
+from webapp.mailbox_sync import cli, labels, oauth_routes, routes, shared_routes  # noqa: E402, F401

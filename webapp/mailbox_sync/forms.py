@@ -2,9 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms import IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.3; stubs lag)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.models import Security
 
@@ -38,3 +39,53 @@ class MailboxForm(FlaskForm):
         _l("Incoming folder"), default="INBOX", validators=[DataRequired(), Length(max=255)]
     )
     sent_folder = StringField(_l("Sent folder"), validators=[Optional(), Length(max=255)])
+
+
+class OAuthStartForm(FlaskForm):
+    # The mailbox's address: XOAUTH2 logs in with it, and the provider's sign-in page is told it.
+    username = StringField(
+        _l("Email address"),
+        validators=[
+            DataRequired(),
+            Length(max=255),
+            Regexp(r"^[^@\s]+@[^@\s]+$", message=_l("An email address such as you@example.com.")),
+        ],
+    )
+
+
+class SharedMailboxForm(MailboxForm):
+    """A shared mailbox (jobs@, talent@): the IMAP form, its name, and who shares it."""
+
+    name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
+    users = SelectMultipleField(
+        _l("Shared with"),
+        coerce=int,
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+class SharesForm(FlaskForm):
+    """Who shares a shared mailbox."""
+
+    users = SelectMultipleField(
+        _l("Shared with"),
+        coerce=int,
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+class SharedOAuthForm(OAuthStartForm):
+    """A shared mailbox signed in at a provider: its address, its name, who shares it."""
+
+    name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
+    users = SelectMultipleField(
+        _l("Shared with"),
+        coerce=int,
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )

@@ -1,42 +1,23 @@
 """Settings > Mailbox views: the form, Save (tests first), Test connection, Sync now, Disconnect."""
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.jobs.enqueue import SYNC_JOB, enqueue_mailbox
-from webapp.jobs.sync import timing
 from webapp.mail.sync.imap import ErrorKind, MailboxError, Server
-from webapp.mail.sync.runner import Timing, error_phrase, test_server
+from webapp.mail.sync.runner import test_server
 from webapp.mail.sync.vault import VaultError
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import MailboxForm
-from webapp.models import MailboxConnection
+from webapp.mailbox_sync.page import page, taken, web_timing
+from webapp.models import AuthMethod, MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
 
-PAGE = "mailbox_sync/settings.html"
-# A test from the page waits less than a sync does: someone is looking at the spinner.
-WEB_TIMEOUT_S = 10.0
 # Which field an error belongs next to.
 ERROR_FIELD = {ErrorKind.AUTH: "password", ErrorKind.UNREACHABLE: "host", ErrorKind.TLS: "security"}
-
-
-def _page(form: MailboxForm, connection: MailboxConnection | None, status: int = 200, **extra):
-    """The settings page with the form, the connection's state, and a result or an error."""
-    error = error_phrase(connection) if connection is not None else None
-    return (
-        render_template(
-            PAGE,
-            form=form,
-            connection=connection,
-            last_error=translate(error) if error is not None else None,
-            available=mailbox_vault() is not None,
-            **extra,
-        ),
-        status,
-    )
 
 
 def _checked(form: MailboxForm) -> bool:
@@ -50,7 +31,8 @@ def _checked(form: MailboxForm) -> bool:
 def _server(form: MailboxForm, connection: MailboxConnection | None) -> Server | None:
     """The server the form names, with the password typed or, left blank, the stored one."""
     password = form.password.data or ""
-    if not password and connection is not None:
+    # An OAuth connection's stored secret is a refresh token, no password.
+    if not password and connection is not None and connection.auth == AuthMethod.PASSWORD:
         vault = mailbox_vault()
         try:
             password = vault.decrypt(connection.secret) if vault is not None else ""
@@ -68,15 +50,10 @@ def _server(form: MailboxForm, connection: MailboxConnection | None) -> Server |
     )
 
 
-def _web_timing() -> Timing:
-    found = timing()
-    return Timing(timeout=min(found.timeout, WEB_TIMEOUT_S), ca_file=found.ca_file)
-
-
 def _test(form: MailboxForm, server: Server) -> tuple[bool, str]:
     """Try the server; (worked, what to say), the error also set on its field."""
     try:
-        sent = test_server(server, _web_timing())
+        sent = test_server(server, web_timing())
     except MailboxError as exc:
         message = translate(exc.phrase)
         field = ERROR_FIELD.get(exc.kind)
@@ -93,7 +70,14 @@ def mailbox():
     """The user's mailbox settings: the form, and how the sync fares."""
     connection = operations.connection_of(current_user.id)
     form = MailboxForm(obj=connection) if connection is not None else MailboxForm()
-    return _page(form, connection, notice=_notice(request.args.get("done")))
+    return page(
+        form,
+        connection,
+        notice=_notice(request.args.get("done")),
+        failure=_("That sign-in link is no longer valid (used already, or started elsewhere): start again.")
+        if request.args.get("failed") == "signin"
+        else None,
+    )
 
 
 def _notice(done: str | None) -> str | None:
@@ -115,13 +99,17 @@ def save():
     server, _message, refusal = _tried(form, connection)
     if refusal is not None:
         return refusal
-    saved = operations.save(
-        current_user.id,
-        server,
-        (form.incoming_folder.data or "INBOX").strip(),
-        (form.sent_folder.data or "").strip() or None,
-        vault,
-    )
+    try:
+        saved = operations.save(
+            current_user.id,
+            server,
+            (form.incoming_folder.data or "INBOX").strip(),
+            (form.sent_folder.data or "").strip() or None,
+            vault,
+        )
+    except operations.MailboxTaken as exc:
+        db.session.rollback()
+        return page(form, connection, status=422, failure=taken(exc))
     db.session.commit()
     enqueue_mailbox(SYNC_JOB, saved.id)
     return redirect(url_for("mailbox_sync.mailbox", done="saved"))
@@ -133,20 +121,20 @@ def test():
     connection = operations.connection_of(current_user.id)
     form = MailboxForm()
     _server_tried, message, refusal = _tried(form, connection)
-    return refusal if refusal is not None else _page(form, connection, success=message)
+    return refusal if refusal is not None else page(form, connection, success=message)
 
 
 def _tried(form: MailboxForm, connection):
     """The form checked and its server tried: (server, what it said, None), or the page saying
     why not (422) as the third item."""
     if not _checked(form):
-        return None, "", _page(form, connection, status=422)
+        return None, "", page(form, connection, status=422)
     server = _server(form, connection)
     if server is None:
-        return None, "", _page(form, connection, status=422)
+        return None, "", page(form, connection, status=422)
     worked, message = _test(form, server)
     if not worked:
-        return None, message, _page(form, connection, status=422, failure=message)
+        return None, message, page(form, connection, status=422, failure=message)
     return server, message, None
 
 

@@ -3,7 +3,15 @@
 from webapp.models.audit import AuditLog
 from webapp.models.candidate import Candidate, CandidateEmail, CandidateFile, CandidateFollow, Placement
 from webapp.models.folder import SEARCH_EVERYWHERE, FolderCount, FolderEntry
-from webapp.models.mailbox import FolderRole, MailboxAppend, MailboxConnection, MailboxFolder, Security
+from webapp.models.mailbox import (
+    AuthMethod,
+    FolderRole,
+    MailboxAppend,
+    MailboxConnection,
+    MailboxFolder,
+    MailboxShare,
+    Security,
+)
 from webapp.models.message import (
     AUTHOR_ONLY_STATUSES,
     DELIVERED_STATUSES,
@@ -39,9 +47,11 @@ __all__ = [
     "SenderAuth",
     "FolderEntry",
     "FolderRole",
+    "AuthMethod",
     "MailboxAppend",
     "MailboxConnection",
     "MailboxFolder",
+    "MailboxShare",
     "Security",
     "Direction",
     "Outcome",

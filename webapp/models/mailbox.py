@@ -3,7 +3,18 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
@@ -19,6 +30,13 @@ class Security(StrEnum):
     NONE = "none"  # no encryption: for a server on the same host only
 
 
+class AuthMethod(StrEnum):
+    """How Hiremail logs in to the mailbox."""
+
+    PASSWORD = "password"  # a password or app password (IMAP LOGIN)
+    OAUTH2 = "oauth2"  # an OAuth 2.0 access token (SASL XOAUTH2), renewed with the refresh token
+
+
 class FolderRole(StrEnum):
     """What a synced folder holds: mail received, or mail the user sent from their client."""
 
@@ -27,19 +45,45 @@ class FolderRole(StrEnum):
 
 
 class MailboxConnection(Model):
-    """One user's IMAP mailbox: where it is, the secret (encrypted), and how its sync fares."""
+    """One IMAP mailbox: where it is, the secret (encrypted), and how its sync fares.
+
+    A user's own mailbox (one each), or a shared one (jobs@, talent@) that an admin connected
+    and named, whose mail reaches the users it is shared with (MailboxShare). A mailbox (host
+    and user name) is connected once only.
+    """
 
     __tablename__ = "mailbox_connections"
-    __table_args__ = (CheckConstraint(check_in("security", Security), name="security"),)
+    __table_args__ = (
+        CheckConstraint(check_in("security", Security), name="security"),
+        CheckConstraint(check_in("auth", AuthMethod), name="auth"),
+        UniqueConstraint("host", "username"),
+        Index(
+            "uq_mailbox_connections_personal",
+            "user_id",
+            unique=True,
+            sqlite_where=text("NOT shared"),
+            postgresql_where=text("NOT shared"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    # The owner; for a shared mailbox, the admin who connected it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    shared: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A shared mailbox's name, shown beside its mail and in compose's From (e.g. "Jobs").
+    name: Mapped[str | None] = mapped_column(String(120))
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int] = mapped_column()
     security: Mapped[str] = mapped_column(String(12), default=Security.TLS)
     username: Mapped[str] = mapped_column(String(255))
-    # The password, encrypted with MAILBOX_KEYS (webapp/mail/sync/vault.py): never stored in clear.
+    # The password (OAuth: the refresh token), encrypted with MAILBOX_KEYS (webapp/mail/sync/vault.py).
     secret: Mapped[bytes] = mapped_column(LargeBinary)
+    auth: Mapped[str] = mapped_column(String(12), default=AuthMethod.PASSWORD, server_default="password")
+    # OAuth only: the provider's name (MAILBOX_OAUTH_<NAME>_...), the current access token
+    # (encrypted too) and when it expires; it is renewed shortly before.
+    oauth_provider: Mapped[str | None] = mapped_column(String(32))
+    access_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     incoming_folder: Mapped[str] = mapped_column(String(255), default="INBOX")
     # None: the folder the server marks \Sent (SPECIAL-USE), found at each sync.
     sent_folder: Mapped[str | None] = mapped_column(String(255))
@@ -87,3 +131,16 @@ class MailboxAppend(Model):
     )
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     appended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailboxShare(Model):
+    """A user a shared mailbox is shared with: its mail reaches their folders, compose offers it as From."""
+
+    __tablename__ = "mailbox_shares"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("mailbox_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -22,6 +22,7 @@ from webapp.mail.phrases import N_
 from webapp.mail.read import entries
 from webapp.mail.read.access import visible_candidates
 from webapp.mail.storage import BlobStore
+from webapp.mail.sync import shared
 from webapp.models import (
     Attachment,
     Candidate,
@@ -61,6 +62,8 @@ class Compose:
     privacy_confirmed: str = ""
     # A draft brought back by Undo or Cancel keeps what it carried (stored_scope of the draft).
     resumed: "Scope | None" = None
+    # Written from a shared mailbox (jobs@) the user shares: its id; None: their own address.
+    from_mailbox_id: int | None = None
 
 
 class ComposeError(Exception):
@@ -359,6 +362,14 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
     warnings = privacy_warnings(data, scope, settings.domain)
     if warnings and data.privacy_confirmed != privacy_token(warnings):
         raise ComposeError({"confirm_privacy": warnings})
+    from_address = user.inbound_address(settings.domain)
+    if data.from_mailbox_id is not None:
+        mailbox = next((c for c in shared.sendable_for(user.id) if c.id == data.from_mailbox_id), None)
+        if mailbox is None:
+            raise ComposeError(
+                {"sender": [N_("You cannot write from this mailbox: it is not shared with you.")]}
+            )
+        from_address = clean_line(mailbox.username)
     subject = clean_line(data.subject)
     thread = _thread_for(data, scope, subject)
     in_reply_to, references = None, None
@@ -372,7 +383,7 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
         message_id=new_message_id(settings.domain),
         in_reply_to=in_reply_to,
         references=references,
-        from_address=user.inbound_address(settings.domain),
+        from_address=from_address,
         from_name=clean_line(user.name),
         to_addresses=data.to,
         cc_addresses=data.cc,

@@ -107,6 +107,8 @@ def save(
             created_at=now,
         )
         db.session.add(draft)
+    if from_address:  # the From chosen last (own address, or a shared mailbox's)
+        draft.from_address = from_address
     draft.to_addresses = fields.to
     draft.cc_addresses = fields.cc
     draft.bcc_addresses = fields.bcc

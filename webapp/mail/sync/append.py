@@ -1,4 +1,5 @@
-"""Two ways: mail sent from Hiremail is copied into the user's own Sent folder (APPEND, \\Seen).
+"""Two ways: mail sent from Hiremail is copied into the user's own Sent folder (APPEND, \\Seen);
+mail written from a shared mailbox (jobs@) into that mailbox's Sent folder.
 
 Each message once: a row in mailbox_appends says it was copied. Should a run stop between the
 APPEND and that row's commit, the next one finds the message in the folder by its Message-ID
@@ -21,14 +22,22 @@ APPEND_LIMIT = 200
 
 
 def pending(connection: MailboxConnection, limit: int = APPEND_LIMIT) -> list[int]:
-    """The user's mail sent from Hiremail since the mailbox was connected, not yet copied."""
+    """The mail sent from Hiremail since the mailbox was connected, not yet copied: the user's
+    own (not what they wrote from a shared mailbox), or for a shared mailbox what anyone wrote
+    from it."""
     copied = select(MailboxAppend.message_id).where(MailboxAppend.connection_id == connection.id)
+    shared_addresses = select(MailboxConnection.username).where(MailboxConnection.shared.is_(True))
+    whose = (
+        Message.from_address == connection.username
+        if connection.shared
+        else (Message.sender_id == connection.user_id) & Message.from_address.not_in(shared_addresses)
+    )
     return list(
         db.session.scalars(
             select(Message.id)
             .join(SentCopy, SentCopy.message_id == Message.id)
             .where(
-                Message.sender_id == connection.user_id,
+                whose,
                 Message.direction == Direction.OUTBOUND,
                 Message.status == Status.SENT,
                 Message.sent_at >= connection.connected_at,

@@ -10,8 +10,8 @@ import imaplib
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -40,6 +40,8 @@ class ErrorKind(StrEnum):
     UNREACHABLE = "unreachable"  # no answer: wrong host or port, server down, network
     TLS = "tls"  # the TLS handshake failed (certificate, protocol) or STARTTLS is not offered
     SERVER = "server"  # the server answered something we cannot use (a folder missing, a NO)
+    REVOKED = "revoked"  # OAuth: the provider no longer renews the access (revoked, expired grant)
+    OAUTH = "oauth"  # OAuth: the provider's token endpoint failed otherwise (down, misconfigured)
 
 
 _PHRASES = {
@@ -47,6 +49,11 @@ _PHRASES = {
     ErrorKind.UNREACHABLE: N_("The server could not be reached (check the host and port): %(detail)s"),
     ErrorKind.TLS: N_("The secure connection failed (TLS): %(detail)s"),
     ErrorKind.SERVER: N_("The server answered with an error: %(detail)s"),
+    ErrorKind.REVOKED: N_(
+        "Access to this mailbox was withdrawn (the sign-in was revoked or has expired): "
+        "connect it again. (%(detail)s)"
+    ),
+    ErrorKind.OAUTH: N_("The sign-in provider could not renew the access: %(detail)s"),
 }
 
 
@@ -74,13 +81,24 @@ def phrase_for(kind: str, detail: str) -> Phrase:
 
 @dataclass(frozen=True)
 class Server:
-    """Where a mailbox is and how to log in."""
+    """Where a mailbox is and how to log in: with a password, or (XOAUTH2) an OAuth access token.
+
+    `renew`, for XOAUTH2: gets a fresh access token when the server refuses this one (once).
+    """
 
     host: str
     port: int
     security: str
     username: str
-    password: str
+    password: str  # XOAUTH2: the access token
+    mechanism: str = "password"
+    renew: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+
+    def __repr__(self) -> str:  # never the password or token in a log line
+        return f"Server({self.host}:{self.port}, {self.security}, {self.username}, {self.mechanism})"
+
+
+XOAUTH2 = "xoauth2"
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -124,7 +142,10 @@ def connect(server: Server, *, timeout: float, ca_file: str | None = None) -> im
         _close(conn)
         raise MailboxError(ErrorKind.SERVER, _text(exc)) from exc
     try:
-        conn.login(server.username, server.password)
+        _log_in(conn, server)
+    except MailboxError:
+        _close(conn)
+        raise
     except imaplib.IMAP4.error as exc:
         _close(conn)
         raise MailboxError(ErrorKind.AUTH, _text(exc)) from exc
@@ -132,6 +153,31 @@ def connect(server: Server, *, timeout: float, ca_file: str | None = None) -> im
         _close(conn)
         raise MailboxError(ErrorKind.UNREACHABLE, _text(exc)) from exc
     return conn
+
+
+def _log_in(conn: imaplib.IMAP4, server: Server) -> None:
+    """LOGIN with the password, or AUTHENTICATE XOAUTH2 with the token (renewed once if refused)."""
+    if server.mechanism != XOAUTH2:
+        conn.login(server.username, server.password)
+        return
+    try:
+        _xoauth2(conn, server.username, server.password)
+    except imaplib.IMAP4.error:
+        if server.renew is None:
+            raise
+        # The token may have been cut short (revoked, a clock off): a fresh one, once.
+        _xoauth2(conn, server.username, server.renew())
+
+
+def _xoauth2(conn: imaplib.IMAP4, username: str, token: str) -> None:
+    sent = []
+
+    def respond(_challenge: bytes) -> bytes:
+        # First the credentials; a refusal comes as a challenge (JSON) to be answered empty.
+        sent.append(True)
+        return f"user={username}\x01auth=Bearer {token}\x01\x01".encode() if len(sent) == 1 else b""
+
+    conn.authenticate("XOAUTH2", respond)
 
 
 def _close(conn: imaplib.IMAP4 | None) -> None:

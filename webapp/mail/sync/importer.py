@@ -29,7 +29,7 @@ from webapp.mail.inbound.parse import parse
 from webapp.mail.inbound.pipeline import store_inbound
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
-from webapp.mail.sync import imap
+from webapp.mail.sync import imap, shared
 from webapp.mail.sync.qualify import HEADER_FIELDS, Head, qualifying, read_head
 from webapp.mail.sync.sent import SOURCE, file_sent
 from webapp.models import FolderRole, MailboxConnection, MailboxFolder, Message, User
@@ -79,9 +79,10 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     """Sync the connection's incoming and sent folders over the open IMAP connection. Commits."""
     report = Report()
     user = db.session.get_one(User, connection.user_id)
-    delivered_to = user.inbound_address(ctx.domain.domain)
-    sent_folder = connection.sent_folder or imap.find_sent_folder(conn)
+    delivered_to = shared.delivered_to(connection, user, ctx.domain.domain)
     folders = [(connection.incoming_folder or "INBOX", FolderRole.INCOMING)]
+    # A shared mailbox's Sent folder is nobody's own sent mail: only its incoming mail is read.
+    sent_folder = None if connection.shared else connection.sent_folder or imap.find_sent_folder(conn)
     if sent_folder and sent_folder != folders[0][0]:
         folders.append((sent_folder, FolderRole.SENT))
     seen: set[str] = set()
@@ -116,7 +117,7 @@ def _sync_folder(
     user_id: int,
     name: str,
     role: str,
-    delivered_to: str,
+    delivered_to: list[str],
     seen: set[str],
     ctx: Context,
     report: Report,
@@ -202,14 +203,14 @@ def _store(
     user_id: int,
     ctx: Context,
     *,
-    delivered_to: str,
+    delivered_to: list[str],
     sent_threads: list[int],
 ) -> tuple[int, str, str | None] | None:
     """Store one message (flushed): classified later if incoming, filed now if sent. None: already here."""
     sha = hashlib.sha256(raw).hexdigest()
     if db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1)) is not None:
         return None  # the same bytes are already here (a message with no Message-ID, read again)
-    envelope_to = [delivered_to] if role == FolderRole.INCOMING else []
+    envelope_to = delivered_to if role == FolderRole.INCOMING else []
     # Made durable with the rest of the batch, before its commit (_keep).
     msg = store_inbound(raw, store=ctx.store, source=SOURCE, envelope_to=envelope_to, durable=False)
     if role == FolderRole.SENT:

@@ -7,17 +7,18 @@ server that is down is not hammered and sync resumes by itself once it is back.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.mail.phrases import Phrase
-from webapp.mail.sync import imap
+from webapp.mail.sync import credentials, imap
 from webapp.mail.sync.append import append_pending
 from webapp.mail.sync.imap import ErrorKind, MailboxError, Server
 from webapp.mail.sync.importer import Context, Report, SyncConflict, sync_folders
+from webapp.mail.sync.oauth import Provider
 from webapp.mail.sync.vault import Vault, VaultError
 from webapp.models import MailboxConnection
 from webapp.models.types import utcnow
@@ -27,23 +28,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Timing:
-    """How long to wait for the server, and how often to sync."""
+    """How long to wait for the server, and how often to sync (and the OAuth providers to renew tokens)."""
 
     timeout: float = 20.0
     interval: int = 120
     max_backoff: int = 3600
     ca_file: str | None = None
+    oauth_providers: dict[str, Provider] = field(default_factory=dict)
 
 
-def server_of(connection: MailboxConnection, vault: Vault) -> Server:
-    """Where the connection's mailbox is, with its password decrypted."""
-    return Server(
-        connection.host,
-        connection.port,
-        connection.security,
-        connection.username,
-        vault.decrypt(connection.secret),
-    )
+def server_of(connection: MailboxConnection, vault: Vault, timing: Timing) -> Server:
+    """Where the connection's mailbox is, with its password decrypted (or its OAuth token, renewed)."""
+    return credentials.server_of(connection, vault, timing.oauth_providers)
 
 
 def test_server(server: Server, timing: Timing) -> str | None:
@@ -68,7 +64,7 @@ def sync_mailbox(connection_id: int, vault: Vault | None, ctx: Context, timing: 
         if vault is None:
             raise MailboxError(ErrorKind.SERVER, "MAILBOX_KEYS is not set: the password cannot be read")
         try:
-            server = server_of(connection, vault)
+            server = server_of(connection, vault, timing)
         except VaultError as exc:
             raise MailboxError(ErrorKind.SERVER, str(exc)) from exc
         conn = imap.connect(server, timeout=timing.timeout, ca_file=timing.ca_file)

@@ -1,0 +1,63 @@
+"""The settings page as every Settings > Mailbox view renders it, and the timing of a test from it."""
+
+from flask import current_app, render_template
+from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.3; stubs lag)
+
+from webapp.extensions import db
+from webapp.jobs.sync import timing
+from webapp.mail.sync.runner import Timing, error_phrase
+from webapp.mailbox_sync.forms import MailboxForm
+from webapp.mailbox_sync.operations import MailboxTaken
+from webapp.models import MailboxConnection, User
+from webapp.services import mailbox_vault
+from webapp.templating import translate
+
+PAGE = "mailbox_sync/settings.html"
+# A test from the page waits less than a sync does: someone is looking at the spinner.
+WEB_TIMEOUT_S = 10.0
+
+
+def page(form: MailboxForm, connection: MailboxConnection | None, status: int = 200, **extra):
+    """The settings page with the form, the connection's state, and a result or an error."""
+    error = error_phrase(connection) if connection is not None else None
+    return (
+        render_template(
+            PAGE,
+            form=form,
+            connection=connection,
+            last_error=translate(error) if error is not None else None,
+            available=mailbox_vault() is not None,
+            providers=list(current_app.config["MAILBOX_OAUTH_PROVIDERS"].values()),
+            **extra,
+        ),
+        status,
+    )
+
+
+def web_timing() -> Timing:
+    found = timing()
+    return Timing(timeout=min(found.timeout, WEB_TIMEOUT_S), ca_file=found.ca_file)
+
+
+def taken(exc: MailboxTaken) -> str:
+    """Why a mailbox cannot be connected a second time, naming where it is connected."""
+    other = exc.other
+    if other.shared:
+        return _(
+            "This mailbox is connected already, as the shared mailbox %(name)s: a mailbox is connected "
+            "once, so its mail never comes in twice.",
+            name=other.name or other.username,
+        )
+    return _(
+        "This mailbox is connected already, by %(user)s: a mailbox is connected once, so its mail "
+        "never comes in twice.",
+        user=other.user.name,
+    )
+
+
+def user_choices() -> list[SelectChoice]:
+    """The active users, by name: whom a shared mailbox can be shared with."""
+    users = db.session.scalars(select(User).where(User.is_active_user.is_(True)).order_by(User.name))
+    return [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in users]
