@@ -21,8 +21,8 @@ from webapp.jobs.enqueue import (
     SYNC_JOB,
     SYNC_JOB_TIMEOUT_S,
     enqueue_mailbox,
+    wake_classifier,
 )
-from webapp.mail.inbound.pipeline import classify_stored_together
 from webapp.mail.sync import imap
 from webapp.mail.sync.append import append_pending, connections_with_pending
 from webapp.mail.sync.importer import Context
@@ -55,13 +55,13 @@ def mailbox_lock(connection_id: int) -> Lock:
     return get_redis().lock(name, timeout=SYNC_JOB_TIMEOUT_S, blocking=False)
 
 
-def _classify(message_ids: list[int]) -> None:
-    """Classify the batch just stored, here and now: mail later in the Sent folder answers it.
+def _hand_to_classifier(message_ids: list[int]) -> None:
+    """Wake the classify queue's drain for a batch just committed (one wake-up, whatever the size).
 
-    The same classification as any inbound mail; a worker that dies first leaves the rows
-    unclassified, for the periodic sweep to queue.
+    Classified there in batches like any inbound mail, in parallel with the sync's next
+    batches; the sync classifies at once only what its Sent mail answers (importer.py).
     """
-    classify_stored_together(message_ids, settings=mail_domain(), store=blob_store())
+    wake_classifier()
 
 
 @job
@@ -75,7 +75,7 @@ def sync_job(connection_id: int) -> int | None:
         ctx = Context(
             store=blob_store(),
             domain=mail_domain(),
-            on_stored=_classify,
+            on_stored=_hand_to_classifier,
             deadline=time.monotonic() + SYNC_BUDGET_S,
         )
         report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())

@@ -224,12 +224,28 @@ class Fetched:
     data: bytes
 
 
+def uid_set(uids: Iterable[int]) -> str:
+    """`uids` as an IMAP sequence set, runs of consecutive UIDs as ranges ("1:500,502")."""
+    parts: list[str] = []
+    start = end = None
+    for uid in sorted(set(uids)):
+        if end is not None and uid == end + 1:
+            end = uid
+            continue
+        if start is not None:
+            parts.append(f"{start}:{end}" if end != start else str(start))
+        start = end = uid
+    if start is not None:
+        parts.append(f"{start}:{end}" if end != start else str(start))
+    return ",".join(parts)
+
+
 def fetch(conn: imaplib.IMAP4, uids: Iterable[int], items: str) -> Iterator[Fetched]:
     """FETCH `items` for `uids` (one command); the UID, RFC822.SIZE if asked, and the literal."""
-    uid_set = ",".join(str(u) for u in uids)
-    if not uid_set:
+    wanted = uid_set(uids)
+    if not wanted:
         return
-    typ, data = conn.uid("FETCH", uid_set, f"({items})")
+    typ, data = conn.uid("FETCH", wanted, f"({items})")
     if typ != "OK":
         raise MailboxError(ErrorKind.SERVER, f"FETCH failed: {data!r:.200}")
     pending: tuple[bytes, bytes] | None = None

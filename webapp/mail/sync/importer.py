@@ -20,26 +20,26 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.parse import parse
-from webapp.mail.inbound.pipeline import store_inbound
+from webapp.mail.inbound.pipeline import classify_stored_together, unclassified_row
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.mail.sync import imap
-from webapp.mail.sync.qualify import HEADER_FIELDS, Head, qualifying, read_head
+from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, qualifying, read_head
 from webapp.mail.sync.sent import SOURCE, file_sent
-from webapp.models import FolderRole, MailboxConnection, MailboxFolder, Message, User
+from webapp.models import Direction, FolderRole, MailboxConnection, MailboxFolder, Message, User
 from webapp.models.core import execute_dml, table_of
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
 _folders, _messages = table_of(MailboxFolder), table_of(Message)
 # Headers of this many messages per FETCH, and one transaction per such batch.
-HEADER_BATCH = 500
+HEADER_BATCH = 1000
 # Bodies fetched together: at most this many messages, and this many bytes (bounded memory).
 BODY_BATCH = 50
 BODY_BATCH_BYTES = 8 * 1024 * 1024
@@ -135,20 +135,23 @@ def _sync_folder(
         db.session.commit()
         return
     previous = (old_validity, state.last_uid)
+    items = _SENT_HEAD_ITEMS if role == FolderRole.SENT else _HEAD_ITEMS
     for start in range(0, len(uids), ctx.header_batch):
         if start and ctx.out_of_time():
             report.more = True
             return
         chunk = uids[start : start + ctx.header_batch]
-        heads = [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, _HEAD_ITEMS)]
+        heads = [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, items)]
         report.seen += len(heads)
         wanted = qualifying(heads, seen)
+        if role == FolderRole.SENT:
+            _classify_answered(wanted, ctx)
         stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
         sent_threads: list[int] = []
-        for head, raw in _bodies(conn, wanted):
-            row = _store(head, raw, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads)
-            if row is not None:
-                stored.append(row)
+        for group in _groups(wanted):
+            stored += _store_group(
+                _bodies(conn, group), role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads
+            )
         _keep(stored, sent_threads, ctx)
         new = (uidvalidity, max(chunk))
         _advance(state_id, previous, new)
@@ -169,6 +172,31 @@ def _sync_folder(
 
 
 _HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+_SENT_HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({SENT_HEADER_FIELDS})]"
+_UNCLASSIFIED_ANSWERED = (
+    select(_messages.c.id)
+    .where(
+        _messages.c.message_id.in_(bindparam("mids", expanding=True)),
+        _messages.c.outcome.is_(None),
+        _messages.c.direction == Direction.INBOUND,
+    )
+    .order_by(_messages.c.id)
+)
+
+
+def _classify_answered(heads: list[Head], ctx: Context) -> None:
+    """Classify now the stored mail that these sent messages answer, so they join its conversation.
+
+    Incoming mail is classified by the classify queue's drain, maybe not yet: a reply filed
+    before the message it answers would start a conversation of its own. Commits (only rows
+    committed earlier are touched: nothing of this batch is stored yet).
+    """
+    mids = sorted({m for head in heads for m in head.answers})
+    ids: list[int] = []
+    for start in range(0, len(mids), 500):
+        ids += db.session.scalars(_UNCLASSIFIED_ANSWERED, {"mids": mids[start : start + 500]})
+    if ids:
+        classify_stored_together(sorted(set(ids)), settings=ctx.domain, store=ctx.store)
 
 
 def _groups(heads: list[Head]) -> Iterator[list[Head]]:
@@ -185,61 +213,82 @@ def _groups(heads: list[Head]) -> Iterator[list[Head]]:
         yield group
 
 
-def _bodies(conn: imaplib.IMAP4, heads: list[Head]) -> Iterator[tuple[Head, bytes]]:
-    """Each of `heads` with its full message, fetched a bounded group at a time, in UID order."""
-    for group in _groups(heads):
-        by_uid = {h.uid: h for h in group}
-        # A message expunged since its headers were read is simply not there any more.
-        for fetched in sorted(imap.fetch(conn, list(by_uid), "UID BODY.PEEK[]"), key=lambda f: f.uid):
-            if fetched.uid in by_uid:
-                yield by_uid[fetched.uid], fetched.data
+def _bodies(conn: imaplib.IMAP4, group: list[Head]) -> list[tuple[Head, bytes]]:
+    """Each of `group` with its full message (one FETCH), in UID order."""
+    by_uid = {h.uid: h for h in group}
+    # A message expunged since its headers were read is simply not there any more.
+    fetched = sorted(imap.fetch(conn, list(by_uid), "UID BODY.PEEK[]"), key=lambda f: f.uid)
+    return [(by_uid[f.uid], f.data) for f in fetched if f.uid in by_uid]
 
 
-def _store(
-    head: Head,
-    raw: bytes,
+_SHAS_HERE = select(_messages.c.raw_sha256).where(
+    _messages.c.raw_sha256.in_(bindparam("shas", expanding=True))
+)
+
+
+def _store_group(
+    bodies: list[tuple[Head, bytes]],
     role: str,
     user_id: int,
     ctx: Context,
     *,
     delivered_to: str,
     sent_threads: list[int],
-) -> tuple[int, str, str | None] | None:
-    """Store one message (flushed): classified later if incoming, filed now if sent. None: already here."""
-    sha = hashlib.sha256(raw).hexdigest()
-    if db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1)) is not None:
-        return None  # the same bytes are already here (a message with no Message-ID, read again)
+) -> list[tuple[int, str, str | None]]:
+    """Store a group of messages (one INSERT, flushed): classified later if incoming, filed now if sent.
+
+    A message whose exact bytes are already here (one with no Message-ID, read again) is skipped.
+    """
+    if not bodies:
+        return []
+    shas = [hashlib.sha256(raw).hexdigest() for _, raw in bodies]
+    here = set(db.session.scalars(_SHAS_HERE, {"shas": sorted(set(shas))}))
     envelope_to = [delivered_to] if role == FolderRole.INCOMING else []
-    # Made durable with the rest of the batch, before its commit (_keep).
-    msg = store_inbound(raw, store=ctx.store, source=SOURCE, envelope_to=envelope_to, durable=False)
+    now = utcnow()
+    rows: list[dict] = []
+    kept: list[tuple[bytes, Head]] = []
+    for (head, raw), sha in zip(bodies, shas, strict=True):
+        if sha in here:
+            continue
+        here.add(sha)
+        # Made durable with the rest of the batch, before its commit (_keep).
+        ctx.store.put(raw, durable=False)
+        row = unclassified_row(sha, len(raw), SOURCE, None, envelope_to, now)
+        # Set now, not at classification: the next batch's duplicate check must see it.
+        row.message_id = head.message_id
+        rows.append(_columns(row))
+        kept.append((raw, head))
+    if not rows:
+        return []
+    # One INSERT for the group (ORM objects would be flushed one statement each).
+    ids = list(db.session.scalars(_INSERT, rows))
     if role == FolderRole.SENT:
-        try:
-            parsed = parse(raw)
-        except Exception:  # left unclassified: the sweep queues it, classification quarantines it
-            log.warning("mailbox message %s could not be parsed", msg.id, exc_info=True)
-        else:
-            sent_threads.append(file_sent(msg.id, user_id, parsed, ctx.store, utcnow()))
-    return msg.id, sha, head.message_id
+        for row_id, (raw, _) in zip(ids, kept, strict=True):
+            try:
+                parsed = parse(raw)
+            except Exception:  # left unclassified: the sweep queues it, classification quarantines it
+                log.warning("mailbox message %s could not be parsed", row_id, exc_info=True)
+            else:
+                sent_threads.append(file_sent(row_id, user_id, parsed, ctx.store, now))
+    return [
+        (row_id, row["raw_sha256"], head.message_id)
+        for row_id, row, (_, head) in zip(ids, rows, kept, strict=True)
+    ]
 
 
-_SET_MESSAGE_ID = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("row_id"), _messages.c.message_id.is_(None))
-    .values(message_id=bindparam("mid"))
-)
+_INSERT = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+
+
+def _columns(row: Message) -> dict:
+    """The column values set on a new, unsaved row (the table's defaults fill in the rest)."""
+    return {c.key: getattr(row, c.key) for c in _messages.columns if c.key in row.__dict__}
 
 
 def _keep(stored: list[tuple[int, str, str | None]], sent_threads: list[int], ctx: Context) -> None:
-    """What a batch needs before its commit: blobs on disk, Message-IDs set, Sent entries refreshed.
-
-    The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
-    """
+    """What a batch needs before its commit: blobs on disk, Sent entries refreshed."""
     if not stored:
         return
     ctx.store.make_durable([sha for _, sha, _ in stored])
-    ids = [{"row_id": row_id, "mid": mid} for row_id, _, mid in stored if mid]
-    if ids:
-        db.session.execute(_SET_MESSAGE_ID, ids)
     if sent_threads:
         entries.refresh(sent_threads)
 
