@@ -21,6 +21,7 @@ from webapp.jobs.enqueue import (
     SYNC_JOB,
     SYNC_JOB_TIMEOUT_S,
     enqueue_mailbox,
+    new_mail_flag,
     wake_classifier,
 )
 from webapp.mail.sync import imap
@@ -71,6 +72,7 @@ def sync_job(connection_id: int) -> int | None:
     if not lock.acquire():
         log.info("mailbox %s is being synced by another job", connection_id)
         return None
+    done = 0
     try:
         ctx = Context(
             store=blob_store(),
@@ -78,14 +80,28 @@ def sync_job(connection_id: int) -> int | None:
             on_stored=_hand_to_classifier,
             deadline=time.monotonic() + SYNC_BUDGET_S,
         )
-        report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
+        while True:
+            _new_mail_seen(connection_id)
+            report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
+            if report is None:
+                return done
+            done += report.imported + report.sent
+            # Announced while this sync ran (IDLE), maybe after it read the folder: once more.
+            if report.more or not _new_mail_seen(connection_id) or ctx.out_of_time():
+                break
     finally:
         _release(lock)
-    if report is None:
-        return 0
     if report.more:  # the budget ran out: the next part goes on where this one stopped
         enqueue_mailbox(SYNC_JOB, connection_id)
-    return report.imported + report.sent
+    return done
+
+
+def _new_mail_seen(connection_id: int) -> bool:
+    """Clear the mailbox's new-mail flag; whether it was set (Redis down: as if not)."""
+    try:
+        return bool(get_redis().delete(new_mail_flag(connection_id)))
+    except Exception:  # the next poll catches up
+        return False
 
 
 @job

@@ -1,4 +1,4 @@
-"""The IMAP client side: connect and log in (with errors people understand), list, fetch, append.
+"""The IMAP client side: connect and log in (with errors people understand), list, fetch, IDLE, append.
 
 Built on the standard library's imaplib; every network error becomes a `MailboxError` whose
 `kind` says what went wrong (the password, the network, TLS, the server) and whose `phrase`
@@ -8,8 +8,11 @@ says it to the user.
 import contextlib
 import imaplib
 import re
+import select
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -289,3 +292,74 @@ def network_error(exc: BaseException) -> MailboxError:
     if isinstance(exc, (OSError, EOFError, socket.timeout, imaplib.IMAP4.abort)):
         return MailboxError(ErrorKind.UNREACHABLE, _text(exc))
     return MailboxError(ErrorKind.SERVER, _text(exc))
+
+
+def offers(conn: imaplib.IMAP4, capability: str) -> bool:
+    """Whether the server announced `capability` (IDLE, CONDSTORE...) once logged in."""
+    return capability.upper() in conn.capabilities
+
+
+_EXISTS = re.compile(rb"^\* \d+ EXISTS\b", re.IGNORECASE)
+
+
+def idle(conn: imaplib.IMAP4, timeout: float, stop: threading.Event | None = None) -> bool:
+    """IDLE (RFC 2177) on the open folder until new mail (EXISTS), `timeout` s or `stop`; whether mail came.
+
+    imaplib has no IDLE before Python 3.14: the command is written by hand and the answers
+    read straight off the socket (with select, so the wait has a timeout without breaking
+    imaplib's buffered reader, which holds nothing between commands). Raises MailboxError.
+    """
+    sock = conn.socket()
+    tag = conn._new_tag()  # imaplib's own tag counter, as its commands use
+    conn.tagged_commands.pop(tag, None)
+    lines = _Lines(sock)
+    try:
+        conn.send(tag + b" IDLE\r\n")
+        first = lines.next(30.0)
+        if first is None or not first.startswith(b"+"):
+            raise MailboxError(ErrorKind.SERVER, f"IDLE refused: {first!r:.200}")
+        deadline = time.monotonic() + timeout
+        changed = False
+        while not changed and not (stop is not None and stop.is_set()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            line = lines.next(min(left, 1.0))
+            if line is not None and line.startswith(b"* BYE"):
+                raise MailboxError(ErrorKind.UNREACHABLE, line.decode(errors="replace").strip())
+            changed = line is not None and bool(_EXISTS.match(line))
+        conn.send(b"DONE\r\n")
+        while True:  # what came meanwhile, then the end of the command
+            line = lines.next(30.0)
+            if line is None:
+                raise MailboxError(ErrorKind.UNREACHABLE, "no answer to DONE")
+            changed = changed or bool(_EXISTS.match(line))
+            if line.startswith(tag + b" "):
+                if not line[len(tag) + 1 :].upper().startswith(b"OK"):
+                    raise MailboxError(ErrorKind.SERVER, f"IDLE ended with {line!r:.200}")
+                return changed
+    except (OSError, EOFError) as exc:
+        raise network_error(exc) from exc
+
+
+class _Lines:
+    """Lines read off a socket with a timeout (select), for the length of one IDLE."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buffer = b""
+
+    def next(self, timeout: float) -> bytes | None:
+        """The next line (with its CRLF), or None after `timeout` seconds without one."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+            left = deadline - time.monotonic()
+            if not pending and (left <= 0 or not select.select([self.sock], [], [], left)[0]):
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("the server closed the connection")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
