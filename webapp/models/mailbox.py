@@ -74,6 +74,9 @@ class MailboxFolder(Model):
     role: Mapped[str] = mapped_column(String(12))
     uidvalidity: Mapped[int] = mapped_column(BigInteger, default=0)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The folder's HIGHESTMODSEQ (CONDSTORE) when it was last read through: the same one
+    # next time means nothing changed, and the folder is not even opened. None: no CONDSTORE.
+    highestmodseq: Mapped[int | None] = mapped_column(BigInteger)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -295,8 +295,44 @@ def network_error(exc: BaseException) -> MailboxError:
 
 
 def offers(conn: imaplib.IMAP4, capability: str) -> bool:
-    """Whether the server announced `capability` (IDLE, CONDSTORE...) once logged in."""
-    return capability.upper() in conn.capabilities
+    """Whether the server offers `capability` (IDLE, CONDSTORE...) to the logged-in user.
+
+    Asked once per connection: what the greeting listed (imaplib's `capabilities`) is the
+    list before login, which often lacks CONDSTORE and the like.
+    """
+    known = getattr(conn, "_hiremail_capabilities", None)
+    if known is None:
+        typ, data = conn.capability()
+        words = data[-1] if typ == "OK" and data and isinstance(data[-1], bytes) else b""
+        known = {w.upper() for w in words.decode(errors="replace").split()} | set(conn.capabilities)
+        setattr(conn, "_hiremail_capabilities", known)  # noqa: B010  (imaplib's object has no slot for it)
+    return capability.upper() in known
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """A folder as STATUS tells it, without opening it."""
+
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int | None  # None: the server has no CONDSTORE
+
+
+_STATUS_ITEM = re.compile(rb"(UIDVALIDITY|UIDNEXT|HIGHESTMODSEQ) (\d+)", re.IGNORECASE)
+
+
+def status(conn: imaplib.IMAP4, folder: str) -> FolderStatus:
+    """UIDVALIDITY, UIDNEXT and (with CONDSTORE) HIGHESTMODSEQ of a folder, without opening it."""
+    items = "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ)" if offers(conn, "CONDSTORE") else "(UIDVALIDITY UIDNEXT)"
+    typ, data = conn.status(quote(folder), items)
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, f"cannot read folder {folder}: {_text(Exception(*data))}")
+    found = {
+        k.upper(): int(v) for k, v in _STATUS_ITEM.findall(b" ".join(d for d in data if isinstance(d, bytes)))
+    }
+    if b"UIDVALIDITY" not in found:
+        raise MailboxError(ErrorKind.SERVER, f"folder {folder} has no UIDVALIDITY")
+    return FolderStatus(found[b"UIDVALIDITY"], found.get(b"UIDNEXT", 0), found.get(b"HIGHESTMODSEQ"))
 
 
 _EXISTS = re.compile(rb"^\* \d+ EXISTS\b", re.IGNORECASE)

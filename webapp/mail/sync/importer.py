@@ -57,6 +57,7 @@ class Report:
     sent: int = 0  # messages from the Sent folder filed as the user's sent mail
     seen: int = 0  # messages whose headers were read
     rescanned: list[str] = field(default_factory=list)  # folders whose UIDVALIDITY changed
+    unchanged: list[str] = field(default_factory=list)  # folders skipped: same HIGHESTMODSEQ (CONDSTORE)
     more: bool = False  # stopped at the deadline with mail left: the next part goes on
 
 
@@ -121,8 +122,36 @@ def _sync_folder(
     ctx: Context,
     report: Report,
 ) -> None:
-    uidvalidity = imap.examine(conn, name)
     state = _folder_state(connection_id, name, role)
+    state_id, modseq = state.id, None
+    if imap.offers(conn, "CONDSTORE"):
+        # CONDSTORE: the same HIGHESTMODSEQ as when last read through means nothing changed
+        # (no mail added, none removed, no flag moved): the folder is not even opened.
+        now = imap.status(conn, name)
+        modseq = now.highestmodseq
+        if modseq is not None and (state.uidvalidity, state.highestmodseq) == (now.uidvalidity, modseq):
+            report.unchanged.append(name)
+            return
+    _read_folder(conn, connection_id, user_id, state, delivered_to, seen, ctx, report)
+    if modseq is not None and not report.more:
+        # Taken before reading: whatever changed since shows as a newer one next time.
+        db.session.execute(update(_folders).where(_folders.c.id == state_id).values(highestmodseq=modseq))
+        db.session.commit()
+
+
+def _read_folder(
+    conn: imaplib.IMAP4,
+    connection_id: int,
+    user_id: int,
+    state: MailboxFolder,
+    delivered_to: str,
+    seen: set[str],
+    ctx: Context,
+    report: Report,
+) -> None:
+    """Read the folder's mail above its last UID (all of it if its UIDVALIDITY changed), by batches."""
+    name, role = state.name, state.role
+    uidvalidity = imap.examine(conn, name)
     state_id, old_validity, last_uid = state.id, state.uidvalidity, state.last_uid
     if old_validity != uidvalidity:
         if old_validity:
