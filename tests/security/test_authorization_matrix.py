@@ -216,6 +216,7 @@ WITHOUT_OBJECT: dict[str, str] = {
     "mailbox_sync.test": "the user's own mailbox connection (saves nothing)",
     "mailbox_sync.sync_now": "the user's own mailbox connection",
     "mailbox_sync.disconnect": "the user's own mailbox connection",
+    "mailbox_sync.progress": "the user's own mailbox connection's sync progress",
 }
 
 # Public by an unguessable token (no session): the token is the access check. A file id outside
@@ -256,6 +257,7 @@ PLAIN_URLS = {
     "mailbox_sync.test": "/settings/mailbox/test",
     "mailbox_sync.sync_now": "/settings/mailbox/sync",
     "mailbox_sync.disconnect": "/settings/mailbox/disconnect",
+    "mailbox_sync.progress": "/settings/mailbox/progress",
 }
 # Checked elsewhere: the webhook takes no session (signed instead), the login form by tests/test_auth.py.
 CSRF_ELSEWHERE = {"receiving.raw": "signed with INBOUND_SECRET instead", "auth.login": "tests/test_auth.py"}

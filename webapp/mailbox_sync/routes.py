@@ -1,6 +1,9 @@
-"""Settings > Mailbox views: the form, Save (tests first), Test connection, Sync now, Disconnect."""
+"""Settings > Mailbox views: the form, Save (tests first), Test connection, Sync now, progress, Disconnect."""
+
+from dataclasses import dataclass
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,6 +34,7 @@ def _page(form: MailboxForm, connection: MailboxConnection | None, status: int =
             PAGE,
             form=form,
             connection=connection,
+            progress=progress_of(connection),
             last_error=translate(error) if error is not None else None,
             available=mailbox_vault() is not None,
             **extra,
@@ -93,7 +97,9 @@ def mailbox():
     """The user's mailbox settings: the form, and how the sync fares."""
     connection = operations.connection_of(current_user.id)
     form = MailboxForm(obj=connection) if connection is not None else MailboxForm()
-    return _page(form, connection, notice=_notice(request.args.get("done")))
+    done = request.args.get("done")
+    waiting = done in ("saved", "queued")  # a sync about to start: the page watches for it
+    return _page(form, connection, notice=_notice(done), wait=WAIT_POLLS if waiting else 0)
 
 
 def _notice(done: str | None) -> str | None:
@@ -158,6 +164,44 @@ def sync_now():
         abort(404)
     enqueue_mailbox(SYNC_JOB, connection.id)
     return redirect(url_for("mailbox_sync.mailbox", done="queued"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A running sync's progress, as the settings page shows it."""
+
+    done: int
+    total: int
+    text: str
+
+
+def progress_of(connection: MailboxConnection | None) -> Progress | None:
+    """ "Syncing: 3,200 of 10,000 messages" while a sync runs (numbers in the user's locale); else None."""
+    if connection is None or connection.sync_total is None:
+        return None
+    total = connection.sync_total
+    done = min(connection.sync_done or 0, total)
+    text = _(
+        "Syncing: %(done)s of %(total)s messages", done=format_decimal(done), total=format_decimal(total)
+    )
+    return Progress(done, total, text)
+
+
+# The page polls this long for a sync it queued to start (polls every POLL_S seconds).
+WAIT_POLLS = 30
+
+
+@bp.route("/mailbox/progress", methods=["GET"])
+def progress():
+    """The running sync's progress (htmx fragment, polled while a sync runs or is about to)."""
+    connection = operations.connection_of(current_user.id)
+    wait = max(0, min(request.args.get("wait", 0, type=int), WAIT_POLLS) - 1)
+    return render_template(
+        "mailbox_sync/_progress.html",
+        progress=progress_of(connection),
+        wait=wait if connection is not None else 0,
+        shown=request.args.get("shown") == "1",
+    )
 
 
 @bp.route("/mailbox/disconnect", methods=["POST"])

@@ -206,7 +206,13 @@ def examine(conn: imaplib.IMAP4, folder: str) -> int:
     values = [v for v in conn.untagged_responses.get("UIDVALIDITY") or [] if isinstance(v, bytes)]
     if not values:
         raise MailboxError(ErrorKind.SERVER, f"folder {folder} has no UIDVALIDITY")
+    setattr(conn, "_hiremail_open_folder", folder)  # noqa: B010  (imaplib's object has no slot for it)
     return int(values[-1])
+
+
+def open_folder(conn: imaplib.IMAP4) -> str | None:
+    """The folder `examine` opened last on this connection."""
+    return getattr(conn, "_hiremail_open_folder", None)
 
 
 def uids_after(conn: imaplib.IMAP4, last_uid: int) -> list[int]:

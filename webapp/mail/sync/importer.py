@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -85,12 +85,53 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     folders = [(connection.incoming_folder or "INBOX", FolderRole.INCOMING)]
     if sent_folder and sent_folder != folders[0][0]:
         folders.append((sent_folder, FolderRole.SENT))
+    # First what each folder has to read (so progress can say "of how many"), then read it.
+    plans = [p for name, role in folders if (p := _plan(conn, connection.id, name, role, report))]
+    _start_progress(connection.id, sum(len(p.uids) for p in plans))
     seen: set[str] = set()
-    for name, role in folders:
+    for plan in plans:
         if report.more:
             break
-        _sync_folder(conn, connection.id, user.id, name, role, delivered_to, seen, ctx, report)
+        if imap.open_folder(conn) != plan.name:
+            _reopen(conn, plan)
+        _read(conn, connection.id, user.id, plan, delivered_to, seen, ctx, report)
+        if plan.modseq is not None and not report.more:
+            # Taken before reading: whatever changed since shows as a newer one next time.
+            db.session.execute(
+                update(_folders).where(_folders.c.id == plan.state_id).values(highestmodseq=plan.modseq)
+            )
+            db.session.commit()
     return report
+
+
+@dataclass
+class Plan:
+    """What one folder has to read: its new UIDs, and the state they move on from."""
+
+    state_id: int
+    name: str
+    role: str
+    uidvalidity: int
+    stored: tuple[int, int]  # (UIDVALIDITY, last UID) as stored: the compare-and-set's old value
+    uids: list[int]
+    modseq: int | None  # HIGHESTMODSEQ before reading (CONDSTORE), kept once read through
+
+
+def _start_progress(connection_id: int, count: int) -> None:
+    """Record how many messages this sync reads (added to a previous part's, if it goes on). Commits."""
+    connections = table_of(MailboxConnection)
+    if not count:
+        return
+    going_on = connections.c.sync_total.is_not(None)
+    db.session.execute(
+        update(connections)
+        .where(connections.c.id == connection_id)
+        .values(
+            sync_total=case((going_on, connections.c.sync_done), else_=0) + count,
+            sync_done=case((going_on, connections.c.sync_done), else_=0),
+        )
+    )
+    db.session.commit()
 
 
 def _folder_state(connection_id: int, name: str, role: str) -> MailboxFolder:
@@ -111,17 +152,8 @@ def _folder_state(connection_id: int, name: str, role: str) -> MailboxFolder:
         return db.session.scalars(query).one()
 
 
-def _sync_folder(
-    conn: imaplib.IMAP4,
-    connection_id: int,
-    user_id: int,
-    name: str,
-    role: str,
-    delivered_to: str,
-    seen: set[str],
-    ctx: Context,
-    report: Report,
-) -> None:
+def _plan(conn: imaplib.IMAP4, connection_id: int, name: str, role: str, report: Report) -> Plan | None:
+    """Open the folder and list its new UIDs; None if there are none (its state moved on, committed)."""
     state = _folder_state(connection_id, name, role)
     state_id, modseq = state.id, None
     if imap.offers(conn, "CONDSTORE"):
@@ -131,39 +163,47 @@ def _sync_folder(
         modseq = now.highestmodseq
         if modseq is not None and (state.uidvalidity, state.highestmodseq) == (now.uidvalidity, modseq):
             report.unchanged.append(name)
-            return
-    _read_folder(conn, connection_id, user_id, state, delivered_to, seen, ctx, report)
-    if modseq is not None and not report.more:
-        # Taken before reading: whatever changed since shows as a newer one next time.
-        db.session.execute(update(_folders).where(_folders.c.id == state_id).values(highestmodseq=modseq))
+            return None
+    uidvalidity = imap.examine(conn, name)
+    stored = (state.uidvalidity, state.last_uid)
+    last_uid = stored[1]
+    if stored[0] != uidvalidity:
+        if stored[0]:
+            log.warning("mailbox %s folder %s: UIDVALIDITY changed, reading it again", connection_id, name)
+            report.rescanned.append(name)
+        last_uid = 0
+    plan = Plan(state_id, name, role, uidvalidity, stored, imap.uids_after(conn, last_uid), modseq)
+    if not plan.uids:
+        _advance(state_id, stored, (uidvalidity, last_uid))
         db.session.commit()
+        if modseq is not None:
+            db.session.execute(update(_folders).where(_folders.c.id == state_id).values(highestmodseq=modseq))
+            db.session.commit()
+        return None
+    return plan
 
 
-def _read_folder(
+def _reopen(conn: imaplib.IMAP4, plan: Plan) -> None:
+    """Open a planned folder again; should its UIDVALIDITY have changed meanwhile, list it again."""
+    uidvalidity = imap.examine(conn, plan.name)
+    if uidvalidity != plan.uidvalidity:
+        plan.uidvalidity = uidvalidity
+        plan.uids = imap.uids_after(conn, 0)
+
+
+def _read(
     conn: imaplib.IMAP4,
     connection_id: int,
     user_id: int,
-    state: MailboxFolder,
+    plan: Plan,
     delivered_to: str,
     seen: set[str],
     ctx: Context,
     report: Report,
 ) -> None:
-    """Read the folder's mail above its last UID (all of it if its UIDVALIDITY changed), by batches."""
-    name, role = state.name, state.role
-    uidvalidity = imap.examine(conn, name)
-    state_id, old_validity, last_uid = state.id, state.uidvalidity, state.last_uid
-    if old_validity != uidvalidity:
-        if old_validity:
-            log.warning("mailbox %s folder %s: UIDVALIDITY changed, reading it again", connection_id, name)
-            report.rescanned.append(name)
-        last_uid = 0
-    uids = imap.uids_after(conn, last_uid)
-    if not uids:
-        _advance(state_id, (old_validity, state.last_uid), (uidvalidity, last_uid))
-        db.session.commit()
-        return
-    previous = (old_validity, state.last_uid)
+    """Read the planned folder's new mail by batches, each committed with the folder's last UID."""
+    state_id, role, uids, uidvalidity = plan.state_id, plan.role, plan.uids, plan.uidvalidity
+    previous = plan.stored
     items = _SENT_HEAD_ITEMS if role == FolderRole.SENT else _HEAD_ITEMS
     for start in range(0, len(uids), ctx.header_batch):
         if start and ctx.out_of_time():
@@ -184,12 +224,14 @@ def _read_folder(
         _keep(stored, sent_threads, ctx)
         new = (uidvalidity, max(chunk))
         _advance(state_id, previous, new)
-        if stored:
-            db.session.execute(
-                update(MailboxConnection)
-                .where(MailboxConnection.id == connection_id)
-                .values(imported_count=MailboxConnection.imported_count + len(stored))
+        db.session.execute(
+            update(MailboxConnection)
+            .where(MailboxConnection.id == connection_id)
+            .values(
+                imported_count=MailboxConnection.imported_count + len(stored),
+                sync_done=MailboxConnection.sync_done + len(chunk),
             )
+        )
         db.session.commit()
         previous = new
         if role == FolderRole.INCOMING:
