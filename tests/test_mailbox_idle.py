@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.dovecot import DOVECOT, NOT_INSTALLED
+from tests.test_mailbox_recovery import crash
 from tests.test_mailbox_sync import RITA, connect, dovecot, mail, subjects, sync, team  # noqa: F401
 from webapp.jobs.enqueue import mailbox_job_id
 from webapp.jobs.idle import make_watcher
@@ -57,7 +58,8 @@ def test_idle_comes_back_after_the_server_restarts(app, redis, team, dovecot):  
     connection_id = connect(app, team.rita, dovecot)
     watcher, woken, event = watching(app, connection_id, re_idle=60)
     try:
-        dovecot.restart()
+        crash(dovecot)
+        dovecot.start()
         # Reconnected after a short pause, with a sync asked for (mail may have come meanwhile).
         assert event.wait(10), "no reconnection"
         event.clear()

@@ -16,6 +16,16 @@ from webapp.models import Direction, MailboxConnection, MailboxFolder, Message
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
 
 
+def crash(server) -> None:
+    """Stop the server with its IMAP processes killed, as a crash does (a plain stop lets them finish)."""
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    server.stop()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), signal.SIGKILL)
+
+
 def test_a_server_gone_mid_sync_loses_and_repeats_nothing(app, redis, team, dovecot):  # noqa: F811
     from webapp.jobs.sync import timing
     from webapp.mail.sync.importer import Context
@@ -27,13 +37,7 @@ def test_a_server_gone_mid_sync_loses_and_repeats_nothing(app, redis, team, dove
     connection_id = connect(app, team.rita, dovecot)
 
     def server_dies(ids: list[int]) -> None:  # after the first batch's commit
-        # The master stopped, its IMAP processes (ours among them) killed: as a crash does.
-        pid = dovecot.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        dovecot.stop()
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(child), signal.SIGKILL)
+        crash(dovecot)
 
     with app.app_context():
         ctx = Context(store=blob_store(), domain=mail_domain(), on_stored=server_dies, header_batch=2)
