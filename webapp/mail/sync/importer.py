@@ -18,6 +18,7 @@ import imaplib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, case, insert, select, update
@@ -205,41 +206,74 @@ def _read(
     state_id, role, uids, uidvalidity = plan.state_id, plan.role, plan.uids, plan.uidvalidity
     previous = plan.stored
     items = _SENT_HEAD_ITEMS if role == FolderRole.SENT else _HEAD_ITEMS
-    for start in range(0, len(uids), ctx.header_batch):
-        if start and ctx.out_of_time():
-            report.more = True
-            return
-        chunk = uids[start : start + ctx.header_batch]
-        heads = [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, items)]
-        report.seen += len(heads)
-        wanted = qualifying(heads, seen)
-        if role == FolderRole.SENT:
-            _classify_answered(wanted, ctx)
-        stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
-        sent_threads: list[int] = []
-        for group in _groups(wanted):
-            stored += _store_group(
-                _bodies(conn, group), role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads
-            )
-        _keep(stored, sent_threads, ctx)
-        new = (uidvalidity, max(chunk))
-        _advance(state_id, previous, new)
-        db.session.execute(
-            update(MailboxConnection)
-            .where(MailboxConnection.id == connection_id)
-            .values(
-                imported_count=MailboxConnection.imported_count + len(stored),
-                sync_done=MailboxConnection.sync_done + len(chunk),
-            )
+    chunks = [uids[i : i + ctx.header_batch] for i in range(0, len(uids), ctx.header_batch)]
+
+    def heads_of(chunk: list[int]) -> list[Head]:
+        return [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, items)]
+
+    # The IMAP reads run in a thread of their own, one command ahead: the next group's bodies
+    # (or the next batch's headers) come off the socket while this one is stored and committed.
+    # One command at a time on the connection: each is asked for once the one before has ended.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection_id}") as reader:
+        next_heads: Future[list[Head]] = reader.submit(heads_of, chunks[0])
+        for index, chunk in enumerate(chunks):
+            heads = next_heads.result()
+            if index and ctx.out_of_time():
+                report.more = True
+                return
+            following = chunks[index + 1] if index + 1 < len(chunks) else None
+            report.seen += len(heads)
+            wanted = qualifying(heads, seen)
+            if role == FolderRole.SENT:
+                _classify_answered(wanted, ctx)
+            stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
+            sent_threads: list[int] = []
+            groups = list(_groups(wanted))
+            bodies = reader.submit(_bodies, conn, groups[0]) if groups else None
+            for position in range(len(groups)):
+                assert bodies is not None
+                fetched = bodies.result()
+                if position + 1 < len(groups):
+                    bodies = reader.submit(_bodies, conn, groups[position + 1])
+                elif following is not None:
+                    next_heads = reader.submit(heads_of, following)
+                stored += _store_group(
+                    fetched, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads
+                )
+            if not groups and following is not None:
+                next_heads = reader.submit(heads_of, following)
+            new = (uidvalidity, max(chunk))
+            _commit_batch(connection_id, state_id, (previous, new), len(chunk), stored, sent_threads, ctx)
+            previous = new
+            if role == FolderRole.INCOMING:
+                report.imported += len(stored)
+                if stored:
+                    ctx.on_stored([row_id for row_id, _, _ in stored])
+            else:
+                report.sent += len(stored)
+
+
+def _commit_batch(
+    connection_id: int,
+    state_id: int,
+    move: tuple[tuple[int, int], tuple[int, int]],
+    read: int,
+    stored: list[tuple[int, str, str | None]],
+    sent_threads: list[int],
+    ctx: Context,
+) -> None:
+    """Commit a batch: its rows and blobs, the folder's (UIDVALIDITY, last UID) moved, the counts."""
+    _keep(stored, sent_threads, ctx)
+    _advance(state_id, *move)
+    db.session.execute(
+        update(MailboxConnection)
+        .where(MailboxConnection.id == connection_id)
+        .values(
+            imported_count=MailboxConnection.imported_count + len(stored),
+            sync_done=MailboxConnection.sync_done + read,
         )
-        db.session.commit()
-        previous = new
-        if role == FolderRole.INCOMING:
-            report.imported += len(stored)
-            if stored:
-                ctx.on_stored([row_id for row_id, _, _ in stored])
-        else:
-            report.sent += len(stored)
+    )
+    db.session.commit()
 
 
 _HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
