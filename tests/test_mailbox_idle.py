@@ -8,8 +8,10 @@ import pytest
 from tests.dovecot import DOVECOT, NOT_INSTALLED
 from tests.test_mailbox_recovery import crash
 from tests.test_mailbox_sync import RITA, connect, dovecot, mail, subjects, sync, team  # noqa: F401
+from webapp.extensions import db
 from webapp.jobs.enqueue import mailbox_job_id
-from webapp.jobs.idle import make_watcher
+from webapp.jobs.idle import make_watcher, watched
+from webapp.models import MailboxConnection
 from webapp.queues import get_queue
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
@@ -29,7 +31,8 @@ def watching(app, connection_id: int, re_idle: float):
         event.set()
 
     watcher.wake = wake
-    watcher.refresh([connection_id])
+    with app.app_context():
+        watcher.refresh(watched())
     assert watcher.watches[connection_id].idling.wait(10), "IDLE never began"
     return watcher, woken, event
 
@@ -77,13 +80,23 @@ def test_one_process_holds_a_mailbox_idle(app, redis, team, dovecot):  # noqa: F
     first = make_watcher(app)
     second = make_watcher(app)
     try:
-        first.refresh([connection_id])
-        second.refresh([connection_id])
+        with app.app_context():
+            connections = watched()
+        first.refresh(connections)
+        second.refresh(connections)
         assert list(first.watches) == [connection_id]
         assert second.watches == {}
-        first.refresh([])  # disconnected: the IDLE ends and its lease is given back
-        second.refresh([connection_id])
+        first.refresh({})  # disconnected: the IDLE ends and its lease is given back
+        second.refresh(connections)
         assert list(second.watches) == [connection_id]
+        # The user points the mailbox elsewhere: the IDLE starts afresh with the new settings.
+        old = second.watches[connection_id]
+        with app.app_context():
+            db.session.get_one(MailboxConnection, connection_id).incoming_folder = "Archive"
+            db.session.commit()
+            second.refresh(watched())
+        assert old.stop.is_set()
+        assert second.watches[connection_id] is not old
     finally:
         first.close()
         second.close()

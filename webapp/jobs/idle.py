@@ -32,16 +32,24 @@ log = logging.getLogger(__name__)
 REFRESH_S = 30.0
 
 
-def watched_ids() -> list[int]:
-    """The mailboxes to hold an IDLE on: all connected ones, except those whose password was refused."""
-    return list(
-        db.session.scalars(
-            select(MailboxConnection.id).where(
-                MailboxConnection.last_error_kind.is_(None)
-                | (MailboxConnection.last_error_kind != ErrorKind.AUTH)
-            )
+def watched() -> dict[int, tuple]:
+    """The mailboxes to hold an IDLE on, with what they log in with: all connected ones,
+    except those whose password was refused (each try would be another failed login)."""
+    rows = db.session.execute(
+        select(
+            MailboxConnection.id,
+            MailboxConnection.host,
+            MailboxConnection.port,
+            MailboxConnection.security,
+            MailboxConnection.username,
+            MailboxConnection.secret,
+            MailboxConnection.incoming_folder,
+        ).where(
+            MailboxConnection.last_error_kind.is_(None)
+            | (MailboxConnection.last_error_kind != ErrorKind.AUTH)
         )
     )
+    return {row.id: tuple(row[1:]) for row in rows}
 
 
 def login_for(app: Flask, connection_id: int):
@@ -96,8 +104,8 @@ def run_forever(config: Config | None = None) -> None:
         while True:
             try:
                 with app.app_context():
-                    ids = watched_ids()
-                watcher.refresh(ids)
+                    connections = watched()
+                watcher.refresh(connections)
             except Exception:  # the database or Redis down: the threads go on, the list waits
                 log.exception("mailbox IDLE refresh failed; trying again in %.0f s", REFRESH_S)
             time.sleep(REFRESH_S)

@@ -16,7 +16,7 @@ import imaplib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from redis import Redis
@@ -40,6 +40,7 @@ class Watch:
     connection_id: int
     thread: threading.Thread
     stop: threading.Event = field(default_factory=threading.Event)
+    settings: object = None  # what it logged in with (server, user, folder): a change restarts it
     idle_offered: bool = True  # False once the server said it has no IDLE: polled instead
     idling: threading.Event = field(default_factory=threading.Event)  # set while in IDLE
 
@@ -128,13 +129,16 @@ class Watcher:
         if self.redis.get(key) in (self.token, self.token.encode()):
             self.redis.delete(key)
 
-    def refresh(self, connection_ids: list[int]) -> None:
-        """Watch these mailboxes (those leased here), stop watching the others."""
-        wanted = set(connection_ids)
-        for connection_id in list(self.watches):
-            if connection_id not in wanted:
-                self._stop(connection_id)
-        for connection_id in sorted(wanted):
+    def refresh(self, connections: Mapping[int, object]) -> None:
+        """Watch these mailboxes (id: their settings; those leased here), stop watching the others.
+
+        A mailbox whose settings changed (another server, user, password or folder) is
+        watched afresh: its old IDLE would go on watching what the user left.
+        """
+        for connection_id, running in list(self.watches.items()):
+            if connection_id not in connections or running.settings != connections[connection_id]:
+                self._stop(connection_id, release=connection_id not in connections)
+        for connection_id in sorted(connections):
             watch = self.watches.get(connection_id)
             if watch is not None and not watch.idle_offered:
                 continue  # no IDLE on that server: polled
@@ -143,11 +147,11 @@ class Watcher:
                     self._stop(connection_id, release=False)
                 continue
             if watch is None or not watch.thread.is_alive():
-                self._start(connection_id)
+                self._start(connection_id, connections[connection_id])
 
-    def _start(self, connection_id: int) -> None:
+    def _start(self, connection_id: int, settings: object = None) -> None:
         stop = threading.Event()
-        watch = Watch(connection_id, threading.Thread(), stop)
+        watch = Watch(connection_id, threading.Thread(), stop, settings)
         watch.thread = threading.Thread(
             target=watch_mailbox,
             args=(connection_id, self.login_for(connection_id), self.wake, stop),
