@@ -4,8 +4,9 @@
 
 Serves the queues (default: all, in priority order); --burst stops when they are empty.
 
-Without --burst, this process only supervises: the RQ worker and the periodic process
-(inbound sweep, send reconciler) each run in a process of their own, and whichever stops is
+Without --burst, this process only supervises: the RQ worker, the periodic process
+(inbound sweep, send reconciler) and, when it serves the sync queue, the mailbox IDLE
+process each run in a process of their own, and whichever stops is
 started again, after a pause that grows while it keeps stopping at once. SIGTERM (or
 Ctrl-C) stops both: the RQ worker finishes its current job first (RQ's warm shutdown).
 """
@@ -72,6 +73,13 @@ def run_periodic() -> None:
     """The periodic process (sweep, reconciler), which outlives outages (webapp/jobs/periodic.py)."""
     config = _config()
     periodic.run_forever(float(config.PERIODIC_INTERVAL), config=config)
+
+
+def run_mailbox_idle() -> None:
+    """The mailbox IDLE process: queues a sync when a mailbox gets new mail (webapp/jobs/idle.py)."""
+    from webapp.jobs import idle  # only where the sync queue is served
+
+    idle.run_forever(_config())
 
 
 def _child_main(target, *args) -> None:
@@ -171,7 +179,10 @@ def main(argv: list[str]) -> int:
         serve(queues, burst=True)
         return 0
     # Sweep up mail stored while Redis was down, and re-queue sends whose entry was lost.
-    return Supervisor([Child("rq-worker", serve, (queues, False)), Child("periodic", run_periodic)]).run()
+    children = [Child("rq-worker", serve, (queues, False)), Child("periodic", run_periodic)]
+    if "sync" in queues:  # IDLE on the mailboxes: its own process, never a worker's turn
+        children.append(Child("mailbox-idle", run_mailbox_idle))
+    return Supervisor(children).run()
 
 
 if __name__ == "__main__":

@@ -418,3 +418,25 @@ def test_inbound_mail_after_its_synced_copy_is_a_duplicate(app, redis, team, dov
     assert folder_subjects(app, team.rita, "inbox") == ["Synced first"]
     with app.app_context():
         assert db.session.scalar(select(func.count(Message.id)).where(Message.thread_id.is_not(None))) == 1
+
+
+def test_the_header_filter_reads_addresses_as_the_email_package_does():
+    from email.utils import getaddresses
+
+    from webapp.mail.sync.qualify import read_head
+
+    lists = [
+        "Alice Able <Alice@Outside.test>, bob@outside.test",
+        '"Able, Alice" <alice@outside.test>',
+        "=?utf-8?q?Ren=C3=A9?= <rene@outside.test>",
+        "alice@outside.test (Alice)",
+        "undisclosed-recipients:;",
+    ]
+    for value in lists:
+        expected = [a.lower() for _, a in getaddresses([value]) if "@" in a]
+        head = read_head(1, 10, f"From: {value}\r\nMessage-ID: <x@y>\r\n\r\n".encode())
+        assert head.addresses == expected, value
+    folded = b"To: a@x.test,\r\n b@x.test\r\nIn-Reply-To: <one@x>\r\nReferences: <zero@x>\r\n <one@x>\r\n\r\n"
+    head = read_head(2, 10, folded)
+    assert head.addresses == ["a@x.test", "b@x.test"]
+    assert head.answers == ["<one@x>", "<zero@x>", "<one@x>"]

@@ -194,7 +194,8 @@ def test_the_supervisor_starts_a_dead_periodic_process_again(app, env, redis):
     /readyz reads its heartbeat."""
     from webapp.queue_health import last_periodic_beat
 
-    worker = start_worker(env)
+    # Not serving the sync queue: no mailbox IDLE process, the two children are told apart.
+    worker = start_worker(env, "send", "classify", "default")
     try:
         deadline = time.time() + 60
         while time.time() < deadline and len(child_pids(worker)) < 2:
@@ -217,3 +218,17 @@ def test_the_supervisor_starts_a_dead_periodic_process_again(app, env, redis):
     finally:
         log = stop_worker(worker, timeout=30)
     assert "periodic stopped (exit code -9); starting it again" in log
+
+
+def test_a_worker_serving_sync_also_runs_the_mailbox_idle_process(env):
+    """Issue 13: IDLE on the mailboxes has its own process, beside the RQ worker and the periodic one."""
+    worker = start_worker(env)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(child_pids(worker)) < 3:
+            time.sleep(0.2)
+        assert len(child_pids(worker)) == 3
+        assert worker.poll() is None
+    finally:
+        log = stop_worker(worker, timeout=30)
+    assert "stopped (exit code" not in log

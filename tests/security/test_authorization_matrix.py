@@ -241,6 +241,7 @@ WITHOUT_OBJECT: dict[str, str] = {
     "mailbox_sync.shared_mailboxes": "admins only (404 for others: tests/test_shared_mailboxes.py)",
     "mailbox_sync.connect_shared": "admins only (404 for others)",
     "mailbox_sync.oauth_start_shared": "admins only (404 for others); a configured provider",
+    "mailbox_sync.progress": "the user's own mailbox connection's sync progress",
 }
 
 # Public by an unguessable token (no session): the token is the access check. A file id outside
@@ -286,6 +287,7 @@ PLAIN_URLS = {
     "mailbox_sync.shared_mailboxes": "/settings/shared-mailboxes",
     "mailbox_sync.connect_shared": "/settings/shared-mailboxes",
     "mailbox_sync.oauth_start_shared": "/settings/shared-mailboxes/oauth/google",
+    "mailbox_sync.progress": "/settings/mailbox/progress",
 }
 # Checked elsewhere: the webhook takes no session (signed instead), the login form by tests/test_auth.py.
 CSRF_ELSEWHERE = {"receiving.raw": "signed with INBOUND_SECRET instead", "auth.login": "tests/test_auth.py"}

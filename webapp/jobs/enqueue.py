@@ -107,6 +107,21 @@ def mailbox_job_id(kind: str, connection_id: int) -> str:
     return f"{current_app.config['RQ_QUEUE_PREFIX']}{kind}-{connection_id}"
 
 
+def new_mail_flag(connection_id: int) -> str:
+    """Set when a mailbox's server announces new mail (IDLE); a sync running meanwhile goes round again."""
+    return f"hiremail:{current_app.config['RQ_QUEUE_PREFIX']}mailbox-new-mail-{connection_id}"
+
+
+def announce_new_mail(connection_id: int) -> bool:
+    """New mail in a mailbox: flag it and queue its sync; False if Redis is down (polling catches up)."""
+    try:
+        get_redis().set(new_mail_flag(connection_id), "1", ex=3600)
+    except Exception:  # Redis down: the periodic polling syncs it later
+        log.warning("could not flag new mail of mailbox %s", connection_id, exc_info=True)
+        return False
+    return enqueue_mailbox(SYNC_JOB, connection_id)
+
+
 def enqueue_mailbox(job: str, connection_id: int) -> bool:
     """Queue a sync (SYNC_JOB) or an append (APPEND_SENT_JOB) of one mailbox, unless one is waiting.
 

@@ -21,8 +21,9 @@ from webapp.jobs.enqueue import (
     SYNC_JOB,
     SYNC_JOB_TIMEOUT_S,
     enqueue_mailbox,
+    new_mail_flag,
+    wake_classifier,
 )
-from webapp.mail.inbound.pipeline import classify_stored_together
 from webapp.mail.sync import imap
 from webapp.mail.sync.append import append_pending, connections_with_pending
 from webapp.mail.sync.importer import Context
@@ -56,13 +57,13 @@ def mailbox_lock(connection_id: int) -> Lock:
     return get_redis().lock(name, timeout=SYNC_JOB_TIMEOUT_S, blocking=False)
 
 
-def _classify(message_ids: list[int]) -> None:
-    """Classify the batch just stored, here and now: mail later in the Sent folder answers it.
+def _hand_to_classifier(message_ids: list[int]) -> None:
+    """Wake the classify queue's drain for a batch just committed (one wake-up, whatever the size).
 
-    The same classification as any inbound mail; a worker that dies first leaves the rows
-    unclassified, for the periodic sweep to queue.
+    Classified there in batches like any inbound mail, in parallel with the sync's next
+    batches; the sync classifies at once only what its Sent mail answers (importer.py).
     """
-    classify_stored_together(message_ids, settings=mail_domain(), store=blob_store())
+    wake_classifier()
 
 
 @job
@@ -72,21 +73,36 @@ def sync_job(connection_id: int) -> int | None:
     if not lock.acquire():
         log.info("mailbox %s is being synced by another job", connection_id)
         return None
+    done = 0
     try:
         ctx = Context(
             store=blob_store(),
             domain=mail_domain(),
-            on_stored=_classify,
+            on_stored=_hand_to_classifier,
             deadline=time.monotonic() + SYNC_BUDGET_S,
         )
-        report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
+        while True:
+            _new_mail_seen(connection_id)
+            report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
+            if report is None:
+                return done
+            done += report.imported + report.sent
+            # Announced while this sync ran (IDLE), maybe after it read the folder: once more.
+            if report.more or not _new_mail_seen(connection_id) or ctx.out_of_time():
+                break
     finally:
         _release(lock)
-    if report is None:
-        return 0
     if report.more:  # the budget ran out: the next part goes on where this one stopped
         enqueue_mailbox(SYNC_JOB, connection_id)
-    return report.imported + report.sent
+    return done
+
+
+def _new_mail_seen(connection_id: int) -> bool:
+    """Clear the mailbox's new-mail flag; whether it was set (Redis down: as if not)."""
+    try:
+        return bool(get_redis().delete(new_mail_flag(connection_id)))
+    except Exception:  # the next poll catches up
+        return False
 
 
 @job

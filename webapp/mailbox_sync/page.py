@@ -1,6 +1,9 @@
 """The settings page as every Settings > Mailbox view renders it, and the timing of a test from it."""
 
+from dataclasses import dataclass
+
 from flask import current_app, render_template
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # (WTForms 3.3; stubs lag)
@@ -19,6 +22,27 @@ PAGE = "mailbox_sync/settings.html"
 WEB_TIMEOUT_S = 10.0
 
 
+@dataclass(frozen=True)
+class Progress:
+    """A running sync's progress, as the settings page shows it."""
+
+    done: int
+    total: int
+    text: str
+
+
+def progress_of(connection: MailboxConnection | None) -> Progress | None:
+    """ "Syncing: 3,200 of 10,000 messages" while a sync runs (numbers in the user's locale); else None."""
+    if connection is None or connection.sync_total is None:
+        return None
+    total = connection.sync_total
+    done = min(connection.sync_done or 0, total)
+    text = _(
+        "Syncing: %(done)s of %(total)s messages", done=format_decimal(done), total=format_decimal(total)
+    )
+    return Progress(done, total, text)
+
+
 def page(form: MailboxForm, connection: MailboxConnection | None, status: int = 200, **extra):
     """The settings page with the form, the connection's state, and a result or an error."""
     error = error_phrase(connection) if connection is not None else None
@@ -27,6 +51,7 @@ def page(form: MailboxForm, connection: MailboxConnection | None, status: int = 
             PAGE,
             form=form,
             connection=connection,
+            progress=progress_of(connection),
             last_error=translate(error) if error is not None else None,
             available=mailbox_vault() is not None,
             providers=list(current_app.config["MAILBOX_OAUTH_PROVIDERS"].values()),

@@ -1,6 +1,6 @@
-"""Settings > Mailbox views: the form, Save (tests first), Test connection, Sync now, Disconnect."""
+"""Settings > Mailbox views: the form, Save (tests first), Test connection, Sync now, progress, Disconnect."""
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,7 +11,7 @@ from webapp.mail.sync.runner import test_server
 from webapp.mail.sync.vault import VaultError
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import MailboxForm
-from webapp.mailbox_sync.page import page, taken, web_timing
+from webapp.mailbox_sync.page import page, progress_of, taken, web_timing
 from webapp.models import AuthMethod, MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -70,10 +70,13 @@ def mailbox():
     """The user's mailbox settings: the form, and how the sync fares."""
     connection = operations.connection_of(current_user.id)
     form = MailboxForm(obj=connection) if connection is not None else MailboxForm()
+    done = request.args.get("done")
+    waiting = done in ("saved", "queued")  # a sync about to start: the page watches for it
     return page(
         form,
         connection,
-        notice=_notice(request.args.get("done")),
+        notice=_notice(done),
+        wait=WAIT_POLLS if waiting else 0,
         failure=_("That sign-in link is no longer valid (used already, or started elsewhere): start again.")
         if request.args.get("failed") == "signin"
         else None,
@@ -146,6 +149,23 @@ def sync_now():
         abort(404)
     enqueue_mailbox(SYNC_JOB, connection.id)
     return redirect(url_for("mailbox_sync.mailbox", done="queued"))
+
+
+# The page polls this long for a sync it queued to start (polls every POLL_S seconds).
+WAIT_POLLS = 30
+
+
+@bp.route("/mailbox/progress", methods=["GET"])
+def progress():
+    """The running sync's progress (htmx fragment, polled while a sync runs or is about to)."""
+    connection = operations.connection_of(current_user.id)
+    wait = max(0, min(request.args.get("wait", 0, type=int), WAIT_POLLS) - 1)
+    return render_template(
+        "mailbox_sync/_progress.html",
+        progress=progress_of(connection),
+        wait=wait if connection is not None else 0,
+        shown=request.args.get("shown") == "1",
+    )
 
 
 @bp.route("/mailbox/disconnect", methods=["POST"])

@@ -96,6 +96,10 @@ class MailboxConnection(Model):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
     imported_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # While a sync runs (and between the parts of a long one): how many messages it reads, and
+    # how many it has read ("Syncing: 3,200 of 10,000 messages"). None when no sync runs.
+    sync_total: Mapped[int | None] = mapped_column(BigInteger)
+    sync_done: Mapped[int | None] = mapped_column(BigInteger)
 
     user = relationship("User", lazy="joined")
 
@@ -118,6 +122,9 @@ class MailboxFolder(Model):
     role: Mapped[str] = mapped_column(String(12))
     uidvalidity: Mapped[int] = mapped_column(BigInteger, default=0)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The folder's HIGHESTMODSEQ (CONDSTORE) when it was last read through: the same one
+    # next time means nothing changed, and the folder is not even opened. None: no CONDSTORE.
+    highestmodseq: Mapped[int | None] = mapped_column(BigInteger)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -1,4 +1,4 @@
-"""The IMAP client side: connect and log in (with errors people understand), list, fetch, append.
+"""The IMAP client side: connect and log in (with errors people understand), list, fetch, IDLE, append.
 
 Built on the standard library's imaplib; every network error becomes a `MailboxError` whose
 `kind` says what went wrong (the password, the network, TLS, the server) and whose `phrase`
@@ -8,8 +8,11 @@ says it to the user.
 import contextlib
 import imaplib
 import re
+import select
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -249,7 +252,13 @@ def examine(conn: imaplib.IMAP4, folder: str) -> int:
     values = [v for v in conn.untagged_responses.get("UIDVALIDITY") or [] if isinstance(v, bytes)]
     if not values:
         raise MailboxError(ErrorKind.SERVER, f"folder {folder} has no UIDVALIDITY")
+    setattr(conn, "_hiremail_open_folder", folder)  # noqa: B010  (imaplib's object has no slot for it)
     return int(values[-1])
+
+
+def open_folder(conn: imaplib.IMAP4) -> str | None:
+    """The folder `examine` opened last on this connection."""
+    return getattr(conn, "_hiremail_open_folder", None)
 
 
 def uids_after(conn: imaplib.IMAP4, last_uid: int) -> list[int]:
@@ -270,12 +279,28 @@ class Fetched:
     data: bytes
 
 
+def uid_set(uids: Iterable[int]) -> str:
+    """`uids` as an IMAP sequence set, runs of consecutive UIDs as ranges ("1:500,502")."""
+    parts: list[str] = []
+    start = end = None
+    for uid in sorted(set(uids)):
+        if end is not None and uid == end + 1:
+            end = uid
+            continue
+        if start is not None:
+            parts.append(f"{start}:{end}" if end != start else str(start))
+        start = end = uid
+    if start is not None:
+        parts.append(f"{start}:{end}" if end != start else str(start))
+    return ",".join(parts)
+
+
 def fetch(conn: imaplib.IMAP4, uids: Iterable[int], items: str) -> Iterator[Fetched]:
     """FETCH `items` for `uids` (one command); the UID, RFC822.SIZE if asked, and the literal."""
-    uid_set = ",".join(str(u) for u in uids)
-    if not uid_set:
+    wanted = uid_set(uids)
+    if not wanted:
         return
-    typ, data = conn.uid("FETCH", uid_set, f"({items})")
+    typ, data = conn.uid("FETCH", wanted, f"({items})")
     if typ != "OK":
         raise MailboxError(ErrorKind.SERVER, f"FETCH failed: {data!r:.200}")
     pending: tuple[bytes, bytes] | None = None
@@ -319,3 +344,110 @@ def network_error(exc: BaseException) -> MailboxError:
     if isinstance(exc, (OSError, EOFError, socket.timeout, imaplib.IMAP4.abort)):
         return MailboxError(ErrorKind.UNREACHABLE, _text(exc))
     return MailboxError(ErrorKind.SERVER, _text(exc))
+
+
+def offers(conn: imaplib.IMAP4, capability: str) -> bool:
+    """Whether the server offers `capability` (IDLE, CONDSTORE...) to the logged-in user.
+
+    Asked once per connection: what the greeting listed (imaplib's `capabilities`) is the
+    list before login, which often lacks CONDSTORE and the like.
+    """
+    known = getattr(conn, "_hiremail_capabilities", None)
+    if known is None:
+        typ, data = conn.capability()
+        words = data[-1] if typ == "OK" and data and isinstance(data[-1], bytes) else b""
+        known = {w.upper() for w in words.decode(errors="replace").split()} | set(conn.capabilities)
+        setattr(conn, "_hiremail_capabilities", known)  # noqa: B010  (imaplib's object has no slot for it)
+    return capability.upper() in known
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """A folder as STATUS tells it, without opening it."""
+
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int | None  # None: the server has no CONDSTORE
+
+
+_STATUS_ITEM = re.compile(rb"(UIDVALIDITY|UIDNEXT|HIGHESTMODSEQ) (\d+)", re.IGNORECASE)
+
+
+def status(conn: imaplib.IMAP4, folder: str) -> FolderStatus:
+    """UIDVALIDITY, UIDNEXT and (with CONDSTORE) HIGHESTMODSEQ of a folder, without opening it."""
+    items = "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ)" if offers(conn, "CONDSTORE") else "(UIDVALIDITY UIDNEXT)"
+    typ, data = conn.status(quote(folder), items)
+    if typ != "OK":
+        raise MailboxError(ErrorKind.SERVER, f"cannot read folder {folder}: {_text(Exception(*data))}")
+    found = {
+        k.upper(): int(v) for k, v in _STATUS_ITEM.findall(b" ".join(d for d in data if isinstance(d, bytes)))
+    }
+    if b"UIDVALIDITY" not in found:
+        raise MailboxError(ErrorKind.SERVER, f"folder {folder} has no UIDVALIDITY")
+    return FolderStatus(found[b"UIDVALIDITY"], found.get(b"UIDNEXT", 0), found.get(b"HIGHESTMODSEQ"))
+
+
+_EXISTS = re.compile(rb"^\* \d+ EXISTS\b", re.IGNORECASE)
+
+
+def idle(conn: imaplib.IMAP4, timeout: float, stop: threading.Event | None = None) -> bool:
+    """IDLE (RFC 2177) on the open folder until new mail (EXISTS), `timeout` s or `stop`; whether mail came.
+
+    imaplib has no IDLE before Python 3.14: the command is written by hand and the answers
+    read straight off the socket (with select, so the wait has a timeout without breaking
+    imaplib's buffered reader, which holds nothing between commands). Raises MailboxError.
+    """
+    sock = conn.socket()
+    tag = conn._new_tag()  # imaplib's own tag counter, as its commands use
+    conn.tagged_commands.pop(tag, None)
+    lines = _Lines(sock)
+    try:
+        conn.send(tag + b" IDLE\r\n")
+        first = lines.next(30.0)
+        if first is None or not first.startswith(b"+"):
+            raise MailboxError(ErrorKind.SERVER, f"IDLE refused: {first!r:.200}")
+        deadline = time.monotonic() + timeout
+        changed = False
+        while not changed and not (stop is not None and stop.is_set()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            line = lines.next(min(left, 1.0))
+            if line is not None and line.startswith(b"* BYE"):
+                raise MailboxError(ErrorKind.UNREACHABLE, line.decode(errors="replace").strip())
+            changed = line is not None and bool(_EXISTS.match(line))
+        conn.send(b"DONE\r\n")
+        while True:  # what came meanwhile, then the end of the command
+            line = lines.next(30.0)
+            if line is None:
+                raise MailboxError(ErrorKind.UNREACHABLE, "no answer to DONE")
+            changed = changed or bool(_EXISTS.match(line))
+            if line.startswith(tag + b" "):
+                if not line[len(tag) + 1 :].upper().startswith(b"OK"):
+                    raise MailboxError(ErrorKind.SERVER, f"IDLE ended with {line!r:.200}")
+                return changed
+    except (OSError, EOFError) as exc:
+        raise network_error(exc) from exc
+
+
+class _Lines:
+    """Lines read off a socket with a timeout (select), for the length of one IDLE."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buffer = b""
+
+    def next(self, timeout: float) -> bytes | None:
+        """The next line (with its CRLF), or None after `timeout` seconds without one."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+            left = deadline - time.monotonic()
+            if not pending and (left <= 0 or not select.select([self.sock], [], [], left)[0]):
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("the server closed the connection")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"

@@ -18,28 +18,29 @@ import imaplib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.parse import parse
-from webapp.mail.inbound.pipeline import store_inbound
+from webapp.mail.inbound.pipeline import classify_stored_together, unclassified_row
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.mail.sync import imap, shared
-from webapp.mail.sync.qualify import HEADER_FIELDS, Head, qualifying, read_head
+from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, qualifying, read_head
 from webapp.mail.sync.sent import SOURCE, file_sent
-from webapp.models import FolderRole, MailboxConnection, MailboxFolder, Message, User
+from webapp.models import Direction, FolderRole, MailboxConnection, MailboxFolder, Message, User
 from webapp.models.core import execute_dml, table_of
 from webapp.models.types import utcnow
 
 log = logging.getLogger(__name__)
 _folders, _messages = table_of(MailboxFolder), table_of(Message)
 # Headers of this many messages per FETCH, and one transaction per such batch.
-HEADER_BATCH = 500
+HEADER_BATCH = 1000
 # Bodies fetched together: at most this many messages, and this many bytes (bounded memory).
 BODY_BATCH = 50
 BODY_BATCH_BYTES = 8 * 1024 * 1024
@@ -57,6 +58,7 @@ class Report:
     sent: int = 0  # messages from the Sent folder filed as the user's sent mail
     seen: int = 0  # messages whose headers were read
     rescanned: list[str] = field(default_factory=list)  # folders whose UIDVALIDITY changed
+    unchanged: list[str] = field(default_factory=list)  # folders skipped: same HIGHESTMODSEQ (CONDSTORE)
     more: bool = False  # stopped at the deadline with mail left: the next part goes on
 
 
@@ -85,12 +87,53 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     sent_folder = None if connection.shared else connection.sent_folder or imap.find_sent_folder(conn)
     if sent_folder and sent_folder != folders[0][0]:
         folders.append((sent_folder, FolderRole.SENT))
+    # First what each folder has to read (so progress can say "of how many"), then read it.
+    plans = [p for name, role in folders if (p := _plan(conn, connection.id, name, role, report))]
+    _start_progress(connection.id, sum(len(p.uids) for p in plans))
     seen: set[str] = set()
-    for name, role in folders:
+    for plan in plans:
         if report.more:
             break
-        _sync_folder(conn, connection.id, user.id, name, role, delivered_to, seen, ctx, report)
+        if imap.open_folder(conn) != plan.name:
+            _reopen(conn, plan)
+        _read(conn, connection.id, user.id, plan, delivered_to, seen, ctx, report)
+        if plan.modseq is not None and not report.more:
+            # Taken before reading: whatever changed since shows as a newer one next time.
+            db.session.execute(
+                update(_folders).where(_folders.c.id == plan.state_id).values(highestmodseq=plan.modseq)
+            )
+            db.session.commit()
     return report
+
+
+@dataclass
+class Plan:
+    """What one folder has to read: its new UIDs, and the state they move on from."""
+
+    state_id: int
+    name: str
+    role: str
+    uidvalidity: int
+    stored: tuple[int, int]  # (UIDVALIDITY, last UID) as stored: the compare-and-set's old value
+    uids: list[int]
+    modseq: int | None  # HIGHESTMODSEQ before reading (CONDSTORE), kept once read through
+
+
+def _start_progress(connection_id: int, count: int) -> None:
+    """Record how many messages this sync reads (added to a previous part's, if it goes on). Commits."""
+    connections = table_of(MailboxConnection)
+    if not count:
+        return
+    going_on = connections.c.sync_total.is_not(None)
+    db.session.execute(
+        update(connections)
+        .where(connections.c.id == connection_id)
+        .values(
+            sync_total=case((going_on, connections.c.sync_done), else_=0) + count,
+            sync_done=case((going_on, connections.c.sync_done), else_=0),
+        )
+    )
+    db.session.commit()
 
 
 def _folder_state(connection_id: int, name: str, role: str) -> MailboxFolder:
@@ -111,65 +154,155 @@ def _folder_state(connection_id: int, name: str, role: str) -> MailboxFolder:
         return db.session.scalars(query).one()
 
 
-def _sync_folder(
+def _plan(conn: imaplib.IMAP4, connection_id: int, name: str, role: str, report: Report) -> Plan | None:
+    """Open the folder and list its new UIDs; None if there are none (its state moved on, committed)."""
+    state = _folder_state(connection_id, name, role)
+    state_id, modseq = state.id, None
+    if imap.offers(conn, "CONDSTORE"):
+        # CONDSTORE: the same HIGHESTMODSEQ as when last read through means nothing changed
+        # (no mail added, none removed, no flag moved): the folder is not even opened.
+        now = imap.status(conn, name)
+        modseq = now.highestmodseq
+        if modseq is not None and (state.uidvalidity, state.highestmodseq) == (now.uidvalidity, modseq):
+            report.unchanged.append(name)
+            return None
+    uidvalidity = imap.examine(conn, name)
+    stored = (state.uidvalidity, state.last_uid)
+    last_uid = stored[1]
+    if stored[0] != uidvalidity:
+        if stored[0]:
+            log.warning("mailbox %s folder %s: UIDVALIDITY changed, reading it again", connection_id, name)
+            report.rescanned.append(name)
+        last_uid = 0
+    plan = Plan(state_id, name, role, uidvalidity, stored, imap.uids_after(conn, last_uid), modseq)
+    if not plan.uids:
+        _advance(state_id, stored, (uidvalidity, last_uid))
+        db.session.commit()
+        if modseq is not None:
+            db.session.execute(update(_folders).where(_folders.c.id == state_id).values(highestmodseq=modseq))
+            db.session.commit()
+        return None
+    return plan
+
+
+def _reopen(conn: imaplib.IMAP4, plan: Plan) -> None:
+    """Open a planned folder again; should its UIDVALIDITY have changed meanwhile, list it again."""
+    uidvalidity = imap.examine(conn, plan.name)
+    if uidvalidity != plan.uidvalidity:
+        plan.uidvalidity = uidvalidity
+        plan.uids = imap.uids_after(conn, 0)
+
+
+def _read(
     conn: imaplib.IMAP4,
     connection_id: int,
     user_id: int,
-    name: str,
-    role: str,
+    plan: Plan,
     delivered_to: list[str],
     seen: set[str],
     ctx: Context,
     report: Report,
 ) -> None:
-    uidvalidity = imap.examine(conn, name)
-    state = _folder_state(connection_id, name, role)
-    state_id, old_validity, last_uid = state.id, state.uidvalidity, state.last_uid
-    if old_validity != uidvalidity:
-        if old_validity:
-            log.warning("mailbox %s folder %s: UIDVALIDITY changed, reading it again", connection_id, name)
-            report.rescanned.append(name)
-        last_uid = 0
-    uids = imap.uids_after(conn, last_uid)
-    if not uids:
-        _advance(state_id, (old_validity, state.last_uid), (uidvalidity, last_uid))
-        db.session.commit()
-        return
-    previous = (old_validity, state.last_uid)
-    for start in range(0, len(uids), ctx.header_batch):
-        if start and ctx.out_of_time():
-            report.more = True
-            return
-        chunk = uids[start : start + ctx.header_batch]
-        heads = [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, _HEAD_ITEMS)]
-        report.seen += len(heads)
-        wanted = qualifying(heads, seen)
-        stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
-        sent_threads: list[int] = []
-        for head, raw in _bodies(conn, wanted):
-            row = _store(head, raw, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads)
-            if row is not None:
-                stored.append(row)
-        _keep(stored, sent_threads, ctx)
-        new = (uidvalidity, max(chunk))
-        _advance(state_id, previous, new)
-        if stored:
-            db.session.execute(
-                update(MailboxConnection)
-                .where(MailboxConnection.id == connection_id)
-                .values(imported_count=MailboxConnection.imported_count + len(stored))
-            )
-        db.session.commit()
-        previous = new
-        if role == FolderRole.INCOMING:
-            report.imported += len(stored)
-            if stored:
-                ctx.on_stored([row_id for row_id, _, _ in stored])
-        else:
-            report.sent += len(stored)
+    """Read the planned folder's new mail by batches, each committed with the folder's last UID."""
+    state_id, role, uids, uidvalidity = plan.state_id, plan.role, plan.uids, plan.uidvalidity
+    previous = plan.stored
+    items = _SENT_HEAD_ITEMS if role == FolderRole.SENT else _HEAD_ITEMS
+    chunks = [uids[i : i + ctx.header_batch] for i in range(0, len(uids), ctx.header_batch)]
+
+    def heads_of(chunk: list[int]) -> list[Head]:
+        return [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, items)]
+
+    # The IMAP reads run in a thread of their own, one command ahead: the next group's bodies
+    # (or the next batch's headers) come off the socket while this one is stored and committed.
+    # One command at a time on the connection: each is asked for once the one before has ended.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection_id}") as reader:
+        next_heads: Future[list[Head]] = reader.submit(heads_of, chunks[0])
+        for index, chunk in enumerate(chunks):
+            heads = next_heads.result()
+            if index and ctx.out_of_time():
+                report.more = True
+                return
+            following = chunks[index + 1] if index + 1 < len(chunks) else None
+            report.seen += len(heads)
+            wanted = qualifying(heads, seen)
+            if role == FolderRole.SENT:
+                _classify_answered(wanted, ctx)
+            stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
+            sent_threads: list[int] = []
+            groups = list(_groups(wanted))
+            bodies = reader.submit(_bodies, conn, groups[0]) if groups else None
+            for position in range(len(groups)):
+                assert bodies is not None
+                fetched = bodies.result()
+                if position + 1 < len(groups):
+                    bodies = reader.submit(_bodies, conn, groups[position + 1])
+                elif following is not None:
+                    next_heads = reader.submit(heads_of, following)
+                stored += _store_group(
+                    fetched, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads
+                )
+            if not groups and following is not None:
+                next_heads = reader.submit(heads_of, following)
+            new = (uidvalidity, max(chunk))
+            _commit_batch(connection_id, state_id, (previous, new), len(chunk), stored, sent_threads, ctx)
+            previous = new
+            if role == FolderRole.INCOMING:
+                report.imported += len(stored)
+                if stored:
+                    ctx.on_stored([row_id for row_id, _, _ in stored])
+            else:
+                report.sent += len(stored)
+
+
+def _commit_batch(
+    connection_id: int,
+    state_id: int,
+    move: tuple[tuple[int, int], tuple[int, int]],
+    read: int,
+    stored: list[tuple[int, str, str | None]],
+    sent_threads: list[int],
+    ctx: Context,
+) -> None:
+    """Commit a batch: its rows and blobs, the folder's (UIDVALIDITY, last UID) moved, the counts."""
+    _keep(stored, sent_threads, ctx)
+    _advance(state_id, *move)
+    db.session.execute(
+        update(MailboxConnection)
+        .where(MailboxConnection.id == connection_id)
+        .values(
+            imported_count=MailboxConnection.imported_count + len(stored),
+            sync_done=MailboxConnection.sync_done + read,
+        )
+    )
+    db.session.commit()
 
 
 _HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+_SENT_HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({SENT_HEADER_FIELDS})]"
+_UNCLASSIFIED_ANSWERED = (
+    select(_messages.c.id)
+    .where(
+        _messages.c.message_id.in_(bindparam("mids", expanding=True)),
+        _messages.c.outcome.is_(None),
+        _messages.c.direction == Direction.INBOUND,
+    )
+    .order_by(_messages.c.id)
+)
+
+
+def _classify_answered(heads: list[Head], ctx: Context) -> None:
+    """Classify now the stored mail that these sent messages answer, so they join its conversation.
+
+    Incoming mail is classified by the classify queue's drain, maybe not yet: a reply filed
+    before the message it answers would start a conversation of its own. Commits (only rows
+    committed earlier are touched: nothing of this batch is stored yet).
+    """
+    mids = sorted({m for head in heads for m in head.answers})
+    ids: list[int] = []
+    for start in range(0, len(mids), 500):
+        ids += db.session.scalars(_UNCLASSIFIED_ANSWERED, {"mids": mids[start : start + 500]})
+    if ids:
+        classify_stored_together(sorted(set(ids)), settings=ctx.domain, store=ctx.store)
 
 
 def _groups(heads: list[Head]) -> Iterator[list[Head]]:
@@ -186,61 +319,82 @@ def _groups(heads: list[Head]) -> Iterator[list[Head]]:
         yield group
 
 
-def _bodies(conn: imaplib.IMAP4, heads: list[Head]) -> Iterator[tuple[Head, bytes]]:
-    """Each of `heads` with its full message, fetched a bounded group at a time, in UID order."""
-    for group in _groups(heads):
-        by_uid = {h.uid: h for h in group}
-        # A message expunged since its headers were read is simply not there any more.
-        for fetched in sorted(imap.fetch(conn, list(by_uid), "UID BODY.PEEK[]"), key=lambda f: f.uid):
-            if fetched.uid in by_uid:
-                yield by_uid[fetched.uid], fetched.data
+def _bodies(conn: imaplib.IMAP4, group: list[Head]) -> list[tuple[Head, bytes]]:
+    """Each of `group` with its full message (one FETCH), in UID order."""
+    by_uid = {h.uid: h for h in group}
+    # A message expunged since its headers were read is simply not there any more.
+    fetched = sorted(imap.fetch(conn, list(by_uid), "UID BODY.PEEK[]"), key=lambda f: f.uid)
+    return [(by_uid[f.uid], f.data) for f in fetched if f.uid in by_uid]
 
 
-def _store(
-    head: Head,
-    raw: bytes,
+_SHAS_HERE = select(_messages.c.raw_sha256).where(
+    _messages.c.raw_sha256.in_(bindparam("shas", expanding=True))
+)
+
+
+def _store_group(
+    bodies: list[tuple[Head, bytes]],
     role: str,
     user_id: int,
     ctx: Context,
     *,
     delivered_to: list[str],
     sent_threads: list[int],
-) -> tuple[int, str, str | None] | None:
-    """Store one message (flushed): classified later if incoming, filed now if sent. None: already here."""
-    sha = hashlib.sha256(raw).hexdigest()
-    if db.session.scalar(select(Message.id).where(Message.raw_sha256 == sha).limit(1)) is not None:
-        return None  # the same bytes are already here (a message with no Message-ID, read again)
+) -> list[tuple[int, str, str | None]]:
+    """Store a group of messages (one INSERT, flushed): classified later if incoming, filed now if sent.
+
+    A message whose exact bytes are already here (one with no Message-ID, read again) is skipped.
+    """
+    if not bodies:
+        return []
+    shas = [hashlib.sha256(raw).hexdigest() for _, raw in bodies]
+    here = set(db.session.scalars(_SHAS_HERE, {"shas": sorted(set(shas))}))
     envelope_to = delivered_to if role == FolderRole.INCOMING else []
-    # Made durable with the rest of the batch, before its commit (_keep).
-    msg = store_inbound(raw, store=ctx.store, source=SOURCE, envelope_to=envelope_to, durable=False)
+    now = utcnow()
+    rows: list[dict] = []
+    kept: list[tuple[bytes, Head]] = []
+    for (head, raw), sha in zip(bodies, shas, strict=True):
+        if sha in here:
+            continue
+        here.add(sha)
+        # Made durable with the rest of the batch, before its commit (_keep).
+        ctx.store.put(raw, durable=False)
+        row = unclassified_row(sha, len(raw), SOURCE, None, envelope_to, now)
+        # Set now, not at classification: the next batch's duplicate check must see it.
+        row.message_id = head.message_id
+        rows.append(_columns(row))
+        kept.append((raw, head))
+    if not rows:
+        return []
+    # One INSERT for the group (ORM objects would be flushed one statement each).
+    ids = list(db.session.scalars(_INSERT, rows))
     if role == FolderRole.SENT:
-        try:
-            parsed = parse(raw)
-        except Exception:  # left unclassified: the sweep queues it, classification quarantines it
-            log.warning("mailbox message %s could not be parsed", msg.id, exc_info=True)
-        else:
-            sent_threads.append(file_sent(msg.id, user_id, parsed, ctx.store, utcnow()))
-    return msg.id, sha, head.message_id
+        for row_id, (raw, _) in zip(ids, kept, strict=True):
+            try:
+                parsed = parse(raw)
+            except Exception:  # left unclassified: the sweep queues it, classification quarantines it
+                log.warning("mailbox message %s could not be parsed", row_id, exc_info=True)
+            else:
+                sent_threads.append(file_sent(row_id, user_id, parsed, ctx.store, now))
+    return [
+        (row_id, row["raw_sha256"], head.message_id)
+        for row_id, row, (_, head) in zip(ids, rows, kept, strict=True)
+    ]
 
 
-_SET_MESSAGE_ID = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("row_id"), _messages.c.message_id.is_(None))
-    .values(message_id=bindparam("mid"))
-)
+_INSERT = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+
+
+def _columns(row: Message) -> dict:
+    """The column values set on a new, unsaved row (the table's defaults fill in the rest)."""
+    return {c.key: getattr(row, c.key) for c in _messages.columns if c.key in row.__dict__}
 
 
 def _keep(stored: list[tuple[int, str, str | None]], sent_threads: list[int], ctx: Context) -> None:
-    """What a batch needs before its commit: blobs on disk, Message-IDs set, Sent entries refreshed.
-
-    The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
-    """
+    """What a batch needs before its commit: blobs on disk, Sent entries refreshed."""
     if not stored:
         return
     ctx.store.make_durable([sha for _, sha, _ in stored])
-    ids = [{"row_id": row_id, "mid": mid} for row_id, _, mid in stored if mid]
-    if ids:
-        db.session.execute(_SET_MESSAGE_ID, ids)
     if sent_threads:
         entries.refresh(sent_threads)
 

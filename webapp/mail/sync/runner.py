@@ -86,7 +86,7 @@ def sync_mailbox(connection_id: int, vault: Vault | None, ctx: Context, timing: 
         db.session.rollback()
         log.warning("mailbox %s: another sync moved a folder on; this one stopped", connection_id)
         return None
-    record_success(connection_id, timing)
+    record_success(connection_id, timing, going_on=report.more)
     if report.imported or report.sent:
         log.info(
             "mailbox %s: %d imported, %d sent from the client", connection_id, report.imported, report.sent
@@ -94,9 +94,10 @@ def sync_mailbox(connection_id: int, vault: Vault | None, ctx: Context, timing: 
     return report
 
 
-def record_success(connection_id: int, timing: Timing) -> None:
-    """Clear the error and look again after the usual interval. Commits."""
+def record_success(connection_id: int, timing: Timing, going_on: bool = False) -> None:
+    """Clear the error, look again after the usual interval; the progress too unless it goes on. Commits."""
     now = utcnow()
+    progress = {} if going_on else {"sync_total": None, "sync_done": None}
     db.session.execute(
         update(MailboxConnection)
         .where(MailboxConnection.id == connection_id)
@@ -107,6 +108,7 @@ def record_success(connection_id: int, timing: Timing) -> None:
             last_error_at=None,
             failures=0,
             next_sync_at=now + timedelta(seconds=timing.interval),
+            **progress,
         )
     )
     db.session.commit()
@@ -133,6 +135,8 @@ def record_failure(connection_id: int, error: MailboxError, timing: Timing) -> N
             last_error_at=now,
             failures=failures,
             next_sync_at=now + backoff(failures, timing),
+            sync_total=None,  # no sync runs until the next try, which counts afresh
+            sync_done=None,
         )
     )
     db.session.commit()
