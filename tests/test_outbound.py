@@ -220,7 +220,8 @@ def test_cancel_and_edit_are_compare_and_set(app, team, smtp, redis):
     msg = create(app, team.rita, send_at=later)
     with app.app_context():
         edited = Compose(to=["alice@outside.test"], subject="New subject", body="New body", send_at=later)
-        assert compose.update_scheduled(msg.id, db.session.get(User, team.rita.id), edited)
+        rita = db.session.get(User, team.rita.id)
+        assert compose.update_scheduled(msg.id, rita, edited, mail_domain().domain)
         assert compose.cancel(msg.id, team.rita.id)
         db.session.commit()
         assert not compose.cancel(msg.id, team.rita.id)  # already cancelled

@@ -75,13 +75,15 @@ def test_edit_changes_what_is_sent(app, team, smtp, env):
     from webapp.mail.outbound import compose
     from webapp.mail.outbound.compose import Compose
     from webapp.models import User
+    from webapp.services import mail_domain
 
     due = utcnow() + timedelta(seconds=2)
     msg = create(app, team.rita, send_at=due)
     schedule(app, due)
     with app.app_context():
         edit = Compose(to=["alice@outside.test"], subject="Updated time", body="Now at 3pm", send_at=due)
-        assert compose.update_scheduled(msg.id, db.session.get(User, team.rita.id), edit)
+        rita = db.session.get(User, team.rita.id)
+        assert compose.update_scheduled(msg.id, rita, edit, mail_domain().domain)
         db.session.commit()
     worker = start_worker(env)
     try:
