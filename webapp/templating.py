@@ -158,8 +158,9 @@ def away_date(value: date | None) -> str:
 
 
 def register_templating(app: Flask) -> None:
-    # The same callables flask-babel installs, with the request's translations found once.
-    app.jinja_env.install_gettext_callables(
+    # The same callables flask-babel installs, with the request's translations found once (the
+    # method comes with Jinja's i18n extension, which flask-babel added).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: _translations().ugettext(s),
         ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
         newstyle=True,
