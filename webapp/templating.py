@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime
 
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, get_time_format, parse_pattern
 from flask import Flask, g, has_request_context
 from flask_babel import (
     format_date,
@@ -73,11 +73,14 @@ def short_date(value: datetime | None) -> str:
     dates = _request_dates()
     if dates is None:
         return _short_date(value)
-    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(dates.tzinfo)
-    key = (local.hour, local.minute) if local.date() == dates.today else local.date()
-    found = dates.short.get(key)
+    local = dates.tzinfo.normalize(
+        (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(dates.tzinfo)
+    )
+    if local.date() == dates.today:  # a busy day's rows are each of another minute: Babel's pattern, kept
+        return dates.time_pattern.apply(local, dates.locale, reference_date=value.date())
+    found = dates.short.get(local.date())
     if found is None:
-        found = dates.short[key] = _short_date(value)
+        found = dates.short[local.date()] = _short_date(value)
     return found
 
 
@@ -95,8 +98,11 @@ class _Dates:
 
     def __init__(self) -> None:
         self.tzinfo = get_timezone()
+        self.locale = get_locale()
         self.today = to_user_timezone(utcnow()).date()
-        self.short: dict[object, str] = {}
+        # What format_time(value, "short") applies, found and parsed once.
+        self.time_pattern = parse_pattern(get_time_format("short", locale=self.locale))
+        self.short: dict[date, str] = {}
 
 
 def _request_dates() -> _Dates | None:
@@ -106,6 +112,27 @@ def _request_dates() -> _Dates | None:
     if dates is None:
         dates = g._hm_dates = _Dates()
     return dates
+
+
+def row_words() -> dict[str, str]:
+    """The words a list row may show, translated once a request rather than on each of 50 rows.
+
+    "select" keeps its %(name)s for the row to fill (`|format(name=...)`).
+    """
+    words = g.get("_hm_row_words") if has_request_context() else None
+    if words is None:
+        words = {
+            "unread": gettext("Unread"),
+            "to": gettext("To:"),
+            "failed": gettext("Failed"),
+            "held": gettext("Held"),
+            "attachments": gettext("Has attachments"),
+            "no_subject": gettext("(no subject)"),
+            "select": gettext("Select %(name)s", name="%(name)s"),
+        }
+        if has_request_context():
+            g._hm_row_words = words
+    return words
 
 
 def _translations():
@@ -184,4 +211,5 @@ def register_templating(app: Flask) -> None:
         outcome_labels=OUTCOME_LABELS,
         status_labels=STATUS_LABELS,
         offer_shown=offer_shown,
+        row_words=row_words,
     )
