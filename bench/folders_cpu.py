@@ -6,11 +6,12 @@
 
 The app runs in this process (the Flask test client, no HTTP, no gunicorn) on a database
 `bench/generate.py` filled, signed in as the admin and as the recruiter who sees a tenth of the
-offers. Each request is made --repeat times after a warm-up; printed: the median process CPU time
-(`time.process_time`: the machine's load inflates it far less than wall time; on SQLite it
-includes the database's own work, on PostgreSQL only the app's side), the median wall time and
-the number of SQL statements. `--profile FILE` runs cProfile over the repeats of one request
-(`--only`) and writes its stats to FILE. The last line is one JSON object of the convention.
+offers, and /healthz (the trivial route: the floor). Each request is made --repeat times after a
+warm-up; printed: the median process CPU time (`time.process_time`: the machine's load inflates
+it far less than wall time; on SQLite it includes the database's own work, on PostgreSQL only
+the app's side), the median wall time and the number of SQL statements. Responses are gzipped
+as a browser asks. `--profile FILE` runs cProfile over the repeats of one request (`--only`) and
+writes its stats to FILE. The last line is one JSON object of the convention.
 """
 
 import argparse
@@ -53,6 +54,7 @@ def requests_for(client) -> list[tuple[str, str, dict]]:
         ("candidates list", "/mail/candidates", LIST),
         ("candidates pane", f"/mail/candidates/{thread_id}", PANE),
         ("search interview", "/search?q=interview", LIST),
+        ("/healthz (floor)", "/healthz", GZIP),
     ]
     if older:
         found.insert(2, ("candidates page 2", f"/mail/candidates?before={older.group(1)}", {**HTMX, **GZIP}))
