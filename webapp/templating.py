@@ -164,11 +164,17 @@ def offer_shown(offer_id: int | None) -> bool:
 
     A candidate or a conversation can be on offers the user has no access to: those never show.
     """
-    if offer_id is None or not current_user.is_authenticated:
+    if offer_id is None:
         return False
-    if "offer_ids" not in g:
-        g.offer_ids = accessible_offer_ids(current_user)
-    return g.offer_ids is None or offer_id in g.offer_ids
+    ids = g.get("offer_ids", _NOT_READ)  # asked for each row of a list: the request's answer first
+    if ids is _NOT_READ:
+        if not current_user.is_authenticated:
+            return False
+        ids = g.offer_ids = accessible_offer_ids(current_user)
+    return ids is None or offer_id in ids
+
+
+_NOT_READ = object()
 
 
 def delivery_problem(error: str | None, delayed: bool = False) -> str:
