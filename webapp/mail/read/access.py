@@ -11,6 +11,9 @@ not itself the incoming CV: a forward, a reply in the CV's conversation) is seen
 offer's team only.
 """
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from sqlalchemy import Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
@@ -121,8 +124,24 @@ def visible_candidates(user: User) -> Select:
     )
 
 
+class Viewer(NamedTuple):
+    """All the rules ask of a user: who they are and whether they are an admin."""
+
+    id: int
+    is_admin: bool
+
+
 def visible(user):
-    """The condition "user may see this message", whatever folder it is in."""
+    """The condition "user may see this message", whatever folder it is in.
+
+    Built once per user and role and kept: it is a tree of some hundred clauses with aliased
+    tables, and building it cost a conversation pane more than reading the conversation.
+    """
+    return _visible(Viewer(user.id, user.is_admin))
+
+
+@lru_cache(maxsize=1024)
+def _visible(user: Viewer):
     thread = aliased(Thread)
     with_candidate = and_(
         Message.candidate_id.is_not(None),
