@@ -8,14 +8,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import aliased, defaultload
 
 from webapp.extensions import db
 from webapp.mail.phrases import N_, Phrase
-from webapp.mail.read.access import candidate_visible, has_offer_access, kept_by_participant, visible
+from webapp.mail.read.access import Viewer, candidate_visible, has_offer_access, kept_by_participant, visible
 from webapp.mail.read.search import Match
 from webapp.models import (
     DELIVERED_STATUSES,
@@ -498,24 +499,30 @@ def thread_and_draft(user, thread_id: int) -> tuple[Thread, list[Message], Messa
     thread = db.session.scalar(select(Thread).where(Thread.id == thread_id).options(*_NAME_ONLY))
     if thread is None:
         return None
-    found = list(
-        db.session.scalars(
-            select(Message)
-            .where(
-                Message.thread_id == thread_id,
-                visible(user),
-                Message.status != Status.CANCELLED,
-                or_(Message.status != Status.DRAFT, Message.sender_id == user.id),
-            )
-            .order_by(Message.sort_at, Message.id)
-            .options(*_MESSAGE_NAME_ONLY)
-        ).unique()
-    )
+    statement = _conversation_statement(Viewer(user.id, user.is_admin))
+    found = list(db.session.scalars(statement, {"pane_thread_id": thread_id}).unique())
     messages = [m for m in found if m.status != Status.DRAFT]
     if not messages:
         return None
     drafts = [m for m in found if m.status == Status.DRAFT]
     return thread, messages, (drafts[-1] if drafts else None)
+
+
+@lru_cache(maxsize=1024)
+def _conversation_statement(user: Viewer):
+    """A conversation's messages as `user` sees them, built once per user: SQLAlchemy then finds
+    its compiled form without walking the access rules' clauses again on every pane."""
+    return (
+        select(Message)
+        .where(
+            Message.thread_id == bindparam("pane_thread_id"),
+            visible(user),
+            Message.status != Status.CANCELLED,
+            or_(Message.status != Status.DRAFT, Message.sender_id == user.id),
+        )
+        .order_by(Message.sort_at, Message.id)
+        .options(*_MESSAGE_NAME_ONLY)
+    )
 
 
 def visible_message(user, message_id: int) -> Message | None:
