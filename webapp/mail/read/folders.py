@@ -508,7 +508,7 @@ def thread_and_draft(user, thread_id: int) -> tuple[Thread, list[Message], Messa
     return thread, messages, (drafts[-1] if drafts else None)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)  # about 70 KB each once compiled
 def _conversation_statement(user: Viewer):
     """A conversation's messages as `user` sees them, built once per user: SQLAlchemy then finds
     its compiled form without walking the access rules' clauses again on every pane."""
