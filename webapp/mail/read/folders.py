@@ -415,7 +415,12 @@ def _rows_of(entries: list) -> list[Row]:
     if not entries:
         return []
     listed = {}
-    for r in db.session.execute(_LISTED.where(Message.id.in_([e.message_id for e in entries]))):
+    # Both id lists, so that each table is read by its key whatever the planner thinks of its
+    # size (on a small one PostgreSQL would rather hash all of threads).
+    listed_rows = _LISTED.where(
+        Message.id.in_([e.message_id for e in entries]), Thread.id.in_([e.thread_id for e in entries])
+    )
+    for r in db.session.execute(listed_rows):
         thread = ListedThread(
             r.thread_id,
             r.thread_subject,
