@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.folder_rules import rows_by_the_rules
 from tests.mailmaker import raw_mail
@@ -373,3 +373,22 @@ def test_forgetting_a_conversation_before_deleting_it_counts_it_out(app, team, m
         assert folders.unread_counts(rita)["inbox"] == 0
         assert snapshot() == set()
         assert counters() == {}
+
+
+def test_the_rebuild_command_leaves_the_planner_statistics_of_the_new_entries(app, team, make):
+    """Statistics from before a rebuild describe another table: PostgreSQL, thinking it empty,
+    sorted a user's every entry for each page (60 ms at 100,000 messages instead of 0.1)."""
+    for _ in range(3):
+        make.message(candidate=team.alice, to_users=[team.rita], subject="Hello Rita")
+    result = app.test_cli_runner().invoke(args=["folders", "rebuild"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            known = db.session.execute(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'folder_entries'")
+            ).scalar_one()
+        else:
+            known = db.session.execute(
+                text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'folder_entries'")
+            ).scalar_one()
+        assert known > 0

@@ -8,13 +8,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import defaultload, defer, noload
+from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import aliased, defaultload
 
 from webapp.extensions import db
 from webapp.mail.phrases import N_, Phrase
-from webapp.mail.read.access import candidate_visible, has_offer_access, kept_by_participant, visible
+from webapp.mail.read.access import Viewer, candidate_visible, has_offer_access, kept_by_participant, visible
 from webapp.mail.read.search import Match
 from webapp.models import (
     DELIVERED_STATUSES,
@@ -28,6 +30,7 @@ from webapp.models import (
     Message,
     MessageRead,
     MessageRecipient,
+    Offer,
     OfferFollow,
     Placement,
     Status,
@@ -169,12 +172,80 @@ def is_unread(user):
     )
 
 
+class Named(NamedTuple):
+    """A candidate as a list row names them."""
+
+    full_name: str
+
+
+class Titled(NamedTuple):
+    """An offer as a list row names it."""
+
+    title: str
+
+
+class ListedThread(NamedTuple):
+    """The columns of a conversation a list row shows (a plain tuple: no ORM object per row)."""
+
+    id: int
+    subject: str
+    last_message_at: datetime
+    candidate_id: int | None
+    offer_id: int | None
+    candidate: Named | None
+    offer: Titled | None
+
+
+class ListedMessage(NamedTuple):
+    """The columns of a conversation's newest qualifying message a list row shows: never a body."""
+
+    id: int
+    thread_id: int
+    direction: str
+    status: str
+    subject: str
+    snippet: str
+    from_name: str
+    from_address: str
+    to_addresses: list
+    candidate_id: int | None
+    candidate: Named | None
+    cv_offer_id: int | None
+    cv_offer: Titled | None
+    held_at: datetime | None
+    scheduled_at: datetime | None
+    is_internal: bool
+    # How it came (a mailbox sync) and to whom: a shared mailbox's row names the mailbox.
+    source: str | None
+    envelope_to: list
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == Direction.OUTBOUND
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == Status.SCHEDULED
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == Status.FAILED
+
+    @property
+    def display_from(self) -> str:
+        return self.from_name or self.from_address
+
+
 @dataclass
 class Row:
-    """One conversation as a folder lists it."""
+    """One conversation as a folder lists it.
 
-    thread: Thread
-    message: Message  # the newest qualifying message: who, what, snippet
+    `thread` and `message` are ORM objects (a pane's row, the tests' reference rows) or, for a
+    list, the ListedThread and ListedMessage tuples with the same attributes.
+    """
+
+    thread: Thread | ListedThread
+    message: Message | ListedMessage  # the newest qualifying message: who, what, snippet
     is_unread: bool
     has_attachments: bool
     count: int
@@ -210,7 +281,7 @@ def list_rows(
     """
     query = _entries(slug, user)
     if match is None:
-        entries = list(db.session.scalars(_page(query, before).limit(limit + 1)))
+        entries = list(db.session.execute(_page(query, before).limit(limit + 1)))
     else:
         entries = _matching_entries(query, user, match, before, limit + 1)
     return _shown(slug, _rows_of(entries[:limit])), len(entries) > limit
@@ -224,7 +295,7 @@ def _shown(slug: str, rows: list[Row]) -> list[Row]:
     return rows
 
 
-def _matching_entries(query, user, match: Match, before, wanted: int) -> list[FolderEntry]:
+def _matching_entries(query, user, match: Match, before, wanted: int) -> list:
     """The first `wanted` entries of `query` after `before` with a message matching that the user may see.
 
     A word in few messages: their conversations, from the index, narrow the folder to a short
@@ -239,14 +310,17 @@ def _matching_entries(query, user, match: Match, before, wanted: int) -> list[Fo
         # A limit, too, in case the estimate was far off: then the word is common after all.
         matched = list(db.session.scalars(select(Message.thread_id).where(match.indexed).limit(4 * few + 1)))
     if matched is None or len(matched) > 4 * few:
+        # OFFSET 0 keeps the test a subquery asked of each conversation in turn (through the
+        # messages' thread index): PostgreSQL would otherwise make it a semi-join and, at a
+        # million messages, read every matching message the user may see first (9 s).
         has_match = exists(
-            select(Message.id).where(Message.thread_id == FolderEntry.thread_id, match.each, seen)
+            select(Message.id).where(Message.thread_id == FolderEntry.thread_id, match.each, seen).offset(0)
         )
-        return list(db.session.scalars(_page(query.where(has_match), before).limit(wanted)))
+        return list(db.session.execute(_page(query.where(has_match), before).limit(wanted)))
     candidates = query.where(FolderEntry.thread_id.in_(sorted(set(matched))))
-    kept: list[FolderEntry] = []
+    kept: list = []
     while len(kept) < wanted:
-        batch = list(db.session.scalars(_page(candidates, before).limit(wanted)))
+        batch = list(db.session.execute(_page(candidates, before).limit(wanted)))
         if not batch:
             break
         ids = [e.thread_id for e in batch]
@@ -288,7 +362,7 @@ def get_row(slug: str, user, thread_id: int, loaded: Sequence[Message] = ()) -> 
     `loaded`: the conversation's messages when the caller has them (the pane), so the row's
     message is not read again.
     """
-    entry = db.session.scalar(_entries(slug, user).where(FolderEntry.thread_id == thread_id))
+    entry = db.session.execute(_entries(slug, user).where(FolderEntry.thread_id == thread_id)).first()
     if entry is None:
         return None
     message = next((m for m in loaded if m.id == entry.message_id), None)
@@ -313,7 +387,18 @@ def unread_counts(user) -> dict[str, int]:
 def _entries(slug: str, user):
     if slug not in FOLDERS_BY_SLUG and slug != SEARCH_EVERYWHERE:
         raise KeyError(slug)
-    return select(FolderEntry).where(FolderEntry.user_id == user.id, FolderEntry.folder == slug)
+    return select(*_ENTRY_COLUMNS).where(FolderEntry.user_id == user.id, FolderEntry.folder == slug)
+
+
+# What a page reads of an entry (column tuples: building an entity per row costs more than the read).
+_ENTRY_COLUMNS = (
+    FolderEntry.thread_id,
+    FolderEntry.activity_at,
+    FolderEntry.message_id,
+    FolderEntry.is_unread,
+    FolderEntry.has_attachments,
+    FolderEntry.message_count,
+)
 
 
 # Rows and panes name a conversation's candidate; their addresses and placements (which other
@@ -326,38 +411,95 @@ _MESSAGE_NAME_ONLY = (
     defaultload(Message.candidate).lazyload(Candidate.emails),
     defaultload(Message.candidate).lazyload(Candidate.placements),
 )
-# What a list row shows of its message: never the bodies.
-_ROW_MESSAGE = (
-    *_MESSAGE_NAME_ONLY,
-    defer(Message.body_text),
-    defer(Message.body_html),
-    defer(Message.references),
-    defer(Message.in_reply_to),
-    defer(Message.defects),
-    defer(Message.outcome_reason),
-    noload(Message.attachments),
-    noload(Message.sender),
-)
 
 
-def _rows_of(entries: list[FolderEntry]) -> list[Row]:
-    """The rows of these entries: their conversations and messages in two statements."""
+def _rows_of(entries: list) -> list[Row]:
+    """The rows of these entries: their conversations and messages, as column tuples, in one statement."""
     if not entries:
         return []
-    thread_query = select(Thread).where(Thread.id.in_([e.thread_id for e in entries])).options(*_NAME_ONLY)
-    threads = {t.id: t for t in db.session.scalars(thread_query)}
-    message_query = select(Message).where(Message.id.in_([e.message_id for e in entries]))
-    messages = {m.id: m for m in db.session.scalars(message_query.options(*_ROW_MESSAGE)).unique()}
-    return [
-        Row(
-            thread=threads[e.thread_id],
-            message=messages[e.message_id],
-            is_unread=e.is_unread,
-            has_attachments=e.has_attachments,
-            count=e.message_count,
+    listed = {}
+    # Both id lists, so that each table is read by its key whatever the planner thinks of its
+    # size (on a small one PostgreSQL would rather hash all of threads).
+    listed_rows = _LISTED.where(
+        Message.id.in_([e.message_id for e in entries]), Thread.id.in_([e.thread_id for e in entries])
+    )
+    for r in db.session.execute(listed_rows):
+        thread = ListedThread(
+            r.thread_id,
+            r.thread_subject,
+            r.last_message_at,
+            r.thread_candidate_id,
+            r.offer_id,
+            Named(f"{r.tc_first} {r.tc_last}".strip()) if r.thread_candidate_id is not None else None,
+            Titled(r.offer_title) if r.offer_title is not None else None,
         )
-        for e in entries
-    ]
+        message = ListedMessage(
+            r.id,
+            r.thread_id,
+            r.direction,
+            r.status,
+            r.subject,
+            r.snippet,
+            r.from_name,
+            r.from_address,
+            r.to_addresses,
+            r.candidate_id,
+            Named(f"{r.mc_first} {r.mc_last}".strip()) if r.mc_first is not None else None,
+            r.cv_offer_id,
+            Titled(r.cv_offer_title) if r.cv_offer_title is not None else None,
+            r.held_at,
+            r.scheduled_at,
+            r.is_internal,
+            r.source,
+            r.envelope_to,
+        )
+        listed[r.id] = (thread, message)
+    return [Row(*listed[e.message_id], e.is_unread, e.has_attachments, e.message_count) for e in entries]
+
+
+def _listed():
+    thread_candidate, message_candidate = aliased(Candidate), aliased(Candidate)
+    offer, cv_offer = aliased(Offer), aliased(Offer)
+    return (
+        select(
+            Message.id,
+            Message.thread_id,
+            Message.direction,
+            Message.status,
+            Message.subject,
+            Message.snippet,
+            Message.from_name,
+            Message.from_address,
+            Message.to_addresses,
+            Message.candidate_id,
+            message_candidate.first_name.label("mc_first"),
+            message_candidate.last_name.label("mc_last"),
+            Message.cv_offer_id,
+            cv_offer.title.label("cv_offer_title"),
+            Message.held_at,
+            Message.scheduled_at,
+            Message.is_internal,
+            Message.source,
+            Message.envelope_to,
+            Thread.subject.label("thread_subject"),
+            Thread.last_message_at,
+            Thread.candidate_id.label("thread_candidate_id"),
+            Thread.offer_id,
+            thread_candidate.first_name.label("tc_first"),
+            thread_candidate.last_name.label("tc_last"),
+            offer.title.label("offer_title"),
+        )
+        .select_from(Message)
+        .join(Thread, Thread.id == Message.thread_id)
+        .outerjoin(thread_candidate, thread_candidate.id == Thread.candidate_id)
+        .outerjoin(offer, offer.id == Thread.offer_id)
+        .outerjoin(message_candidate, message_candidate.id == Message.candidate_id)
+        .outerjoin(cv_offer, cv_offer.id == Message.cv_offer_id)
+    )
+
+
+# What a list row shows of its conversation and message, joined: one statement for a page.
+_LISTED = _listed()
 
 
 def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
@@ -372,24 +514,30 @@ def thread_and_draft(user, thread_id: int) -> tuple[Thread, list[Message], Messa
     thread = db.session.scalar(select(Thread).where(Thread.id == thread_id).options(*_NAME_ONLY))
     if thread is None:
         return None
-    found = list(
-        db.session.scalars(
-            select(Message)
-            .where(
-                Message.thread_id == thread_id,
-                visible(user),
-                Message.status != Status.CANCELLED,
-                or_(Message.status != Status.DRAFT, Message.sender_id == user.id),
-            )
-            .order_by(Message.sort_at, Message.id)
-            .options(*_MESSAGE_NAME_ONLY)
-        ).unique()
-    )
+    statement = _conversation_statement(Viewer(user.id, user.is_admin))
+    found = list(db.session.scalars(statement, {"pane_thread_id": thread_id}).unique())
     messages = [m for m in found if m.status != Status.DRAFT]
     if not messages:
         return None
     drafts = [m for m in found if m.status == Status.DRAFT]
     return thread, messages, (drafts[-1] if drafts else None)
+
+
+@lru_cache(maxsize=256)  # about 70 KB each once compiled
+def _conversation_statement(user: Viewer):
+    """A conversation's messages as `user` sees them, built once per user: SQLAlchemy then finds
+    its compiled form without walking the access rules' clauses again on every pane."""
+    return (
+        select(Message)
+        .where(
+            Message.thread_id == bindparam("pane_thread_id"),
+            visible(user),
+            Message.status != Status.CANCELLED,
+            or_(Message.status != Status.DRAFT, Message.sender_id == user.id),
+        )
+        .order_by(Message.sort_at, Message.id)
+        .options(*_MESSAGE_NAME_ONLY)
+    )
 
 
 def visible_message(user, message_id: int) -> Message | None:
