@@ -256,6 +256,10 @@ class Message(Model):
         return self.status == Status.SCHEDULED
 
     @property
+    def is_draft(self) -> bool:
+        return self.status == Status.DRAFT
+
+    @property
     def is_failed(self) -> bool:
         return self.status == Status.FAILED
 

@@ -8,12 +8,14 @@ the reply composer again reopens it. Drafts are never sent: the drain takes queu
 scheduled mail only, and sending a draft stores a new message and deletes the draft.
 """
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
 
 from webapp.extensions import db
 from webapp.mail.outbound.build import OutgoingFile
+from webapp.mail.quotes import fold_text
 from webapp.mail.read import entries
 from webapp.mail.read.access import visible
 from webapp.mail.storage import BlobStore
@@ -146,7 +148,7 @@ def save(
     draft.bcc_addresses = fields.bcc
     draft.subject = fields.subject
     draft.body_text = fields.body
-    draft.snippet = " ".join(fields.body.split())[:200]
+    draft.snippet = preview(fields.body)
     draft.sort_at = now
     db.session.flush()
     thread = db.session.get_one(Thread, draft.thread_id)
@@ -156,6 +158,13 @@ def save(
         thread.last_message_at = now
     entries.refresh([thread.id], [user.id])
     return draft
+
+
+def preview(body: str) -> str:
+    """What a Drafts row shows of a draft: the words written, not the signature or the quote
+    below them, with their line breaks (the row shows one line, the pane's draft box them all)."""
+    lines = [" ".join(line.split()) for line in fold_text(body.replace("\r\n", "\n")).main.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()[:200]
 
 
 def _existing(
