@@ -212,6 +212,7 @@ def test_a_forward_and_an_edit_of_send_later_are_kept_as_drafts(
     expect(row(page, f"Fwd: {JONAS_SUBJECT}")).to_have_count(1)
     edit_row = row(page, f"Re: {JONAS_SUBJECT}")
     expect(edit_row).to_have_count(1)
+    expect(edit_row.locator(".chip", has_text="Editing scheduled mail")).to_have_count(1)  # not a new reply
     page.screenshot(path=str(artifacts / f"drafts-forward-and-edit-listed-{width}.png"))
     open_row(page, edit_row)
     expect(page.locator("#message-pane h1.thread-subject")).to_have_text("Edit scheduled email")

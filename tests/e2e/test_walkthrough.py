@@ -134,6 +134,7 @@ def test_every_screen_fits_and_speaks_one_language(app, demo, redis, new_page, a
     walk.look("candidate", f"/candidates/{found['candidate']}")
     walk.look("offer", f"/offers/{found['offer']}")
     walk.look("search", "/search?q=call")
+    expect(page.locator("#folder-nav [aria-current=page]")).to_have_count(0)  # all folders: none is current
     page.context.clear_cookies()
     log_in(page, "ada@demo.test")
     for screen in ("users", "offers", "audit", "queues", "quarantine", "retention"):
