@@ -419,3 +419,104 @@ def test_a_reply_sent_without_the_drafts_id_still_clears_that_conversations_draf
     assert post(client, rita, fields).status_code == 200  # the save's answer had not come back yet
     assert not rows(app, status="draft")
     assert drafts_count(app, team.rita) == 0
+
+
+def test_a_forward_is_kept_as_a_draft_and_forwarding_again_goes_on_with_it(app, client, rita, make, team):
+    inbound = make.message(candidate=team.alice, to_users=[team.rita], subject="CV")
+    html = client.get(f"/compose/forward/{inbound.id}", headers=PANE).get_data(as_text=True)
+    assert 'id="draft-state"' in html  # the forward composer saves as one types
+    saved = autosave(
+        client,
+        rita,
+        {
+            "to": "hm@partner.test",
+            "subject": "Fwd: CV",
+            "body": "Have a look",
+            "forward_of_id": str(inbound.id),
+        },
+    )
+    assert "Draft saved" in saved.get_data(as_text=True)
+    [draft] = rows(app, status="draft")
+    assert draft.forward_of_id == inbound.id
+    assert draft.thread_id != inbound.thread_id  # a forward is a conversation of its own
+    assert "Fwd: CV" in client.get("/mail/drafts").get_data(as_text=True)
+
+    again = parse(client.get(f"/compose/forward/{inbound.id}", headers=PANE).get_data(as_text=True))
+    assert again.one(id="body").text == "Have a look"
+    assert again.one("input", name="forward_of_id").get("value") == str(inbound.id)
+    opened = parse(client.get(f"/compose/draft/{draft.id}", headers=PANE).get_data(as_text=True))
+    assert "Forward" in opened.one("h1").text
+    # Sending it sends the forward (its conversation scope) and removes the draft.
+    sent = post(
+        client,
+        rita,
+        {
+            "to": "alice@outside.test",
+            "subject": "Fwd: CV",
+            "body": "Have a look",
+            "forward_of_id": str(inbound.id),
+            "draft_id": str(draft.id),
+        },
+    )
+    assert sent.status_code == 200
+    assert not rows(app, status="draft")
+    assert len(rows(app, status="queued")) == 1
+
+
+def test_editing_a_scheduled_email_is_kept_while_looking_elsewhere_and_saved_into_it(app, client, rita, team):
+    post(
+        client, rita, {"to": "alice@outside.test", "subject": "Later", "body": "Old text", "preset": "monday"}
+    )
+    [msg] = rows(app)
+    form = parse(client.get(f"/compose/edit/{msg.id}", headers=PANE).get_data(as_text=True))
+    assert form.one(id="draft-state")
+    send_at = form.one("input", name="send_at").get("value")
+    edit = {
+        "to": "alice@outside.test",
+        "subject": "Later",
+        "body": "New text half",
+        "revises_id": str(msg.id),
+    }
+    assert "Draft saved" in autosave(client, rita, edit).get_data(as_text=True)
+    [draft] = rows(app, status="draft")
+    assert (draft.revises_id, draft.thread_id) == (msg.id, msg.thread_id)
+    assert rows(app, id=msg.id)[0].body_text == "Old text"  # what leaves on Monday is unchanged so far
+    assert "Later" in client.get("/mail/drafts").get_data(as_text=True)
+
+    # Back to it (Edit again, or the draft from Drafts): the edit goes on where it was left.
+    again = parse(client.get(f"/compose/edit/{msg.id}", headers=PANE).get_data(as_text=True))
+    assert again.one(id="body").text == "New text half"
+    assert "Edit scheduled email" in again.one("h1").text
+    from_drafts = client.get(f"/mail/drafts/{msg.thread_id}", headers=PANE, follow_redirects=True)
+    assert "Edit scheduled email" in parse(from_drafts.get_data(as_text=True)).one("h1").text
+    # A reply in the same conversation is a reply, not this edit.
+    reply = client.get(f"/compose/reply/{msg.id}", headers=PANE).get_data(as_text=True)
+    assert "New text half" not in reply
+
+    saved = post(
+        client,
+        rita,
+        {**edit, "body": "New text", "preset": "custom", "send_at": send_at, "draft_id": str(draft.id)},
+        url=f"/compose/edit/{msg.id}",
+    )
+    assert saved.status_code == 200
+    assert rows(app, id=msg.id)[0].body_text == "New text"
+    assert not rows(app, status="draft")
+
+
+def test_an_edit_kept_after_its_message_left_is_a_draft_of_its_own(app, client, rita, team):
+    post(client, rita, {"to": "alice@outside.test", "subject": "Later", "body": "Old", "preset": "monday"})
+    [msg] = rows(app)
+    autosave(
+        client,
+        rita,
+        {"to": "alice@outside.test", "subject": "Later", "body": "Newer", "revises_id": str(msg.id)},
+    )
+    [draft] = rows(app, status="draft")
+    with app.app_context():
+        db.session.get(Message, msg.id).status = "sent"
+        db.session.commit()
+    opened = parse(client.get(f"/compose/draft/{draft.id}", headers=PANE).get_data(as_text=True))
+    assert "New email" in opened.one("h1").text
+    assert opened.one(id="body").text == "Newer"
+    assert "left before these changes were saved" in opened.text

@@ -8,7 +8,7 @@ FRENCH_FOLDERS = [
     "Envoyer plus tard",
     "Tous les candidats",
     "Candidats suivis",
-    "Offres d'emploi suivies",
+    "Offres suivies",
     "Non-candidats",
     "Archivé",
     "CV entrant",

@@ -228,3 +228,63 @@ def test_a_mailbox_section_links_the_mailbox_page_when_the_app_has_one(app, team
     page = parse(auth.client.get("/settings").get_data(as_text=True))
     assert page.one(id="mailbox-title").text == "Mailbox"
     assert page.find("a", href="/settings/mailbox") is not None
+
+
+def test_a_formatted_signature_is_cleaned_and_keeps_a_plain_twin(app, client, rita, team):
+    editor = (
+        "<b>Rita</b> <script>alert(1)</script><div><i>Talent team</i>, "
+        '<a href="https://acme.example/jobs" onclick="x()">our jobs</a> '
+        '<a href="javascript:alert(1)">bad</a><img src="https://t.example/p.gif"></div>'
+    )
+    response = profile(rita, signature="ignored", signature_format="html", signature_html=editor)
+    assert response.status_code == 302
+    user = stored(app, team.rita.id)
+    assert "<b>Rita</b>" in user.signature_html
+    assert '<a href="https://acme.example/jobs" rel="noopener noreferrer">our jobs</a>' in user.signature_html
+    for gone in ("script", "onclick", "javascript", "img", "alert"):
+        assert gone not in user.signature_html
+    assert user.signature == "Rita\nTalent team, our jobs <https://acme.example/jobs> bad"
+    settings = parse(client.get("/settings").get_data(as_text=True))
+    assert settings.one(id="signature-editor").one("b").text == "Rita"  # the editor shows it formatted
+    assert settings.one(id="signature_format-1").get("checked") is not None
+
+    # Back to plain: the HTML is gone; formatting that is only line breaks is plain too.
+    assert profile(rita, signature="Rita", signature_format="text").status_code == 302
+    assert stored(app, team.rita.id).signature_html is None
+    profile(rita, signature_format="html", signature_html="Rita<div>Talent team</div>")
+    user = stored(app, team.rita.id)
+    assert (user.signature, user.signature_html) == ("Rita\nTalent team", None)
+
+
+def test_mail_with_a_formatted_signature_has_it_in_html_and_in_text(app, client, rita, team, smtp, redis):
+    from email import message_from_bytes, policy
+
+    from tests.test_outbound import drain_once
+
+    profile(
+        rita,
+        signature_format="html",
+        signature_html='<b>Rita</b><div><a href="https://acme.example">Acme</a></div>',
+    )
+    body = parse(client.get("/compose", headers=PANE).get_data(as_text=True))
+    typed = "Hello <Alice>\nSee you\n" + raw(body.one(id="body"))
+    assert typed.endswith("-- \nRita\nAcme <https://acme.example>")
+    token = rita.csrf_token("/compose")
+    data = {"csrf_token": token, "to": "alice@outside.test", "subject": "Hi", "body": typed, "preset": "now"}
+    assert client.post("/compose", data=data, headers=PANE).status_code == 200
+    drain_once(app)
+    [got] = smtp.messages
+    email = message_from_bytes(got.data, policy=policy.default)
+    text = email.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = email.get_body(("html",)).get_content()
+    assert text.rstrip().endswith("-- \nRita\nAcme <https://acme.example>")
+    assert "Hello &lt;Alice&gt;<br>" in html  # what was typed is text, escaped
+    assert "<b>Rita</b>" in html
+    assert 'href="https://acme.example"' in html
+    assert "Acme &lt;https" not in html  # the formatted signature replaces the plain one
+
+    # Taken out of the body by the sender: plain text only, as before.
+    data["body"] = "No signature this time"
+    client.post("/compose", data=data, headers=PANE)
+    drain_once(app)
+    assert message_from_bytes(smtp.messages[1].data, policy=policy.default).get_body(("html",)) is None

@@ -126,6 +126,7 @@ def row_words() -> dict[str, str]:
             "to": gettext("To:"),
             "failed": gettext("Failed"),
             "held": gettext("Held"),
+            "editing": gettext("Editing scheduled mail"),
             "attachments": gettext("Has attachments"),
             "no_subject": gettext("(no subject)"),
             "select": gettext("Select %(name)s", name="%(name)s"),

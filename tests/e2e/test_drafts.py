@@ -168,3 +168,59 @@ def test_a_reply_crossing_a_colleagues_asks_first(
     expect(page.locator("#message-pane section.message").last).to_contain_text("Tuesday works.")
     expected_422(browser_log)  # the send held back to confirm
     assert browser_log.problems == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_forward_and_an_edit_of_send_later_are_kept_as_drafts(
+    demo, redis, page: Page, browser_log, artifacts, width
+):
+    from tests.e2e.test_browse import open_row
+
+    sized(page, width)
+    log_in(page, "rita@demo.test")
+    jonas_id = open_jonas(page)
+    # A forward begun, then another conversation: the forward is kept.
+    page.locator("#message-pane section.message").last.get_by_role("button", name="Forward").click()
+    expect(page.locator("#message-pane h1.thread-subject")).to_have_text("Forward")
+    page.fill("#to", "hiring.manager@partner.test")
+    with page.expect_response(lambda r: r.url.endswith("/compose/draft")):
+        type_first_line(page, "Worth a look, I think")
+    expect(page.locator("#draft-state")).to_contain_text("Draft saved")
+    page.screenshot(path=str(artifacts / f"drafts-forward-{width}.png"))
+    open_folder(page, "sent")
+    page.goto(f"/mail/inbox/{jonas_id}")
+    page.locator("#message-pane section.message").last.get_by_role("button", name="Forward").click()
+    expect(page.locator("#body")).to_have_value(re.compile(r"^Worth a look, I think"))
+    expect(page.locator("#to")).to_have_value("hiring.manager@partner.test")
+
+    # Send later, then Edit: the edit is kept too while the user looks elsewhere.
+    page.goto(f"/mail/inbox/{jonas_id}")
+    click_reply(page)
+    type_first_line(page, "I will call you tomorrow.")
+    page.locator("#preset").select_option(value="tomorrow")
+    send_button(page).click()
+    expect(page).to_have_url(url_is(f"/mail/scheduled/{jonas_id}"))
+    mine = page.locator("#message-pane section.message").last
+    mine.get_by_role("button", name="Edit").click()
+    expect(page.locator("#message-pane h1.thread-subject")).to_have_text("Edit scheduled email")
+    with page.expect_response(lambda r: r.url.endswith("/compose/draft")):
+        type_first_line(page, "Change of plan: ")
+    expect(page.locator("#draft-state")).to_contain_text("Draft saved")
+    page.screenshot(path=str(artifacts / f"drafts-edit-scheduled-{width}.png"))
+    open_folder(page, "inbox")
+    open_folder(page, "drafts")
+    expect(row(page, f"Fwd: {JONAS_SUBJECT}")).to_have_count(1)
+    edit_row = row(page, f"Re: {JONAS_SUBJECT}")
+    expect(edit_row).to_have_count(1)
+    expect(edit_row.locator(".chip", has_text="Editing scheduled mail")).to_have_count(1)  # not a new reply
+    page.screenshot(path=str(artifacts / f"drafts-forward-and-edit-listed-{width}.png"))
+    open_row(page, edit_row)
+    expect(page.locator("#message-pane h1.thread-subject")).to_have_text("Edit scheduled email")
+    expect(page.locator("#body")).to_have_value(re.compile(r"^Change of plan: I will call you tomorrow\."))
+    page.locator("#compose-form").get_by_role("button", name="Save changes").click()
+    mine = page.locator("#message-pane section.message").last
+    expect(mine.locator(".message-body")).to_contain_text("Change of plan: I will call you tomorrow.")
+    open_folder(page, "drafts")
+    expect(row(page, f"Re: {JONAS_SUBJECT}")).to_have_count(0)  # saved into the message: no draft left
+    expect(row(page, f"Fwd: {JONAS_SUBJECT}")).to_have_count(1)
+    assert browser_log.problems == []

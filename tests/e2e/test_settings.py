@@ -84,3 +84,60 @@ def test_send_later_presets_say_the_time(page, browser_log, demo, artifacts):
     page.select_option("#preset", "tomorrow")
     page.screenshot(path=str(artifacts / "compose-presets.png"))
     assert browser_log.problems == []
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_formatted_signature_is_written_with_the_toolbar_and_sent(new_page, app, demo, artifacts, size):
+    from sqlalchemy import select
+
+    from tests.e2e.test_compose import send_button
+    from webapp.extensions import db
+    from webapp.models import Message, User
+
+    viewport = {"phone": PHONE, "desktop": DESKTOP}[size]
+    page, log = new_page(viewport=viewport)
+    log_in(page, "rita@demo.test")
+    open_settings(page)
+    page.get_by_label("Formatted").check()
+    editor = page.locator("#signature-editor")
+    expect(editor).to_be_visible()
+    expect(page.locator("textarea#signature")).to_be_hidden()
+    editor.fill("")
+    editor.type("Rita Recruiter")
+    page.keyboard.press("Enter")
+    page.keyboard.type("Our open jobs")
+    page.keyboard.press("Shift+Home")
+    page.once("dialog", lambda dialog: dialog.accept("jobs.demo.test"))
+    page.get_by_role("button", name="Link", exact=True).click()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    page.get_by_role("button", name="Bold").click()
+    expect(editor.locator("b")).to_have_text("Rita Recruiter")
+    expect(editor.locator("a")).to_have_attribute("href", "https://jobs.demo.test")
+    assert page_width(page) <= viewport["width"]
+    page.locator(".signature-field").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"settings-signature-{size}.png"))
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".notice-ok")).to_have_text("Your settings are saved.")
+    expect(page.locator("#signature-editor b")).to_have_text("Rita Recruiter")  # shown as saved
+
+    # New mail carries the plain twin in the text; the sent message shows it formatted.
+    page.goto("/compose")
+    expect(page.locator("#body")).to_have_value(
+        re.compile(r"-- \nRita Recruiter\nOur open jobs <https://jobs.demo.test>$")
+    )
+    page.fill("#to", "someone@outside.test")
+    page.fill("#subject", "Signed")
+    page.locator("#body").press("Control+Home")
+    page.keyboard.type("Hello,")
+    send_button(page).click()
+    frame = page.frame_locator("#message-pane iframe.html-body").last
+    expect(frame.locator("b")).to_have_text("Rita Recruiter")
+    page.screenshot(path=str(artifacts / f"settings-signature-sent-{size}.png"))
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "rita@demo.test"))
+        assert user.signature == "Rita Recruiter\nOur open jobs <https://jobs.demo.test>"
+        sent = db.session.scalar(select(Message).where(Message.subject == "Signed"))
+        assert '<a href="https://jobs.demo.test"' in sent.body_html
+    assert log.problems == []

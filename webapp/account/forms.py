@@ -2,7 +2,15 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms import (
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.account.operations import MAX_SIGNATURE_CHARS, is_time_zone, time_zones
@@ -18,6 +26,14 @@ class ProfileForm(FlaskForm):
         description=_l("Added below what you write in new mail, replies and forwards."),
         validators=[Length(max=MAX_SIGNATURE_CHARS)],
     )
+    # Plain text (the textarea) or formatted (the editor, whose HTML comes in signature_html).
+    signature_format = RadioField(
+        _l("Signature style"),
+        choices=[("text", _l("Plain text")), ("html", _l("Formatted"))],
+        default="text",
+        validate_choice=False,
+    )
+    signature_html = HiddenField(validators=[Length(max=4 * MAX_SIGNATURE_CHARS)])
     # validate_choice off: the zone is checked by validate_timezone, with a sentence people read.
     timezone = SelectField(_l("Time zone"), validate_choice=False)
     locale = SelectField(_l("Language"), choices=LANGUAGES, validate_choice=False)

@@ -4,6 +4,7 @@ import functools
 import zoneinfo
 
 from webapp import audit
+from webapp.mail.outbound import signature as signatures
 from webapp.models import User
 
 # Zones people live in, by region ("Europe/Paris"); the legacy aliases ("GB", "EST5EDT",
@@ -36,11 +37,26 @@ def is_time_zone(name: str) -> bool:
     return name in time_zones()
 
 
-def update_profile(user: User, name: str, signature: str, timezone: str, locale: str | None) -> list[str]:
-    """Save name, signature, time zone and language; returns the names of the fields that changed."""
+def update_profile(
+    user: User,
+    name: str,
+    signature: str,
+    timezone: str,
+    locale: str | None,
+    signature_html: str | None = None,
+) -> list[str]:
+    """Save name, signature, time zone and language; returns the names of the fields that changed.
+
+    `signature_html` (from the formatted editor) replaces `signature`: it is cleaned, and its
+    plain twin becomes the text signature; with no formatting left it is a plain signature.
+    """
+    html = None
+    if signature_html is not None:
+        signature, html = signatures.from_editor(signature_html)
     new = {
         "name": name.strip(),
-        "signature": signature.rstrip(),
+        "signature": signature.rstrip()[:MAX_SIGNATURE_CHARS],
+        "signature_html": html,
         "timezone": timezone,
         "locale": locale or None,
     }

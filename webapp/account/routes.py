@@ -10,6 +10,7 @@ from webapp.account import bp, operations
 from webapp.account.forms import PasswordForm, ProfileForm
 from webapp.auth import sessions, throttle
 from webapp.extensions import db
+from webapp.mail.outbound import signature as signatures
 from webapp.models import User
 
 PAGE = "account/settings.html"
@@ -29,6 +30,8 @@ def _profile_form() -> ProfileForm:
         data={
             "name": user.name,
             "signature": user.signature,
+            "signature_format": "html" if user.signature_html else "text",
+            "signature_html": user.signature_html or "",
             "timezone": user.timezone,
             "locale": user.locale or "",
         }
@@ -36,10 +39,13 @@ def _profile_form() -> ProfileForm:
 
 
 def _show(profile: ProfileForm | None = None, password: PasswordForm | None = None, status: int = 200):
+    profile = profile or _profile_form()
     return (
         render_template(
             PAGE,
-            profile=profile or _profile_form(),
+            profile=profile,
+            # What the formatted editor starts with: cleaned again, as it is shown as HTML.
+            signature_editor_html=signatures.clean(profile.signature_html.data or ""),
             password=password or PasswordForm(),
             saved=request.args.get("saved"),
             mailbox_settings_url=_mailbox_settings_url(),
@@ -61,8 +67,14 @@ def save_profile():
     if not form.validate_on_submit():
         return _show(profile=form, status=422)
     user = db.session.get_one(User, current_user.id)
+    rich = form.signature_format.data == "html"
     operations.update_profile(
-        user, form.name.data or "", form.signature.data or "", form.timezone.data or "", form.locale.data
+        user,
+        form.name.data or "",
+        form.signature.data or "",
+        form.timezone.data or "",
+        form.locale.data,
+        signature_html=(form.signature_html.data or "") if rich else None,
     )
     db.session.commit()
     return redirect(url_for("account.settings", saved="profile"))

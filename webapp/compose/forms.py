@@ -27,6 +27,8 @@ class ComposeForm(FlaskForm):
     send_at = DateTimeLocalField(_l("Send at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     reply_to_id = HiddenField()
     forward_of_id = HiddenField()
+    # Editing a scheduled message: its id, so that the edit is kept as a draft while typed.
+    revises_id = HiddenField()
     thread_id = HiddenField()
     # The newest message of the conversation the composer was opened on: mail written since
     # (a colleague's reply, the candidate's) is shown before sending, to confirm.

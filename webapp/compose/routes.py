@@ -102,8 +102,8 @@ def reply(message_id: int):
     """Reply (or reply all with ?all=1) to a message the user can see, quoting it."""
     msg = _visible_or_404(message_id)
     if msg.thread_id is not None:
-        draft = drafts.in_thread(current_user.id, msg.thread_id)
-        if draft is not None:  # one draft per conversation: writing again goes on with it
+        draft = drafts.in_thread(current_user.id, msg.thread_id, reply=True)
+        if draft is not None:  # one reply draft per conversation: writing again goes on with it
             return _show_draft(draft)
     me = current_user.inbound_address(mail_domain().domain)
     to, cc = prefill.reply_recipients(msg, me, reply_all=request.args.get("all") == "1")
@@ -121,23 +121,51 @@ def reply(message_id: int):
 
 
 def _show_draft(draft: Message, status: int = 200, **context):
-    """The composer with a draft in it, as it was left."""
+    """The composer with a draft in it, as it was left: a reply, a forward, a new email, or the
+    edit of a scheduled message (a plain draft again once that message has left)."""
+    fields = {
+        "to": ", ".join(draft.to_addresses),
+        "cc": ", ".join(draft.cc_addresses),
+        "bcc": ", ".join(draft.bcc_addresses),
+        "subject": draft.subject,
+        "body": draft.body_text,
+        "preset": "now",
+    }
+    if draft.revises_id is not None:
+        editing = _own_scheduled(draft.revises_id)
+        if editing is not None and editing.scheduled_at is not None:
+            form = _form(
+                **{**fields, "preset": "custom"},
+                revises_id=str(editing.id),
+                send_at=prefill.to_local_naive(editing.scheduled_at, current_user.timezone),
+            )
+            return _show(form, status=status, editing=editing, draft=draft, **context)
+        context.setdefault(
+            "notice", _("The scheduled email left before these changes were saved: they are kept here.")
+        )
+    forwarding = folders.visible_message(current_user, draft.forward_of_id) if draft.forward_of_id else None
+    if forwarding is not None:
+        form = _form(**fields, forward_of_id=str(forwarding.id))
+        return _show(form, status=status, forwarding=forwarding, draft=draft, **context)
     answered = drafts.answered(draft)
     form = _form(
-        to=", ".join(draft.to_addresses),
-        cc=", ".join(draft.cc_addresses),
-        bcc=", ".join(draft.bcc_addresses),
-        subject=draft.subject,
-        body=draft.body_text,
+        **fields,
         reply_to_id=str(answered.id) if answered is not None else "",
         # Mail newer than the draft was not there when it was begun: it is shown before sending.
         seen_id=str(draft.id) if answered is not None else "",
-        preset="now",
     )
     # The From the draft was written with, rather than the last one used.
     kept = next((c for c in shared.sendable_for(current_user.id) if c.username == draft.from_address), None)
     form.sender.data = str(kept.id) if kept is not None else ""
     return _show(form, status=status, replying_to=answered, draft=draft, **context)
+
+
+def _own_scheduled(message_id) -> Message | None:
+    """The user's own message while it is still scheduled (editable), else None."""
+    msg = db.session.get(Message, int(message_id)) if str(message_id).isdigit() else None
+    if msg is None or msg.sender_id != current_user.id or not msg.is_scheduled:
+        return None
+    return msg
 
 
 @bp.route("/compose/draft/<int:message_id>")
@@ -178,6 +206,9 @@ def save_draft():
         draft=draft,
         reply_to=_message_field(form.reply_to_id.data),
         from_address=_chosen_from(form),
+        forward_of=_message_field(form.forward_of_id.data),
+        # Left already: the edit is kept as a draft of its own (a reply like it, if it was one).
+        revises=_own_scheduled(form.revises_id.data) if form.revises_id.data else None,
     )
     db.session.commit()
     # A new draft: the folder list's Drafts count goes up at once (out of band).
@@ -213,6 +244,9 @@ def delete_draft(message_id: int):
 def forward(message_id: int):
     """Forward a message the user can see, with its attachments."""
     msg = _visible_or_404(message_id)
+    draft = drafts.forwarding(current_user.id, msg.id)
+    if draft is not None:  # forwarding it again goes on with the forward begun
+        return _show_draft(draft)
     body = current_user.signature_block + prefill.forwarded(msg)
     form = _form(
         subject=prefill.with_prefix("Fwd:", msg.subject), body=body, forward_of_id=str(msg.id), preset="now"
@@ -230,7 +264,11 @@ def edit(message_id: int):
     if msg.scheduled_at is None:  # never: a scheduled message has its time
         abort(404)
     if request.method == "GET":
+        draft = drafts.revising(current_user.id, msg.id)
+        if draft is not None:  # the edit begun earlier, kept while the user looked elsewhere
+            return _show_draft(draft)
         form = _form(
+            revises_id=str(msg.id),
             to=", ".join(msg.to_addresses),
             cc=", ".join(msg.cc_addresses),
             bcc=", ".join(msg.bcc_addresses),
@@ -254,11 +292,16 @@ def edit(message_id: int):
         else:
             if not changed:
                 errors = {"to": [_("Too late: this message is already being sent.")]}
+    draft = _draft_of_form()
     if data is None or errors:  # data is None only with errors
         context = _privacy_context(form, errors)
         _attach_errors(form, errors)
         db.session.rollback()
+        if draft is not None:
+            context["draft"] = draft
         return _show(form, status=422, editing=msg, **context)
+    if draft is not None and draft.revises_id == msg.id:  # saved into the message: the kept edit goes
+        drafts.discard(current_user.id, draft.id)
     db.session.commit()
     wake_sender(at=data.send_at)
     return _after_send(msg)
@@ -283,7 +326,7 @@ def send():
             drafts.discard(current_user.id, draft.id)
         elif data.thread_id is not None:
             # A first save still on its way when Send was clicked: the reply supersedes it.
-            earlier = drafts.in_thread(current_user.id, data.thread_id)
+            earlier = drafts.in_thread(current_user.id, data.thread_id, reply=True)
             if earlier is not None:
                 drafts.discard(current_user.id, earlier.id)
         try:

@@ -219,6 +219,11 @@ class Message(Model):
     # it until its author confirms or edits it (compose.release, update_scheduled).
     held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bulk_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_sends.id", ondelete="SET NULL"), index=True)
+    # A draft's origin (webapp/mail/outbound/drafts.py): the message it forwards, or the user's
+    # scheduled message whose edit it keeps. Plain ids, no foreign key: they are looked up (and
+    # checked) when the draft is opened, and one naming a message since gone is simply ignored.
+    forward_of_id: Mapped[int | None] = mapped_column()
+    revises_id: Mapped[int | None] = mapped_column()
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -256,6 +261,10 @@ class Message(Model):
     @property
     def is_scheduled(self) -> bool:
         return self.status == Status.SCHEDULED
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == Status.DRAFT
 
     @property
     def is_failed(self) -> bool:

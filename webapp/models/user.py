@@ -23,7 +23,10 @@ class User(UserMixin, Model):
     role: Mapped[str] = mapped_column(String(16), default="recruiter")
     # The local part of the personal inbound address: <inbound_local>@INBOUND_DOMAIN.
     inbound_local: Mapped[str] = mapped_column(String(64), unique=True)
+    # The signature as plain text; when it has formatting (bold, italic, links), the cleaned
+    # HTML too, whose plain twin `signature` is (webapp/mail/outbound/signature.py).
     signature: Mapped[str] = mapped_column(Text, default="")
+    signature_html: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str | None] = mapped_column(String(8))
     is_active_user: Mapped[bool] = mapped_column(default=True)
@@ -62,7 +65,7 @@ class User(UserMixin, Model):
     @property
     def signature_block(self) -> str:
         """The signature as a body ends with it ("-- " on its own line), or nothing."""
-        return f"\n\n-- \n{self.signature}" if self.signature else ""
+        return f"\n\n-- \n{self.signature}" if self.signature else ""  # as signature.block()
 
     def inbound_address(self, domain: str) -> str:
         return f"{self.inbound_local}@{domain}"

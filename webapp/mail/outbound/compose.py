@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.idn import looks_alike, unicode_domain
 from webapp.mail.msgids import threading_headers
+from webapp.mail.outbound import signature
 from webapp.mail.outbound.build import OutgoingFile, header_text, new_message_id
 from webapp.mail.phrases import N_
 from webapp.mail.read import entries
@@ -390,6 +391,8 @@ def create(user: User, data: Compose, settings: MailDomain, store: BlobStore) ->
         bcc_addresses=data.bcc,
         subject=subject,
         body_text=data.body,
+        # An HTML part only when the body still ends with the sender's formatted signature.
+        body_html=signature.html_body(data.body, user.signature, user.signature_html),
         snippet=" ".join(data.body.split())[:200],
         candidate_id=scope.candidate_id,
         cv_offer_id=scope.cv_offer_id,
@@ -509,6 +512,7 @@ def update_scheduled(message_id: int, user: User, data: Compose, domain: str) ->
         bcc_addresses=data.bcc,
         subject=subject,
         body_text=data.body,
+        body_html=signature.html_body(data.body, user.signature, user.signature_html),
         snippet=" ".join(data.body.split())[:200],
         scheduled_at=data.send_at,
         sort_at=data.send_at,

@@ -74,6 +74,7 @@ class Outgoing:
     send_started_at: datetime  # this claim's time (only claimed messages load): tells it from a later one
     attachments: list = field(default_factory=list)  # rows with filename, content_type, sha256
     has_attachments: bool = False
+    body_html: str | None = None  # the HTML part, when the sender's formatted signature is in it
 
 
 _OUTGOING_COLUMNS = [
@@ -113,6 +114,7 @@ def build_raw(msg, mail_domain: MailDomain, store: BlobStore) -> tuple[bytes, st
         cc=[("", a) for a in msg.cc_addresses],
         subject=msg.subject,
         text=msg.body_text,
+        html=msg.body_html,
         reply_to=reply_address(msg.thread_id, mail_domain.domain, mail_domain.secret),
         # Rows stored before identifiers were kept raw may hold a decoded one: only valid ids go out.
         in_reply_to=" ".join(valid_ids(msg.in_reply_to)[:1]) or None,

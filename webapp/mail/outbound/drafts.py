@@ -8,12 +8,14 @@ the reply composer again reopens it. Drafts are never sent: the drain takes queu
 scheduled mail only, and sending a draft stores a new message and deletes the draft.
 """
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
 
 from webapp.extensions import db
 from webapp.mail.outbound.build import OutgoingFile
+from webapp.mail.quotes import fold_text
 from webapp.mail.read import entries
 from webapp.mail.read.access import visible
 from webapp.mail.storage import BlobStore
@@ -42,11 +44,32 @@ def get(user_id: int, message_id: int) -> Message | None:
     return db.session.scalar(select(Message).where(Message.id == message_id, *_mine(user_id)))
 
 
-def in_thread(user_id: int, thread_id: int) -> Message | None:
-    """The user's draft in a conversation, if any (the newest, should there be more)."""
+def in_thread(user_id: int, thread_id: int, reply: bool = False) -> Message | None:
+    """The user's draft in a conversation, if any (the newest, should there be more).
+
+    `reply`: only a reply draft, not the kept edit of a scheduled message in the conversation.
+    """
+    query = select(Message).where(Message.thread_id == thread_id, *_mine(user_id))
+    if reply:
+        query = query.where(Message.revises_id.is_(None))
+    return db.session.scalar(query.order_by(Message.id.desc()).limit(1))
+
+
+def forwarding(user_id: int, message_id: int) -> Message | None:
+    """The user's draft forwarding message `message_id`, if any: forwarding it again goes on with it."""
     return db.session.scalar(
         select(Message)
-        .where(Message.thread_id == thread_id, *_mine(user_id))
+        .where(Message.forward_of_id == message_id, *_mine(user_id))
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def revising(user_id: int, message_id: int) -> Message | None:
+    """The user's kept edit of their scheduled message `message_id`, if any."""
+    return db.session.scalar(
+        select(Message)
+        .where(Message.revises_id == message_id, *_mine(user_id))
         .order_by(Message.id.desc())
         .limit(1)
     )
@@ -78,16 +101,24 @@ def save(
     draft: Message | None = None,
     reply_to: Message | None = None,
     from_address: str = "",
+    forward_of: Message | None = None,
+    revises: Message | None = None,
 ) -> Message:
     """Write the composer's content into the user's draft (a new one when `draft` is None). Flushes.
 
-    A reply draft goes in the conversation it answers; a new email's in a conversation of its own.
+    A reply draft goes in the conversation it answers; a new email's, or a forward's, in a
+    conversation of its own. The edit of a scheduled message (`revises`, the user's own) is kept
+    beside it, in its conversation, until it is saved into it or the message leaves.
     """
     now = utcnow()
-    if draft is None and reply_to is not None and reply_to.thread_id is not None:
-        draft = in_thread(user.id, reply_to.thread_id)
     if draft is None:
-        if reply_to is not None and reply_to.thread_id is not None:
+        draft = _existing(user.id, reply_to, forward_of, revises)
+    if draft is None:
+        if revises is not None:
+            reply_to = None
+            thread = db.session.get_one(Thread, revises.thread_id)
+            candidate_id = revises.candidate_id
+        elif reply_to is not None and reply_to.thread_id is not None:
             thread = db.session.get_one(Thread, reply_to.thread_id)
             candidate_id = thread.candidate_id
         else:
@@ -105,7 +136,12 @@ def save(
             in_reply_to=reply_to.message_id if reply_to is not None else None,
             source="compose",
             created_at=now,
+            forward_of_id=forward_of.id if forward_of is not None else None,
         )
+        if revises is not None:
+            # Should the message leave before the edit is saved, the draft is a reply like it.
+            draft.in_reply_to, draft.references = revises.in_reply_to, revises.references
+            draft.revises_id = revises.id
         db.session.add(draft)
     if from_address:  # the From chosen last (own address, or a shared mailbox's)
         draft.from_address = from_address
@@ -114,7 +150,7 @@ def save(
     draft.bcc_addresses = fields.bcc
     draft.subject = fields.subject
     draft.body_text = fields.body
-    draft.snippet = " ".join(fields.body.split())[:200]
+    draft.snippet = preview(fields.body)
     draft.sort_at = now
     db.session.flush()
     thread = db.session.get_one(Thread, draft.thread_id)
@@ -124,6 +160,26 @@ def save(
         thread.last_message_at = now
     entries.refresh([thread.id], [user.id])
     return draft
+
+
+def preview(body: str) -> str:
+    """What a Drafts row shows of a draft: the words written, not the signature or the quote
+    below them, with their line breaks (the row shows one line, the pane's draft box them all)."""
+    lines = [" ".join(line.split()) for line in fold_text(body.replace("\r\n", "\n")).main.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()[:200]
+
+
+def _existing(
+    user_id: int, reply_to: Message | None, forward_of: Message | None, revises: Message | None
+) -> Message | None:
+    """The draft the user already has for this reply, forward or edit (one each)."""
+    if revises is not None:
+        return revising(user_id, revises.id)
+    if forward_of is not None:
+        return forwarding(user_id, forward_of.id)
+    if reply_to is not None and reply_to.thread_id is not None:
+        return in_thread(user_id, reply_to.thread_id, reply=True)
+    return None
 
 
 def _only_drafts(thread_id: int) -> bool:

@@ -218,6 +218,9 @@ class ListedMessage(NamedTuple):
     # How it came (a mailbox sync) and to whom: a shared mailbox's row names the mailbox.
     source: str | None
     envelope_to: list
+    # A draft's row: when it was saved, and the scheduled message it edits (if any).
+    sort_at: datetime
+    revises_id: int | None
 
     @property
     def is_outbound(self) -> bool:
@@ -230,6 +233,10 @@ class ListedMessage(NamedTuple):
     @property
     def is_failed(self) -> bool:
         return self.status == Status.FAILED
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == Status.DRAFT
 
     @property
     def display_from(self) -> str:
@@ -452,6 +459,8 @@ def _rows_of(entries: list) -> list[Row]:
             r.is_internal,
             r.source,
             r.envelope_to,
+            r.sort_at,
+            r.revises_id,
         )
         listed[r.id] = (thread, message)
     return [Row(*listed[e.message_id], e.is_unread, e.has_attachments, e.message_count) for e in entries]
@@ -481,6 +490,8 @@ def _listed():
             Message.is_internal,
             Message.source,
             Message.envelope_to,
+            Message.sort_at,
+            Message.revises_id,
             Thread.subject.label("thread_subject"),
             Thread.last_message_at,
             Thread.candidate_id.label("thread_candidate_id"),
