@@ -121,6 +121,20 @@ class Processes:
         except psutil.Error:
             return 0
 
+    def tree_cpu(self, label: str) -> float:
+        """CPU seconds (user + system) of the tree: live processes, and the children it waited for."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.procs[label].pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            return total
+        except psutil.Error:
+            return 0.0
+
     def stop(self, *labels: str) -> None:
         import psutil
 
@@ -306,6 +320,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     print(f"e2e: processes ready in {time.time() - started:.1f}s: {', '.join(labels)}")
 
     floor_runs = [parse_floor(corpus)]
+    cpu_before = {label: procs.tree_cpu(label) for label in labels}
     with app.app_context(), MemorySampler(procs, labels) as memory:
         t0, accepted_at, refused = send_all(smtp_port, corpus, args.connections)
         deadline = time.perf_counter() + args.timeout
@@ -324,6 +339,10 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
             )
         )
         db.session.remove()
+        cpu_ms = {
+            label: round(1000 * (procs.tree_cpu(label) - cpu_before[label]) / len(corpus), 2)
+            for label in labels
+        }
     floor_runs.append(parse_floor(corpus))
     sent = len(corpus) - refused
     floor = len(corpus) / min(floor_runs)
@@ -340,6 +359,10 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         f"stored {stored}, unclassified {left}, lost {lost}; outcomes {dict(outcomes)}"
     )
     print(f"e2e memory, peak PSS over idle per process tree (MB): {memory.over_mb()}")
+    print(
+        f"e2e CPU per message (ms, user + system, each process tree): {cpu_ms}; "
+        f"parsing alone {1000 * min(floor_runs) / len(corpus):.2f}"
+    )
     if left:
         print("WARNING: not everything was classified\n" + procs.tail())
 
@@ -368,6 +391,8 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         "unclassified": left,
         "largest_message_bytes": sizes[-1],
         "pss_peak_over_idle_mb": memory.over_mb(),
+        "cpu_ms_per_message": cpu_ms,
+        "parse_cpu_ms_per_message": round(1000 * min(floor_runs) / len(corpus), 2),
         "memory_bound_mb": round(4 * sizes[-1] / MB, 1),
     }
     if listener:
