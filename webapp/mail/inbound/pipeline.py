@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
@@ -375,7 +375,7 @@ class _Group:
 def _unclassified():
     # The direction as a literal, as in the partial index ix_messages_unclassified: a bound
     # parameter would keep the planners from using it (every claim read all the sent mail).
-    inbound = literal_column(f"'{Direction.INBOUND.value}'")
+    inbound: ColumnElement[str] = literal_column(f"'{Direction.INBOUND.value}'")
     return (_messages.c.outcome.is_(None), _messages.c.direction == inbound)
 
 
