@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -269,19 +270,30 @@ def drain_unclassified(
     batch: int = 50,
     time_limit: float | None = TIME_LIMIT_S,
     stale_after: timedelta = CLAIM_STALE_AFTER,
+    linger: float = 0.0,
+    stop_lingering: Callable[[], bool] | None = None,
 ) -> Drained:
     """Classify stored messages, oldest first, until none is left or `budget` seconds are spent.
 
     Claims a batch at a time and commits classifications in small groups (`_Group`), so a
     drain killed mid-batch loses nothing: what it committed stays, what it claimed comes back
     when the claim goes stale. Past the budget, the rest of the batch is given back.
+
+    `linger`: with nothing left, keep looking for that long (a cheap read every
+    LINGER_POLL_S) before returning, unless `stop_lingering()` says other work waits: mail
+    arriving in a burst, a few messages at a time, is classified by this drain as it comes,
+    not by a new job (a fork, a connection) for every few messages.
     """
     done = Drained()
     deadline = time.monotonic() + budget
+    idle_until = time.monotonic() + linger
     while True:
         claimed = claim_unclassified(batch, stale_after=stale_after)
         if not claimed:
-            return done
+            if not _wait_for_more(min(idle_until, deadline), stale_after, stop_lingering):
+                return done
+            continue
+        idle_until = time.monotonic() + linger
         group = _Group(settings, store, time_limit, done)
         for position, message_id in enumerate(claimed):
             if time.monotonic() > deadline:
@@ -294,6 +306,27 @@ def drain_unclassified(
         if time.monotonic() > deadline:
             done.more = True
             return done
+
+
+# How often a lingering drain looks for new mail (seconds).
+LINGER_POLL_S = 0.02
+
+
+def _wait_for_more(until: float, stale_after: timedelta, stop_lingering) -> bool:
+    """Wait, until `until` (monotonic), for something to claim: True once there is."""
+    while time.monotonic() < until and not (stop_lingering and stop_lingering()):
+        time.sleep(LINGER_POLL_S)
+        # A read, not a claim: on SQLite a claim takes the write lock the listener needs.
+        stale = _messages.c.classify_claimed_at < utcnow() - stale_after
+        found = db.session.scalar(
+            select(_messages.c.id)
+            .where(*_unclassified(), or_(_messages.c.classify_claimed_at.is_(None), stale))
+            .limit(1)
+        )
+        db.session.commit()  # no transaction (and no snapshot) held while waiting
+        if found is not None:
+            return True
+    return False
 
 
 # A drain commits its classifications together, at most this many or this old (seconds): one
