@@ -21,7 +21,14 @@ from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, sele
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.classify import EARLIER_COPY, decide
-from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quarantine
+from webapp.mail.inbound.filing import (
+    FILED_COLUMNS,
+    Clears,
+    clears_deferred,
+    file_decision,
+    file_quarantine,
+    write_clears,
+)
 from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, parse_file
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
@@ -351,6 +358,7 @@ class _Group:
         self.ids: list[int] = []
         self.outcomes: list[str | None] = []
         self.conversations: set[int] = set()  # their folder entries, computed once at the commit
+        self.clears = Clears()  # addresses working again, candidates back: written at the commit
         self.started = 0.0
         self.max_age = GROUP_AGE_S.get(db.engine.dialect.name, 0.05)
 
@@ -359,7 +367,7 @@ class _Group:
             self.started = time.monotonic()
         self.ids.append(message_id)
         try:
-            with entries.deferred(self.conversations):
+            with entries.deferred(self.conversations), clears_deferred(self.clears):
                 outcome = classify_stored(
                     message_id,
                     settings=self.settings,
@@ -383,6 +391,7 @@ class _Group:
         if not self.ids:
             return
         try:
+            write_clears(self.clears)
             entries.refresh(self.conversations)
             db.session.commit()
         except Exception:
@@ -392,11 +401,12 @@ class _Group:
             self._one_by_one()
             return
         self.done.outcomes.update(o for o in self.outcomes if o is not None)
-        self.ids, self.outcomes, self.conversations = [], [], set()
+        self.ids, self.outcomes, self.conversations, self.clears = [], [], set(), Clears()
 
     def _one_by_one(self) -> None:
         db.session.rollback()
         ids, self.ids, self.outcomes, self.conversations = self.ids, [], [], set()
+        self.clears = Clears()
         for message_id in ids:
             outcome = classify_stored(
                 message_id, settings=self.settings, store=self.store, time_limit=self.time_limit
