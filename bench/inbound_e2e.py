@@ -369,7 +369,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     listener = None
     if not args.skip_listener:
         procs.stop(*[label for label in labels if label != "listener"])
-        listener = measure_listener(tmp, smtp_port, corpus, args.connections)
+        listener = measure_listener(tmp, smtp_port, corpus, args.connections, procs)
     goal = GOAL_TWO_WORKERS if args.classify_workers else GOAL
     print(
         f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
@@ -401,19 +401,34 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     return 0 if not lost and not left else 1
 
 
-def measure_listener(tmp: Path, port: int, corpus, connections: int) -> dict:
+def _cpu_of(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def measure_listener(tmp: Path, port: int, corpus, connections: int, procs: Processes) -> dict:
     """The listener alone (nothing classifies) against a bare aiosmtpd sink, same bytes and clients."""
     sink = Sink(tmp)
     try:
         sink_runs = []
+        sink_cpu = _cpu_of(sink.proc.pid)
         start, end, _ = send_all(sink.port, corpus, connections)
         sink_runs.append(end - start)
+        sink_cpu = _cpu_of(sink.proc.pid) - sink_cpu
+        listener_cpu = procs.tree_cpu("listener")
         start, end, refused = send_all(port, corpus, connections)
+        listener_cpu = procs.tree_cpu("listener") - listener_cpu
         listener_s = end - start
         start, end, _ = send_all(sink.port, corpus, connections)
         sink_runs.append(end - start)
     finally:
         sink.stop()
+    print(
+        f"listener alone, CPU a message: {1000 * listener_cpu / len(corpus):.2f} ms; "
+        f"bare aiosmtpd sink {1000 * sink_cpu / len(corpus):.2f} ms"
+    )
     floor = len(corpus) / min(sink_runs)
     value = (len(corpus) - refused) / listener_s
     print(
@@ -426,4 +441,6 @@ def measure_listener(tmp: Path, port: int, corpus, connections: int) -> dict:
         "listener_floor": round(floor, 1),
         "listener_ratio": round(value / floor, 4),
         "listener_goal": GOAL_LISTENER,
+        "listener_cpu_ms_per_message": round(1000 * listener_cpu / len(corpus), 2),
+        "sink_cpu_ms_per_message": round(1000 * sink_cpu / len(corpus), 2),
     }
