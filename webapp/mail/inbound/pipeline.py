@@ -81,18 +81,25 @@ def unclassified_row(
     sha256: str, size: int, source: str, envelope_from, envelope_to, now: datetime
 ) -> Message:
     """The row of raw bytes already kept in the blob store, not classified yet (not added)."""
-    return Message(
-        direction=Direction.INBOUND,
-        status=Status.RECEIVED,
-        raw_sha256=sha256,
-        raw_size=size,
-        source=source,
-        envelope_from=(envelope_from or "")[:998] or None,
-        envelope_to=[a.lower() for a in envelope_to],
-        created_at=now,
-        received_at=now,
-        sort_at=now,
-    )
+    return Message(**unclassified_values(sha256, size, source, envelope_from, envelope_to, now))
+
+
+def unclassified_values(
+    sha256: str, size: int, source: str, envelope_from, envelope_to, now: datetime
+) -> dict:
+    """unclassified_row's columns, for a Core INSERT of many rows at once."""
+    return {
+        "direction": Direction.INBOUND,
+        "status": Status.RECEIVED,
+        "raw_sha256": sha256,
+        "raw_size": size,
+        "source": source,
+        "envelope_from": (envelope_from or "")[:998] or None,
+        "envelope_to": [a.lower() for a in envelope_to],
+        "created_at": now,
+        "received_at": now,
+        "sort_at": now,
+    }
 
 
 class ClassifyTimeout(BaseException):
