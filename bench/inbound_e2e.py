@@ -19,6 +19,10 @@ connection pattern, against a bare aiosmtpd sink (bench/smtpsink.py, its own pro
 answers 250 at once: the sink before and after (the faster counts). Goal: the listener
 accepts >= 0.25 of what the sink accepts.
 
+CPU: each process tree's CPU time (user + system, work-horses included) per message during the
+end-to-end run, beside parsing's own time per message; and the listener's and the sink's CPU
+per message in the listener-alone part. On a shared machine these drift less than rates.
+
 Memory: each process tree's proportional set size (PSS: psutil, sampled every 20 ms; a
 worker's tree includes its work-horses, whose pages shared with the worker count once) at its
 peak during the end-to-end run, minus its PSS once started and idle. The bound is 4x the
