@@ -19,6 +19,10 @@ connection pattern, against a bare aiosmtpd sink (bench/smtpsink.py, its own pro
 answers 250 at once: the sink before and after (the faster counts). Goal: the listener
 accepts >= 0.25 of what the sink accepts.
 
+CPU: each process tree's CPU time (user + system, work-horses included) per message during the
+end-to-end run, beside parsing's own time per message; and the listener's and the sink's CPU
+per message in the listener-alone part. On a shared machine these drift less than rates.
+
 Memory: each process tree's proportional set size (PSS: psutil, sampled every 20 ms; a
 worker's tree includes its work-horses, whose pages shared with the worker count once) at its
 peak during the end-to-end run, minus its PSS once started and idle. The bound is 4x the
@@ -120,6 +124,20 @@ class Processes:
             return sum(p.memory_full_info().pss for p in [root, *root.children(recursive=True)])
         except psutil.Error:
             return 0
+
+    def tree_cpu(self, label: str) -> float:
+        """CPU seconds (user + system) of the tree: live processes, and the children it waited for."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.procs[label].pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            return total
+        except psutil.Error:
+            return 0.0
 
     def stop(self, *labels: str) -> None:
         import psutil
@@ -306,6 +324,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     print(f"e2e: processes ready in {time.time() - started:.1f}s: {', '.join(labels)}")
 
     floor_runs = [parse_floor(corpus)]
+    cpu_before = {label: procs.tree_cpu(label) for label in labels}
     with app.app_context(), MemorySampler(procs, labels) as memory:
         t0, accepted_at, refused = send_all(smtp_port, corpus, args.connections)
         deadline = time.perf_counter() + args.timeout
@@ -324,6 +343,10 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
             )
         )
         db.session.remove()
+        cpu_ms = {
+            label: round(1000 * (procs.tree_cpu(label) - cpu_before[label]) / len(corpus), 2)
+            for label in labels
+        }
     floor_runs.append(parse_floor(corpus))
     sent = len(corpus) - refused
     floor = len(corpus) / min(floor_runs)
@@ -340,13 +363,17 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         f"stored {stored}, unclassified {left}, lost {lost}; outcomes {dict(outcomes)}"
     )
     print(f"e2e memory, peak PSS over idle per process tree (MB): {memory.over_mb()}")
+    print(
+        f"e2e CPU per message (ms, user + system, each process tree): {cpu_ms}; "
+        f"parsing alone {1000 * min(floor_runs) / len(corpus):.2f}"
+    )
     if left:
         print("WARNING: not everything was classified\n" + procs.tail())
 
     listener = None
     if not args.skip_listener:
         procs.stop(*[label for label in labels if label != "listener"])
-        listener = measure_listener(tmp, smtp_port, corpus, args.connections)
+        listener = measure_listener(tmp, smtp_port, corpus, args.connections, procs)
     goal = GOAL_TWO_WORKERS if args.classify_workers else GOAL
     print(
         f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
@@ -368,6 +395,8 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         "unclassified": left,
         "largest_message_bytes": sizes[-1],
         "pss_peak_over_idle_mb": memory.over_mb(),
+        "cpu_ms_per_message": cpu_ms,
+        "parse_cpu_ms_per_message": round(1000 * min(floor_runs) / len(corpus), 2),
         "memory_bound_mb": round(4 * sizes[-1] / MB, 1),
     }
     if listener:
@@ -376,19 +405,34 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     return 0 if not lost and not left else 1
 
 
-def measure_listener(tmp: Path, port: int, corpus, connections: int) -> dict:
+def _cpu_of(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def measure_listener(tmp: Path, port: int, corpus, connections: int, procs: Processes) -> dict:
     """The listener alone (nothing classifies) against a bare aiosmtpd sink, same bytes and clients."""
     sink = Sink(tmp)
     try:
         sink_runs = []
+        sink_cpu = _cpu_of(sink.proc.pid)
         start, end, _ = send_all(sink.port, corpus, connections)
         sink_runs.append(end - start)
+        sink_cpu = _cpu_of(sink.proc.pid) - sink_cpu
+        listener_cpu = procs.tree_cpu("listener")
         start, end, refused = send_all(port, corpus, connections)
+        listener_cpu = procs.tree_cpu("listener") - listener_cpu
         listener_s = end - start
         start, end, _ = send_all(sink.port, corpus, connections)
         sink_runs.append(end - start)
     finally:
         sink.stop()
+    print(
+        f"listener alone, CPU a message: {1000 * listener_cpu / len(corpus):.2f} ms; "
+        f"bare aiosmtpd sink {1000 * sink_cpu / len(corpus):.2f} ms"
+    )
     floor = len(corpus) / min(sink_runs)
     value = (len(corpus) - refused) / listener_s
     print(
@@ -401,4 +445,6 @@ def measure_listener(tmp: Path, port: int, corpus, connections: int) -> dict:
         "listener_floor": round(floor, 1),
         "listener_ratio": round(value / floor, 4),
         "listener_goal": GOAL_LISTENER,
+        "listener_cpu_ms_per_message": round(1000 * listener_cpu / len(corpus), 2),
+        "sink_cpu_ms_per_message": round(1000 * sink_cpu / len(corpus), 2),
     }

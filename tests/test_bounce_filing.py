@@ -154,3 +154,28 @@ def test_a_report_keeps_the_original_message_and_shows_no_empty_chip(app, client
     assert "message.eml" in section
     assert "empty.bin" not in section
     assert ">0 B<" not in section
+
+
+def _drain_together(app, *mails):
+    """Store the mails, then classify them in one drain (one group, one transaction), in order."""
+    from webapp.mail.inbound.pipeline import drain_unclassified
+    from webapp.receiving.receive import receive as store
+    from webapp.services import blob_store, mail_domain
+
+    with app.test_request_context():
+        for raw, envelope_to in mails:
+            store(raw, "test", envelope_to=envelope_to)
+        done = drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+    assert done.count == len(mails)
+
+
+def test_in_one_drain_group_the_later_of_a_bounce_and_the_candidates_mail_decides(app, make, team):
+    """A drain writes "this address works" once for its group: a bounce after it still marks it."""
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    hello = raw_mail(frm="Alice <alice@outside.test>", subject="I am here")
+    report = dsn(sent.message_id, "alice@outside.test", to=verp)
+    _drain_together(app, (hello, ()), (report, [verp]))
+    assert _address(app).failing_since is not None
+    _drain_together(app, (raw_mail(frm="Alice <alice@outside.test>", subject="Still here"), ()))
+    assert _address(app).failing_since is None

@@ -1,5 +1,7 @@
 """Each stored message is classified exactly once: never lost, never filed twice."""
 
+import time
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -168,6 +170,34 @@ def test_two_drains_never_claim_the_same_message(app, team):
         assert claim_unclassified(3) == []
     assert first == ids[:3]
     assert second == ids[3:]
+
+
+def test_a_lingering_drain_classifies_mail_arriving_while_it_waits(app, team):
+    """A burst arriving a few messages at a time is drained as it comes, by the same drain."""
+    from webapp.mail.inbound.pipeline import drain_unclassified
+    from webapp.services import blob_store, mail_domain
+
+    first = stored(app, raw_mail(subject="First"))
+    later = []
+
+    def arrival_then_other_work() -> bool:
+        if not later:  # mail arrives while the drain waits for more
+            later.append(stored(app, raw_mail(subject="Later")))
+            return False
+        return True  # then a job waits in another queue: the drain gives its worker back
+
+    with app.app_context():
+        started = time.monotonic()
+        done = drain_unclassified(
+            settings=mail_domain(),
+            store=blob_store(),
+            budget=60,
+            linger=30,
+            stop_lingering=arrival_then_other_work,
+        )
+        assert done.count == 2
+        assert time.monotonic() - started < 10  # it did not wait out its 30 s of lingering
+    assert outcomes(app, [first, *later]) == ["candidate", "candidate"]
 
 
 def test_a_drain_killed_mid_batch_leaves_its_claims_for_a_later_drain(app, team):

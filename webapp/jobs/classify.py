@@ -21,7 +21,7 @@ from webapp.mail.inbound.pipeline import (
     unclassified_waiting,
 )
 from webapp.metrics import count_classified
-from webapp.queues import get_queue, get_redis
+from webapp.queues import QUEUE_NAMES, get_queue, get_redis
 from webapp.services import blob_store, mail_domain
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ DRAIN_BUDGET_S = 20.0
 DRAIN_BATCH = 50
 # With more than this waiting, a drain wakes another worker to share the backlog.
 SHARE_BACKLOG_OVER = 100
+# With nothing left, a drain keeps looking this long (seconds) before giving its worker back,
+# unless a job waits in another queue: a burst arriving a few messages at a time is drained
+# as it comes, without a job, a fork and a connection for every few messages.
+DRAIN_LINGER_S = 1.0
 
 
 @job
@@ -47,6 +51,8 @@ def classify_due_job() -> int:
         budget=DRAIN_BUDGET_S,
         batch=DRAIN_BATCH,
         time_limit=current_app.config["INBOUND_CLASSIFY_TIME_LIMIT"],
+        linger=DRAIN_LINGER_S,
+        stop_lingering=_other_jobs_wait,
     )
     prefix = current_app.config["RQ_QUEUE_PREFIX"]
     for outcome, count in done.outcomes.items():
@@ -56,6 +62,14 @@ def classify_due_job() -> int:
     if done.more:
         wake_classifier()
     return done.count
+
+
+def _other_jobs_wait() -> bool:
+    """Whether a job waits in a queue other than classify (a send must not wait for a lingering drain)."""
+    try:
+        return any(get_queue(name).count for name in QUEUE_NAMES if name != "classify")
+    except Exception:  # Redis down: stop lingering, the sweep takes over
+        return True
 
 
 @job

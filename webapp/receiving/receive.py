@@ -2,15 +2,20 @@
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from webapp.extensions import db
 from webapp.jobs.enqueue import wake_classifier
 from webapp.mail.addresses import resolve
-from webapp.mail.inbound.pipeline import unclassified_row
-from webapp.models import Thread, User
+from webapp.mail.inbound.pipeline import unclassified_values
+from webapp.models import Message, Thread, User
+from webapp.models.core import table_of
 from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain
+
+_messages = table_of(Message)
+# The ids in the order of the rows given (one multi-row INSERT ... RETURNING).
+_INSERT_ROWS = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
 
 
 @dataclass
@@ -39,12 +44,11 @@ def receive_many(arrivals: list[Arrival]) -> list[int]:
     shas = blob_store().put_many([a.raw for a in arrivals])
     now = utcnow()
     rows = [
-        unclassified_row(sha, len(a.raw), a.source, a.envelope_from, a.envelope_to, now)
+        unclassified_values(sha, len(a.raw), a.source, a.envelope_from, a.envelope_to, now)
         for sha, a in zip(shas, arrivals, strict=True)
     ]
-    db.session.add_all(rows)
-    db.session.flush()
-    ids = [row.id for row in rows]  # read before the commit expires them
+    # Core, one INSERT for the batch: the ORM's unit of work cost the listener ~0.1 ms a message.
+    ids = list(db.session.execute(_INSERT_ROWS, rows).scalars())
     db.session.commit()
     wake_classifier()
     return ids

@@ -5,6 +5,10 @@ wrote. The message row only changes while it is still unclassified (outcome NULL
 compare-and-set is what keeps a job run twice, or two workers, from filing one message twice.
 """
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Date, Row, bindparam, case, insert, or_, update
@@ -130,7 +134,10 @@ _ADDRESS_FAILING = (
 )
 _ADDRESS_WORKS = (
     update(_candidate_emails)
-    .where(_candidate_emails.c.email == bindparam("address"), _candidate_emails.c.failing_since.is_not(None))
+    .where(
+        _candidate_emails.c.email.in_(bindparam("addresses", expanding=True)),
+        _candidate_emails.c.failing_since.is_not(None),
+    )
     .values(failing_since=None, failing_reason=None)
 )
 
@@ -143,9 +150,48 @@ _AWAY = (
 )
 _BACK = (
     update(_candidates)
-    .where(_candidates.c.id == bindparam("owner_id"), _candidates.c.away_until.is_not(None))
+    .where(
+        _candidates.c.id.in_(bindparam("owner_ids", expanding=True)), _candidates.c.away_until.is_not(None)
+    )
     .values(away_until=None)
 )
+
+
+@dataclass
+class Clears:
+    """What mail from candidates cleared, written once for a drain's group (see clears_deferred)."""
+
+    addresses: set[str] = field(default_factory=set)
+    candidates: set[int] = field(default_factory=set)
+
+
+_DEFERRED_CLEARS: ContextVar[Clears | None] = ContextVar("deferred_clears", default=None)
+
+
+@contextlib.contextmanager
+def clears_deferred(into: Clears) -> Iterator[Clears]:
+    """Within, "this address works" and "this candidate is back" are only noted in `into`: the
+    caller writes them with write_clears, later in the same transaction (a drain's group: two
+    statements for the group instead of two per message, nearly always changing nothing).
+    Marking an address failing or a candidate away writes the notes first: the order stands."""
+    token = _DEFERRED_CLEARS.set(into)
+    try:
+        yield into
+    finally:
+        _DEFERRED_CLEARS.reset(token)
+
+
+def write_clears(clears: Clears | None = None) -> None:
+    """Write the noted clears (`clears`, else those of the enclosing clears_deferred), then forget them."""
+    clears = clears if clears is not None else _DEFERRED_CLEARS.get()
+    if clears is None:
+        return
+    if clears.addresses:
+        db.session.execute(_ADDRESS_WORKS, {"addresses": sorted(clears.addresses)})
+    if clears.candidates:
+        db.session.execute(_BACK, {"owner_ids": sorted(clears.candidates)})
+    clears.addresses.clear()
+    clears.candidates.clear()
 
 
 def parsed_fields(parsed: ParsedMail) -> dict:
@@ -326,6 +372,7 @@ def _record_bounce(outbound: Row, report: BounceReport, now: datetime) -> None:
     db.session.execute(_FAIL_SENT, {"outbound_id": outbound.id, "reason": reason[:2000]})
     hard = [f for f in report.failures if f.kind == "hard"]
     if hard and outbound.candidate_id is not None:
+        write_clears()  # an earlier message's "works" comes before this failure
         db.session.execute(
             _ADDRESS_FAILING,
             [
@@ -363,16 +410,26 @@ def _add_bounce_recipients(message_id: int, report: BounceReport) -> None:
 
 def _candidate_away(decision: Decision) -> None:
     """An out-of-office names the candidate's return date; their own mail says they are back."""
+    clears = _DEFERRED_CLEARS.get()
     if decision.away_until is not None:
+        write_clears()  # an earlier message's "back" comes before this "away"
         db.session.execute(_AWAY, {"owner_id": decision.candidate_id, "until": decision.away_until})
-    elif decision.outcome != Outcome.AUTO_REPLY:
-        db.session.execute(_BACK, {"owner_id": decision.candidate_id})
+    elif decision.outcome != Outcome.AUTO_REPLY and decision.candidate_id is not None:
+        if clears is not None:
+            clears.candidates.add(decision.candidate_id)
+        else:
+            db.session.execute(_BACK, {"owner_ids": [decision.candidate_id]})
 
 
 def _address_works(address: str) -> None:
     """Mail from a candidate's address proves it works again: clear what a bounce said."""
-    if address:
-        db.session.execute(_ADDRESS_WORKS, {"address": address.lower()})
+    if not address:
+        return
+    clears = _DEFERRED_CLEARS.get()
+    if clears is not None:
+        clears.addresses.add(address.lower())
+    else:
+        db.session.execute(_ADDRESS_WORKS, {"addresses": [address.lower()]})
 
 
 def file_quarantine(message_id: int, parsed: ParsedMail | None, problems: list[str], now: datetime) -> bool:

@@ -12,15 +12,23 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, update
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.classify import EARLIER_COPY, decide
-from webapp.mail.inbound.filing import FILED_COLUMNS, file_decision, file_quarantine
+from webapp.mail.inbound.filing import (
+    FILED_COLUMNS,
+    Clears,
+    clears_deferred,
+    file_decision,
+    file_quarantine,
+    write_clears,
+)
 from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, parse_file
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
@@ -73,18 +81,25 @@ def unclassified_row(
     sha256: str, size: int, source: str, envelope_from, envelope_to, now: datetime
 ) -> Message:
     """The row of raw bytes already kept in the blob store, not classified yet (not added)."""
-    return Message(
-        direction=Direction.INBOUND,
-        status=Status.RECEIVED,
-        raw_sha256=sha256,
-        raw_size=size,
-        source=source,
-        envelope_from=(envelope_from or "")[:998] or None,
-        envelope_to=[a.lower() for a in envelope_to],
-        created_at=now,
-        received_at=now,
-        sort_at=now,
-    )
+    return Message(**unclassified_values(sha256, size, source, envelope_from, envelope_to, now))
+
+
+def unclassified_values(
+    sha256: str, size: int, source: str, envelope_from, envelope_to, now: datetime
+) -> dict:
+    """unclassified_row's columns, for a Core INSERT of many rows at once."""
+    return {
+        "direction": Direction.INBOUND,
+        "status": Status.RECEIVED,
+        "raw_sha256": sha256,
+        "raw_size": size,
+        "source": source,
+        "envelope_from": (envelope_from or "")[:998] or None,
+        "envelope_to": [a.lower() for a in envelope_to],
+        "created_at": now,
+        "received_at": now,
+        "sort_at": now,
+    }
 
 
 class ClassifyTimeout(BaseException):
@@ -269,19 +284,30 @@ def drain_unclassified(
     batch: int = 50,
     time_limit: float | None = TIME_LIMIT_S,
     stale_after: timedelta = CLAIM_STALE_AFTER,
+    linger: float = 0.0,
+    stop_lingering: Callable[[], bool] | None = None,
 ) -> Drained:
     """Classify stored messages, oldest first, until none is left or `budget` seconds are spent.
 
     Claims a batch at a time and commits classifications in small groups (`_Group`), so a
     drain killed mid-batch loses nothing: what it committed stays, what it claimed comes back
     when the claim goes stale. Past the budget, the rest of the batch is given back.
+
+    `linger`: with nothing left, keep looking for that long (a cheap read every
+    LINGER_POLL_S) before returning, unless `stop_lingering()` says other work waits: mail
+    arriving in a burst, a few messages at a time, is classified by this drain as it comes,
+    not by a new job (a fork, a connection) for every few messages.
     """
     done = Drained()
     deadline = time.monotonic() + budget
+    idle_until = time.monotonic() + linger
     while True:
         claimed = claim_unclassified(batch, stale_after=stale_after)
         if not claimed:
-            return done
+            if not _wait_for_more(min(idle_until, deadline), stale_after, stop_lingering):
+                return done
+            continue
+        idle_until = time.monotonic() + linger
         group = _Group(settings, store, time_limit, done)
         for position, message_id in enumerate(claimed):
             if time.monotonic() > deadline:
@@ -294,6 +320,27 @@ def drain_unclassified(
         if time.monotonic() > deadline:
             done.more = True
             return done
+
+
+# How often a lingering drain looks for new mail (seconds).
+LINGER_POLL_S = 0.02
+
+
+def _wait_for_more(until: float, stale_after: timedelta, stop_lingering) -> bool:
+    """Wait, until `until` (monotonic), for something to claim: True once there is."""
+    while time.monotonic() < until and not (stop_lingering and stop_lingering()):
+        time.sleep(LINGER_POLL_S)
+        # A read, not a claim: on SQLite a claim takes the write lock the listener needs.
+        stale = _messages.c.classify_claimed_at < utcnow() - stale_after
+        found = db.session.scalar(
+            select(_messages.c.id)
+            .where(*_unclassified(), or_(_messages.c.classify_claimed_at.is_(None), stale))
+            .limit(1)
+        )
+        db.session.commit()  # no transaction (and no snapshot) held while waiting
+        if found is not None:
+            return True
+    return False
 
 
 # A drain commits its classifications together, at most this many or this old (seconds): one
@@ -318,6 +365,7 @@ class _Group:
         self.ids: list[int] = []
         self.outcomes: list[str | None] = []
         self.conversations: set[int] = set()  # their folder entries, computed once at the commit
+        self.clears = Clears()  # addresses working again, candidates back: written at the commit
         self.started = 0.0
         self.max_age = GROUP_AGE_S.get(db.engine.dialect.name, 0.05)
 
@@ -326,7 +374,7 @@ class _Group:
             self.started = time.monotonic()
         self.ids.append(message_id)
         try:
-            with entries.deferred(self.conversations):
+            with entries.deferred(self.conversations), clears_deferred(self.clears):
                 outcome = classify_stored(
                     message_id,
                     settings=self.settings,
@@ -350,6 +398,7 @@ class _Group:
         if not self.ids:
             return
         try:
+            write_clears(self.clears)
             entries.refresh(self.conversations)
             db.session.commit()
         except Exception:
@@ -359,11 +408,12 @@ class _Group:
             self._one_by_one()
             return
         self.done.outcomes.update(o for o in self.outcomes if o is not None)
-        self.ids, self.outcomes, self.conversations = [], [], set()
+        self.ids, self.outcomes, self.conversations, self.clears = [], [], set(), Clears()
 
     def _one_by_one(self) -> None:
         db.session.rollback()
         ids, self.ids, self.outcomes, self.conversations = self.ids, [], [], set()
+        self.clears = Clears()
         for message_id in ids:
             outcome = classify_stored(
                 message_id, settings=self.settings, store=self.store, time_limit=self.time_limit
@@ -373,7 +423,10 @@ class _Group:
 
 
 def _unclassified():
-    return (_messages.c.outcome.is_(None), _messages.c.direction == Direction.INBOUND)
+    # The direction as a literal, as in the partial index ix_messages_unclassified: a bound
+    # parameter would keep the planners from using it (every claim read all the sent mail).
+    inbound: ColumnElement[str] = literal_column(f"'{Direction.INBOUND.value}'")
+    return (_messages.c.outcome.is_(None), _messages.c.direction == inbound)
 
 
 def claim_unclassified(limit: int, *, stale_after: timedelta = CLAIM_STALE_AFTER) -> list[int]:
@@ -469,11 +522,7 @@ def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 10
     return list(
         db.session.scalars(
             select(Message.id)
-            .where(
-                Message.outcome.is_(None),
-                Message.direction == Direction.INBOUND,
-                Message.created_at < now - min_age,
-            )
+            .where(*_unclassified(), Message.created_at < now - min_age)
             .order_by(Message.id)
             .limit(limit)
         )

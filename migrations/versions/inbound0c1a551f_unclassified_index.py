@@ -1,0 +1,34 @@
+"""unclassified index: a partial index of inbound mail not classified yet (the drains' claims)
+
+Revision ID: inbound0c1a551f
+Revises: dra1d0c0e0f1
+Create Date: 2026-12-06 15:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'inbound0c1a551f'
+down_revision = 'dra1d0c0e0f1'
+branch_labels = None
+depends_on = None
+
+PREDICATE = "outcome IS NULL AND direction = 'inbound'"
+
+
+def upgrade():
+    # Outbound mail has no outcome either: without this, every claim read all the sent mail.
+    op.create_index(
+        'ix_messages_unclassified',
+        'messages',
+        ['direction', 'classify_claimed_at', 'id'],
+        unique=False,
+        sqlite_where=sa.text(PREDICATE),
+        postgresql_where=sa.text(PREDICATE),
+    )
+
+
+def downgrade():
+    op.drop_index('ix_messages_unclassified', table_name='messages')
