@@ -1,7 +1,7 @@
 """unclassified index: a partial index of inbound mail not classified yet (the drains' claims)
 
 Revision ID: inbound0c1a551f
-Revises: dra1d0c0e0f1
+Revises: ui12drf0c1d2
 Create Date: 2026-12-06 15:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'inbound0c1a551f'
-down_revision = 'dra1d0c0e0f1'
+down_revision = 'ui12drf0c1d2'
 branch_labels = None
 depends_on = None
 
