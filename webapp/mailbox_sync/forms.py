@@ -53,39 +53,37 @@ class OAuthStartForm(FlaskForm):
     )
 
 
-class SharedMailboxForm(MailboxForm):
-    """A shared mailbox (jobs@, talent@): the IMAP form, its name, and who shares it."""
-
-    name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
-    users = SelectMultipleField(
+def _shared_with() -> SelectMultipleField:
+    """Who shares a shared mailbox: a tick box per user (choices filled by the view)."""
+    return SelectMultipleField(
         _l("Shared with"),
         coerce=int,
         choices=[],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
+
+
+def _shared_name() -> StringField:
+    """The name a shared mailbox shows beside its mail (jobs@, talent@)."""
+    return StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
+
+
+class SharedMailboxForm(MailboxForm):
+    """A shared mailbox (jobs@, talent@): the IMAP form, its name, and who shares it."""
+
+    name = _shared_name()
+    users = _shared_with()
 
 
 class SharesForm(FlaskForm):
     """Who shares a shared mailbox."""
 
-    users = SelectMultipleField(
-        _l("Shared with"),
-        coerce=int,
-        choices=[],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
+    users = _shared_with()
 
 
 class SharedOAuthForm(OAuthStartForm):
     """A shared mailbox signed in at a provider: its address, its name, who shares it."""
 
-    name = StringField(_l("Name shown to the team"), validators=[DataRequired(), Length(max=120)])
-    users = SelectMultipleField(
-        _l("Shared with"),
-        coerce=int,
-        choices=[],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
+    name = _shared_name()
+    users = _shared_with()

@@ -48,16 +48,7 @@ def oauth_start(provider_name: str):
         if "csrf_token" in form.errors:
             abort(400)
         return _failed(form.username.errors[0] if form.username.errors else _("Enter the email address."))
-    username = (form.username.data or "").strip()
-    started = oauth.start(provider, _redirect_uri(), login_hint=username)
-    session[PENDING] = {
-        "state": started.state,
-        "verifier": started.verifier,
-        "provider": provider.name,
-        "username": username,
-        "user_id": current_user.id,
-    }
-    return redirect(started.url)
+    return _to_provider(provider, (form.username.data or "").strip())
 
 
 @bp.route("/shared-mailboxes/oauth/<provider_name>", methods=["POST"])
@@ -72,16 +63,23 @@ def oauth_start_shared(provider_name: str):
         if "csrf_token" in form.errors:
             abort(400)
         return redirect(url_for("mailbox_sync.shared_mailboxes", failed="oauth-form"))
-    username = (form.username.data or "").strip()
+    shared = {"name": (form.name.data or "").strip(), "users": list(form.users.data or [])}
+    return _to_provider(provider, (form.username.data or "").strip(), shared=shared)
+
+
+def _to_provider(provider: oauth.Provider, username: str, shared: dict | None = None):
+    """Start the flow: what the callback needs is kept in this user's session, then off to sign in."""
     started = oauth.start(provider, _redirect_uri(), login_hint=username)
-    session[PENDING] = {
+    pending = {
         "state": started.state,
         "verifier": started.verifier,
         "provider": provider.name,
         "username": username,
         "user_id": current_user.id,
-        "shared": {"name": (form.name.data or "").strip(), "users": list(form.users.data or [])},
     }
+    if shared is not None:
+        pending["shared"] = shared
+    session[PENDING] = pending
     return redirect(started.url)
 
 
