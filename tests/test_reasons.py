@@ -1,12 +1,15 @@
 """The classifier's reasons shown in the reader's language: each way a fragment is built, in
 English and in French, with its details (addresses, numbers, header values) kept."""
 
+import html
 from pathlib import Path
 
 import pytest
 from babel.support import NullTranslations, Translations
 
+from tests.mailmaker import raw_mail
 from webapp.mail.read.reasons import PATTERNS, fragments, unknown_fragments, why_text
+from webapp.models import Direction
 
 NBSP = "\u00a0"
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "webapp" / "translations"
@@ -186,3 +189,32 @@ def test_an_unknown_fragment_is_shown_unchanged():
     assert why_text(None, FRENCH) == ""
     # A reason cut at 2000 characters ends with a cut fragment: kept as it is.
     assert why_text("the sender x@y.test is a candid", FRENCH) == "the sender x@y.test is a candid"
+
+
+def test_the_pane_in_french_shows_the_reason_in_french(app, client, auth, make, team):
+    from tests.test_inbound import outcome
+
+    thread = make.thread("Interview", candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
+    raw = raw_mail(
+        subject="Out of office: Interview",
+        in_reply_to=sent.message_id,
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    result, msg = outcome(app, raw)
+    assert (result, msg.outcome_reason) == (
+        "auto_reply",
+        "Auto-Submitted: auto-replied; attached as a note (In-Reply-To/References match)",
+    )
+    auth.login(team.rita.email)
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    pane = html.unescape(client.get(f"/mail/sent/{thread.id}", headers=french).get_data(as_text=True))
+    assert "Pourquoi" in pane  # "Why is this here?", in French
+    assert (
+        f"Réponse automatique{NBSP}: en-tête Auto-Submitted{NBSP}: auto-replied{NBSP}; joint en note"
+        " (ses en-têtes de réponse citent un message de la conversation)"
+    ) in pane
+    assert "attached as a note" not in pane
+
+    english = html.unescape(client.get(f"/mail/sent/{thread.id}").get_data(as_text=True))
+    assert f"Automatic reply: {msg.outcome_reason}" in english
