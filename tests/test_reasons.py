@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 from babel.support import NullTranslations, Translations
+from sqlalchemy import select
 
-from tests.mailmaker import raw_mail
+from tests.corpus import corpus_files
+from tests.mailmaker import dsn, raw_mail
+from webapp.extensions import db
 from webapp.mail.read.reasons import PATTERNS, fragments, unknown_fragments, why_text
-from webapp.models import Direction
+from webapp.models import Direction, Message, Outcome
 
 NBSP = "\u00a0"
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "webapp" / "translations"
@@ -218,3 +221,98 @@ def test_the_pane_in_french_shows_the_reason_in_french(app, client, auth, make, 
 
     english = html.unescape(client.get(f"/mail/sent/{thread.id}").get_data(as_text=True))
     assert f"Automatic reply: {msg.outcome_reason}" in english
+
+
+@pytest.fixture
+def team(make_team):
+    return make_team(
+        offers={"job": "Backend", "other_job": "Finance"},
+        users={"Ada Admin": "admin", "Rita Recruiter": ["job"]},
+        candidates={"Alice Able": ["job"]},
+    )
+
+
+def _sample_messages(app, make, team) -> list[tuple[bytes, list[str]]]:
+    """The test suite's sample messages (tests/test_inbound.py's): one or more for each rule."""
+    from webapp.mail.addresses import bounce_address, reply_address
+
+    domain, secret = "mail.demo.test", app.config["INBOUND_SECRET"]
+    thread = make.thread("Interview", candidate=team.alice)
+    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
+    verp = bounce_address(sent.id, domain, secret)
+    reply_to = reply_address(thread.id, domain, secret)
+    team_domain = {"Authentication-Results": "mx.mail.demo.test; dmarc=pass header.from=team.test"}
+    forged = {"Authentication-Results": "mx.mail.demo.test; dmarc=fail header.from=team.test"}
+    many_parts = "".join(f"--B\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n" for i in range(1500))
+    return [
+        (raw_mail(subject="My application"), []),
+        (raw_mail(frm="Jane <jane@agency.test>"), []),
+        (raw_mail(frm="ada@team.test", headers=team_domain), []),
+        (raw_mail(frm="ada@team.test", subject="Forged"), []),
+        (raw_mail(frm="ada@team.test", subject="Failed", headers=forged), []),
+        (raw_mail(to=f"cv+backend@{domain}"), [f"cv+backend@{domain}"]),
+        (raw_mail(to=f"cv@{domain}", frm="jane@agency.test"), [f"cv@{domain}"]),
+        (raw_mail(subject="Re: Interview", in_reply_to=sent.message_id), []),
+        (raw_mail(subject="thanks!", to=reply_to), [reply_to]),
+        (raw_mail(frm="ada@team.test", in_reply_to=sent.message_id, headers=team_domain), []),
+        (raw_mail(message_id="<dup@outside.test>"), []),
+        (raw_mail(message_id="<dup@outside.test>"), []),
+        (dsn(sent.message_id, "alice@outside.test", to=verp), [verp]),
+        (dsn(sent.message_id, "alice@outside.test"), []),
+        (dsn("<unknown@nowhere>", "alice@outside.test"), []),
+        (dsn(sent.message_id, "alice@outside.test", to=verp, action="delayed", status="4.4.7"), [verp]),
+        (
+            raw_mail(
+                subject="Out of office",
+                in_reply_to=sent.message_id,
+                headers={"Auto-Submitted": "auto-replied"},
+            ),
+            [],
+        ),
+        (raw_mail(subject="Away", headers={"X-Autoreply": "yes"}), []),
+        (
+            raw_mail(frm="x@y.test", subject="Automatic reply: hello", headers={"Precedence": "auto_reply"}),
+            [],
+        ),
+        (raw_mail(frm="x@y.test", subject="Out of Office: back Monday"), []),
+        (
+            f"From: x@y.test\r\nSubject: many\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+            f"{many_parts}--B--\r\n".encode(),
+            [],
+        ),
+        (
+            b"From: x@y.test\r\nTo: "
+            + b", ".join(b"a%d@y.test" % i for i in range(1200))
+            + b"\r\n\r\nhi\r\n",
+            [],
+        ),
+        (b"From: x@y.test\r\nCc: " + b"(" * 20 + b"a@y.test" + b")" * 20 + b"\r\n\r\nhi\r\n", []),
+    ]
+
+
+def test_every_stored_reason_of_the_corpus_and_the_samples_is_translated(app, make, team):
+    """Through the real pipeline: each reason it stores is made only of fragments the table knows,
+    and each of them has its French (so a French reader sees no English but names and headers)."""
+    from tests.test_inbound import receive
+
+    samples = _sample_messages(app, make, team)
+    files = corpus_files()
+    envelope = ["rita@mail.demo.test"]
+    ids = [receive(app, path.read_bytes(), envelope) for path in files.values()]
+    ids += [receive(app, raw, to or envelope) for raw, to in samples]
+    ids.append(receive(app, next(iter(files.values())).read_bytes(), envelope))  # a duplicate
+    with app.app_context():
+        rows = db.session.execute(select(Message.outcome, Message.outcome_reason).where(Message.id.in_(ids)))
+        outcomes, reasons = zip(*rows.all(), strict=True)
+    assert len(reasons) == len(ids)
+    assert all(reasons)
+    # The samples reach every outcome, so every rule's reason is read here.
+    assert set(outcomes) == set(Outcome)
+    unknown = {r: unknown_fragments(r) for r in reasons if unknown_fragments(r)}
+    assert unknown == {}
+    untranslated = {
+        f.text for r in reasons for f in fragments(r) if f.message and FRENCH(f.message) == f.message
+    }
+    assert untranslated == set()
+    for reason in reasons:
+        assert why_text(reason, ENGLISH) == reason
