@@ -316,3 +316,15 @@ def test_every_stored_reason_of_the_corpus_and_the_samples_is_translated(app, ma
     assert untranslated == set()
     for reason in reasons:
         assert why_text(reason, ENGLISH) == reason
+
+
+def test_the_quarantine_page_in_french_shows_the_reason_in_french(app, client, auth, team):
+    from tests.test_inbound import outcome
+
+    raw = b"From: x@y.test\r\nSubject: <b>many</b>\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+    raw += b"".join(b"--B\r\nContent-Type: text/plain\r\n\r\np\r\n" for _ in range(1200)) + b"--B--\r\n"
+    assert outcome(app, raw)[0] == "quarantined"
+    auth.login(team.ada.email)
+    page = client.get("/admin/quarantine", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert f"<strong>En quarantaine</strong>{NBSP}: plus de 1000{NBSP}parties MIME" in page
+    assert "&lt;b&gt;many&lt;/b&gt;" in page
