@@ -6,11 +6,13 @@ A message is named by its path inside a corpus ("flanker/bounce/zed.eml"); the t
 the same layout, and a name found in both is one message.
 """
 
+import os
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 LOCAL = HERE / "data" / "corpus"
-SHARED = HERE.parents[1] / "shared" / "corpus"
+# HM_SHARED_CORPUS: where it is when the checkout is not beside it (a worktree elsewhere).
+SHARED = Path(os.environ.get("HM_SHARED_CORPUS") or HERE.parents[1] / "shared" / "corpus")
 
 
 def has_shared() -> bool:

@@ -19,6 +19,7 @@ from flask_login import current_user
 from webapp.mail.inbound.bounce import plain_problem
 from webapp.mail.phrases import Phrase
 from webapp.mail.read.access import accessible_offer_ids
+from webapp.mail.read.reasons import why_text as _why_text
 from webapp.mail.sanitize import sanitize_html
 from webapp.models import Outcome, Status
 from webapp.models.types import utcnow
@@ -183,6 +184,11 @@ def delivery_problem(error: str | None, delayed: bool = False) -> str:
     return translate(plain_problem(error, delayed=delayed))
 
 
+def why_text(reason: str | None) -> str:
+    """The classifier's stored reason ("why is this here?") in the user's language."""
+    return _why_text(reason, gettext)
+
+
 def away_date(value: date | None) -> str:
     """A return date as people say it: "Mon 14 Dec" (the year only when it is not this one)."""
     if value is None:
@@ -208,6 +214,7 @@ def register_templating(app: Flask) -> None:
         file_size=file_size,
         delivery_problem=delivery_problem,
         away_date=away_date,
+        why_text=why_text,
         sanitize_html=sanitize_html,
     )
     app.jinja_env.globals.update(

@@ -29,8 +29,8 @@ THEIRS = (
     ".message-body, .row-snippet, .row-subject, .row-from, .thread-subject, .thread-meta, "
     ".draft-preview, .chip, .timeline, .whoami, .text-body, .html-body, option, .candidate-name, "
     "h1, .compose-preview, .template-item, .template-body, td, .muted, textarea, "
-    # The classifier's reasons are stored in English (webapp/mail/inbound/classify.py): known, left.
-    ".why p"
+    # A receiving server's own words on a failed delivery (the user sees them in plain words above).
+    ".server-words"
 )
 
 
@@ -103,6 +103,12 @@ def test_every_screen_fits_and_speaks_one_language(app, demo, redis, new_page, a
     )
     walk.look("long-thread", f"/mail/candidates/{max(counts)[1]}")
     long_thread = page.url
+    # "Why is this here?" opened on each message: the classifier's reasons, in the page's language.
+    page.locator("#message-pane section.message").evaluate_all(
+        "sections => sections.forEach(s => s.querySelectorAll('details').forEach(d => { d.open = true; }))"
+    )
+    expect(page.locator("details.why p").first).to_be_visible()
+    walk.look("long-thread-why")
     for action in ("Reply", "Forward"):
         page.goto(long_thread)
         page.locator("#message-pane section.message").last.get_by_role(
