@@ -526,3 +526,24 @@ def test_a_full_mailbox_says_so_on_the_settings_and_queue_pages(
     auth.login(make.user("Ada Admin", role="admin").email)
     queues = parse(client.get("/admin/queues").get_data(as_text=True))
     assert "mailbox is full" in queues.find(id="mailbox-errors").text
+
+
+def test_sent_mail_filed_together_keeps_its_conversations(app, redis, team, dovecot):
+    dovecot.deliver(RITA, mail("alice@outside.test", RITA, "Alice applies", mid=APPLIES))
+    first = mail(RITA, "bob@outside.test", "Hello Bob", mid="<hello-bob@team.test>")
+    follow_up = mail(
+        RITA, "bob@outside.test", "Re: Hello Bob", extra="In-Reply-To: <hello-bob@team.test>\r\n"
+    )
+    answer = mail(RITA, "alice@outside.test", "Re: Alice applies", extra=f"In-Reply-To: {APPLIES}\r\n")
+    for raw in (first, follow_up, answer, mail(RITA, "bob@outside.test", "Another topic")):
+        dovecot.deliver(RITA, raw, folder="Sent")
+    sync(app, connect(app, team.rita, dovecot))
+
+    with app.app_context():
+        threads = {m.subject: (m.thread_id, m.candidate_id) for m in db.session.scalars(select(Message))}
+    assert threads["Re: Hello Bob"] == threads["Hello Bob"]
+    assert threads["Hello Bob"][1] == team.bob.id
+    assert threads["Another topic"][0] != threads["Hello Bob"][0]
+    assert threads["Re: Alice applies"] == threads["Alice applies"]
+    # One row a conversation in Sent, its latest message.
+    assert folder_subjects(app, team.rita, "sent") == ["Another topic", "Re: Alice applies", "Re: Hello Bob"]

@@ -32,7 +32,7 @@ from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.mail.sync import imap, shared
 from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, qualifying, read_head
-from webapp.mail.sync.sent import SOURCE, file_sent
+from webapp.mail.sync.sent import SOURCE, file_sent_group
 from webapp.models import Direction, FolderRole, MailboxConnection, MailboxFolder, Message, User
 from webapp.models.core import execute_dml, table_of
 from webapp.models.types import utcnow
@@ -351,6 +351,9 @@ def _store_group(
     here = set(db.session.scalars(_SHAS_HERE, {"shas": sorted(set(shas))}))
     envelope_to = delivered_to if role == FolderRole.INCOMING else []
     now = utcnow()
+    # The columns every row of the group shares, taken once from the inbound pipeline's row
+    # (an ORM object a message cost more than the INSERT itself).
+    shared_columns = _columns(unclassified_row("", 0, SOURCE, None, envelope_to, now))
     rows: list[dict] = []
     kept: list[tuple[bytes, Head]] = []
     for (head, raw), sha in zip(bodies, shas, strict=True):
@@ -359,23 +362,21 @@ def _store_group(
         here.add(sha)
         # Made durable with the rest of the batch, before its commit (_keep).
         ctx.store.put(raw, durable=False)
-        row = unclassified_row(sha, len(raw), SOURCE, None, envelope_to, now)
-        # Set now, not at classification: the next batch's duplicate check must see it.
-        row.message_id = head.message_id
-        rows.append(_columns(row))
+        # The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
+        rows.append(shared_columns | {"raw_sha256": sha, "raw_size": len(raw), "message_id": head.message_id})
         kept.append((raw, head))
     if not rows:
         return []
     # One INSERT for the group (ORM objects would be flushed one statement each).
     ids = list(db.session.scalars(_INSERT, rows))
     if role == FolderRole.SENT:
+        readable = []
         for row_id, (raw, _) in zip(ids, kept, strict=True):
             try:
-                parsed = parse(raw)
+                readable.append((row_id, parse(raw)))
             except Exception:  # left unclassified: the sweep queues it, classification quarantines it
                 log.warning("mailbox message %s could not be parsed", row_id, exc_info=True)
-            else:
-                sent_threads.append(file_sent(row_id, user_id, parsed, ctx.store, now))
+        sent_threads += file_sent_group(readable, user_id, ctx.store, now)
     return [
         (row_id, row["raw_sha256"], head.message_id)
         for row_id, row, (_, head) in zip(ids, rows, kept, strict=True)
