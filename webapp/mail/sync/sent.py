@@ -62,9 +62,8 @@ def _single_offers(candidate_ids: set[int]) -> dict[int, int]:
 
 @dataclass
 class _Filing:
-    """One sent message on its way: its row, and its conversation (known, or new in this group)."""
+    """One sent message on its way, and its conversation (known, or new in this group)."""
 
-    row_id: int
     parsed: ParsedMail
     sent_at: datetime
     candidate_id: int | None
@@ -84,25 +83,39 @@ def file_sent_group(
 ) -> list[int]:
     """Turn stored (unclassified) messages into the user's sent mail; their conversation ids. Flushes.
 
-    A group at once: one statement each for the candidates, the offers, the new conversations,
-    the conversations touched, the rows and the attachments (filing them one by one cost about
-    2 ms a message). A message that answers one filed earlier in the group joins its conversation.
     The caller refreshes the conversations' folder entries (entries.refresh), once for a batch.
     """
     if not stored:
         return []
     db.session.flush()
-    candidates = _candidates_of({a.lower() for _, p in stored for a in p.to + p.cc})
+    values, attachments = sent_columns([parsed for _, parsed in stored], user_id, store, now)
+    db.session.execute(_FILE, [v | {"row_id": row_id} for v, (row_id, _) in zip(values, stored, strict=True)])
+    insert_attachments([row_id for row_id, _ in stored], attachments)
+    return [v["thread_id"] for v in values]
+
+
+def sent_columns(
+    group: list[ParsedMail], user_id: int, store: BlobStore, now: datetime
+) -> tuple[list[dict], list[list[dict]]]:
+    """The columns of each message filed as the user's sent mail, and its attachment rows. Flushes.
+
+    A group at once: one statement each for the candidates, the offers, the new conversations
+    and the conversations touched (filing them one by one cost about 2 ms a message); the
+    caller writes the rows with these columns (in its INSERT: no second write of each row),
+    then the attachments (insert_attachments). A message that answers one earlier in the
+    group joins its conversation. The keys of the columns are the same for every message.
+    """
+    candidates = _candidates_of({a.lower() for p in group for a in p.to + p.cc})
     filings: list[_Filing] = []
     # Conversations by the Message-IDs filed in this group: (known thread id, new thread index).
     in_group: dict[str, tuple[int | None, int | None]] = {}
     new_threads: list[_Filing] = []  # the first message of each new conversation
-    for row_id, parsed in stored:
+    for parsed in group:
         sent_at = parsed.date if parsed.date is not None and parsed.date <= now else now
         candidate_id = next(
             (candidates[a.lower()] for a in parsed.to + parsed.cc if a.lower() in candidates), None
         )
-        filing = _Filing(row_id, parsed, sent_at, candidate_id, None, attachment_rows(parsed, store))
+        filing = _Filing(parsed, sent_at, candidate_id, None, attachment_rows(parsed, store))
         earlier = next((in_group[m] for m in reversed(_answers(parsed)) if m in in_group), None)
         thread = None if earlier is not None else find_thread(parsed, [])[0]
         if candidate_id is None and (thread is None or thread.candidate_id is None) and earlier is None:
@@ -127,11 +140,18 @@ def file_sent_group(
     touched = [{"thread_id": f.thread_id, "at": f.sent_at} for f in filings if f.new_thread is None]
     if touched:
         db.session.execute(_TOUCH, touched)
-    db.session.execute(_FILE, [_sent_values(f, user_id) for f in filings])
-    attachments = [row | {"message_id": f.row_id} for f in filings for row in f.attachments]
-    if attachments:
-        db.session.execute(insert(table_of(Attachment)), attachments)
-    return [f.thread_id for f in filings if f.thread_id is not None]
+    return [_sent_values(f, user_id) for f in filings], [f.attachments for f in filings]
+
+
+def insert_attachments(row_ids: list[int], attachments: list[list[dict]]) -> None:
+    """The attachment rows of these messages (one INSERT)."""
+    rows = [
+        row | {"message_id": row_id}
+        for row_id, found in zip(row_ids, attachments, strict=True)
+        for row in found
+    ]
+    if rows:
+        db.session.execute(insert(table_of(Attachment)), rows)
 
 
 def _answers(parsed: ParsedMail) -> list[str]:
@@ -167,7 +187,6 @@ def _start_threads(new_threads: list[_Filing], filings: list[_Filing], now: date
 def _sent_values(filing: _Filing, user_id: int) -> dict:
     """The row's columns once filed as sent (the keys are the same for every message)."""
     return parsed_fields(filing.parsed) | {
-        "row_id": filing.row_id,
         "direction": Direction.OUTBOUND,
         "status": Status.SENT,
         "sender_id": user_id,
@@ -182,5 +201,5 @@ def _sent_values(filing: _Filing, user_id: int) -> dict:
 
 
 _NEW_THREADS = insert(_threads).returning(_threads.c.id, sort_by_parameter_order=True)
-# Executed with a list of rows: one statement for the group (SET from the rows' keys).
+# Executed with a list of rows (file_sent_group): SET from the rows' keys.
 _FILE = update(_messages).where(_messages.c.id == bindparam("row_id"))
