@@ -547,3 +547,33 @@ def test_sent_mail_filed_together_keeps_its_conversations(app, redis, team, dove
     assert threads["Re: Alice applies"] == threads["Alice applies"]
     # One row a conversation in Sent, its latest message.
     assert folder_subjects(app, team.rita, "sent") == ["Another topic", "Re: Alice applies", "Re: Hello Bob"]
+
+
+def test_a_sent_message_that_cannot_be_read_is_kept_unclassified_beside_the_others(
+    app, redis, team, dovecot, monkeypatch
+):
+    from webapp.mail.sync import importer
+
+    real_parse = importer.parse
+
+    def parse(raw: bytes):
+        if b"Broken one" in raw:
+            raise ValueError("unreadable")
+        return real_parse(raw)
+
+    monkeypatch.setattr(importer, "parse", parse)
+    dovecot.deliver(RITA, mail(RITA, "alice@outside.test", "Broken one"), folder="Sent")
+    dovecot.deliver(RITA, mail(RITA, "alice@outside.test", "Fine one"), folder="Sent")
+    from webapp.jobs.sync import sync_job
+
+    with app.app_context():
+        sync_job(connect(app, team.rita, dovecot))
+        rows = db.session.execute(
+            select(Message.message_id, Message.direction, Message.outcome, Message.status)
+        ).all()
+    by_mid = {r.message_id: r for r in rows}
+    assert by_mid["<fine-one@mail.test>"].direction == Direction.OUTBOUND
+    assert by_mid["<fine-one@mail.test>"].status == Status.SENT
+    # Left for the classify sweep (which quarantines what it cannot read): not lost, not sent mail.
+    assert by_mid["<broken-one@mail.test>"].direction == Direction.INBOUND
+    assert by_mid["<broken-one@mail.test>"].outcome is None
