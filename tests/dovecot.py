@@ -61,8 +61,16 @@ def self_signed(folder: Path, host: str = "localhost") -> tuple[Path, Path]:
 class Dovecot:
     """One Dovecot server with its users, in `folder` (which must not be inside a private folder)."""
 
-    def __init__(self, folder: Path, sent_name: str = "Sent", oauth2_introspection: str | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        sent_name: str = "Sent",
+        oauth2_introspection: str | None = None,
+        quota_messages: int | None = None,
+    ):
         self.folder = folder
+        # With a quota, a mailbox holding that many messages refuses more ([OVERQUOTA]).
+        self.quota_messages = quota_messages
         # With an introspection URL, XOAUTH2 / OAUTHBEARER logins are checked there (oauth2 passdb).
         self.oauth2_introspection = oauth2_introspection
         # The folder marked \\Sent (SPECIAL-USE); a plain "Old Sent" sits beside another name.
@@ -169,10 +177,19 @@ service stats {{
     mode = 0666
   }}
 }}
-{users}"""
+{users}{self._quota()}"""
         path = f / "dovecot.conf"
         path.write_text(config)
         return path
+
+    def _quota(self) -> str:
+        """Dovecot's quota plugin (Maildir++ quota), counting messages, when one is asked for."""
+        if self.quota_messages is None:
+            return ""
+        return (
+            "mail_plugins = $mail_plugins quota\n"
+            f"plugin {{\n  quota = maildir:User quota\n  quota_rule = *:messages={self.quota_messages}\n}}\n"
+        )
 
     def _oauth2_passdb(self) -> str:
         """Dovecot 2.3's oauth2 passdb: each token POSTed to the introspection URL (RFC 7662)."""

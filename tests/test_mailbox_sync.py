@@ -21,6 +21,7 @@ from webapp.models import (
     MailboxFolder,
     Message,
     Outcome,
+    Placement,
     SentCopy,
     Status,
     User,
@@ -440,3 +441,139 @@ def test_the_header_filter_reads_addresses_as_the_email_package_does():
     head = read_head(2, 10, folded)
     assert head.addresses == ["a@x.test", "b@x.test"]
     assert head.answers == ["<one@x>", "<zero@x>", "<one@x>"]
+
+
+def test_closing_a_job_stops_syncing_mail_of_its_candidates_only(app, redis, team, make, dovecot):
+    carol = make.candidate("Carol Pool")  # in no job: the talent pool stays followed
+    dovecot.deliver(RITA, mail("alice@outside.test", RITA, "Alice applies"))
+    connection_id = connect(app, team.rita, dovecot)
+    sync(app, connection_id)
+    frontend = make.offer("Frontend")
+    with app.app_context():
+        db.session.get_one(type(frontend), team.job.id).is_open = False  # the job is archived
+        db.session.add(Placement(candidate_id=team.bob.id, offer_id=frontend.id))  # Bob is in an open one too
+        db.session.commit()
+    dovecot.deliver(RITA, mail("alice@outside.test", RITA, "Alice again"))
+    dovecot.deliver(RITA, mail(RITA, "alice@outside.test", "Re: Alice again"), folder="Sent")
+    dovecot.deliver(RITA, mail("bob@outside.test", RITA, "Bob writes"))
+    dovecot.deliver(RITA, mail(carol.emails[0].email, RITA, "Carol writes"))
+    dovecot.deliver(
+        RITA, mail("news@letters.test", RITA, "Alice and Bob", cc="alice@outside.test, bob@outside.test")
+    )
+    sync(app, connection_id)
+
+    assert subjects(app) == ["Alice and Bob", "Alice applies", "Bob writes", "Carol writes"]
+
+
+def test_a_thread_among_team_members_never_reaches_a_candidates_conversation(app, redis, team, dovecot):
+    dovecot.deliver(RITA, mail("alice@outside.test", RITA, "Alice applies"))
+    # Sam forwards Alice's mail to Rita, who answers him: team members only, Alice named in the text.
+    forward = mail(
+        "sam@team.test",
+        RITA,
+        "Fwd: Alice applies",
+        mid="<fwd@team.test>",
+        extra=f"In-Reply-To: {APPLIES}\r\nReferences: {APPLIES}\r\n",
+    ).replace(b"Hello,", b"From: alice@outside.test -- what do you think?")
+    dovecot.deliver(RITA, forward)
+    answer = mail(RITA, "sam@team.test", "Re: Fwd: Alice applies", extra="In-Reply-To: <fwd@team.test>\r\n")
+    dovecot.deliver(RITA, answer, folder="Sent")
+    connection_id = connect(app, team.rita, dovecot)
+
+    assert sync(app, connection_id) == 1
+    assert subjects(app) == ["Alice applies"]
+    with app.app_context():
+        received = db.session.scalars(select(Message).where(Message.subject == "Alice applies")).one()
+        assert [
+            m.subject
+            for m in db.session.scalars(select(Message).where(Message.thread_id == received.thread_id))
+        ] == ["Alice applies"]
+
+
+@pytest.fixture
+def full_dovecot():
+    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
+    server = Dovecot(folder, quota_messages=1)
+    server.add_user(RITA, IMAP_PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_full_mailbox_says_so_on_the_settings_and_queue_pages(
+    app, client, auth, redis, team, make, full_dovecot
+):
+    from tests.dom import parse
+    from webapp.jobs.sync import append_sent_job
+
+    full_dovecot.deliver(
+        RITA, mail("news@letters.test", RITA, "Weekly newsletter")
+    )  # the one message it holds
+    connection_id = connect(app, team.rita, full_dovecot)
+    sent_from_hiremail(app, team.rita, team.alice, "Offer letter")
+    with app.app_context():
+        assert append_sent_job(connection_id) == 0
+        connection = db.session.get_one(MailboxConnection, connection_id)
+        assert connection.last_error_kind == "quota"
+        assert connection.next_sync_at > utcnow()  # tried again later, by itself
+    assert sent_folder(full_dovecot) == []
+
+    auth.login(RITA)
+    page = parse(client.get("/settings/mailbox").get_data(as_text=True))
+    assert "mailbox is full" in page.find(id="sync-error").text
+    auth.logout()
+    auth.login(make.user("Ada Admin", role="admin").email)
+    queues = parse(client.get("/admin/queues").get_data(as_text=True))
+    assert "mailbox is full" in queues.find(id="mailbox-errors").text
+
+
+def test_sent_mail_filed_together_keeps_its_conversations(app, redis, team, dovecot):
+    dovecot.deliver(RITA, mail("alice@outside.test", RITA, "Alice applies", mid=APPLIES))
+    first = mail(RITA, "bob@outside.test", "Hello Bob", mid="<hello-bob@team.test>")
+    follow_up = mail(
+        RITA, "bob@outside.test", "Re: Hello Bob", extra="In-Reply-To: <hello-bob@team.test>\r\n"
+    )
+    answer = mail(RITA, "alice@outside.test", "Re: Alice applies", extra=f"In-Reply-To: {APPLIES}\r\n")
+    for raw in (first, follow_up, answer, mail(RITA, "bob@outside.test", "Another topic")):
+        dovecot.deliver(RITA, raw, folder="Sent")
+    sync(app, connect(app, team.rita, dovecot))
+
+    with app.app_context():
+        threads = {m.subject: (m.thread_id, m.candidate_id) for m in db.session.scalars(select(Message))}
+    assert threads["Re: Hello Bob"] == threads["Hello Bob"]
+    assert threads["Hello Bob"][1] == team.bob.id
+    assert threads["Another topic"][0] != threads["Hello Bob"][0]
+    assert threads["Re: Alice applies"] == threads["Alice applies"]
+    # One row a conversation in Sent, its latest message.
+    assert folder_subjects(app, team.rita, "sent") == ["Another topic", "Re: Alice applies", "Re: Hello Bob"]
+
+
+def test_a_sent_message_that_cannot_be_read_is_kept_unclassified_beside_the_others(
+    app, redis, team, dovecot, monkeypatch
+):
+    from webapp.mail.sync import importer
+
+    real_parse = importer.parse
+
+    def parse(raw: bytes):
+        if b"Broken one" in raw:
+            raise ValueError("unreadable")
+        return real_parse(raw)
+
+    monkeypatch.setattr(importer, "parse", parse)
+    dovecot.deliver(RITA, mail(RITA, "alice@outside.test", "Broken one"), folder="Sent")
+    dovecot.deliver(RITA, mail(RITA, "alice@outside.test", "Fine one"), folder="Sent")
+    from webapp.jobs.sync import sync_job
+
+    with app.app_context():
+        sync_job(connect(app, team.rita, dovecot))
+        rows = db.session.execute(
+            select(Message.message_id, Message.direction, Message.outcome, Message.status)
+        ).all()
+    by_mid = {r.message_id: r for r in rows}
+    assert by_mid["<fine-one@mail.test>"].direction == Direction.OUTBOUND
+    assert by_mid["<fine-one@mail.test>"].status == Status.SENT
+    # Left for the classify sweep (which quarantines what it cannot read): not lost, not sent mail.
+    assert by_mid["<broken-one@mail.test>"].direction == Direction.INBOUND
+    assert by_mid["<broken-one@mail.test>"].outcome is None

@@ -45,6 +45,7 @@ class ErrorKind(StrEnum):
     SERVER = "server"  # the server answered something we cannot use (a folder missing, a NO)
     REVOKED = "revoked"  # OAuth: the provider no longer renews the access (revoked, expired grant)
     OAUTH = "oauth"  # OAuth: the provider's token endpoint failed otherwise (down, misconfigured)
+    QUOTA = "quota"  # the mailbox is full (over its quota): the copy to Sent was refused
 
 
 _PHRASES = {
@@ -57,7 +58,12 @@ _PHRASES = {
         "connect it again. (%(detail)s)"
     ),
     ErrorKind.OAUTH: N_("The sign-in provider could not renew the access: %(detail)s"),
+    ErrorKind.QUOTA: N_(
+        "The mailbox is full (over its quota): make room in it and sync resumes by itself. (%(detail)s)"
+    ),
 }
+# How servers say a mailbox is full: RFC 5530's OVERQUOTA code, or plain words (older servers).
+_FULL = re.compile(rb"\[OVERQUOTA\]|quota|mailbox (is )?full", re.IGNORECASE)
 
 
 class MailboxError(Exception):
@@ -326,7 +332,9 @@ def append(conn: imaplib.IMAP4, folder: str, raw: bytes, when: datetime | None) 
     date = imaplib.Time2Internaldate(when.timestamp()) if when is not None else None
     typ, data = conn.append(quote(folder), "(\\Seen)", date, raw)
     if typ != "OK":
-        raise MailboxError(ErrorKind.SERVER, f"APPEND failed: {data!r:.200}")
+        words = b" ".join(d for d in data if isinstance(d, bytes))
+        kind = ErrorKind.QUOTA if _FULL.search(words) else ErrorKind.SERVER
+        raise MailboxError(kind, f"APPEND failed: {words.decode(errors='replace'):.200}")
 
 
 def has_message_id(conn: imaplib.IMAP4, message_id: str) -> bool:

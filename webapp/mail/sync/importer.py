@@ -20,19 +20,20 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.mail.domain import MailDomain
-from webapp.mail.inbound.parse import parse
+from webapp.mail.inbound.parse import ParsedMail, parse
 from webapp.mail.inbound.pipeline import classify_stored_together, unclassified_row
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.mail.sync import imap, shared
 from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, qualifying, read_head
-from webapp.mail.sync.sent import SOURCE, file_sent
+from webapp.mail.sync.sent import SOURCE, insert_attachments, sent_columns
 from webapp.models import Direction, FolderRole, MailboxConnection, MailboxFolder, Message, User
 from webapp.models.core import execute_dml, table_of
 from webapp.models.types import utcnow
@@ -351,6 +352,9 @@ def _store_group(
     here = set(db.session.scalars(_SHAS_HERE, {"shas": sorted(set(shas))}))
     envelope_to = delivered_to if role == FolderRole.INCOMING else []
     now = utcnow()
+    # The columns every row of the group shares, taken once from the inbound pipeline's row
+    # (an ORM object a message cost more than the INSERT itself).
+    shared_columns = _columns(unclassified_row("", 0, SOURCE, None, envelope_to, now))
     rows: list[dict] = []
     kept: list[tuple[bytes, Head]] = []
     for (head, raw), sha in zip(bodies, shas, strict=True):
@@ -359,27 +363,52 @@ def _store_group(
         here.add(sha)
         # Made durable with the rest of the batch, before its commit (_keep).
         ctx.store.put(raw, durable=False)
-        row = unclassified_row(sha, len(raw), SOURCE, None, envelope_to, now)
-        # Set now, not at classification: the next batch's duplicate check must see it.
-        row.message_id = head.message_id
-        rows.append(_columns(row))
+        # The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
+        rows.append(shared_columns | {"raw_sha256": sha, "raw_size": len(raw), "message_id": head.message_id})
         kept.append((raw, head))
     if not rows:
         return []
-    # One INSERT for the group (ORM objects would be flushed one statement each).
-    ids = list(db.session.scalars(_INSERT, rows))
-    if role == FolderRole.SENT:
-        for row_id, (raw, _) in zip(ids, kept, strict=True):
-            try:
-                parsed = parse(raw)
-            except Exception:  # left unclassified: the sweep queues it, classification quarantines it
-                log.warning("mailbox message %s could not be parsed", row_id, exc_info=True)
-            else:
-                sent_threads.append(file_sent(row_id, user_id, parsed, ctx.store, now))
+    if role != FolderRole.SENT:
+        # One INSERT for the group (ORM objects would be flushed one statement each).
+        ids = list(db.session.scalars(_INSERT, rows))
+    else:
+        ids = _insert_sent(rows, [raw for raw, _ in kept], user_id, ctx, now, sent_threads)
     return [
         (row_id, row["raw_sha256"], head.message_id)
         for row_id, row, (_, head) in zip(ids, rows, kept, strict=True)
     ]
+
+
+def _insert_sent(
+    rows: list[dict], raws: list[bytes], user_id: int, ctx: Context, now: datetime, sent_threads: list[int]
+) -> list[int]:
+    """Insert a group of the Sent folder's messages already filed as sent mail; their ids.
+
+    A message that cannot be parsed goes in unclassified: the sweep queues it, classification
+    quarantines it.
+    """
+    readable: list[int] = []
+    parsed: list[ParsedMail] = []
+    for index, raw in enumerate(raws):
+        try:
+            parsed.append(parse(raw))
+            readable.append(index)
+        except Exception:
+            log.warning("a message of the Sent folder could not be parsed", exc_info=True)
+    values, attachments = sent_columns(parsed, user_id, ctx.store, now)
+    filed = [rows[i] | v for i, v in zip(readable, values, strict=True)]
+    sent_threads += [v["thread_id"] for v in values]
+    ids: list[int | None] = [None] * len(rows)
+    if filed:  # one INSERT for the filed ones, one for the others (each INSERT's rows share their keys)
+        for index, row_id in zip(readable, db.session.scalars(_INSERT, filed), strict=True):
+            ids[index] = row_id
+        insert_attachments([ids[i] for i in readable], attachments)  # type: ignore[misc]
+    parsed_ones = set(readable)
+    others = [i for i in range(len(rows)) if i not in parsed_ones]
+    if others:
+        for index, row_id in zip(others, db.session.scalars(_INSERT, [rows[i] for i in others]), strict=True):
+            ids[index] = row_id
+    return ids  # type: ignore[return-value]
 
 
 _INSERT = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)

@@ -1,7 +1,8 @@
 """Which mailbox messages come in: only mail with a candidate, or with a known non-candidate.
 
 Decided on the headers alone (From, To, Cc, Message-ID), before any body is fetched: a
-message qualifies when one of its addresses is a candidate's, or the address of someone who
+message qualifies when one of its addresses is a candidate's (in the pool or an open job: mail
+that concerns only the candidates of closed, archived, jobs stops coming in), or the address of someone who
 already wrote to the team in a non-candidate conversation. Mail among team members only,
 newsletters and personal mail name none of these and are never fetched. A message already
 here (same Message-ID: a reply that also reached the inbound address, mail sent from Hiremail
@@ -14,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from webapp.extensions import db
-from webapp.models import CandidateEmail, Message, Outcome
+from webapp.models import CandidateEmail, Message, Offer, Outcome, Placement
 
 # A header line's continuation (folding): joined to the line before it.
 _FOLD = re.compile(r"\r?\n[ \t]+")
@@ -87,15 +88,29 @@ def _addresses(fields: list[str]) -> list[str]:
     return found
 
 
+# A candidate placed only on closed (archived) jobs is no longer followed: their mail stays
+# out of a sync. One in no job (the talent pool) or in one open job still counts.
+_PLACED = exists().where(Placement.candidate_id == CandidateEmail.candidate_id)
+_IN_AN_OPEN_JOB = exists().where(
+    Placement.candidate_id == CandidateEmail.candidate_id, Placement.offer_id == Offer.id, Offer.is_open
+)
+_FOLLOWED = or_(~_PLACED, _IN_AN_OPEN_JOB)
+
+
 def known_addresses(addresses: Iterable[str]) -> set[str]:
-    """Those of `addresses` that are a candidate's, or a known non-candidate's (two queries)."""
+    """Those of `addresses` that are a followed candidate's, or a known non-candidate's (two queries).
+
+    A candidate of closed jobs only is not followed (see _FOLLOWED).
+    """
     wanted = sorted({a for a in addresses if a})
     if not wanted:
         return set()
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         part = wanted[start : start + 500]
-        found.update(db.session.scalars(select(CandidateEmail.email).where(CandidateEmail.email.in_(part))))
+        found.update(
+            db.session.scalars(select(CandidateEmail.email).where(CandidateEmail.email.in_(part), _FOLLOWED))
+        )
         found.update(
             db.session.scalars(
                 select(Message.from_address)
