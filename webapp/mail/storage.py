@@ -3,7 +3,7 @@
 import ctypes
 import hashlib
 import os
-import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +19,34 @@ def _fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_beside(target: Path, data: bytes, *, durable: bool) -> Path:
+    """Write `data` to a new temporary file in `target`'s folder (made if missing); its path.
+
+    The name is unique to this blob, process and thread (O_EXCL refuses a stale one, which is
+    then removed): cheaper than mkstemp's random names, and no mkdir while the folder exists.
+    """
+    tmp = target.parent / f".tmp-{target.name[:16]}-{os.getpid()}-{threading.get_ident()}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a crash of an earlier process with this pid
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 class BlobStore:
@@ -40,18 +68,12 @@ class BlobStore:
         target = self.path(sha)
         if self._is_whole(target, len(data), durable):
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target then rename, so a crash never leaves a half file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        tmp = _write_beside(target, data, durable=durable)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if durable:
-                    fh.flush()
-                    os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return sha
 
@@ -73,21 +95,17 @@ class BlobStore:
                 stored.append(target)  # already there: synced again below, as `put` does
             else:
                 fresh[sha] = data
-        written: list[tuple[str, Path]] = []
+        written: list[tuple[Path, Path]] = []
         try:
             for sha, data in fresh.items():
                 target = self.path(sha)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-                written.append((tmp, target))
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-            list(_SYNCS.map(_fsync_path, [Path(tmp) for tmp, _ in written] + stored))
+                written.append((_write_beside(target, data, durable=False), target))
+            list(_SYNCS.map(_fsync_path, [tmp for tmp, _ in written] + stored))
             for tmp, target in written:
                 os.replace(tmp, target)
         except BaseException:
             for tmp, _ in written:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
             raise
         list(_SYNCS.map(_fsync_path, sorted({target.parent for _, target in written})))
         return shas
