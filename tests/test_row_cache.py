@@ -22,7 +22,7 @@ from webapp.mail.read import entries, folders
 from webapp.mail.read.folders import ListedMessage, ListedThread, Named, Row, Titled
 from webapp.mailbox import rows
 from webapp.models import User
-from webapp.templating import row_words
+from webapp.templating import row_words, short_date
 
 NOW = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
 
@@ -181,3 +181,16 @@ def test_a_warm_cache_draws_the_same_lists_as_an_empty_one(app, mailbox):
     for email, language in viewers + viewers[::-1]:  # each drawn after the others filled the cache
         assert _lists(app, email, language) == cold[email, language]
     assert rows._row_html.cache_info().hits > 0
+
+
+def test_a_list_date_is_written_for_each_viewer_s_zone_and_language(app, make):
+    moment = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)  # already 2 March in Paris
+    viewers = {"uma": ("UTC", "en"), "pia": ("Europe/Paris", "en"), "flo": ("Europe/Paris", "fr")}
+    for name, (zone, locale) in viewers.items():
+        make.user(f"{name} Viewer", timezone=zone, locale=locale)
+    written = {}
+    for name in [*viewers, *viewers]:  # the second time, from memory
+        with app.test_request_context("/mail/inbox"):
+            login_user(db.session.scalar(select(User).where(User.email == f"{name}@team.test")))
+            written.setdefault(name, []).append(short_date(moment))
+    assert written == {"uma": ["Mar 1, 2025"] * 2, "pia": ["Mar 2, 2025"] * 2, "flo": ["2 mars 2025"] * 2}

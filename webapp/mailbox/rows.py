@@ -10,7 +10,7 @@ nothing it shows can be missing from the key. A page of rows seen before costs a
 from functools import lru_cache
 from typing import NamedTuple
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import get_locale
 from markupsafe import Markup
 
@@ -95,7 +95,10 @@ def list_row(row: Row, words: dict[str, str], base: str, pick, thread=None, oob=
     whether the folder offers bulk tick boxes, `thread` the conversation open in the pane.
     """
     view = row_view(row, bool(pick), thread.id if thread else None, bool(oob))
-    return _row_html(view, tuple(words.items()), base, str(get_locale()))
+    shared = g.get("_hm_row_key")
+    if shared is None or shared[0] is not words:  # the words and locale of a list: once a request
+        shared = g._hm_row_key = (words, tuple(words.items()), str(get_locale()))
+    return _row_html(view, shared[1], base, shared[2])
 
 
 @lru_cache(maxsize=CACHED_ROWS)
