@@ -20,6 +20,7 @@ from bench.generate import BULK_TABLES, TABLES, History, build_team
 from webapp.extensions import db
 from webapp.mail.read import entries, folders
 from webapp.mail.read.folders import ListedMessage, ListedThread, Named, Row, Titled
+from webapp.mailbox import nav as nav_module
 from webapp.mailbox import rows
 from webapp.models import User
 from webapp.templating import row_words, short_date
@@ -194,3 +195,30 @@ def test_a_list_date_is_written_for_each_viewer_s_zone_and_language(app, make):
             login_user(db.session.scalar(select(User).where(User.email == f"{name}@team.test")))
             written.setdefault(name, []).append(short_date(moment))
     assert written == {"uma": ["Mar 1, 2025"] * 2, "pia": ["Mar 2, 2025"] * 2, "flo": ["2 mars 2025"] * 2}
+
+
+def test_the_folder_nav_template_reads_nothing_but_its_cache_key(app):
+    source = app.jinja_env.loader.get_source(app.jinja_env, "mailbox/_folder_nav_view.html")[0]
+    read = meta.find_undeclared_variables(app.jinja_env.parse(source))
+    # The key's parts, the folder constants, and the language's and root URL's helpers.
+    assert read <= {"active", "counts", "oob", "is_admin", "folders", "groups", "_", "ngettext", "url_for"}
+
+
+def test_the_folder_nav_follows_folder_counts_language_and_role(app, make):
+    make.user("Rita Recruiter")
+    make.user("Ada Admin", role="admin")
+
+    def nav(email, slug="inbox", counts=None, language="en", oob=False):
+        with app.test_request_context("/mail/inbox", headers={"Accept-Language": language}):
+            login_user(db.session.scalar(select(User).where(User.email == email)))
+            return str(nav_module.folder_nav(folders.FOLDERS_BY_SLUG[slug], counts or {"inbox": 2}, oob))
+
+    rita = nav("rita@team.test")
+    assert 'data-folder="inbox" aria-current="page"' in rita
+    assert nav("rita@team.test", slug="sent") != rita
+    assert ">3</span>" in nav("rita@team.test", counts={"inbox": 3})
+    assert "Dossiers" in nav("rita@team.test", language="fr")
+    assert 'hx-swap-oob="true"' in nav("rita@team.test", oob=True)
+    assert "Quarantine" in nav("ada@team.test")
+    assert "Quarantine" not in nav("rita@team.test")
+    assert nav("rita@team.test") == rita
