@@ -418,11 +418,7 @@ def _rows_of(entries: list) -> list[Row]:
     if not entries:
         return []
     listed = {}
-    # Both id lists, so that each table is read by its key whatever the planner thinks of its
-    # size (on a small one PostgreSQL would rather hash all of threads).
-    listed_rows = _LISTED.where(
-        Message.id.in_([e.message_id for e in entries]), Thread.id.in_([e.thread_id for e in entries])
-    )
+    ids = {"message_ids": [e.message_id for e in entries], "thread_ids": [e.thread_id for e in entries]}
     # Unpacked by position: a result row's attributes are looked up by name, 36 times a row.
     for (
         message_id,
@@ -451,7 +447,7 @@ def _rows_of(entries: list) -> list[Row]:
         tc_first,
         tc_last,
         offer_title,
-    ) in db.session.execute(listed_rows).tuples():
+    ) in db.session.execute(_LISTED, ids).tuples():
         thread = ListedThread(
             thread_id,
             thread_subject,
@@ -527,7 +523,13 @@ def _listed():
 
 
 # What a list row shows of its conversation and message, joined: one statement for a page.
-_LISTED = _listed()
+# Both id lists, so that each table is read by its key whatever the planner thinks of its size
+# (on a small one PostgreSQL would rather hash all of threads). One statement for the process:
+# SQLAlchemy keeps its cache key, where a statement built per page is walked anew each time.
+_LISTED = _listed().where(
+    Message.id.in_(bindparam("message_ids", expanding=True)),
+    Thread.id.in_(bindparam("thread_ids", expanding=True)),
+)
 
 
 def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
