@@ -74,15 +74,29 @@ def short_date(value: datetime | None) -> str:
     dates = _request_dates()
     if dates is None:
         return _short_date(value)
+    # The words depend on the moment, the zone, the language and today only: a row shown again
+    # (every list, every page) finds its date written, without the zone's arithmetic.
+    key = (value, dates.key)
+    found = _SHORT_DATES.get(key)
+    if found is not None:
+        return found
     local = dates.tzinfo.normalize(
         (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(dates.tzinfo)
     )
     if local.date() == dates.today:  # a busy day's rows are each of another minute: Babel's pattern, kept
-        return dates.time_pattern.apply(local, dates.locale, reference_date=value.date())
-    found = dates.short.get(local.date())
-    if found is None:
-        found = dates.short[local.date()] = _short_date(value)
+        found = dates.time_pattern.apply(local, dates.locale, reference_date=value.date())
+    else:
+        found = dates.short.get(local.date())
+        if found is None:
+            found = dates.short[local.date()] = _short_date(value)
+    if len(_SHORT_DATES) >= SHORT_DATES_KEPT:  # bounded: about 200 bytes a date
+        _SHORT_DATES.clear()
+    _SHORT_DATES[key] = found
     return found
+
+
+SHORT_DATES_KEPT = 20_000
+_SHORT_DATES: dict[tuple, str] = {}
 
 
 def _short_date(value: datetime) -> str:
@@ -104,6 +118,8 @@ class _Dates:
         # What format_time(value, "short") applies, found and parsed once.
         self.time_pattern = parse_pattern(get_time_format("short", locale=self.locale))
         self.short: dict[date, str] = {}
+        # What a list date depends on besides the moment (the key of _SHORT_DATES).
+        self.key = (str(self.tzinfo), str(self.locale), self.today)
 
 
 def _request_dates() -> _Dates | None:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("mailbox", __name__)
 
-from webapp.mailbox import actions, body, routes, search  # noqa: E402, F401
+from webapp.mailbox import actions, body, nav, routes, rows, search  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from flask import g
 
+from webapp.mail.read.folders import ListedMessage
 from webapp.mail.sync.sent import SOURCE
 from webapp.mail.sync.shared import all_shared_names
 from webapp.mailbox_sync import bp
@@ -9,7 +10,7 @@ from webapp.models import Message
 
 
 @bp.app_template_global("shared_mailbox_name")
-def shared_mailbox_name(message: Message) -> str | None:
+def shared_mailbox_name(message: Message | ListedMessage) -> str | None:
     """The shared mailbox (jobs@, talent@) this synced message was delivered to, if any."""
     if message.source != SOURCE or not message.envelope_to:
         return None

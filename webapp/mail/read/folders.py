@@ -425,44 +425,70 @@ def _rows_of(entries: list) -> list[Row]:
     if not entries:
         return []
     listed = {}
-    # Both id lists, so that each table is read by its key whatever the planner thinks of its
-    # size (on a small one PostgreSQL would rather hash all of threads).
-    listed_rows = _LISTED.where(
-        Message.id.in_([e.message_id for e in entries]), Thread.id.in_([e.thread_id for e in entries])
-    )
-    for r in db.session.execute(listed_rows):
+    ids = {"message_ids": [e.message_id for e in entries], "thread_ids": [e.thread_id for e in entries]}
+    # Unpacked by position: a result row's attributes are looked up by name, 36 times a row.
+    for (
+        message_id,
+        thread_id,
+        direction,
+        status,
+        subject,
+        snippet,
+        from_name,
+        from_address,
+        to_addresses,
+        candidate_id,
+        mc_first,
+        mc_last,
+        cv_offer_id,
+        cv_offer_title,
+        held_at,
+        scheduled_at,
+        is_internal,
+        source,
+        envelope_to,
+        sort_at,
+        revises_id,
+        thread_subject,
+        last_message_at,
+        thread_candidate_id,
+        offer_id,
+        tc_first,
+        tc_last,
+        offer_title,
+    ) in db.session.execute(_LISTED, ids).tuples():
         thread = ListedThread(
-            r.thread_id,
-            r.thread_subject,
-            r.last_message_at,
-            r.thread_candidate_id,
-            r.offer_id,
-            Named(f"{r.tc_first} {r.tc_last}".strip()) if r.thread_candidate_id is not None else None,
-            Titled(r.offer_title) if r.offer_title is not None else None,
+            thread_id,
+            thread_subject,
+            last_message_at,
+            thread_candidate_id,
+            offer_id,
+            Named(f"{tc_first} {tc_last}".strip()) if thread_candidate_id is not None else None,
+            Titled(offer_title) if offer_title is not None else None,
         )
         message = ListedMessage(
-            r.id,
-            r.thread_id,
-            r.direction,
-            r.status,
-            r.subject,
-            r.snippet,
-            r.from_name,
-            r.from_address,
-            r.to_addresses,
-            r.candidate_id,
-            Named(f"{r.mc_first} {r.mc_last}".strip()) if r.mc_first is not None else None,
-            r.cv_offer_id,
-            Titled(r.cv_offer_title) if r.cv_offer_title is not None else None,
-            r.held_at,
-            r.scheduled_at,
-            r.is_internal,
-            r.source,
-            r.envelope_to,
-            r.sort_at,
-            r.revises_id,
+            message_id,
+            thread_id,
+            direction,
+            status,
+            subject,
+            snippet,
+            from_name,
+            from_address,
+            to_addresses,
+            candidate_id,
+            Named(f"{mc_first} {mc_last}".strip()) if mc_first is not None else None,
+            cv_offer_id,
+            Titled(cv_offer_title) if cv_offer_title is not None else None,
+            held_at,
+            scheduled_at,
+            is_internal,
+            source,
+            envelope_to,
+            sort_at,
+            revises_id,
         )
-        listed[r.id] = (thread, message)
+        listed[message_id] = (thread, message)
     return [Row(*listed[e.message_id], e.is_unread, e.has_attachments, e.message_count) for e in entries]
 
 
@@ -510,7 +536,13 @@ def _listed():
 
 
 # What a list row shows of its conversation and message, joined: one statement for a page.
-_LISTED = _listed()
+# Both id lists, so that each table is read by its key whatever the planner thinks of its size
+# (on a small one PostgreSQL would rather hash all of threads). One statement for the process:
+# SQLAlchemy keeps its cache key, where a statement built per page is walked anew each time.
+_LISTED = _listed().where(
+    Message.id.in_(bindparam("message_ids", expanding=True)),
+    Thread.id.in_(bindparam("thread_ids", expanding=True)),
+)
 
 
 def thread_for(user, thread_id: int) -> tuple[Thread, list[Message]] | None:
