@@ -6,6 +6,7 @@ made here), runs `dovecot -F` as a child process and stops it with `stop()`. Not
 system's Dovecot (its config, its service) is used.
 """
 
+import contextlib
 import datetime
 import imaplib
 import os
@@ -13,7 +14,9 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
@@ -284,3 +287,18 @@ service stats {{
         uidlist.write_text("\n".join([" ".join(head), *lines[1:]]) + "\n")
         for index in path.glob("dovecot.index*"):
             index.unlink()
+
+
+@contextlib.contextmanager
+def running_dovecot(users: dict[str, str], **options) -> Iterator[Dovecot]:
+    """A Dovecot in a folder of its own with these users (address: password), started; removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
+    server = Dovecot(folder, **options)
+    for user, password in users.items():
+        server.add_user(user, password)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

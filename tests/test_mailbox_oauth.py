@@ -7,19 +7,16 @@ to a revoked grant shown as an error to the user and to the admin.
 """
 
 import http.client
-import shutil
-import tempfile
 import urllib.parse
 from datetime import timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import AuthActions
 from tests.dom import parse
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, running_dovecot
 from tests.oauth_provider import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored
@@ -44,13 +41,9 @@ def provider_server():
 
 @pytest.fixture
 def dovecot(provider_server):
-    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
-    server = Dovecot(folder, oauth2_introspection=provider_server.introspection_url)
-    server.add_user(RITA, "a-password-hiremail-never-sees")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    users = {RITA: "a-password-hiremail-never-sees"}
+    with running_dovecot(users, oauth2_introspection=provider_server.introspection_url) as server:
+        yield server
 
 
 @pytest.fixture

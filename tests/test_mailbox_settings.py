@@ -1,15 +1,11 @@
 """Settings > Mailbox: connect, test, see errors in place; the secret encrypted; the admin sees failures."""
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
 from tests.dom import parse
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, running_dovecot
 from webapp.extensions import db
 from webapp.mail.sync.vault import Vault, VaultError, vault_for
 from webapp.models import MailboxConnection
@@ -24,13 +20,8 @@ URL = "/settings/mailbox"
 
 @pytest.fixture
 def dovecot():
-    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
-    server = Dovecot(folder)
-    server.add_user(RITA, IMAP_PASSWORD)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with running_dovecot({RITA: IMAP_PASSWORD}) as server:
+        yield server
 
 
 def form(auth, server=None, **fields) -> dict:

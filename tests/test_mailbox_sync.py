@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, running_dovecot
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored, store_inbound
 from webapp.mail.read import folders
@@ -37,13 +37,8 @@ IMAP_PASSWORD = "imap-secret"
 
 @pytest.fixture
 def dovecot():
-    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
-    server = Dovecot(folder)
-    server.add_user(RITA, IMAP_PASSWORD)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with running_dovecot({RITA: IMAP_PASSWORD}) as server:
+        yield server
 
 
 @pytest.fixture
@@ -492,13 +487,8 @@ def test_a_thread_among_team_members_never_reaches_a_candidates_conversation(app
 
 @pytest.fixture
 def full_dovecot():
-    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
-    server = Dovecot(folder, quota_messages=1)
-    server.add_user(RITA, IMAP_PASSWORD)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with running_dovecot({RITA: IMAP_PASSWORD}, quota_messages=1) as server:
+        yield server
 
 
 def test_a_full_mailbox_says_so_on_the_settings_and_queue_pages(

@@ -2,17 +2,14 @@
 mail reaches their inboxes with the mailbox's name, never a candidate they may not see; a mailbox
 is connected once. Against a real Dovecot."""
 
-import shutil
-import tempfile
 from datetime import timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from tests.dom import parse
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, running_dovecot
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored
 from webapp.mail.read import folders
@@ -29,14 +26,8 @@ URL = "/settings/shared-mailboxes"
 
 @pytest.fixture
 def dovecot():
-    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
-    server = Dovecot(folder)
-    server.add_user(JOBS, PASSWORD)
-    server.add_user(RITA, "rita-secret")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with running_dovecot({JOBS: PASSWORD, RITA: "rita-secret"}) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,14 +1,10 @@
 """Settings > Mailbox in a real browser: reached from the top bar, a wrong password said in place,
 a working connection saved; at phone and desktop widths (screenshots in test-artifacts/)."""
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, running_dovecot
 from tests.e2e.test_browse import log_in, url_is
 from tests.e2e.test_compose import expected_422
 
@@ -18,13 +14,8 @@ RITA = "rita@demo.test"
 
 @pytest.fixture
 def dovecot():
-    folder = Path(tempfile.mkdtemp(prefix="hiremail-dovecot-"))
-    server = Dovecot(folder)
-    server.add_user(RITA, "imap-secret")
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with running_dovecot({RITA: "imap-secret"}) as server:
+        yield server
 
 
 @pytest.mark.parametrize("width", [390, 1440])
