@@ -192,3 +192,24 @@ def test_a_batch_that_cannot_be_stored_is_refused_with_451_and_the_next_one_is_k
         code, _ = smtp.data(raw_mail(subject="Second"))
         assert code == 250
     assert len(stored(app)) == 1
+
+
+def test_data_is_stored_byte_for_byte_with_the_senders_dots_removed(app, listener):
+    """DATA is read up to each line-ending `.`, not line by line: lines that start or end with
+    dots, a lone-dot-looking line and a message right after an oversized one all come out as sent."""
+    from webapp.services import blob_store
+
+    head = b"From: alice@outside.test\r\nTo: rita@mail.demo.test\r\nSubject: Dots\r\n\r\n"
+    dotted = head + b".starts\r\n..two\r\n.\r\nends.\r\n.\r\nlast line.\r\n"
+    plain = head + b"x\r\n"
+    too_big = head + b"y." * 15_000 + b"\r\n"  # one line over INBOUND_MAX_BYTES, full of dots
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.ehlo()
+        for raw in (dotted, too_big, plain):
+            smtp.mail("alice@outside.test")
+            smtp.rcpt("rita@mail.demo.test")
+            code, _ = smtp.data(raw)  # smtplib doubles every line's leading dot
+            assert (code >= 500) if raw is too_big else code == 250
+    rows = stored(app)
+    with app.app_context():
+        assert [blob_store().get(r.raw_sha256) for r in rows] == [dotted, plain]
