@@ -213,3 +213,26 @@ def test_data_is_stored_byte_for_byte_with_the_senders_dots_removed(app, listene
     rows = stored(app)
     with app.app_context():
         assert [blob_store().get(r.raw_sha256) for r in rows] == [dotted, plain]
+
+
+def test_after_the_database_refuses_a_batch_the_next_one_is_stored(app, listener, monkeypatch):
+    """One thread stores every batch with one session for its life: a failed INSERT must not
+    leave that session unusable for the mail that follows."""
+    from webapp.receiving import receive
+
+    real = receive.unclassified_values
+    calls = []
+
+    def broken_once(*args):
+        row = real(*args)
+        calls.append(1)
+        return {**row, "direction": None} if len(calls) == 1 else row  # NOT NULL: refused
+
+    monkeypatch.setattr(receive, "unclassified_values", broken_once)
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.ehlo()
+        for subject, expected in (("First", 451), ("Second", 250)):
+            smtp.mail("alice@outside.test")
+            smtp.rcpt("rita@mail.demo.test")
+            assert smtp.data(raw_mail(subject=subject))[0] == expected
+    assert len(stored(app)) == 1

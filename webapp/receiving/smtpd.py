@@ -8,11 +8,13 @@ committed. A lone message is stored at once; a burst pays per batch, not per mes
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP
 
+from webapp.extensions import db
 from webapp.receiving.receive import Arrival, accepts, receive_many
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,9 @@ class RecipientAnswers:
 class GroupCommit:
     """Stores arrivals in batches, one at a time: what arrives meanwhile waits for the next one."""
 
-    def __init__(self, store_batch):
-        self.store_batch = store_batch  # list[Arrival] -> list[int], run in a thread
+    def __init__(self, store_batch, executor=None):
+        self.store_batch = store_batch  # list[Arrival] -> list[int], run in `executor`
+        self.executor = executor  # None: the loop's default one
         self.pending: list[tuple[Arrival, asyncio.Future]] = []
         self.flushing = False
 
@@ -65,7 +68,9 @@ class GroupCommit:
             while self.pending:
                 batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                 try:
-                    ids = await asyncio.to_thread(self.store_batch, [arrival for arrival, _ in batch])
+                    ids = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self.store_batch, [arrival for arrival, _ in batch]
+                    )
                 except Exception as exc:
                     for _, done in batch:
                         if not done.done():  # a client that hung up stopped waiting
@@ -83,8 +88,26 @@ class InboundHandler:
 
     def __init__(self, app):
         self.app = app
-        self.batches = GroupCommit(lambda arrivals: self._in_app(receive_many, arrivals))
+        # Batches are stored one at a time, always by this one thread, which keeps one app
+        # context (and its session) for its life: no context to push, copy and tear down a batch.
+        self.storer = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="inbound-store", initializer=self._enter_app
+        )
+        self.batches = GroupCommit(self._store, self.storer)
         self.recipients = RecipientAnswers(lambda address: self._in_app(accepts, address))
+
+    def _enter_app(self) -> None:
+        self.app.app_context().push()
+
+    def _store(self, arrivals: list[Arrival]) -> list[int]:
+        try:
+            return receive_many(arrivals)
+        except BaseException:
+            db.session.remove()  # the next batch starts from a clean session
+            raise
+
+    def close(self) -> None:
+        self.storer.shutdown(wait=False)
 
     def _in_app(self, func, *args):
         with self.app.app_context():
@@ -193,6 +216,10 @@ class InboundController(Controller):
             decode_data=False,
             server_hostname=app.config["INBOUND_DOMAIN"],
         )
+
+    def stop(self, *args, **kwargs):
+        super().stop(*args, **kwargs)
+        self.handler.close()
 
     def factory(self):
         base = LMTP if self.lmtp else SMTP
