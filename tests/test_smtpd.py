@@ -236,3 +236,23 @@ def test_after_the_database_refuses_a_batch_the_next_one_is_stored(app, listener
             smtp.rcpt("rita@mail.demo.test")
             assert smtp.data(raw_mail(subject=subject))[0] == expected
     assert len(stored(app)) == 1
+
+
+def test_a_sender_that_hangs_up_during_data_stores_nothing_and_the_next_is_served(app, listener):
+    with socket.create_connection((listener.hostname, listener.port)) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()  # greeting
+        for command in (
+            b"HELO client.test",
+            b"MAIL FROM:<alice@outside.test>",
+            b"RCPT TO:<rita@mail.demo.test>",
+        ):
+            sock.sendall(command + b"\r\n")
+            assert reader.readline()[:1] == b"2"
+        sock.sendall(b"DATA\r\n")
+        assert reader.readline()[:3] == b"354"
+        sock.sendall(b"Subject: cut\r\n\r\nhalf a message, no end.\r\n")
+        reader.close()  # then the line drops
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        assert smtp.sendmail("alice@outside.test", ["rita@mail.demo.test"], raw_mail()) == {}
+    assert len(stored(app)) == 1
