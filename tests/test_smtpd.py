@@ -192,3 +192,67 @@ def test_a_batch_that_cannot_be_stored_is_refused_with_451_and_the_next_one_is_k
         code, _ = smtp.data(raw_mail(subject="Second"))
         assert code == 250
     assert len(stored(app)) == 1
+
+
+def test_data_is_stored_byte_for_byte_with_the_senders_dots_removed(app, listener):
+    """DATA is read up to each line-ending `.`, not line by line: lines that start or end with
+    dots, a lone-dot-looking line and a message right after an oversized one all come out as sent."""
+    from webapp.services import blob_store
+
+    head = b"From: alice@outside.test\r\nTo: rita@mail.demo.test\r\nSubject: Dots\r\n\r\n"
+    dotted = head + b".starts\r\n..two\r\n.\r\nends.\r\n.\r\nlast line.\r\n"
+    plain = head + b"x\r\n"
+    too_big = head + b"y." * 15_000 + b"\r\n"  # one line over INBOUND_MAX_BYTES, full of dots
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.ehlo()
+        for raw in (dotted, too_big, plain):
+            smtp.mail("alice@outside.test")
+            smtp.rcpt("rita@mail.demo.test")
+            code, _ = smtp.data(raw)  # smtplib doubles every line's leading dot
+            assert (code >= 500) if raw is too_big else code == 250
+    rows = stored(app)
+    with app.app_context():
+        assert [blob_store().get(r.raw_sha256) for r in rows] == [dotted, plain]
+
+
+def test_after_the_database_refuses_a_batch_the_next_one_is_stored(app, listener, monkeypatch):
+    """One thread stores every batch with one session for its life: a failed INSERT must not
+    leave that session unusable for the mail that follows."""
+    from webapp.receiving import receive
+
+    real = receive.unclassified_values
+    calls = []
+
+    def broken_once(*args):
+        row = real(*args)
+        calls.append(1)
+        return {**row, "direction": None} if len(calls) == 1 else row  # NOT NULL: refused
+
+    monkeypatch.setattr(receive, "unclassified_values", broken_once)
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        smtp.ehlo()
+        for subject, expected in (("First", 451), ("Second", 250)):
+            smtp.mail("alice@outside.test")
+            smtp.rcpt("rita@mail.demo.test")
+            assert smtp.data(raw_mail(subject=subject))[0] == expected
+    assert len(stored(app)) == 1
+
+
+def test_a_sender_that_hangs_up_during_data_stores_nothing_and_the_next_is_served(app, listener):
+    with socket.create_connection((listener.hostname, listener.port)) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()  # greeting
+        for command in (
+            b"HELO client.test",
+            b"MAIL FROM:<alice@outside.test>",
+            b"RCPT TO:<rita@mail.demo.test>",
+        ):
+            sock.sendall(command + b"\r\n")
+            assert reader.readline()[:1] == b"2"
+        sock.sendall(b"DATA\r\n")
+        assert reader.readline()[:3] == b"354"
+        sock.sendall(b"Subject: cut\r\n\r\nhalf a message, no end.\r\n")
+        reader.close()  # then the line drops
+    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+        assert smtp.sendmail("alice@outside.test", ["rita@mail.demo.test"], raw_mail()) == {}
+    assert len(stored(app)) == 1

@@ -8,11 +8,13 @@ committed. A lone message is stored at once; a burst pays per batch, not per mes
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP
 
+from webapp.extensions import db
 from webapp.receiving.receive import Arrival, accepts, receive_many
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,9 @@ class RecipientAnswers:
 class GroupCommit:
     """Stores arrivals in batches, one at a time: what arrives meanwhile waits for the next one."""
 
-    def __init__(self, store_batch):
-        self.store_batch = store_batch  # list[Arrival] -> list[int], run in a thread
+    def __init__(self, store_batch, executor=None):
+        self.store_batch = store_batch  # list[Arrival] -> list[int], run in `executor`
+        self.executor = executor  # None: the loop's default one
         self.pending: list[tuple[Arrival, asyncio.Future]] = []
         self.flushing = False
 
@@ -65,7 +68,9 @@ class GroupCommit:
             while self.pending:
                 batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
                 try:
-                    ids = await asyncio.to_thread(self.store_batch, [arrival for arrival, _ in batch])
+                    ids = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self.store_batch, [arrival for arrival, _ in batch]
+                    )
                 except Exception as exc:
                     for _, done in batch:
                         if not done.done():  # a client that hung up stopped waiting
@@ -83,8 +88,26 @@ class InboundHandler:
 
     def __init__(self, app):
         self.app = app
-        self.batches = GroupCommit(lambda arrivals: self._in_app(receive_many, arrivals))
+        # Batches are stored one at a time, always by this one thread, which keeps one app
+        # context (and its session) for its life: no context to push, copy and tear down a batch.
+        self.storer = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="inbound-store", initializer=self._enter_app
+        )
+        self.batches = GroupCommit(self._store, self.storer)
         self.recipients = RecipientAnswers(lambda address: self._in_app(accepts, address))
+
+    def _enter_app(self) -> None:
+        self.app.app_context().push()
+
+    def _store(self, arrivals: list[Arrival]) -> list[int]:
+        try:
+            return receive_many(arrivals)
+        except BaseException:
+            db.session.remove()  # the next batch starts from a clean session
+            raise
+
+    def close(self) -> None:
+        self.storer.shutdown(wait=False)
 
     def _in_app(self, func, *args):
         with self.app.app_context():
@@ -121,6 +144,65 @@ class InboundHandler:
         return reply
 
 
+class WholeData(SMTP):
+    """SMTP DATA read up to each `.` that ends a line, not line by line (LMTP too, mixed in).
+
+    aiosmtpd reads DATA one line at a time: ~400 awaits, joins and checks for a 27 KB message,
+    most of the listener's event loop time. Searching the stream for `.<CRLF>` takes a few
+    steps a message; what aiosmtpd guarantees stays: the size limit (552 once the whole message
+    is read), dot-unstuffing (RFC 5321 4.5.2), lines of any length up to the size limit.
+    """
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        limit = self.data_size_limit
+        chunks: list[bytes] = []
+        size, too_much = 0, False
+        line_start = True  # whether what was read so far ends a line (DATA starts one)
+        while True:
+            try:
+                chunk = await self._reader.readuntil(b".\r\n")
+                ended = chunk.endswith(b"\r\n.\r\n") or (len(chunk) == 3 and line_start)
+            except asyncio.CancelledError:  # the connection was lost during DATA
+                self._writer.close()
+                raise
+            except asyncio.LimitOverrunError as exc:  # no `.<CRLF>` within the size limit
+                chunk, ended = await self._reader.read(exc.consumed), False
+            size += len(chunk) - (3 if ended else 0)
+            if limit and size > limit:
+                too_much = True
+                chunks.clear()  # keep reading to the end, holding nothing
+            elif not too_much:
+                chunks.append(chunk)
+            if ended:
+                break
+            line_start = chunk.endswith(b"\r\n")
+        if too_much:
+            await self.push("552 Error: Too much mail data")
+            self._set_post_data_state()
+            return
+        chunks[-1] = chunks[-1][:-3]  # the terminating `.<CRLF>`
+        data = b"".join(chunks)
+        chunks.clear()
+        if data.startswith(b"."):
+            data = data[1:]
+        data = data.replace(b"\r\n.", b"\r\n")  # a line's leading dot was added by the sender
+        envelope.content = envelope.original_content = data
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+
 class InboundController(Controller):
     """aiosmtpd's controller, speaking SMTP or LMTP, with our size limit."""
 
@@ -135,9 +217,14 @@ class InboundController(Controller):
             server_hostname=app.config["INBOUND_DOMAIN"],
         )
 
+    def stop(self, *args, **kwargs):
+        super().stop(*args, **kwargs)
+        self.handler.close()
+
     def factory(self):
         base = LMTP if self.lmtp else SMTP
         # Lines over RFC 5321's 1000 bytes are refused by aiosmtpd (500), and the sender then
         # bounces real mail: MTAs take them, so we do, up to the size limit (limit + CRLF).
-        cls = type(base.__name__, (base,), {"line_length_limit": self.SMTP_kwargs["data_size_limit"] + 2})
+        limit = self.SMTP_kwargs["data_size_limit"] + 2
+        cls = type(base.__name__, (WholeData, base), {"line_length_limit": limit})
         return cls(self.handler, **self.SMTP_kwargs)
