@@ -65,6 +65,16 @@ def on_starting(server):
         os.makedirs(_metrics_dir, exist_ok=True)
 
 
+def post_worker_init(worker):
+    """Compile the app's templates before the worker's first request (webapp/templating.py)."""
+    from webapp.templating import warm_templates  # the app is loaded by now
+
+    app = worker.wsgi
+    if hasattr(app, "jinja_env"):
+        with app.app_context():
+            warm_templates(app)
+
+
 def child_exit(server, worker):
     """Let the merged metrics forget the live gauges of a worker process that is gone."""
     if _metrics_dir:

@@ -5,6 +5,7 @@ Docker does not run where the tests run: these check what can be checked without
 
 import re
 import runpy
+from types import SimpleNamespace
 
 import pytest
 
@@ -67,6 +68,15 @@ def test_gunicorn_config_loads_and_sizes_itself_from_the_cpus(monkeypatch, tmp_p
     assert conf["logconfig_dict"]["loggers"]["gunicorn.access"]["handlers"] == []
     conf["on_starting"](None)
     assert (tmp_path / "prom").is_dir()
+
+
+def test_a_web_worker_compiles_every_template_before_its_first_request(app):
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    app.jinja_env.cache.clear()
+    conf["post_worker_init"](SimpleNamespace(wsgi=app))
+    compiled = {name for _, name in app.jinja_env.cache}
+    assert {"base.html", "mailbox/_row_view.html", "mailbox/_thread.html"} <= compiled
+    assert len(compiled) == len(app.jinja_env.list_templates(extensions=("html",)))
 
 
 def test_the_env_example_names_every_required_setting():
