@@ -18,7 +18,10 @@ BODY = "Hi [candidate.first_name|there],\n\nCould we talk this week about [job.t
 
 def replaced_summaries(log) -> None:
     """Take off the log the summary requests a newer one replaced (hx-sync "replace" aborts them on
-    purpose, and htmx echoes each abort to the console); anything else stays a problem."""
+    purpose, and htmx echoes each abort to the console); anything else stays a problem.
+
+    An abort can come before the request reached the network (no failed request is logged then):
+    htmx still logs it as one htmx:afterRequest and one htmx:sendAbort, and only such pairs go."""
     aborted = [
         r for r in log.failed_requests if re.fullmatch(r"POST \S+/bulk/new/summary: net::ERR_ABORTED", r)
     ]
@@ -27,6 +30,15 @@ def replaced_summaries(log) -> None:
         log.console_errors[:] = [
             e for e in log.console_errors if not e.startswith(("htmx:afterRequest,", "htmx:sendAbort,"))
         ]
+    pairs = sum(e.startswith("htmx:sendAbort,") for e in log.console_errors)
+    kept: list[str] = []
+    for error in log.console_errors:
+        if pairs and error.startswith("htmx:afterRequest,"):
+            pairs -= 1  # the afterRequest of an abort
+            continue
+        if not error.startswith("htmx:sendAbort,"):
+            kept.append(error)
+    log.console_errors[:] = kept
 
 
 def ticked_candidates(page: Page) -> set[str]:
