@@ -210,6 +210,42 @@ def test_keys_rotate_and_production_never_derives_one():
     assert vault_for(f"{new},{old}", secret_key="k", production=True).decrypt(token) == "secret"
 
 
+def test_rotate_keys_re_encrypts_an_oauth_mailbox_s_tokens(app, bulk_team):
+    from webapp.mail.sync.runner import rotate_secrets
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with app.app_context():
+        unknown_key = Fernet.generate_key().decode()
+        owners = [
+            (bulk_team.rita, Vault([old]).encrypt("access")),
+            (bulk_team.sam, Vault([unknown_key]).encrypt("x")),  # written with a key since dropped
+        ]
+        for owner, access in owners:
+            db.session.add(
+                MailboxConnection(
+                    user_id=owner.id,
+                    host="imap.gmail.com",
+                    port=993,
+                    security="tls",
+                    username=owner.email,
+                    auth="oauth2",
+                    oauth_provider="google",
+                    secret=Vault([old]).encrypt("refresh"),
+                    access_secret=access,
+                    access_expires_at=utcnow(),
+                )
+            )
+        db.session.commit()
+        assert rotate_secrets(Vault([new, old])) == (2, [])
+        opened, dropped = db.session.scalars(select(MailboxConnection).order_by(MailboxConnection.id))
+        assert Vault([new]).decrypt(opened.secret) == "refresh"
+        assert Vault([new]).decrypt(opened.access_secret) == "access"
+        # An access token no key opens is dropped (renewed from the refresh token at the next sync).
+        assert Vault([new]).decrypt(dropped.secret) == "refresh"
+        assert dropped.access_secret is None
+        assert dropped.access_expires_at is None
+
+
 def test_rotate_keys_re_encrypts_the_stored_passwords(app, team):
     from webapp.mail.sync.runner import rotate_secrets
 

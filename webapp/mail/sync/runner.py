@@ -174,9 +174,11 @@ def failing_connections() -> list[MailboxConnection]:
 
 
 def rotate_secrets(vault: Vault) -> tuple[int, list[int]]:
-    """Encrypt every stored mailbox password with the vault's first key. Commits.
+    """Encrypt every stored mailbox password (OAuth: refresh and access token) with the vault's
+    first key. Commits.
 
     Returns how many were re-encrypted, and the ids of the connections none of the keys opens.
+    An access token no key opens is dropped: the next sync gets a new one with the refresh token.
     """
     done, unreadable = 0, []
     for connection in db.session.scalars(select(MailboxConnection)):
@@ -185,5 +187,10 @@ def rotate_secrets(vault: Vault) -> tuple[int, list[int]]:
             done += 1
         except VaultError:
             unreadable.append(connection.id)
+        if connection.access_secret is not None:
+            try:
+                connection.access_secret = vault.rotate(connection.access_secret)
+            except VaultError:
+                connection.access_secret, connection.access_expires_at = None, None
     db.session.commit()
     return done, unreadable
