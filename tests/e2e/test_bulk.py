@@ -20,16 +20,12 @@ def replaced_summaries(log) -> None:
     """Take off the log the summary requests a newer one replaced (hx-sync "replace" aborts them on
     purpose, and htmx echoes each abort to the console); anything else stays a problem.
 
-    An abort can come before the request reached the network (no failed request is logged then):
-    htmx still logs it as one htmx:afterRequest and one htmx:sendAbort, and only such pairs go."""
+    htmx logs each abort as one htmx:afterRequest and one htmx:sendAbort, whether or not the
+    request had reached the network (a failed request is logged then): only such pairs go."""
     aborted = [
         r for r in log.failed_requests if re.fullmatch(r"POST \S+/bulk/new/summary: net::ERR_ABORTED", r)
     ]
     log.failed_requests[:] = [r for r in log.failed_requests if r not in aborted]
-    if aborted:
-        log.console_errors[:] = [
-            e for e in log.console_errors if not e.startswith(("htmx:afterRequest,", "htmx:sendAbort,"))
-        ]
     pairs = sum(e.startswith("htmx:sendAbort,") for e in log.console_errors)
     kept: list[str] = []
     for error in log.console_errors:
