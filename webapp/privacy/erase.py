@@ -6,7 +6,6 @@ the profile. The view commits, then removes the freed files (`purge.forget_blobs
 jobs that named the messages (`traces.forget_jobs`).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -18,10 +17,6 @@ from webapp.mail.read.search import matching
 from webapp.mail.storage import BlobStore
 from webapp.models import AuditLog, Candidate, Direction, Message, OfferAccess, Outcome, Status, Thread, User
 from webapp.privacy import purge
-
-# Called with (candidate id, addresses) in the erase's transaction, before anything is deleted:
-# other stores of a candidate's mail (mail synced from a mailbox, say) delete theirs here.
-ERASE_HOOKS: list[Callable[[int, list[str]], None]] = []
 
 
 class EraseError(Exception):
@@ -126,8 +121,6 @@ def erase_candidate(actor: User, candidate: Candidate, store: BlobStore) -> Eras
     )
     if db.session.scalar(sending.limit(1)) is not None:
         raise EraseError(_l("A message to this person is being sent right now. Try again in a minute."))
-    for hook in ERASE_HOOKS:
-        hook(candidate.id, addresses)
     candidate_id = candidate.id
     scrub_audit(candidate_id, message_ids, addresses)
     done = purge.purge(message_ids, thread_ids)
