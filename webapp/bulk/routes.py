@@ -48,17 +48,13 @@ def _form(formdata=None) -> BulkForm:
 
 def _send_at(form: BulkForm) -> datetime | None:
     """When the bulk leaves (aware UTC; None: now); a missing or past chosen time is a field error."""
-    preset = form.preset.data or "now"
-    if preset == "now":
-        return None
-    for key, _label, at in prefill.presets(current_user.timezone):
-        if key == preset:
-            return at
-    if form.send_at.data is None:
+    try:
+        at = prefill.chosen_time(form.preset.data, form.send_at.data, current_user.timezone)
+    except prefill.MissingTime:
         form.send_at.errors = [*form.send_at.errors, _("Choose a date and time.")]
         return None
-    at = prefill.to_utc(form.send_at.data, current_user.timezone)
-    if at <= utcnow():
+    # Presets are always ahead of now, so only a typed time can be in the past.
+    if at is not None and at <= utcnow():
         form.send_at.errors = [*form.send_at.errors, _("Choose a time in the future.")]
     return at
 

@@ -93,6 +93,27 @@ def preset_choices(tz_name: str, now: datetime | None = None) -> list[tuple[str,
     return list(choices.values())
 
 
+class MissingTime(ValueError):
+    """The picker said "At a chosen time" but gave no date and time."""
+
+
+def chosen_time(preset: str | None, typed: datetime | None, tz_name: str) -> datetime | None:
+    """When a "When" picker says to send, as aware UTC (None: now).
+
+    A preset key gives its time; anything else is the typed local time, and MissingTime when
+    there is none. Compose and bulk both read their picker through this.
+    """
+    preset = preset or "now"
+    if preset == "now":
+        return None
+    for key, _label, at in presets(tz_name):
+        if key == preset:
+            return at
+    if typed is None:
+        raise MissingTime(preset)
+    return to_utc(typed, tz_name)
+
+
 def same_time_on(at: datetime, day: date, tz_name: str) -> datetime:
     """`at` (aware UTC) moved to `day`, at the same time of day in the user's zone, as aware UTC."""
     local = at.astimezone(ZoneInfo(tz_name))

@@ -1,6 +1,6 @@
 """Compose views: thin; validation and sending live in webapp/mail/outbound/compose.py."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -479,17 +479,12 @@ def _message_field(value: str | None) -> Message | None:
     return _visible_or_404(value) if value else None
 
 
-def _send_at(form: ComposeForm, errors: dict):
-    preset = form.preset.data or "now"
-    if preset == "now":
-        return None
-    for key, _label, at in prefill.presets(current_user.timezone):
-        if key == preset:
-            return at
-    if form.send_at.data is None:
+def _send_at(form: ComposeForm, errors: dict) -> datetime | None:
+    try:
+        return prefill.chosen_time(form.preset.data, form.send_at.data, current_user.timezone)
+    except prefill.MissingTime:
         errors.setdefault("send_at", []).append(_("Choose a date and time."))
         return None
-    return prefill.to_utc(form.send_at.data, current_user.timezone)
 
 
 def _attachments(form: ComposeForm, errors: dict) -> list[OutgoingFile]:

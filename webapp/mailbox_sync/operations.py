@@ -1,5 +1,7 @@
 """What the mailbox settings change: connect (or change) a mailbox, disconnect it."""
 
+from typing import Any
+
 from sqlalchemy import delete, func, insert, select
 
 from webapp.extensions import db
@@ -133,18 +135,6 @@ def shared_connections() -> list[MailboxConnection]:
     )
 
 
-def shared_with(user_id: int) -> list[MailboxConnection]:
-    """The shared mailboxes this user shares, by name (compose offers them as From)."""
-    return list(
-        db.session.scalars(
-            select(MailboxConnection)
-            .join(MailboxShare, MailboxShare.connection_id == MailboxConnection.id)
-            .where(MailboxShare.user_id == user_id, MailboxConnection.shared.is_(True))
-            .order_by(MailboxConnection.name)
-        )
-    )
-
-
 def connect_shared(
     admin_id: int, name: str, server: Server, incoming_folder: str, user_ids: list[int], vault: Vault
 ) -> MailboxConnection:
@@ -152,12 +142,10 @@ def connect_shared(
 
     Raises MailboxTaken when the mailbox is connected already (someone's own, or shared).
     """
-    check_free(server.host, server.username, None)
-    connection = MailboxConnection(
-        user_id=admin_id,
-        shared=True,
-        name=name,
-        connected_at=utcnow(),
+    return _add_shared(
+        admin_id,
+        name,
+        user_ids,
         host=server.host,
         port=server.port,
         security=server.security,
@@ -166,11 +154,6 @@ def connect_shared(
         secret=vault.encrypt(server.password),
         incoming_folder=incoming_folder,
     )
-    _due_now(connection)
-    db.session.add(connection)
-    db.session.flush()
-    share(connection.id, user_ids)
-    return connection
 
 
 def share(connection_id: int, user_ids: list[int]) -> None:
@@ -210,12 +193,10 @@ def connect_shared_oauth(
 ) -> MailboxConnection:
     """Connect a shared mailbox signed in at an OAuth provider (tokens encrypted), shared with
     these users. Flushes. Raises MailboxTaken when the mailbox is connected already."""
-    check_free(provider.imap_host, username, None)
-    connection = MailboxConnection(
-        user_id=admin_id,
-        shared=True,
-        name=name,
-        connected_at=utcnow(),
+    return _add_shared(
+        admin_id,
+        name,
+        user_ids,
         host=provider.imap_host,
         port=provider.imap_port,
         security=provider.imap_security,
@@ -226,6 +207,23 @@ def connect_shared_oauth(
         access_secret=vault.encrypt(tokens.access_token),
         access_expires_at=tokens.expires_at,
         incoming_folder="INBOX",
+    )
+
+
+def _add_shared(
+    admin_id: int, name: str, user_ids: list[int], *, host: str, username: str, **fields: Any
+) -> MailboxConnection:
+    """A new shared mailbox on this server, with the auth fields (method, secrets, folder) given,
+    due at once and shared with these users. Flushes. Raises MailboxTaken when it is connected already."""
+    check_free(host, username, None)
+    connection = MailboxConnection(
+        user_id=admin_id,
+        shared=True,
+        name=name,
+        connected_at=utcnow(),
+        host=host,
+        username=username,
+        **fields,
     )
     _due_now(connection)
     db.session.add(connection)
