@@ -2,20 +2,16 @@
 mail reaches their inboxes with the mailbox's name, never a candidate they may not see; a mailbox
 is connected once. Against a real Dovecot."""
 
-from datetime import timedelta
-from email.utils import format_datetime
-
 import pytest
 from sqlalchemy import select
 
 from tests.dom import parse
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, running_dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, mail, running_dovecot, sync
 from webapp.extensions import db
-from webapp.mail.inbound.pipeline import classify_stored
 from webapp.mail.read import folders
 from webapp.models import Direction, MailboxConnection, MailboxShare, Message, SentCopy, User
 from webapp.models.types import utcnow
-from webapp.services import blob_store, mail_domain, mailbox_vault
+from webapp.services import mailbox_vault
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
 JOBS = "jobs@team.test"
@@ -38,25 +34,6 @@ def team(make_team):
         users={"Ada Admin": "admin", "Rita Recruiter": ["job", "secret"], "Sam Recruiter": ["job"]},
         candidates={"Alice Able": ["job"], "Bob Baker": ["secret"]},
     )
-
-
-def mail(sender: str, to: str, subject: str) -> bytes:
-    mid = f"<{subject.lower().replace(' ', '-')}@mail.test>"
-    date = format_datetime(utcnow() - timedelta(hours=1))
-    head = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\nDate: {date}\r\n"
-    return (head + f"\r\nHello, this is {subject}.\r\n").encode()
-
-
-def sync(app, connection_id: int) -> int | None:
-    from webapp.jobs.sync import sync_job
-
-    with app.app_context():
-        result = sync_job(connection_id)
-        for message_id in db.session.scalars(
-            select(Message.id).where(Message.outcome.is_(None), Message.direction == Direction.INBOUND)
-        ).all():
-            classify_stored(message_id, settings=mail_domain(), store=blob_store())
-        return result
 
 
 def inbox(app, user) -> list[str]:
