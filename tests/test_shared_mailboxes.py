@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from tests.dom import parse
 from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, mail, running_dovecot, sync
+from tests.helpers import add_mailbox
 from webapp.extensions import db
 from webapp.mail.read import folders
 from webapp.models import Direction, MailboxConnection, MailboxShare, Message, SentCopy, User
@@ -147,25 +148,19 @@ def test_admins_only_change_who_shares_it_and_disconnect_it(app, client, auth, t
         assert db.session.scalar(select(MailboxConnection)) is None
 
 
+def jobs_shared_with_rita(app, team) -> int:
+    """The jobs@ mailbox, connected by Ada and shared with Rita (not synced): its id."""
+    with app.app_context():
+        jobs = add_mailbox(team.ada, shared=True, name="Jobs", username=JOBS, password=PASSWORD)
+        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
+        db.session.commit()
+        return jobs.id
+
+
 def test_compose_offers_the_shared_mailbox_as_from_and_keeps_the_last_one_used(
     app, client, auth, team, redis
 ):
-    with app.app_context():
-        jobs = MailboxConnection(
-            user_id=team.ada.id,
-            shared=True,
-            name="Jobs",
-            host="imap.example.test",
-            port=993,
-            security="tls",
-            username=JOBS,
-            secret=mailbox_vault().encrypt(PASSWORD),
-        )
-        db.session.add(jobs)
-        db.session.flush()
-        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
-        db.session.commit()
-        jobs_id = jobs.id
+    jobs_id = jobs_shared_with_rita(app, team)
     pane = {"HX-Request": "true", "HX-Target": "message-pane"}
 
     def send(sender: str):
@@ -276,22 +271,7 @@ def test_mail_written_from_the_shared_mailbox_is_copied_to_its_sent_folder_not_t
 
 
 def test_a_draft_keeps_the_shared_mailbox_it_was_written_from(app, client, auth, team, redis):
-    with app.app_context():
-        jobs = MailboxConnection(
-            user_id=team.ada.id,
-            shared=True,
-            name="Jobs",
-            host="imap.example.test",
-            port=993,
-            security="tls",
-            username=JOBS,
-            secret=mailbox_vault().encrypt(PASSWORD),
-        )
-        db.session.add(jobs)
-        db.session.flush()
-        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
-        db.session.commit()
-        jobs_id = jobs.id
+    jobs_id = jobs_shared_with_rita(app, team)
     pane = {"HX-Request": "true", "HX-Target": "message-pane"}
     auth.login(RITA)
     data = {
