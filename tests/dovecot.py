@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
@@ -302,3 +304,35 @@ def running_dovecot(users: dict[str, str], **options) -> Iterator[Dovecot]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def mail(
+    sender: str, to: str, subject: str, *, cc: str = "", mid: str | None = None, extra: str = ""
+) -> bytes:
+    """A small message with a Message-ID (derived from the subject unless given), to deliver."""
+    from webapp.models.types import utcnow
+
+    mid = mid or f"<{subject.lower().replace(' ', '-')}@mail.test>"
+    date = format_datetime(utcnow() - timedelta(hours=1))
+    head = f"From: {sender}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "")
+    head += f"Subject: {subject}\r\nMessage-ID: {mid}\r\nDate: {date}\r\n{extra}"
+    return (head + f"\r\nHello, this is {subject}.\r\n").encode()
+
+
+def sync(app, connection_id: int) -> int | None:
+    """Run the sync job as a worker would, then classify what it stored (the classify queue's work)."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.jobs.sync import sync_job
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.models import Direction, Message
+    from webapp.services import blob_store, mail_domain
+
+    with app.app_context():
+        result = sync_job(connection_id)
+        for message_id in db.session.scalars(
+            select(Message.id).where(Message.outcome.is_(None), Message.direction == Direction.INBOUND)
+        ).all():
+            classify_stored(message_id, settings=mail_domain(), store=blob_store())
+        return result

@@ -30,3 +30,23 @@ def open_and_read(client, auth, url: str):
             trigger.get("hx-post"), headers={"HX-Request": "true", "X-CSRFToken": auth.csrf_token(url)}
         )
     return response
+
+
+def add_mailbox(user, *, password: str = "x", **fields):
+    """Store a mailbox connection of this user (IMAP at imap.example.test over TLS unless told) and
+    return it, flushed; the caller's app context and commit."""
+    from webapp.extensions import db
+    from webapp.models import MailboxConnection
+    from webapp.services import mailbox_vault
+
+    values = {
+        "host": "imap.example.test",
+        "port": 993,
+        "security": "tls",
+        "username": user.email,
+        "secret": mailbox_vault().encrypt(password),
+    }
+    connection = MailboxConnection(user_id=user.id, **(values | fields))
+    db.session.add(connection)
+    db.session.flush()
+    return connection

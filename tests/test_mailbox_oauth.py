@@ -9,22 +9,20 @@ to a revoked grant shown as an error to the user and to the admin.
 import http.client
 import urllib.parse
 from datetime import timedelta
-from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import AuthActions
 from tests.dom import parse
-from tests.dovecot import DOVECOT, NOT_INSTALLED, running_dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, mail, running_dovecot, sync
 from tests.oauth_provider import CLIENT_ID, CLIENT_SECRET, OAuthServer
 from webapp.extensions import db
-from webapp.mail.inbound.pipeline import classify_stored
 from webapp.mail.read import folders
 from webapp.mail.sync.oauth import Provider, providers_from_env
-from webapp.models import Direction, MailboxConnection, Message, User
+from webapp.models import MailboxConnection, Message, User
 from webapp.models.types import utcnow
-from webapp.services import blob_store, mail_domain, mailbox_vault
+from webapp.services import mailbox_vault
 
 needs_dovecot = pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
 RITA = "rita@team.test"
@@ -64,26 +62,6 @@ def google(app, monkeypatch, provider_server, dovecot):
     )
     monkeypatch.setitem(app.config, "MAILBOX_OAUTH_PROVIDERS", {"google": provider})
     return provider
-
-
-def mail(sender: str, to: str, subject: str) -> bytes:
-    mid = f"<{subject.lower().replace(' ', '-')}@mail.test>"
-    date = format_datetime(utcnow() - timedelta(hours=1))
-    head = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\nDate: {date}\r\n"
-    return (head + f"\r\nHello, this is {subject}.\r\n").encode()
-
-
-def sync(app, connection_id: int) -> int | None:
-    """Run the sync job as a worker would, then classify what it stored."""
-    from webapp.jobs.sync import sync_job
-
-    with app.app_context():
-        result = sync_job(connection_id)
-        for message_id in db.session.scalars(
-            select(Message.id).where(Message.outcome.is_(None), Message.direction == Direction.INBOUND)
-        ).all():
-            classify_stored(message_id, settings=mail_domain(), store=blob_store())
-        return result
 
 
 def subjects(app) -> list[str]:

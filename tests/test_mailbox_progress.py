@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from tests.dom import parse
 from tests.dovecot import DOVECOT, NOT_INSTALLED
+from tests.helpers import add_mailbox
 from tests.test_mailbox_sync import RITA, connect, dovecot, mail, team  # noqa: F401  (fixtures)
 from webapp.extensions import db
 from webapp.models import MailboxConnection
@@ -21,14 +22,16 @@ def set_progress(app, connection_id: int, done: int | None, total: int | None) -
         db.session.commit()
 
 
-def test_the_settings_page_shows_a_running_sync_and_polls_it(app, client, auth, team):  # noqa: F811
+def connected(app, user) -> int:
+    """A mailbox connection of this user, stored (never synced here): its id."""
     with app.app_context():
-        connection = MailboxConnection(
-            user_id=team.rita.id, host="imap.example.test", port=993, username=RITA, secret=b"x"
-        )
-        db.session.add(connection)
+        connection = add_mailbox(user)
         db.session.commit()
-        connection_id = connection.id
+        return connection.id
+
+
+def test_the_settings_page_shows_a_running_sync_and_polls_it(app, client, auth, team):  # noqa: F811
+    connection_id = connected(app, team.rita)
     set_progress(app, connection_id, 3200, 10000)
     auth.login(RITA)
 
@@ -52,13 +55,7 @@ def test_the_settings_page_shows_a_running_sync_and_polls_it(app, client, auth, 
 
 
 def test_a_sync_just_queued_is_watched_until_it_starts(app, client, auth, team):  # noqa: F811
-    with app.app_context():
-        db.session.add(
-            MailboxConnection(
-                user_id=team.rita.id, host="imap.example.test", port=993, username=RITA, secret=b"x"
-            )
-        )
-        db.session.commit()
+    connected(app, team.rita)
     auth.login(RITA)
     box = parse(client.get(f"{URL}?done=queued").get_data(as_text=True)).find(id="sync-progress")
     assert box.get("hx-trigger") == "every 2s"
@@ -69,13 +66,7 @@ def test_a_sync_just_queued_is_watched_until_it_starts(app, client, auth, team):
 
 
 def test_the_progress_is_in_french_for_a_french_user(app, client, auth, team):  # noqa: F811
-    with app.app_context():
-        connection = MailboxConnection(
-            user_id=team.rita.id, host="imap.example.test", port=993, username=RITA, secret=b"x"
-        )
-        db.session.add(connection)
-        db.session.commit()
-        connection_id = connection.id
+    connection_id = connected(app, team.rita)
     set_progress(app, connection_id, 3200, 10000)
     auth.login(RITA)
     html = client.get(f"{URL}/progress", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)

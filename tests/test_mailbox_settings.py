@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 
 from tests.dom import parse
 from tests.dovecot import DOVECOT, NOT_INSTALLED, running_dovecot
+from tests.helpers import add_mailbox
 from webapp.extensions import db
 from webapp.mail.sync.vault import Vault, VaultError, vault_for
 from webapp.models import MailboxConnection
@@ -146,20 +147,13 @@ def test_saving_encrypts_the_password_and_queues_a_sync(client, auth, team, dove
 def test_a_failing_sync_shows_on_the_settings_page_and_the_queue_page(client, auth, team, make):
     ada = make.user("Ada Admin", role="admin")
     with client.application.app_context():
-        db.session.add(
-            MailboxConnection(
-                user_id=team.rita.id,
-                host="imap.example.test",
-                port=993,
-                security="tls",
-                username=RITA,
-                secret=mailbox_vault().encrypt("x"),
-                last_error_kind="auth",
-                last_error="AUTHENTICATIONFAILED",
-                last_error_at=utcnow(),
-                next_sync_at=utcnow(),
-                failures=3,
-            )
+        add_mailbox(
+            team.rita,
+            last_error_kind="auth",
+            last_error="AUTHENTICATIONFAILED",
+            last_error_at=utcnow(),
+            next_sync_at=utcnow(),
+            failures=3,
         )
         db.session.commit()
     auth.login(RITA)
@@ -177,16 +171,7 @@ def test_a_failing_sync_shows_on_the_settings_page_and_the_queue_page(client, au
 def test_disconnecting_stops_sync_and_keeps_the_mail(client, auth, team, make):
     message = make.message(candidate=team.alice, source="mailbox")
     with client.application.app_context():
-        db.session.add(
-            MailboxConnection(
-                user_id=team.rita.id,
-                host="h",
-                port=993,
-                security="tls",
-                username=RITA,
-                secret=mailbox_vault().encrypt("x"),
-            )
-        )
+        add_mailbox(team.rita)
         db.session.commit()
     auth.login(RITA)
     token = auth.csrf_token(URL)
@@ -221,19 +206,14 @@ def test_rotate_keys_re_encrypts_an_oauth_mailbox_s_tokens(app, bulk_team):
             (bulk_team.sam, Vault([unknown_key]).encrypt("x")),  # written with a key since dropped
         ]
         for owner, access in owners:
-            db.session.add(
-                MailboxConnection(
-                    user_id=owner.id,
-                    host="imap.gmail.com",
-                    port=993,
-                    security="tls",
-                    username=owner.email,
-                    auth="oauth2",
-                    oauth_provider="google",
-                    secret=Vault([old]).encrypt("refresh"),
-                    access_secret=access,
-                    access_expires_at=utcnow(),
-                )
+            add_mailbox(
+                owner,
+                host="imap.gmail.com",
+                auth="oauth2",
+                oauth_provider="google",
+                secret=Vault([old]).encrypt("refresh"),
+                access_secret=access,
+                access_expires_at=utcnow(),
             )
         db.session.commit()
         assert rotate_secrets(Vault([new, old])) == (2, [])
@@ -251,16 +231,7 @@ def test_rotate_keys_re_encrypts_the_stored_passwords(app, team):
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     with app.app_context():
-        db.session.add(
-            MailboxConnection(
-                user_id=team.rita.id,
-                host="h",
-                port=993,
-                security="tls",
-                username=RITA,
-                secret=Vault([old]).encrypt("pw"),
-            )
-        )
+        add_mailbox(team.rita, secret=Vault([old]).encrypt("pw"))
         db.session.commit()
         assert rotate_secrets(Vault([new, old])) == (1, [])
         assert Vault([new]).decrypt(db.session.scalar(select(MailboxConnection.secret))) == "pw"

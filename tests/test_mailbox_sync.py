@@ -4,13 +4,12 @@ import imaplib
 import shutil
 import tempfile
 from datetime import timedelta
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, running_dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, mail, running_dovecot, sync
 from webapp.extensions import db
 from webapp.mail.inbound.pipeline import classify_stored, store_inbound
 from webapp.mail.read import folders
@@ -50,17 +49,6 @@ def team(make_team):
     )
 
 
-def mail(
-    sender: str, to: str, subject: str, *, cc: str = "", mid: str | None = None, extra: str = ""
-) -> bytes:
-    """A small message with a Message-ID (derived from the subject unless given)."""
-    mid = mid or f"<{subject.lower().replace(' ', '-')}@mail.test>"
-    date = format_datetime(utcnow() - timedelta(hours=1))
-    head = f"From: {sender}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "")
-    head += f"Subject: {subject}\r\nMessage-ID: {mid}\r\nDate: {date}\r\n{extra}"
-    return (head + f"\r\nHello, this is {subject}.\r\n").encode()
-
-
 def connect(app, user, server: Dovecot, *, password: str = IMAP_PASSWORD, **kw) -> int:
     with app.app_context():
         connection = MailboxConnection(
@@ -75,19 +63,6 @@ def connect(app, user, server: Dovecot, *, password: str = IMAP_PASSWORD, **kw) 
         db.session.add(connection)
         db.session.commit()
         return connection.id
-
-
-def sync(app, connection_id: int) -> int | None:
-    """Run the sync job as a worker would, then classify what it stored (the classify queue's work)."""
-    from webapp.jobs.sync import sync_job
-
-    with app.app_context():
-        result = sync_job(connection_id)
-        for message_id in db.session.scalars(
-            select(Message.id).where(Message.outcome.is_(None), Message.direction == Direction.INBOUND)
-        ).all():
-            classify_stored(message_id, settings=mail_domain(), store=blob_store())
-        return result
 
 
 def subjects(app, **where) -> list[str]:

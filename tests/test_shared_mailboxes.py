@@ -2,20 +2,17 @@
 mail reaches their inboxes with the mailbox's name, never a candidate they may not see; a mailbox
 is connected once. Against a real Dovecot."""
 
-from datetime import timedelta
-from email.utils import format_datetime
-
 import pytest
 from sqlalchemy import select
 
 from tests.dom import parse
-from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, running_dovecot
+from tests.dovecot import DOVECOT, NOT_INSTALLED, Dovecot, mail, running_dovecot, sync
+from tests.helpers import add_mailbox
 from webapp.extensions import db
-from webapp.mail.inbound.pipeline import classify_stored
 from webapp.mail.read import folders
 from webapp.models import Direction, MailboxConnection, MailboxShare, Message, SentCopy, User
 from webapp.models.types import utcnow
-from webapp.services import blob_store, mail_domain, mailbox_vault
+from webapp.services import mailbox_vault
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
 JOBS = "jobs@team.test"
@@ -38,25 +35,6 @@ def team(make_team):
         users={"Ada Admin": "admin", "Rita Recruiter": ["job", "secret"], "Sam Recruiter": ["job"]},
         candidates={"Alice Able": ["job"], "Bob Baker": ["secret"]},
     )
-
-
-def mail(sender: str, to: str, subject: str) -> bytes:
-    mid = f"<{subject.lower().replace(' ', '-')}@mail.test>"
-    date = format_datetime(utcnow() - timedelta(hours=1))
-    head = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\nDate: {date}\r\n"
-    return (head + f"\r\nHello, this is {subject}.\r\n").encode()
-
-
-def sync(app, connection_id: int) -> int | None:
-    from webapp.jobs.sync import sync_job
-
-    with app.app_context():
-        result = sync_job(connection_id)
-        for message_id in db.session.scalars(
-            select(Message.id).where(Message.outcome.is_(None), Message.direction == Direction.INBOUND)
-        ).all():
-            classify_stored(message_id, settings=mail_domain(), store=blob_store())
-        return result
 
 
 def inbox(app, user) -> list[str]:
@@ -170,25 +148,19 @@ def test_admins_only_change_who_shares_it_and_disconnect_it(app, client, auth, t
         assert db.session.scalar(select(MailboxConnection)) is None
 
 
+def jobs_shared_with_rita(app, team) -> int:
+    """The jobs@ mailbox, connected by Ada and shared with Rita (not synced): its id."""
+    with app.app_context():
+        jobs = add_mailbox(team.ada, shared=True, name="Jobs", username=JOBS, password=PASSWORD)
+        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
+        db.session.commit()
+        return jobs.id
+
+
 def test_compose_offers_the_shared_mailbox_as_from_and_keeps_the_last_one_used(
     app, client, auth, team, redis
 ):
-    with app.app_context():
-        jobs = MailboxConnection(
-            user_id=team.ada.id,
-            shared=True,
-            name="Jobs",
-            host="imap.example.test",
-            port=993,
-            security="tls",
-            username=JOBS,
-            secret=mailbox_vault().encrypt(PASSWORD),
-        )
-        db.session.add(jobs)
-        db.session.flush()
-        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
-        db.session.commit()
-        jobs_id = jobs.id
+    jobs_id = jobs_shared_with_rita(app, team)
     pane = {"HX-Request": "true", "HX-Target": "message-pane"}
 
     def send(sender: str):
@@ -299,22 +271,7 @@ def test_mail_written_from_the_shared_mailbox_is_copied_to_its_sent_folder_not_t
 
 
 def test_a_draft_keeps_the_shared_mailbox_it_was_written_from(app, client, auth, team, redis):
-    with app.app_context():
-        jobs = MailboxConnection(
-            user_id=team.ada.id,
-            shared=True,
-            name="Jobs",
-            host="imap.example.test",
-            port=993,
-            security="tls",
-            username=JOBS,
-            secret=mailbox_vault().encrypt(PASSWORD),
-        )
-        db.session.add(jobs)
-        db.session.flush()
-        db.session.add(MailboxShare(connection_id=jobs.id, user_id=team.rita.id))
-        db.session.commit()
-        jobs_id = jobs.id
+    jobs_id = jobs_shared_with_rita(app, team)
     pane = {"HX-Request": "true", "HX-Target": "message-pane"}
     auth.login(RITA)
     data = {

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.helpers import open_lea
 from tests.e2e.test_keyboard import ready
-from tests.e2e.test_layout import LEA_SUBJECT, VIEWPORTS, lea_row, log_in
+from tests.e2e.test_layout import VIEWPORTS, lea_row, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +44,7 @@ def screens(page: Page, size: str):
         expect(page.locator("#folder-nav")).to_be_visible()
         yield "menu"
         page.keyboard.press("Escape")
-    page.goto("/mail/candidates")
-    ready(page)
-    lea_row(page).locator("a.row-link").click()
-    expect(page.locator("#message-pane h1.thread-subject")).to_have_text(LEA_SUBJECT)
+    open_lea(page)
     yield "conversation"
     page.locator("#message-pane [data-key=reply]").last.click()
     expect(page.locator("#compose-form")).to_be_visible()
@@ -110,10 +108,7 @@ def focus_path(page: Page, presses: int) -> list[dict]:
 def test_focus_goes_in_reading_order_and_always_shows(demo, new_page, artifacts, size):
     page, log = new_page(viewport=VIEWPORTS[size])
     log_in(page, "rita@demo.test")
-    page.goto("/mail/candidates")
-    ready(page)
-    lea_row(page).locator("a.row-link").click()
-    expect(page.locator("#message-pane h1.thread-subject")).to_have_text(LEA_SUBJECT)
+    open_lea(page)
     # The pane marks it read by its own POST: let it land before the reload (which would abort it).
     expect(lea_row(page)).not_to_have_class(re.compile(r"\bis-unread\b"))
     page.reload()  # Tab starts again from the top of the page

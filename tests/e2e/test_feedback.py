@@ -6,31 +6,20 @@ import contextlib
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from tests.e2e.helpers import open_lea
 from tests.e2e.test_keyboard import ready
 from tests.e2e.test_layout import LEA_SUBJECT, VIEWPORTS, lea_row, log_in
 
 pytestmark = pytest.mark.e2e
 
 
-def open_lea(page: Page) -> str:
-    page.goto("/mail/candidates")
-    ready(page)
-    lea_row(page).locator("a.row-link").click()
-    expect(page.locator("#message-pane h1.thread-subject")).to_have_text(LEA_SUBJECT)
-    return page.locator("#message-pane").get_attribute("data-thread")
-
-
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_archive_says_so_and_undo_brings_it_back(demo, new_page, artifacts, size):
     page, log = new_page(viewport=VIEWPORTS[size])
     log_in(page, "rita@demo.test")
-    page.goto("/mail/inbox")
-    ready(page)
-    lea_row(page).locator("a.row-link").click()
-    expect(page.locator("#message-pane h1.thread-subject")).to_have_text(LEA_SUBJECT)
-    thread_id = page.locator("#message-pane").get_attribute("data-thread")
+    thread_id = open_lea(page, "inbox")
     page.click("#message-pane [data-key=archive]")
     toast = page.locator("#feedback-toast")
     expect(toast).to_be_visible()

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import AuthActions
+from tests.helpers import add_mailbox
 from webapp.extensions import db
 from webapp.models import BulkSend, CvShare, Direction, Template, User
 from webapp.models.types import utcnow
@@ -82,19 +83,7 @@ def world(app, make, make_team) -> World:
             created_by_id=team.rita.id,
             expires_at=utcnow() + timedelta(days=14),
         )
-        from webapp.models import MailboxConnection
-        from webapp.services import mailbox_vault
-
-        jobs = MailboxConnection(
-            user_id=team.ada.id,
-            shared=True,
-            name="Jobs",
-            host="imap.example.test",
-            port=993,
-            security="tls",
-            username="jobs@team.test",
-            secret=mailbox_vault().encrypt("x"),
-        )
+        jobs = add_mailbox(team.ada, shared=True, name="Jobs", username="jobs@team.test")
         db.session.add_all([template, bulk, share, jobs])
         db.session.commit()
         w.ids.update(
