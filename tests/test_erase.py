@@ -103,6 +103,9 @@ def history(app, client, auth, team, redis, smtp):
         Result.create_failure(failed, 3600, error)  # where a worker keeps the traceback
     auth.login(team.rita.email)
     assert open_and_read(client, auth, f"/mail/inbox/{thread_id}").status_code == 200  # a read state
+    for _ in range(2):  # seen again: the list and the conversation are kept in Redis
+        client.get("/mail/inbox", headers={"HX-Request": "true", "HX-Target": "message-list"})
+        client.get(f"/mail/inbox/{thread_id}", headers={"HX-Request": "true", "HX-Target": "message-pane"})
     token = auth.csrf_token(f"/candidates/{team.alicia.id}")
     made = client.post(
         f"/candidates/{team.alicia.id}/shares", data={"csrf_token": token, "section": "profile"}
@@ -186,6 +189,8 @@ def test_erase_leaves_nothing_of_the_candidate(app, client, auth, team, history,
     assert database_traces(app, NEEDLES)
     assert storage_traces(app, NEEDLES)
     assert redis_traces(redis, NEEDLES)
+    kept = [key for key in redis.scan_iter(match="*hm:page:*") if ADDRESS.encode() in redis.get(key)]
+    assert kept  # a kept page shows her mail
     assert get_queue("classify").fetch_job(f"erase-test-{history['cv']}") is not None
 
     response = erase(client, auth, team.alicia.id)

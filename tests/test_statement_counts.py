@@ -29,6 +29,12 @@ def counting(app):
         event.remove(engine, "before_cursor_execute", count)
 
 
+@pytest.fixture(autouse=True)
+def rendered(app, monkeypatch):
+    """Every request renders: pages kept in Redis (webapp/page_cache.py) would cost one statement."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 0)
+
+
 @pytest.fixture
 def rita(client, auth, team):
     auth.login(team.rita.email)

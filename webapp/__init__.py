@@ -6,7 +6,8 @@ from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import metrics, observability, request_limits, services
+# changes: its session events move the change generations that kept pages are checked against.
+from webapp import changes, metrics, observability, request_limits, services  # noqa: F401
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 from webapp.templating import HTMX_CDN_URL, register_templating

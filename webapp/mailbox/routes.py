@@ -9,6 +9,7 @@ from webapp.htmx import is_htmx, render
 from webapp.mail.read import folders
 from webapp.mailbox import bp
 from webapp.models import Attachment
+from webapp.page_cache import kept_page
 from webapp.panes.conversation import folder_or_404, folder_page, nav_context, render_conversation
 from webapp.services import blob_store
 
@@ -20,6 +21,7 @@ def index():
 
 
 @bp.route("/mail/<slug>")
+@kept_page
 def folder(slug: str):
     """A folder's conversations: the full page, the list alone, or the next rows on scroll."""
     folder = folder_or_404(slug)
@@ -37,6 +39,7 @@ def folder(slug: str):
 
 
 @bp.route("/mail/<slug>/<int:thread_id>")
+@kept_page
 def conversation(slug: str, thread_id: int):
     """One conversation, marked read for this user: the pane alone, or the whole page."""
     return render_conversation(folder_or_404(slug), thread_id)

@@ -9,10 +9,12 @@ from webapp.htmx import is_htmx, render
 from webapp.mail.read import folders
 from webapp.mail.read.search import matching
 from webapp.mailbox import bp
+from webapp.page_cache import kept_page
 from webapp.panes.conversation import nav_context
 
 
 @bp.route("/search")
+@kept_page
 def search():
     """Conversations matching the query, optionally within one folder; in the list pane."""
     query = request.args.get("q", "").strip()

@@ -2,8 +2,9 @@
 
 What stays is the audit row saying who erased which candidate (by id) and when, with counts.
 A later message from one of their addresses arrives as a stranger's: the addresses go with
-the profile. The view commits, then removes the freed files (`purge.forget_blobs`) and the
-jobs that named the messages (`traces.forget_jobs`).
+the profile. The view commits, then removes the freed files (`purge.forget_blobs`), the
+jobs that named the messages (`traces.forget_jobs`) and the pages kept in Redis
+(`page_cache.forget_all`).
 """
 
 from dataclasses import dataclass

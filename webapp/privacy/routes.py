@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webapp import audit
+from webapp import audit, page_cache
 from webapp.extensions import db
 from webapp.models import Candidate
 from webapp.people import queries
@@ -58,6 +58,7 @@ def erase_candidate(candidate_id: int):
     # After the commit: a rollback must never lose a file a row still names.
     purge.forget_blobs(blob_store(), done.purged.blobs)
     traces.forget_jobs(done.message_ids, done.addresses)
+    page_cache.forget_all()  # pages kept in Redis that showed the candidate's mail or name
     return render_template("privacy/erased.html", purged=done.purged)
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, delete, func, insert, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp import changes
 from webapp.extensions import db
 from webapp.mail.read.folders import FOLDERS
 from webapp.models import (
@@ -420,10 +421,16 @@ def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None)
     """Write the entries (replacing those of `replace`'s conversations and users) and,
     when replacing, add the change of unread entries to the counters."""
     if replace is None:  # rebuild: the counters are counted once, at the end
+        changes.touch_team(db.session)
         if rows:
             db.session.execute(_INSERT, rows)
         return
     thread_ids, user_ids = replace
+    # Kept pages of those who may now see another folder: everyone's, or these users' only.
+    if user_ids is None:
+        changes.touch_team(db.session)
+    else:
+        changes.touch_users(db.session, user_ids)
     if user_ids is None:
         gone = db.session.execute(_DELETE, {"threads": thread_ids})
     else:
@@ -438,9 +445,9 @@ def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None)
         if row["is_unread"] and row["folder"] in COUNTED:
             delta[row["user_id"], row["folder"]] += 1
     # In key order: two transactions adding to the same counters take their locks in one order.
-    changes = [{"user_id": u, "folder": f, "unread": n} for (u, f), n in sorted(delta.items()) if n]
-    if changes:
-        db.session.execute(_ADD_COUNTS[db.session.get_bind().dialect.name], changes)
+    counts = [{"user_id": u, "folder": f, "unread": n} for (u, f), n in sorted(delta.items()) if n]
+    if counts:
+        db.session.execute(_ADD_COUNTS[db.session.get_bind().dialect.name], counts)
 
 
 def _entries_for(facts: _Facts) -> list[dict]:

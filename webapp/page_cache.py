@@ -1,0 +1,164 @@
+"""Pages kept in Redis: a folder list, a conversation or a search seen again costs one round trip.
+
+A kept page is served again only to the same session (its CSRF token is in the page), for the
+same URL, htmx target, language, time zone and day, and only while the change generations
+(webapp/changes.py) read what they read when it was rendered: any write to what pages show
+moves them. The generations and the page are read in one round trip. Pages are shared by every
+web process and host (a page rendered by one worker is served by the others), and expire after
+PAGE_CACHE_SECONDS (0 keeps none). A page is never kept when a flash message waits, when the
+view set a cookie, or when anything changed while it was being rendered.
+
+The page's CSP nonce is new for every response: the kept body holds a mark in its place. A
+fragment without one (htmx lists and panes) is also kept gzipped, as the transfer layer would
+send it.
+"""
+
+import gzip
+import hashlib
+import json
+import logging
+from functools import wraps
+
+from flask import Response, current_app, g, make_response, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from redis import RedisError
+
+from webapp import changes
+from webapp.templating import date_key
+from webapp.transfer import COMPRESSIBLE, MIN_GZIP_BYTES
+
+log = logging.getLogger(__name__)
+
+_NONCE_MARK = b"\x00hm-nonce\x00"
+# Set on the response after the view (by Flask, the session, gzip): never kept.
+_NOT_KEPT_HEADERS = frozenset({"content-length", "set-cookie", "content-encoding"})
+MAX_PAGE_BYTES = 1024 * 1024  # a conversation with a huge body is rendered each time instead
+
+
+def _seconds() -> int:
+    return int(current_app.config.get("PAGE_CACHE_SECONDS", 0))
+
+
+def _key() -> str | None:
+    """The page's Redis key: what it depends on besides the data; None when it must be rendered."""
+    if request.method != "GET" or "_flashes" in session or not current_user.is_authenticated:
+        return None
+    headers = request.headers
+    parts = (
+        request.endpoint,
+        current_user.id,
+        request.full_path,
+        headers.get("HX-Request"),
+        headers.get("HX-History-Restore-Request"),
+        headers.get("HX-Target"),
+        str(get_locale()),
+        *map(str, date_key()),
+        # The page's forms carry this session's CSRF token: only this session gets them again.
+        # (A session without one yet gets one from a page that has forms: that page is not kept.)
+        session.get("csrf_token"),
+    )
+    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    return f"{current_app.config['RQ_QUEUE_PREFIX']}hm:page:{digest}"
+
+
+def kept_page(view):
+    """Serve the view's page from Redis while nothing it shows has changed; keep it otherwise."""
+
+    @wraps(view)
+    def serve(*args, **kwargs):
+        key = _key() if _seconds() > 0 else None
+        if key is None:
+            return view(*args, **kwargs)
+        generations, stored = changes.read(current_user.id, also=key)
+        if generations is None:
+            return view(*args, **kwargs)
+        if stored is not None:
+            replayed = _replay(stored, generations)
+            if replayed is not None:
+                return replayed
+        token = session.get("csrf_token")
+        response = make_response(view(*args, **kwargs))
+        if session.get("csrf_token") != token:  # a token made for this page: the key lacks it
+            return response
+        # Kept only if nothing moved the generations while it was rendered (a write then
+        # could be missing from it, or be one the page's own request made).
+        if _keepable(response) and changes.read(current_user.id)[0] == generations:
+            _keep(key, response, generations)
+        return response
+
+    return serve
+
+
+def _keepable(response) -> bool:
+    return (
+        isinstance(response, Response)
+        and response.status_code == 200
+        and not response.is_streamed
+        and not response.direct_passthrough
+        and "Set-Cookie" not in response.headers
+        and "_flashes" not in session
+    )
+
+
+def _keep(key: str, response: Response, generations: tuple[bytes, bytes]) -> None:
+    """Store the page: a JSON head (generations, status, headers, lengths), the body, its gzip."""
+    from webapp.queues import get_redis
+
+    body = response.get_data()
+    if len(body) > MAX_PAGE_BYTES:
+        return
+    nonce = getattr(g, "csp_nonce", "")
+    if nonce:
+        body = body.replace(nonce.encode(), _NONCE_MARK)
+    gzipped = b""
+    if _NONCE_MARK not in body and response.mimetype in COMPRESSIBLE and len(body) >= MIN_GZIP_BYTES:
+        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+    head = {
+        "generations": [part.decode() for part in generations],
+        "status": response.status_code,
+        "headers": [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_KEPT_HEADERS],
+        "body": len(body),
+    }
+    try:
+        get_redis().set(key, json.dumps(head).encode() + b"\n" + body + gzipped, ex=_seconds())
+    except RedisError as error:
+        log.warning("page not kept: %s", error)
+
+
+def _replay(stored: bytes, generations: tuple[bytes, bytes]) -> Response | None:
+    """The kept page as a new response with this response's nonce; None if it is out of date."""
+    newline = stored.index(b"\n")
+    head = json.loads(stored[:newline])
+    if tuple(part.encode() for part in head["generations"]) != generations:
+        return None
+    start = newline + 1
+    body, gzipped = stored[start : start + head["body"]], stored[start + head["body"] :]
+    if gzipped and request.accept_encodings["gzip"]:
+        response = Response(gzipped, status=head["status"], headers=head["headers"])
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        return response
+    if _NONCE_MARK in body:
+        body = body.replace(_NONCE_MARK, g.csp_nonce.encode())
+    return Response(body, status=head["status"], headers=head["headers"])
+
+
+def forget_all() -> int:
+    """Delete every kept page of this deployment (an erase: one may show the erased mail); how many."""
+    from webapp.queues import get_redis
+
+    redis = get_redis()
+    removed = 0
+    try:
+        batch = []
+        for key in redis.scan_iter(match=f"{current_app.config['RQ_QUEUE_PREFIX']}hm:page:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                removed += redis.delete(*batch)
+                batch = []
+        if batch:
+            removed += redis.delete(*batch)
+    except RedisError:  # they are out of date already (the erase moved the generations) and expire
+        log.warning("could not delete the kept pages after an erase", exc_info=True)
+    return removed
