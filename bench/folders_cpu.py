@@ -10,8 +10,10 @@ offers, and /healthz (the trivial route: the floor). Each request is made --repe
 warm-up; printed: the median and the least process CPU time (`time.process_time`: the
 machine's load inflates it far less than wall time; on SQLite it includes the database's own
 work, on PostgreSQL only the app's side), the median wall time and the number of statements.
-Responses are gzipped as a browser asks. `--profile FILE` runs cProfile over the repeats of one
-request (`--only`) and writes its stats to FILE. The last line is one JSON object of the convention.
+Every request renders its page (PAGE_CACHE_SECONDS=0); `--kept` times pages seen again instead,
+served from Redis (webapp/page_cache.py). Responses are gzipped as a browser asks.
+`--profile FILE` runs cProfile over the repeats of one request (`--only`) and writes its stats
+to FILE. The last line is one JSON object of the convention.
 """
 
 import argparse
@@ -68,11 +70,13 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", metavar="FILE", help="cProfile the repeats of --only into FILE")
     parser.add_argument("--only", default="candidates list", help="the request --profile runs")
     parser.add_argument("--who", default="admin", choices=sorted(USERS))
+    parser.add_argument("--kept", action="store_true", help="pages seen again, served from Redis")
     args = parser.parse_args(argv)
 
     instance = tempfile.mkdtemp(prefix="hm-cpu-")
     try:
-        app = create_app(Config(app_env(args.database_url, instance)))
+        seconds = "600" if args.kept else "0"  # the render path unless --kept
+        app = create_app(Config(app_env(args.database_url, instance, PAGE_CACHE_SECONDS=seconds)))
         statements = [0]
         with app.app_context():
             event.listen(

@@ -36,6 +36,7 @@ class Provider:
     access: dict[str, tuple[Grant, float]] = field(default_factory=dict)  # token -> grant, expiry
     refresh: dict[str, Grant] = field(default_factory=dict)
     refreshes: int = 0
+    revocations: int = 0
     introspections: int = 0
     authorize_requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,6 +103,18 @@ class Provider:
                 return 200, self._issue(grant)
         return 400, {"error": "unsupported_grant_type"}
 
+    def revoke_token(self, form: dict[str, str]) -> int:
+        """RFC 7009: the client's token and its grant's other tokens end; 200 even for an unknown one."""
+        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+            return 401
+        with self.lock:
+            self.revocations += 1
+            token = form.get("token", "")
+            grant = self.refresh.get(token) or self.access.get(token, (None, 0.0))[0]
+            if grant is not None:
+                grant.revoked = True
+        return 200
+
     def introspect(self, form: dict[str, str]) -> dict:
         with self.lock:
             self.introspections += 1
@@ -144,6 +157,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/token":
             status, body = self.provider.token(self._form())
             self._send(status, body)
+        elif path == "/revoke":
+            status = self.provider.revoke_token(self._form())
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/introspect":
             self._send(200, self.provider.introspect(self._form()))
         else:
@@ -175,6 +193,10 @@ class OAuthServer:
     @property
     def token_url(self) -> str:
         return self.base + "/token"
+
+    @property
+    def revoke_url(self) -> str:
+        return self.base + "/revoke"
 
     @property
     def introspection_url(self) -> str:

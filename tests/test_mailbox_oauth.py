@@ -6,6 +6,7 @@ to the provider, the code exchanged, the sync over XOAUTH2, the renewal of an ex
 to a revoked grant shown as an error to the user and to the admin.
 """
 
+import dataclasses
 import http.client
 import urllib.parse
 from datetime import timedelta
@@ -59,6 +60,7 @@ def google(app, monkeypatch, provider_server, dovecot):
         imap_port=dovecot.port,
         imap_security="none",
         extra="access_type=offline&prompt=consent",
+        revoke_url=provider_server.revoke_url,
     )
     monkeypatch.setitem(app.config, "MAILBOX_OAUTH_PROVIDERS", {"google": provider})
     return provider
@@ -307,3 +309,61 @@ def test_an_admin_signs_a_shared_mailbox_in_and_its_mail_reaches_those_sharing_i
     with app.app_context():
         rows, _ = folders.list_rows("inbox", db.session.get(User, team.rita.id))
         assert [row.message.subject for row in rows] == ["Alice writes to jobs"]
+
+
+def connected(app, client, auth) -> tuple[str, str]:
+    """Rita's mailbox signed in with the provider: its (refresh, access) tokens."""
+    auth.login(RITA)
+    _, back = sign_in(client, auth)
+    assert client.get(callback_path(back)).status_code == 302
+    connection = stored(app)
+    with app.app_context():
+        return mailbox_vault().decrypt(connection.secret), mailbox_vault().decrypt(connection.access_secret)
+
+
+def disconnect(client, auth) -> str:
+    """Settings > Mailbox > Disconnect; the notice of the page it lands on."""
+    response = client.post(f"{URL}/disconnect", data={"csrf_token": auth.csrf_token(URL)})
+    assert response.status_code == 302
+    page = parse(client.get(callback_path(response.headers["Location"])).get_data(as_text=True))
+    return " ".join(page.one("p", class_="notice-ok").text.split())
+
+
+@needs_dovecot
+def test_disconnecting_withdraws_the_grant_at_the_provider(app, client, auth, team, provider_server, google):
+    refresh_token, access_token = connected(app, client, auth)
+    provider = provider_server.provider
+    assert provider.introspect({"token": access_token})["active"]
+
+    said = disconnect(client, auth)
+
+    assert stored(app) is None
+    assert "Mailbox disconnected" in said
+    assert "Hiremail's access to the account at Google (Gmail) is withdrawn too." in said
+    assert provider.revocations == 1
+    renewal = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "refresh_token"}
+    assert provider.token(renewal | {"refresh_token": refresh_token})[0] == 400
+    assert not provider.introspect({"token": access_token})["active"]
+
+
+@needs_dovecot
+@pytest.mark.parametrize(
+    ("revoke_url", "expected"),
+    [
+        ("", "Google (Gmail) does not let Hiremail withdraw its own access"),
+        ("http://127.0.0.1:9/revoke", "Google (Gmail) could not be reached to withdraw Hiremail's access"),
+    ],
+)
+def test_a_grant_not_withdrawn_says_where_to_remove_it(
+    app, client, auth, team, provider_server, google, monkeypatch, revoke_url, expected
+):
+    refresh_token, _ = connected(app, client, auth)
+    elsewhere = dataclasses.replace(google, revoke_url=revoke_url)
+    monkeypatch.setitem(app.config, "MAILBOX_OAUTH_PROVIDERS", {"google": elsewhere})
+
+    said = disconnect(client, auth)
+
+    assert stored(app) is None  # disconnected all the same
+    assert expected in said
+    assert "remove Hiremail in the account's security settings there" in said
+    assert refresh_token in provider_server.provider.refresh  # still good there: the user must act

@@ -1,15 +1,20 @@
 """What the mailbox settings change: connect (or change) a mailbox, disconnect it."""
 
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
 from webapp.extensions import db
+from webapp.mail.sync import oauth
 from webapp.mail.sync.imap import Server
 from webapp.mail.sync.oauth import Provider, Tokens
-from webapp.mail.sync.vault import Vault
+from webapp.mail.sync.vault import Vault, VaultError
 from webapp.models import AuthMethod, MailboxConnection, MailboxShare, User
 from webapp.models.types import utcnow
+
+log = logging.getLogger(__name__)
 
 
 class MailboxTaken(Exception):
@@ -112,6 +117,43 @@ def _due_now(connection: MailboxConnection) -> None:
     connection.failures = 0
     connection.last_error = connection.last_error_kind = None
     connection.last_error_at = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The OAuth grant a disconnected mailbox held: withdrawn at its provider after the commit."""
+
+    provider: Provider
+    refresh_token: str = field(repr=False)
+
+
+def grant_of(connection: MailboxConnection | None, providers: dict[str, Provider], vault: Vault | None):
+    """The OAuth grant this connection holds, if any and if our keys still open it (read it
+    before deleting the connection)."""
+    if connection is None or connection.auth != AuthMethod.OAUTH2 or vault is None:
+        return None
+    provider = providers.get(connection.oauth_provider or "")
+    if provider is None:
+        return None
+    try:
+        return Grant(provider, vault.decrypt(connection.secret))
+    except VaultError:
+        return None
+
+
+def withdraw(grant: Grant | None) -> str | None:
+    """Revoke a disconnected mailbox's grant at its provider: "revoked", "manual" (the provider
+    has no revocation endpoint: the user removes it in their account) or "failed"; None for a
+    mailbox signed in with a password. Call it after the commit: it waits on the network."""
+    if grant is None:
+        return None
+    try:
+        return "revoked" if oauth.revoke(grant.provider, grant.refresh_token) else "manual"
+    except oauth.OAuthError as refused:
+        log.warning(
+            "could not revoke the %s grant of a disconnected mailbox: %s", grant.provider.name, refused
+        )
+        return "failed"
 
 
 def disconnect(user_id: int) -> bool:

@@ -86,3 +86,29 @@ def user_choices() -> list[SelectChoice]:
     """The active users, by name: whom a shared mailbox can be shared with."""
     users = db.session.scalars(select(User).where(User.is_active_user.is_(True)).order_by(User.name))
     return [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in users]
+
+
+def disconnect_args(grant, outcome: str | None) -> dict[str, str]:
+    """What the page after a disconnect says of the OAuth grant (query arguments of its URL)."""
+    return {"grant": outcome, "provider": grant.provider.name} if grant is not None and outcome else {}
+
+
+def grant_notice(outcome: str | None, provider_name: str | None) -> str:
+    """What became of a disconnected mailbox's OAuth grant at its provider, in a sentence."""
+    provider = current_app.config["MAILBOX_OAUTH_PROVIDERS"].get(provider_name or "")
+    label = provider.label if provider is not None else (provider_name or "")
+    if outcome == "revoked":
+        return _("Hiremail's access to the account at %(provider)s is withdrawn too.", provider=label)
+    if outcome == "manual":
+        return _(
+            "%(provider)s does not let Hiremail withdraw its own access: remove Hiremail in the "
+            "account's security settings there.",
+            provider=label,
+        )
+    if outcome == "failed":
+        return _(
+            "%(provider)s could not be reached to withdraw Hiremail's access: remove Hiremail in the "
+            "account's security settings there.",
+            provider=label,
+        )
+    return ""

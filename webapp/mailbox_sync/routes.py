@@ -11,7 +11,7 @@ from webapp.mail.sync.runner import test_server
 from webapp.mail.sync.vault import VaultError
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import MailboxForm
-from webapp.mailbox_sync.page import page, progress_of, taken, web_timing
+from webapp.mailbox_sync.page import disconnect_args, grant_notice, page, progress_of, taken, web_timing
 from webapp.models import AuthMethod, MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -72,10 +72,13 @@ def mailbox():
     form = MailboxForm(obj=connection) if connection is not None else MailboxForm()
     done = request.args.get("done")
     waiting = done in ("saved", "queued")  # a sync about to start: the page watches for it
+    notice = _notice(done)
+    if notice and done == "disconnected":
+        notice = f"{notice} {grant_notice(request.args.get('grant'), request.args.get('provider'))}".strip()
     return page(
         form,
         connection,
-        notice=_notice(done),
+        notice=notice,
         wait=WAIT_POLLS if waiting else 0,
         failure=_("That sign-in link is no longer valid (used already, or started elsewhere): start again.")
         if request.args.get("failed") == "signin"
@@ -170,9 +173,13 @@ def progress():
 
 @bp.route("/mailbox/disconnect", methods=["POST"])
 def disconnect():
-    """Stop syncing: the connection and its password are deleted; synced mail stays."""
+    """Stop syncing: the connection and its password are deleted, an OAuth grant withdrawn at the
+    provider; synced mail stays."""
+    connection = operations.connection_of(current_user.id)
+    grant = operations.grant_of(connection, current_app.config["MAILBOX_OAUTH_PROVIDERS"], mailbox_vault())
     if not operations.disconnect(current_user.id):
         abort(404)
     db.session.commit()
-    current_app.logger.info("user %s disconnected their mailbox", current_user.id)
-    return redirect(url_for("mailbox_sync.mailbox", done="disconnected"))
+    outcome = operations.withdraw(grant)  # after the commit: no transaction waits on the provider
+    current_app.logger.info("user %s disconnected their mailbox (grant: %s)", current_user.id, outcome)
+    return redirect(url_for("mailbox_sync.mailbox", done="disconnected", **disconnect_args(grant, outcome)))

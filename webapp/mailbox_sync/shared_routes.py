@@ -11,7 +11,7 @@ from webapp.mail.sync.runner import error_phrase, test_server
 from webapp.mail.sync.shared import sharing_users
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import SharedMailboxForm, SharedOAuthForm, SharesForm
-from webapp.mailbox_sync.page import taken, user_choices, web_timing
+from webapp.mailbox_sync.page import disconnect_args, grant_notice, taken, user_choices, web_timing
 from webapp.models import MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -67,7 +67,11 @@ def shared_mailboxes():
         if request.args.get("failed") == "oauth-form"
         else None
     )
-    return _page(_connect_form(), notice=_notice(request.args.get("done")), failure=failure)
+    done = request.args.get("done")
+    notice = _notice(done)
+    if notice and done == "disconnected":
+        notice = f"{notice} {grant_notice(request.args.get('grant'), request.args.get('provider'))}".strip()
+    return _page(_connect_form(), notice=notice, failure=failure)
 
 
 def _notice(done: str | None) -> str | None:
@@ -153,7 +157,10 @@ def share_mailbox(connection_id: int):
 def disconnect_shared(connection_id: int):
     """Stop syncing a shared mailbox: it and its password are deleted; synced mail stays."""
     _admin_only()
-    _shared_or_404(connection_id)
+    connection = _shared_or_404(connection_id)
+    grant = operations.grant_of(connection, current_app.config["MAILBOX_OAUTH_PROVIDERS"], mailbox_vault())
     operations.disconnect_shared(connection_id)
     db.session.commit()
-    return redirect(url_for("mailbox_sync.shared_mailboxes", done="disconnected"))
+    outcome = operations.withdraw(grant)  # after the commit: no transaction waits on the provider
+    args = disconnect_args(grant, outcome)
+    return redirect(url_for("mailbox_sync.shared_mailboxes", done="disconnected", **args))

@@ -37,6 +37,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "imap_security": "tls",
         # Google gives a refresh token only when asked for offline access, and again only with consent.
         "extra": "access_type=offline&prompt=consent",
+        # RFC 7009: disconnecting withdraws the grant there too.
+        "revoke_url": "https://oauth2.googleapis.com/revoke",
     },
     "microsoft": {
         "label": "Microsoft 365 (Outlook)",
@@ -47,6 +49,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "imap_port": "993",
         "imap_security": "tls",
         "extra": "",
+        # Microsoft has no revocation endpoint for a delegated grant: the user removes it in their
+        # account's settings (the page says so on disconnecting).
+        "revoke_url": "",
     },
 }
 SETTINGS = (
@@ -58,6 +63,7 @@ SETTINGS = (
     "imap_port",
     "imap_security",
     "extra",
+    "revoke_url",
 )
 # An access token this close to its expiry is renewed before use.
 RENEW_BEFORE = timedelta(minutes=5)
@@ -88,12 +94,13 @@ class Provider:
     imap_port: int
     imap_security: str = "tls"
     extra: str = ""
+    revoke_url: str = ""  # RFC 7009 token revocation; "" when the provider has none
 
 
 def providers_from_env(env: Mapping[str, str]) -> dict[str, Provider]:
     """The providers with a client id in the environment, each setting overridable
     (`MAILBOX_OAUTH_GOOGLE_CLIENT_ID`, `..._CLIENT_SECRET`, `..._AUTHORIZE_URL`, `..._TOKEN_URL`,
-    `..._SCOPES`, `..._IMAP_HOST`, `..._IMAP_PORT`; the same with MICROSOFT)."""
+    `..._SCOPES`, `..._IMAP_HOST`, `..._IMAP_PORT`, `..._REVOKE_URL`; the same with MICROSOFT)."""
     found = {}
     for name, defaults in DEFAULTS.items():
         prefix = f"MAILBOX_OAUTH_{name.upper()}_"
@@ -156,20 +163,24 @@ def start(provider: Provider, redirect_uri: str, login_hint: str = "") -> Starte
     return Started(provider.authorize_url + separator + urllib.parse.urlencode(params), state, verifier)
 
 
-def _post(provider: Provider, form: dict[str, str], timeout: float) -> dict:
-    """POST to the token endpoint; its JSON answer, or OAuthError (revoked on invalid_grant)."""
+def _post(provider: Provider, form: dict[str, str], timeout: float, url: str = "") -> dict:
+    """POST to the token endpoint (or `url`); its JSON answer, or OAuthError (revoked on invalid_grant)."""
     body = urllib.parse.urlencode(
         form | {"client_id": provider.client_id, "client_secret": provider.client_secret}
     ).encode()
     request = urllib.request.Request(
-        provider.token_url,
+        url or provider.token_url,
         data=body,
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # the configured https URL
-            return json.loads(response.read() or b"{}")
+            answer = response.read()
+            try:
+                return json.loads(answer or b"{}")
+            except ValueError:  # a revocation endpoint may answer 200 with an empty or plain body
+                return {}
     except urllib.error.HTTPError as exc:
         try:
             answer = json.loads(exc.read() or b"{}")
@@ -223,3 +234,18 @@ def refresh(provider: Provider, refresh_token: str, timeout: float = HTTP_TIMEOU
 def needs_renewal(expires_at: datetime | None, now: datetime | None = None) -> bool:
     """Whether an access token expiring at `expires_at` should be renewed before use."""
     return expires_at is None or expires_at - RENEW_BEFORE <= (now or utcnow())
+
+
+def revoke(provider: Provider, refresh_token: str, timeout: float = HTTP_TIMEOUT_S) -> bool:
+    """Withdraw the grant behind this refresh token at the provider (RFC 7009, which also ends the
+    access tokens it gave); False when the provider has no revocation endpoint, OAuthError when it
+    refused or could not be reached. A token the provider no longer knows counts as revoked."""
+    if not provider.revoke_url:
+        return False
+    form = {"token": refresh_token, "token_type_hint": "refresh_token"}
+    try:
+        _post(provider, form, timeout, url=provider.revoke_url)
+    except OAuthError as refused:
+        if not refused.detail.startswith(("invalid_token", "invalid_grant")):
+            raise
+    return True
