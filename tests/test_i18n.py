@@ -68,3 +68,23 @@ def test_every_message_is_translated():
         m.id for m in catalog if m.id and not (m.string if isinstance(m.string, str) else all(m.string))
     ]
     assert missing == []
+
+
+def test_french_punctuation_never_starts_a_line():
+    """French puts a space before : ; ? ! — a non-breaking one, so a line never starts with the sign."""
+    import re
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    po = Path(__file__).resolve().parent.parent / "webapp/translations/fr/LC_MESSAGES/messages.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh)
+    breakable = []
+    for message in catalog:
+        if not message.id:
+            continue  # the catalog's header
+        for text in [message.string] if isinstance(message.string, str) else message.string:
+            if re.search(r"\S [:;?!](\s|$)", text):
+                breakable.append(text)
+    assert breakable == []
