@@ -35,10 +35,11 @@ def _form(formdata=None) -> BulkForm:
     form.template_id.choices = [("", _("No template: write it below"))] + [
         (str(t.id), t.name) for t in templates.usable(current_user)
     ]
-    # Compose's choices and wording (prefill.presets), so both pickers say the same.
+    # Compose's choices and wording (prefill.preset_choices: on a Sunday, "tomorrow" is Monday
+    # and is offered once), so both pickers say the same.
     form.preset.choices = [
         ("now", _("Now")),
-        *[(key, label) for key, label, _at in prefill.presets(current_user.timezone)],
+        *prefill.preset_choices(current_user.timezone),
         ("custom", _("At a chosen time")),
     ]
     if not form.preset.data:
