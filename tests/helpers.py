@@ -1,5 +1,9 @@
 """Small assertions shared by the tests, read through the HTML parser (tests/dom.py)."""
 
+import contextlib
+
+from sqlalchemy import event
+
 from tests.dom import parse
 
 
@@ -50,3 +54,22 @@ def add_mailbox(user, *, password: str = "x", **fields):
     db.session.add(connection)
     db.session.flush()
     return connection
+
+
+@contextlib.contextmanager
+def counting(app):
+    """Count the statements the app runs (the login's own are done before)."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    from webapp.extensions import db  # (as add_mailbox: the app is made by the fixtures first)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -6,11 +6,11 @@ next page at once; another session, language or user never gets a page kept for 
 """
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from tests.conftest import AuthActions
 from tests.dom import parse
-from tests.helpers import open_and_read, row_subjects, unread_count
+from tests.helpers import counting, open_and_read, row_subjects, unread_count
 from webapp.extensions import db
 from webapp.models import Candidate
 
@@ -41,18 +41,8 @@ def sign_in(client, auth, user) -> None:
 
 def statements_of(app, client, url: str, headers=None) -> tuple[int, str]:
     """How many SQL statements the request runs, and its page."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting(app) as seen:
         response = client.get(url, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200
     return len(seen), response.get_data(as_text=True)
 

@@ -1,32 +1,12 @@
 """The hot views cost a fixed number of SQL statements, whatever the size of the mailbox."""
 
-import contextlib
-
 import pytest
-from sqlalchemy import event
 
-from webapp.extensions import db
+from tests.helpers import counting
 from webapp.models import Direction
 
 LIST = {"HX-Request": "true", "HX-Target": "message-list"}
 PANE = {"HX-Request": "true", "HX-Target": "message-pane"}
-
-
-@contextlib.contextmanager
-def counting(app):
-    """Count the statements the app runs (the login's own are done before)."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture(autouse=True)
