@@ -27,6 +27,7 @@ messages); extra keys: the concurrent throughputs and their ratio (goal >= 0.5).
 """
 
 import argparse
+import gzip
 import hashlib
 import http.client
 import json
@@ -129,7 +130,8 @@ def app_env(url: str, instance: str, **extra) -> dict[str, str]:
 
 
 class Client:
-    """One browser: a cookie jar and a connection (gunicorn's sync workers close it each time)."""
+    """One browser: a cookie jar, a connection (gunicorn's sync workers close it each time), and
+    gzip asked for and unpacked as a browser does."""
 
     def __init__(self, port: int):
         self.port = port
@@ -140,7 +142,7 @@ class Client:
         return self.request("GET", path, headers)
 
     def request(self, method: str, path: str, headers=None, body: bytes | None = None) -> tuple[int, bytes]:
-        sent = dict(headers or {})
+        sent = {"Accept-Encoding": "gzip", **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         for attempt in (1, 2):
@@ -158,6 +160,8 @@ class Client:
             self.cookies[name.strip()] = value.strip()
         if response.will_close:
             self.conn.close()
+        if response.getheader("Content-Encoding") == "gzip":
+            data = gzip.decompress(data)
         return response.status, data
 
     def login(self, email: str) -> None:
