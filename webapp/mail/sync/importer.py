@@ -370,7 +370,7 @@ def _store_group(
         return []
     if role != FolderRole.SENT:
         # One INSERT for the group (ORM objects would be flushed one statement each).
-        ids = list(db.session.scalars(_INSERT, rows))
+        ids = _insert(rows)
     else:
         ids = _insert_sent(rows, [raw for raw, _ in kept], user_id, ctx, now, sent_threads)
     return [
@@ -400,18 +400,26 @@ def _insert_sent(
     sent_threads += [v["thread_id"] for v in values]
     ids: list[int | None] = [None] * len(rows)
     if filed:  # one INSERT for the filed ones, one for the others (each INSERT's rows share their keys)
-        for index, row_id in zip(readable, db.session.scalars(_INSERT, filed), strict=True):
+        for index, row_id in zip(readable, _insert(filed), strict=True):
             ids[index] = row_id
         insert_attachments([ids[i] for i in readable], attachments)  # type: ignore[misc]
     parsed_ones = set(readable)
     others = [i for i in range(len(rows)) if i not in parsed_ones]
     if others:
-        for index, row_id in zip(others, db.session.scalars(_INSERT, [rows[i] for i in others]), strict=True):
+        for index, row_id in zip(others, _insert([rows[i] for i in others]), strict=True):
             ids[index] = row_id
     return ids  # type: ignore[return-value]
 
 
-_INSERT = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+# Each id comes back with its row's blob hash, and is matched by it: asked in the rows' order
+# (sort_by_parameter_order), SQLAlchemy sends SQLite one INSERT a row.
+_INSERT = insert(_messages).returning(_messages.c.id, _messages.c.raw_sha256)
+
+
+def _insert(rows: list[dict]) -> list[int]:
+    """Insert a group's rows (one statement; their raw_sha256 differ: duplicates were skipped); their ids."""
+    ids = {sha: row_id for row_id, sha in db.session.execute(_INSERT, rows)}
+    return [ids[row["raw_sha256"]] for row in rows]
 
 
 def _columns(row: Message) -> dict:
