@@ -85,10 +85,17 @@ def add_arguments(parser) -> None:
     group.add_argument("--timeout", type=float, default=600.0, help="longest wait for classification (s)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: the sockets are held open together while each is picked
+    (one at a time, the system may give the same port twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def wait_port(port: int, procs, timeout: float = 60.0) -> None:
@@ -251,7 +258,7 @@ def run_e2e(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hiremail-bench-e2e-", dir=args.workdir))
     prefix = f"bench-e2e-{secrets.token_hex(4)}-"
     redis, redis_url, embedded = connect_redis(args, tmp)
-    smtp_port, web_port = free_port(), free_port()
+    smtp_port, web_port = free_ports(2)
     env = {
         **os.environ,
         "INSTANCE_DIR": str(tmp),
