@@ -445,3 +445,31 @@ def test_a_message_filed_meanwhile_in_a_group_keeps_the_other_workers_outcome(ap
         assert counts() == (2, 2)  # nothing of the second filing of "taken"
         assert db.session.get(Message, taken).outcome_reason == "filed by the other worker"
     assert outcomes(app, [first, taken, last]) == ["candidate", "non_candidate", "candidate"]
+
+
+def test_a_drain_commits_without_fsync_on_sqlite_and_gives_the_connection_back_durable(app, team):
+    from sqlalchemy import event, text
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's fsync setting")
+        levels = []
+
+        def level(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("UPDATE"):  # the claims and the filing
+                levels.append(cursor.connection.execute("PRAGMA synchronous").fetchone()[0])
+
+        event.listen(db.engine, "before_cursor_execute", level)
+        try:
+            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", level)
+        assert done.count == 3
+        assert levels and set(levels) == {1}  # NORMAL: no fsync at each of the drain's commits
+        # The same pooled connection, used outside a drain (a send, the listener): FULL again.
+        assert db.session.scalar(text("PRAGMA synchronous")) == 2
+    assert outcomes(app, ids) == ["candidate"] * 3
