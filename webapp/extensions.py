@@ -85,7 +85,9 @@ def _sqlite_sync_level(conn):
         return
     wanted = "NORMAL" if _UNSYNCED.get() else "FULL"
     pooled = conn.connection  # the pooled connection: its info lasts as long as the connection
-    if pooled.info.get("synchronous", "FULL") != wanted:
-        # Before any statement of the transaction: SQLite refuses the change inside one.
-        pooled.dbapi_connection.execute(f"PRAGMA synchronous={wanted}")
+    raw = pooled.dbapi_connection
+    # Only before the driver's transaction starts: SQLite refuses the change inside one, and
+    # SQLAlchemy's begin comes before the driver's own BEGIN (which waits for the first write).
+    if pooled.info.get("synchronous", "FULL") != wanted and not raw.in_transaction:
+        raw.execute(f"PRAGMA synchronous={wanted}")
         pooled.info["synchronous"] = wanted
