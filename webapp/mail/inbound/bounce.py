@@ -256,6 +256,7 @@ def daemon_sender(msg) -> str | None:
 
 
 def _daemon_sender(msg) -> str | None:
+    """daemon_sender, worked out."""
     plain = plain_mailboxes(msg, "From")  # read as the policy would, without its parser
     if plain is None:
         name, address = parseaddr(header_value(msg, "From"))
