@@ -229,7 +229,7 @@ def _file(
     """Parse (unless parsed ahead), decide and file (not committed): (outcome, whether this call filed it)."""
     if ahead is not None and ahead.error is not None:
         raise ahead.error  # as if it had failed here: the same quarantine, without a second try
-    if ahead is not None and ahead.header_bytes == limits.header_bytes:
+    if ahead is not None and ahead.parsed is not None and ahead.header_bytes == limits.header_bytes:
         parsed, head = ahead.parsed, ahead.head
     else:
         parsed, head = _parse_stored(stored.raw_sha256, store, limits.header_bytes)
