@@ -445,3 +445,97 @@ def test_a_message_filed_meanwhile_in_a_group_keeps_the_other_workers_outcome(ap
         assert counts() == (2, 2)  # nothing of the second filing of "taken"
         assert db.session.get(Message, taken).outcome_reason == "filed by the other worker"
     assert outcomes(app, [first, taken, last]) == ["candidate", "non_candidate", "candidate"]
+
+
+def test_a_drain_commits_without_fsync_on_sqlite_and_gives_the_connection_back_durable(app, team):
+    from sqlalchemy import event, text
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's fsync setting")
+        levels = []
+
+        def level(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("UPDATE"):  # the claims and the filing
+                levels.append(cursor.connection.execute("PRAGMA synchronous").fetchone()[0])
+
+        event.listen(db.engine, "before_cursor_execute", level)
+        try:
+            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", level)
+        assert done.count == 3
+        assert set(levels) == {1}  # NORMAL: no fsync at any of the drain's commits
+        # The same pooled connection, used outside a drain (a send, the listener): FULL again.
+        assert db.session.scalar(text("PRAGMA synchronous")) == 2
+    assert outcomes(app, ids) == ["candidate"] * 3
+
+
+def test_a_group_parses_its_messages_before_its_first_write(app, team, monkeypatch):
+    """On SQLite a group holds the write lock from its first write to its commit, and the
+    listener waits for it: the parsing (a third of the time) comes before."""
+    from sqlalchemy import event
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
+    steps = []
+    real_parse = pipeline.parse_file
+
+    def parse_file(fh, head_bytes=0):
+        parsed, head = real_parse(fh, head_bytes=head_bytes)
+        steps.append(("parse", parsed.subject))
+        return parsed, head
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        if sql.lstrip().startswith(("UPDATE", "INSERT")) and "classify_claimed_at" not in sql:
+            steps.append(("write", sql.split()[2]))
+
+    monkeypatch.setattr(pipeline, "parse_file", parse_file)
+    monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 60, "postgresql": 60})
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", statement)
+        try:
+            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", statement)
+    assert done.count == 3
+    first_write = next(i for i, step in enumerate(steps) if step[0] == "write")
+    assert steps[:first_write] == [("parse", "Hello 0"), ("parse", "Hello 1"), ("parse", "Hello 2")]
+    assert [s for s in steps if s[0] == "parse"] == steps[:first_write]  # each parsed once
+    assert outcomes(app, ids) == ["candidate"] * 3
+
+
+def test_a_message_too_slow_to_parse_ahead_is_quarantined_once_and_the_drain_goes_on(app, team, monkeypatch):
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    slow, fine = stored(app, raw_mail(subject="slow")), stored(app, raw_mail(subject="fine"))
+    real_parse = pipeline.parse_file
+    slow_parses = []
+
+    def parse_slowly(fh, head_bytes=0):
+        parsed, head = real_parse(fh, head_bytes=head_bytes)
+        if parsed.subject == "slow":
+            slow_parses.append(1)
+            time.sleep(5)  # as a hostile MIME structure would
+        return parsed, head
+
+    monkeypatch.setattr(pipeline, "parse_file", parse_slowly)
+    with app.app_context():
+        started = time.monotonic()
+        done = pipeline.drain_unclassified(
+            settings=mail_domain(), store=blob_store(), budget=10, time_limit=0.5
+        )
+        assert time.monotonic() - started < 4
+        assert done.outcomes == {"quarantined": 1, "candidate": 1}
+        msg = db.session.get(Message, slow)
+        assert msg.outcome == "quarantined"
+        assert "took longer than 0.5 s" in msg.outcome_reason
+    assert slow_parses == [1]  # not parsed a second time once out of time
+    assert outcomes(app, [fine]) == ["candidate"]

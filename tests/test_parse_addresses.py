@@ -56,13 +56,13 @@ def fields(raw: bytes) -> tuple:
 def test_address_headers_read_as_the_policy_reads_them(value, monkeypatch):
     raw = f"From: {value}\r\nTo: {value}\r\nCc: {value}, z@z.test\r\nSubject: t\r\n\r\nbody\r\n".encode()
     fast = fields(raw)
-    monkeypatch.setattr(parse, "_plain_mailboxes", lambda msg, name: None)  # always the policy
+    monkeypatch.setattr(parse, "plain_mailboxes", lambda msg, name: None)  # always the policy
     assert fast == fields(raw)
 
 
 def test_only_plain_values_skip_the_policy():
     plain = parse.parse(b"To: Alice Able <alice@x.test>, bob@y.test\r\n\r\n").email
-    assert parse._plain_mailboxes(plain, "To") == ["Alice Able <alice@x.test>, bob@y.test"]
+    assert parse.plain_mailboxes(plain, "To") == ["Alice Able <alice@x.test>, bob@y.test"]
     for value in ('"Able, Alice" <a@x>', "=?utf-8?q?A?= <a@x>", "a@x (Alice)", "team: a@x;", "Ünï <u@x>"):
         msg = parse.parse(f"To: {value}\r\n\r\n".encode()).email
-        assert parse._plain_mailboxes(msg, "To") is None, value
+        assert parse.plain_mailboxes(msg, "To") is None, value

@@ -10,7 +10,7 @@ import unicodedata
 from email.message import EmailMessage
 
 from webapp.mail.inbound.bounce import daemon_sender
-from webapp.mail.inbound.headers import header_value, subject_texts
+from webapp.mail.inbound.headers import header_names, header_value, subject_texts
 
 # Reply and forward prefixes in the languages we match, e.g. "Re:", "AW:", "RE :", "Antw:", "Re[2]:".
 _PREFIXES = re.compile(r"^(\s*(re|aw|antw|antwort|sv|vs|wg|fw|fwd|tr|rv|rif)\s*(\[\d+\])?\s*:)+\s*", re.I)
@@ -167,7 +167,7 @@ def is_out_of_office_subject(subject: str) -> bool:
 
 
 def _has_header(msg, name: str) -> bool:
-    return any(k.lower() == name.lower() for k in msg)
+    return name.lower() in header_names(msg)
 
 
 def _token(value: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from webapp.mail.inbound.headers import header_value, part_text, subject_texts
+from webapp.mail.inbound.headers import header_value, kept, part_text, plain_mailboxes, subject_texts
 from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
 from webapp.mail.phrases import N_, Phrase
 
@@ -251,7 +251,17 @@ def daemon_sender(msg) -> str | None:
     A null Return-Path alone is weaker than a daemon's name: RFC 3834 asks automatic replies to
     use one too, so an out-of-office can carry it.
     """
-    name, address = parseaddr(header_value(msg, "From"))
+    # Asked three to five times a message by the bounce and auto-reply rules: worked out once.
+    return kept(msg, "daemon_sender", _daemon_sender)
+
+
+def _daemon_sender(msg) -> str | None:
+    """daemon_sender, worked out."""
+    plain = plain_mailboxes(msg, "From")  # read as the policy would, without its parser
+    if plain is None:
+        name, address = parseaddr(header_value(msg, "From"))
+    else:
+        name, address = parseaddr(plain[0] if plain else "")
     local = address.rpartition("@")[0] if "@" in address else address
     return_path = header_value(msg, "Return-Path").strip()
     rp_local = parseaddr(return_path)[1].rpartition("@")[0]

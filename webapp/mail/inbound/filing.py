@@ -329,6 +329,8 @@ def _hold_scheduled(decision: Decision, thread_id: int | None, received_at: date
     author ("Held: Wei replied after you scheduled this"), who confirms or edits it."""
     if thread_id is None or decision.is_note or decision.is_internal or decision.candidate_id is None:
         return
+    if decision.thread is None:  # a conversation it opens has nothing scheduled yet
+        return
     if decision.outcome not in (Outcome.REPLY, Outcome.CANDIDATE):
         return
     db.session.execute(_HOLD, {"conversation": thread_id, "replied_at": received_at, "hold_at": now})

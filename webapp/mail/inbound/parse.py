@@ -22,7 +22,7 @@ from webapp.mail.inbound.addresslimits import (
     address_problems,
     unfolded,
 )
-from webapp.mail.inbound.headers import header_texts, header_value, part_text
+from webapp.mail.inbound.headers import header_texts, header_value, part_text, plain_mailboxes
 from webapp.mail.msgids import raw_header
 
 SNIPPET_LENGTH = 200
@@ -30,15 +30,6 @@ SNIPPET_LENGTH = 200
 _UNSAFE_FILENAME_CHARS = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Bytes fed to the parser at a time: the raw message is never needed whole.
 FEED_CHUNK = 64 * 1024
-# An address header policy.default would only tidy: plain `addr-spec`, `Name Words <addr-spec>`
-# or `<addr-spec>`, comma-separated, in printable ASCII, with no quotes, comments, groups,
-# routes or encoded words. parseaddr/getaddresses read the same mailboxes from such a value as
-# from the policy's rendering of it, without its parser (about 0.1 ms a header); any other value
-# still goes through the policy.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
-_MAILBOX = rf"(?:{_ADDR_SPEC}|(?:{_ATOM} )*<{_ADDR_SPEC}>)"
-_PLAIN_MAILBOXES = re.compile(rf"{_MAILBOX}(?:, ?{_MAILBOX})* ?")
 # Base64 that the stdlib would decode strictly, without defects: alphabet, line breaks, end padding.
 _CLEAN_BASE64 = re.compile(r"[A-Za-z0-9+/\r\n]*+={0,2}+[\r\n]*+")  # possessive: linear on any input
 
@@ -158,23 +149,11 @@ def make_snippet(text: str) -> str:
     return flat[:SNIPPET_LENGTH]
 
 
-def _plain_mailboxes(msg, name: str) -> list[str] | None:
-    """The values of address header `name` (unfolded, as the policy reads them), if all are plain."""
-    name = name.lower()
-    values = [v for k, v in msg.raw_items() if k.lower() == name]
-    if not all(isinstance(v, str) for v in values):
-        return None
-    values = [v.replace("\r", "").replace("\n", "") for v in values]
-    if all(_PLAIN_MAILBOXES.fullmatch(v) and "=?" not in v for v in values):
-        return values
-    return None
-
-
 def _sender(msg, refused: dict[str, str]) -> tuple[str, str]:
     """(display name, address) of the first From header; none from a From over the limits."""
     if "from" in refused:
         return "", ""
-    plain = _plain_mailboxes(msg, "From")
+    plain = plain_mailboxes(msg, "From")
     if plain is None:
         return parseaddr(header_value(msg, "From"))
     return parseaddr(plain[0] if plain else "")
@@ -185,7 +164,7 @@ def _addresses(msg, name: str, refused: dict[str, str]) -> list[str]:
     if name.lower() in refused:
         return []
     try:
-        values = _plain_mailboxes(msg, name)
+        values = plain_mailboxes(msg, name)
         if values is None:
             values = [str(v) for v in (msg.get_all(name) or [])]
         pairs = getaddresses(values)
