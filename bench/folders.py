@@ -340,8 +340,8 @@ def first_views(clients, requests, args) -> dict[tuple[str, str], float]:
     """Every request once, untimed in the rounds: a user's first look, which renders each page
     (and keeps it in Redis for the next look). Its times are reported apart."""
     first: dict[tuple[str, str], float] = {}
+    change()  # each rendered, even if an earlier run on the same data kept it
     for label, who, path, headers in requests:
-        change()  # rendered, even if an earlier run of the same data kept it
         ms, _ = timed(clients[who], path, headers)
         first[(label, who)] = max(first.get((label, who), 0.0), ms)
     return first

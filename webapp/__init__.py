@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # changes: its session events move the change generations that kept pages are checked against.
-from webapp import changes, metrics, observability, request_limits, services  # noqa: F401
+from webapp import changes, metrics, observability, page_cache, request_limits, services  # noqa: F401
 from webapp.config import ROOT, Config
 from webapp.extensions import babel, csrf, db, login_manager, migrate
 from webapp.templating import HTMX_CDN_URL, register_templating
@@ -27,6 +27,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     register_operations(app)
     services.init_app(app)
     register_extensions(app)
+    # Before the blueprints' login check: a page seen again needs no user loaded.
+    app.before_request(page_cache.serve_early)
     register_blueprints(app)
     register_errorhandlers(app)
     register_cli(app)
@@ -146,7 +148,9 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        nonce = getattr(g, "csp_nonce", "")
+        # A response made before make_nonce ran (a login redirect, a kept page) has no inline
+        # script: any fresh value will do.
+        nonce = getattr(g, "csp_nonce", None) or secrets.token_urlsafe(16)
         # The one script the CDN may serve (with its SRI hash in templates/base.html), never the
         # whole of unpkg.com; the local copy of the same version loads when the CDN fails.
         cdn = f" {HTMX_CDN_URL}" if app.config.get("HTMX_CDN") else ""

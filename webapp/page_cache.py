@@ -17,15 +17,14 @@ import gzip
 import hashlib
 import json
 import logging
+import time
 from functools import wraps
 
 from flask import Response, current_app, g, make_response, request, session
-from flask_babel import get_locale
-from flask_login import current_user
 from redis import RedisError
 
 from webapp import changes
-from webapp.templating import date_key
+from webapp.auth import sessions
 from webapp.transfer import COMPRESSIBLE, MIN_GZIP_BYTES
 
 log = logging.getLogger(__name__)
@@ -34,59 +33,96 @@ _NONCE_MARK = b"\x00hm-nonce\x00"
 # Set on the response after the view (by Flask, the session, gzip): never kept.
 _NOT_KEPT_HEADERS = frozenset({"content-length", "set-cookie", "content-encoding"})
 MAX_PAGE_BYTES = 1024 * 1024  # a conversation with a huge body is rendered each time instead
+QUARTER_HOUR_S = 900
 
 
 def _seconds() -> int:
     return int(current_app.config.get("PAGE_CACHE_SECONDS", 0))
 
 
-def _key() -> str | None:
-    """The page's Redis key: what it depends on besides the data; None when it must be rendered."""
-    if request.method != "GET" or "_flashes" in session or not current_user.is_authenticated:
+def _login() -> tuple[str, int] | None:
+    """The session's login id and its user id, if it names a login young enough (no database)."""
+    login_id = session.get("_user_id")
+    parsed = sessions.parse_login(login_id) if isinstance(login_id, str) else None
+    return (login_id, parsed[0]) if parsed is not None else None
+
+
+def _key(login_id: str) -> str | None:
+    """The page's Redis key: what it depends on besides the data; None when it must be rendered.
+
+    Only what the request says: the user's language and time zone are in the data (a change
+    moves the generations), and "today" is within the quarter-hour of UTC in the key (every
+    time zone's midnight falls on one), so a kept page never outlives the day it was drawn on.
+    """
+    if request.method != "GET" or "_flashes" in session:
         return None
     headers = request.headers
     parts = (
         request.endpoint,
-        current_user.id,
+        login_id,  # the user, their session version, this login
         request.full_path,
         headers.get("HX-Request"),
         headers.get("HX-History-Restore-Request"),
         headers.get("HX-Target"),
-        str(get_locale()),
-        *map(str, date_key()),
+        headers.get("Accept-Language"),
+        int(time.time() // QUARTER_HOUR_S),
         # The page's forms carry this session's CSRF token: only this session gets them again.
         # (A session without one yet gets one from a page that has forms: that page is not kept.)
         session.get("csrf_token"),
     )
-    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
     return f"{current_app.config['RQ_QUEUE_PREFIX']}hm:page:{digest}"
 
 
+def serve_early():
+    """Before the login check: a kept page of a @kept_page view, still up to date, served as is.
+
+    The login is checked without the database: its id is well formed and young enough, and the
+    page was rendered for this very login; any change to the user since (deactivated, signed
+    out everywhere, a new role or language) moved the generations, so the page is out of date
+    and the request goes the whole way. Returns None to let it.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "kept_page", False) or _seconds() <= 0:
+        return None
+    login = _login()
+    key = _key(login[0]) if login is not None else None
+    if key is None:
+        return None
+    generations, stored = changes.read(login[1], also=key)
+    g.page_generations = generations  # the view's rendering is checked against them
+    if generations is None or stored is None:
+        return None
+    return _replay(stored, generations)
+
+
 def kept_page(view):
-    """Serve the view's page from Redis while nothing it shows has changed; keep it otherwise."""
+    """Serve the view's page from Redis while nothing it shows has changed; keep it otherwise.
+
+    Pages still up to date are served before the login check (`serve_early`); this keeps the
+    pages the view renders.
+    """
 
     @wraps(view)
     def serve(*args, **kwargs):
-        key = _key() if _seconds() > 0 else None
+        login = _login() if _seconds() > 0 else None
+        key = _key(login[0]) if login is not None else None
         if key is None:
             return view(*args, **kwargs)
-        generations, stored = changes.read(current_user.id, also=key)
+        generations = g.pop("page_generations", None) or changes.read(login[1])[0]
         if generations is None:
             return view(*args, **kwargs)
-        if stored is not None:
-            replayed = _replay(stored, generations)
-            if replayed is not None:
-                return replayed
         token = session.get("csrf_token")
         response = make_response(view(*args, **kwargs))
         if session.get("csrf_token") != token:  # a token made for this page: the key lacks it
             return response
         # Kept only if nothing moved the generations while it was rendered (a write then
         # could be missing from it, or be one the page's own request made).
-        if _keepable(response) and changes.read(current_user.id)[0] == generations:
+        if _keepable(response) and changes.read(login[1])[0] == generations:
             _keep(key, response, generations)
         return response
 
+    serve.kept_page = True  # type: ignore[attr-defined]  # what serve_early looks for
     return serve
 
 
@@ -140,7 +176,10 @@ def _replay(stored: bytes, generations: tuple[bytes, bytes]) -> Response | None:
         response.vary.add("Accept-Encoding")
         return response
     if _NONCE_MARK in body:
-        body = body.replace(_NONCE_MARK, g.csp_nonce.encode())
+        nonce = g.get("csp_nonce")
+        if not nonce:  # served before the nonce is made (serve_early): rendered instead
+            return None
+        body = body.replace(_NONCE_MARK, nonce.encode())
     return Response(body, status=head["status"], headers=head["headers"])
 
 

@@ -127,12 +127,6 @@ class _Dates:
         return parse_pattern(get_time_format("short", locale=self.locale))
 
 
-def date_key() -> tuple:
-    """What a request's dates are written by besides the moments: the zone, the language, today."""
-    dates = _request_dates()
-    return dates.key if dates is not None else ()
-
-
 def _request_dates() -> _Dates | None:
     if not has_request_context():
         return None

@@ -27,14 +27,26 @@ def _login_id(user: User) -> str:
     return f"{user.id}.{user.session_version}.{int(time.time())}.{secrets.token_urlsafe(8)}"
 
 
-def load(login_id: str) -> User | None:
-    """The signed-in user a session or remember cookie names, if that login is still valid."""
+def parse_login(login_id: str) -> tuple[int, int] | None:
+    """(user id, session version) of a login id that is well formed and not too old; no database.
+
+    Whether the user still exists, is active and has that version is `load`'s to check.
+    """
     parts = login_id.split(".")
     if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]):
         return None
     user_id, version, signed_in_at = (int(p) for p in parts[:3])
     if time.time() - signed_in_at > _max_age_s():
         return None
+    return user_id, version
+
+
+def load(login_id: str) -> User | None:
+    """The signed-in user a session or remember cookie names, if that login is still valid."""
+    parsed = parse_login(login_id)
+    if parsed is None:
+        return None
+    user_id, version = parsed
     user = db.session.get(User, user_id)
     if user is None or not user.is_active or user.session_version != version:
         return None
