@@ -43,7 +43,9 @@ def _seconds() -> int:
 def _login() -> tuple[str, int] | None:
     """The session's login id and its user id, if it names a login young enough (no database)."""
     login_id = session.get("_user_id")
-    parsed = sessions.parse_login(login_id) if isinstance(login_id, str) else None
+    if not isinstance(login_id, str):
+        return None
+    parsed = sessions.parse_login(login_id)
     return (login_id, parsed[0]) if parsed is not None else None
 
 
@@ -86,10 +88,13 @@ def serve_early():
     if not getattr(view, "kept_page", False) or _seconds() <= 0:
         return None
     login = _login()
-    key = _key(login[0]) if login is not None else None
+    if login is None:
+        return None
+    login_id, user_id = login
+    key = _key(login_id)
     if key is None:
         return None
-    generations, stored = changes.read(login[1], also=key)
+    generations, stored = changes.read(user_id, also=key)
     g.page_generations = generations  # the view's rendering is checked against them
     if generations is None or stored is None:
         return None
@@ -106,10 +111,13 @@ def kept_page(view):
     @wraps(view)
     def serve(*args, **kwargs):
         login = _login() if _seconds() > 0 else None
-        key = _key(login[0]) if login is not None else None
+        if login is None:
+            return view(*args, **kwargs)
+        login_id, user_id = login
+        key = _key(login_id)
         if key is None:
             return view(*args, **kwargs)
-        generations = g.pop("page_generations", None) or changes.read(login[1])[0]
+        generations = g.pop("page_generations", None) or changes.read(user_id)[0]
         if generations is None:
             return view(*args, **kwargs)
         token = session.get("csrf_token")
@@ -118,7 +126,7 @@ def kept_page(view):
             return response
         # Kept only if nothing moved the generations while it was rendered (a write then
         # could be missing from it, or be one the page's own request made).
-        if _keepable(response) and changes.read(login[1])[0] == generations:
+        if _keepable(response) and changes.read(user_id)[0] == generations:
             _keep(key, response, generations)
         return response
 

@@ -1,6 +1,7 @@
 """The settings page as every Settings > Mailbox view renders it, and the timing of a test from it."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import format_decimal
@@ -88,7 +89,7 @@ def user_choices() -> list[SelectChoice]:
     return [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in users]
 
 
-def disconnect_args(grant, outcome: str | None) -> dict[str, str]:
+def disconnect_args(grant, outcome: str | None) -> dict[str, Any]:
     """What the page after a disconnect says of the OAuth grant (query arguments of its URL)."""
     return {"grant": outcome, "provider": grant.provider.name} if grant is not None and outcome else {}
 
