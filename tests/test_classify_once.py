@@ -247,7 +247,6 @@ def test_a_message_that_takes_too_long_is_quarantined_and_the_drain_goes_on(app,
     import time
 
     from webapp.mail.inbound import pipeline
-    from webapp.services import blob_store, mail_domain
 
     slow, fine = stored(app, raw_mail(subject="slow")), stored(app, raw_mail(subject="fine"))
     real_decide = pipeline.decide
@@ -259,15 +258,7 @@ def test_a_message_that_takes_too_long_is_quarantined_and_the_drain_goes_on(app,
 
     monkeypatch.setattr(pipeline, "decide", decide_slowly)
     with app.app_context():
-        started = time.monotonic()
-        done = pipeline.drain_unclassified(
-            settings=mail_domain(), store=blob_store(), budget=10, time_limit=0.5
-        )
-        assert time.monotonic() - started < 4
-        assert done.outcomes == {"quarantined": 1, "candidate": 1}
-        msg = db.session.get(Message, slow)
-        assert msg.outcome == "quarantined"
-        assert "took longer than 0.5 s" in msg.outcome_reason
+        msg = drained_within_the_limit(slow)
         assert msg.subject == "slow"  # what was parsed is kept for the admin
     assert outcomes(app, [fine]) == ["candidate"]
 
@@ -448,10 +439,7 @@ def test_a_message_filed_meanwhile_in_a_group_keeps_the_other_workers_outcome(ap
 
 
 def test_a_drain_commits_without_fsync_on_sqlite_and_gives_the_connection_back_durable(app, team):
-    from sqlalchemy import event, text
-
-    from webapp.mail.inbound import pipeline
-    from webapp.services import blob_store, mail_domain
+    from sqlalchemy import text
 
     ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
     with app.app_context():
@@ -463,11 +451,7 @@ def test_a_drain_commits_without_fsync_on_sqlite_and_gives_the_connection_back_d
             if statement.lstrip().upper().startswith("UPDATE"):  # the claims and the filing
                 levels.append(cursor.connection.execute("PRAGMA synchronous").fetchone()[0])
 
-        event.listen(db.engine, "before_cursor_execute", level)
-        try:
-            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", level)
+        done = drained_watching(level)
         assert done.count == 3
         assert set(levels) == {1}  # NORMAL: no fsync at any of the drain's commits
         # The same pooled connection, used outside a drain (a send, the listener): FULL again.
@@ -478,10 +462,8 @@ def test_a_drain_commits_without_fsync_on_sqlite_and_gives_the_connection_back_d
 def test_a_group_parses_its_messages_before_its_first_write(app, team, monkeypatch):
     """On SQLite a group holds the write lock from its first write to its commit, and the
     listener waits for it: the parsing (a third of the time) comes before."""
-    from sqlalchemy import event
 
     from webapp.mail.inbound import pipeline
-    from webapp.services import blob_store, mail_domain
 
     ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(3)]
     steps = []
@@ -499,11 +481,7 @@ def test_a_group_parses_its_messages_before_its_first_write(app, team, monkeypat
     monkeypatch.setattr(pipeline, "parse_file", parse_file)
     monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 60, "postgresql": 60})
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", statement)
-        try:
-            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", statement)
+        done = drained_watching(statement)
     assert done.count == 3
     first_write = next(i for i, step in enumerate(steps) if step[0] == "write")
     assert steps[:first_write] == [("parse", "Hello 0"), ("parse", "Hello 1"), ("parse", "Hello 2")]
@@ -513,7 +491,6 @@ def test_a_group_parses_its_messages_before_its_first_write(app, team, monkeypat
 
 def test_a_message_too_slow_to_parse_ahead_is_quarantined_once_and_the_drain_goes_on(app, team, monkeypatch):
     from webapp.mail.inbound import pipeline
-    from webapp.services import blob_store, mail_domain
 
     slow, fine = stored(app, raw_mail(subject="slow")), stored(app, raw_mail(subject="fine"))
     real_parse = pipeline.parse_file
@@ -528,14 +505,36 @@ def test_a_message_too_slow_to_parse_ahead_is_quarantined_once_and_the_drain_goe
 
     monkeypatch.setattr(pipeline, "parse_file", parse_slowly)
     with app.app_context():
-        started = time.monotonic()
-        done = pipeline.drain_unclassified(
-            settings=mail_domain(), store=blob_store(), budget=10, time_limit=0.5
-        )
-        assert time.monotonic() - started < 4
-        assert done.outcomes == {"quarantined": 1, "candidate": 1}
-        msg = db.session.get(Message, slow)
-        assert msg.outcome == "quarantined"
-        assert "took longer than 0.5 s" in msg.outcome_reason
+        drained_within_the_limit(slow)
     assert slow_parses == [1]  # not parsed a second time once out of time
     assert outcomes(app, [fine]) == ["candidate"]
+
+
+def drained_within_the_limit(slow: int) -> Message:
+    """Drain with 0.5 s a message (in an app context): done in under 4 s, the slow message
+    quarantined for its time, the other filed; the slow one's row."""
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    started = time.monotonic()
+    done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=10, time_limit=0.5)
+    assert time.monotonic() - started < 4
+    assert done.outcomes == {"quarantined": 1, "candidate": 1}
+    msg = db.session.get(Message, slow)
+    assert msg.outcome == "quarantined"
+    assert "took longer than 0.5 s" in msg.outcome_reason
+    return msg
+
+
+def drained_watching(listener):
+    """One drain (in an app context) with `listener` seeing every statement it runs."""
+    from sqlalchemy import event
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        return pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
