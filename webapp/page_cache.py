@@ -8,9 +8,9 @@ web process and host (a page rendered by one worker is served by the others), an
 PAGE_CACHE_SECONDS (0 keeps none). A page is never kept when a flash message waits, when the
 view set a cookie, or when anything changed while it was being rendered.
 
-The page's CSP nonce is new for every response: the kept body holds a mark in its place. A
-fragment without one (htmx lists and panes) is also kept gzipped, as the transfer layer would
-send it.
+Pages carry no inline script (htmx's fallback is a file), so no CSP nonce: a page that would
+carry one is not kept, since its nonce is new for every response. A page is kept gzipped too,
+as the transfer layer would send it.
 """
 
 import gzip
@@ -29,7 +29,6 @@ from webapp.transfer import COMPRESSIBLE, MIN_GZIP_BYTES
 
 log = logging.getLogger(__name__)
 
-_NONCE_MARK = b"\x00hm-nonce\x00"
 # Set on the response after the view (by Flask, the session, gzip): never kept.
 _NOT_KEPT_HEADERS = frozenset({"content-length", "set-cookie", "content-encoding"})
 MAX_PAGE_BYTES = 1024 * 1024  # a conversation with a huge body is rendered each time instead
@@ -150,13 +149,11 @@ def _keep(key: str, response: Response, generations: tuple[bytes, bytes]) -> Non
     from webapp.queues import get_redis
 
     body = response.get_data()
-    if len(body) > MAX_PAGE_BYTES:
+    nonce = g.get("csp_nonce")
+    if len(body) > MAX_PAGE_BYTES or (nonce and nonce.encode() in body):
         return
-    nonce = getattr(g, "csp_nonce", "")
-    if nonce:
-        body = body.replace(nonce.encode(), _NONCE_MARK)
     gzipped = b""
-    if _NONCE_MARK not in body and response.mimetype in COMPRESSIBLE and len(body) >= MIN_GZIP_BYTES:
+    if response.mimetype in COMPRESSIBLE and len(body) >= MIN_GZIP_BYTES:
         gzipped = gzip.compress(body, compresslevel=6, mtime=0)
     head = {
         "generations": [part.decode() for part in generations],
@@ -171,7 +168,7 @@ def _keep(key: str, response: Response, generations: tuple[bytes, bytes]) -> Non
 
 
 def _replay(stored: bytes, generations: tuple[bytes, bytes]) -> Response | None:
-    """The kept page as a new response with this response's nonce; None if it is out of date."""
+    """The kept page as a new response; None if it is out of date."""
     newline = stored.index(b"\n")
     head = json.loads(stored[:newline])
     if tuple(part.encode() for part in head["generations"]) != generations:
@@ -183,11 +180,6 @@ def _replay(stored: bytes, generations: tuple[bytes, bytes]) -> Response | None:
         response.headers["Content-Encoding"] = "gzip"
         response.vary.add("Accept-Encoding")
         return response
-    if _NONCE_MARK in body:
-        nonce = g.get("csp_nonce")
-        if not nonce:  # served before the nonce is made (serve_early): rendered instead
-            return None
-        body = body.replace(_NONCE_MARK, nonce.encode())
     return Response(body, status=head["status"], headers=head["headers"])
 
 
