@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -92,6 +92,14 @@ def user_choices() -> list[SelectChoice]:
 def disconnect_args(grant, outcome: str | None) -> dict[str, Any]:
     """What the page after a disconnect says of the OAuth grant (query arguments of its URL)."""
     return {"grant": outcome, "provider": grant.provider.name} if grant is not None and outcome else {}
+
+
+def with_grant_notice(notice: str | None, done: str | None) -> str | None:
+    """The page's notice, and after a disconnect what became of the OAuth grant (from the URL)."""
+    if not notice or done != "disconnected":
+        return notice
+    said = grant_notice(request.args.get("grant"), request.args.get("provider"))
+    return f"{notice} {said}".strip()
 
 
 def grant_notice(outcome: str | None, provider_name: str | None) -> str:

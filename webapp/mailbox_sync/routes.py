@@ -11,7 +11,7 @@ from webapp.mail.sync.runner import test_server
 from webapp.mail.sync.vault import VaultError
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import MailboxForm
-from webapp.mailbox_sync.page import disconnect_args, grant_notice, page, progress_of, taken, web_timing
+from webapp.mailbox_sync.page import disconnect_args, page, progress_of, taken, web_timing, with_grant_notice
 from webapp.models import AuthMethod, MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -72,9 +72,7 @@ def mailbox():
     form = MailboxForm(obj=connection) if connection is not None else MailboxForm()
     done = request.args.get("done")
     waiting = done in ("saved", "queued")  # a sync about to start: the page watches for it
-    notice = _notice(done)
-    if notice and done == "disconnected":
-        notice = f"{notice} {grant_notice(request.args.get('grant'), request.args.get('provider'))}".strip()
+    notice = with_grant_notice(_notice(done), done)
     return page(
         form,
         connection,

@@ -11,7 +11,7 @@ from webapp.mail.sync.runner import error_phrase, test_server
 from webapp.mail.sync.shared import sharing_users
 from webapp.mailbox_sync import bp, operations
 from webapp.mailbox_sync.forms import SharedMailboxForm, SharedOAuthForm, SharesForm
-from webapp.mailbox_sync.page import disconnect_args, grant_notice, taken, user_choices, web_timing
+from webapp.mailbox_sync.page import disconnect_args, taken, user_choices, web_timing, with_grant_notice
 from webapp.models import MailboxConnection
 from webapp.services import mailbox_vault
 from webapp.templating import translate
@@ -68,9 +68,7 @@ def shared_mailboxes():
         else None
     )
     done = request.args.get("done")
-    notice = _notice(done)
-    if notice and done == "disconnected":
-        notice = f"{notice} {grant_notice(request.args.get('grant'), request.args.get('provider'))}".strip()
+    notice = with_grant_notice(_notice(done), done)
     return _page(_connect_form(), notice=notice, failure=failure)
 
 
