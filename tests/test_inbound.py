@@ -216,7 +216,8 @@ def test_delay_shows_as_delayed_not_failed(app, make, team):
     assert delayed.error.startswith("Delayed")
 
 
-def test_auto_reply_joins_as_a_note_never_unread(app, client, auth, make, team):
+def out_of_office_to_rita(app, make, team):
+    """Alice's out-of-office answer to Rita's mail: (outcome, message, Rita's conversation)."""
     thread = make.thread("Interview", candidate=team.alice)
     sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
     raw = raw_mail(
@@ -224,7 +225,11 @@ def test_auto_reply_joins_as_a_note_never_unread(app, client, auth, make, team):
         in_reply_to=sent.message_id,
         headers={"Auto-Submitted": "auto-replied"},
     )
-    result, msg = outcome(app, raw)
+    return (*outcome(app, raw), thread)
+
+
+def test_auto_reply_joins_as_a_note_never_unread(app, client, auth, make, team):
+    result, msg, thread = out_of_office_to_rita(app, make, team)
     assert result == "auto_reply"
     assert msg.thread_id == thread.id
     assert msg.is_auto_reply

@@ -8,6 +8,7 @@ import pytest
 from babel.support import NullTranslations, Translations
 from sqlalchemy import select
 
+from tests import test_inbound
 from tests.corpus import corpus_files
 from tests.mailmaker import dsn, raw_mail
 from webapp.extensions import db
@@ -195,16 +196,9 @@ def test_an_unknown_fragment_is_shown_unchanged():
 
 
 def test_the_pane_in_french_shows_the_reason_in_french(app, client, auth, make, team):
-    from tests.test_inbound import outcome
+    from tests.test_inbound import out_of_office_to_rita
 
-    thread = make.thread("Interview", candidate=team.alice)
-    sent = make.message(thread, direction=Direction.OUTBOUND, sender=team.rita, candidate=team.alice)
-    raw = raw_mail(
-        subject="Out of office: Interview",
-        in_reply_to=sent.message_id,
-        headers={"Auto-Submitted": "auto-replied"},
-    )
-    result, msg = outcome(app, raw)
+    result, msg, thread = out_of_office_to_rita(app, make, team)
     assert (result, msg.outcome_reason) == (
         "auto_reply",
         "Auto-Submitted: auto-replied; attached as a note (In-Reply-To/References match)",
@@ -223,13 +217,8 @@ def test_the_pane_in_french_shows_the_reason_in_french(app, client, auth, make, 
     assert f"Automatic reply: {msg.outcome_reason}" in english
 
 
-@pytest.fixture
-def team(make_team):
-    return make_team(
-        offers={"job": "Backend", "other_job": "Finance"},
-        users={"Ada Admin": "admin", "Rita Recruiter": ["job"]},
-        candidates={"Alice Able": ["job"]},
-    )
+# The inbound tests' team fixture (an admin, Rita on Backend, Alice placed there).
+team = test_inbound.team
 
 
 def _sample_messages(app, make, team) -> list[tuple[bytes, list[str]]]:
