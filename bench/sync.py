@@ -5,7 +5,9 @@ A Dovecot started here (tests/dovecot.py: Debian's dovecot-imapd, its own config
 folder) holds one user's mailbox of 10,000 messages (--quick: 2,000), a tenth of them candidate
 mail: received from a candidate (INBOX) or sent to one (Sent); the rest newsletters, personal
 and team mail. The database (SQLite in a temporary folder, or --database-url) knows the user
-and the candidates.
+and the candidates. The database and blob store go under instance/bench (--workdir), where
+the application keeps its data: on this machine /tmp, where every test run creates and deletes
+thousands of files, creates a file ten times slower (docs/benchmarks.md).
 
   floor: a bare imaplib loop fetching every message of INBOX and Sent whole (UID FETCH of
          BODY.PEEK[] by 500), as any sync must at least read the mailbox;
@@ -65,6 +67,7 @@ def parse_args(argv=None):
     parser.add_argument("--messages", type=int, help="mailbox size (default 10,000; --quick 2,000)")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temporary folder)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--workdir", default=str(ROOT / "instance" / "bench"), help="where the data goes")
     return parser.parse_args(argv)
 
 
@@ -144,16 +147,22 @@ def main(argv=None) -> int:
         return 2
     args = parse_args(argv)
     n = args.messages or (2000 if args.quick else 10000)
-    tmp = Path(tempfile.mkdtemp(prefix="hiremail-bench-sync-"))
-    tmp.chmod(0o755)  # Dovecot's mail processes (not root) reach the maildirs inside
-    server = Dovecot(tmp / "dovecot")
-    (tmp / "dovecot").mkdir()
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hiremail-bench-sync-", dir=args.workdir))
+    # The mailbox (10,000 files, written before the timing and deleted after it) lives apart
+    # from the store: a folder where thousands of files were just deleted creates new ones
+    # slowly for minutes on this machine, and the next run's store would pay for this one's.
+    mail = Path(tempfile.mkdtemp(prefix="hiremail-bench-sync-dovecot-"))
+    mail.chmod(0o755)  # Dovecot's mail processes (not root) reach the maildirs inside
+    server = Dovecot(mail / "dovecot")
+    (mail / "dovecot").mkdir()
     server.add_user(USER, PASSWORD)
     server.start()
     try:
         return run(args, n, tmp, server)
     finally:
         server.stop()
+        shutil.rmtree(mail, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -179,6 +188,7 @@ def run(args, n: int, tmp: Path, server: Dovecot) -> int:
         db.session.commit()
         counts = make_mailbox(server, n, candidates, rng)
         bare_fetch(server)  # warm-up: Dovecot indexes the maildirs (not timed)
+        os.sync()  # the setup's writes (maildirs, indexes) are not left for the sync to flush
 
         floor_before, t1 = timed(lambda: bare_fetch(server))
         connection = MailboxConnection(

@@ -50,12 +50,29 @@ def _write_beside(target: Path, data: bytes, *, durable: bool) -> Path:
 
 
 class BlobStore:
-    """Files named by their SHA-256, written atomically, never overwritten."""
+    """Files named by their SHA-256, written atomically, never overwritten.
+
+    A blob lives in one of 256 folders named by its first two hex digits (root/ab/ab12...), as
+    git keeps loose objects: a new blob seldom needs a new folder, and a new folder costs as much
+    as several files. Stores written before December 2026 kept a second level (root/ab/12/ab12...):
+    blobs found there are read, deduplicated against and removed where they are.
+    """
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
     def path(self, sha256: str) -> Path:
+        """Where the blob is (or, when it is not stored, where it goes)."""
+        here = self._here(sha256)
+        if here.exists():
+            return here
+        earlier = self._earlier(sha256)
+        return earlier if earlier.exists() else here
+
+    def _here(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    def _earlier(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes, *, durable: bool = True) -> str:
@@ -65,10 +82,10 @@ class BlobStore:
         attachments extracted from a stored raw message, which the raw can always give again.
         """
         sha = hashlib.sha256(data).hexdigest()
-        target = self.path(sha)
-        if self._is_whole(target, len(data), durable):
+        if self._stored_whole(sha, len(data), durable) is not None:
             return sha
         # Write beside the target then rename, so a crash never leaves a half file.
+        target = self._here(sha)
         tmp = _write_beside(target, data, durable=durable)
         try:
             os.replace(tmp, target)
@@ -86,21 +103,21 @@ class BlobStore:
         """
         shas = [hashlib.sha256(data).hexdigest() for data in blobs]
         fresh: dict[str, bytes] = {}
-        stored: list[Path] = []
+        stored: dict[str, Path] = {}
         for sha, data in zip(shas, blobs, strict=True):
-            target = self.path(sha)
-            if sha in fresh or target in stored:
+            if sha in fresh or sha in stored:
                 continue
-            if self._is_whole(target, len(data), durable=False):
-                stored.append(target)  # already there: synced again below, as `put` does
+            found = self._stored_whole(sha, len(data), durable=False)
+            if found is not None:
+                stored[sha] = found  # already there: synced again below, as `put` does
             else:
                 fresh[sha] = data
         written: list[tuple[Path, Path]] = []
         try:
             for sha, data in fresh.items():
-                target = self.path(sha)
+                target = self._here(sha)
                 written.append((_write_beside(target, data, durable=False), target))
-            list(_SYNCS.map(_fsync_path, [tmp for tmp, _ in written] + stored))
+            list(_SYNCS.map(_fsync_path, [tmp for tmp, _ in written] + list(stored.values())))
             for tmp, target in written:
                 os.replace(tmp, target)
         except BaseException:
@@ -110,25 +127,22 @@ class BlobStore:
         list(_SYNCS.map(_fsync_path, sorted({target.parent for _, target in written})))
         return shas
 
-    @staticmethod
-    def _is_whole(target: Path, size: int, durable: bool) -> bool:
-        """Whether `target` is already stored whole (and, for a durable put, on disk).
+    def _stored_whole(self, sha256: str, size: int, durable: bool) -> Path | None:
+        """Where the blob is already stored whole (and, for a durable put, on disk); None if not.
 
         A crash soon after a put without fsync can leave the file empty; it is then written
         again. A durable put of bytes first stored without fsync syncs them now.
         """
-        try:
-            if target.stat().st_size != size:
-                return False
-        except FileNotFoundError:
-            return False
-        if durable:
-            fd = os.open(target, os.O_RDONLY)
+        for target in (self._here(sha256), self._earlier(sha256)):
             try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        return True
+                if os.stat(target).st_size != size:
+                    return None
+            except FileNotFoundError:
+                continue
+            if durable:
+                _fsync_path(target)
+            return target
+        return None
 
     def make_durable(self, shas: list[str]) -> None:
         """Put blobs written with durable=False on disk, all at once (a batch, before its commit).
