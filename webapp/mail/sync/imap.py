@@ -13,10 +13,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import BinaryIO
 
 from webapp.mail.phrases import N_, Phrase
 from webapp.models.mailbox import Security
@@ -34,6 +35,8 @@ SENT_NAMES = (
 _LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_LITERAL = re.compile(rb"\{(\d+)\}\r?\n\Z")
+_FETCH = re.compile(rb"\* \d+ FETCH ", re.IGNORECASE)
 
 
 class ErrorKind(StrEnum):
@@ -301,27 +304,59 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def fetch(conn: imaplib.IMAP4, uids: Iterable[int], items: str) -> Iterator[Fetched]:
-    """FETCH `items` for `uids` (one command); the UID, RFC822.SIZE if asked, and the literal."""
+def fetch(conn: imaplib.IMAP4, uids: Iterable[int], items: str) -> list[Fetched]:
+    """FETCH `items` for `uids` (one command); each message's UID, RFC822.SIZE if asked, and literal.
+
+    The answer is read straight off the connection's buffered file, a line and a literal at a
+    time: imaplib's generic reader (a regex or three a line, every answer kept by type) costs
+    several times more a message, and a sync reads the headers of every message of a mailbox.
+    The whole answer is read before returning, so the connection is ready for the next command.
+    """
     wanted = uid_set(uids)
     if not wanted:
-        return
-    typ, data = conn.uid("FETCH", wanted, f"({items})")
-    if typ != "OK":
-        raise MailboxError(ErrorKind.SERVER, f"FETCH failed: {data!r:.200}")
-    pending: tuple[bytes, bytes] | None = None
-    for item in [*data, None]:
-        if isinstance(item, tuple):
-            if pending is not None:
-                yield _fetched(pending[0], pending[1], b"")
-            pending = (item[0], item[1])
-        elif pending is not None:
-            yield _fetched(pending[0], pending[1], item or b"")
-            pending = None
+        return []
+    tag = conn._new_tag()
+    try:
+        conn.send(b"%s UID FETCH %s (%s)\r\n" % (tag, wanted.encode(), items.encode()))
+        return _fetch_answer(conn, tag + b" ")
+    finally:
+        conn.tagged_commands.pop(tag, None)
 
 
-def _fetched(head: bytes, literal: bytes, tail: bytes) -> Fetched:
-    meta = head + b" " + tail
+def _fetch_answer(conn: imaplib.IMAP4, tagged: bytes) -> list[Fetched]:
+    """The FETCH responses up to the tagged completion; untagged answers without a literal are skipped."""
+    file: BinaryIO = conn.file  # type: ignore[assignment]  # typeshed: str or bytes; imaplib opens it "rb"
+    out: list[Fetched] = []
+    while True:
+        line = _line(conn, file)
+        if line.startswith(tagged):
+            if line[len(tagged) :].startswith(b"OK"):
+                return out
+            raise MailboxError(ErrorKind.SERVER, f"FETCH failed: {line!r:.200}")
+        if line.startswith(b"* BYE"):
+            raise conn.abort(f"server said BYE: {line!r:.200}")
+        meta, literal = line, None  # the literal: the first one of the response
+        while (size := _LITERAL.search(line)) is not None:  # a literal follows, then more of the line
+            data = file.read(int(size.group(1)))
+            if len(data) < int(size.group(1)):
+                raise conn.abort("socket error: EOF in a literal")
+            literal = data if literal is None else literal
+            line = _line(conn, file)
+            meta += b" " + line
+        if literal is not None and _FETCH.match(meta):
+            out.append(_fetched(meta, literal))
+
+
+def _line(conn: imaplib.IMAP4, file: BinaryIO) -> bytes:
+    line = file.readline(imaplib._MAXLINE + 1)  # type: ignore[attr-defined]
+    if not line:
+        raise conn.abort("socket error: EOF")
+    if len(line) > imaplib._MAXLINE:  # type: ignore[attr-defined]
+        raise conn.error(f"got more than {imaplib._MAXLINE} bytes")  # type: ignore[attr-defined]
+    return line
+
+
+def _fetched(meta: bytes, literal: bytes) -> Fetched:
     uid = _UID.search(meta)
     size = _SIZE.search(meta)
     return Fetched(int(uid.group(1)) if uid else 0, int(size.group(1)) if size else len(literal), literal)
