@@ -68,6 +68,7 @@ def test_a_sync_cut_short_does_not_mark_its_folder_read(app, redis, team, doveco
             domain=mail_domain(),
             on_stored=lambda ids: None,
             header_batch=1,
+            commit_every=0,
             deadline=time.monotonic() - 1,
         )
         report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())

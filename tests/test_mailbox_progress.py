@@ -96,7 +96,9 @@ def test_a_sync_counts_its_progress_batch_by_batch(app, redis, team, dovecot):  
         seen.append(tuple(row))
 
     with app.app_context():
-        ctx = Context(store=blob_store(), domain=mail_domain(), on_stored=after_batch, header_batch=2)
+        ctx = Context(
+            store=blob_store(), domain=mail_domain(), on_stored=after_batch, header_batch=2, commit_every=0
+        )
         assert sync_mailbox(connection_id, mailbox_vault(), ctx, timing()).imported == 4
         assert seen == [(2, 5), (4, 5)]  # both folders counted before reading: 5 in all
         connection = db.session.get_one(MailboxConnection, connection_id)
@@ -114,3 +116,35 @@ def test_a_sync_counts_its_progress_batch_by_batch(app, redis, team, dovecot):  
         ctx.deadline = None
         sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
         assert seen == [(2, 3), (3, 3)]
+
+
+@pytest.mark.skipif(DOVECOT is None, reason=NOT_INSTALLED)
+def test_fetches_within_a_quarter_second_commit_together_and_a_deadline_keeps_what_was_read(
+    app,
+    redis,
+    team,  # noqa: F811
+    dovecot,  # noqa: F811
+):
+    from webapp.jobs.sync import timing
+    from webapp.mail.sync.importer import Context
+    from webapp.mail.sync.runner import sync_mailbox
+    from webapp.models import MailboxFolder
+    from webapp.services import blob_store, mail_domain, mailbox_vault
+
+    for n in range(6):
+        dovecot.deliver(RITA, mail("alice@outside.test", RITA, f"Mail {n}"))
+    connection_id = connect(app, team.rita, dovecot)
+    handed: list[list[int]] = []
+    with app.app_context():
+        # Three header FETCHes of two, one commit: classification gets the six at once.
+        ctx = Context(
+            store=blob_store(), domain=mail_domain(), on_stored=handed.append, header_batch=2, commit_every=60
+        )
+        ctx.deadline = time.monotonic() - 1  # out of time after the first FETCH: its two still commit
+        report = sync_mailbox(connection_id, mailbox_vault(), ctx, timing())
+        assert (report.imported, report.more) == (2, True)
+        inbox = db.session.scalars(select(MailboxFolder).where(MailboxFolder.name == "INBOX")).one()
+        assert inbox.last_uid == 2
+        ctx.deadline = None
+        assert sync_mailbox(connection_id, mailbox_vault(), ctx, timing()).imported == 4
+        assert [len(ids) for ids in handed] == [2, 4]

@@ -40,7 +40,9 @@ def test_a_server_gone_mid_sync_loses_and_repeats_nothing(app, redis, team, dove
         crash(dovecot)
 
     with app.app_context():
-        ctx = Context(store=blob_store(), domain=mail_domain(), on_stored=server_dies, header_batch=2)
+        ctx = Context(
+            store=blob_store(), domain=mail_domain(), on_stored=server_dies, header_batch=2, commit_every=0
+        )
         assert sync_mailbox(connection_id, mailbox_vault(), ctx, timing()) is None  # failed
         connection = db.session.get_one(MailboxConnection, connection_id)
         assert connection.last_error_kind == "unreachable"

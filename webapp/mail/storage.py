@@ -4,7 +4,7 @@ import ctypes
 import hashlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -170,6 +170,42 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
+
+
+class BackgroundWriter:
+    """Blobs written (without fsync) by a thread of its own, one group at a time, behind the caller.
+
+    Creating a file is kernel time, spent outside the GIL: written here, it overlaps the
+    caller's Python work (a sync's rows, the next FETCH). At most one group is being written
+    while the caller holds the next, so memory stays bounded. `wait` before making the blobs
+    durable and committing the rows that name them; an error in writing is raised there.
+    """
+
+    def __init__(self, store: BlobStore):
+        self._store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
+        self._pending: Future[None] | None = None
+
+    def write(self, blobs: list[bytes]) -> None:
+        """Write these blobs once the group before them is written."""
+        self.wait()
+        self._pending = self._pool.submit(self._write, blobs)
+
+    def _write(self, blobs: list[bytes]) -> None:
+        for data in blobs:
+            self._store.put(data, durable=False)
+
+    def wait(self) -> None:
+        """Until every blob handed over is written; raises what writing one raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def _syncfs(root: Path) -> bool:

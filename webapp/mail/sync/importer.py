@@ -30,7 +30,7 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.parse import ParsedMail, parse
 from webapp.mail.inbound.pipeline import classify_stored_together, unclassified_row
 from webapp.mail.read import entries
-from webapp.mail.storage import BlobStore
+from webapp.mail.storage import BackgroundWriter, BlobStore
 from webapp.mail.sync import imap, shared
 from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, qualifying, read_head
 from webapp.mail.sync.sent import SOURCE, insert_attachments, sent_columns
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 _folders, _messages = table_of(MailboxFolder), table_of(Message)
 # Headers of this many messages per FETCH, and one transaction per such batch.
 HEADER_BATCH = 1000
+# A batch (several header FETCHes, the bodies they qualify) commits once it has run this long,
+# and at each folder's end: a commit costs a flush of the blobs and one of the database, while a
+# crash loses no more than a batch's work (the UID moves with its rows: that part is read again).
+# Short enough not to keep SQLite's write lock from others for long.
+COMMIT_EVERY = 0.25
 # Bodies fetched together: at most this many messages, and this many bytes (bounded memory).
 BODY_BATCH = 50
 BODY_BATCH_BYTES = 8 * 1024 * 1024
@@ -72,6 +77,7 @@ class Context:
     # Called after each commit with the ids of the incoming messages stored (classifies them).
     on_stored: Callable[[list[int]], None]
     header_batch: int = HEADER_BATCH
+    commit_every: float = COMMIT_EVERY  # seconds: a batch of header FETCHes commits after this long
     deadline: float | None = None  # time.monotonic() after which a sync stops between batches
 
     def out_of_time(self) -> bool:
@@ -216,20 +222,23 @@ def _read(
     # The IMAP reads run in a thread of their own, one command ahead: the next group's bodies
     # (or the next batch's headers) come off the socket while this one is stored and committed.
     # One command at a time on the connection: each is asked for once the one before has ended.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection_id}") as reader:
+    # The blob files are written by another thread, beside the rows (storage.BackgroundWriter).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection_id}") as reader,
+        BackgroundWriter(ctx.store) as writer,
+    ):
         next_heads: Future[list[Head]] = reader.submit(heads_of, chunks[0])
+        batch = Batch(previous)
         for index, chunk in enumerate(chunks):
             heads = next_heads.result()
             if index and ctx.out_of_time():
                 report.more = True
-                return
+                break
             following = chunks[index + 1] if index + 1 < len(chunks) else None
             report.seen += len(heads)
             wanted = qualifying(heads, seen)
             if role == FolderRole.SENT:
                 _classify_answered(wanted, ctx)
-            stored: list[tuple[int, str, str | None]] = []  # (row id, blob, Message-ID)
-            sent_threads: list[int] = []
             groups = list(_groups(wanted))
             bodies = reader.submit(_bodies, conn, groups[0]) if groups else None
             for position in range(len(groups)):
@@ -239,43 +248,59 @@ def _read(
                     bodies = reader.submit(_bodies, conn, groups[position + 1])
                 elif following is not None:
                     next_heads = reader.submit(heads_of, following)
-                stored += _store_group(
-                    fetched, role, user_id, ctx, delivered_to=delivered_to, sent_threads=sent_threads
+                batch.stored += _store_group(
+                    fetched, role, user_id, ctx, writer, delivered_to=delivered_to, sent=batch.sent_threads
                 )
             if not groups and following is not None:
                 next_heads = reader.submit(heads_of, following)
-            new = (uidvalidity, max(chunk))
-            _commit_batch(connection_id, state_id, (previous, new), len(chunk), stored, sent_threads, ctx)
-            previous = new
-            if role == FolderRole.INCOMING:
-                report.imported += len(stored)
-                if stored:
-                    ctx.on_stored([row_id for row_id, _, _ in stored])
-            else:
-                report.sent += len(stored)
+            batch.read += len(chunk)
+            batch.last = (uidvalidity, max(chunk))
+            if following is None or time.monotonic() - batch.started >= ctx.commit_every:
+                writer.wait()
+                batch = _commit_batch(connection_id, state_id, batch, role, ctx, report)
+        if batch.read:  # cut short by the deadline
+            writer.wait()
+            _commit_batch(connection_id, state_id, batch, role, ctx, report)
+
+
+@dataclass
+class Batch:
+    """What is read and stored since the last commit, and the folder state it moves from."""
+
+    previous: tuple[int, int]  # (UIDVALIDITY, last UID) as committed
+    last: tuple[int, int] | None = None  # as read so far
+    read: int = 0  # messages whose headers were read
+    stored: list[tuple[int, str, str | None]] = field(default_factory=list)  # (row id, blob, Message-ID)
+    sent_threads: list[int] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
 
 def _commit_batch(
-    connection_id: int,
-    state_id: int,
-    move: tuple[tuple[int, int], tuple[int, int]],
-    read: int,
-    stored: list[tuple[int, str, str | None]],
-    sent_threads: list[int],
-    ctx: Context,
-) -> None:
-    """Commit a batch: its rows and blobs, the folder's (UIDVALIDITY, last UID) moved, the counts."""
-    _keep(stored, sent_threads, ctx)
-    _advance(state_id, *move)
+    connection_id: int, state_id: int, batch: Batch, role: str, ctx: Context, report: Report
+) -> Batch:
+    """Commit a batch: its rows and blobs, the folder's (UIDVALIDITY, last UID) moved, the counts.
+
+    Then hands its incoming mail to classification; the next batch, empty, moves on from here.
+    """
+    _keep(batch.stored, batch.sent_threads, ctx)
+    assert batch.last is not None
+    _advance(state_id, batch.previous, batch.last)
     db.session.execute(
         update(MailboxConnection)
         .where(MailboxConnection.id == connection_id)
         .values(
-            imported_count=MailboxConnection.imported_count + len(stored),
-            sync_done=MailboxConnection.sync_done + read,
+            imported_count=MailboxConnection.imported_count + len(batch.stored),
+            sync_done=MailboxConnection.sync_done + batch.read,
         )
     )
     db.session.commit()
+    if role == FolderRole.INCOMING:
+        report.imported += len(batch.stored)
+        if batch.stored:
+            ctx.on_stored([row_id for row_id, _, _ in batch.stored])
+    else:
+        report.sent += len(batch.stored)
+    return Batch(batch.last)
 
 
 _HEAD_ITEMS = f"UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
@@ -338,13 +363,15 @@ def _store_group(
     role: str,
     user_id: int,
     ctx: Context,
+    writer: BackgroundWriter,
     *,
     delivered_to: list[str],
-    sent_threads: list[int],
+    sent: list[int],
 ) -> list[tuple[int, str, str | None]]:
     """Store a group of messages (one INSERT, flushed): classified later if incoming, filed now if sent.
 
     A message whose exact bytes are already here (one with no Message-ID, read again) is skipped.
+    The blobs go to `writer`; the conversations of mail filed as sent are added to `sent`.
     """
     if not bodies:
         return []
@@ -361,18 +388,18 @@ def _store_group(
         if sha in here:
             continue
         here.add(sha)
-        # Made durable with the rest of the batch, before its commit (_keep).
-        ctx.store.put(raw, durable=False)
         # The Message-ID is set now, not at classification: the next batch's duplicate check must see it.
         rows.append(shared_columns | {"raw_sha256": sha, "raw_size": len(raw), "message_id": head.message_id})
         kept.append((raw, head))
     if not rows:
         return []
+    # Written beside the rows, made durable with the rest of the batch before its commit (_keep).
+    writer.write([raw for raw, _ in kept])
     if role != FolderRole.SENT:
         # One INSERT for the group (ORM objects would be flushed one statement each).
         ids = _insert(rows)
     else:
-        ids = _insert_sent(rows, [raw for raw, _ in kept], user_id, ctx, now, sent_threads)
+        ids = _insert_sent(rows, [raw for raw, _ in kept], user_id, ctx, now, sent)
     return [
         (row_id, row["raw_sha256"], head.message_id)
         for row_id, row, (_, head) in zip(ids, rows, kept, strict=True)
