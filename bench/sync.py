@@ -152,7 +152,8 @@ def main(argv=None) -> int:
     # ext4's "top of a hierarchy" mark: each run's folder goes to a block group of its own, not
     # beside the files the previous run just deleted (a journal-less ext4 skips those inodes
     # one by one at each new file, for minutes: docs/benchmarks.md). Harmless elsewhere.
-    subprocess.run(["chattr", "+T", args.workdir], check=False, capture_output=True)
+    if shutil.which("chattr"):
+        subprocess.run(["chattr", "+T", args.workdir], check=False, capture_output=True)
     tmp = Path(tempfile.mkdtemp(prefix="hiremail-bench-sync-", dir=args.workdir))
     # The mailbox (10,000 files, written before the timing and deleted after it) lives apart
     # from the store: a folder where thousands of files were just deleted creates new ones

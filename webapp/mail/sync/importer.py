@@ -97,19 +97,22 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     # First what each folder has to read (so progress can say "of how many"), then read it.
     plans = [p for name, role in folders if (p := _plan(conn, connection.id, name, role, report))]
     _start_progress(connection.id, sum(len(p.uids) for p in plans))
-    seen: set[str] = set()
-    for plan in plans:
-        if report.more:
-            break
-        if imap.open_folder(conn) != plan.name:
-            _reopen(conn, plan)
-        _read(conn, connection.id, user.id, plan, delivered_to, seen, ctx, report)
-        if plan.modseq is not None and not report.more:
-            # Taken before reading: whatever changed since shows as a newer one next time.
-            db.session.execute(
-                update(_folders).where(_folders.c.id == plan.state_id).values(highestmodseq=plan.modseq)
-            )
-            db.session.commit()
+    # The IMAP reads run in a thread of their own, one command ahead: the next group's bodies,
+    # the next batch's headers or the next folder's first ones come off the socket while this
+    # one is stored and committed. One command at a time on the connection: each is asked for
+    # once the one before has ended. The blob files are written by another thread, beside the
+    # rows (storage.BackgroundWriter).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection.id}") as reader,
+        BackgroundWriter(ctx.store) as writer,
+    ):
+        reading = Reading(conn, connection.id, user.id, delivered_to, set(), ctx, report, reader, writer)
+        opened = reader.submit(reading.open, plans[0]) if plans else None
+        for index, plan in enumerate(plans):
+            if opened is None:  # cut short by the deadline
+                break
+            following = plans[index + 1] if index + 1 < len(plans) else None
+            opened = _read(reading, plan, opened, following)
     return report
 
 
@@ -200,67 +203,94 @@ def _reopen(conn: imaplib.IMAP4, plan: Plan) -> None:
         plan.uids = imap.uids_after(conn, 0)
 
 
+@dataclass
+class Reading:
+    """What reading a mailbox's folders shares: the connection, the user, the two threads."""
+
+    conn: imaplib.IMAP4
+    connection_id: int
+    user_id: int
+    delivered_to: list[str]
+    seen: set[str]  # the Message-IDs taken so far in this sync (both folders)
+    ctx: Context
+    report: Report
+    reader: ThreadPoolExecutor  # the IMAP commands, in order
+    writer: BackgroundWriter
+
+    def heads(self, plan: Plan, uids: list[int]) -> list[Head]:
+        """The headers the filter reads of these messages of the open folder (in the reader)."""
+        items = _SENT_HEAD_ITEMS if plan.role == FolderRole.SENT else _HEAD_ITEMS
+        return [read_head(f.uid, f.size, f.data) for f in imap.fetch(self.conn, uids, items)]
+
+    def open(self, plan: Plan) -> list[Head]:
+        """Open the planned folder (unless it is open) and read its first batch's headers (in the reader)."""
+        if imap.open_folder(self.conn) != plan.name:
+            _reopen(self.conn, plan)
+        return self.heads(plan, plan.uids[: self.ctx.header_batch])
+
+
 def _read(
-    conn: imaplib.IMAP4,
-    connection_id: int,
-    user_id: int,
-    plan: Plan,
-    delivered_to: list[str],
-    seen: set[str],
-    ctx: Context,
-    report: Report,
-) -> None:
-    """Read the planned folder's new mail by batches, each committed with the folder's last UID."""
-    state_id, role, uids, uidvalidity = plan.state_id, plan.role, plan.uids, plan.uidvalidity
-    previous = plan.stored
-    items = _SENT_HEAD_ITEMS if role == FolderRole.SENT else _HEAD_ITEMS
-    chunks = [uids[i : i + ctx.header_batch] for i in range(0, len(uids), ctx.header_batch)]
+    reading: Reading, plan: Plan, opened: Future[list[Head]], next_plan: Plan | None
+) -> Future[list[Head]] | None:
+    """Read the planned folder's new mail by batches, each committed with the folder's last UID.
 
-    def heads_of(chunk: list[int]) -> list[Head]:
-        return [read_head(f.uid, f.size, f.data) for f in imap.fetch(conn, chunk, items)]
+    `opened` gives its first batch's headers. Returns the next folder's, asked for while this
+    folder's last batch is stored; None when the deadline cut this folder short.
+    """
+    ctx, report, reader, writer = reading.ctx, reading.report, reading.reader, reading.writer
+    heads = opened.result()  # the folder is open: its UIDs are final (a renumbering was read again)
+    chunks = [plan.uids[i : i + ctx.header_batch] for i in range(0, len(plan.uids), ctx.header_batch)]
+    next_heads: Future[list[Head]] | None = None
+    next_folder: Future[list[Head]] | None = None
+    batch = Batch(plan.stored)
 
-    # The IMAP reads run in a thread of their own, one command ahead: the next group's bodies
-    # (or the next batch's headers) come off the socket while this one is stored and committed.
-    # One command at a time on the connection: each is asked for once the one before has ended.
-    # The blob files are written by another thread, beside the rows (storage.BackgroundWriter).
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection_id}") as reader,
-        BackgroundWriter(ctx.store) as writer,
-    ):
-        next_heads: Future[list[Head]] = reader.submit(heads_of, chunks[0])
-        batch = Batch(previous)
-        for index, chunk in enumerate(chunks):
+    def ask_ahead(following: list[int] | None) -> None:
+        """Once this batch's bodies are asked for: the next batch's headers, or the next folder's."""
+        nonlocal next_heads, next_folder
+        if following is not None:
+            next_heads = reader.submit(reading.heads, plan, following)
+        elif next_plan is not None:
+            next_folder = reader.submit(reading.open, next_plan)
+
+    for index, chunk in enumerate(chunks):
+        if index:
+            assert next_heads is not None
             heads = next_heads.result()
-            if index and ctx.out_of_time():
+            if ctx.out_of_time():
                 report.more = True
                 break
-            following = chunks[index + 1] if index + 1 < len(chunks) else None
-            report.seen += len(heads)
-            wanted = qualifying(heads, seen)
-            if role == FolderRole.SENT:
-                _classify_answered(wanted, ctx)
-            groups = list(_groups(wanted))
-            bodies = reader.submit(_bodies, conn, groups[0]) if groups else None
-            for position in range(len(groups)):
-                assert bodies is not None
-                fetched = bodies.result()
-                if position + 1 < len(groups):
-                    bodies = reader.submit(_bodies, conn, groups[position + 1])
-                elif following is not None:
-                    next_heads = reader.submit(heads_of, following)
-                batch.stored += _store_group(
-                    fetched, role, user_id, ctx, writer, delivered_to=delivered_to, sent=batch.sent_threads
-                )
-            if not groups and following is not None:
-                next_heads = reader.submit(heads_of, following)
-            batch.read += len(chunk)
-            batch.last = (uidvalidity, max(chunk))
-            if following is None or time.monotonic() - batch.started >= ctx.commit_every:
-                writer.wait()
-                batch = _commit_batch(connection_id, state_id, batch, role, ctx, report)
-        if batch.read:  # cut short by the deadline
+        following = chunks[index + 1] if index + 1 < len(chunks) else None
+        report.seen += len(heads)
+        wanted = qualifying(heads, reading.seen)
+        if plan.role == FolderRole.SENT:
+            _classify_answered(wanted, ctx)
+        groups = list(_groups(wanted))
+        bodies = reader.submit(_bodies, reading.conn, groups[0]) if groups else None
+        if not groups:
+            ask_ahead(following)
+        for position in range(len(groups)):
+            assert bodies is not None
+            fetched = bodies.result()
+            if position + 1 < len(groups):
+                bodies = reader.submit(_bodies, reading.conn, groups[position + 1])
+            else:
+                ask_ahead(following)
+            batch.stored += _store_group(
+                fetched, plan.role, reading, delivered_to=reading.delivered_to, sent=batch.sent_threads
+            )
+        batch.read += len(chunk)
+        batch.last = (plan.uidvalidity, max(chunk))
+        if following is None:
+            # The folder read through: its HIGHESTMODSEQ, taken before reading, commits with
+            # the last batch (whatever changed since shows as a newer one next time).
+            batch.modseq = plan.modseq
+        if following is None or time.monotonic() - batch.started >= ctx.commit_every:
             writer.wait()
-            _commit_batch(connection_id, state_id, batch, role, ctx, report)
+            batch = _commit_batch(reading.connection_id, plan.state_id, batch, plan.role, ctx, report)
+    if batch.read:  # cut short by the deadline
+        writer.wait()
+        _commit_batch(reading.connection_id, plan.state_id, batch, plan.role, ctx, report)
+    return None if report.more else next_folder
 
 
 @dataclass
@@ -273,6 +303,7 @@ class Batch:
     stored: list[tuple[int, str, str | None]] = field(default_factory=list)  # (row id, blob, Message-ID)
     sent_threads: list[int] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    modseq: int | None = None  # the folder's HIGHESTMODSEQ to keep, once it is read through (CONDSTORE)
 
 
 def _commit_batch(
@@ -285,6 +316,9 @@ def _commit_batch(
     _keep(batch.stored, batch.sent_threads, ctx)
     assert batch.last is not None
     _advance(state_id, batch.previous, batch.last)
+    if batch.modseq is not None:
+        modseq = update(_folders).where(_folders.c.id == state_id).values(highestmodseq=batch.modseq)
+        db.session.execute(modseq)
     db.session.execute(
         update(MailboxConnection)
         .where(MailboxConnection.id == connection_id)
@@ -361,9 +395,7 @@ _SHAS_HERE = select(_messages.c.raw_sha256).where(
 def _store_group(
     bodies: list[tuple[Head, bytes]],
     role: str,
-    user_id: int,
-    ctx: Context,
-    writer: BackgroundWriter,
+    reading: Reading,
     *,
     delivered_to: list[str],
     sent: list[int],
@@ -371,8 +403,9 @@ def _store_group(
     """Store a group of messages (one INSERT, flushed): classified later if incoming, filed now if sent.
 
     A message whose exact bytes are already here (one with no Message-ID, read again) is skipped.
-    The blobs go to `writer`; the conversations of mail filed as sent are added to `sent`.
+    The blobs go to the reading's writer; the conversations of mail filed as sent are added to `sent`.
     """
+    ctx, user_id = reading.ctx, reading.user_id
     if not bodies:
         return []
     shas = [hashlib.sha256(raw).hexdigest() for _, raw in bodies]
@@ -394,7 +427,7 @@ def _store_group(
     if not rows:
         return []
     # Written beside the rows, made durable with the rest of the batch before its commit (_keep).
-    writer.write([raw for raw, _ in kept])
+    reading.writer.write([raw for raw, _ in kept])
     if role != FolderRole.SENT:
         # One INSERT for the group (ORM objects would be flushed one statement each).
         ids = _insert(rows)
