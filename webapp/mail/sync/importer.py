@@ -25,14 +25,15 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.extensions import db
+from webapp.extensions import db, unsynced_commits
 from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.parse import ParsedMail, parse
 from webapp.mail.inbound.pipeline import classify_stored_together, unclassified_row
 from webapp.mail.read import entries
 from webapp.mail.storage import BackgroundWriter, BlobStore
 from webapp.mail.sync import imap, shared
-from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, qualifying, read_head
+from webapp.mail.sync.imap import Fetched
+from webapp.mail.sync.qualify import HEADER_FIELDS, SENT_HEADER_FIELDS, Head, heads_worth_reading, qualifying
 from webapp.mail.sync.sent import SOURCE, insert_attachments, sent_columns
 from webapp.models import Direction, FolderRole, MailboxConnection, MailboxFolder, Message, User
 from webapp.models.core import execute_dml, table_of
@@ -102,7 +103,11 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     # one is stored and committed. One command at a time on the connection: each is asked for
     # once the one before has ended. The blob files are written by another thread, beside the
     # rows (storage.BackgroundWriter).
+    # On SQLite the batches commit without an fsync (unsynced_commits): a power cut may take
+    # back the last ones, their rows and the folder's last UID together, and the next sync reads
+    # that mail from the server again. Their blobs are made durable before each commit.
     with (
+        unsynced_commits(),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-{connection.id}") as reader,
         BackgroundWriter(ctx.store) as writer,
     ):
@@ -217,12 +222,12 @@ class Reading:
     reader: ThreadPoolExecutor  # the IMAP commands, in order
     writer: BackgroundWriter
 
-    def heads(self, plan: Plan, uids: list[int]) -> list[Head]:
-        """The headers the filter reads of these messages of the open folder (in the reader)."""
+    def heads(self, plan: Plan, uids: list[int]) -> list[Fetched]:
+        """The header blocks the filter reads of these messages of the open folder (in the reader)."""
         items = _SENT_HEAD_ITEMS if plan.role == FolderRole.SENT else _HEAD_ITEMS
-        return [read_head(f.uid, f.size, f.data) for f in imap.fetch(self.conn, uids, items)]
+        return imap.fetch(self.conn, uids, items)
 
-    def open(self, plan: Plan) -> list[Head]:
+    def open(self, plan: Plan) -> list[Fetched]:
         """Open the planned folder (unless it is open) and read its first batch's headers (in the reader)."""
         if imap.open_folder(self.conn) != plan.name:
             _reopen(self.conn, plan)
@@ -230,8 +235,8 @@ class Reading:
 
 
 def _read(
-    reading: Reading, plan: Plan, opened: Future[list[Head]], next_plan: Plan | None
-) -> Future[list[Head]] | None:
+    reading: Reading, plan: Plan, opened: Future[list[Fetched]], next_plan: Plan | None
+) -> Future[list[Fetched]] | None:
     """Read the planned folder's new mail by batches, each committed with the folder's last UID.
 
     `opened` gives its first batch's headers. Returns the next folder's, asked for while this
@@ -240,8 +245,8 @@ def _read(
     ctx, report, reader, writer = reading.ctx, reading.report, reading.reader, reading.writer
     heads = opened.result()  # the folder is open: its UIDs are final (a renumbering was read again)
     chunks = [plan.uids[i : i + ctx.header_batch] for i in range(0, len(plan.uids), ctx.header_batch)]
-    next_heads: Future[list[Head]] | None = None
-    next_folder: Future[list[Head]] | None = None
+    next_heads: Future[list[Fetched]] | None = None
+    next_folder: Future[list[Fetched]] | None = None
     batch = Batch(plan.stored)
 
     def ask_ahead(following: list[int] | None) -> None:
@@ -261,7 +266,7 @@ def _read(
                 break
         following = chunks[index + 1] if index + 1 < len(chunks) else None
         report.seen += len(heads)
-        wanted = qualifying(heads, reading.seen)
+        wanted = qualifying(heads_worth_reading(heads), reading.seen)
         if plan.role == FolderRole.SENT:
             _classify_answered(wanted, ctx)
         groups = list(_groups(wanted))

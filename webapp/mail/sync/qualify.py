@@ -18,6 +18,7 @@ from email.utils import getaddresses
 from sqlalchemy import exists, or_, select
 
 from webapp.extensions import db
+from webapp.mail.sync.imap import Fetched
 from webapp.models import CandidateEmail, Message, Offer, Outcome, Placement
 
 # A header line's continuation (folding): joined to the line before it.
@@ -31,6 +32,10 @@ _PLAIN_LIST = re.compile(r'[^"();:\\]*')
 _ANGLED = re.compile(r"<([^<>]*)>")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _READ = ("from", "to", "cc", "message-id", "in-reply-to", "references")
+# Anything shaped like an address in a header block's bytes: a run of characters no unquoted
+# address holds, each side of an @. Every address `read_head` finds that could be anyone's is
+# one of these (lower-cased); a quoted local part ("a b"@x) is not, and is read whole.
+_ADDRESS_LIKE = re.compile(rb'[^\s<>,;:"()\[\]@\\]+@[^\s<>,;:"()\[\]@\\]+')
 
 
 @dataclass
@@ -42,6 +47,23 @@ class Head:
     addresses: list[str]
     message_id: str | None
     answers: list[str] = field(default_factory=list)  # Message-IDs in In-Reply-To and References
+
+
+def heads_worth_reading(blocks: list[Fetched]) -> list[Head]:
+    """The fetched header blocks that may qualify, read; those naming no known address, dropped unread.
+
+    Most of a mailbox is mail that is not for us, and a sync reads the headers of all of it:
+    each block's addresses are first looked up as they stand in its bytes (a regex a block,
+    two queries a batch), and only a block with a known one, or a quoted local part, is read
+    whole (read_head). `qualifying` then decides on those exactly as on any head.
+    """
+    found = [[a.decode("utf-8", "replace").lower() for a in _ADDRESS_LIKE.findall(b.data)] for b in blocks]
+    known = known_addresses(a for addresses in found for a in addresses)
+    return [
+        read_head(block.uid, block.size, block.data)
+        for block, addresses in zip(blocks, found, strict=True)
+        if b'"@' in block.data or any(a in known for a in addresses)
+    ]
 
 
 def read_head(uid: int, size: int, header_bytes: bytes) -> Head:
