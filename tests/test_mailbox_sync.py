@@ -413,6 +413,30 @@ def test_the_header_filter_reads_addresses_as_the_email_package_does():
     assert head.answers == ["<one@x>", "<zero@x>", "<one@x>"]
 
 
+def test_headers_named_by_no_known_address_are_dropped_unread_as_the_full_reading_would(app, team):
+    from webapp.mail.sync.imap import Fetched
+    from webapp.mail.sync.qualify import heads_worth_reading, qualifying, read_head
+
+    blocks = {
+        1: "From: Alice Able <Alice@Outside.test>\r\nMessage-ID: <1@x>",
+        2: 'From: "Able, Alice" <alice@outside.test>',
+        3: "To: alice@outside.test (Alice)",
+        4: "From: news@letters.test\r\nMessage-ID: <alice@outside.test>",  # an id, not an address
+        5: "Cc: x@y.test,\r\n Bob Baker <bob@outside.test>",  # folded
+        6: "To: undisclosed-recipients:;",
+        7: "FROM: ALICE@OUTSIDE.TEST",
+        8: "To:bob@outside.test",
+        9: "From: =?utf-8?q?Ren=C3=A9?= <bob@outside.test>",
+        10: 'From: "bob"@outside.test',  # a quoted local part: read whole (and not "bob@")
+        11: "Subject: alice@outside.test\r\nFrom: someone@else.test",  # not an address field
+    }
+    fetched = [Fetched(uid, 100, f"{text}\r\n\r\n".encode()) for uid, text in blocks.items()]
+    with app.app_context():
+        fast = [h.uid for h in qualifying(heads_worth_reading(fetched), set())]
+        whole = [h.uid for h in qualifying([read_head(f.uid, f.size, f.data) for f in fetched], set())]
+    assert fast == whole == [1, 2, 3, 5, 7, 8, 9]
+
+
 def test_closing_a_job_stops_syncing_mail_of_its_candidates_only(app, redis, team, make, dovecot):
     carol = make.candidate("Carol Pool")  # in no job: the talent pool stays followed
     dovecot.deliver(RITA, mail("alice@outside.test", RITA, "Alice applies"))

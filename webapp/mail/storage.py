@@ -173,23 +173,25 @@ class BlobStore:
 
 
 class BackgroundWriter:
-    """Blobs written (without fsync) by a thread of its own, one group at a time, behind the caller.
+    """Blobs written (without fsync) by a thread of its own, a group at a time, behind the caller.
 
     Creating a file is kernel time, spent outside the GIL: written here, it overlaps the
-    caller's Python work (a sync's rows, the next FETCH). At most one group is being written
-    while the caller holds the next, so memory stays bounded. `wait` before making the blobs
+    caller's Python work (a sync's rows, the next FETCH). At most `depth` groups wait to be
+    written (the caller's groups are bounded, so memory is). `wait` before making the blobs
     durable and committing the rows that name them; an error in writing is raised there.
     """
 
-    def __init__(self, store: BlobStore):
+    def __init__(self, store: BlobStore, depth: int = 2):
         self._store = store
+        self._depth = depth
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer")
-        self._pending: Future[None] | None = None
+        self._pending: list[Future[None]] = []
 
     def write(self, blobs: list[bytes]) -> None:
-        """Write these blobs once the group before them is written."""
-        self.wait()
-        self._pending = self._pool.submit(self._write, blobs)
+        """Write these blobs after the groups handed over before them."""
+        while len(self._pending) >= self._depth:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._write, blobs))
 
     def _write(self, blobs: list[bytes]) -> None:
         for data in blobs:
@@ -197,9 +199,8 @@ class BackgroundWriter:
 
     def wait(self) -> None:
         """Until every blob handed over is written; raises what writing one raised."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        while self._pending:
+            self._pending.pop(0).result()
 
     def __enter__(self) -> "BackgroundWriter":
         return self

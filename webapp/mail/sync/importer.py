@@ -96,7 +96,9 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     if sent_folder and sent_folder != folders[0][0]:
         folders.append((sent_folder, FolderRole.SENT))
     # First what each folder has to read (so progress can say "of how many"), then read it.
-    plans = [p for name, role in folders if (p := _plan(conn, connection.id, name, role, report))]
+    # Planned last to first: the first one to read is then the one open.
+    plans = [p for name, role in reversed(folders) if (p := _plan(conn, connection.id, name, role, report))]
+    plans.reverse()
     _start_progress(connection.id, sum(len(p.uids) for p in plans))
     # The IMAP reads run in a thread of their own, one command ahead: the next group's bodies,
     # the next batch's headers or the next folder's first ones come off the socket while this

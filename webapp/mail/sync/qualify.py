@@ -35,6 +35,8 @@ _READ = ("from", "to", "cc", "message-id", "in-reply-to", "references")
 # Anything shaped like an address in a header block's bytes: a run of characters no unquoted
 # address holds, each side of an @. Every address `read_head` finds that could be anyone's is
 # one of these (lower-cased); a quoted local part ("a b"@x) is not, and is read whole.
+_FIELD_BREAK = re.compile(rb"\n(?![ \t])")  # where a header field ends (not where it folds)
+_ADDRESS_FIELDS = {b"fro", b"to:", b"to ", b"cc:", b"cc "}  # how From, To and Cc fields start
 _ADDRESS_LIKE = re.compile(rb'[^\s<>,;:"()\[\]@\\]+@[^\s<>,;:"()\[\]@\\]+')
 
 
@@ -57,12 +59,22 @@ def heads_worth_reading(blocks: list[Fetched]) -> list[Head]:
     two queries a batch), and only a block with a known one, or a quoted local part, is read
     whole (read_head). `qualifying` then decides on those exactly as on any head.
     """
-    found = [[a.decode("utf-8", "replace").lower() for a in _ADDRESS_LIKE.findall(b.data)] for b in blocks]
+    found = [[a.decode("utf-8", "replace").lower() for a in _address_like(b.data)] for b in blocks]
     known = known_addresses(a for addresses in found for a in addresses)
     return [
         read_head(block.uid, block.size, block.data)
         for block, addresses in zip(blocks, found, strict=True)
         if b'"@' in block.data or any(a in known for a in addresses)
+    ]
+
+
+def _address_like(header_bytes: bytes) -> list[bytes]:
+    """What looks like an address in the block's From, To and Cc (not its Message-IDs, unique to each)."""
+    return [
+        token
+        for field in _FIELD_BREAK.split(header_bytes)
+        if field[:3].lower() in _ADDRESS_FIELDS
+        for token in _ADDRESS_LIKE.findall(field)
     ]
 
 
