@@ -57,19 +57,23 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
-# Set by `unsynced_commits`: this context's SQLite transactions commit without an fsync.
+# Set by `unsynced_commits`: this context's transactions commit without waiting for a flush.
 _UNSYNCED: ContextVar[bool] = ContextVar("sqlite_unsynced", default=False)
 
 
 @contextmanager
 def unsynced_commits() -> Iterator[None]:
-    """Within, SQLite commits skip the fsync (synchronous=NORMAL): for writes that can be redone.
+    """Within, commits do not wait for the disk: for writes that can be redone.
 
-    In WAL mode such a commit survives a crash of the process; only a power cut (or an OS
-    crash) may take back the last ones, never corrupts the database, and any later durable
-    commit (the listener's next batch) syncs them too. The classify drain uses it: its
-    classifications hold SQLite's one write lock, which the listener needs for every batch,
-    and a lost one is classified again from the row and raw bytes the listener made durable.
+    SQLite skips the fsync (synchronous=NORMAL): in WAL mode such a commit survives a crash of
+    the process; only a power cut (or an OS crash) may take back the last ones, never corrupts
+    the database, and any later durable commit (the listener's next batch) syncs them too.
+    PostgreSQL commits with synchronous_commit off: a crash of the server may take back the
+    last ones (up to three WAL writer rounds), in order, never corrupting anything.
+    The classify drain uses it: its classifications hold SQLite's one write lock, which the
+    listener needs for every batch, and a lost one is classified again from the row and raw
+    bytes the listener made durable. So does a mailbox sync's batch (rows and the folder's
+    last UID go or stay together; the server still has the mail).
     """
     token = _UNSYNCED.set(True)
     try:
@@ -79,8 +83,13 @@ def unsynced_commits() -> Iterator[None]:
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_sync_level(conn):
-    """Give each SQLite transaction the fsync level its context asks for (FULL unless unsynced_commits)."""
+def _sync_level(conn):
+    """Give each transaction the durability its context asks for (flushed, unless unsynced_commits)."""
+    if conn.dialect.name == "postgresql":
+        if _UNSYNCED.get():
+            # For this transaction only (SET LOCAL): it ends with the commit.
+            conn.connection.dbapi_connection.execute("SET LOCAL synchronous_commit TO OFF")
+        return
     if conn.dialect.name != "sqlite":
         return
     wanted = "NORMAL" if _UNSYNCED.get() else "FULL"
