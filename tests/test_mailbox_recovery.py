@@ -68,3 +68,43 @@ def test_a_renumbered_sent_folder_is_read_again_without_duplicates(app, redis, t
     with app.app_context():
         sent = db.session.scalars(select(MailboxFolder).where(MailboxFolder.name == "Sent")).one()
         assert sent.last_uid == 2
+
+
+def test_our_disk_full_mid_sync_says_so_and_loses_nothing(
+    app,
+    client,
+    auth,
+    redis,
+    team,  # noqa: F811
+    dovecot,  # noqa: F811
+    monkeypatch,
+):
+    import errno
+
+    from webapp.mail.storage import BlobStore
+
+    for n in range(3):
+        dovecot.deliver(RITA, mail("alice@outside.test", RITA, f"Mail {n}"))
+    connection_id = connect(app, team.rita, dovecot)
+    real_put = BlobStore.put
+
+    def disk_full(self, data, *, durable=True):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(BlobStore, "put", disk_full)
+    assert sync(app, connection_id) == 0  # failed: nothing imported
+    with app.app_context():
+        connection = db.session.get_one(MailboxConnection, connection_id)
+        assert connection.last_error_kind == "storage"  # ours, not "the server could not be reached"
+        assert db.session.scalar(select(func.count(Message.id))) == 0
+        inbox = db.session.scalars(select(MailboxFolder).where(MailboxFolder.name == "INBOX")).one()
+        assert inbox.last_uid == 0  # the batch did not commit: its mail is read again
+    auth.login(team.rita.email)
+    page = client.get("/settings/mailbox").get_data(as_text=True)
+    assert "its own disk is full" in page
+    assert "No space left on device" in page
+    assert "could not be reached" not in page
+
+    monkeypatch.setattr(BlobStore, "put", real_put)  # room again
+    assert sync(app, connection_id) == 3
+    assert subjects(app) == [f"Mail {n}" for n in range(3)]

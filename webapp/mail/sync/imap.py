@@ -49,6 +49,7 @@ class ErrorKind(StrEnum):
     REVOKED = "revoked"  # OAuth: the provider no longer renews the access (revoked, expired grant)
     OAUTH = "oauth"  # OAuth: the provider's token endpoint failed otherwise (down, misconfigured)
     QUOTA = "quota"  # the mailbox is full (over its quota): the copy to Sent was refused
+    STORAGE = "storage"  # our side: the mail could not be stored here (our disk full, not writable)
 
 
 _PHRASES = {
@@ -63,6 +64,10 @@ _PHRASES = {
     ErrorKind.OAUTH: N_("The sign-in provider could not renew the access: %(detail)s"),
     ErrorKind.QUOTA: N_(
         "The mailbox is full (over its quota): make room in it and sync resumes by itself. (%(detail)s)"
+    ),
+    ErrorKind.STORAGE: N_(
+        "Hiremail could not store this mailbox's mail (its own disk is full or cannot be written): "
+        "nothing was lost, and sync resumes by itself. (%(detail)s)"
     ),
 }
 # How servers say a mailbox is full: RFC 5530's OVERQUOTA code, or plain words (older servers).

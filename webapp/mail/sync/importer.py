@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -292,10 +293,12 @@ def _read(
             # the last batch (whatever changed since shows as a newer one next time).
             batch.modseq = plan.modseq
         if following is None or time.monotonic() - batch.started >= ctx.commit_every:
-            writer.wait()
+            with _storing():
+                writer.wait()
             batch = _commit_batch(reading.connection_id, plan.state_id, batch, plan.role, ctx, report)
     if batch.read:  # cut short by the deadline
-        writer.wait()
+        with _storing():
+            writer.wait()
         _commit_batch(reading.connection_id, plan.state_id, batch, plan.role, ctx, report)
     return None if report.more else next_folder
 
@@ -434,7 +437,8 @@ def _store_group(
     if not rows:
         return []
     # Written beside the rows, made durable with the rest of the batch before its commit (_keep).
-    reading.writer.write([raw for raw, _ in kept])
+    with _storing():
+        reading.writer.write([raw for raw, _ in kept])
     if role != FolderRole.SENT:
         # One INSERT for the group (ORM objects would be flushed one statement each).
         ids = _insert(rows)
@@ -498,9 +502,23 @@ def _keep(stored: list[tuple[int, str, str | None]], sent_threads: list[int], ct
     """What a batch needs before its commit: blobs on disk, Sent entries refreshed."""
     if not stored:
         return
-    ctx.store.make_durable([sha for _, sha, _ in stored])
+    with _storing():
+        ctx.store.make_durable([sha for _, sha, _ in stored])
     if sent_threads:
         entries.refresh(sent_threads)
+
+
+@contextmanager
+def _storing() -> Iterator[None]:
+    """Our own disk failing to store a batch's mail: said as such, not as the server's fault.
+
+    The batch is not committed (its rows and the folder's last UID go together), so the next
+    sync reads that mail again once there is room.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise imap.MailboxError(imap.ErrorKind.STORAGE, exc.strerror or str(exc)) from exc
 
 
 def _advance(state_id: int, old: tuple[int, int], new: tuple[int, int]) -> None:
