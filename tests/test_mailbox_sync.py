@@ -428,13 +428,14 @@ def test_headers_named_by_no_known_address_are_dropped_unread_as_the_full_readin
         8: "To:bob@outside.test",
         9: "From: =?utf-8?q?Ren=C3=A9?= <bob@outside.test>",
         10: 'From: "bob"@outside.test',  # a quoted local part: read whole (and not "bob@")
-        11: "Subject: alice@outside.test\r\nFrom: someone@else.test",  # not an address field
+        11: "In-Reply-To: <alice@outside.test>\r\nFrom: someone@else.test",  # an id again
+        12: "To\t: bob@outside.test",
     }
     fetched = [Fetched(uid, 100, f"{text}\r\n\r\n".encode()) for uid, text in blocks.items()]
     with app.app_context():
         fast = [h.uid for h in qualifying(heads_worth_reading(fetched), set())]
         whole = [h.uid for h in qualifying([read_head(f.uid, f.size, f.data) for f in fetched], set())]
-    assert fast == whole == [1, 2, 3, 5, 7, 8, 9]
+    assert fast == whole == [1, 2, 3, 5, 7, 8, 9, 12]
 
 
 def test_closing_a_job_stops_syncing_mail_of_its_candidates_only(app, redis, team, make, dovecot):

@@ -36,7 +36,9 @@ _READ = ("from", "to", "cc", "message-id", "in-reply-to", "references")
 # address holds, each side of an @. Every address `read_head` finds that could be anyone's is
 # one of these (lower-cased); a quoted local part ("a b"@x) is not, and is read whole.
 _FIELD_BREAK = re.compile(rb"\n(?![ \t])")  # where a header field ends (not where it folds)
-_ADDRESS_FIELDS = {b"fro", b"to:", b"to ", b"cc:", b"cc "}  # how From, To and Cc fields start
+# How the fields holding Message-IDs start. A block has only the fields asked for (HEADER_FIELDS),
+# so every other one is From, To or Cc, however oddly written ("To\t:", "CC :").
+_ID_FIELDS = {b"mes", b"in-", b"ref"}
 _ADDRESS_LIKE = re.compile(rb'[^\s<>,;:"()\[\]@\\]+@[^\s<>,;:"()\[\]@\\]+')
 
 
@@ -73,7 +75,7 @@ def _address_like(header_bytes: bytes) -> list[bytes]:
     return [
         token
         for field in _FIELD_BREAK.split(header_bytes)
-        if field[:3].lower() in _ADDRESS_FIELDS
+        if field[:3].lower() not in _ID_FIELDS
         for token in _ADDRESS_LIKE.findall(field)
     ]
 
