@@ -106,7 +106,7 @@ def sync_folders(conn: imaplib.IMAP4, connection: MailboxConnection, ctx: Contex
     # one is stored and committed. One command at a time on the connection: each is asked for
     # once the one before has ended. The blob files are written by another thread, beside the
     # rows (storage.BackgroundWriter).
-    # On SQLite the batches commit without an fsync (unsynced_commits): a power cut may take
+    # The batches commit without waiting for the disk (unsynced_commits): a power cut may take
     # back the last ones, their rows and the folder's last UID together, and the next sync reads
     # that mail from the server again. Their blobs are made durable before each commit.
     with (
