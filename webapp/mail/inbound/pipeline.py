@@ -129,9 +129,10 @@ def _time_bound(seconds: float | None):
         return
 
     def expired(signum, frame):
-        # Raised again every 0.1 s until it gets out: raised inside a finaliser (a __del__
-        # run by the garbage collector) it is only printed, and the work would run on.
-        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        # Raised again every 10 ms until it gets out: raised inside a finaliser (a __del__ or a
+        # weakref callback run by the garbage collector) it is only printed, and the work would
+        # run on; at 0.1 s a second one could come after a slow step had ended (a flaky test).
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
         raise ClassifyTimeout(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
