@@ -269,7 +269,8 @@ def _read(
                 break
         following = chunks[index + 1] if index + 1 < len(chunks) else None
         report.seen += len(heads)
-        wanted = qualifying(heads_worth_reading(heads), reading.seen)
+        worth_reading, known = heads_worth_reading(heads)
+        wanted = qualifying(worth_reading, reading.seen, known)
         if plan.role == FolderRole.SENT:
             _classify_answered(wanted, ctx)
         groups = list(_groups(wanted))

@@ -32,13 +32,13 @@ _PLAIN_LIST = re.compile(r'[^"();:\\]*')
 _ANGLED = re.compile(r"<([^<>]*)>")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _READ = ("from", "to", "cc", "message-id", "in-reply-to", "references")
-# Anything shaped like an address in a header block's bytes: a run of characters no unquoted
-# address holds, each side of an @. Every address `read_head` finds that could be anyone's is
-# one of these (lower-cased); a quoted local part ("a b"@x) is not, and is read whole.
 _FIELD_BREAK = re.compile(rb"\n(?![ \t])")  # where a header field ends (not where it folds)
 # How the fields holding Message-IDs start. A block has only the fields asked for (HEADER_FIELDS),
 # so every other one is From, To or Cc, however oddly written ("To\t:", "CC :").
 _ID_FIELDS = {b"mes", b"in-", b"ref"}
+# Anything shaped like an address in a header block's bytes: a run of characters no unquoted
+# address holds, each side of an @. Every address `read_head` finds that could be anyone's is
+# one of these (lower-cased); a quoted local part ("a b"@x) is not, and is read whole.
 _ADDRESS_LIKE = re.compile(rb'[^\s<>,;:"()\[\]@\\]+@[^\s<>,;:"()\[\]@\\]+')
 
 
@@ -53,21 +53,26 @@ class Head:
     answers: list[str] = field(default_factory=list)  # Message-IDs in In-Reply-To and References
 
 
-def heads_worth_reading(blocks: list[Fetched]) -> list[Head]:
-    """The fetched header blocks that may qualify, read; those naming no known address, dropped unread.
+def heads_worth_reading(blocks: list[Fetched]) -> tuple[list[Head], set[str]]:
+    """The fetched header blocks that may qualify, read, with the known addresses among theirs.
 
     Most of a mailbox is mail that is not for us, and a sync reads the headers of all of it:
     each block's addresses are first looked up as they stand in its bytes (a regex a block,
     two queries a batch), and only a block with a known one, or a quoted local part, is read
-    whole (read_head). `qualifying` then decides on those exactly as on any head.
+    whole (read_head); the others are dropped unread. `qualifying` then decides on the heads
+    exactly as on any, with the addresses already looked up.
     """
     found = [[a.decode("utf-8", "replace").lower() for a in _address_like(b.data)] for b in blocks]
-    known = known_addresses(a for addresses in found for a in addresses)
-    return [
+    looked_up = {a for addresses in found for a in addresses}
+    known = known_addresses(looked_up)
+    heads = [
         read_head(block.uid, block.size, block.data)
         for block, addresses in zip(blocks, found, strict=True)
         if b'"@' in block.data or any(a in known for a in addresses)
     ]
+    # A quoted local part, read whole, may give an address not looked up yet (seldom: no query).
+    known |= known_addresses({a for head in heads for a in head.addresses} - looked_up)
+    return heads, known
 
 
 def _address_like(header_bytes: bytes) -> list[bytes]:
@@ -167,12 +172,14 @@ def existing_message_ids(message_ids: Iterable[str]) -> set[str]:
     return found
 
 
-def qualifying(heads: list[Head], seen: set[str]) -> list[Head]:
+def qualifying(heads: list[Head], seen: set[str], known: set[str] | None = None) -> list[Head]:
     """The heads to import: a known address among theirs, and a Message-ID not here yet.
 
-    `seen` holds the Message-IDs taken earlier in this sync (both folders); it grows.
+    `seen` holds the Message-IDs taken earlier in this sync (both folders); it grows. `known`:
+    the known ones among the heads' addresses, when already looked up (heads_worth_reading).
     """
-    known = known_addresses(a for h in heads for a in h.addresses)
+    if known is None:
+        known = known_addresses(a for h in heads for a in h.addresses)
     candidates = [h for h in heads if any(a in known for a in h.addresses)]
     here = existing_message_ids(h.message_id for h in candidates if h.message_id)
     taken = []
