@@ -245,7 +245,7 @@ def _read(
     `opened` gives its first batch's headers. Returns the next folder's, asked for while this
     folder's last batch is stored; None when the deadline cut this folder short.
     """
-    ctx, report, reader, writer = reading.ctx, reading.report, reading.reader, reading.writer
+    ctx, report, reader = reading.ctx, reading.report, reading.reader
     heads = opened.result()  # the folder is open: its UIDs are final (a renumbering was read again)
     chunks = [plan.uids[i : i + ctx.header_batch] for i in range(0, len(plan.uids), ctx.header_batch)]
     next_heads: Future[list[Fetched]] | None = None
@@ -294,13 +294,9 @@ def _read(
             # the last batch (whatever changed since shows as a newer one next time).
             batch.modseq = plan.modseq
         if following is None or time.monotonic() - batch.started >= ctx.commit_every:
-            with _storing():
-                writer.wait()
-            batch = _commit_batch(reading.connection_id, plan.state_id, batch, plan.role, ctx, report)
+            batch = _commit_batch(reading, plan, batch)
     if batch.read:  # cut short by the deadline
-        with _storing():
-            writer.wait()
-        _commit_batch(reading.connection_id, plan.state_id, batch, plan.role, ctx, report)
+        _commit_batch(reading, plan, batch)
     return None if report.more else next_folder
 
 
@@ -317,29 +313,28 @@ class Batch:
     modseq: int | None = None  # the folder's HIGHESTMODSEQ to keep, once it is read through (CONDSTORE)
 
 
-def _commit_batch(
-    connection_id: int, state_id: int, batch: Batch, role: str, ctx: Context, report: Report
-) -> Batch:
+def _commit_batch(reading: Reading, plan: Plan, batch: Batch) -> Batch:
     """Commit a batch: its rows and blobs, the folder's (UIDVALIDITY, last UID) moved, the counts.
 
     Then hands its incoming mail to classification; the next batch, empty, moves on from here.
     """
-    _keep(batch.stored, batch.sent_threads, ctx)
+    ctx, report = reading.ctx, reading.report
+    _keep(batch, reading)
     assert batch.last is not None
-    _advance(state_id, batch.previous, batch.last)
+    _advance(plan.state_id, batch.previous, batch.last)
     if batch.modseq is not None:
-        modseq = update(_folders).where(_folders.c.id == state_id).values(highestmodseq=batch.modseq)
+        modseq = update(_folders).where(_folders.c.id == plan.state_id).values(highestmodseq=batch.modseq)
         db.session.execute(modseq)
     db.session.execute(
         update(MailboxConnection)
-        .where(MailboxConnection.id == connection_id)
+        .where(MailboxConnection.id == reading.connection_id)
         .values(
             imported_count=MailboxConnection.imported_count + len(batch.stored),
             sync_done=MailboxConnection.sync_done + batch.read,
         )
     )
     db.session.commit()
-    if role == FolderRole.INCOMING:
+    if plan.role == FolderRole.INCOMING:
         report.imported += len(batch.stored)
         if batch.stored:
             ctx.on_stored([row_id for row_id, _, _ in batch.stored])
@@ -499,14 +494,14 @@ def _columns(row: Message) -> dict:
     return {c.key: getattr(row, c.key) for c in _messages.columns if c.key in row.__dict__}
 
 
-def _keep(stored: list[tuple[int, str, str | None]], sent_threads: list[int], ctx: Context) -> None:
-    """What a batch needs before its commit: blobs on disk, Sent entries refreshed."""
-    if not stored:
-        return
+def _keep(batch: Batch, reading: Reading) -> None:
+    """What a batch needs before its commit: its blobs written and on disk, Sent entries refreshed."""
     with _storing():
-        ctx.store.make_durable([sha for _, sha, _ in stored])
-    if sent_threads:
-        entries.refresh(sent_threads)
+        reading.writer.wait()
+        if batch.stored:
+            reading.ctx.store.make_durable([sha for _, sha, _ in batch.stored])
+    if batch.sent_threads:
+        entries.refresh(batch.sent_threads)
 
 
 @contextmanager
