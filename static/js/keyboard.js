@@ -74,6 +74,49 @@
     document.addEventListener("htmx:afterSettle", settled);
   }
 
+  // A conversation still loading (Enter was just pressed) replaces the pane when it lands, so
+  // `r` meanwhile waits for it: the reply answers the conversation the recruiter opened, and no
+  // reply form is swapped in only to be swapped out again. Waiting lasts until the swap has
+  // settled, because htmx wires the new pane's buttons only then: a click before does nothing.
+  var paneRequest = null;
+  var paneSettling = false;
+  var replyWhenLoaded = false;
+
+  function paneLoading() {
+    var inFlight = paneRequest !== null && paneRequest.readyState > 0 && paneRequest.readyState < 4;
+    return inFlight || paneSettling;
+  }
+
+  function reply() {
+    var replies = document.querySelectorAll("#message-pane [data-key=reply]");
+    if (!replies.length) return false;
+    focusBodyOnceOpen();
+    replies[replies.length - 1].click();
+    return true;
+  }
+
+  function aimsAtPane(event) {
+    return event.detail.target && event.detail.target.id === "message-pane";
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (aimsAtPane(event)) paneRequest = event.detail.xhr;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // A conversation that failed to load leaves the old pane: no reply is sent off blind.
+    if (event.detail.xhr === paneRequest && !event.detail.successful) replyWhenLoaded = false;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (aimsAtPane(event)) paneSettling = true;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!aimsAtPane(event)) return;
+    paneSettling = false;
+    if (!replyWhenLoaded || paneLoading()) return;
+    replyWhenLoaded = false;
+    reply();
+  });
+
   function typing(target) {
     return target.closest && target.closest("input, textarea, select, [contenteditable=true], dialog[open]");
   }
@@ -107,13 +150,10 @@
         act(row, row.classList.contains("is-unread") ? "read" : "unread");
         break;
       }
-      case "r": {
-        var replies = document.querySelectorAll("#message-pane [data-key=reply]");
-        if (!replies.length) return;
-        focusBodyOnceOpen();
-        replies[replies.length - 1].click();
+      case "r":
+        if (paneLoading()) replyWhenLoaded = true;
+        else if (!reply()) return;
         break;
-      }
       case "/": {
         var search = document.querySelector("[data-search]");
         if (!search) return;

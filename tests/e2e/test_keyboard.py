@@ -113,3 +113,22 @@ def test_r_puts_the_cursor_in_the_message_body(page, browser_log, demo, artifact
     expect(body).to_have_value(re.compile(r"^Thanks, "))
     page.screenshot(path=str(artifacts / "keyboard-reply.png"))
     assert browser_log.problems == []
+
+
+def test_r_right_after_enter_answers_the_conversation_being_opened(page, browser_log, demo):
+    log_in(page, "rita@demo.test")
+    ready(page)
+    # A slow connection: the conversation arrives late, and htmx wires its buttons 0.3 s after
+    # it lands. `r` pressed meanwhile must wait for it, not answer the pane being replaced.
+    page.evaluate("htmx.config.defaultSettleDelay = 300")
+    page.route(re.compile(r"/mail/inbox/\d+$"), lambda route: (time.sleep(0.3), route.continue_()))
+    rows = page.locator("#message-list li.row")
+    subject = rows.nth(1).locator(".row-subject").inner_text()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.keyboard.press("r")
+    body = page.locator("#message-pane textarea[name=body]")
+    expect(body).to_be_focused()
+    expect(page.locator("#message-pane .thread-meta")).to_contain_text(subject)
+    assert browser_log.problems == []
