@@ -542,3 +542,99 @@ def drained_watching(listener):
         return pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def test_a_group_looked_up_at_once_decides_as_each_message_alone(app, team):
+    """A drain's group asks the team, candidate and synced-copy questions once for all its
+    messages: every message gets the decision it gets alone, for fewer statements."""
+    import io
+
+    from sqlalchemy import event
+
+    from webapp.mail.inbound.classify import decide, look_up_group
+    from webapp.mail.inbound.parse import parse_file
+    from webapp.mail.inbound.pipeline import classify_stored, store_inbound
+    from webapp.services import blob_store, mail_domain
+
+    authenticated = {"Authentication-Results": "mx.mail.demo.test; dmarc=pass header.from=team.test"}
+    with app.app_context():  # a reply Alice sent, synced from Rita's own mailbox
+        synced = store_inbound(
+            raw_mail(message_id="<seen@outside.test>"), store=blob_store(), source="mailbox"
+        )
+        db.session.commit()
+        classify_stored(synced.id, settings=mail_domain(), store=blob_store())
+    group = [
+        raw_mail(),  # the candidate
+        raw_mail(frm="ALICE@Outside.Test"),  # her address, other case
+        raw_mail(frm="Jane <jane@agency.test>"),  # a stranger
+        raw_mail(frm="Rita <rita@team.test>", headers=authenticated),  # a colleague
+        raw_mail(frm="Rita <rita@team.test>"),  # a colleague's name, not authenticated
+        raw_mail(message_id="<seen@outside.test>", body="the same reply, come twice"),
+        raw_mail(frm="agency@hr.test", to="cv@mail.demo.test"),  # a CV
+        raw_mail(frm="jane@agency.test", to="cv+backend@mail.demo.test, rita@mail.demo.test"),
+    ]
+    ids = [stored(app, raw) for raw in group]
+    with app.app_context():
+        settings = mail_domain()
+        mails = []
+        for message_id, raw in zip(ids, group, strict=True):
+            parsed, _head = parse_file(io.BytesIO(raw), head_bytes=65536)
+            envelope_to = db.session.get(Message, message_id).envelope_to
+            mails.append((message_id, parsed, envelope_to))
+        statements = []
+        listener = lambda *args: statements.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+
+            def decisions(known):
+                return [
+                    (d.outcome, d.reason, d.sender_auth)
+                    for d in (
+                        decide(parsed, sha256="-", envelope_to=to, settings=settings, own_id=i, known=known)
+                        for i, parsed, to in mails
+                    )
+                ]
+
+            alone = decisions(None)
+            asked_alone, statements[:] = len(statements), []
+            known = look_up_group([(parsed, to) for _i, parsed, to in mails], settings)
+            together = decisions(known)
+            asked_together = len(statements)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+    assert together == alone
+    assert [o for o, _r, _a in alone] == [
+        "candidate",
+        "candidate",
+        "non_candidate",
+        "internal",
+        "non_candidate",  # named a colleague without proof: filed as an outsider's, with the warning
+        "duplicate",
+        "incoming_cv",
+        "incoming_cv",
+    ]
+    assert "did not authenticate" in alone[4][1]
+    assert asked_together < asked_alone - len(group)  # at least one question fewer a message (33 -> 20)
+
+
+def test_a_copy_seen_after_the_later_one_was_filed_is_the_duplicate(app, team):
+    """Two connections deliver the same mail; the copy with the lower id commits last, after
+    the other was filed as the original: it is the duplicate, not a second filing."""
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.services import blob_store, mail_domain
+
+    raw = raw_mail(subject="Twice", message_id="<twice@outside.test>")
+    late = stored(app, raw_mail(subject="placeholder for the copy still in flight"))
+    first_seen = stored(app, raw)
+    with app.app_context():
+        assert classify_stored(first_seen, settings=mail_domain(), store=blob_store()) == "candidate"
+        copy = db.session.get(Message, first_seen)
+        db.session.execute(  # the copy in flight lands: the same bytes, the lower id
+            update(Message)
+            .where(Message.id == late)
+            .values(raw_sha256=copy.raw_sha256, raw_size=copy.raw_size)
+        )
+        db.session.commit()
+        assert classify_stored(late, settings=mail_domain(), store=blob_store()) == "duplicate"
+        assert f"#{first_seen}" in db.session.get(Message, late).outcome_reason
+        assert db.session.scalar(select(func.count(Thread.id))) == 1  # filed once

@@ -13,7 +13,8 @@ from rq.job import Job
 
 from webapp.extensions import db
 from webapp.jobs.context import job
-from webapp.jobs.enqueue import CLASSIFY_DUE_JOB, classify_wake_flag, wake_classifier
+from webapp.jobs.drain_watch import RedisWatch
+from webapp.jobs.enqueue import CLASSIFY_DUE_JOB, classify_wake_flag, classify_watch_key, wake_classifier
 from webapp.mail.inbound.pipeline import (
     classify_stored,
     drain_unclassified,
@@ -43,8 +44,7 @@ def classify_due_job() -> int:
     """Classify every stored, unclassified message, oldest first, in batches; returns how many."""
     # Mail committed after this line is not certain to be seen by this drain: it wakes anew.
     get_redis().delete(classify_wake_flag())
-    if unclassified_waiting(timedelta(0)) > SHARE_BACKLOG_OVER:
-        wake_classifier()  # another idle worker joins in; the claims keep them apart
+    _share_backlog()
     done = drain_unclassified(
         settings=mail_domain(),
         store=blob_store(),
@@ -53,6 +53,8 @@ def classify_due_job() -> int:
         time_limit=current_app.config["INBOUND_CLASSIFY_TIME_LIMIT"],
         linger=DRAIN_LINGER_S,
         stop_lingering=_other_jobs_wait,
+        watch=RedisWatch(get_redis(), classify_watch_key()),
+        on_full_claim=_share_backlog,
     )
     prefix = current_app.config["RQ_QUEUE_PREFIX"]
     for outcome, count in done.outcomes.items():
@@ -64,10 +66,20 @@ def classify_due_job() -> int:
     return done.count
 
 
+def _share_backlog() -> None:
+    """With a backlog, wake another idle worker to join in (the claims keep them apart)."""
+    if unclassified_waiting(timedelta(0)) > SHARE_BACKLOG_OVER:
+        wake_classifier(join=True)
+
+
 def _other_jobs_wait() -> bool:
     """Whether a job waits in a queue other than classify (a send must not wait for a lingering drain)."""
     try:
-        return any(get_queue(name).count for name in QUEUE_NAMES if name != "classify")
+        pipe = get_redis().pipeline(transaction=False)
+        for name in QUEUE_NAMES:
+            if name != "classify":
+                pipe.llen(get_queue(name).key)
+        return any(pipe.execute())  # one round trip a poll, not one a queue
     except Exception:  # Redis down: stop lingering, the sweep takes over
         return True
 

@@ -27,19 +27,34 @@ SYNC_JOB_TIMEOUT_S = 1800
 WAKE_FLAG_TTL_S = 120
 
 
-def wake_classifier(force: bool = False) -> bool:
+# Set the wake flag unless a drain watches for new mail (it will see this mail): one round trip.
+_WAKE_UNLESS_WATCHED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+def wake_classifier(force: bool = False, join: bool = False) -> bool:
     """Make sure a worker drains the stored, unclassified mail; False if Redis is down (the sweep retries).
 
     As for sending, the rows say what is to do and a job only wakes a worker: a burst of a
     thousand messages queues one drain while one waits, not a job (and a fork) per message.
+    Nor is one queued while a drain watches for new mail (it looks again before it stops):
+    `join` queues one all the same, for a backlog another worker should share.
     """
     flag = classify_wake_flag()
     try:
-        if get_redis().set(flag, "1", nx=not force, ex=WAKE_FLAG_TTL_S):
+        redis = get_redis()
+        if force or join:
+            wanted = redis.set(flag, "1", nx=not force, ex=WAKE_FLAG_TTL_S)
+        else:
+            wanted = redis.eval(_WAKE_UNLESS_WATCHED, 2, classify_watch_key(), flag, WAKE_FLAG_TTL_S)
+        if wanted:
             try:
                 get_queue("classify").enqueue(CLASSIFY_DUE_JOB, result_ttl=600, failure_ttl=86400)
             except Exception:
-                get_redis().delete(flag)  # no job behind it: the next arrival must try again
+                redis.delete(flag)  # no job behind it: the next arrival must try again
                 raise
         return True
     except Exception:  # Redis down: the rows are stored; the periodic sweep wakes a worker later
@@ -61,6 +76,11 @@ def enqueue_retention() -> bool:
 def classify_wake_flag() -> str:
     """The Redis key set while a classify drain waits in the queue (one is enough)."""
     return f"hiremail:{current_app.config['RQ_QUEUE_PREFIX']}classify-wake"
+
+
+def classify_watch_key() -> str:
+    """The Redis lease of the one classify drain watching for new mail (webapp/jobs/drain_watch.py)."""
+    return f"hiremail:{current_app.config['RQ_QUEUE_PREFIX']}classify-watch"
 
 
 def wake_sender(at: datetime | None = None) -> bool:
