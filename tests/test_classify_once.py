@@ -1,5 +1,6 @@
 """Each stored message is classified exactly once: never lost, never filed twice."""
 
+import os
 import time
 
 import pytest
@@ -8,6 +9,15 @@ from sqlalchemy import func, select, update
 from tests.mailmaker import raw_mail
 from webapp.extensions import db
 from webapp.models import Message, MessageRecipient, Thread
+
+
+# SQLite: a classification reads its row under the one write lock (the two copies of a mail
+# must be decided one after the other), so no other worker can file the message meanwhile.
+# The compare-and-set that guards against that is tested on PostgreSQL.
+postgresql_only = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="SQLite: nobody can file the message meanwhile (the write lock is held from the read)",
+)
 
 
 def stored(app, raw: bytes) -> int:
@@ -48,6 +58,7 @@ def test_one_commit_files_the_message(app, team):
         assert len(msg.attachments) == 1
 
 
+@postgresql_only
 def test_a_message_filed_meanwhile_by_another_worker_keeps_that_outcome(app, team, monkeypatch):
     """The compare-and-set: the second worker writes nothing, not even the thread it would open."""
     from webapp.jobs.classify import classify_job
@@ -410,6 +421,7 @@ def test_the_time_bound_keeps_the_jobs_own_timeout(app, team):
         signal.signal(signal.SIGALRM, previous)
 
 
+@postgresql_only
 def test_a_message_filed_meanwhile_in_a_group_keeps_the_other_workers_outcome(app, team, monkeypatch):
     from webapp.mail.inbound import pipeline
     from webapp.services import blob_store, mail_domain
@@ -638,3 +650,38 @@ def test_a_copy_seen_after_the_later_one_was_filed_is_the_duplicate(app, team):
         assert classify_stored(late, settings=mail_domain(), store=blob_store()) == "duplicate"
         assert f"#{first_seen}" in db.session.get(Message, late).outcome_reason
         assert db.session.scalar(select(func.count(Thread.id))) == 1  # filed once
+
+
+def test_two_copies_decided_at_the_same_time_are_filed_once(app, team):
+    """Two drains take the two copies of one mail at the same moment: the second waits for
+    the first's commit and is the duplicate (each finding the other not yet filed, both were
+    filed)."""
+    import threading
+
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.services import blob_store, mail_domain
+
+    raw = raw_mail(subject="Twice at once", message_id="<at-once@outside.test>")
+    first, second = stored(app, raw), stored(app, raw)
+    decided, results = threading.Event(), {}
+
+    def drain_holding_its_group_open():
+        with app.app_context():
+            results["second"] = classify_stored(
+                second, settings=mail_domain(), store=blob_store(), commit=False
+            )
+            decided.set()
+            time.sleep(0.5)  # the group goes on with other messages before its commit
+            db.session.commit()
+            db.session.remove()
+
+    holder = threading.Thread(target=drain_holding_its_group_open)
+    holder.start()
+    assert decided.wait(10)
+    with app.app_context():
+        results["first"] = classify_stored(first, settings=mail_domain(), store=blob_store())
+        db.session.remove()
+    holder.join(10)
+    assert sorted(results.values()) == ["candidate", "duplicate"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Thread.id))) == 1
