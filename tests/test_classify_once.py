@@ -10,7 +10,6 @@ from tests.mailmaker import raw_mail
 from webapp.extensions import db
 from webapp.models import Message, MessageRecipient, Thread
 
-
 # SQLite: a classification reads its row under the one write lock (the two copies of a mail
 # must be decided one after the other), so no other worker can file the message meanwhile.
 # The compare-and-set that guards against that is tested on PostgreSQL.
