@@ -8,6 +8,16 @@ from tests.test_classify_once import outcomes, stored
 from webapp.extensions import db
 
 
+def drain(watch, linger: float):
+    """A drain as the job runs one, with this watch (inside an app context)."""
+    from webapp.mail.inbound.pipeline import drain_unclassified
+    from webapp.services import blob_store, mail_domain
+
+    return drain_unclassified(
+        settings=mail_domain(), store=blob_store(), budget=60, linger=linger, watch=watch
+    )
+
+
 def classify_jobs(app) -> int:
     from webapp.queues import get_queue
 
@@ -53,21 +63,13 @@ def test_one_watcher_at_a_time_and_a_lapsed_lease_is_free(app, redis, monkeypatc
 def test_a_drain_that_finds_nothing_while_another_watches_returns_at_once(app, team, redis):
     from webapp.jobs.drain_watch import RedisWatch
     from webapp.jobs.enqueue import classify_watch_key
-    from webapp.mail.inbound.pipeline import drain_unclassified
-    from webapp.services import blob_store, mail_domain
 
     first = stored(app, raw_mail(subject="First"))
     with app.app_context():
         watcher = RedisWatch(redis, classify_watch_key())
         assert watcher.take()
         started = time.monotonic()
-        done = drain_unclassified(
-            settings=mail_domain(),
-            store=blob_store(),
-            budget=60,
-            linger=30,
-            watch=RedisWatch(redis, classify_watch_key()),
-        )
+        done = drain(RedisWatch(redis, classify_watch_key()), linger=30)
         assert done.count == 1  # it drains what there is...
         assert time.monotonic() - started < 10  # ...and does not linger: the watcher does
         assert watcher.take()  # and the lease is still the watcher's
@@ -79,8 +81,6 @@ def test_mail_stored_as_the_watcher_stops_is_classified_by_its_last_look(app, te
     lease (and so queued no job) is classified all the same."""
     from webapp.jobs.drain_watch import RedisWatch
     from webapp.jobs.enqueue import classify_watch_key, wake_classifier
-    from webapp.mail.inbound.pipeline import drain_unclassified
-    from webapp.services import blob_store, mail_domain
 
     arrived = []
 
@@ -93,13 +93,7 @@ def test_mail_stored_as_the_watcher_stops_is_classified_by_its_last_look(app, te
             super().release()
 
     with app.app_context():
-        done = drain_unclassified(
-            settings=mail_domain(),
-            store=blob_store(),
-            budget=60,
-            linger=0.1,
-            watch=ArrivalBeforeTheLeaseGoes(redis, classify_watch_key()),
-        )
+        done = drain(ArrivalBeforeTheLeaseGoes(redis, classify_watch_key()), linger=0.1)
         assert done.count == 1
         assert redis.get(classify_watch_key()) is None  # let go at the end
         db.session.remove()
