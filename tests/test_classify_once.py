@@ -10,12 +10,12 @@ from tests.mailmaker import raw_mail
 from webapp.extensions import db
 from webapp.models import Message, MessageRecipient, Thread
 
-# SQLite: a classification reads its row under the one write lock (the two copies of a mail
-# must be decided one after the other), so no other worker can file the message meanwhile.
-# The compare-and-set that guards against that is tested on PostgreSQL.
+# SQLite: a message is decided under the one write lock (the two copies of a mail must be
+# decided one after the other), so no other worker can file it meanwhile. The
+# compare-and-set that guards against that is tested on PostgreSQL.
 postgresql_only = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
-    reason="SQLite: nobody can file the message meanwhile (the write lock is held from the read)",
+    reason="SQLite: nobody can file the message meanwhile (it is decided under the write lock)",
 )
 
 
@@ -681,6 +681,55 @@ def test_two_copies_decided_at_the_same_time_are_filed_once(app, team):
         results["first"] = classify_stored(first, settings=mail_domain(), store=blob_store())
         db.session.remove()
     holder.join(10)
+    assert sorted(results.values()) == ["candidate", "duplicate"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Thread.id))) == 1
+
+
+def test_a_copy_stored_while_its_twin_is_parsed_is_still_filed_once(app, team, monkeypatch):
+    """One drain reads a message's row, then parses it; meanwhile the listener's other
+    connection commits a copy (with the lower id) and another drain decides it. Whichever
+    is decided second is the duplicate."""
+    import threading
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    raw = raw_mail(subject="Copy in flight", message_id="<in-flight@outside.test>")
+    in_flight = stored(app, raw_mail(subject="placeholder for the copy still in flight"))
+    read_first = stored(app, raw)
+    parsing, results = threading.Event(), {}
+    real_parse = pipeline._parse_stored
+
+    def slow_parse(*args):
+        if not parsing.is_set():
+            parsing.set()
+            time.sleep(0.4)
+        return real_parse(*args)
+
+    monkeypatch.setattr(pipeline, "_parse_stored", slow_parse)
+
+    def first_drain():
+        with app.app_context():
+            results["read first"] = pipeline.classify_stored(
+                read_first, settings=mail_domain(), store=blob_store()
+            )
+            db.session.remove()
+
+    drain = threading.Thread(target=first_drain)
+    drain.start()
+    assert parsing.wait(10)
+    with app.app_context():
+        copy = db.session.get(Message, read_first)
+        db.session.execute(  # the copy lands: the same bytes, the lower id
+            update(Message)
+            .where(Message.id == in_flight)
+            .values(raw_sha256=copy.raw_sha256, raw_size=copy.raw_size)
+        )
+        db.session.commit()
+        results["in flight"] = pipeline.classify_stored(in_flight, settings=mail_domain(), store=blob_store())
+        db.session.remove()
+    drain.join(10)
     assert sorted(results.values()) == ["candidate", "duplicate"]
     with app.app_context():
         assert db.session.scalar(select(func.count(Thread.id))) == 1

@@ -66,8 +66,8 @@ _STORED = select(
 # Two copies of one mail are decided one after the other, never side by side: each would
 # find the other not yet filed, and both would be filed. On PostgreSQL the read also locks the
 # message's bytes until the commit (a drain's group commits up to 0.25 s after its reads).
-# SQLite has one write lock: it is taken before the read (an UPDATE of nothing), as the
-# group's later messages are read under it anyway.
+# SQLite has one write lock: it is taken (an UPDATE of nothing) after parsing, just before
+# deciding, so the listener is not kept waiting while a message is parsed.
 _STORED_LOCKED = _STORED.add_columns(
     func.pg_advisory_xact_lock(func.hashtextextended(_messages.c.raw_sha256, 0)).label("bytes_locked")
 )
@@ -216,11 +216,9 @@ def classify_stored(
 
 
 def _read_stored_locked(message_id: int):
-    """The stored row (_STORED), read under the lock that keeps copies of its mail apart."""
-    if db.engine.dialect.name == "postgresql":
-        return db.session.execute(_STORED_LOCKED, {"message_id": message_id}).first()
-    db.session.execute(_TAKE_WRITE_LOCK)
-    return db.session.execute(_STORED, {"message_id": message_id}).first()
+    """The stored row (_STORED); on PostgreSQL under the lock that keeps copies of its mail apart."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    return db.session.execute(_STORED_LOCKED if postgresql else _STORED, {"message_id": message_id}).first()
 
 
 def _classify(
@@ -264,13 +262,19 @@ def _file(
     problems = limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
     if problems:
         return Outcome.QUARANTINED, file_quarantine(message_id, parsed, problems, now)
+    may_be_duplicate = stored.other_copy_id is not None
+    if db.engine.dialect.name == "sqlite":
+        # Decided under the one write lock (_STORED_LOCKED), with the duplicate question asked
+        # under it too: a copy may have been stored since the row was read.
+        db.session.execute(_TAKE_WRITE_LOCK)
+        may_be_duplicate = True
     decision = decide(
         parsed,
         sha256=stored.raw_sha256,
         envelope_to=stored.envelope_to,
         settings=settings,
         own_id=message_id,
-        may_be_duplicate=stored.other_copy_id is not None,
+        may_be_duplicate=may_be_duplicate,
         source=stored.source,
         known=ahead.known if ahead is not None and parsed is ahead.parsed else None,
     )
