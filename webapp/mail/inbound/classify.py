@@ -289,10 +289,14 @@ def _duplicate_query(has_message_id: bool, has_own_id: bool):
     return query.order_by(_messages.c.id).limit(1)
 
 
-def _single_offer(candidate_id: int | None) -> int | None:
+def _single_offer(candidate_id: int | None, known: "GroupLookups | None" = None) -> int | None:
+    """The candidate's job when they are placed on exactly one."""
     if candidate_id is None:
         return None
-    offers = list(db.session.scalars(_OFFERS_OF, {"candidate_id": candidate_id}))
+    if known is not None and candidate_id in known.offers:
+        offers = known.offers[candidate_id]
+    else:
+        offers = list(db.session.scalars(_OFFERS_OF, {"candidate_id": candidate_id}))
     return offers[0] if len(offers) == 1 else None
 
 
@@ -374,8 +378,6 @@ class MailFacts:
         if not self.sender:
             return None
         if self.known is not None and self.sender.lower() in self.known.candidates:
-            # Found for the group; a miss is asked again (an earlier message of the group
-            # may have made this sender a candidate).
             return self.known.candidates[self.sender.lower()]
         return _candidate_id(self.sender)
 
@@ -568,7 +570,7 @@ def _candidate(mail: MailFacts) -> Decision | None:
         f"the sender {mail.sender} is a candidate's address",
         new_thread=True,
         candidate_id=mail.candidate_id,
-        offer_id=_single_offer(mail.candidate_id),
+        offer_id=_single_offer(mail.candidate_id, mail.known),
         recipient_user_ids=mail.addressed,
     )
 
@@ -654,6 +656,9 @@ _TEAM_OF_GROUP = (
 _CANDIDATES_OF_GROUP = select(_candidate_emails.c.email, _candidate_emails.c.candidate_id).where(
     _candidate_emails.c.email.in_(bindparam("emails", expanding=True))
 )
+_PLACEMENTS_OF_GROUP = select(_placements.c.candidate_id, _placements.c.offer_id).where(
+    _placements.c.candidate_id.in_(bindparam("candidates", expanding=True))
+)
 _SYNCED_OF_GROUP = select(_messages.c.message_id).where(
     _messages.c.message_id.in_(bindparam("mids", expanding=True)),
     _messages.c.source == "mailbox",
@@ -665,14 +670,16 @@ _SYNCED_OF_GROUP = select(_messages.c.message_id).where(
 class GroupLookups:
     """What `decide` would look up for each message of a group, looked up for all of them at once.
 
-    Team members (nothing here changes them) are exact. A candidate found stays found; a
-    sender not found is asked again, since an incoming CV earlier in the group may have made it
-    a candidate. A Message-ID with no synced copy needs no question; one with a copy is asked
-    the exact question (not this message itself).
+    Classifying changes none of what is looked up here (team members, candidates' addresses,
+    placements): the answers hold for the whole group, as one question each would have held
+    until the group's commit. A Message-ID with no synced copy needs no question; one with a
+    copy is asked the exact question (not this message itself).
     """
 
     team: list = field(default_factory=list)  # rows: id, email, inbound_local, email_lower
-    candidates: dict[str, int] = field(default_factory=dict)  # lowercased address -> candidate id
+    # Every sender asked, lowercased -> its candidate id, None for a sender who is none.
+    candidates: dict[str, int | None] = field(default_factory=dict)
+    offers: dict[int, list[int]] = field(default_factory=dict)  # candidate id -> the jobs they are on
     synced: frozenset[str] = frozenset()  # Message-IDs of the group that a mailbox sync stored
 
 
@@ -690,8 +697,14 @@ def look_up_group(mails: list[tuple[ParsedMail, Iterable[str] | None]], settings
             mids.add(parsed.message_id)
     by_group = {"senders": sorted(senders), "locals": sorted(locals_)}
     team = list(db.session.execute(_TEAM_OF_GROUP, by_group)) if senders or locals_ else []
-    candidates: dict[str, int] = {}
+    candidates: dict[str, int | None] = dict.fromkeys(senders)
     if senders:
-        candidates = {e: c for e, c in db.session.execute(_CANDIDATES_OF_GROUP, {"emails": sorted(senders)})}
+        found_rows = db.session.execute(_CANDIDATES_OF_GROUP, {"emails": sorted(senders)})
+        candidates.update((email, candidate_id) for email, candidate_id in found_rows)
+    found = sorted({c for c in candidates.values() if c is not None})
+    offers: dict[int, list[int]] = {c: [] for c in found}
+    if found:
+        for candidate_id, offer_id in db.session.execute(_PLACEMENTS_OF_GROUP, {"candidates": found}):
+            offers[candidate_id].append(offer_id)
     synced = frozenset(db.session.scalars(_SYNCED_OF_GROUP, {"mids": sorted(mids)})) if mids else frozenset()
-    return GroupLookups(team, candidates, synced)
+    return GroupLookups(team, candidates, offers, synced)
