@@ -9,12 +9,11 @@ non-candidate; anything that cannot be parsed safely is quarantined.
 import contextlib
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
 
-from sqlalchemy import BindParameter, Row, bindparam, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Row, bindparam, func, or_, select
 
 from webapp.extensions import db
 from webapp.mail.addresses import Target, resolve
@@ -55,10 +54,18 @@ _THREAD = select(*_THREAD_COLUMNS).where(_threads.c.id == bindparam("thread_id")
 _CANDIDATE_ID = select(_candidate_emails.c.candidate_id).where(
     _candidate_emails.c.email == bindparam("email")
 )
-_BY_EMAIL = func.lower(_users.c.email) == bindparam("sender")
+# Team members by login email (lower-cased) or personal inbound address: one message's
+# sender and recipients, or a drain group's all at once.
 _TEAM_MEMBERS = (
-    select(_users.c.id, _users.c.email, _users.c.inbound_local, _BY_EMAIL.label("by_email"))
-    .where(or_(_BY_EMAIL, _users.c.inbound_local.in_(bindparam("locals", expanding=True))))
+    select(
+        _users.c.id, _users.c.email, _users.c.inbound_local, func.lower(_users.c.email).label("email_lower")
+    )
+    .where(
+        or_(
+            func.lower(_users.c.email).in_(bindparam("senders", expanding=True)),
+            _users.c.inbound_local.in_(bindparam("locals", expanding=True)),
+        )
+    )
     .order_by(_users.c.id)
 )
 # The conversation of the latest message referenced, with that message's direction: _THREAD's
@@ -108,6 +115,11 @@ _OUTBOUND_BY_MESSAGE_ID = (
 )
 
 
+def _original(table) -> ColumnElement[bool]:
+    """A message of `table` that stands as the original of its mail: unclassified, or not a duplicate."""
+    return or_(table.c.outcome.is_(None), table.c.outcome != Outcome.DUPLICATE)
+
+
 # Whether another message (not itself a duplicate) has the same bytes: a correlated column
 # for the query that loads a stored message, so that most messages skip the duplicate look-up.
 # Another, not only an earlier one: ids are handed out before the listener's commits, so the
@@ -118,7 +130,7 @@ OTHER_COPY = (
     .where(
         _other.c.raw_sha256 == _messages.c.raw_sha256,
         _other.c.id != _messages.c.id,
-        or_(_other.c.outcome.is_(None), _other.c.outcome != Outcome.DUPLICATE),
+        _original(_other),
     )
     .limit(1)
     .correlate(_messages)
@@ -167,46 +179,36 @@ def _targets(addresses: list[str], settings: MailDomain) -> list[Target]:
     return [t for t in (resolve(a, settings.domain, settings.secret) for a in addresses) if t]
 
 
-class TeamMember(NamedTuple):
-    """A team member as _TEAM_MEMBERS gives one (made from a group's look-up)."""
-
-    id: int
-    email: str
-    inbound_local: str | None
-    by_email: bool
-
-
-def _team_wanted(sender: str, targets: list[Target], settings: MailDomain) -> tuple[Target | None, list]:
-    """The sender's own inbound address if it is one of ours, and the personal addresses to look up."""
+def _team_wanted(
+    sender: str, targets: list[Target], settings: MailDomain
+) -> tuple[Target | None, list, list]:
+    """The sender's own inbound address (if ours), the personal ones it went to, and all to look up."""
     addressed = [t.value for t in targets if t.kind == "user"]
     own = resolve(sender, settings.domain, settings.secret) if sender else None
-    return own, addressed + ([own.value] if own and own.kind == "user" else [])
+    return own, addressed, addressed + ([own.value] if own and own.kind == "user" else [])
+
+
+def _team_rows(senders: list[str], locals_: list) -> list[Row]:
+    """Team members by these login emails (lower-cased) or personal inbound addresses."""
+    return list(db.session.execute(_TEAM_MEMBERS, {"senders": senders, "locals": locals_}))
 
 
 def _team_members(
     sender: str, targets: list[Target], settings: MailDomain, known: "GroupLookups | None" = None
-) -> tuple[Row | TeamMember | None, list[int]]:
+) -> tuple[Row | None, list[int]]:
     """The team member who sent the message, and the ids of those it is addressed to (one query).
 
     The sender is the user whose login email is `sender`, else whose personal inbound address
     it is; the addressed users are those whose personal addresses are among `targets`.
     `known`: the group's team members, looked up at once (no query).
     """
-    addressed = [t.value for t in targets if t.kind == "user"]
     sender = sender.lower()
-    own, wanted = _team_wanted(sender, targets, settings)
+    own, addressed, wanted = _team_wanted(sender, targets, settings)
     if not sender and not wanted:
         return None, []
-    rows: Sequence[Row | TeamMember]
-    if known is not None:
-        rows = [
-            TeamMember(u.id, u.email, u.inbound_local, u.email_lower == sender)
-            for u in known.team
-            if (sender and u.email_lower == sender) or u.inbound_local in wanted
-        ]
-    else:
-        rows = db.session.execute(_TEAM_MEMBERS, {"sender": sender, "locals": wanted}).all()
-    sender_user = next((u for u in rows if sender and u.by_email), None)
+    team = known.team if known is not None else _team_rows([sender] if sender else [], wanted)
+    rows = [u for u in team if (sender and u.email_lower == sender) or u.inbound_local in wanted]
+    sender_user = next((u for u in rows if sender and u.email_lower == sender), None)
     if sender_user is None and own and own.kind == "user":
         sender_user = next((u for u in rows if u.inbound_local == own.value), None)
     return sender_user, [u.id for u in rows if u.inbound_local in addressed]
@@ -276,7 +278,7 @@ def _duplicate_query(has_message_id: bool, has_own_id: bool):
     higher id already filed as the original stands too: it could not see this one (a listener
     commits its ids out of order), and the same mail must not be filed twice.
     """
-    original = or_(_messages.c.outcome.is_(None), _messages.c.outcome != Outcome.DUPLICATE)
+    original = _original(_messages)
     query = select(_messages.c.id).where(_messages.c.raw_sha256 == bindparam("sha"))
     if has_message_id:
         query = query.where(_messages.c.message_id == bindparam("mid"))
@@ -341,16 +343,16 @@ class MailFacts:
         return _targets(recipient_addresses(self.parsed, self.envelope_to), self.settings)
 
     @functools.cached_property
-    def _team(self) -> tuple[Row | TeamMember | None, list[int]]:
+    def _team(self) -> tuple[Row | None, list[int]]:
         return _team_members(self.sender, self.targets, self.settings, self.known)
 
     @property
-    def claimed_user(self) -> Row | TeamMember | None:
+    def claimed_user(self) -> Row | None:
         """The team member whose address is in From (anyone can write it)."""
         return self._team[0]
 
     @property
-    def sender_user(self) -> Row | TeamMember | None:
+    def sender_user(self) -> Row | None:
         """The team member who sent the message, if one did: their address, authenticated.
 
         Unauthenticated mail in a team member's name is never internal: it is filed as an
@@ -402,13 +404,12 @@ def _duplicate(mail: MailFacts) -> Decision | None:
     return Decision(Outcome.DUPLICATE, f"same Message-ID and content as message #{original}")
 
 
+# A message synced from a mailbox that stands as the original of its mail.
+_SYNCED_ORIGINAL = (_messages.c.source == "mailbox", _original(_messages))
 _SYNCED_COPY = (
     select(_messages.c.id)
     .where(
-        _messages.c.message_id == bindparam("mid"),
-        _messages.c.source == "mailbox",
-        _messages.c.id != bindparam("own_id"),
-        or_(_messages.c.outcome.is_(None), _messages.c.outcome != Outcome.DUPLICATE),
+        _messages.c.message_id == bindparam("mid"), _messages.c.id != bindparam("own_id"), *_SYNCED_ORIGINAL
     )
     .limit(1)
 )
@@ -639,20 +640,8 @@ def decide(
     return decision
 
 
-# Looked up for a drain's group at once, before its first write: three queries for up to 25
-# messages instead of three for each (each a round trip, and work for the server).
-_TEAM_OF_GROUP = (
-    select(
-        _users.c.id, _users.c.email, _users.c.inbound_local, func.lower(_users.c.email).label("email_lower")
-    )
-    .where(
-        or_(
-            func.lower(_users.c.email).in_(bindparam("senders", expanding=True)),
-            _users.c.inbound_local.in_(bindparam("locals", expanding=True)),
-        )
-    )
-    .order_by(_users.c.id)
-)
+# Looked up for a drain's group at once, before its first write: four queries for up to 25
+# messages instead of up to four for each (each a round trip, and work for the server).
 _CANDIDATES_OF_GROUP = select(_candidate_emails.c.email, _candidate_emails.c.candidate_id).where(
     _candidate_emails.c.email.in_(bindparam("emails", expanding=True))
 )
@@ -660,9 +649,7 @@ _PLACEMENTS_OF_GROUP = select(_placements.c.candidate_id, _placements.c.offer_id
     _placements.c.candidate_id.in_(bindparam("candidates", expanding=True))
 )
 _SYNCED_OF_GROUP = select(_messages.c.message_id).where(
-    _messages.c.message_id.in_(bindparam("mids", expanding=True)),
-    _messages.c.source == "mailbox",
-    or_(_messages.c.outcome.is_(None), _messages.c.outcome != Outcome.DUPLICATE),
+    _messages.c.message_id.in_(bindparam("mids", expanding=True)), *_SYNCED_ORIGINAL
 )
 
 
@@ -676,7 +663,7 @@ class GroupLookups:
     copy is asked the exact question (not this message itself).
     """
 
-    team: list = field(default_factory=list)  # rows: id, email, inbound_local, email_lower
+    team: list[Row] = field(default_factory=list)  # _TEAM_MEMBERS's rows
     # Every sender asked, lowercased -> its candidate id, None for a sender who is none.
     candidates: dict[str, int | None] = field(default_factory=dict)
     offers: dict[int, list[int]] = field(default_factory=dict)  # candidate id -> the jobs they are on
@@ -689,14 +676,13 @@ def look_up_group(mails: list[tuple[ParsedMail, Iterable[str] | None]], settings
     for parsed, envelope_to in mails:
         sender = (parsed.from_address or "").lower()
         targets = _targets(recipient_addresses(parsed, envelope_to), settings)
-        _own, wanted = _team_wanted(sender, targets, settings)
+        _own, _addressed, wanted = _team_wanted(sender, targets, settings)
         if sender:
             senders.add(sender)
         locals_.update(wanted)
         if parsed.message_id:
             mids.add(parsed.message_id)
-    by_group = {"senders": sorted(senders), "locals": sorted(locals_)}
-    team = list(db.session.execute(_TEAM_OF_GROUP, by_group)) if senders or locals_ else []
+    team = _team_rows(sorted(senders), sorted(locals_)) if senders or locals_ else []
     candidates: dict[str, int | None] = dict.fromkeys(senders)
     if senders:
         found_rows = db.session.execute(_CANDIDATES_OF_GROUP, {"emails": sorted(senders)})

@@ -191,7 +191,7 @@ def classify_stored(
     ahead: the message parsed already (`parse_ahead`), or how parsing it failed; the time
     it took counts against `time_limit`.
     """
-    stored = _read_stored_locked(message_id)
+    stored = _read_stored(message_id)
     if stored is None or stored.outcome is not None:
         if commit:
             db.session.commit()  # nothing to do: the lock goes at once
@@ -215,10 +215,23 @@ def classify_stored(
         return _settle(message_id, file_quarantine(message_id, None, problems, now), Outcome.QUARANTINED)
 
 
-def _read_stored_locked(message_id: int):
+def _read_stored(message_id: int):
     """The stored row (_STORED); on PostgreSQL under the lock that keeps copies of its mail apart."""
     postgresql = db.engine.dialect.name == "postgresql"
     return db.session.execute(_STORED_LOCKED if postgresql else _STORED, {"message_id": message_id}).first()
+
+
+def _apart_from_copies(stored) -> bool:
+    """Hold the lock that keeps the copies of this mail apart; whether to ask the duplicate question.
+
+    PostgreSQL took it with the row (_STORED_LOCKED), and the row says whether a copy exists.
+    SQLite takes its one write lock now, after parsing; a copy may have been stored since the
+    row was read, so the question is asked under the lock.
+    """
+    if db.engine.dialect.name != "sqlite":
+        return stored.other_copy_id is not None
+    db.session.execute(_TAKE_WRITE_LOCK)
+    return True
 
 
 def _classify(
@@ -262,12 +275,7 @@ def _file(
     problems = limit_violations(head, parsed.email, limits) if parsed.email is not None else ["unparseable"]
     if problems:
         return Outcome.QUARANTINED, file_quarantine(message_id, parsed, problems, now)
-    may_be_duplicate = stored.other_copy_id is not None
-    if db.engine.dialect.name == "sqlite":
-        # Decided under the one write lock (_STORED_LOCKED), with the duplicate question asked
-        # under it too: a copy may have been stored since the row was read.
-        db.session.execute(_TAKE_WRITE_LOCK)
-        may_be_duplicate = True
+    may_be_duplicate = _apart_from_copies(stored)
     decision = decide(
         parsed,
         sha256=stored.raw_sha256,
@@ -524,10 +532,8 @@ class _Group:
         if not wanted:
             return
         rows = db.session.execute(_AHEAD_OF, {"ids": wanted}).all()
-        try:
-            self._parse(sorted(rows, key=lambda r: r.id))
-        finally:
-            self._look_up(wanted)
+        self._parse(sorted(rows, key=lambda r: r.id))
+        self._look_up(wanted)
 
     def _look_up(self, message_ids: list[int]) -> None:
         """Ask what decide would ask of each message parsed ahead, for all of them at once."""
