@@ -639,7 +639,21 @@ def _unclassified():
 # three a claim, and a drain fed a few messages at a time claims every few messages.
 _UNCLAIMED = _messages.c.classify_claimed_at.is_(None)
 _STALE = _messages.c.classify_claimed_at < bindparam("stale_before", type_=UTCDateTime())
-_CLAIMABLE = select(_messages.c.id).where(*_unclassified(), or_(_UNCLAIMED, _STALE)).limit(1)
+# In the order of the partial index ix_messages_unclassified (direction, classify_claimed_at, id):
+# only that index gives it without a sort, so the planners use it. PostgreSQL counts sent mail
+# (its outcome is NULL too) as half the unclassified rows and otherwise walked the primary key
+# or the whole table: 70 to 105 ms a claim or a look at 100,000 messages, nothing found.
+_IN_INDEX_ORDER = (_messages.c.direction, _messages.c.classify_claimed_at, _messages.c.id)
+
+
+def _first_claimable(and_claim: ColumnElement[bool]):
+    return select(_messages.c.id).where(*_unclassified(), and_claim).order_by(*_IN_INDEX_ORDER).limit(1)
+
+
+# Whether anything is left to claim: the first unclaimed message, else the first stale one.
+_CLAIMABLE = select(
+    func.coalesce(_first_claimable(_UNCLAIMED).scalar_subquery(), _first_claimable(_STALE).scalar_subquery())
+)
 _SPENT = select(_messages.c.id).where(
     *_unclassified(), _STALE, _messages.c.classify_requeues >= bindparam("max_requeues")
 )
@@ -650,7 +664,7 @@ def _claim_statement(and_claim: ColumnElement[bool], *, requeue: bool):
     oldest = (
         select(_messages.c.id)
         .where(*_unclassified(), and_claim)
-        .order_by(_messages.c.id)
+        .order_by(*_IN_INDEX_ORDER)  # unclaimed: oldest first; stale: the longest lost first
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)  # ignored by SQLite, which has no row locks
         .cte("oldest")  # run once (see delivery.claim_batch)
