@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
-from rq import Worker
-
 from webapp import create_app
 from webapp.config import Config, ConfigError
 from webapp.jobs import periodic
+from webapp.jobs.rq_worker import DrainInPlaceWorker
+from webapp.mail.inbound import away
 from webapp.observability import configure_logging
 from webapp.queues import QUEUE_NAMES, get_queue, get_redis
 
@@ -54,10 +54,16 @@ def _config() -> Config:
 def serve(queues: list[str], burst: bool) -> None:
     """The RQ worker: its own app, Redis and database connections."""
     app = create_app(_config())
+    if "classify" in queues:  # loaded once here, not by the first drain while mail waits
+        away.warm_up()
     with app.app_context():
         # A short TTL: an idle worker checks in every WORKER_TTL - 15 s, which /readyz watches.
-        worker = Worker(
-            [get_queue(name) for name in queues], connection=get_redis(), worker_ttl=app.config["WORKER_TTL"]
+        # The classify drains run in the worker itself, warm (webapp/jobs/rq_worker.py).
+        worker = DrainInPlaceWorker(
+            [get_queue(name) for name in queues],
+            connection=get_redis(),
+            worker_ttl=app.config["WORKER_TTL"],
+            in_place=(get_queue("classify").name,),
         )
         worker.work(with_scheduler=True, burst=burst, logging_level=app.config["LOG_LEVEL"])
 
