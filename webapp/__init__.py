@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # changes: its session events move the change generations that kept pages are checked against.
 from webapp import changes, metrics, observability, page_cache, request_limits, services  # noqa: F401
 from webapp.config import ROOT, Config
-from webapp.extensions import babel, csrf, db, login_manager, migrate
+from webapp.extensions import babel, csrf, db, login_manager, migrate, ping_when_idle
 from webapp.templating import HTMX_CDN_URL, register_templating
 from webapp.transfer import register_transfer
 
@@ -72,6 +72,9 @@ def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (registers the tables)
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_when_idle(engine)
     from webapp.mail.read.search import include_in_autogenerate
 
     migrate.init_app(

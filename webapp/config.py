@@ -57,8 +57,12 @@ def _database_url(url: str | None, instance: Path) -> str:
 
 
 def _engine_options(url: str, statement_timeout_ms: int) -> dict:
-    """Connection settings; on PostgreSQL, no JIT and a bound on any one statement."""
-    options: dict = {"pool_pre_ping": True}
+    """Connection settings; on PostgreSQL, no JIT and a bound on any one statement.
+
+    No pool_pre_ping: it pings on every checkout, a round trip for every transaction.
+    extensions.ping_when_idle pings only a connection that sat idle a while.
+    """
+    options: dict = {}
     if url.startswith("postgresql"):
         # JIT compiled the access predicates on every request: 0.5 to 1.5 s of compiling for
         # queries that run in milliseconds. A runaway statement is cut off, not left to pile up.

@@ -1,6 +1,7 @@
 """Extensions, created unbound and bound to the app in create_app."""
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -13,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints, so migrations can alter them on SQLite and PostgreSQL alike.
@@ -55,6 +57,36 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+# A pooled connection used less than this long ago (seconds) is handed out without a ping.
+PING_IDLE_AFTER_S = 1.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Make sure a pooled connection still works before handing it out, if it sat idle a while.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout, a round trip (and on PostgreSQL a
+    statement of the server) for every transaction; the listener and the classify drains run
+    one every few milliseconds. A connection given back within the last second is handed out
+    as it is; one idle longer is pinged, and if the server went away meanwhile (a restart) it
+    is replaced before anyone uses it: the pool tries again with a new connection.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _used_now(dbapi_connection, connection_record):
+        connection_record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, connection_record, connection_proxy):
+        used_at = connection_record.info.get("used_at")
+        if used_at is not None and time.monotonic() - used_at < PING_IDLE_AFTER_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection no longer works") from exc
 
 
 # Set by `unsynced_commits`: this context's transactions commit without waiting for a flush.
