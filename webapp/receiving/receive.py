@@ -67,5 +67,6 @@ def accepts(address: str) -> bool:
         # classification files it), and RCPT never tells an outsider which jobs exist.
         return True
     if target.kind == "reply":
-        return db.session.get(Thread, target.value) is not None
+        # Its id alone: loading the conversation joined its candidate and job, for every reply.
+        return db.session.scalar(select(Thread.id).where(Thread.id == target.value)) is not None
     return True  # bounce: the signature already proved it is ours

@@ -29,8 +29,9 @@ RECIPIENT_CACHE_MAX = 10_000
 class RecipientAnswers:
     """Whether an address is ours and exists, asked of the database at most once per RECIPIENT_TTL_S."""
 
-    def __init__(self, ask):
-        self.ask = ask  # address -> bool, run in a thread
+    def __init__(self, ask, executor=None):
+        self.ask = ask  # address -> bool, run in `executor` (None: the loop's default one)
+        self.executor = executor
         self.answers: dict[str, tuple[bool, float]] = {}
 
     async def known(self, address: str) -> bool:
@@ -38,7 +39,7 @@ class RecipientAnswers:
         cached = self.answers.get(key)
         if cached is not None and cached[1] > now:
             return cached[0]
-        answer = await asyncio.to_thread(self.ask, address)
+        answer = await asyncio.get_running_loop().run_in_executor(self.executor, self.ask, address)
         if len(self.answers) >= RECIPIENT_CACHE_MAX:  # a flood of made-up addresses: start again
             self.answers.clear()
         self.answers[key] = (answer, now + RECIPIENT_TTL_S)
@@ -94,10 +95,22 @@ class InboundHandler:
             max_workers=1, thread_name_prefix="inbound-store", initializer=self._enter_app
         )
         self.batches = GroupCommit(self._store, self.storer)
-        self.recipients = RecipientAnswers(lambda address: self._in_app(accepts, address))
+        # Recipients are checked by two threads of their own, each in its app context for life
+        # too: a context pushed for every check cost more than the query (a reply address is
+        # new for every conversation, so most checks ask the database).
+        self.checker = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="inbound-rcpt", initializer=self._enter_app
+        )
+        self.recipients = RecipientAnswers(self._accepts, self.checker)
 
     def _enter_app(self) -> None:
         self.app.app_context().push()
+
+    def _accepts(self, address: str) -> bool:
+        try:
+            return accepts(address)
+        finally:
+            db.session.remove()  # no transaction (nor connection) held between checks
 
     def _store(self, arrivals: list[Arrival]) -> list[int]:
         try:
@@ -108,10 +121,7 @@ class InboundHandler:
 
     def close(self) -> None:
         self.storer.shutdown(wait=False)
-
-    def _in_app(self, func, *args):
-        with self.app.app_context():
-            return func(*args)
+        self.checker.shutdown(wait=False)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         """Refuse unknown recipients at RCPT time, so the sender's server bounces at once."""
