@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, select, update
 
 from webapp.extensions import db, unsynced_commits
 from webapp.mail.domain import MailDomain
@@ -731,20 +731,21 @@ def give_up_on_spent(*, stale_after: timedelta = CLAIM_STALE_AFTER, now: datetim
     return spent
 
 
+def _waiting(and_claim: ColumnElement[bool]):
+    stored_before = _messages.c.created_at < bindparam("stored_before", type_=UTCDateTime())
+    return select(func.count()).where(*_unclassified(), and_claim, stored_before).scalar_subquery()
+
+
+# Unclaimed plus stale, two counts: each reads ix_messages_unclassified by its claim column
+# (one count with an OR read the table's unclassified rows one by one, as the claims did).
+_WAITING = select(_waiting(_UNCLAIMED) + _waiting(_STALE))
+
+
 def unclassified_waiting(min_age: timedelta, *, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
     """How many stored messages older than `min_age` no live drain holds (unclaimed, or stale)."""
     now = utcnow()
-    claimed = _messages.c.classify_claimed_at
-    query = (
-        select(func.count())
-        .select_from(_messages)
-        .where(
-            *_unclassified(),
-            _messages.c.created_at < now - min_age,
-            or_(claimed.is_(None), claimed < now - stale_after),
-        )
-    )
-    return db.session.scalar(query) or 0
+    params = {"stored_before": now - min_age, "stale_before": now - stale_after}
+    return db.session.scalar(_WAITING, params) or 0
 
 
 def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:
