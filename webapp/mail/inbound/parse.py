@@ -63,6 +63,10 @@ class _Policy(EmailPolicy):
     def header_fetch_parse(self, name, value):
         if hasattr(value, "name"):
             return super().header_fetch_parse(name, value)
+        if name.lower() in _READ_AS_TEXT:
+            text = _LINE_BREAKS.sub("", value)
+            if _PLAIN_MIME.fullmatch(text) and "=?" not in text:
+                return _MimeHeaderText(name, text, self)
         # Its parser is quadratic on hostile address values: past a length, and past a budget
         # per message, the value is handed out as raw text, for the linear readers.
         if (
@@ -83,6 +87,47 @@ class _Policy(EmailPolicy):
         return cache[key]
 
 
+class _MimeHeaderText(str):
+    """A MIME header as its text, parsed only if one of its attributes is asked for.
+
+    The parser asks every part for its Content-Type (multipart? which boundary?), and the
+    readers ask again, for the type (`get_content_type()`), the parameters (`get_param()`),
+    the disposition, the transfer encoding: all read from the header's text. Parsing it
+    into a header object cost 0.1 ms each, a third of parsing a message. For a plain value
+    (_PLAIN_MIME), what is read from the text is what the object gives (the object only
+    quotes the parameters it writes back). Any other value, and any attribute (`.params`,
+    `.defects`...), gets the real object.
+    """
+
+    def __new__(cls, name: str, value: str, policy: "_Policy"):
+        self = super().__new__(cls, value)
+        self._header = (name, value, policy)
+        return self
+
+    def __getattr__(self, attribute: str):
+        # Only for what a str has not: parsed once, then asked of the real header object.
+        if attribute.startswith("__") or attribute == "_header":
+            raise AttributeError(attribute)
+        name, value, policy = self._header
+        parsed = self.__dict__.get("_parsed")
+        if parsed is None:
+            parsed = self.__dict__["_parsed"] = EmailPolicy.header_fetch_parse(policy, name, value)
+        return getattr(parsed, attribute)
+
+
+# Read as text by the stdlib and by us (see _MimeHeaderText).
+_READ_AS_TEXT = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+# Values read as text: `type/subtype; name=value; name="value"`, in ASCII, the values tokens
+# or quoted strings without escapes, and no encoded word (RFC 2047). Not RFC 2231 parameters
+# (`name*0=`, `title*=`: no `*` in a name), comments, empty values: the object reads those
+# decoded, or otherwise than the text would.
+# Possessive throughout: linear on any value, however hostile.
+_TOKEN = r"[!#$%&'+\-.0-9A-Z^_`a-z{|}~]++"
+_QUOTED = r'"[ \t!#-\[\]-~]*+"'
+_PLAIN_MIME = re.compile(
+    rf"{_TOKEN}(?:/{_TOKEN})?+(?:[ \t]*+;[ \t]*+{_TOKEN}=(?:{_TOKEN}|{_QUOTED}))*+[ \t]*+;?+[ \t]*+"
+)
+_LINE_BREAKS = re.compile(r"[\r\n]")  # as the stdlib unfolds a header before parsing it
 # Short values only: a parsed address list keeps ~300 bytes of parse tree per character.
 _CACHED_VALUE_LENGTH = 200
 _CACHED_HEADERS = 128

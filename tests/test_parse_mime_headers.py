@@ -1,0 +1,88 @@
+"""MIME headers read as text (parse._MimeHeaderText) give what the stdlib's header objects give.
+
+Content-Type, Content-Disposition and Content-Transfer-Encoding are read from their text, not
+parsed into header objects (a third of parsing a message). Every part of every corpus message,
+and the awkward values below, must read the same both ways: type, parameters, filename,
+charset, boundary, disposition, encoding, and what classification stores.
+"""
+
+import pytest
+
+from tests.corpus import corpus_files
+from webapp.mail.inbound import parse
+
+AWKWARD = [
+    b'Content-Type: text/plain; charset="us-ascii" (plain text)\n',
+    b"Content-Type: TEXT/HTML;\n\tcharset=UTF-8;\n format=flowed\n",
+    b'Content-Type: application/pdf; name="CV \\"final\\".pdf"\n'
+    b'Content-Disposition: attachment; filename="CV \\"final\\".pdf"\n',
+    b"Content-Type: application/pdf; name*=utf-8''Lebenslauf%20M%C3%BCller.pdf\n"
+    b'Content-Disposition: attachment; filename*0="Lebens"; filename*1="lauf.pdf"\n',
+    b'Content-Type: application/octet-stream; name="=?utf-8?q?r=C3=A9sum=C3=A9.pdf?="\n'
+    b"Content-Disposition: attachment; filename==?utf-8?b?csOpc3Vtw6kucGRm?=\n",
+    b"Content-Type: text\n",  # no subtype: text/plain
+    b"Content-Type: ;charset=utf-8\n",
+    b"Content-Type: text/plain; charset=\n",
+    b"Content-Disposition: INLINE\nContent-Transfer-Encoding: Base64\n",
+    b"Content-Transfer-Encoding: quoted-printable (for the long lines)\n",
+]
+
+
+def _message(headers: bytes) -> bytes:
+    return (
+        b"From: Ada <ada@example.com>\nTo: jobs@example.com\nSubject: CV\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nHello\n'
+        b"--b1\n" + headers + b"\naGVsbG8=\n--b1--\n"
+    )
+
+
+def _reading(raw: bytes):
+    """What is read of each part, and what classification keeps of the message."""
+    parsed = parse.parse(raw)
+    parts = [
+        (
+            part.get_content_type(),
+            part.get_params(),
+            part.get_filename(),
+            part.get_content_disposition(),
+            part.get_content_charset(),
+            str(part.get("content-transfer-encoding")).lower(),
+            part.is_multipart(),
+            part.get_boundary(),
+        )
+        for part in (parsed.email.walk() if parsed.email is not None else ())
+    ]
+    attachments = [(a.filename, a.content_type, a.data, a.is_inline) for a in parsed.attachments]
+    return parts, attachments, parsed.text, parsed.html, parsed.defects
+
+
+def _as_objects(monkeypatch):
+    """Every header parsed into its object, as before."""
+    monkeypatch.setattr(parse, "_READ_AS_TEXT", frozenset())
+
+
+@pytest.mark.parametrize("headers", AWKWARD)
+def test_awkward_mime_headers_read_the_same_as_text_and_as_objects(headers, monkeypatch):
+    raw = _message(headers)
+    as_text = _reading(raw)
+    _as_objects(monkeypatch)
+    assert as_text == _reading(raw)
+
+
+def test_every_corpus_message_reads_the_same_as_text_and_as_objects(monkeypatch):
+    raws = {name: path.read_bytes() for name, path in corpus_files().items()}
+    assert len(raws) > 20
+    as_text = {name: _reading(raw) for name, raw in raws.items()}
+    _as_objects(monkeypatch)
+    differ = [name for name, raw in raws.items() if _reading(raw) != as_text[name]]
+    assert not differ
+
+
+def test_a_header_read_as_text_still_answers_as_a_header_object():
+    raw = _message(b'Content-Type: application/pdf; name="cv.pdf"\n')
+    part = list(parse.parse(raw).email.walk())[-1]
+    header = part["content-type"]
+    assert isinstance(header, parse._MimeHeaderText)
+    assert header.content_type == "application/pdf"
+    assert header.params["name"] == "cv.pdf"
+    assert header.defects == ()
