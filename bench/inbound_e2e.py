@@ -14,6 +14,10 @@ on a fresh database (SQLite under --workdir unless --database-url), against this
   Goal: value / floor >= 0.25 with `make run`'s processes, >= 0.5 with two classify workers
   (--classify-workers 1 adds a `python worker.py classify` beside `make run`'s worker).
 
+--lone N: then N messages one at a time, each 2.5 s after the last (past a drain's lingering, so
+each one wakes a drain, as mail that comes now and then does), each timed from its 250 to its
+outcome; floor: parsing it alone.
+
 Then the listener alone (the web and the workers stopped), the same bytes over the same
 connection pattern, against a bare aiosmtpd sink (bench/smtpsink.py, its own process) that
 answers 250 at once: the sink before and after (the faster counts). Goal: the listener
@@ -35,10 +39,12 @@ import email.policy
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +86,12 @@ def add_arguments(parser) -> None:
     group.add_argument("--workdir", default=str(ROOT / "instance" / "bench"), help="where the data goes")
     group.add_argument(
         "--big", action="store_true", help="add the corpus's two big messages (6 and 9 MB: memory)"
+    )
+    group.add_argument(
+        "--lone",
+        type=int,
+        default=0,
+        help="then N messages one at a time, each after the drains went idle: 250 to classified (ms)",
     )
     group.add_argument("--skip-listener", action="store_true", help="only the end-to-end part")
     group.add_argument("--timeout", type=float, default=600.0, help="longest wait for classification (s)")
@@ -389,6 +401,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     if left:
         print("WARNING: not everything was classified\n" + procs.tail())
 
+    lone = measure_lone(app, smtp_port, corpus, args.lone) if args.lone else None
     listener = None
     if not args.skip_listener:
         procs.stop(*[label for label in labels if label != "listener"])
@@ -419,10 +432,59 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         "server_cpu_ms_per_message": server_ms,
         "memory_bound_mb": round(4 * sizes[-1] / MB, 1),
     }
+    if lone:
+        result.update(lone)
     if listener:
         result.update(listener)
     print(json.dumps(result))
     return 0 if not lost and not left else 1
+
+
+# Between lone messages (seconds): past a drain's lingering (DRAIN_LINGER_S, 1 s), so that each
+# one wakes a drain, as mail arriving now and then does.
+LONE_GAP_S = 2.5
+
+
+def measure_lone(app, port: int, corpus, count: int) -> dict:
+    """Mail as it mostly comes: one message, then nothing for a while. From its 250 to its outcome.
+
+    Floor: parsing that message alone (the median of the same messages' parse times).
+    """
+    picked = corpus[:: max(1, len(corpus) // count)][:count]
+    waits, parses = [], []
+    for mail in picked:
+        time.sleep(LONE_GAP_S)
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.bench.example", timeout=60) as smtp:
+            smtp.ehlo()
+            smtp.mail("sender@outside.example")
+            for address in mail.envelope_to:
+                smtp.rcpt(address)
+            code, reply = smtp.data(mail.raw)
+            stored_at = time.perf_counter()
+        found = re.search(rb"Stored as (\d+)", reply)
+        if code != 250 or not found:
+            raise RuntimeError(f"lone message refused: {code} {reply!r}")
+        message_id = int(found.group(1))
+        with app.app_context():
+            while db.session.scalar(select(Message.outcome).where(Message.id == message_id)) is None:
+                db.session.remove()
+                time.sleep(0.002)
+            db.session.remove()
+        waits.append(time.perf_counter() - stored_at)
+        started = time.perf_counter()
+        email.message_from_bytes(mail.raw, policy=email.policy.default)
+        parses.append(time.perf_counter() - started)
+    wait, parse = statistics.median(waits), statistics.median(parses)
+    print(
+        f"lone messages: {len(waits)}, each {LONE_GAP_S:g} s after the last; 250 to classified: median "
+        f"{1000 * wait:.0f} ms, slowest {1000 * max(waits):.0f} ms; parsing alone {1000 * parse:.1f} ms"
+    )
+    return {
+        "lone_messages": len(waits),
+        "lone_median_ms": round(1000 * wait, 1),
+        "lone_max_ms": round(1000 * max(waits), 1),
+        "lone_parse_ms": round(1000 * parse, 2),
+    }
 
 
 def servers_cpu() -> dict[str, float]:
