@@ -93,7 +93,7 @@ class _MimeHeaderText(str):
     The parser asks every part for its Content-Type (multipart? which boundary?), and the
     readers ask again, for the type (`get_content_type()`), the parameters (`get_param()`),
     the disposition, the transfer encoding: all read from the header's text. Parsing it
-    into a header object cost 0.1 ms each, a third of parsing a message. For a plain value
+    into a header object cost 0.1 ms each, a sixth of parsing a message. For a plain value
     (_PLAIN_MIME), what is read from the text is what the object gives (the object only
     quotes the parameters it writes back). Any other value, and any attribute (`.params`,
     `.defects`...), gets the real object.
