@@ -221,3 +221,25 @@ def test_a_page_is_kept_for_its_quarter_hour_only(app, client, auth, team, mail,
     with counting(app) as seen:
         client.get("/mail/inbox", headers=LIST)
     assert seen  # drawn again
+
+
+def test_mail_stored_unclassified_keeps_the_pages_and_shows_once_classified(app, client, auth, team, mail):
+    """The listener's rows are in no folder until classified: storing them moves no counter
+    (the pages kept stay kept), classifying them does."""
+    from tests.mailmaker import raw_mail
+    from webapp.mail.inbound.pipeline import classify_stored
+    from webapp.receiving.receive import Arrival, receive_many
+    from webapp.services import blob_store, mail_domain
+
+    sign_in(client, auth, team.rita)
+    statements_of(app, client, "/mail/inbox", LIST)
+    with app.app_context():
+        raw = raw_mail(to="rita@mail.demo.test", subject="Are you free on Monday?")
+        [message_id] = receive_many([Arrival(raw, "smtp", "alice@outside.test", ["rita@mail.demo.test"])])
+    again, page = statements_of(app, client, "/mail/inbox", LIST)
+    assert again == 0  # still the kept page: nothing it shows changed
+    assert row_subjects(page) == ["My application"]
+    with app.app_context():
+        assert classify_stored(message_id, settings=mail_domain(), store=blob_store()) == "candidate"
+    _, page = statements_of(app, client, "/mail/inbox", LIST)
+    assert row_subjects(page) == ["Are you free on Monday?", "My application"]

@@ -117,9 +117,16 @@ def _before_flush(session, flush_context, instances) -> None:
         touch_team(session)
 
 
+# Execution options of a write that no page shows (what the listener stores: rows without a
+# conversation, until classified, whose own write moves the counters): the counters stay.
+SHOWN_NOWHERE = {"hiremail_shown_nowhere": True}
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     statement = state.statement
+    if state.execution_options.get("hiremail_shown_nowhere"):
+        return
     if isinstance(statement, UpdateBase):
         table = getattr(statement, "table", None)
         if getattr(table, "name", None) not in _SKIPPED:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
 
+from webapp import changes
 from webapp.extensions import db
 from webapp.jobs.enqueue import wake_classifier
 from webapp.mail.addresses import resolve
@@ -14,8 +15,14 @@ from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain
 
 _messages = table_of(Message)
-# The ids in the order of the rows given (one multi-row INSERT ... RETURNING).
-_INSERT_ROWS = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+# The ids in the order of the rows given (one multi-row INSERT ... RETURNING). No page shows an
+# unclassified message (no conversation yet): the pages kept stay (its classification moves
+# them), and a batch costs no round trips to Redis for that.
+_INSERT_ROWS = (
+    insert(_messages)
+    .returning(_messages.c.id, sort_by_parameter_order=True)
+    .execution_options(**changes.SHOWN_NOWHERE)
+)
 
 
 @dataclass
