@@ -54,6 +54,7 @@ def test_a_connection_given_back_just_now_is_not_pinged_one_idle_longer_is(app, 
 def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(app, monkeypatch):
     monkeypatch.setattr(extensions, "PING_IDLE_AFTER_S", 0.1)
     with app.app_context():
+        db.engine.dispose()  # one connection in the pool: the one the server drops
         pid = db.session.scalar(text("SELECT pg_backend_pid()"))
         db.session.remove()  # back to the pool, still open
         killer = create_engine(db.engine.url, poolclass=NullPool)  # the server's admin, elsewhere
@@ -62,5 +63,8 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(app, 
         killer.dispose()
     time.sleep(0.2)
     with app.app_context():
-        assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid  # no error: a new one
-        db.session.remove()
+        try:
+            assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid  # no error: a new one
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # whatever happened, the next test starts from a sound pool
