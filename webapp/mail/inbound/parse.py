@@ -99,6 +99,8 @@ class _MimeHeaderText(str):
     `.defects`...), gets the real object.
     """
 
+    _header: tuple[str, str, "_Policy"]  # its name, its text, the message's policy
+
     def __new__(cls, name: str, value: str, policy: "_Policy"):
         self = super().__new__(cls, value)
         self._header = (name, value, policy)
