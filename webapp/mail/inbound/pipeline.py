@@ -640,19 +640,24 @@ def _unclassified():
 _UNCLAIMED = _messages.c.classify_claimed_at.is_(None)
 _STALE = _messages.c.classify_claimed_at < bindparam("stale_before", type_=UTCDateTime())
 # In the order of the partial index ix_messages_unclassified (direction, classify_claimed_at, id):
-# only that index gives it without a sort, so the planners use it. PostgreSQL counts sent mail
-# (its outcome is NULL too) as half the unclassified rows and otherwise walked the primary key
-# or the whole table: 70 to 105 ms a claim or a look at 100,000 messages, nothing found.
+# only that index gives it without a sort, so the planners use it. Half of a real mailbox is
+# sent mail, whose outcome is NULL too, and PostgreSQL takes a quarter of the table for
+# unclassified mail: otherwise it walked the primary key or read the whole table, 70 to 105 ms
+# a claim or a look at 100,000 messages, 0.4 to 1.3 s a count at a million, nothing found.
 _IN_INDEX_ORDER = (_messages.c.direction, _messages.c.classify_claimed_at, _messages.c.id)
 
 
-def _first_claimable(and_claim: ColumnElement[bool]):
-    return select(_messages.c.id).where(*_unclassified(), and_claim).order_by(*_IN_INDEX_ORDER).limit(1)
+def _in_index_order(*conditions: ColumnElement[bool]):
+    """The ids of unclassified inbound messages that meet `conditions`, in the index's order."""
+    return select(_messages.c.id).where(*_unclassified(), *conditions).order_by(*_IN_INDEX_ORDER)
 
 
 # Whether anything is left to claim: the first unclaimed message, else the first stale one.
 _CLAIMABLE = select(
-    func.coalesce(_first_claimable(_UNCLAIMED).scalar_subquery(), _first_claimable(_STALE).scalar_subquery())
+    func.coalesce(
+        _in_index_order(_UNCLAIMED).limit(1).scalar_subquery(),
+        _in_index_order(_STALE).limit(1).scalar_subquery(),
+    )
 )
 _SPENT = select(_messages.c.id).where(
     *_unclassified(), _STALE, _messages.c.classify_requeues >= bindparam("max_requeues")
@@ -662,9 +667,7 @@ _SPENT = select(_messages.c.id).where(
 def _claim_statement(and_claim: ColumnElement[bool], *, requeue: bool):
     """UPDATE ... RETURNING: claim the oldest `limit` unclassified messages that match `and_claim`."""
     oldest = (
-        select(_messages.c.id)
-        .where(*_unclassified(), and_claim)
-        .order_by(*_IN_INDEX_ORDER)  # unclaimed: oldest first; stale: the longest lost first
+        _in_index_order(and_claim)  # unclaimed: oldest first; stale: the longest lost first
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)  # ignored by SQLite, which has no row locks
         .cte("oldest")  # run once (see delivery.claim_batch)
@@ -733,20 +736,11 @@ def give_up_on_spent(*, stale_after: timedelta = CLAIM_STALE_AFTER, now: datetim
 
 def _waiting(and_claim: ColumnElement[bool]):
     stored_before = _messages.c.created_at < bindparam("stored_before", type_=UTCDateTime())
-    first = (
-        select(_messages.c.id)
-        .where(*_unclassified(), and_claim, stored_before)
-        .order_by(*_IN_INDEX_ORDER)
-        .limit(bindparam("at_most"))
-        .subquery()
-    )
+    first = _in_index_order(and_claim, stored_before).limit(bindparam("at_most")).subquery()
     return select(func.count()).select_from(first).scalar_subquery()
 
 
-# Unclaimed plus stale, each counted up to a bound, in the index's own order: as for the claims,
-# only so does PostgreSQL count them in ix_messages_unclassified. Half of a real mailbox is
-# sent mail, whose outcome is NULL too: the planner took a quarter of the table for waiting
-# mail and counted it by reading the whole table, 0.4 to 1.3 s at a million messages.
+# Unclaimed plus stale, each counted up to a bound, in the index's order (see _IN_INDEX_ORDER).
 _WAITING = select(_waiting(_UNCLAIMED) + _waiting(_STALE))
 # Waiting messages counted, at most, of each kind: what the callers need to know is whether a
 # backlog is there, and roughly how large.
@@ -765,14 +759,7 @@ def unclassified_waiting(min_age: timedelta, *, stale_after: timedelta = CLAIM_S
 
 def unclassified_ids(min_age: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:
     """Stored messages nobody classified (Redis was down, a worker died): never claimed first,
-    oldest first (the index's order: by id, PostgreSQL walked the primary key, 0.7 s at a
-    million messages)."""
-    now = utcnow()
-    return list(
-        db.session.scalars(
-            select(_messages.c.id)
-            .where(*_unclassified(), _messages.c.created_at < now - min_age)
-            .order_by(*_IN_INDEX_ORDER)
-            .limit(limit)
-        )
-    )
+    oldest first (the index's order: by id alone, PostgreSQL walked the primary key, 0.7 s at
+    a million messages)."""
+    stored_before = _messages.c.created_at < utcnow() - min_age
+    return list(db.session.scalars(_in_index_order(stored_before).limit(limit)))
