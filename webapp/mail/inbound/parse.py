@@ -63,10 +63,6 @@ class _Policy(EmailPolicy):
     def header_fetch_parse(self, name, value):
         if hasattr(value, "name"):
             return super().header_fetch_parse(name, value)
-        if name.lower() in _READ_AS_TEXT:
-            text = _LINE_BREAKS.sub("", value)
-            if _PLAIN_MIME.fullmatch(text) and "=?" not in text:
-                return _MimeHeaderText(name, text, self)
         # Its parser is quadratic on hostile address values: past a length, and past a budget
         # per message, the value is handed out as raw text, for the linear readers.
         if (
@@ -76,15 +72,23 @@ class _Policy(EmailPolicy):
         ):
             return unfolded(value)
         if len(value) > _CACHED_VALUE_LENGTH:
-            return super().header_fetch_parse(name, value)
+            return self._header(name, value)
         cache = self._parsed_headers
         key = (name, value)
         if key not in cache:
-            header = super().header_fetch_parse(name, value)
+            header = self._header(name, value)
             if len(cache) >= _CACHED_HEADERS:
                 return header
             cache[key] = header
         return cache[key]
+
+    def _header(self, name, value):
+        """The header as text (_MimeHeaderText) if it is a plain MIME one, else as its object."""
+        if name.lower() in _READ_AS_TEXT:
+            text = _LINE_BREAKS.sub("", value)
+            if _PLAIN_MIME.fullmatch(text) and "=?" not in text:
+                return _MimeHeaderText(name, text, self)
+        return super().header_fetch_parse(name, value)
 
 
 class _MimeHeaderText(str):
