@@ -1,7 +1,6 @@
 """Run job functions with the app context and a database session of their own."""
 
 import functools
-import os
 
 from flask import has_app_context
 
@@ -23,20 +22,9 @@ def job(func):
 
 
 def _run(func, args, kwargs):
-    _own_connections()
+    # A forked work-horse has dropped its parent's pooled connections already
+    # (rq_worker.DrainInPlaceWorker.main_work_horse); a job run in the worker keeps them warm.
     try:
         return func(*args, **kwargs)
     finally:
         db.session.remove()
-
-
-# The process each engine's pool was last used in (by id of the engine).
-_POOL_PID: dict[int, int] = {}
-
-
-def _own_connections() -> None:
-    """A forked work-horse must not reuse its parent's pooled connections; a job run in place keeps them."""
-    engine, pid = db.engine, os.getpid()
-    if _POOL_PID.get(id(engine)) != pid:
-        engine.dispose(close=False)
-        _POOL_PID[id(engine)] = pid

@@ -11,10 +11,13 @@ timeout), and if one kills the worker the supervisor starts it again and the cla
 go stale and are taken again, as when a work-horse dies.
 """
 
+from flask import has_app_context
 from rq import Worker
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
+
+from webapp.extensions import db
 
 
 class DrainInPlaceWorker(Worker):
@@ -37,6 +40,12 @@ class DrainInPlaceWorker(Worker):
             self.set_state(WorkerStatus.IDLE)
         finally:
             self._in_place_job = False
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        """In the forked work-horse: leave the worker's pooled connections to the worker, then work."""
+        if has_app_context():  # worker.py serves inside the app's context, which the fork inherits
+            db.engine.dispose(close=False)  # forgotten here, not closed: they are the worker's
+        super().main_work_horse(job, queue)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         """No heartbeat comes while a job runs in place: the worker's lasts the job's whole timeout."""
