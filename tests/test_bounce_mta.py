@@ -71,6 +71,21 @@ EXPECTED = {
     ),
     "auto-generated-failure.eml": (False, _hard("5.1.1"), None, "unavailable"),
     "body-fallback.eml": (False, _hard("5.7.1"), "<fallback-16@mail.demo.test>", "spam"),
+    # A mailbox's filter refusing the message (RFC 5429's reject, an MDN: Dovecot, Cyrus).
+    "sieve-reject.eml": (False, _hard(None), "<sieve-17@mail.demo.test>", "automatically rejected"),
+    # A gateway that attached the whole report to add its disclaimer.
+    "gateway-wrapped-dsn.eml": (False, _hard("5.1.1"), "<wrapped-18@mail.demo.test>", "failed"),
+    # Exchange's summary ("To:", "Subject:" lines before the recipients), from a quoted local part.
+    "exchange-summary.eml": (False, _hard("5.1.1"), None, "does not exist"),
+    # Exchange 5.5/2000, naming the recipient in its X.400 form only ("dda:SMTP=...").
+    "exchange-x400.eml": (False, _hard(None), None, "did not reach"),
+    # An antivirus gateway's delay notice: no daemon name, no code, no copy of the message.
+    "antivirus-delay.eml": (True, [(ALICE, None, "delay")], None, "could not be delivered"),
+    # A mail service's notice with Precedence: bulk (no list) and a bracketed SMTP code.
+    "smtp-service-bulk.eml": (False, _hard(None), "<svc-19@mail.demo.test>", "mailbox unavailable"),
+    # A postmaster whose From no parser reads, warning of a delay.
+    "postmaster-postponed.eml": (True, [(ALICE, None, "delay")], None, "postponed"),
+    "mail-failed-returning.eml": (False, _hard(None), "<air-20@mail.demo.test>", "unknown host"),
 }
 # Reporting MTAs a report names (Reporting-MTA, the notice's own words, else From's domain).
 REPORTING = {
@@ -79,6 +94,8 @@ REPORTING = {
     "qmail.eml": "mx.qmail.example",
     "yahoo.eml": "yahoo.com",
     "nested-gateway.eml": "mx.inner.example",
+    "gateway-wrapped-dsn.eml": "mx1.wrap.example",
+    "postmaster-postponed.eml": "mx.relay.example",
 }
 
 
@@ -146,6 +163,9 @@ SUBJECTS = {
         "Permanent Delivery Failure",
         "Nondeliverable mail",
         "Returned mail",
+        "mail failed, returning to sender",
+        "Returned Mail - Error During Delivery",
+        "Mail Delivery Warning",
     ],
     "fr": [
         "Non remis : Votre entretien",
@@ -183,7 +203,7 @@ SUBJECTS = {
     ],
     "ru": ["Недоставленное сообщение", "Не удалось доставить письмо", "Уведомление о доставке (ошибка)"],
     "ja": ["配信不能", "配信エラー", "メール送信失敗のお知らせ", "配信状態通知 (失敗)"],
-    "zh": ["系统退信", "邮件投递失败", "無法傳遞: 面試", "退信通知"],
+    "zh": ["系统退信", "邮件投递失败", "無法傳遞: 面試", "退信通知", "邮件传输失败！"],
 }
 # The encodings a language's servers use, tried on each subject: encoded words and raw 8-bit.
 ENCODINGS = {

@@ -12,7 +12,9 @@ What counts as a report, from the standards and from what real servers send:
   (failure)` say so whoever sends them;
 - from anyone, a copy of the original message (message/rfc822, text/rfc822-headers) attached to
   a notice that names a failure and quotes an SMTP reply or enhanced status code (RFC 3463).
-Mailing-list posts (List-Id, Precedence: list/bulk) are reports only when a daemon sends them.
+Mailing-list posts (List-Id and the other List-* headers, Precedence: list) are reports only
+when a daemon sends them. Precedence: bulk or junk alone is no list: servers put it on their
+own notices.
 The DSN is read leniently: blank lines inside a recipient's block, continuation lines that are
 not indented, a multipart boundary that does not match the header.
 """
@@ -24,7 +26,14 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from webapp.mail.inbound.headers import header_value, kept, part_text, plain_mailboxes, subject_texts
+from webapp.mail.inbound.headers import (
+    header_names,
+    header_value,
+    kept,
+    part_text,
+    plain_mailboxes,
+    subject_texts,
+)
 from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
 from webapp.mail.phrases import N_, Phrase
 
@@ -65,6 +74,8 @@ _SOFTWARE_LOCAL = re.compile(
     r"|no[-_.]?reply|do[-_.]?not[-_.]?reply|notifications?|alerts?|gateway|relay|bounces?)(?:\+.*)?",
     re.I,
 )
+# A word of a longer local part that only mail software uses ("E500_SMTP_Mail_Service").
+_SOFTWARE_WORD = re.compile(r"(?:^|[-_.])(?:smtp|mta|mail[-_.]?service|mailer)(?:[-_.]|$)", re.I)
 _SOFTWARE_NAME = re.compile(
     r"mail router|system administrator|mail administrator|microsoft (outlook|exchange)|content[- ]filter"
     r"|e-?mail (gateway|security)|anti-?virus|virus|mailscanner|mail (server|system)|lotus|domino|groupwise",
@@ -73,9 +84,27 @@ _SOFTWARE_NAME = re.compile(
 _FORWARD_PREFIX = re.compile(r"^\s*(fwd?|tr|wg|rv|i|enc|doorst|vs|vl|pd)\s*:", re.I)
 # An SMTP reply or enhanced status code as a report quotes it (RFC 5321 4.2, RFC 3463).
 _CODE_IN_TEXT = re.compile(
-    r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])"
+    r"(?<![\d.])[45]\.\d{1,3}\.\d{1,3}(?![\d.])|\bsmtp (?:error |reply )?code:? ?[45]\d\d\b"
     r"|\b[45][0-5]\d[- ](?:#?\d\.\d\.\d|(?:\S+ ){0,4}?(?:user|mailbox|recipient|address|relay|denied|rejected"
     r"|unknown|unavailable|quota|blocked|spam|not found|does not exist|no such))",
+    re.I,
+)
+# An MDN's disposition (RFC 8098 3.2.6): its action and sending modes, then its type.
+_MDN_DISPOSITION = re.compile(r"^disposition[ \t]*:[ \t]*([^;\n]*);[ \t]*([a-z-]+)", re.I | re.M)
+# A notice listing the recipients it could not deliver to, as gateways word it.
+_NAMES_RECIPIENTS = re.compile(
+    r"(to|for) (the following|these|this) (recipients?|addresses|address|users?)|failed recipients?"
+    r"|following (recipients?|addresses)(\(s\))? (could not|cannot) be reached",
+    re.I,
+)
+# What precedes an address in Exchange's X.400 form of it ("dda:SMTP=alice@example.com").
+_X400_PREFIX = re.compile(r"^(?:smtp|rfc822)[=:]", re.I)
+# The sentence before a list of the recipients a notice could not deliver to, and the list.
+_LISTED_AFTER = re.compile(
+    r"(?:did not reach|could not be delivered to|cannot be reached|could not be reached|not delivered to"
+    r"|delivery (?:has )?failed to)[ \t]+(?:the following|these|this|some or all of the)[ \t]+"
+    r"(?:intended[ \t]+)?(?:recipients?|addresses|address|users?)(?:\(s\))?(?:[ \t]+or groups)?[ \t]*:?"
+    r"([^\0]{0,300})",
     re.I,
 )
 # Where a notice starts quoting the original message: everything after it is the sender's mail.
@@ -166,7 +195,10 @@ class BounceReport:
 def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     """The delivery failure `msg` reports, or None when it is not a bounce."""
     kind = _safely(_bounce_kind, msg, default=None)
-    if kind != "dsn" and _depth < _MAX_NESTING:  # a gateway's notice around the real report
+    # A gateway's notice around the real report; or a gateway that attached the report whole
+    # (a disclaimer added) and kept its report-type on a multipart/mixed without a DSN of its own.
+    own_dsn = kind == "dsn" and _safely(_has_dsn_part, msg, default=True)
+    if not own_dsn and _depth < _MAX_NESTING:
         nested = _safely(_nested_report, msg, default=None)
         if nested is not None:
             return parse_bounce(nested, _depth + 1)
@@ -180,7 +212,7 @@ def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     notice = _safely(_notice_text, msg, default="")
     head = _safely(_notice_head, notice, default="")
     report = BounceReport(is_delay=_safely(_is_delay, msg, actions, head, default=False))
-    report.recipients = _safely(_recipients, msg, failing, head, default=[])
+    report.recipients = _safely(_recipients, msg, failing, head, notice, default=[])
     report.original_message_id = _safely(_original_message_id, msg, notice, default=None)
     report.status = _safely(_status, failing, head, default=None)
     report.diagnostic = _safely(_diagnostic, failing, head, report, default="")
@@ -203,11 +235,27 @@ def _bounce_kind(msg) -> str | None:
     report_type = str(msg.get_param("report-type", "") or "").lower()
     if ctype in _DSN_TYPES or report_type in {"delivery-status", "global-delivery-status"}:
         return "dsn"
+    if report_type == "disposition-notification" and _rejected_by_sieve(msg):
+        return "notice"
     if report_type in _OTHER_REPORTS:
         return None
     if any(p.get_content_type() in _DSN_TYPES for p in _parts(msg)):
         return "dsn"
     return "notice" if _looks_like_notice(msg) else None
+
+
+def _rejected_by_sieve(msg) -> bool:
+    """A mailbox's filter refused the message: RFC 5429's reject, sent as an MDN whose
+    disposition is `automatic-action/MDN-sent-automatically; deleted` (Dovecot, Cyrus).
+
+    A person's mail program that reports a message deleted unread says `manual-action`.
+    """
+    for part in _parts(msg):
+        if part.get_content_type() == "message/disposition-notification":
+            found = _MDN_DISPOSITION.search(_dsn_text(part))
+            if found and "automatic-action" in found[1].lower() and found[2].lower() == "deleted":
+                return True
+    return False
 
 
 def _looks_like_notice(msg) -> bool:
@@ -236,7 +284,7 @@ def _looks_like_notice(msg) -> bool:
         return phrase or (original and (code or automatic))
     if daemon == "null":  # an out-of-office may have a null sender too: more than a phrase
         return (phrase and (code or original)) or (original and code)
-    if daemon == "software" and subject and (code or original):
+    if daemon == "software" and subject and (code or original or (phrase and _NAMES_RECIPIENTS.search(head))):
         return True
     if original and phrase and code:
         return True
@@ -262,7 +310,7 @@ def _daemon_sender(msg) -> str | None:
         name, address = parseaddr(header_value(msg, "From"))
     else:
         name, address = parseaddr(plain[0] if plain else "")
-    local = address.rpartition("@")[0] if "@" in address else address
+    local = _local_part(address)
     return_path = header_value(msg, "Return-Path").strip()
     rp_local = parseaddr(return_path)[1].rpartition("@")[0]
     if not address.strip("<> "):
@@ -272,14 +320,44 @@ def _daemon_sender(msg) -> str | None:
     # Servers send bounces with an empty envelope sender, so they cannot bounce back.
     if return_path.replace(" ", "") in {"<>", "<<>>"}:
         return "null"
-    if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(name):
+    if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(name) or _SOFTWARE_NAME.search(local):
+        return "software"
+    if _SOFTWARE_WORD.search(local):
         return "software"
     return None
 
 
+def _local_part(address: str) -> str:
+    """The local part as a daemon check reads it: unquoted, before the first unescaped "@".
+
+    Real reports come from `<"System Administrator"@example.com>` and even from
+    `<Postmaster\\@example.com@relay.example>`, a local part no parser agrees on.
+    """
+    if "@" not in address:
+        return address
+    return re.split(r"\\?@", address, maxsplit=1)[0].strip('"\\ ')
+
+
 def _is_list_mail(msg) -> bool:
-    precedence = header_value(msg, "Precedence").lower()
-    return precedence in {"list", "bulk"} or bool(header_value(msg, "List-Id"))
+    """A mailing list's post: its List-* headers (RFC 2369, RFC 2919), or Precedence: list.
+
+    Precedence: bulk or junk alone is no list: servers and gateways put it on their own
+    notices (so that no auto-responder answers them), and a list that sets it sets List-Id too.
+    """
+    if header_value(msg, "Precedence").lower() == "list":
+        return True
+    return any(_has_header(msg, name) for name in ("List-Id", "List-Post", "List-Unsubscribe"))
+
+
+def _has_dsn_part(msg) -> bool:
+    """Whether the message itself (not a message attached to it) has a delivery-status part."""
+    if msg.get_content_type() in _DSN_TYPES or not msg.is_multipart():
+        return True  # a bare report, or one whose boundary did not match: read as it is
+    return any(p.get_content_type() in _DSN_TYPES for p in _parts(msg))
+
+
+def _has_header(msg, name: str) -> bool:
+    return name.lower() in header_names(msg)
 
 
 def _has_original(msg) -> bool:
@@ -437,7 +515,7 @@ def _is_delay(msg, actions: list[str], head: str) -> bool:
     return bool(DELAY_TEXT.search(head))
 
 
-def _recipients(msg, blocks: list[dict[str, str]], head: str) -> list[str]:
+def _recipients(msg, blocks: list[dict[str, str]], head: str, notice: str = "") -> list[str]:
     """Failed addresses from the DSN, else from X-Failed-Recipients and the notice."""
     found = []
     for block in blocks:
@@ -447,6 +525,12 @@ def _recipients(msg, blocks: list[dict[str, str]], head: str) -> list[str]:
     if not any(found):
         found += [a for _, a in getaddresses([header_value(msg, "X-Failed-Recipients")])]
         found += _notice_addresses(msg, head)
+    if not _unique_addresses(found):
+        # Exchange's summary ("Your message / To: / Subject: / did not reach the following
+        # recipient(s):") reads as quoted headers: the list after its sentence names them.
+        listed = _LISTED_AFTER.search(notice)
+        if listed:
+            found += _notice_addresses(msg, listed[1])
     return _unique_addresses(found)
 
 
@@ -459,7 +543,8 @@ def _dsn_address(value: str) -> str:
 def _notice_addresses(msg, head: str) -> list[str]:
     # The notice also names the reporting server and the original sender: leave those out.
     known = {a.lower() for _, a in getaddresses([header_value(msg, h) for h in ("From", "To", "Sender")])}
-    found = [a.strip("'") for a in _ADDRESS.findall(head)]  # "'alice@example.com'" (Exchange)
+    # "'alice@example.com'" (Exchange), "dda:SMTP=alice@example.com" (Exchange's X.400 form)
+    found = [_X400_PREFIX.sub("", a.strip("'")) for a in _ADDRESS.findall(head)]
     return [a for a in found if a.lower() not in known]
 
 
@@ -564,7 +649,11 @@ def _reporting_mta(msg, fields: dict[str, str], head: str) -> str:
     if found:
         return found.group(1).lower()
     address = parseaddr(header_value(msg, "From"))[1]
-    return address.rpartition("@")[2].lower()[:255] if "@" in address else ""
+    if "@" not in address:  # `<Postmaster\\@relay.example@mx.relay.example>`, unparsed: its last domain
+        raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "from"), "")
+        address = " ".join(raw.split()).strip("<> ")
+    domain = address.rpartition("@")[2].strip("<> ").lower()
+    return domain[:255] if "@" in address and "." in domain else ""
 
 
 def _failures(report: BounceReport, blocks: list[dict[str, str]], head: str) -> list[FailedRecipient]:

@@ -24,7 +24,9 @@ _BOUNCE_SUBJECTS = [
     r"delivery (status notification|failure|failed|has failed|report|notification|problem|error|incomplete)",
     r"delivery to the following recipients? (failed|has been delayed)",
     r"(mail|message) delivery (failed|failure|problem|error|report|notification)",
-    r"(mail|message)( delivery)? failure",
+    r"(mail|message)( delivery)? (failure|failed)",
+    r"returning (the )?(message |mail )?to (the )?sender",
+    r"(mail|message) delivery warning|delivery warning",
     r"failed (mail|delivery|message)",
     r"failure (notice|notification|delivery)",
     r"permanent (delivery )?(failure|error)",
@@ -135,7 +137,7 @@ _BOUNCE_SUBJECTS = [
     r"届きませんでした|返送",
     r"メール(配信|送信)(エラー|失敗)",
     # Chinese (simplified and traditional)
-    r"退信|退回|无法投递|無法投遞|投递失败|投遞失敗|未送达|未送達|发送失败|發送失敗",
+    r"退信|退回|无法投递|無法投遞|投递失败|投遞失敗|未送达|未送達|发送失败|發送失敗|传输失败|傳輸失敗",
     r"无法传递|無法傳遞|传递失败|傳遞失敗|递送(状态|失败)|遞送(狀態|失敗)",
     r"邮件(被)?退回|郵件(被)?退回|系统退信|系統退信|延迟(投递|发送)|延遲(投遞|傳送)",
     # Korean
@@ -146,6 +148,7 @@ BOUNCE_SUBJECT = re.compile("|".join(f"(?:{p})" for p in _BOUNCE_SUBJECTS), re.I
 # A report about a delay (the server is still trying), not a failure.
 DELAY_SUBJECT = re.compile(
     r"\bdelay|still being retried|warning: could not send|will (be )?retr|not yet (been )?delivered"
+    r"|delivery warning"
     r"|\(delay\)|verz[öo]ger|retard|retras|demora|ritard|atrasad|vertraagd|op[óo][źz]nien|задержк"
     r"|遅延|延迟|延遲",
     re.I,
@@ -153,6 +156,7 @@ DELAY_SUBJECT = re.compile(
 DELAY_TEXT = re.compile(
     r"will (be )?retr(y|ied)|still being retried|warning only|do not need to resend|don't need to resend"
     r"|has been delayed|delivery attempts will continue|not yet been delivered|will keep trying"
+    r"|will continue to try|has been postponed|advisory[- ]only"
     r"|is delayed|temporarily deferred|has not been delivered yet|not been delivered yet"
     r"|wird weiter versucht|weitere zustellversuche|nouvel essai|nouvelle tentative"
     r"|se (volver[áa]|seguir[áa]) (a )?intentar",
@@ -162,6 +166,7 @@ DELAY_TEXT = re.compile(
 # Sentences a notice uses to say a delivery failed (the body, not the subject).
 _FAILURE_PHRASES = [
     r"(could|can)(n'?t| ?not) (be )?deliver(ed)?",
+    r"did not reach (the following|some or all|its|the intended)",
     r"(was|were|has|have|has been|have been) not (been )?delivered",
     r"(delivery|deliveries) (to the following .{0,40})?(has |have )?(failed|was unsuccessful)",
     r"undeliverable|undelivered",
@@ -176,7 +181,9 @@ _FAILURE_PHRASES = [
     r"(over|exceeded|exceeds) (the )?(storage |mailbox |disk )?quota|quota exceeded|mailbox (is )?full",
     r"i'?m sorry to have to inform you|i'?m afraid i (wasn'?t|was not) able to deliver",
     r"this is the (qmail-send|mail system|postfix) program|mail delivery software",
-    r"message (was |has been )?(rejected|blocked|refused|returned|bounced)",
+    r"(message|mail|e-?mail) (was |has been )?(rejected|blocked|refused|returned|bounced)",
+    r"failed (addresses|recipients)|no valid recipients|unknown host",
+    r"(delivery|message) (has been |was )?(postponed|deferred)|has been postponed",
     r"retry (timeout|time) (exceeded|not reached)|giving up|gave up",
     r"not listed in (the )?(domino directory|public name|address book)",
     r"delivery (has been )?delayed|not yet been delivered|will (be )?retr(y|ied)",
@@ -192,6 +199,6 @@ _FAILURE_PHRASES = [
     r"nie (mo[żz]e zosta[ćc]|zosta[łl]a|zosta[łl]o|mo[żz]na) dostarcz",
     r"не (может быть|удалось|было) достав|недостав",
     r"配信(でき|不能|エラー)|届きませんでした|送信できませんでした",
-    r"无法投递|投递失败|退信|無法傳遞|傳遞失敗|未送达",
+    r"无法投递|投递失败|退信|無法傳遞|傳遞失敗|未送达|传输失败|傳輸失敗",
 ]
 FAILURE_TEXT = re.compile("|".join(f"(?:{p})" for p in _FAILURE_PHRASES), re.I)
