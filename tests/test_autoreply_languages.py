@@ -13,6 +13,7 @@ from tests.test_inbound import outcome
 from webapp.extensions import db
 from webapp.mail.inbound.autoreply import auto_reply_reason
 from webapp.mail.inbound.away import away_until
+from webapp.mail.inbound.bounce import parse_bounce
 from webapp.models import Candidate, Direction, Message
 
 
@@ -119,6 +120,46 @@ def test_auto_submitted_from_a_mail_daemon_is_no_auto_reply():
 )
 def test_challenge_response_requests_are_auto_replies(subject, body):
     assert auto_reply_reason(_msg(subject, body)) == "challenge-response request"
+
+
+def _report(diagnostic: str, status: str, *, action_first: bool = False) -> bytes:
+    """A delivery-status report (RFC 3464) failing alice's address with `diagnostic`."""
+    recipient = "Final-Recipient: rfc822; alice@candidate.test\r\n"
+    action = "Action: failed\r\n"
+    block = (action + recipient) if action_first else (recipient + action)
+    return (
+        b"From: MAILER-DAEMON@mx.candidate.test\r\nTo: rita@mail.demo.test\r\n"
+        b"Subject: Re: Your interview (Action Required)\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\r\n\r\n'
+        b'--R\r\nContent-Type: text/plain\r\n\r\nYour message about "Your interview" was not'
+        b" delivered.\r\n\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.candidate.test\r\n\r\n"
+        + block.encode()
+        + f"Diagnostic-Code: {diagnostic}\r\nStatus: {status}\r\n\r\n--R--\r\n".encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "status", "action_first"),
+    [
+        # Boxbe writes Action before Final-Recipient.
+        ("X-Boxbe-Notice; Sender not pre-approved. Follow instructions in above notice", "4.7.0", True),
+        (
+            "smtp; 550 Your server requires confirmation. Visit https://mx.candidate.test/confirm",
+            "5.0.0",
+            False,
+        ),
+    ],
+)
+def test_a_challenge_sent_as_a_delivery_report_is_an_auto_reply(diagnostic, status, action_first):
+    msg = message_from_bytes(_report(diagnostic, status, action_first=action_first), policy=policy.default)
+    assert parse_bounce(msg) is None  # the address works: nothing to mark as failing
+    assert auto_reply_reason(msg) == "challenge-response request"
+
+
+def test_a_report_of_an_unknown_user_is_still_a_bounce():
+    msg = message_from_bytes(_report("smtp; 550 5.1.1 User unknown", "5.1.1"), policy=policy.default)
+    assert parse_bounce(msg).recipients == ["alice@candidate.test"]
 
 
 def test_a_person_asking_to_confirm_is_not_a_challenge():

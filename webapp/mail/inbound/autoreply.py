@@ -9,8 +9,9 @@ import re
 import unicodedata
 from email.message import EmailMessage
 
-from webapp.mail.inbound.bounce import daemon_sender
+from webapp.mail.inbound.bounce import challenge_in_report, daemon_sender
 from webapp.mail.inbound.headers import header_names, header_value, subject_texts
+from webapp.mail.inbound.subjects import CHALLENGE_TEXT
 
 # Reply and forward prefixes in the languages we match, e.g. "Re:", "AW:", "RE :", "Antw:", "Re[2]:".
 _PREFIXES = re.compile(r"^(\s*(re|aw|antw|antwort|sv|vs|wg|fw|fwd|tr|rv|rif)\s*(\[\d+\])?\s*:)+\s*", re.I)
@@ -87,11 +88,6 @@ _CHALLENGE_SUBJECT = re.compile(
     r"|(awaiting|pending) (your )?(confirmation|verification)|approval (is )?required",
     re.I,
 )
-_CHALLENGE_TEXT = re.compile(
-    r"(before|until) (your|the) (message|e-?mail) (is|will be|can be) delivered|approved senders?|white-?list"
-    r"|(confirm|verify) (that )?you are (a )?(human|person|real)|one-time verification|sender verification",
-    re.I,
-)
 _NEGATIVE = {"no", "false", "0"}
 
 
@@ -147,13 +143,13 @@ def _reason(msg) -> str | None:
 
 def _challenge(msg) -> str | None:
     """A challenge-response system asking the sender to confirm before the mail is delivered."""
-    if any(_has_header(msg, name) for name in _CHALLENGE_HEADERS):
+    if any(_has_header(msg, name) for name in _CHALLENGE_HEADERS) or challenge_in_report(msg):
         return "challenge-response request"
     subject = subject_texts(msg)[0]
     if _CHALLENGE_SUBJECT.search(subject):
         body = msg.get_body(preferencelist=("plain", "html"))
         text = body.get_content()[:4000] if body is not None else ""
-        if _CHALLENGE_TEXT.search(text) or re.search(
+        if CHALLENGE_TEXT.search(text) or re.search(
             r"spam ?arrest|boxbe|mailblocks|tmda|choicemail", subject, re.I
         ):
             return "challenge-response request"

@@ -34,7 +34,13 @@ from webapp.mail.inbound.headers import (
     plain_mailboxes,
     subject_texts,
 )
-from webapp.mail.inbound.subjects import BOUNCE_SUBJECT, DELAY_SUBJECT, DELAY_TEXT, FAILURE_TEXT
+from webapp.mail.inbound.subjects import (
+    BOUNCE_SUBJECT,
+    CHALLENGE_TEXT,
+    DELAY_SUBJECT,
+    DELAY_TEXT,
+    FAILURE_TEXT,
+)
 from webapp.mail.phrases import N_, Phrase
 
 DIAGNOSTIC_LENGTH = 300
@@ -209,6 +215,8 @@ def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     if actions and all(a in _SUCCESS_ACTIONS for a in actions):
         return None
     failing = [b for b, a in zip(blocks, actions, strict=True) if a not in _SUCCESS_ACTIONS]
+    if _asks_to_confirm(failing):
+        return None  # a challenge-response system's, in a report's clothes: an automatic reply
     notice = _safely(_notice_text, msg, default="")
     head = _safely(_notice_head, notice, default="")
     report = BounceReport(is_delay=_safely(_is_delay, msg, actions, head, default=False))
@@ -219,6 +227,22 @@ def parse_bounce(msg: EmailMessage, _depth: int = 0) -> BounceReport | None:
     report.reporting_mta = _safely(_reporting_mta, msg, fields, head, default="")
     report.failures = _safely(_failures, report, failing, head, default=[])
     return report
+
+
+def challenge_in_report(msg: EmailMessage) -> bool:
+    """Whether `msg` is a delivery-status report whose every failure asks the sender to confirm
+    first (Boxbe's "Sender not pre-approved", a server's "requires confirmation"): what a
+    challenge-response system sends, the recipient's address working all along."""
+    if _safely(_bounce_kind, msg, default=None) != "dsn":
+        return False
+    _, blocks = _safely(_dsn_records, msg, default=({}, []))
+    return _asks_to_confirm([b for b in blocks if b.get("action", "").lower() not in _SUCCESS_ACTIONS])
+
+
+def _asks_to_confirm(failing: list[dict[str, str]]) -> bool:
+    # Some write Action before Final-Recipient: a block may hold no diagnostic of its own.
+    said = [b["diagnostic-code"] for b in failing if b.get("diagnostic-code")]
+    return bool(said) and all(CHALLENGE_TEXT.search(d) for d in said)
 
 
 def _safely(fn, *args, default):

@@ -202,3 +202,12 @@ _FAILURE_PHRASES = [
     r"无法投递|投递失败|退信|無法傳遞|傳遞失敗|未送达|传输失败|傳輸失敗",
 ]
 FAILURE_TEXT = re.compile("|".join(f"(?:{p})" for p in _FAILURE_PHRASES), re.I)
+
+# What a challenge-response system asks of a sender: to confirm (or be approved) before its mail
+# is delivered (Boxbe, SpamArrest, Mailblocks, TMDA, a server's "confirm this mail server").
+CHALLENGE_TEXT = re.compile(
+    r"(before|until) (your|the) (message|e-?mail) (is|will be|can be) delivered|approved senders?|white-?list"
+    r"|(confirm|verify) (that )?you are (a )?(human|person|real)|one-time verification|sender verification"
+    r"|not pre-?approved|guest list|waitlisted|requires confirmation|confirm this (mail )?server",
+    re.I,
+)
