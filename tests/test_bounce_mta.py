@@ -86,6 +86,8 @@ EXPECTED = {
     # A postmaster whose From no parser reads, warning of a delay.
     "postmaster-postponed.eml": (True, [(ALICE, None, "delay")], None, "postponed"),
     "mail-failed-returning.eml": (False, _hard(None), "<air-20@mail.demo.test>", "unknown host"),
+    # Apache James: its boundary folded onto an unindented line; a transcript naming MAIL FROM too.
+    "apache-james.eml": (False, _hard(None), "<james-22@mail.demo.test>", "no such user"),
 }
 # Reporting MTAs a report names (Reporting-MTA, the notice's own words, else From's domain).
 REPORTING = {

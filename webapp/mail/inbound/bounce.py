@@ -103,6 +103,9 @@ _NAMES_RECIPIENTS = re.compile(
     r"|following (recipients?|addresses)(\(s\))? (could not|cannot) be reached",
     re.I,
 )
+# A transcript's lines naming the recipient, and the lines naming the sender.
+_RCPT_TO_LINE = re.compile(r"^[ \t>]*+rcpt to:([^\n]*)", re.I | re.M)
+_SENDER_LINE = re.compile(r"^[ \t>]*+(?:mail from|from|sender|return-path|reply-to):[^\n]*", re.I | re.M)
 # What precedes an address in Exchange's X.400 form of it ("dda:SMTP=alice@example.com").
 _X400_PREFIX = re.compile(r"^(?:smtp|rfc822)[=:]", re.I)
 # The sentence before a list of the recipients a notice could not deliver to, and the list.
@@ -505,17 +508,21 @@ def _decode(text: str, encoding: str) -> str:
 
 def _notice_text(msg) -> str:
     """The human-readable notice: the first text part outside attached messages (HTML as text)."""
-    html = None
+    html, unsplit = None, ""
     for part in _parts(msg):
         ctype = part.get_content_type()
         if ctype == "text/plain":
             return _text_of(part)
         if ctype == "text/html" and html is None:
             html = part
+        payload = part.get_payload() if part.get_content_maintype() == "multipart" else None
+        if isinstance(payload, str) and not unsplit:
+            # A boundary that matched nothing (Apache James folds Content-Type's boundary
+            # onto an unindented line): the part's whole body, as it is.
+            unsplit = payload
     if html is not None:
         return re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(style|script|head)\b.*?</\1>", " ", _text_of(html)))
-    payload = msg.get_payload() if msg.get_content_maintype() == "multipart" else None
-    return payload if isinstance(payload, str) else ""  # a boundary that matched nothing
+    return unsplit
 
 
 def _text_of(part) -> str:
@@ -567,8 +574,11 @@ def _dsn_address(value: str) -> str:
 def _notice_addresses(msg, head: str) -> list[str]:
     # The notice also names the reporting server and the original sender: leave those out.
     known = {a.lower() for _, a in getaddresses([header_value(msg, h) for h in ("From", "To", "Sender")])}
+    # A transcript names the recipient (RCPT TO) beside the sender (MAIL FROM, From): only the
+    # recipient failed. Otherwise a line about the sender names no recipient.
+    recipients = "\n".join(_RCPT_TO_LINE.findall(head)) or _SENDER_LINE.sub("", head)
     # "'alice@example.com'" (Exchange), "dda:SMTP=alice@example.com" (Exchange's X.400 form)
-    found = [_X400_PREFIX.sub("", a.strip("'")) for a in _ADDRESS.findall(head)]
+    found = [_X400_PREFIX.sub("", a.strip("'")) for a in _ADDRESS.findall(recipients)]
     return [a for a in found if a.lower() not in known]
 
 
