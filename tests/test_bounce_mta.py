@@ -88,6 +88,12 @@ EXPECTED = {
     "mail-failed-returning.eml": (False, _hard(None), "<air-20@mail.demo.test>", "unknown host"),
     # Apache James: its boundary folded onto an unindented line; a transcript naming MAIL FROM too.
     "apache-james.eml": (False, _hard(None), "<james-22@mail.demo.test>", "no such user"),
+    # An empty From, Auto-Submitted: auto-replied, one sentence (a report, before an auto-reply).
+    "empty-from-not-valid-user.eml": (False, _hard(None), "<nvu-23@mail.demo.test>", "not a valid user"),
+    # A summary of the message ("Subject:", "Date:" lines) before the recipients and the reason.
+    "gateway-summary-errors.eml": (False, _hard("5.4.6"), None, "hop count exceeded"),
+    # Sendmail 5 giving up on a whole domain, no address in its words: the unsent message's To.
+    "sendmail-v5-domain.eml": (False, _hard(None), "<v5-25@mail.demo.test>", "connection timed out"),
 }
 # Reporting MTAs a report names (Reporting-MTA, the notice's own words, else From's domain).
 REPORTING = {
@@ -98,6 +104,8 @@ REPORTING = {
     "nested-gateway.eml": "mx.inner.example",
     "gateway-wrapped-dsn.eml": "mx1.wrap.example",
     "postmaster-postponed.eml": "mx.relay.example",
+    "empty-from-not-valid-user.eml": "mx.olympic.example",
+    "gateway-summary-errors.eml": "x6-mx6.smtp.example",
 }
 
 

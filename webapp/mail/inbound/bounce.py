@@ -103,6 +103,9 @@ _NAMES_RECIPIENTS = re.compile(
     r"|following (recipients?|addresses)(\(s\))? (could not|cannot) be reached",
     re.I,
 )
+_HOSTNAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+# The recipients' lines of a quoted original message.
+_QUOTED_TO = re.compile(r"^[ \t>]*+(?:to|cc):[ \t]*([^\n]*)", re.I | re.M)
 # A transcript's lines naming the recipient, and the lines naming the sender.
 _RCPT_TO_LINE = re.compile(r"^[ \t>]*+rcpt to:([^\n]*)", re.I | re.M)
 _SENDER_LINE = re.compile(r"^[ \t>]*+(?:mail from|from|sender|return-path|reply-to):[^\n]*", re.I | re.M)
@@ -110,6 +113,8 @@ _SENDER_LINE = re.compile(r"^[ \t>]*+(?:mail from|from|sender|return-path|reply-
 _X400_PREFIX = re.compile(r"^(?:smtp|rfc822)[=:]", re.I)
 # The sentence before a list of the recipients a notice could not deliver to, and the list.
 _LISTED_AFTER = re.compile(
+    r"(?:recipients?|addresses)[ \t]+(?:returned|had)[ \t]+(?:(?:permanent|temporary)[ \t]+)?errors?"
+    r"[ \t]*:?([^\0]{0,300})|"
     r"(?:did not reach|could not be delivered to|cannot be reached|could not be reached|not delivered to"
     r"|delivery (?:has )?failed to)[ \t]+(?:the following|these|this|some or all of the)[ \t]+"
     r"(?:intended[ \t]+)?(?:recipients?|addresses|address|users?)(?:\(s\))?(?:[ \t]+or groups)?[ \t]*:?"
@@ -530,9 +535,21 @@ def _text_of(part) -> str:
 
 
 def _notice_head(notice: str) -> str:
-    """The notice up to where it quotes the original message."""
+    """The notice up to where it quotes the original message.
+
+    A summary of the message that failed ("To:", "Subject:", "Date:" lines: Exchange, some
+    gateways) reads as quoted headers: when the head names no address, the sentence listing
+    the failed recipients after it, and the list, belong to it too.
+    """
     match = _QUOTE_START.search(notice)
-    return notice[: match.start()] if match else notice
+    if match is None:
+        return notice
+    head = notice[: match.start()]
+    if not _ADDRESS.search(head):
+        listed = _LISTED_AFTER.search(notice, match.start())
+        if listed:
+            head += "\n" + listed[0]
+    return head
 
 
 def _is_delay(msg, actions: list[str], head: str) -> bool:
@@ -546,7 +563,7 @@ def _is_delay(msg, actions: list[str], head: str) -> bool:
     return bool(DELAY_TEXT.search(head))
 
 
-def _recipients(msg, blocks: list[dict[str, str]], head: str, notice: str = "") -> list[str]:
+def _recipients(msg, blocks: list[dict[str, str]], head: str, notice: str) -> list[str]:
     """Failed addresses from the DSN, else from X-Failed-Recipients and the notice."""
     found = []
     for block in blocks:
@@ -557,12 +574,25 @@ def _recipients(msg, blocks: list[dict[str, str]], head: str, notice: str = "") 
         found += [a for _, a in getaddresses([header_value(msg, "X-Failed-Recipients")])]
         found += _notice_addresses(msg, head)
     if not _unique_addresses(found):
-        # Exchange's summary ("Your message / To: / Subject: / did not reach the following
-        # recipient(s):") reads as quoted headers: the list after its sentence names them.
-        listed = _LISTED_AFTER.search(notice)
-        if listed:
-            found += _notice_addresses(msg, listed[1])
+        # A report that names no address (Sendmail's "Deferred: Connection timed out" for a
+        # whole domain): the message that failed went to these.
+        found += _safely(_original_recipients, msg, notice, default=[])
     return _unique_addresses(found)
+
+
+def _original_recipients(msg, notice: str) -> list[str]:
+    """To and Cc of the original message: its attached copy, else its headers quoted in the notice."""
+    for part in _parts(msg):
+        if part.get_content_type() in _ATTACHED_MESSAGE_TYPES:
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                values = [header_value(payload[0], name) for name in ("To", "Cc")]
+                return [a for _, a in getaddresses(values)]
+    quoted = _QUOTE_START.search(notice)
+    if quoted is None:
+        return []
+    lines = _QUOTED_TO.findall(notice[quoted.start() :])
+    return [a for _, a in getaddresses(lines[:2])]
 
 
 def _dsn_address(value: str) -> str:
@@ -687,7 +717,12 @@ def _reporting_mta(msg, fields: dict[str, str], head: str) -> str:
         raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "from"), "")
         address = " ".join(raw.split()).strip("<> ")
     domain = address.rpartition("@")[2].strip("<> ").lower()
-    return domain[:255] if "@" in address and "." in domain else ""
+    if "@" in address and "." in domain:
+        return domain[:255]
+    # An empty From: the host that wrote the notice named itself in its Message-ID.
+    own_id = header_value(msg, "Message-ID").strip().strip("<>")
+    host = own_id.rpartition("@")[2].lower()
+    return host[:255] if "@" in own_id and _HOSTNAME.fullmatch(host) else ""
 
 
 def _failures(report: BounceReport, blocks: list[dict[str, str]], head: str) -> list[FailedRecipient]:

@@ -176,6 +176,7 @@ _FAILURE_PHRASES = [
     r"(user|recipient|mailbox|address) (unknown|not found|unavailable|does not exist|doesn't exist"
     r"|rejected|disabled|is full|full)",
     r"unknown (user|recipient|mailbox|address)",
+    r"(is )?not a valid (user|recipient|mailbox|address)|invalid (user|recipient|mailbox)( address)?",
     r"no such (user|mailbox|recipient|address|domain)",
     r"(host|domain)( name)? not found|no mx (record|or a)|dns error",
     r"(over|exceeded|exceeds) (the )?(storage |mailbox |disk )?quota|quota exceeded|mailbox (is )?full",
