@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from webapp.mail.inbound.autoreply import auto_reply_reason
-from webapp.mail.inbound.bounce import parse_bounce
+from webapp.mail.inbound.bounce import parse_bounce, plain_problem
 from webapp.mail.inbound.parse import parse
 
 DATA = Path(__file__).resolve().parent / "data" / "mta"
@@ -130,6 +130,27 @@ def test_server_report_is_recognised(path):
     assert words.lower() in report.failures[0].diagnostic.lower()
     assert report.reporting_mta == REPORTING.get(path.name, report.reporting_mta)
     assert report.reporting_mta
+
+
+# What the sender is told first (filing stores the status and the server's words as the error).
+PLAIN = {
+    "sieve-reject.eml": "Mailbox full",
+    "empty-from-not-valid-user.eml": "Address not found",
+    "exchange-x400.eml": "Address not found",
+    "exchange-summary.eml": "Address not found",
+    "apache-james.eml": "Address not found",
+    "mail-failed-returning.eml": "Domain not found",
+    "antivirus-delay.eml": "Delivery delayed, still trying",
+    "postmaster-postponed.eml": "Delivery delayed, still trying",
+    "sendmail-v5-domain.eml": "Gave up after retrying",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_what_failed_in_plain_words(name):
+    report = parse_bounce(parse((DATA / "bounce" / name).read_bytes()).email)
+    error = f"{report.status or ''} {report.diagnostic}"
+    assert str(plain_problem(error, delayed=report.is_delay)) == PLAIN[name]
 
 
 @pytest.mark.parametrize("path", _files("human"))

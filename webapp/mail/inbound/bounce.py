@@ -784,11 +784,16 @@ _PROBLEMS = [  # (kind, the words servers use, the status codes that say it)
     ("virus", r"virus|infected|malware", None),
     ("spam", r"spam|unsolicited|blacklist|blocklist|block ?list|dnsbl|reputation|junk", None),
     ("full", r"quota|mailbox (is )?full|insufficient (system )?storage", r"[245]\.2\.2"),
-    ("domain", r"domain (name )?not found|host (or domain name )?not found|no mx|dns error", r"[245]\.1\.2"),
+    (
+        "domain",
+        r"domain (name )?not found|host (or domain name )?not found|unknown host|no mx|dns error",
+        r"[245]\.1\.2",
+    ),
     (
         "address",
-        r"user unknown|unknown user|no such (user|mailbox|recipient|address)|does ?n[o']t exist|not found"
-        r"|not listed|invalid (recipient|address|mailbox)|address rejected|mailbox unavailable",
+        r"user unknown|unknown (user|recipient)|no such (user|mailbox|recipient|address)|does ?n[o']t exist"
+        r"|not found|not listed|invalid (user|recipient|address|mailbox)|not a valid (user|recipient|address)"
+        r"|address rejected|mailbox unavailable|recipient name is not recognized",
         r"[245]\.1\.(1|10|0|6)",
     ),
     ("disabled", r"disabled|inactive|deactivated|suspended", r"[245]\.2\.1"),
