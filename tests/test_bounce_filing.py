@@ -7,6 +7,8 @@ from tests.mailmaker import dsn, raw_mail
 from tests.test_inbound import DOMAIN, outcome, row
 from webapp.extensions import db
 from webapp.mail.addresses import bounce_address
+from webapp.mail.inbound.bounce import parse_bounce
+from webapp.mail.inbound.parse import parse
 from webapp.models import BounceRecipient, CandidateEmail, Direction
 
 
@@ -178,4 +180,52 @@ def test_in_one_drain_group_the_later_of_a_bounce_and_the_candidates_mail_decide
     _drain_together(app, (hello, ()), (report, [verp]))
     assert _address(app).failing_since is not None
     _drain_together(app, (raw_mail(frm="Alice <alice@outside.test>", subject="Still here"), ()))
+    assert _address(app).failing_since is None
+
+
+def _sieve_reject(message_id: str, to: str) -> bytes:
+    """A mailbox filter's refusal (RFC 5429 reject, as Dovecot sends it: an MDN)."""
+    return (
+        f"From: Mail Delivery Subsystem <postmaster@outside.test>\r\nTo: {to}\r\n"
+        "Subject: Automatically rejected mail\r\nAuto-Submitted: auto-replied (rejected)\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="S"\r\n\r\n'
+        "--S\r\nContent-Type: text/plain\r\n\r\n"
+        "Your message to <alice@outside.test> was automatically rejected:\r\n"
+        "Quota exceeded (mailbox for user is full)\r\n\r\n"
+        "--S\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Reporting-UA: outside.test; Dovecot Mail Delivery Agent\r\n"
+        f"Final-Recipient: rfc822; alice@outside.test\r\nOriginal-Message-ID: {message_id}\r\n"
+        "Disposition: automatic-action/MDN-sent-automatically; deleted\r\n\r\n--S--\r\n"
+    ).encode()
+
+
+def test_a_mailbox_filter_refusing_the_message_shows_as_not_delivered(app, client, auth, make, team):
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    result, report = outcome(app, _sieve_reject(sent.message_id, verp), envelope_to=[verp])
+    assert result == "bounce"
+    assert report.bounced_message_id == sent.id
+    assert parse_bounce(parse(_sieve_reject(sent.message_id, verp)).email).original_message_id == (
+        sent.message_id  # named in the MDN's Original-Message-ID field
+    )
+    assert _recipients(app, report.id)[0][:3] == ("alice@outside.test", None, "hard")
+    auth.login("rita@team.test")
+    pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
+    assert "Not delivered: Mailbox full" in pane
+
+
+def test_a_challenge_response_report_is_a_note_and_leaves_the_address_working(app, client, auth, make, team):
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    raw = dsn(
+        sent.message_id,
+        "alice@outside.test",
+        to=verp,
+        status="4.7.0",
+        diagnostic="X-Boxbe-Notice; Sender not pre-approved. Follow instructions in above notice",
+    )
+    result, _ = outcome(app, raw, envelope_to=[verp])
+    assert result == "auto_reply"
+    assert row(app, sent.id).status == "sent"
     assert _address(app).failing_since is None

@@ -97,6 +97,7 @@ _CODE_IN_TEXT = re.compile(
 )
 # An MDN's disposition (RFC 8098 3.2.6): its action and sending modes, then its type.
 _MDN_DISPOSITION = re.compile(r"^disposition[ \t]*:[ \t]*([^;\n]*);[ \t]*([a-z-]+)", re.I | re.M)
+_MDN_ORIGINAL = re.compile(r"^original-message-id[ \t]*:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 # A notice listing the recipients it could not deliver to, as gateways word it.
 _NAMES_RECIPIENTS = re.compile(
     r"(to|for) (the following|these|this) (recipients?|addresses|address|users?)|failed recipients?"
@@ -628,6 +629,11 @@ def _original_message_id(msg, notice: str) -> str | None:
     found = _QUOTED_MESSAGE_ID.search(notice)
     if found:
         return found.group(1)
+    for part in _parts(msg):  # a mailbox filter's refusal (an MDN) names it in a field of its own
+        if part.get_content_type() == "message/disposition-notification":
+            named = _MDN_ORIGINAL.search(_dsn_text(part))
+            if named:
+                return named.group(1)
     # Exchange threads its reports under the bounced message; others leave this empty.
     return _angle_id(header_value(msg, "In-Reply-To"))
 
