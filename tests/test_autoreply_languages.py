@@ -49,6 +49,20 @@ SUBJECTS = {
     "ru": ["Автоответ: Собеседование", "Автоматический ответ"],
     "ja": ["自動応答: 面接", "不在のお知らせ"],
     "zh": ["自动回复: 面试", "自動回覆"],
+    # Outlook's "Automatic reply:" as it writes it in other languages.
+    "ko": ["자동 회신: 면접"],
+    "uk": ["Автоматична відповідь: Співбесіда"],
+    "bg": ["Автоматичен отговор: Интервю"],
+    "lt": ["Automatinis atsakymas: Pokalbis"],
+    "et": ["Automaatne vastus: Intervjuu"],
+    "sl": ["Samodejni odgovor: Razgovor"],
+    "ca": ["Resposta automàtica: Entrevista"],
+    "id": ["Balasan otomatis: Wawancara"],
+    "ms": ["Balasan automatik: Temuduga"],
+    "vi": ["Trả lời tự động: Phỏng vấn"],
+    "he": ["תשובה אוטומטית: ראיון"],
+    "ar": ["رد تلقائي: مقابلة"],
+    "th": ["ตอบกลับอัตโนมัติ: สัมภาษณ์"],
 }
 
 

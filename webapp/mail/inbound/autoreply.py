@@ -54,6 +54,10 @@ _OOO_PHRASES = [
     r"r[ăa]spuns automat",
     r"automatick[áa] odpove[ďd]|automatski odgovor",
     r"αυτόματη απάντηση",
+    # Outlook's "Automatic reply:" in the other languages it writes it in.
+    r"автоматична відповідь|автоматичен отговор|automatinis atsakymas|automaatne vastus",
+    r"samodejni odgovor|resposta autom[àa]tica|balasan (otomatis|automatik)|jawapan automatik",
+    r"tr[ảa] l[ờo]i t[ựu] đ[ộo]ng|תשובה אוטומטית|رد تلقائي",
     r"(?-i:OO[OF])\b",  # capitals only: "Oof, what a week" is a person
     r"niet aanwezig|niet op kantoor",
 ]
@@ -63,7 +67,7 @@ _OOO_WORDS = (
     r"|poissa|vacation|holiday|urlaub|vacances|cong[ée]s?|vacaciones|ferie|f[ée]rias|vakantie|urlop"
 )
 # Japanese and Chinese write no spaces, so no word boundary follows these.
-_OOO_CJK = r"自動応答|自動返信|不在|自动回复|自動回覆|自動回復|休假|外出中"
+_OOO_CJK = r"自動応答|自動返信|不在|自动回复|自動回覆|自動回復|休假|外出中|자동 회신|자동 응답|ตอบกลับอัตโนมัติ"
 _OOO_SUBJECT = re.compile(
     rf"^[\[(【]?\s*(({'|'.join(_OOO_PHRASES)})\b|({_OOO_WORDS})\s*([:\-–(\[]|$)|{_OOO_CJK})"
     # Lotus Notes writes "Jane Doe is out of the office."
