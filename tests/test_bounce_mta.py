@@ -235,6 +235,26 @@ SUBJECTS = {
     "ru": ["Недоставленное сообщение", "Не удалось доставить письмо", "Уведомление о доставке (ошибка)"],
     "ja": ["配信不能", "配信エラー", "メール送信失敗のお知らせ", "配信状態通知 (失敗)"],
     "zh": ["系统退信", "邮件投递失败", "無法傳遞: 面試", "退信通知", "邮件传输失败！"],
+    # Exchange's "Undeliverable:" as it writes it in other languages.
+    "more": [
+        "Ei voi toimittaa: Haastattelu",
+        "Teslim Edilemeyen: Görüşme",
+        "Nelivrabil: Interviu",
+        "Neisporučivo: Razgovor",
+        "Ni mogoče dostaviti: Razgovor",
+        "Nepristatyta: Pokalbis",
+        "Kättetoimetamatu: Intervjuu",
+        "No es pot lliurar: Entrevista",
+        "Tidak dapat dikirim: Wawancara",
+        "Không gửi được: Phỏng vấn",
+        "Δεν είναι δυνατή η παράδοση: Συνέντευξη",
+        "לא ניתן למסירה: ראיון",
+        "تعذر التسليم: مقابلة",
+        "ไม่สามารถส่งได้: สัมภาษณ์",
+        "배달 못 함: 면접",
+        "Не доставлено: Співбесіда",
+        "Недоставено: Интервю",
+    ],
 }
 # The encodings a language's servers use, tried on each subject: encoded words and raw 8-bit.
 ENCODINGS = {

@@ -116,6 +116,12 @@ _BOUNCE_SUBJECTS = [
     r"op[óo][źz]nienie (dostarczenia|dor[ęe]czenia)",
     # Scandinavian, Czech, Turkish, Hungarian, Latvian
     r"olevererbar|kunde inte levereras|ikke lever(et|bar)|kan ikke leveres|uanbringelig",
+    # Exchange's "Undeliverable:" in more of the languages it writes it in
+    r"ei voi toimittaa|toimitus ep[äa]onnistui|teslim edilemeyen|nelivrabil|nu a putut fi livrat",
+    r"neisporu[čc]iv|ni mogo[čc]e dostaviti|nepristatyt|k[äa]ttetoimetamatu|no es pot lliurar",
+    r"tidak dapat dikirim|kh[ôo]ng (g[ửu]i|th[ểe] g[ửu]i) [đd][ưu][ợo]c",
+    r"δεν είναι δυνατή η παράδοση|μη παράδοση",
+    r"לא ניתן למסירה|تعذر التسليم|ไม่สามารถส่ง|배달 못 함",
     r"nedoru[čc]iteln|nedoru[čc]en",
     r"teslim edilemedi|iletilemedi",
     r"k[ée]zbes[íi]thetetlen",
