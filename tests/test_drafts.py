@@ -520,3 +520,17 @@ def test_an_edit_kept_after_its_message_left_is_a_draft_of_its_own(app, client, 
     assert "New email" in opened.one("h1").text
     assert opened.one(id="body").text == "Newer"
     assert "left before these changes were saved" in opened.text
+
+
+def test_the_compose_page_has_one_folder_list_and_a_new_draft_updates_it(client, rita):
+    # Opened as a page (a link, a reload): the page's own folder list, none inside the form.
+    page = parse(client.get("/compose?to=alice@outside.test").get_data(as_text=True))
+    assert len(page.find_all(id="folder-nav")) == 1
+    assert page.one("form", id="compose-form").find(id="folder-nav") is None
+    # The save that makes a new draft sends the list out of band, with the Drafts count.
+    saved = parse(
+        autosave(client, rita, {"to": "alice@outside.test", "subject": "Hi"}).get_data(as_text=True)
+    )
+    nav = saved.one(id="folder-nav")
+    assert nav.get("hx-swap-oob") == "true"
+    assert nav.one("a", **{"data-folder": "drafts"}).find(class_="count").text == "1"

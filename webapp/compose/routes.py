@@ -213,7 +213,7 @@ def save_draft():
     db.session.commit()
     # A new draft: the folder list's Drafts count goes up at once (out of band).
     nav = nav_context(folder_or_404(request.args.get("folder", "inbox"))) if not draft_id else {}
-    return render_template("compose/_draft_state.html", draft=draft, gone=False, **nav)
+    return render_template("compose/_draft_state.html", draft=draft, gone=False, nav_oob=bool(nav), **nav)
 
 
 def _typed(value: str | None) -> list[str]:
