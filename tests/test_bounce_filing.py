@@ -225,7 +225,27 @@ def test_a_challenge_response_report_is_a_note_and_leaves_the_address_working(ap
         status="4.7.0",
         diagnostic="X-Boxbe-Notice; Sender not pre-approved. Follow instructions in above notice",
     )
-    result, _ = outcome(app, raw, envelope_to=[verp])
+    result, note = outcome(app, raw, envelope_to=[verp])
     assert result == "auto_reply"
     assert row(app, sent.id).status == "sent"
     assert _address(app).failing_since is None
+    # It came to the message's signed return path: a note in its conversation, where the
+    # recruiter sees what the system asks (its sender is no candidate).
+    assert (note.thread_id, note.is_auto_reply) == (sent.thread_id, True)
+    assert "its VERP return path names the message" in note.outcome_reason
+
+
+def test_an_out_of_office_sent_to_the_return_path_joins_the_conversation(app, make, team):
+    # RFC 3834 asks automatic replies to answer the envelope sender: our signed VERP address.
+    sent = _sent(make, team)
+    verp = _verp(app, sent)
+    raw = raw_mail(
+        frm="Alice's assistant <assistant@elsewhere.test>",
+        to=verp,
+        subject="Automatic reply: Interview",
+        headers={"Auto-Submitted": "auto-replied"},
+        body="I am out of the office until 14 December.",
+    )
+    result, note = outcome(app, raw, envelope_to=[verp])
+    assert result == "auto_reply"
+    assert (note.thread_id, note.is_auto_reply) == (sent.thread_id, True)

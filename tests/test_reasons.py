@@ -47,6 +47,14 @@ CASES = [
     ("delivery delay report for message #3", f"avis de retard de distribution du message n°{NBSP}3"),
     ("its VERP return path names the message", "son adresse de retour VERP désigne le message"),
     (
+        "attached as a note (its VERP return path names the message)",
+        "joint en note (son adresse de retour VERP désigne le message)",
+    ),
+    (
+        "its VERP return path names the message (from a team member)",
+        "son adresse de retour VERP désigne le message (d'un membre de l'équipe)",
+    ),
+    (
         "unverified: it only quotes the message's Message-ID, it did not come to its signed address",
         f"non vérifié{NBSP}: il cite seulement le Message-ID du message, il n'est pas arrivé à son"
         " adresse signée",

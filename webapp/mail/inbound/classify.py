@@ -237,6 +237,14 @@ def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Row | None, 
             thread = _thread(target.value)
             if thread is not None:
                 return thread, "its reply address names the conversation", True
+    for target in targets:
+        # Our signed return path: what answers the envelope sender (RFC 3834 asks automatic
+        # replies to, and challenge-response systems do) names the message it answers.
+        if target.kind == "bounce" and isinstance(target.value, int):
+            sent = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
+            thread = _thread(sent.thread_id) if sent is not None and sent.thread_id is not None else None
+            if thread is not None:
+                return thread, "its VERP return path names the message", True
     ids = _referenced_ids(parsed)
     if ids:
         found = db.session.execute(_THREAD_BY_REFERENCES, {"ids": ids}).first()

@@ -55,11 +55,13 @@ MESSAGES = (
     N_("attached as a note (its reply address names the conversation)"),
     N_("attached as a note (In-Reply-To/References match)"),
     N_("attached as a note (the candidate's latest conversation)"),
+    N_("attached as a note (its VERP return path names the message)"),
     # Replies (classify.find_thread, _reply).
     N_("its reply address names the conversation"),
     N_("In-Reply-To/References match"),
     N_("its reply address names the conversation (from a team member)"),
     N_("In-Reply-To/References match (from a team member)"),
+    N_("its VERP return path names the message (from a team member)"),
     # New conversations (classify._incoming_cv, _candidate, _internal, _non_candidate).
     N_("sent to the company CV inbox"),
     N_("sent to the CV address of %(title)s"),
