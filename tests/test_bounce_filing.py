@@ -213,6 +213,7 @@ def test_a_mailbox_filter_refusing_the_message_shows_as_not_delivered(app, clien
     auth.login("rita@team.test")
     pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
     assert "Not delivered: Mailbox full" in pane
+    assert "disposition-notification.txt" in pane  # its machine-readable part, named for what it is
 
 
 def test_a_challenge_response_report_is_a_note_and_leaves_the_address_working(app, client, auth, make, team):

@@ -247,6 +247,9 @@ _FALLBACK_NAMES = {
     "message/global": "message.eml",
     "text/rfc822-headers": "headers.txt",
     "message/delivery-status": "delivery-status.txt",
+    "message/global-delivery-status": "delivery-status.txt",
+    "message/disposition-notification": "disposition-notification.txt",
+    "message/feedback-report": "feedback-report.txt",
 }
 
 
