@@ -80,8 +80,9 @@ _SOFTWARE_LOCAL = re.compile(
     r"|no[-_.]?reply|do[-_.]?not[-_.]?reply|notifications?|alerts?|gateway|relay|bounces?)(?:\+.*)?",
     re.I,
 )
-# A word of a longer local part that only mail software uses ("E500_SMTP_Mail_Service").
-_SOFTWARE_WORD = re.compile(r"(?:^|[-_.])(?:smtp|mta|mail[-_.]?service|mailer)(?:[-_.]|$)", re.I)
+# A word of a longer local part that only mail software uses ("E500_SMTP_Mail_Service"); not
+# "mailer", a surname too.
+_SOFTWARE_WORD = re.compile(r"(?:^|[-_.])(?:smtp|mta|mail[-_.]?service)(?:[-_.]|$)", re.I)
 _SOFTWARE_NAME = re.compile(
     r"mail router|system administrator|mail administrator|microsoft (outlook|exchange)|content[- ]filter"
     r"|e-?mail (gateway|security)|anti-?virus|virus|mailscanner|mail (server|system)|lotus|domino|groupwise",
@@ -353,7 +354,9 @@ def _daemon_sender(msg) -> str | None:
     # Servers send bounces with an empty envelope sender, so they cannot bounce back.
     if return_path.replace(" ", "") in {"<>", "<<>>"}:
         return "null"
-    if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(name) or _SOFTWARE_NAME.search(local):
+    # A quoted local part that reads as a name (`"System Administrator"@...`) is read as one.
+    named = name or (local if " " in local else "")
+    if _SOFTWARE_LOCAL.fullmatch(local) or _SOFTWARE_NAME.search(named):
         return "software"
     if _SOFTWARE_WORD.search(local):
         return "software"
