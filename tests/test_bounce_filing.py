@@ -90,17 +90,20 @@ def test_a_forged_report_quoting_a_message_id_changes_nothing_and_says_so(app, c
     assert "Not delivered" not in pane
 
 
-def test_a_bounced_message_says_what_happened_in_plain_words(app, client, auth, make, team):
+def _reported(app, make, team, **report) -> tuple:
+    """A message sent to Alice, and a delivery report on it to its signed return path:
+    (the sent message, the report's outcome, the report's row)."""
     sent = _sent(make, team)
     verp = _verp(app, sent)
-    raw = dsn(
-        sent.message_id,
-        "alice@outside.test",
-        to=verp,
-        status="5.2.2",
-        diagnostic="552 5.2.2 Mailbox full, see https://phish.example/x",
+    result, row_ = outcome(
+        app, dsn(sent.message_id, "alice@outside.test", to=verp, **report), envelope_to=[verp]
     )
-    _, report = outcome(app, raw, envelope_to=[verp])
+    return sent, result, row_
+
+
+def test_a_bounced_message_says_what_happened_in_plain_words(app, client, auth, make, team):
+    diagnostic = "552 5.2.2 Mailbox full, see https://phish.example/x"
+    sent, _, report = _reported(app, make, team, status="5.2.2", diagnostic=diagnostic)
     auth.login("rita@team.test")
     pane = client.get(f"/mail/sent/{sent.thread_id}").get_data(as_text=True)
     assert "Not delivered: Mailbox full" in pane
@@ -217,16 +220,8 @@ def test_a_mailbox_filter_refusing_the_message_shows_as_not_delivered(app, clien
 
 
 def test_a_challenge_response_report_is_a_note_and_leaves_the_address_working(app, client, auth, make, team):
-    sent = _sent(make, team)
-    verp = _verp(app, sent)
-    raw = dsn(
-        sent.message_id,
-        "alice@outside.test",
-        to=verp,
-        status="4.7.0",
-        diagnostic="X-Boxbe-Notice; Sender not pre-approved. Follow instructions in above notice",
-    )
-    result, note = outcome(app, raw, envelope_to=[verp])
+    diagnostic = "X-Boxbe-Notice; Sender not pre-approved. Follow instructions in above notice"
+    sent, result, note = _reported(app, make, team, status="4.7.0", diagnostic=diagnostic)
     assert result == "auto_reply"
     assert row(app, sent.id).status == "sent"
     assert _address(app).failing_since is None
