@@ -95,10 +95,10 @@ def _reported(app, make, team, **report) -> tuple:
     (the sent message, the report's outcome, the report's row)."""
     sent = _sent(make, team)
     verp = _verp(app, sent)
-    result, row_ = outcome(
+    result, report_row = outcome(
         app, dsn(sent.message_id, "alice@outside.test", to=verp, **report), envelope_to=[verp]
     )
-    return sent, result, row_
+    return sent, result, report_row
 
 
 def test_a_bounced_message_says_what_happened_in_plain_words(app, client, auth, make, team):
