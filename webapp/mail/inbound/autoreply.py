@@ -10,7 +10,7 @@ import unicodedata
 from email.message import EmailMessage
 
 from webapp.mail.inbound.bounce import challenge_in_report, daemon_sender
-from webapp.mail.inbound.headers import header_names, header_value, subject_texts
+from webapp.mail.inbound.headers import has_header, header_value, subject_texts
 from webapp.mail.inbound.subjects import CHALLENGE_TEXT
 
 # Reply and forward prefixes in the languages we match, e.g. "Re:", "AW:", "RE :", "Antw:", "Re[2]:".
@@ -108,7 +108,7 @@ def is_bulk(msg: EmailMessage) -> bool:
     try:
         if _token(header_value(msg, "Precedence")) in _BULK_PRECEDENCE:
             return True
-        return _has_header(msg, "List-Id") or _has_header(msg, "List-Unsubscribe")
+        return has_header(msg, "List-Id") or has_header(msg, "List-Unsubscribe")
     except Exception:
         return False
 
@@ -119,7 +119,7 @@ def _reason(msg) -> str | None:
     if submitted and submitted != "no" and daemon_sender(msg) != "daemon":
         return f"Auto-Submitted: {submitted}"
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponse", "X-Mail-Autoreply", "X-Vacation"):
-        if _has_header(msg, name) and _token(header_value(msg, name)) not in _NEGATIVE:
+        if has_header(msg, name) and _token(header_value(msg, name)) not in _NEGATIVE:
             return f"{name} header"
     if _token(header_value(msg, "Precedence")) == "auto_reply":
         return "Precedence: auto_reply"
@@ -137,7 +137,7 @@ def _reason(msg) -> str | None:
         return challenge
     null_sender = header_value(msg, "Return-Path").replace(" ", "") == "<>"
     bulk = _token(header_value(msg, "Precedence")) in {"bulk", "junk"}
-    listed = _has_header(msg, "List-Id") or _has_header(msg, "List-Unsubscribe")
+    listed = has_header(msg, "List-Id") or has_header(msg, "List-Unsubscribe")
     if null_sender and bulk and not listed:  # a list post or a newsletter is not an auto-reply
         return "null Return-Path with Precedence: bulk"
     if any(is_out_of_office_subject(s) for s in subject_texts(msg)):
@@ -147,7 +147,7 @@ def _reason(msg) -> str | None:
 
 def _challenge(msg) -> str | None:
     """A challenge-response system asking the sender to confirm before the mail is delivered."""
-    if any(_has_header(msg, name) for name in _CHALLENGE_HEADERS) or challenge_in_report(msg):
+    if any(has_header(msg, name) for name in _CHALLENGE_HEADERS) or challenge_in_report(msg):
         return "challenge-response request"
     subject = subject_texts(msg)[0]
     if _CHALLENGE_SUBJECT.search(subject):
@@ -164,10 +164,6 @@ def is_out_of_office_subject(subject: str) -> bool:
     """Whether `subject` is an out-of-office reply's, after any reply prefixes."""
     subject = unicodedata.normalize("NFC", " ".join(subject.split()))
     return bool(_OOO_SUBJECT.search(_PREFIXES.sub("", subject)))
-
-
-def _has_header(msg, name: str) -> bool:
-    return name.lower() in header_names(msg)
 
 
 def _token(value: str) -> str:

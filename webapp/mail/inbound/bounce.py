@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
 from webapp.mail.inbound.headers import (
-    header_names,
+    has_header,
     header_value,
     kept,
     part_text,
@@ -382,7 +382,7 @@ def _is_list_mail(msg) -> bool:
     """
     if header_value(msg, "Precedence").lower() == "list":
         return True
-    return any(_has_header(msg, name) for name in ("List-Id", "List-Post", "List-Unsubscribe"))
+    return any(has_header(msg, name) for name in ("List-Id", "List-Post", "List-Unsubscribe"))
 
 
 def _has_dsn_part(msg) -> bool:
@@ -390,10 +390,6 @@ def _has_dsn_part(msg) -> bool:
     if msg.get_content_type() in _DSN_TYPES or not msg.is_multipart():
         return True  # a bare report, or one whose boundary did not match: read as it is
     return any(p.get_content_type() in _DSN_TYPES for p in _parts(msg))
-
-
-def _has_header(msg, name: str) -> bool:
-    return name.lower() in header_names(msg)
 
 
 def _has_original(msg) -> bool:

@@ -79,6 +79,11 @@ def header_names(msg) -> frozenset[str]:
     return kept(msg, "header_names", lambda m: frozenset(k.lower() for k in m))
 
 
+def has_header(msg, name: str) -> bool:
+    """Whether the message has a header of that name (any case)."""
+    return name.lower() in header_names(msg)
+
+
 def plain_mailboxes(msg, name: str) -> list[str] | None:
     """The values of address header `name` (unfolded, as the policy reads them), if all are plain."""
     name = name.lower()
