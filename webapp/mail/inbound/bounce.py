@@ -264,7 +264,16 @@ def _safely(fn, *args, default):
 
 
 def _bounce_kind(msg) -> str | None:
-    """'dsn' for a delivery-status report, 'notice' for a plain-text one, else None."""
+    """'dsn' for a delivery-status report, 'notice' for a plain-text one, else None.
+
+    Asked by parse_bounce and again by the auto-reply rule (challenge_in_report), which runs on
+    most mail: worked out once a message.
+    """
+    return kept(msg, "bounce_kind", _work_out_bounce_kind)
+
+
+def _work_out_bounce_kind(msg) -> str | None:
+    """_bounce_kind, worked out."""
     ctype = msg.get_content_type()
     report_type = str(msg.get_param("report-type", "") or "").lower()
     if ctype in _DSN_TYPES or report_type in {"delivery-status", "global-delivery-status"}:
