@@ -237,14 +237,12 @@ def find_thread(parsed: ParsedMail, targets: list[Target]) -> tuple[Row | None, 
             thread = _thread(target.value)
             if thread is not None:
                 return thread, "its reply address names the conversation", True
-    for target in targets:
-        # Our signed return path: what answers the envelope sender (RFC 3834 asks automatic
-        # replies to, and challenge-response systems do) names the message it answers.
-        if target.kind == "bounce" and isinstance(target.value, int):
-            sent = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
-            thread = _thread(sent.thread_id) if sent is not None and sent.thread_id is not None else None
-            if thread is not None:
-                return thread, "its VERP return path names the message", True
+    # Our signed return path: what answers the envelope sender (RFC 3834 asks automatic replies
+    # to, and challenge-response systems do) names the message it answers.
+    sent = _sent_to_return_path(targets)
+    thread = _thread(sent.thread_id) if sent is not None else None
+    if thread is not None:
+        return thread, "its VERP return path names the message", True
     ids = _referenced_ids(parsed)
     if ids:
         found = db.session.execute(_THREAD_BY_REFERENCES, {"ids": ids}).first()
@@ -258,6 +256,16 @@ def _thread_writers(thread: Row) -> list[int]:
     return list(db.session.scalars(_THREAD_WRITERS, {"thread_id": thread.id}))
 
 
+def _sent_to_return_path(targets: list[Target]) -> Row | None:
+    """The sent message whose signed return path (VERP) the mail came to, if any."""
+    for target in targets:
+        if target.kind == "bounce":
+            msg = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
+            if msg is not None:
+                return msg
+    return None
+
+
 def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row | None, str, bool]:
     """The sent message a report is about, how it matched, and whether that match is verified.
 
@@ -265,11 +273,9 @@ def _bounced_message(report: BounceReport, targets: list[Target]) -> tuple[Row |
     a Message-ID they have seen (a forged report would fail the message and show its text), so a
     report matched that way only joins the conversation, unverified, and changes nothing.
     """
-    for target in targets:
-        if target.kind == "bounce":
-            msg = db.session.execute(_OUTBOUND_BY_ID, {"id": target.value}).first()
-            if msg is not None:
-                return msg, "its VERP return path names the message", True
+    msg = _sent_to_return_path(targets)
+    if msg is not None:
+        return msg, "its VERP return path names the message", True
     if report.original_message_id:
         msg = db.session.execute(_OUTBOUND_BY_MESSAGE_ID, {"mid": report.original_message_id}).first()
         if msg is not None:
