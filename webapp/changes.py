@@ -119,13 +119,14 @@ def _before_flush(session, flush_context, instances) -> None:
 
 # Execution options of a write that no page shows (what the listener stores: rows without a
 # conversation, until classified, whose own write moves the counters): the counters stay.
-SHOWN_NOWHERE = {"hiremail_shown_nowhere": True}
+_SHOWN_NOWHERE = "hiremail_shown_nowhere"
+SHOWN_NOWHERE = {_SHOWN_NOWHERE: True}
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     statement = state.statement
-    if state.execution_options.get("hiremail_shown_nowhere"):
+    if state.execution_options.get(_SHOWN_NOWHERE):
         return
     if isinstance(statement, UpdateBase):
         table = getattr(statement, "table", None)
