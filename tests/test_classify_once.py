@@ -733,3 +733,58 @@ def test_a_copy_stored_while_its_twin_is_parsed_is_still_filed_once(app, team, m
     assert sorted(results.values()) == ["candidate", "duplicate"]
     with app.app_context():
         assert db.session.scalar(select(func.count(Thread.id))) == 1
+
+
+def test_a_group_of_replies_reaches_every_writer_and_holds_scheduled_mail_with_one_write_each(
+    app, make_team, make, monkeypatch
+):
+    """A drain's group writes its messages' recipients and the holds of scheduled mail once, at
+    its commit: each reply still reaches the one it was sent to and the colleague who wrote in
+    the conversation, and the mail Rita scheduled there waits for her."""
+    from webapp.mail.inbound import pipeline
+    from webapp.mail.read import entries
+    from webapp.models import FolderEntry
+
+    team = make_team(
+        offers={"job": "Backend"},
+        users={"Rita Recruiter": ["job"], "Sam Recruiter": ["job"]},
+        candidates={"Alice Able": ["job"]},
+    )
+    conversation = make.thread("Interview", candidate=team.alice, offer=team.job)
+    sams = make.message(conversation, direction="outbound", candidate=team.alice, sender=team.sam)
+    scheduled = make.message(
+        conversation, direction="outbound", candidate=team.alice, sender=team.rita, status="scheduled"
+    )
+    with app.app_context():
+        rita_address = db.session.get_one(type(team.rita), team.rita.id).inbound_address("mail.demo.test")
+    replies = [
+        stored(
+            app,
+            raw_mail(
+                to=rita_address, subject="Re: Interview", body=f"Reply {i}", in_reply_to=sams.message_id
+            ),
+        )
+        for i in range(3)
+    ]
+    statements = []
+    monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 60, "postgresql": 60})  # one group
+    with app.app_context():
+        done = drained_watching(lambda _c, _cur, sql, *a: statements.append(sql))
+        assert done.count == 3
+        reached = sorted(
+            (r.message_id, r.user_id)
+            for r in db.session.scalars(select(MessageRecipient))
+            if r.message_id in replies
+        )
+        assert reached == sorted((m, u) for m in replies for u in (team.rita.id, team.sam.id))
+        assert db.session.get_one(Message, scheduled.id).held_at is not None
+        assert sum("INSERT INTO message_recipients" in s for s in statements) == 1
+        assert sum("SET held_at" in s for s in statements) == 1
+        kept = sorted(
+            (e.user_id, e.folder, e.thread_id, e.is_unread) for e in db.session.scalars(select(FolderEntry))
+        )
+        entries.rebuild()
+        assert kept == sorted(
+            (e.user_id, e.folder, e.thread_id, e.is_unread) for e in db.session.scalars(select(FolderEntry))
+        )
+    assert outcomes(app, replies) == ["reply"] * 3

@@ -158,40 +158,60 @@ _BACK = (
 
 
 @dataclass
-class Clears:
-    """What mail from candidates cleared, written once for a drain's group (see clears_deferred)."""
+class Deferred:
+    """Writes a drain's group makes once, at its commit (see deferred_writes).
 
-    addresses: set[str] = field(default_factory=set)
-    candidates: set[int] = field(default_factory=set)
+    Each would be a statement a message; nothing classification reads depends on them, and
+    what the group's commit computes from them (the folder entries read the recipients) comes
+    after they are written.
+    """
+
+    addresses: set[str] = field(default_factory=set)  # a candidate's address works again
+    candidates: set[int] = field(default_factory=set)  # a candidate is back
+    recipients: list[dict] = field(default_factory=list)  # message_recipients rows
+    holds: list[dict] = field(default_factory=list)  # _HOLD's parameters, a conversation each
 
 
-_DEFERRED_CLEARS: ContextVar[Clears | None] = ContextVar("deferred_clears", default=None)
+_DEFERRED: ContextVar[Deferred | None] = ContextVar("deferred_writes", default=None)
 
 
 @contextlib.contextmanager
-def clears_deferred(into: Clears) -> Iterator[Clears]:
-    """Within, "this address works" and "this candidate is back" are only noted in `into`: the
-    caller writes them with write_clears, later in the same transaction (a drain's group: two
-    statements for the group instead of two per message, nearly always changing nothing).
-    Marking an address failing or a candidate away writes the notes first: the order stands."""
-    token = _DEFERRED_CLEARS.set(into)
+def deferred_writes(into: Deferred) -> Iterator[Deferred]:
+    """Within, "this address works", "this candidate is back", a message's recipients and the
+    holds of scheduled mail are only noted in `into`: the caller writes them with
+    write_deferred, later in the same transaction (a drain's group: a few statements for the
+    group instead of up to four a message). Marking an address failing or a candidate away
+    writes the noted clears first: the order stands."""
+    token = _DEFERRED.set(into)
     try:
         yield into
     finally:
-        _DEFERRED_CLEARS.reset(token)
+        _DEFERRED.reset(token)
 
 
-def write_clears(clears: Clears | None = None) -> None:
-    """Write the noted clears (`clears`, else those of the enclosing clears_deferred), then forget them."""
-    clears = clears if clears is not None else _DEFERRED_CLEARS.get()
-    if clears is None:
+def write_deferred(deferred: Deferred | None = None) -> None:
+    """Write the noted writes (`deferred`, else those of the enclosing deferred_writes), then forget them."""
+    deferred = deferred if deferred is not None else _DEFERRED.get()
+    if deferred is None:
         return
-    if clears.addresses:
-        db.session.execute(_ADDRESS_WORKS, {"addresses": sorted(clears.addresses)})
-    if clears.candidates:
-        db.session.execute(_BACK, {"owner_ids": sorted(clears.candidates)})
-    clears.addresses.clear()
-    clears.candidates.clear()
+    if deferred.recipients:
+        db.session.execute(_ADD_RECIPIENTS, deferred.recipients)
+    if deferred.holds:
+        db.session.execute(_HOLD, deferred.holds)
+    deferred.recipients, deferred.holds = [], []
+    _write_clears(deferred)
+
+
+def _write_clears(deferred: Deferred | None) -> None:
+    """Write the noted clears only (before a later failure or absence of the same candidate)."""
+    if deferred is None:
+        return
+    if deferred.addresses:
+        db.session.execute(_ADDRESS_WORKS, {"addresses": sorted(deferred.addresses)})
+    if deferred.candidates:
+        db.session.execute(_BACK, {"owner_ids": sorted(deferred.candidates)})
+    deferred.addresses.clear()
+    deferred.candidates.clear()
 
 
 def parsed_fields(parsed: ParsedMail) -> dict:
@@ -333,13 +353,21 @@ def _hold_scheduled(decision: Decision, thread_id: int | None, received_at: date
         return
     if decision.outcome not in (Outcome.REPLY, Outcome.CANDIDATE):
         return
-    db.session.execute(_HOLD, {"conversation": thread_id, "replied_at": received_at, "hold_at": now})
+    hold = {"conversation": thread_id, "replied_at": received_at, "hold_at": now}
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.holds.append(hold)
+    else:
+        db.session.execute(_HOLD, hold)
 
 
 def _add_recipients(message_id: int, user_ids: list[int]) -> None:
     """The team members whose Inbox the message reaches (each once)."""
     recipients = [{"message_id": message_id, "user_id": u} for u in dict.fromkeys(user_ids)]
-    if recipients:
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.recipients += recipients
+    elif recipients:
         db.session.execute(_ADD_RECIPIENTS, recipients)
 
 
@@ -374,7 +402,7 @@ def _record_bounce(outbound: Row, report: BounceReport, now: datetime) -> None:
     db.session.execute(_FAIL_SENT, {"outbound_id": outbound.id, "reason": reason[:2000]})
     hard = [f for f in report.failures if f.kind == "hard"]
     if hard and outbound.candidate_id is not None:
-        write_clears()  # an earlier message's "works" comes before this failure
+        _write_clears(_DEFERRED.get())  # an earlier message's "works" comes before this failure
         db.session.execute(
             _ADDRESS_FAILING,
             [
@@ -412,9 +440,9 @@ def _add_bounce_recipients(message_id: int, report: BounceReport) -> None:
 
 def _candidate_away(decision: Decision) -> None:
     """An out-of-office names the candidate's return date; their own mail says they are back."""
-    clears = _DEFERRED_CLEARS.get()
+    clears = _DEFERRED.get()
     if decision.away_until is not None:
-        write_clears()  # an earlier message's "back" comes before this "away"
+        _write_clears(clears)  # an earlier message's "back" comes before this "away"
         db.session.execute(_AWAY, {"owner_id": decision.candidate_id, "until": decision.away_until})
     elif decision.outcome != Outcome.AUTO_REPLY and decision.candidate_id is not None:
         if clears is not None:
@@ -427,7 +455,7 @@ def _address_works(address: str) -> None:
     """Mail from a candidate's address proves it works again: clear what a bounce said."""
     if not address:
         return
-    clears = _DEFERRED_CLEARS.get()
+    clears = _DEFERRED.get()
     if clears is not None:
         clears.addresses.add(address.lower())
     else:

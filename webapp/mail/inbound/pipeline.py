@@ -24,11 +24,11 @@ from webapp.mail.domain import MailDomain
 from webapp.mail.inbound.classify import OTHER_COPY, GroupLookups, decide, look_up_group
 from webapp.mail.inbound.filing import (
     FILED_COLUMNS,
-    Clears,
-    clears_deferred,
+    Deferred,
+    deferred_writes,
     file_decision,
     file_quarantine,
-    write_clears,
+    write_deferred,
 )
 from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, parse_file
 from webapp.mail.read import entries
@@ -514,7 +514,7 @@ class _Group:
         self.ids: list[int] = []
         self.outcomes: list[str | None] = []
         self.conversations: set[int] = set()  # their folder entries, computed once at the commit
-        self.clears = Clears()  # addresses working again, candidates back: written at the commit
+        self.deferred = Deferred()  # recipients, holds, addresses working again...: at the commit
         self.started = 0.0
         self.max_age = GROUP_AGE_S.get(db.engine.dialect.name, 0.05)
         self.ahead: dict[int, ParsedAhead] = {}  # parsed before the group's first write
@@ -571,7 +571,7 @@ class _Group:
             self.started = time.monotonic()
         self.ids.append(message_id)
         try:
-            with entries.deferred(self.conversations), clears_deferred(self.clears):
+            with entries.deferred(self.conversations), deferred_writes(self.deferred):
                 outcome = classify_stored(
                     message_id,
                     settings=self.settings,
@@ -596,7 +596,7 @@ class _Group:
         if not self.ids:
             return
         try:
-            write_clears(self.clears)
+            write_deferred(self.deferred)
             entries.refresh(self.conversations)
             db.session.commit()
         except Exception:
@@ -608,12 +608,12 @@ class _Group:
         self.done.outcomes.update(o for o in self.outcomes if o is not None)
         for message_id in self.ids:
             self.ahead.pop(message_id, None)
-        self.ids, self.outcomes, self.conversations, self.clears = [], [], set(), Clears()
+        self.ids, self.outcomes, self.conversations, self.deferred = [], [], set(), Deferred()
 
     def _one_by_one(self) -> None:
         db.session.rollback()
         ids, self.ids, self.outcomes, self.conversations = self.ids, [], [], set()
-        self.clears = Clears()
+        self.deferred = Deferred()
         for message_id in ids:
             # Parsed again (classifying may have touched what was parsed), unless parsing failed.
             ahead = self.ahead.pop(message_id, None)
