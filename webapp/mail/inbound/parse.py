@@ -23,13 +23,16 @@ from webapp.mail.inbound.addresslimits import (
     unfolded,
 )
 from webapp.mail.inbound.headers import header_texts, header_value, part_text, plain_mailboxes
+from webapp.mail.inbound.mimesplit import split_parse
 from webapp.mail.msgids import raw_header
 
 SNIPPET_LENGTH = 200
 # Bidi overrides and other invisible controls that can disguise a filename's extension.
 _UNSAFE_FILENAME_CHARS = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# Bytes fed to the parser at a time: the raw message is never needed whole.
+# Bytes fed to the parser at a time, past WHOLE_BYTES: the raw message is never needed whole.
 FEED_CHUNK = 64 * 1024
+# Messages up to this size are read whole and split (mimesplit): nearly all mail.
+WHOLE_BYTES = 1024 * 1024
 # Base64 that the stdlib would decode strictly, without defects: alphabet, line breaks, end padding.
 _CLEAN_BASE64 = re.compile(r"[A-Za-z0-9+/\r\n]*+={0,2}+[\r\n]*+")  # possessive: linear on any input
 
@@ -290,15 +293,35 @@ def _decoded_payload(part) -> bytes | None:
 def parse_file(fh: BinaryIO, head_bytes: int = 0) -> tuple["ParsedMail", bytes]:
     """Parse the message read from `fh` in chunks; also return its first `head_bytes` bytes.
 
-    Reading in chunks spares holding the raw bytes beside the parsed message: the largest
-    message then costs about 2.5 times its size at peak, where `message_from_bytes` needs 8.
+    A message up to WHOLE_BYTES is read whole and, if well formed, split by mimesplit (the
+    tree the feed parser builds, without its loop over every line). A bigger one is fed in
+    chunks: it is never in memory twice, and costs about 2.5 times its size at peak, where
+    `message_from_bytes` needs 8.
     """
-    parser = BytesFeedParser(policy=_policy())
+    chunks: list[bytes] = []
+    size = 0
+    parser = None
     head = b""
     while chunk := fh.read(FEED_CHUNK):
         if len(head) < head_bytes:
             head += chunk[: head_bytes - len(head)]
-        parser.feed(chunk)
+        if parser is not None:
+            parser.feed(chunk)
+            continue
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > WHOLE_BYTES:
+            parser = BytesFeedParser(policy=_policy())
+            for whole in chunks:
+                parser.feed(whole)
+            chunks = []
+    if parser is None:
+        raw = b"".join(chunks)
+        msg = split_parse(raw, _policy())
+        if msg is not None:
+            return _parsed(cast(EmailMessage, msg)), head
+        parser = BytesFeedParser(policy=_policy())  # a fresh policy: nothing read by the attempt
+        parser.feed(raw)
     # An EmailPolicy builds EmailMessages; the stubs type what a parser returns as Message.
     return _parsed(cast(EmailMessage, parser.close())), head
 
