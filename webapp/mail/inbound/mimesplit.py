@@ -64,7 +64,8 @@ def _message(text: str, policy: Policy, depth: int, nested: bool) -> Message:
         return msg
     _split(msg, body, policy, depth)
     if nested:  # what the feed parser does to a multipart part's epilogue, "" included
-        msg.epilogue = None if msg.epilogue == "" else _without_eol(msg.epilogue)
+        epilogue = msg.epilogue
+        msg.epilogue = _without_eol(epilogue) if epilogue else None
     return msg
 
 
@@ -80,7 +81,7 @@ def _split(msg: Message, body: str, policy: Policy, depth: int) -> None:
         raise _Irregular  # StartBoundaryNotFoundDefect
     if first[0]:
         msg.preamble = _without_eol(body[: first[0]])
-    msg.set_payload(None)
+    msg.set_payload([])  # the parts attached below: at least one, or _Irregular
     start = first[1]
     for line_start, line_end, closes in found:
         part = body[start:line_start]
