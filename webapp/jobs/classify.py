@@ -32,7 +32,7 @@ DRAIN_BUDGET_S = 20.0
 # Messages claimed at a time.
 DRAIN_BATCH = 50
 # With more than this waiting, a drain wakes another worker to share the backlog.
-SHARE_BACKLOG_OVER = 100
+SHARE_BACKLOG_OVER = 50
 # With nothing left, a drain keeps looking this long (seconds) before giving its worker back,
 # unless a job waits in another queue: a burst arriving a few messages at a time is drained
 # as it comes, without a job, a fork and a connection for every few messages.
