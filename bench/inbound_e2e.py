@@ -467,6 +467,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     own_before = _cpu_of(os.getpid())
     servers_before = servers_cpu()
     with app.app_context(), MemorySampler(procs, labels) as memory:
+        idle_before = _machine_idle()
         t0, accepted_at, refused = send_all(smtp_port, corpus, args.connections)
         deadline = time.perf_counter() + args.timeout
         stored, left = inbound_counts(first_id)
@@ -474,6 +475,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
             time.sleep(0.02)
             stored, left = inbound_counts(first_id)
         finished = time.perf_counter()
+        idle = _machine_idle(since=idle_before)
         outcomes = Counter(
             dict(
                 db.session.execute(
@@ -516,6 +518,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         f"parsing alone {1000 * min(floor_runs) / len(corpus):.2f}"
     )
     print(f"e2e CPU per message of the local servers (ms; the benchmark's own polling included): {server_ms}")
+    print(f"e2e machine idle while sending and classifying: {idle:.0%} of its {os.cpu_count()} CPUs")
     if left:
         print("WARNING: not everything was classified\n" + procs.tail())
 
@@ -548,6 +551,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         "cpu_ms_per_message": cpu_ms,
         "parse_cpu_ms_per_message": round(1000 * min(floor_runs) / len(corpus), 2),
         "server_cpu_ms_per_message": server_ms,
+        "machine_idle": round(idle, 3),
         "memory_bound_mb": round(4 * sizes[-1] / MB, 1),
     }
     if lone:
@@ -619,6 +623,16 @@ def servers_cpu() -> dict[str, float]:
                 continue
             totals[name] += t.user + t.system + t.children_user + t.children_system
     return totals
+
+
+def _machine_idle(since: tuple[int, int] | None = None):
+    """The machine's (total, idle) CPU ticks (/proc/stat); given an earlier reading, the idle share since."""
+    with open("/proc/stat") as fh:
+        ticks = [int(t) for t in fh.readline().split()[1:]]
+    now = (sum(ticks), ticks[3] + ticks[4])  # idle and waiting for I/O
+    if since is None:
+        return now
+    return (now[1] - since[1]) / max(1, now[0] - since[0])
 
 
 def _cpu_of(pid: int) -> float:
