@@ -1,9 +1,9 @@
 """Well-formed MIME read without the stdlib's line-by-line loop, into the tree it would build.
 
 The stdlib's feed parser looks at every line of a message in Python: for the base64 of an
-attached PDF, thousands of lines a message, most of classification's parsing time. Here one
-regular expression finds a multipart's boundary lines, the stdlib parses each part's headers
-(the same code, headers only) and each body is a slice of the text. The result is the tree
+attached PDF, thousands of lines a message, most of classification's parsing time. Here
+`str.find` finds a multipart's delimiter lines, the stdlib parses each part's headers (the
+same code, headers only) and each body is a slice of the text. The result is the tree
 `BytesFeedParser` builds (headers, payloads, preambles, epilogues, defects), for the messages
 this takes: anything the feed parser would have to repair or read its own way (a boundary
 missing, a part of type message/*, a digest, lone CRs, headers running into the body...)
@@ -114,12 +114,12 @@ def _delimiters(body: str, dashed: str) -> Iterator[tuple[int, int, bool]]:
             return
         if body.startswith("\n", end) or body.startswith("\r\n", end):
             yield at, end + (1 if body[end] == "\n" else 2), closes
-        at = _next_line_with(body, dashed, at + 1)
+        at = _next_line_with(body, dashed, at)
 
 
-def _next_line_with(body: str, start: str, at: int) -> int:
-    """Where the next line beginning with `start` begins, from `at` on; -1 if none."""
-    found = body.find("\n" + start, at - 1 if at else 0)
+def _next_line_with(body: str, start: str, after: int) -> int:
+    """Where the next line beginning with `start` begins, past position `after`; -1 if none."""
+    found = body.find("\n" + start, after)
     return found + 1 if found >= 0 else -1
 
 
