@@ -83,7 +83,7 @@ def test_mail_as_clients_send_it_is_split_into_the_feed_parsers_tree():
 def test_every_corpus_message_split_is_the_feed_parsers_tree():
     mail = all_mail()
     split = [(raw, msg) for raw in mail if (msg := split_parse(raw, _policy())) is not None]
-    assert len(split) > len(mail) // 2  # the common shapes are taken, not left to the parser
+    assert len(split) > len(mail) // 3  # the common shapes are taken (reports, with message/* parts, are not)
     for raw, msg in split:
         assert tree(msg) == tree(fed(raw))
 
