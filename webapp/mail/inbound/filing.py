@@ -440,13 +440,13 @@ def _add_bounce_recipients(message_id: int, report: BounceReport) -> None:
 
 def _candidate_away(decision: Decision) -> None:
     """An out-of-office names the candidate's return date; their own mail says they are back."""
-    clears = _DEFERRED.get()
+    deferred = _DEFERRED.get()
     if decision.away_until is not None:
-        _write_clears(clears)  # an earlier message's "back" comes before this "away"
+        _write_clears(deferred)  # an earlier message's "back" comes before this "away"
         db.session.execute(_AWAY, {"owner_id": decision.candidate_id, "until": decision.away_until})
     elif decision.outcome != Outcome.AUTO_REPLY and decision.candidate_id is not None:
-        if clears is not None:
-            clears.candidates.add(decision.candidate_id)
+        if deferred is not None:
+            deferred.candidates.add(decision.candidate_id)
         else:
             db.session.execute(_BACK, {"owner_ids": [decision.candidate_id]})
 
@@ -455,9 +455,9 @@ def _address_works(address: str) -> None:
     """Mail from a candidate's address proves it works again: clear what a bounce said."""
     if not address:
         return
-    clears = _DEFERRED.get()
-    if clears is not None:
-        clears.addresses.add(address.lower())
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.addresses.add(address.lower())
     else:
         db.session.execute(_ADDRESS_WORKS, {"addresses": [address.lower()]})
 
