@@ -37,94 +37,97 @@ def split_parse(raw: bytes, policy: Policy) -> Message | None:
     if "\r" in text and _LONE_CR.search(text):
         return None
     try:
-        return _message(text, policy, depth=0, nested=False)
+        return _message(text, 0, len(text), policy, depth=0, nested=False)
     except (_Irregular, RecursionError):
         return None
 
 
-def _message(text: str, policy: Policy, depth: int, nested: bool) -> Message:
-    """One message or part: its headers by the stdlib, then its body.
+# Parts are read as spans of the one decoded text (start, stop): only payloads are copied out,
+# so a message costs its text and its payloads, not a copy of each part at each level.
+
+
+def _message(text: str, start: int, stop: int, policy: Policy, depth: int, nested: bool) -> Message:
+    """The message or part text[start:stop]: its headers by the stdlib, then its body.
 
     A part (nested) ends without the line break before the next delimiter: it belongs to the
     delimiter (RFC 2046 5.1.1), and the feed parser takes it off the payload, or the epilogue.
     """
-    end = _HEADER_LINES.match(text).end()  # type: ignore[union-attr]  # matches any text
-    if end < len(text) and not text.startswith(("\n", "\r\n"), end):
+    end = _HEADER_LINES.match(text, start, stop).end()  # type: ignore[union-attr]  # matches any text
+    if end < stop and not text.startswith(("\n", "\r\n"), end, stop):
         raise _Irregular  # a line that is neither header nor blank: MissingHeaderBodySeparatorDefect
-    head = text[:end]
+    head = text[start:end]
     if "\nFrom " in head:
         raise _Irregular  # an envelope From after the first line: read back as body, or a defect
     msg = Parser(policy=policy).parsestr(head, headersonly=True)
-    body = text[end + (1 if text.startswith("\n", end) else 2) :] if end < len(text) else ""
+    body = end + (1 if text.startswith("\n", end, stop) else 2) if end < stop else stop
     maintype = msg.get_content_maintype()
     if maintype == "message" or msg.get_content_type() == "multipart/digest":
         raise _Irregular  # messages inside, read by the feed parser's own rules
     if maintype != "multipart":
-        msg.set_payload(_without_eol(body) if nested else body)
+        msg.set_payload(text[body : _less_eol(text, body, stop) if nested else stop])
         return msg
-    _split(msg, body, policy, depth)
+    _split(msg, text, body, stop, policy, depth)
     if nested:  # what the feed parser does to a multipart part's epilogue, "" included
         epilogue = msg.epilogue
-        msg.epilogue = _without_eol(epilogue) if epilogue else None
+        msg.epilogue = epilogue[: _less_eol(epilogue, 0, len(epilogue))] if epilogue else None
     return msg
 
 
-def _split(msg: Message, body: str, policy: Policy, depth: int) -> None:
-    """A multipart's preamble, parts and epilogue, as the feed parser cuts them."""
+def _split(msg: Message, text: str, start: int, stop: int, policy: Policy, depth: int) -> None:
+    """A multipart's preamble, parts and epilogue (text[start:stop]), as the feed parser cuts them."""
     boundary = msg.get_boundary()
     encoding = msg.get("content-transfer-encoding", "8bit").lower()
     if boundary is None or encoding not in ("7bit", "8bit", "binary") or depth >= MAX_DEPTH:
         raise _Irregular
-    found = _delimiters(body, "--" + boundary)
+    found = _delimiters(text, start, stop, "--" + boundary)
     first = next(found, None)
     if first is None or first[2]:
         raise _Irregular  # StartBoundaryNotFoundDefect
-    if first[0]:
-        msg.preamble = _without_eol(body[: first[0]])
+    if first[0] > start:
+        msg.preamble = text[start : _less_eol(text, start, first[0])]
     msg.set_payload([])  # the parts attached below: at least one, or _Irregular
-    start = first[1]
+    part = first[1]
     for line_start, line_end, closes in found:
-        part = body[start:line_start]
-        if not part:
+        if line_start == part:
             raise _Irregular  # delimiters one after the other: the feed parser skips them
-        msg.attach(_message(part, policy, depth + 1, nested=True))
-        start = line_end
+        msg.attach(_message(text, part, line_start, policy, depth + 1, nested=True))
+        part = line_end
         if closes:
-            msg.epilogue = body[start:]
+            msg.epilogue = text[part:stop]
             return
     raise _Irregular  # CloseBoundaryNotFoundDefect
 
 
-def _delimiters(body: str, dashed: str) -> Iterator[tuple[int, int, bool]]:
-    """The delimiter lines of `body`: (start, end after the line break, whether it closes).
+def _delimiters(text: str, start: int, stop: int, dashed: str) -> Iterator[tuple[int, int, bool]]:
+    """The delimiter lines of text[start:stop]: (start, end after the line break, whether it closes).
 
     feedparser's boundaryre: at the start of a line, `--boundary`, then `--` if it closes,
     spaces or tabs, and the line's end. Found by str.find: a regular expression anchored at
     line starts tried every character of a 400 KB attachment.
     """
-    at = 0 if body.startswith(dashed) else _next_line_with(body, dashed, 0)
+    at = start if text.startswith(dashed, start, stop) else _next_line_with(text, dashed, start, stop)
     while at >= 0:
         after = at + len(dashed)
-        closes = body.startswith("--", after)
+        closes = text.startswith("--", after, stop)
         end = after + 2 if closes else after
-        while end < len(body) and body[end] in " \t":
+        while end < stop and text[end] in " \t":
             end += 1
-        if end == len(body):
+        if end == stop:
             yield at, end, closes
             return
-        if body.startswith("\n", end) or body.startswith("\r\n", end):
-            yield at, end + (1 if body[end] == "\n" else 2), closes
-        at = _next_line_with(body, dashed, at)
+        if text.startswith(("\n", "\r\n"), end, stop):
+            yield at, end + (1 if text[end] == "\n" else 2), closes
+        at = _next_line_with(text, dashed, at, stop)
 
 
-def _next_line_with(body: str, start: str, after: int) -> int:
-    """Where the next line beginning with `start` begins, past position `after`; -1 if none."""
-    found = body.find("\n" + start, after)
+def _next_line_with(text: str, begin: str, after: int, stop: int) -> int:
+    """Where the next line beginning with `begin` begins, past `after` and before `stop`; -1 if none."""
+    found = text.find("\n" + begin, after, stop)
     return found + 1 if found >= 0 else -1
 
 
-def _without_eol(text: str) -> str:
-    """`text` less one line break at its end (feedparser's NLCRE_eol; no lone CR here)."""
-    if text.endswith("\r\n"):
-        return text[:-2]
-    return text[:-1] if text.endswith("\n") else text
+def _less_eol(text: str, start: int, stop: int) -> int:
+    """Where text[start:stop] ends less one line break at its end (feedparser's NLCRE_eol; no lone CR)."""
+    if stop - start >= 2 and text.startswith("\r\n", stop - 2, stop):
+        return stop - 2
+    return stop - 1 if stop > start and text[stop - 1] == "\n" else stop
