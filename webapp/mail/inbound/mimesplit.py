@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from email.message import Message
 from email.parser import Parser
 from email.policy import Policy
+from typing import NamedTuple
 
 # A header block as the feed parser reads it: lines that look like a header field, a
 # continuation or an envelope From (feedparser.headerRE), each ending in a line feed.
@@ -24,6 +25,14 @@ _HEADER_LINES = re.compile(r"(?:(?:From |[\041-\071\073-\176]*+:|[\t ])[^\n]*+\n
 _LONE_CR = re.compile(r"\r(?!\n)")
 # A multipart's parts are at most this deep: deeper ones are left to the feed parser.
 MAX_DEPTH = 20
+
+
+class _Delimiter(NamedTuple):
+    """A delimiter line: where it starts, where the next line starts, whether it closes."""
+
+    start: int
+    end: int
+    closes: bool
 
 
 class _Irregular(Exception):
@@ -37,7 +46,8 @@ def split_parse(raw: bytes, policy: Policy) -> Message | None:
     if "\r" in text and _LONE_CR.search(text):
         return None
     try:
-        return _message(text, 0, len(text), policy, depth=0, nested=False)
+        # One parser for the headers of every part: they share the message's policy.
+        return _message(text, 0, len(text), Parser(policy=policy), depth=0, nested=False)
     except (_Irregular, RecursionError):
         return None
 
@@ -46,7 +56,7 @@ def split_parse(raw: bytes, policy: Policy) -> Message | None:
 # so a message costs its text and its payloads, not a copy of each part at each level.
 
 
-def _message(text: str, start: int, stop: int, policy: Policy, depth: int, nested: bool) -> Message:
+def _message(text: str, start: int, stop: int, headers: Parser, depth: int, nested: bool) -> Message:
     """The message or part text[start:stop]: its headers by the stdlib, then its body.
 
     A part (nested) ends without the line break before the next delimiter: it belongs to the
@@ -58,7 +68,7 @@ def _message(text: str, start: int, stop: int, policy: Policy, depth: int, neste
     head = text[start:end]
     if "\nFrom " in head:
         raise _Irregular  # an envelope From after the first line: read back as body, or a defect
-    msg = Parser(policy=policy).parsestr(head, headersonly=True)
+    msg = headers.parsestr(head, headersonly=True)
     body = end + (1 if text.startswith("\n", end, stop) else 2) if end < stop else stop
     maintype = msg.get_content_maintype()
     if maintype == "message" or msg.get_content_type() == "multipart/digest":
@@ -66,14 +76,14 @@ def _message(text: str, start: int, stop: int, policy: Policy, depth: int, neste
     if maintype != "multipart":
         msg.set_payload(text[body : _less_eol(text, body, stop) if nested else stop])
         return msg
-    _split(msg, text, body, stop, policy, depth)
+    _split(msg, text, body, stop, headers, depth)
     if nested:  # what the feed parser does to a multipart part's epilogue, "" included
         epilogue = msg.epilogue
         msg.epilogue = epilogue[: _less_eol(epilogue, 0, len(epilogue))] if epilogue else None
     return msg
 
 
-def _split(msg: Message, text: str, start: int, stop: int, policy: Policy, depth: int) -> None:
+def _split(msg: Message, text: str, start: int, stop: int, headers: Parser, depth: int) -> None:
     """A multipart's preamble, parts and epilogue (text[start:stop]), as the feed parser cuts them."""
     boundary = msg.get_boundary()
     encoding = msg.get("content-transfer-encoding", "8bit").lower()
@@ -81,25 +91,25 @@ def _split(msg: Message, text: str, start: int, stop: int, policy: Policy, depth
         raise _Irregular
     found = _delimiters(text, start, stop, "--" + boundary)
     first = next(found, None)
-    if first is None or first[2]:
+    if first is None or first.closes:
         raise _Irregular  # StartBoundaryNotFoundDefect
-    if first[0] > start:
-        msg.preamble = text[start : _less_eol(text, start, first[0])]
+    if first.start > start:
+        msg.preamble = text[start : _less_eol(text, start, first.start)]
     msg.set_payload([])  # the parts attached below: at least one, or _Irregular
-    part = first[1]
-    for line_start, line_end, closes in found:
-        if line_start == part:
+    part = first.end
+    for delimiter in found:
+        if delimiter.start == part:
             raise _Irregular  # delimiters one after the other: the feed parser skips them
-        msg.attach(_message(text, part, line_start, policy, depth + 1, nested=True))
-        part = line_end
-        if closes:
+        msg.attach(_message(text, part, delimiter.start, headers, depth + 1, nested=True))
+        part = delimiter.end
+        if delimiter.closes:
             msg.epilogue = text[part:stop]
             return
     raise _Irregular  # CloseBoundaryNotFoundDefect
 
 
-def _delimiters(text: str, start: int, stop: int, dashed: str) -> Iterator[tuple[int, int, bool]]:
-    """The delimiter lines of text[start:stop]: (start, end after the line break, whether it closes).
+def _delimiters(text: str, start: int, stop: int, dashed: str) -> Iterator[_Delimiter]:
+    """The delimiter lines of text[start:stop], in order.
 
     feedparser's boundaryre: at the start of a line, `--boundary`, then `--` if it closes,
     spaces or tabs, and the line's end. Found by str.find: a regular expression anchored at
@@ -113,10 +123,10 @@ def _delimiters(text: str, start: int, stop: int, dashed: str) -> Iterator[tuple
         while end < stop and text[end] in " \t":
             end += 1
         if end == stop:
-            yield at, end, closes
+            yield _Delimiter(at, end, closes)
             return
         if text.startswith(("\n", "\r\n"), end, stop):
-            yield at, end + (1 if text[end] == "\n" else 2), closes
+            yield _Delimiter(at, end + (1 if text[end] == "\n" else 2), closes)
         at = _next_line_with(text, dashed, at, stop)
 
 
