@@ -189,11 +189,8 @@ def deferred_writes(into: Deferred) -> Iterator[Deferred]:
         _DEFERRED.reset(token)
 
 
-def write_deferred(deferred: Deferred | None = None) -> None:
-    """Write the noted writes (`deferred`, else those of the enclosing deferred_writes), then forget them."""
-    deferred = deferred if deferred is not None else _DEFERRED.get()
-    if deferred is None:
-        return
+def write_deferred(deferred: Deferred) -> None:
+    """Write the noted writes, then forget them."""
     if deferred.recipients:
         db.session.execute(_ADD_RECIPIENTS, deferred.recipients)
     if deferred.holds:

@@ -511,10 +511,7 @@ class _Group:
 
     def __init__(self, settings: MailDomain, store: BlobStore, time_limit: float | None, done: Drained):
         self.settings, self.store, self.time_limit, self.done = settings, store, time_limit, done
-        self.ids: list[int] = []
-        self.outcomes: list[str | None] = []
-        self.conversations: set[int] = set()  # their folder entries, computed once at the commit
-        self.deferred = Deferred()  # recipients, holds, addresses working again...: at the commit
+        self._start_over()
         self.started = 0.0
         self.max_age = GROUP_AGE_S.get(db.engine.dialect.name, 0.05)
         self.ahead: dict[int, ParsedAhead] = {}  # parsed before the group's first write
@@ -608,12 +605,19 @@ class _Group:
         self.done.outcomes.update(o for o in self.outcomes if o is not None)
         for message_id in self.ids:
             self.ahead.pop(message_id, None)
-        self.ids, self.outcomes, self.conversations, self.deferred = [], [], set(), Deferred()
+        self._start_over()
+
+    def _start_over(self) -> None:
+        """An empty group: nothing classified, nothing noted for the commit."""
+        self.ids: list[int] = []
+        self.outcomes: list[str | None] = []
+        self.conversations: set[int] = set()  # their folder entries, computed once at the commit
+        self.deferred = Deferred()  # recipients, holds, addresses working again...: at the commit
 
     def _one_by_one(self) -> None:
         db.session.rollback()
-        ids, self.ids, self.outcomes, self.conversations = self.ids, [], [], set()
-        self.deferred = Deferred()
+        ids = self.ids
+        self._start_over()
         for message_id in ids:
             # Parsed again (classifying may have touched what was parsed), unless parsing failed.
             ahead = self.ahead.pop(message_id, None)
