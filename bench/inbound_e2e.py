@@ -61,6 +61,7 @@ from sqlalchemy import func, select, text
 
 from bench.datagen import DOMAIN, new_mail, populate
 from bench.outbound import Sink, connect_redis, forget_our_keys
+from bench.smtpclient import Client, Refused
 from webapp import create_app
 from webapp.config import ROOT, Config
 from webapp.devserver import commands
@@ -95,6 +96,11 @@ def add_arguments(parser) -> None:
         type=int,
         default=0,
         help="then N messages one at a time, each after the drains went idle: 250 to classified (ms)",
+    )
+    group.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="clients wait for each reply (smtplib's way) even where the server offers PIPELINING",
     )
     group.add_argument("--skip-listener", action="store_true", help="only the end-to-end part")
     group.add_argument("--timeout", type=float, default=600.0, help="longest wait for classification (s)")
@@ -294,17 +300,23 @@ def _pss(pid: int) -> int:
         return 0
 
 
-def send_all(port: int, corpus, connections: int) -> tuple[float, float, int]:
-    """Send the corpus over `connections` clients at once: (start, last 250, refused)."""
+def send_all(port: int, corpus, connections: int, lockstep: bool = False) -> tuple[float, float, int]:
+    """Send the corpus over `connections` clients at once: (start, last 250, refused).
+
+    The clients pipeline where the server offers it (bench/smtpclient.py), as a sending mail
+    server does; lockstep=True makes them wait for each reply, as smtplib does.
+    """
     refused = []
     done_at = []
 
     def client(share):
-        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.bench.example", timeout=300) as smtp:
+        with Client("127.0.0.1", port, helo="client.bench.example") as smtp:
+            if lockstep:
+                smtp.pipelining = False
             for mail in share:
                 try:
-                    smtp.sendmail("sender@outside.example", mail.envelope_to, mail.raw)
-                except smtplib.SMTPException as exc:
+                    smtp.send("sender@outside.example", mail.envelope_to, mail.raw)
+                except Refused as exc:
                     refused.append(repr(exc)[:200])
         done_at.append(time.perf_counter())
 
@@ -432,7 +444,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     servers_before = servers_cpu()
     with app.app_context(), MemorySampler(procs, labels) as memory:
         ticks_before = _cpu_ticks()
-        t0, accepted_at, refused = send_all(smtp_port, corpus, args.connections)
+        t0, accepted_at, refused = send_all(smtp_port, corpus, args.connections, args.lockstep)
         deadline = time.perf_counter() + args.timeout
         stored, left = inbound_counts(first_id)
         while (left or stored < len(corpus) - refused) and time.perf_counter() < deadline:
@@ -491,7 +503,7 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
     listener = None
     if not args.skip_listener:
         procs.stop(*[label for label in labels if label != "listener"])
-        listener = measure_listener(tmp, smtp_port, corpus, args.connections, procs)
+        listener = measure_listener(tmp, smtp_port, corpus, args.connections, procs, args.lockstep)
     goal = GOAL_TWO_WORKERS if args.classify_workers else GOAL
     print(
         f"run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
@@ -604,20 +616,22 @@ def _cpu_of(pid: int) -> float:
     return times.user + times.system
 
 
-def measure_listener(tmp: Path, port: int, corpus, connections: int, procs: Processes) -> dict:
+def measure_listener(
+    tmp: Path, port: int, corpus, connections: int, procs: Processes, lockstep: bool = False
+) -> dict:
     """The listener alone (nothing classifies) against a bare aiosmtpd sink, same bytes and clients."""
     sink = Sink(tmp)
     try:
         sink_runs = []
         sink_cpu = _cpu_of(sink.proc.pid)
-        start, end, _ = send_all(sink.port, corpus, connections)
+        start, end, _ = send_all(sink.port, corpus, connections, lockstep)
         sink_runs.append(end - start)
         sink_cpu = _cpu_of(sink.proc.pid) - sink_cpu
         listener_cpu = procs.tree_cpu("listener")
-        start, end, refused = send_all(port, corpus, connections)
+        start, end, refused = send_all(port, corpus, connections, lockstep)
         listener_cpu = procs.tree_cpu("listener") - listener_cpu
         listener_s = end - start
-        start, end, _ = send_all(sink.port, corpus, connections)
+        start, end, _ = send_all(sink.port, corpus, connections, lockstep)
         sink_runs.append(end - start)
     finally:
         sink.stop()

@@ -32,6 +32,11 @@ class LoggingHandler:
     def __init__(self, log):
         self.log = log
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # PIPELINING, as the inbound listener offers it: the same exchange with both.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server, session, envelope):
         at = time.time()
         data = envelope.content

@@ -256,3 +256,66 @@ def test_a_sender_that_hangs_up_during_data_stores_nothing_and_the_next_is_serve
     with smtplib.SMTP(listener.hostname, listener.port) as smtp:
         assert smtp.sendmail("alice@outside.test", ["rita@mail.demo.test"], raw_mail()) == {}
     assert len(stored(app)) == 1
+
+
+def test_a_pipelining_sender_gets_each_reply_in_order(app, listener):
+    """PIPELINING (RFC 2920) is offered: MAIL, RCPT and DATA sent at once are answered one by
+    one, in order; a refused recipient does not cost the others the message, and a DATA
+    with no recipient left is refused without taking the message."""
+    with socket.create_connection((listener.hostname, listener.port)) as sock:
+        reader = sock.makefile("rb")
+
+        def reply() -> bytes:
+            lines = [reader.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(reader.readline())
+            return b"".join(lines)
+
+        reply()  # greeting
+        sock.sendall(b"EHLO sender.outside.test\r\n")
+        assert b"250-PIPELINING\r\n" in reply()
+        sock.sendall(
+            b"MAIL FROM:<alice@outside.test>\r\nRCPT TO:<rita@mail.demo.test>\r\n"
+            b"RCPT TO:<nobody@mail.demo.test>\r\nDATA\r\n"
+        )
+        assert [reply()[:3] for _ in range(4)] == [b"250", b"250", b"550", b"354"]
+        sock.sendall(raw_mail(subject="Pipelined") + b"\r\n.\r\n")
+        assert reply().startswith(b"250 2.0.0 Stored as ")
+        sock.sendall(b"MAIL FROM:<bob@outside.test>\r\nRCPT TO:<nobody@mail.demo.test>\r\nDATA\r\n")
+        assert [reply()[:1] for _ in range(3)] == [b"2", b"5", b"5"]
+        sock.sendall(b"QUIT\r\n")
+        assert reply()[:3] == b"221"
+    [msg] = stored(app)
+    assert msg.envelope_from == "alice@outside.test"
+    assert msg.envelope_to == ["rita@mail.demo.test"]
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "",
+        "<alice@outside.test>",
+        "<alice@outside.test> SIZE=1000 BODY=8BITMIME",
+        "alice@outside.test",
+        "<>",
+        '<"quoted local"@outside.test>',
+        "<@relay.test:alice@outside.test>",
+        "<alice@[192.0.2.1]>",
+        "<alice@outside.test",
+        "<" + "x" * 65 + "@outside.test>",
+        "<not an address>",
+        "<a@b@c>",
+    ],
+)
+def test_mail_and_rcpt_addresses_are_read_as_aiosmtpd_reads_them(arg):
+    """The listener's own _getaddr (without aiosmtpd's per-call class) gives aiosmtpd's answers."""
+    from aiosmtpd.smtp import SMTP
+
+    from webapp.receiving.smtpd import WholeData
+
+    class Bare(SMTP):
+        pass
+
+    ours, theirs = WholeData.__new__(WholeData), Bare.__new__(Bare)
+    ours.local_part_limit = theirs.local_part_limit = 64
+    assert ours._getaddr(arg) == theirs._getaddr(arg)

@@ -9,6 +9,8 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
@@ -123,6 +125,15 @@ class InboundHandler:
         self.storer.shutdown(wait=False)
         self.checker.shutdown(wait=False)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Offer PIPELINING (RFC 2920): senders then send MAIL, RCPT and DATA at once.
+
+        aiosmtpd reads commands one by one from its buffer and answers each in order, which is
+        all the extension asks of a server; a sender saves two round trips a message.
+        """
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         """Refuse unknown recipients at RCPT time, so the sender's server bounces at once."""
         try:
@@ -211,6 +222,27 @@ class WholeData(SMTP):
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's reading of MAIL's and RCPT's address, without the class it defines at every call.
+
+        aiosmtpd 1.4.6 declares a typing Protocol inside `_getaddr`: building that class was a
+        tenth of the listener's time for a MAIL or an RCPT. The same parsing and limits.
+        """
+        if not arg:
+            return "", ""
+        try:
+            if arg.lstrip().startswith("<"):
+                address, rest = get_angle_addr(arg)
+            else:
+                address, rest = get_addr_spec(arg)
+        except HeaderParseError:
+            return None, None
+        addr = address.addr_spec
+        local_part = addr.rpartition("@")[0]
+        if self.local_part_limit and len(local_part) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
 
 class InboundController(Controller):
