@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from email._header_value_parser import get_addr_spec, get_angle_addr
+from email._header_value_parser import AddrSpec, AngleAddr, get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 
 from aiosmtpd.controller import Controller
@@ -232,6 +232,7 @@ class WholeData(SMTP):
         """
         if not arg:
             return "", ""
+        address: AngleAddr | AddrSpec
         try:
             if arg.lstrip().startswith("<"):
                 address, rest = get_angle_addr(arg)
