@@ -6,9 +6,10 @@ on a fresh database (SQLite under --workdir unless --database-url), against this
 (a queue prefix of its own; only its keys are deleted afterwards). Then:
 
   value: N new messages (bench/datagen.py's mix; --big adds its two big ones) sent over SMTP by
-         --connections clients at once (smtplib, one connection each, messages dealt round
-         robin), timed from the first connection to the moment every stored row has an
-         outcome (the database is polled every 20 ms);
+         --connections clients at once (bench/smtpclient.py, pipelining where the server
+         offers it; one connection each, messages dealt round robin), timed from the first
+         connection to the moment every stored row has an outcome (the database is polled
+         every 20 ms);
   floor: `email.message_from_bytes(raw, policy=email.policy.default)` over the same bytes in
          this process, before and after (the faster counts).
   Goal: value / floor >= 0.25 with `make run`'s processes, >= 0.5 with two classify workers
