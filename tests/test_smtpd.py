@@ -322,13 +322,24 @@ def test_mail_and_rcpt_addresses_are_read_as_aiosmtpd_reads_them(arg):
 
 
 def test_the_log_has_a_line_for_each_message_stored_not_for_each_smtp_command(app, listener, caplog):
-    """aiosmtpd logs every command (addresses and all) at INFO; at our default level only our
-    own line for each message stored reaches the log, and aiosmtpd's warnings would."""
+    """aiosmtpd logs every command (addresses and all) at INFO; with logging configured at our
+    default level only our own line for each message stored reaches the log, and aiosmtpd's
+    warnings would."""
+    import io
     import logging
 
-    caplog.set_level(logging.INFO)
-    with smtplib.SMTP(listener.hostname, listener.port) as smtp:
-        smtp.sendmail("alice@outside.test", ["rita@mail.demo.test"], raw_mail(subject="Logged"))
+    from webapp.observability import configure_logging
+
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging("INFO", stream=io.StringIO())
+    try:
+        caplog.set_level(logging.INFO)
+        with smtplib.SMTP(listener.hostname, listener.port) as smtp:
+            smtp.sendmail("alice@outside.test", ["rita@mail.demo.test"], raw_mail(subject="Logged"))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
     lines = [(r.name, r.getMessage()) for r in caplog.records]
     assert not [line for line in lines if line[0] == "mail.log"]
     assert [line for line in lines if line[1].startswith("stored message ")]

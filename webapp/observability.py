@@ -68,6 +68,11 @@ class _OurHandler(logging.StreamHandler):
     """The root handler configure_logging installs (so a second call replaces it, not doubles it)."""
 
 
+# Libraries that log at INFO what only debugging needs: aiosmtpd writes a line for every SMTP
+# command (three a message, every address in them). Kept to warnings unless the level is DEBUG.
+CHATTY_LOGGERS = ("mail.log",)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text", stream=None) -> logging.Handler:
     """Send every logger's records to stderr, as JSON lines (`fmt="json"`) or plain text."""
     handler = _OurHandler(stream or sys.stderr)
@@ -78,6 +83,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream=None) -> lo
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level.upper() == "DEBUG" else logging.WARNING)
     return handler
 
 

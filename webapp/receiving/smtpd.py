@@ -247,24 +247,11 @@ class WholeData(SMTP):
         return addr, rest
 
 
-def quiet_conversations(level: str) -> None:
-    """Keep aiosmtpd's line for every SMTP command (addresses and all) out of the log, but at DEBUG.
-
-    aiosmtpd logs each command a sender sends at INFO: three lines a message, with the
-    senders' and recipients' addresses, beside our own line for each message stored. Where
-    the log is kept at INFO (LOG_FORMAT=json in production), that filled an operator's log
-    with SMTP and spent the listener's time formatting it. Its warnings and errors stay.
-    """
-    if level != "DEBUG":
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
 class InboundController(Controller):
     """aiosmtpd's controller, speaking SMTP or LMTP, with our size limit."""
 
     def __init__(self, app, hostname: str, port: int, lmtp: bool = False):
         self.lmtp = lmtp
-        quiet_conversations(app.config["LOG_LEVEL"])
         super().__init__(
             InboundHandler(app),
             hostname=hostname,
