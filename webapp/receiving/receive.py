@@ -8,20 +8,21 @@ from webapp import changes
 from webapp.extensions import db
 from webapp.jobs.enqueue import wake_classifier
 from webapp.mail.addresses import resolve
-from webapp.mail.inbound.pipeline import unclassified_values
+from webapp.mail.inbound.pipeline import UNCLASSIFIED_COLUMNS, unclassified_values
 from webapp.models import Message, Thread, User
-from webapp.models.core import table_of
+from webapp.models.core import RowsInsert, table_of
 from webapp.models.types import utcnow
 from webapp.services import blob_store, mail_domain
 
 _messages = table_of(Message)
-# The ids in the order of the rows given (one multi-row INSERT ... RETURNING). No page shows an
-# unclassified message (no conversation yet): the pages kept stay (its classification moves
+# The ids in the order of the rows given (one INSERT ... RETURNING for the batch). No page shows
+# an unclassified message (no conversation yet): the pages kept stay (its classification moves
 # them), and a batch costs no round trips to Redis for that.
-_INSERT_ROWS = (
-    insert(_messages)
-    .returning(_messages.c.id, sort_by_parameter_order=True)
-    .execution_options(**changes.SHOWN_NOWHERE)
+_INSERT_ROWS = RowsInsert(
+    _messages,
+    UNCLASSIFIED_COLUMNS,
+    insert(_messages).execution_options(**changes.SHOWN_NOWHERE),
+    returning=_messages.c.id,
 )
 
 
@@ -55,7 +56,7 @@ def receive_many(arrivals: list[Arrival]) -> list[int]:
         for sha, a in zip(shas, arrivals, strict=True)
     ]
     # Core, one INSERT for the batch: the ORM's unit of work cost the listener ~0.1 ms a message.
-    ids = list(db.session.execute(_INSERT_ROWS, rows).scalars())
+    ids = _INSERT_ROWS(rows)
     db.session.commit()
     wake_classifier()
     return ids

@@ -32,7 +32,7 @@ from webapp.models import (
     Status,
     Thread,
 )
-from webapp.models.core import execute_dml, table_of
+from webapp.models.core import RowsInsert, execute_dml, table_of
 from webapp.models.types import UTCDateTime
 
 _messages, _threads = table_of(Message), table_of(Thread)
@@ -73,7 +73,7 @@ FILED_COLUMNS = (
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
 _NEW_THREAD = insert(_threads)
 _ADD_ATTACHMENTS = insert(table_of(Attachment))
-_ADD_RECIPIENTS = insert(table_of(MessageRecipient))
+_ADD_RECIPIENTS = RowsInsert(table_of(MessageRecipient), ("message_id", "user_id"))
 _AT = bindparam("at", type_=UTCDateTime())
 # New mail moves the conversation's activity forward (never back) and brings it out of the archive.
 _TOUCH = (
@@ -191,8 +191,7 @@ def deferred_writes(into: Deferred) -> Iterator[Deferred]:
 
 def write_deferred(deferred: Deferred) -> None:
     """Write the noted writes, then forget them."""
-    if deferred.recipients:
-        db.session.execute(_ADD_RECIPIENTS, deferred.recipients)
+    _ADD_RECIPIENTS(deferred.recipients)
     if deferred.holds:
         db.session.execute(_HOLD, deferred.holds)
     deferred.recipients, deferred.holds = [], []
@@ -364,8 +363,8 @@ def _add_recipients(message_id: int, user_ids: list[int]) -> None:
     deferred = _DEFERRED.get()
     if deferred is not None:
         deferred.recipients += recipients
-    elif recipients:
-        db.session.execute(_ADD_RECIPIENTS, recipients)
+    else:
+        _ADD_RECIPIENTS(recipients)
 
 
 def _new_thread(parsed: ParsedMail, decision: Decision, sort_at: datetime) -> int:

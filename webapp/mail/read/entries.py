@@ -44,7 +44,7 @@ from webapp.models import (
     Thread,
     User,
 )
-from webapp.models.core import table_of
+from webapp.models.core import RowsInsert, table_of
 
 # Conversations handled per round of reads (an IN list each): bounded for SQLite's parameters.
 BATCH = 400
@@ -395,7 +395,19 @@ _DELETE = (
     .returning(_entries_table.c.user_id, _entries_table.c.folder, _entries_table.c.is_unread)
 )
 _DELETE_FOR_USERS = _DELETE.where(_entries_table.c.user_id.in_(_USERS))
-_INSERT = insert(_entries_table)
+_INSERT = RowsInsert(
+    _entries_table,
+    (
+        "user_id",
+        "folder",
+        "thread_id",
+        "activity_at",
+        "message_id",
+        "is_unread",
+        "message_count",
+        "has_attachments",
+    ),
+)
 _counts = table_of(FolderCount)
 _COUNT_ALL = insert(_counts).from_select(
     ["user_id", "folder", "unread"],
@@ -422,8 +434,7 @@ def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None)
     when replacing, add the change of unread entries to the counters."""
     if replace is None:  # rebuild: the counters are counted once, at the end
         changes.touch_team(db.session)
-        if rows:
-            db.session.execute(_INSERT, rows)
+        _INSERT(rows)
         return
     thread_ids, user_ids = replace
     # Kept pages of those who may now see another folder: everyone's, or these users' only.
@@ -439,8 +450,7 @@ def _write(rows: list[dict], replace: tuple[list[int], list[int] | None] | None)
     for user_id, folder, was_unread in gone:
         if was_unread and folder in COUNTED:
             delta[user_id, folder] -= 1
-    if rows:
-        db.session.execute(_INSERT, rows)
+    _INSERT(rows)
     for row in rows:
         if row["is_unread"] and row["folder"] in COUNTED:
             delta[row["user_id"], row["folder"]] += 1
