@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
+from webapp.pgcursor import use_described_once
+
 # Named constraints, so migrations can alter them on SQLite and PostgreSQL alike.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -57,6 +59,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+@event.listens_for(Engine, "connect")
+def _describe_once(dbapi_connection, connection_record):
+    """PostgreSQL: cursors that describe each statement's columns once (webapp/pgcursor.py)."""
+    use_described_once(dbapi_connection)
 
 
 # A pooled connection used less than this long ago (seconds) is handed out without a ping.
