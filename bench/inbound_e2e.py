@@ -387,6 +387,32 @@ def run_e2e(args) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def warm_up(engine) -> None:
+    """Read the tables and indexes once, as a database in use has them in memory.
+
+    Just after the bulk load they are on disk only, and this machine's kernel gives back page
+    cache it has not touched for a while: at a million messages a reply's look-ups read their
+    pages from disk (3 ms instead of 0.1). pg_prewarm (PostgreSQL's contrib) reads each
+    relation into the operating system's cache; where it cannot be installed, nothing is read.
+    """
+    started = time.monotonic()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+            blocks = conn.execute(
+                text(
+                    "SELECT coalesce(sum(pg_prewarm(c.oid, 'read')), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')"
+                )
+            ).scalar_one()
+    except Exception as exc:  # no contrib, or no right to create the extension
+        print(f"e2e: tables not read ahead ({type(exc).__name__}: {exc})".splitlines()[0])
+        return
+    seconds = time.monotonic() - started
+    print(f"e2e: tables and indexes read ahead: {blocks * 8 / 1024:.0f} MB in {seconds:.1f}s")
+
+
 def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int:
     from rq import Queue, Worker
 
@@ -408,6 +434,8 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         # to find a reply's conversation, 50 to 70 ms a reply at 100,000 messages.
         with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
+        if dialect == "postgresql":
+            warm_up(db.engine)
         first_id = (db.session.scalar(select(func.max(Message.id))) or 0) + 1
         db.session.remove()
     corpus = new_mail(world, n, seed=args.seed + 1, **({} if args.big else {"big_sizes": ()}))
