@@ -59,3 +59,48 @@ def test_forgetting_removes_an_old_layout_blob(app, tmp_path):
     with app.app_context():
         assert forget_blobs(BlobStore(tmp_path), [_sha(CV)]) == 1
     assert not old.exists()
+
+
+class _Syncs:
+    """What a put_many asked of the disk: syncfs rounds, and the paths fsynced one by one."""
+
+    def __init__(self, monkeypatch, syncfs_works: bool):
+        from webapp.mail import storage
+
+        self.rounds: list[list[str]] = []  # the files in place (final names) at each syncfs
+        self.fsynced: list = []
+
+        def syncfs(root):
+            self.rounds.append(sorted(p.name for p in root.rglob("*") if p.is_file()))
+            return syncfs_works
+
+        monkeypatch.setattr(storage, "_syncfs", syncfs)
+        monkeypatch.setattr(storage, "_fsync_path", self.fsynced.append)
+
+
+def test_a_batch_is_made_durable_in_two_rounds_of_the_whole_file_system(tmp_path, monkeypatch):
+    """Written, synced, renamed, synced again: a name never points at bytes not yet on disk."""
+    syncs = _Syncs(monkeypatch, syncfs_works=True)
+    shas = BlobStore(tmp_path).put_many([b"one", b"two", b"one"])
+    assert syncs.fsynced == []
+    [before, after] = syncs.rounds
+    assert not set(before) & set(shas)  # the first round: only the temporary files
+    assert set(shas) <= set(after)  # the second: the renames
+    assert all((tmp_path / sha[:2] / sha).exists() for sha in shas)
+
+
+def test_without_syncfs_every_file_and_folder_is_fsynced(tmp_path, monkeypatch):
+    syncs = _Syncs(monkeypatch, syncfs_works=False)
+    shas = BlobStore(tmp_path).put_many([b"one", b"two"])
+    files = [p for p in syncs.fsynced if p.name.startswith(".tmp-")]
+    folders = [p for p in syncs.fsynced if p in {tmp_path / sha[:2] for sha in shas}]
+    assert len(files) == 2
+    assert len(folders) == len({sha[:2] for sha in shas})
+
+
+def test_a_lone_message_is_fsynced_not_the_whole_file_system(tmp_path, monkeypatch):
+    syncs = _Syncs(monkeypatch, syncfs_works=True)
+    [sha] = BlobStore(tmp_path).put_many([b"alone"])
+    assert syncs.rounds == []
+    assert [p.name.startswith(".tmp-") for p in syncs.fsynced] == [True, False]
+    assert syncs.fsynced[1] == tmp_path / sha[:2]
