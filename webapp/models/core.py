@@ -5,7 +5,7 @@ is a Table. An INSERT, UPDATE or DELETE returns a CursorResult (rowcount, the ne
 which `Session.execute` types as a plain Result. Each is said once, here.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, CursorResult, Executable, Table, bindparam, func, insert, select
@@ -80,7 +80,8 @@ class RowsInsert:
         for name, default in self.defaults.items():
             if isinstance(default, ScalarElementColumnDefault):
                 params[name] = [default.arg] * len(rows)
-            else:
-                params[name] = [default.arg(None) for _ in rows]
+            else:  # the model's callable (list, utcnow), which SQLAlchemy wraps to take a context
+                make = cast(Callable[[None], Any], default.arg)
+                params[name] = [make(None) for _ in rows]
         result = db.session.execute(self.over_arrays, params)
         return sorted(result.scalars()) if self.returning is not None else []
