@@ -103,7 +103,7 @@ class BlobStore:
         directory is). For two blobs or more, each round is one syncfs(2) of the store's file
         system where Linux offers it, as `make_durable` does: under a burst the listener paid
         two fsyncs a message, each an open, a thread woken and a journal commit waited for
-        (a quarter of its CPU end to end). The price: a round also writes whatever else is
+        (a tenth of its CPU end to end). The price: a round also writes whatever else is
         waiting to be written on that file system. A lone message is fsynced as before.
         """
         shas = [hashlib.sha256(data).hexdigest() for data in blobs]
