@@ -1,6 +1,7 @@
 """Content-addressed blob store for raw messages and attachments (STORAGE_DIR)."""
 
 import ctypes
+import functools
 import hashlib
 import os
 import threading
@@ -122,18 +123,24 @@ class BlobStore:
             for sha, data in fresh.items():
                 target = self._here(sha)
                 written.append((_write_beside(target, data, durable=False), target))
-            together = len(written) + len(stored) > 1 and _syncfs(self.root)
-            if not together:
-                list(_SYNCS.map(_fsync_path, [tmp for tmp, _ in written] + list(stored.values())))
+            whole = len(written) + len(stored) > 1
+            self._sync([tmp for tmp, _ in written] + list(stored.values()), whole)
             for tmp, target in written:
                 os.replace(tmp, target)
         except BaseException:
             for tmp, _ in written:
                 tmp.unlink(missing_ok=True)
             raise
-        if written and not (together and _syncfs(self.root)):
-            list(_SYNCS.map(_fsync_path, sorted({target.parent for _, target in written})))
+        if written:
+            self._sync(sorted({target.parent for _, target in written}), whole)
         return shas
+
+    def _sync(self, paths: list[Path], whole: bool) -> None:
+        """Put these files or folders on disk: with `whole`, one syncfs(2) of the store's file
+        system where Linux offers it; else (or where it does not) each fsynced, side by side."""
+        if whole and _syncfs(self.root):
+            return
+        list(_SYNCS.map(_fsync_path, paths))
 
     def _stored_whole(self, sha256: str, size: int, durable: bool) -> Path | None:
         """Where the blob is already stored whole (and, for a durable put, on disk); None if not.
@@ -158,16 +165,8 @@ class BlobStore:
         One syncfs(2) of the store's file system where Linux offers it: a sync of fifty mailbox
         messages costs one flush, not fifty. Elsewhere, each file is fsynced.
         """
-        if not shas:
-            return
-        if len(shas) > 1 and _syncfs(self.root):
-            return
-        for sha in shas:
-            fd = os.open(self.path(sha), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        if shas:
+            self._sync([self.path(sha) for sha in shas], len(shas) > 1)
 
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
@@ -217,12 +216,19 @@ class BackgroundWriter:
         self._pool.shutdown(wait=True)
 
 
+@functools.cache
+def _libc_syncfs():
+    """libc's syncfs, looked up once (None where there is none): a listener's batch syncs twice."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
 def _syncfs(root: Path) -> bool:
     """syncfs(2) on the file system holding `root`; False where it is not available."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
+    syncfs = _libc_syncfs()
+    if syncfs is None:
         return False
     fd = os.open(root, os.O_RDONLY)
     try:
