@@ -3,9 +3,7 @@
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail.inbound.pipeline import UNCLASSIFIED_COLUMNS, unclassified_values
 from webapp.models import Direction, Message, MessageRecipient, Status
-from webapp.models.types import utcnow
 from webapp.receiving.receive import Arrival, receive_many
 
 
@@ -41,8 +39,3 @@ def test_rows_insert_writes_every_row_once(app, make_team):
             select(MessageRecipient.user_id).where(MessageRecipient.message_id == message_id)
         )
         assert sorted(written) == sorted(users)
-
-
-def test_the_listener_gives_the_columns_it_says_it_gives():
-    values = unclassified_values("0" * 64, 10, "smtp", "a@b.test", ["C@D.test"], utcnow())
-    assert tuple(values) == UNCLASSIFIED_COLUMNS

@@ -37,37 +37,46 @@ class RowsInsert:
     writes a new text for every count of rows (the listener's batches: built, converted by
     psycopg and planned by PostgreSQL each time).
 
-    `columns`: every row has all of them; the model's Python-side defaults fill the others,
-    as an ORM or Core INSERT would. `returning`: the column whose values `__call__` returns, in
-    the order of the rows (the table's autoincrement key: PostgreSQL draws it row after row,
-    in the order the rows are selected, as SQLAlchemy's own ordered RETURNING assumes).
+    The columns are the rows' keys (every row has the same ones); the model's Python-side
+    defaults fill the others, as an ORM or Core INSERT would. `returning`: the column whose
+    values `__call__` returns, in the order of the rows (the table's autoincrement key:
+    PostgreSQL draws it row after row, in the order the rows are selected, as SQLAlchemy's
+    own ordered RETURNING assumes).
     """
 
     def __init__(
-        self,
-        table: Table,
-        columns: Sequence[str],
-        statement: Insert | None = None,
-        returning: ColumnElement[int] | None = None,
+        self, table: Table, statement: Insert | None = None, returning: ColumnElement[int] | None = None
     ):
-        self.columns = tuple(columns)
-        self.defaults = {
+        self.table = table
+        self.returning = returning
+        self.base = insert(table) if statement is None else statement
+        # executemany's statement (SQLite): SQLAlchemy returns the keys in the rows' order.
+        self.plain = self.base
+        if returning is not None:
+            self.plain = self.base.returning(returning, sort_by_parameter_order=True)
+        self.over_arrays: dict[tuple[str, ...], tuple[Insert, dict[str, Any]]] = {}  # by the rows' keys
+
+    def _over_arrays(self, columns: tuple[str, ...]) -> tuple[Insert, dict[str, Any]]:
+        """The INSERT over arrays for rows with these keys, and the defaults of the other columns."""
+        known = self.over_arrays.get(columns)
+        if known is not None:
+            return known
+        defaults = {
             c.name: c.default
-            for c in table.c
-            if c.name not in self.columns
+            for c in self.table.c
+            if c.name not in columns
             and isinstance(c.default, (ScalarElementColumnDefault, CallableColumnDefault))
         }
-        every = self.columns + tuple(self.defaults)
-        self.plain = insert(table) if statement is None else statement
-        arrays = [bindparam(c, type_=ARRAY(table.c[c].type, dimensions=1)) for c in every]
+        every = columns + tuple(defaults)
+        arrays = [bindparam(c, type_=ARRAY(self.table.c[c].type, dimensions=1)) for c in every]
         rows = func.unnest(*arrays).table_valued(*every, with_ordinality="row_number").render_derived()
-        self.over_arrays = self.plain.from_select(
+        statement = self.base.from_select(
             every, select(*(rows.c[c] for c in every)).order_by(rows.c.row_number)
         )
-        self.returning = returning
-        if returning is not None:
-            self.plain = self.plain.returning(returning, sort_by_parameter_order=True)
-            self.over_arrays = self.over_arrays.returning(returning)
+        if self.returning is not None:
+            statement = statement.returning(self.returning)
+        self.over_arrays[columns] = statement, defaults
+        return statement, defaults
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Insert the rows in the session; the `returning` column's values, in the rows' order."""
@@ -76,12 +85,14 @@ class RowsInsert:
         if db.session.get_bind().dialect.name != "postgresql":
             result = db.session.execute(self.plain, rows)
             return list(result.scalars()) if self.returning is not None else []
-        params = {c: [row[c] for row in rows] for c in self.columns}
-        for name, default in self.defaults.items():
+        columns = tuple(rows[0])
+        statement, defaults = self._over_arrays(columns)
+        params = {c: [row[c] for row in rows] for c in columns}
+        for name, default in defaults.items():
             if isinstance(default, ScalarElementColumnDefault):
                 params[name] = [default.arg] * len(rows)
             else:  # the model's callable (list, utcnow), which SQLAlchemy wraps to take a context
                 make = cast(Callable[[None], Any], default.arg)
                 params[name] = [make(None) for _ in rows]
-        result = db.session.execute(self.over_arrays, params)
+        result = db.session.execute(statement, params)
         return sorted(result.scalars()) if self.returning is not None else []

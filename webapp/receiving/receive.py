@@ -8,7 +8,7 @@ from webapp import changes
 from webapp.extensions import db
 from webapp.jobs.enqueue import wake_classifier
 from webapp.mail.addresses import resolve
-from webapp.mail.inbound.pipeline import UNCLASSIFIED_COLUMNS, unclassified_values
+from webapp.mail.inbound.pipeline import unclassified_values
 from webapp.models import Message, Thread, User
 from webapp.models.core import RowsInsert, table_of
 from webapp.models.types import utcnow
@@ -19,10 +19,7 @@ _messages = table_of(Message)
 # an unclassified message (no conversation yet): the pages kept stay (its classification moves
 # them), and a batch costs no round trips to Redis for that.
 _INSERT_ROWS = RowsInsert(
-    _messages,
-    UNCLASSIFIED_COLUMNS,
-    insert(_messages).execution_options(**changes.SHOWN_NOWHERE),
-    returning=_messages.c.id,
+    _messages, insert(_messages).execution_options(**changes.SHOWN_NOWHERE), returning=_messages.c.id
 )
 
 

@@ -73,7 +73,7 @@ FILED_COLUMNS = (
 _FILE = update(_messages).where(_messages.c.id == bindparam("msg_id"), _messages.c.outcome.is_(None))
 _NEW_THREAD = insert(_threads)
 _ADD_ATTACHMENTS = insert(table_of(Attachment))
-_ADD_RECIPIENTS = RowsInsert(table_of(MessageRecipient), ("message_id", "user_id"))
+_ADD_RECIPIENTS = RowsInsert(table_of(MessageRecipient))
 _AT = bindparam("at", type_=UTCDateTime())
 # New mail moves the conversation's activity forward (never back) and brings it out of the archive.
 _TOUCH = (

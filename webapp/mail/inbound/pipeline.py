@@ -100,21 +100,6 @@ def unclassified_row(
     return Message(**unclassified_values(sha256, size, source, envelope_from, envelope_to, now))
 
 
-# The columns unclassified_values gives (the model's defaults fill the others).
-UNCLASSIFIED_COLUMNS = (
-    "direction",
-    "status",
-    "raw_sha256",
-    "raw_size",
-    "source",
-    "envelope_from",
-    "envelope_to",
-    "created_at",
-    "received_at",
-    "sort_at",
-)
-
-
 def unclassified_values(
     sha256: str, size: int, source: str, envelope_from, envelope_to, now: datetime
 ) -> dict:

@@ -395,19 +395,7 @@ _DELETE = (
     .returning(_entries_table.c.user_id, _entries_table.c.folder, _entries_table.c.is_unread)
 )
 _DELETE_FOR_USERS = _DELETE.where(_entries_table.c.user_id.in_(_USERS))
-_INSERT = RowsInsert(
-    _entries_table,
-    (
-        "user_id",
-        "folder",
-        "thread_id",
-        "activity_at",
-        "message_id",
-        "is_unread",
-        "message_count",
-        "has_attachments",
-    ),
-)
+_INSERT = RowsInsert(_entries_table)
 _counts = table_of(FolderCount)
 _COUNT_ALL = insert(_counts).from_select(
     ["user_id", "folder", "unread"],
