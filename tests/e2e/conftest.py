@@ -153,10 +153,16 @@ def browser_log(page_and_log) -> BrowserLog:
     return page_and_log[1]
 
 
-@pytest.fixture
-def demo(app):
-    """The demo team and mail (emptied after the test by the autouse `db` fixture)."""
-    from webapp.demo import load_demo
+@pytest.fixture(scope="session")
+def demo_snapshot(tmp_path_factory):
+    from tests.e2e.demo_snapshot import DemoSnapshot
 
+    return DemoSnapshot(tmp_path_factory.mktemp("demo-blobs"))
+
+
+@pytest.fixture
+def demo(app, demo_snapshot):
+    """The demo team and mail (emptied after the test by the autouse `db` fixture): loaded once a
+    session through the real paths, put back as it was for each later test."""
     with app.app_context():
-        load_demo()
+        demo_snapshot.load()

@@ -1,0 +1,76 @@
+"""The demo, loaded through the real paths once a test session, then put back as it was.
+
+Loading the demo writes 160 messages through the inbound pipeline and the delivery drain: over
+two seconds, and some 80 browser tests each want it. The first load is kept (every table's
+rows, the blobs they name) and each later test gets those rows back in a few milliseconds.
+What a test wrote is gone by then (the autouse `db` fixture empties the tables after it).
+"""
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, text
+
+from webapp import changes
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import blob_store
+
+
+class DemoSnapshot:
+    """`load()` in an app context: the demo, from the snapshot once there is one."""
+
+    def __init__(self, blob_copy: Path):
+        self.blob_copy = blob_copy
+        self.tables: list[tuple] | None = None  # (table, its rows), parents first
+        self.blobs: list[Path] = []  # relative to the store's root
+
+    def load(self) -> None:
+        from webapp.demo import load_demo
+
+        if self.tables is None:
+            load_demo()
+            self._take()
+        else:
+            self._put_back()
+
+    def _take(self) -> None:
+        self.tables = []
+        with db.engine.connect() as conn:
+            for table in db.metadata.sorted_tables:
+                columns = [c for c in table.columns if c.computed is None]  # PostgreSQL computes those
+                rows = [dict(row) for row in conn.execute(select(*columns)).mappings()]
+                self.tables.append((table, rows))
+        root = blob_store().root
+        shutil.copytree(root, self.blob_copy, dirs_exist_ok=True)
+        self.blobs = [
+            path.relative_to(self.blob_copy) for path in self.blob_copy.rglob("*") if path.is_file()
+        ]
+
+    def _put_back(self) -> None:
+        assert self.tables is not None
+        session = db.session
+        postgresql = db.engine.dialect.name == "postgresql"
+        if not postgresql:
+            session.execute(text("PRAGMA defer_foreign_keys = ON"))  # conversations name their last message
+        for table, rows in self.tables:
+            if rows:
+                session.execute(insert(table), rows)
+        if postgresql:  # the next row each table numbers must follow the rows put back
+            for table, rows in self.tables:
+                if rows and "id" in table.c and table.c.id.autoincrement in (True, "auto"):
+                    session.execute(
+                        select(
+                            func.setval(func.pg_get_serial_sequence(table.name, "id"), func.max(table.c.id))
+                        )
+                    )
+        # Pages kept in Redis before were drawn from other rows: the changes move every view.
+        changes.touch_team(session)
+        changes.touch_users(session, session.scalars(select(User.id)).all())
+        session.commit()
+        root = blob_store().root
+        for relative in self.blobs:  # a test may have erased some (a candidate's data deleted)
+            target = root / relative
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(self.blob_copy / relative, target)
