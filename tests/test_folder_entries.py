@@ -6,8 +6,10 @@ what the folder rules (folders.qualifies, the SQL reference) say, row for row, a
 must change nothing.
 """
 
+import os
 import random
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -392,3 +394,65 @@ def test_the_rebuild_command_leaves_the_planner_statistics_of_the_new_entries(ap
                 text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'folder_entries'")
             ).scalar_one()
         assert known > 0
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="row locks: PostgreSQL only (SQLite has one writer)",
+)
+def test_a_refresh_does_not_wait_for_another_drains_open_group(app, team):
+    """Two drains file mail into one conversation. One group has filed the candidate's
+    out-of-office note there and goes on with other messages; the other files the candidate's
+    reply and refreshes the conversation at once, without waiting for that group's commit
+    (the note's foreign key holds a key-share lock on the conversation until then, which
+    the refresh's lock used to wait for). Once both have committed, the entries are the rules'."""
+    first = "<first-of-two-drains@outside.test>"
+    opened = stored(app, raw_mail(subject="Two drains", message_id=first))
+    note = stored(
+        app,
+        raw_mail(subject="Out of office", in_reply_to=first, headers={"Auto-Submitted": "auto-replied"}),
+    )
+    reply = stored(app, raw_mail(subject="Re: Two drains", in_reply_to=first))
+    with app.app_context():
+        assert classify(opened) == "candidate"
+    note_filed, reply_filed, outcomes = threading.Event(), threading.Event(), {}
+
+    def group_holding_the_note():
+        with app.app_context():
+            later: set[int] = set()
+            with entries.deferred(later):
+                outcomes["note"] = classify(note, commit=False)
+            note_filed.set()
+            reply_filed.wait(5)  # the group goes on with other messages
+            entries.refresh(later)
+            db.session.commit()
+            db.session.remove()
+
+    group = threading.Thread(target=group_holding_the_note)
+    group.start()
+    assert note_filed.wait(10)
+    with app.app_context():
+        started = time.monotonic()
+        outcomes["reply"] = classify(reply)
+        waited = time.monotonic() - started
+        db.session.remove()
+    reply_filed.set()
+    group.join(10)
+    assert outcomes == {"note": "auto_reply", "reply": "reply"}
+    assert waited < 2.5, f"the reply's refresh waited {waited:.1f} s for the other group"
+    with app.app_context():
+        kept = snapshot()
+        assert {e[2] for e in kept} == {db.session.get_one(Message, opened).thread_id}
+        assert kept == by_the_rules()
+        assert counters() == counted(kept)
+
+
+def stored(app, raw: bytes) -> int:
+    with app.app_context():
+        message_id = store_inbound(raw, store=blob_store(), source="smtp").id
+        db.session.commit()
+    return message_id
+
+
+def classify(message_id: int, commit: bool = True) -> str | None:
+    return classify_stored(message_id, settings=mail_domain(), store=blob_store(), commit=commit)

@@ -344,11 +344,14 @@ _KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
 # The conversations are locked first, in id order (PostgreSQL; SQLite has one writer anyway):
 # two workers filing mail into one conversation refresh it one after the other, the second
 # reading what the first committed, instead of both writing what they each saw.
+# FOR NO KEY UPDATE, not FOR UPDATE: it need not wait for the key-share locks that the foreign
+# keys take (a message filed into the conversation by another worker's open group holds one
+# until that group commits), only for another refresh or change of the conversation.
 _THREAD_ROWS = (
     select(_t.c.id, _t.c.is_archived, _t.c.candidate_id, _t.c.last_message_at)
     .where(_t.c.id.in_(_THREADS))
     .order_by(_t.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _MESSAGE_ROWS = select(
     _m.c.id,
