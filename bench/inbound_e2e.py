@@ -67,6 +67,7 @@ from webapp.config import ROOT, Config
 from webapp.devserver import commands
 from webapp.extensions import db
 from webapp.models import Direction, Message
+from webapp.models.message import UNCLASSIFIED_INBOUND
 
 NAME = "inbound_e2e"
 GOAL = 0.25
@@ -347,6 +348,17 @@ def inbound_counts(first_id: int) -> tuple[int, int]:
     return rows[0], rows[1]
 
 
+def unclassified_left(first_id: int) -> int:
+    """How many of the rows stored since `first_id` are still unclassified, read from the partial
+    index the drains claim from: counting every row stored (7 ms at 6,000 rows on PostgreSQL),
+    50 times a second, took a third of a CPU from the drains it waits for."""
+    left = db.session.scalar(
+        select(func.count()).select_from(Message).where(text(UNCLASSIFIED_INBOUND), Message.id >= first_id)
+    )
+    db.session.remove()
+    return left or 0
+
+
 def migrate_fresh() -> None:
     from bench.inbound import migrate_fresh as fresh
 
@@ -475,7 +487,8 @@ def _run(args, n, tmp, env, procs, redis, redis_url, smtp_port, web_port) -> int
         stored, left = inbound_counts(first_id)
         while (left or stored < len(corpus) - refused) and time.perf_counter() < deadline:
             time.sleep(0.02)
-            stored, left = inbound_counts(first_id)
+            if not unclassified_left(first_id):  # then whether every message was stored
+                stored, left = inbound_counts(first_id)
         finished = time.perf_counter()
         ticks = [now - before for now, before in zip(_cpu_ticks(), ticks_before, strict=True)]
         idle = ticks[1] / max(1, ticks[0])
