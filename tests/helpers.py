@@ -73,3 +73,15 @@ def counting(app):
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def stored(app, raw: bytes) -> int:
+    """Store the bytes as an entry point does, without queueing anything; the row's id."""
+    from webapp.extensions import db
+    from webapp.mail.inbound.pipeline import store_inbound
+    from webapp.services import blob_store
+
+    with app.app_context():
+        message_id = store_inbound(raw, store=blob_store(), source="smtp").id
+        db.session.commit()
+    return message_id

@@ -6,6 +6,7 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.helpers import stored
 from tests.mailmaker import raw_mail
 from webapp.extensions import db
 from webapp.models import Message, MessageRecipient, Thread
@@ -17,17 +18,6 @@ postgresql_only = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
     reason="SQLite: nobody can file the message meanwhile (it is decided under the write lock)",
 )
-
-
-def stored(app, raw: bytes) -> int:
-    """Store the bytes as an entry point does, without queueing anything."""
-    from webapp.mail.inbound.pipeline import store_inbound
-    from webapp.services import blob_store
-
-    with app.app_context():
-        message_id = store_inbound(raw, store=blob_store(), source="smtp").id
-        db.session.commit()
-    return message_id
 
 
 def counts() -> tuple[int, int]:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.folder_rules import rows_by_the_rules
+from tests.helpers import stored
 from tests.mailmaker import raw_mail
 from webapp.admin import operations as admin
 from webapp.extensions import db
@@ -445,13 +446,6 @@ def test_a_refresh_does_not_wait_for_another_drains_open_group(app, team):
         assert {e[2] for e in kept} == {db.session.get_one(Message, opened).thread_id}
         assert kept == by_the_rules()
         assert counters() == counted(kept)
-
-
-def stored(app, raw: bytes) -> int:
-    with app.app_context():
-        message_id = store_inbound(raw, store=blob_store(), source="smtp").id
-        db.session.commit()
-    return message_id
 
 
 def classify(message_id: int, commit: bool = True) -> str | None:
