@@ -39,7 +39,10 @@ class DemoSnapshot:
         with db.engine.connect() as conn:
             for table in db.metadata.sorted_tables:
                 columns = [c for c in table.columns if c.computed is None]  # PostgreSQL computes those
-                rows = [dict(row) for row in conn.execute(select(*columns)).mappings()]
+                # In key order: a row naming another of its table (a bounce, the message it
+                # reports on) comes after it, as it was written.
+                ordered = select(*columns).order_by(*table.primary_key.columns)
+                rows = [dict(row) for row in conn.execute(ordered).mappings()]
                 self.tables.append((table, rows))
         root = blob_store().root
         shutil.copytree(root, self.blob_copy, dirs_exist_ok=True)
@@ -52,7 +55,7 @@ class DemoSnapshot:
         session = db.session
         postgresql = db.engine.dialect.name == "postgresql"
         if not postgresql:
-            session.execute(text("PRAGMA defer_foreign_keys = ON"))  # conversations name their last message
+            session.execute(text("PRAGMA defer_foreign_keys = ON"))  # a bounce names a message of its table
         for table, rows in self.tables:
             if rows:
                 session.execute(insert(table), rows)
