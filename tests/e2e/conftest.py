@@ -155,6 +155,7 @@ def browser_log(page_and_log) -> BrowserLog:
 
 @pytest.fixture(scope="session")
 def demo_snapshot(tmp_path_factory):
+    """The demo as the first test that wants it loaded it (see tests/e2e/demo_snapshot.py)."""
     from tests.e2e.demo_snapshot import DemoSnapshot
 
     return DemoSnapshot(tmp_path_factory.mktemp("demo-blobs"))

@@ -2,7 +2,8 @@
 
 Loading the demo writes 160 messages through the inbound pipeline and the delivery drain: over
 two seconds, and some 80 browser tests each want it. The first load is kept (every table's
-rows, the blobs they name) and each later test gets those rows back in a few milliseconds.
+rows, and a copy of the blob store as it stood then) and each later test gets those rows back,
+and any blob it finds missing, in a few milliseconds.
 What a test wrote is gone by then (the autouse `db` fixture empties the tables after it).
 """
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, insert, select, text
 from webapp import changes
 from webapp.extensions import db
 from webapp.models import User
+from webapp.models.core import table_of
 from webapp.services import blob_store
 
 
@@ -57,19 +59,17 @@ class DemoSnapshot:
         if not postgresql:
             session.execute(text("PRAGMA defer_foreign_keys = ON"))  # a bounce names a message of its table
         for table, rows in self.tables:
-            if rows:
-                session.execute(insert(table), rows)
-        if postgresql:  # the next row each table numbers must follow the rows put back
-            for table, rows in self.tables:
-                if rows and "id" in table.c and table.c.id.autoincrement in (True, "auto"):
-                    session.execute(
-                        select(
-                            func.setval(func.pg_get_serial_sequence(table.name, "id"), func.max(table.c.id))
-                        )
-                    )
-        # Pages kept in Redis before were drawn from other rows: the changes move every view.
-        changes.touch_team(session)
-        changes.touch_users(session, session.scalars(select(User.id)).all())
+            if not rows:
+                continue
+            session.execute(insert(table), rows)  # through the session: the team's pages move
+            if postgresql and "id" in table.c:  # the next id drawn must follow the rows put back
+                sequence = func.pg_get_serial_sequence(table.name, "id")
+                session.execute(select(func.setval(sequence, func.max(table.c.id))))
+        # The users' own views (entries, counters, read state) move only when told.
+        users = table_of(User)
+        changes.touch_users(
+            session, [row["id"] for table, rows in self.tables if table is users for row in rows]
+        )
         session.commit()
         root = blob_store().root
         for relative in self.blobs:  # a test may have erased some (a candidate's data deleted)
