@@ -51,6 +51,15 @@ def test_finds_by_subject_body_sender_and_recipient(client, auth, team):
     assert search(client, auth, team.rita, "meetup") == ["Sponsor pitch"]
 
 
+def test_finds_an_address_by_its_domain_or_as_typed_so_far(client, auth, team):
+    alices = ["Kubernetes experience", "Offer letter", "Old archived chat"]
+    assert search(client, auth, team.rita, "outside.test") == alices  # a domain: who wrote from it
+    assert search(client, auth, team.rita, "alice@outs") == alices  # an address typed halfway
+    assert search(client, auth, team.rita, "events@meetup.test") == ["Sponsor pitch"]
+    assert search(client, auth, team.rita, "meetup.test") == ["Sponsor pitch"]
+    assert search(client, auth, team.rita, "alice@meetup.test") == []  # the parts, in their order
+
+
 def test_never_returns_what_the_user_cannot_see(client, auth, team):
     assert search(client, auth, team.rita, "secret") == []
     assert search(client, auth, team.rita, "sue@outside.test") == []
