@@ -4,7 +4,7 @@ import smtplib
 import socket
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.mailmaker import raw_mail
 from webapp.extensions import db
@@ -344,3 +344,24 @@ def test_the_log_has_a_line_for_each_message_stored_not_for_each_smtp_command(ap
     assert not [line for line in lines if line[0] == "mail.log"]
     assert [line for line in lines if line[1].startswith("stored message ")]
     assert logging.getLogger("mail.log").isEnabledFor(logging.WARNING)
+
+
+def test_recipient_checks_leave_the_statements_prepared_for_the_batches(app, make, redis):
+    """psycopg forgets what it prepared on a connection that rolls back: a check that ended
+    in a ROLLBACK (the session removed with its read open) had every batch's INSERT planned anew."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements: PostgreSQL")
+    from webapp.receiving.receive import Arrival, receive_many
+    from webapp.receiving.smtpd import InboundHandler
+
+    make.user("Rita Recruiter")
+    db.session.commit()
+    handler = InboundHandler(app)
+    try:
+        for n in range(8):  # psycopg prepares a statement at its fifth run on a connection
+            assert handler._accepts("rita@mail.demo.test")
+            receive_many([Arrival(raw_mail(subject=f"Hello {n}"), "smtp", None, ["rita@mail.demo.test"])])
+        prepared = db.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    finally:
+        handler.close()
+    assert any(s.startswith("INSERT INTO messages") for s in prepared), prepared

@@ -110,7 +110,12 @@ class InboundHandler:
 
     def _accepts(self, address: str) -> bool:
         try:
-            return accepts(address)
+            found = accepts(address)
+            # Ended by a COMMIT, not by the ROLLBACK that remove() sends for an open transaction:
+            # psycopg forgets what it prepared on a connection that rolls back, and the pool
+            # hands this connection to the batches' INSERT next (planned anew every batch).
+            db.session.commit()
+            return found
         finally:
             db.session.remove()  # no transaction (nor connection) held between checks
 
