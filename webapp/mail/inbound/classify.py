@@ -34,7 +34,7 @@ from webapp.models import (
     Thread,
     User,
 )
-from webapp.models.core import table_of
+from webapp.models.core import InList, table_of
 from webapp.models.types import utcnow
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -62,8 +62,8 @@ _TEAM_MEMBERS = (
     )
     .where(
         or_(
-            func.lower(_users.c.email).in_(bindparam("senders", expanding=True)),
-            _users.c.inbound_local.in_(bindparam("locals", expanding=True)),
+            InList(func.lower(_users.c.email), "senders"),
+            InList(_users.c.inbound_local, "locals"),
         )
     )
     .order_by(_users.c.id)
@@ -73,7 +73,7 @@ _TEAM_MEMBERS = (
 _THREAD_BY_REFERENCES = (
     select(*_THREAD_COLUMNS, _messages.c.direction)
     .join_from(_messages, _threads, _threads.c.id == _messages.c.thread_id)
-    .where(_messages.c.message_id.in_(bindparam("ids", expanding=True)))
+    .where(InList(_messages.c.message_id, "ids"))
     .order_by(_messages.c.id.desc())
     .limit(1)
 )
@@ -657,13 +657,13 @@ def decide(
 # Looked up for a drain's group at once, before its first write: four queries for up to 25
 # messages instead of up to four for each (each a round trip, and work for the server).
 _CANDIDATES_OF_GROUP = select(_candidate_emails.c.email, _candidate_emails.c.candidate_id).where(
-    _candidate_emails.c.email.in_(bindparam("emails", expanding=True))
+    InList(_candidate_emails.c.email, "emails")
 )
 _PLACEMENTS_OF_GROUP = select(_placements.c.candidate_id, _placements.c.offer_id).where(
-    _placements.c.candidate_id.in_(bindparam("candidates", expanding=True))
+    InList(_placements.c.candidate_id, "candidates")
 )
 _SYNCED_OF_GROUP = select(_messages.c.message_id).where(
-    _messages.c.message_id.in_(bindparam("mids", expanding=True)), *_SYNCED_ORIGINAL
+    InList(_messages.c.message_id, "mids"), *_SYNCED_ORIGINAL
 )
 
 

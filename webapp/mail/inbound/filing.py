@@ -32,7 +32,7 @@ from webapp.models import (
     Status,
     Thread,
 )
-from webapp.models.core import RowsInsert, execute_dml, table_of
+from webapp.models.core import InList, RowsInsert, execute_dml, table_of
 from webapp.models.types import UTCDateTime
 
 _messages, _threads = table_of(Message), table_of(Thread)
@@ -135,7 +135,7 @@ _ADDRESS_FAILING = (
 _ADDRESS_WORKS = (
     update(_candidate_emails)
     .where(
-        _candidate_emails.c.email.in_(bindparam("addresses", expanding=True)),
+        InList(_candidate_emails.c.email, "addresses"),
         _candidate_emails.c.failing_since.is_not(None),
     )
     .values(failing_since=None, failing_reason=None)
@@ -150,9 +150,7 @@ _AWAY = (
 )
 _BACK = (
     update(_candidates)
-    .where(
-        _candidates.c.id.in_(bindparam("owner_ids", expanding=True)), _candidates.c.away_until.is_not(None)
-    )
+    .where(InList(_candidates.c.id, "owner_ids"), _candidates.c.away_until.is_not(None))
     .values(away_until=None)
 )
 

@@ -34,7 +34,7 @@ from webapp.mail.inbound.parse import Limits, ParsedMail, limit_violations, pars
 from webapp.mail.read import entries
 from webapp.mail.storage import BlobStore
 from webapp.models import Direction, Message, Outcome, Status
-from webapp.models.core import table_of
+from webapp.models.core import InList, table_of
 from webapp.models.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ _TAKE_WRITE_LOCK = update(_messages).where(literal_column("0") == 1).values(outc
 # What a group parses ahead, and asks about its messages at once (parse_ahead).
 _AHEAD_OF = select(
     _messages.c.id, _messages.c.raw_sha256, _messages.c.raw_size, _messages.c.envelope_to
-).where(_messages.c.id.in_(bindparam("ids", expanding=True)))
+).where(InList(_messages.c.id, "ids"))
 _OUTCOME = select(_messages.c.outcome).where(_messages.c.id == bindparam("message_id"))
 
 

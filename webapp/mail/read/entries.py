@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import BindParameter, CompoundSelect, Select, bindparam, delete, func, insert, select, union
+from sqlalchemy import CompoundSelect, Select, delete, func, insert, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp import changes
@@ -44,7 +44,7 @@ from webapp.models import (
     Thread,
     User,
 )
-from webapp.models.core import RowsInsert, table_of
+from webapp.models.core import InList, RowsInsert, table_of
 
 # Conversations handled per round of reads (an IN list each): bounded for SQLite's parameters.
 BATCH = 400
@@ -338,9 +338,6 @@ _t, _m = table_of(Thread), table_of(Message)
 _recipients, _reads = table_of(MessageRecipient), table_of(MessageRead)
 _placements, _access = table_of(Placement), table_of(OfferAccess)
 _cfollows, _ofollows, _users = table_of(CandidateFollow), table_of(OfferFollow), table_of(User)
-_THREADS: BindParameter[list[int]] = bindparam("threads", expanding=True)
-_USERS: BindParameter[list[int]] = bindparam("users", expanding=True)
-_KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
 # The conversations are locked first, in id order (PostgreSQL; SQLite has one writer anyway):
 # two workers filing mail into one conversation refresh it one after the other, the second
 # reading what the first committed, instead of both writing what they each saw.
@@ -349,7 +346,7 @@ _KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
 # until that group commits), only for another refresh or change of the conversation.
 _THREAD_ROWS = (
     select(_t.c.id, _t.c.is_archived, _t.c.candidate_id, _t.c.last_message_at)
-    .where(_t.c.id.in_(_THREADS))
+    .where(InList(_t.c.id, "threads"))
     .order_by(_t.c.id)
     .with_for_update(key_share=True)
 )
@@ -368,36 +365,36 @@ _MESSAGE_ROWS = select(
     _m.c.sort_at,
     _m.c.has_attachments,
     _m.c.shown_to_participants,
-).where(_m.c.thread_id.in_(_THREADS))
+).where(InList(_m.c.thread_id, "threads"))
 _RECIPIENT_ROWS = (
     select(_recipients.c.message_id, _recipients.c.user_id)
     .join(_m, _m.c.id == _recipients.c.message_id)
-    .where(_m.c.thread_id.in_(_THREADS))
+    .where(InList(_m.c.thread_id, "threads"))
 )
 # Who read which inbound message of the conversations.
 _READ_ROWS = (
     select(_reads.c.user_id, _reads.c.message_id)
     .join(_m, _m.c.id == _reads.c.message_id)
-    .where(_m.c.thread_id.in_(_THREADS), _m.c.direction == Direction.INBOUND)
+    .where(InList(_m.c.thread_id, "threads"), _m.c.direction == Direction.INBOUND)
 )
 _PLACEMENT_ROWS = select(_placements.c.candidate_id, _placements.c.offer_id).where(
-    _placements.c.candidate_id.in_(_KEYS)
+    InList(_placements.c.candidate_id, "keys")
 )
-_ACCESS_ROWS = select(_access.c.user_id, _access.c.offer_id).where(_access.c.offer_id.in_(_KEYS))
+_ACCESS_ROWS = select(_access.c.user_id, _access.c.offer_id).where(InList(_access.c.offer_id, "keys"))
 _CANDIDATE_FOLLOWS = select(_cfollows.c.user_id, _cfollows.c.candidate_id).where(
-    _cfollows.c.candidate_id.in_(_KEYS)
+    InList(_cfollows.c.candidate_id, "keys")
 )
-_OFFER_FOLLOWS = select(_ofollows.c.user_id, _ofollows.c.offer_id).where(_ofollows.c.offer_id.in_(_KEYS))
+_OFFER_FOLLOWS = select(_ofollows.c.user_id, _ofollows.c.offer_id).where(InList(_ofollows.c.offer_id, "keys"))
 _ALL_USERS = select(_users.c.id, _users.c.role).order_by(_users.c.id)
-_SOME_USERS = _ALL_USERS.where(_users.c.id.in_(_USERS))
+_SOME_USERS = _ALL_USERS.where(InList(_users.c.id, "users"))
 _entries_table = table_of(FolderEntry)
 # The entries replaced say, as they go, which unread ones the counters must lose.
 _DELETE = (
     delete(_entries_table)
-    .where(_entries_table.c.thread_id.in_(_THREADS))
+    .where(InList(_entries_table.c.thread_id, "threads"))
     .returning(_entries_table.c.user_id, _entries_table.c.folder, _entries_table.c.is_unread)
 )
-_DELETE_FOR_USERS = _DELETE.where(_entries_table.c.user_id.in_(_USERS))
+_DELETE_FOR_USERS = _DELETE.where(InList(_entries_table.c.user_id, "users"))
 _INSERT = RowsInsert(_entries_table)
 _counts = table_of(FolderCount)
 _COUNT_ALL = insert(_counts).from_select(
