@@ -6,7 +6,7 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.helpers import stored
+from tests.helpers import counting, stored
 from tests.mailmaker import raw_mail
 from webapp.extensions import db
 from webapp.models import Message, MessageRecipient, Thread
@@ -332,11 +332,14 @@ def test_a_drain_commits_its_classifications_in_groups(app, team, monkeypatch):
         event.listen(db.engine, "commit", listener)
         monkeypatch.setattr(pipeline, "GROUP_AGE_S", {"sqlite": 60, "postgresql": 60})  # a slow machine too
         try:
-            done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
+            with counting(app) as statements:
+                done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60)
         finally:
             event.remove(db.engine, "commit", listener)
         assert done.count == 12
         assert len(commits) <= 3  # the claim, the group, the empty claim that ends the drain
+        # The group's rows are read in one statement, not one a message.
+        assert sum("other_copy_id" in s for s in statements) == 1
     assert outcomes(app, ids) == ["candidate"] * 12
     with app.app_context():  # the folder entries, computed once for the group, as a rebuild has them
         from webapp.mail.read import entries
@@ -352,6 +355,38 @@ def test_a_drain_commits_its_classifications_in_groups(app, team, monkeypatch):
         assert kept
         entries.rebuild()
         assert rows() == kept
+
+
+def test_copies_in_two_drains_groups_at_once_are_filed_once(app, team):
+    """Two drains classify at once mail that came twice, the copies claimed apart: each mail is
+    filed once and its copy is the duplicate (a group reads its rows at once, on PostgreSQL
+    under the locks that keep copies apart; each waits for the other's copy only)."""
+    import threading
+
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    raws = [raw_mail(subject=f"Twice {i}", message_id=f"<twice-{i}@outside.test>") for i in range(6)]
+    ids = [stored(app, raw) for raw in raws] + [stored(app, raw) for raw in reversed(raws)]
+    failures = []
+
+    def drain():
+        with app.app_context():
+            try:
+                pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60, batch=2)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                failures.append(exc)
+            db.session.remove()
+
+    drains = [threading.Thread(target=drain) for _ in range(2)]
+    for t in drains:
+        t.start()
+    for t in drains:
+        t.join(60)
+    assert failures == []
+    assert sorted(outcomes(app, ids)) == ["candidate"] * 6 + ["duplicate"] * 6
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Thread.id))) == 6
 
 
 def test_a_message_that_fails_in_a_group_is_quarantined_alone(app, team, monkeypatch):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, literal_column, select, update
 
 from webapp.extensions import db, unsynced_commits
 from webapp.mail.domain import MailDomain
@@ -51,31 +51,40 @@ CLAIM_STALE_AFTER = timedelta(seconds=120)
 DEFAULT_LIMITS = Limits()
 _messages = table_of(Message)
 # What classifying needs of the stored row (Core: no entity to load).
-# Read when the message is classified, not with its group's rows: OTHER_COPY must be as fresh
-# as can be (a copy committed meanwhile by another connection of the listener).
-_STORED = select(
+_STORED_COLUMNS = select(
     _messages.c.id,
     _messages.c.outcome,
     _messages.c.raw_sha256,
+    _messages.c.raw_size,
     _messages.c.envelope_to,
     _messages.c.source,
     _messages.c.created_at,
     *(_messages.c[name] for name in FILED_COLUMNS),
     OTHER_COPY,
-).where(_messages.c.id == bindparam("message_id"))
+)
+_STORED = _STORED_COLUMNS.where(_messages.c.id == bindparam("message_id"))
 # Two copies of one mail are decided one after the other, never side by side: each would
 # find the other not yet filed, and both would be filed. On PostgreSQL the read also locks the
 # message's bytes until the commit (a drain's group commits up to 0.25 s after its reads).
 # SQLite has one write lock: it is taken (an UPDATE of nothing) after parsing, just before
 # deciding, so the listener is not kept waiting while a message is parsed.
-_STORED_LOCKED = _STORED.add_columns(
-    func.pg_advisory_xact_lock(func.hashtextextended(_messages.c.raw_sha256, 0)).label("bytes_locked")
+_BYTES_LOCKED = func.pg_advisory_xact_lock(func.hashtextextended(_messages.c.raw_sha256, 0)).label(
+    "bytes_locked"
 )
+_STORED_LOCKED = _STORED.add_columns(_BYTES_LOCKED)
+# A drain's group reads its messages' rows at once, before its first write (one statement,
+# not one a message). PostgreSQL takes their locks in the order of their bytes' hashes (it
+# calls a volatile function after the sort), so two groups never wait for each other in a
+# circle; holding nothing else yet, a group that waits for another's copy waits only for it.
+# A copy stored after the read is no danger: its own read finds this row (OTHER_COPY) and,
+# under the lock, asks the duplicate question.
+_GROUP_STORED = {
+    "postgresql": _STORED_COLUMNS.add_columns(_BYTES_LOCKED)
+    .where(InList(_messages.c.id, "ids"))
+    .order_by(_messages.c.raw_sha256, _messages.c.id),
+    "sqlite": _STORED_COLUMNS.where(InList(_messages.c.id, "ids")),
+}
 _TAKE_WRITE_LOCK = update(_messages).where(literal_column("0") == 1).values(outcome=_messages.c.outcome)
-# What a group parses ahead, and asks about its messages at once (parse_ahead).
-_AHEAD_OF = select(
-    _messages.c.id, _messages.c.raw_sha256, _messages.c.raw_size, _messages.c.envelope_to
-).where(InList(_messages.c.id, "ids"))
 _OUTCOME = select(_messages.c.outcome).where(_messages.c.id == bindparam("message_id"))
 
 
@@ -177,6 +186,7 @@ def classify_stored(
     time_limit: float | None = TIME_LIMIT_S,
     commit: bool = True,
     ahead: "ParsedAhead | None" = None,
+    stored: Row | None = None,
 ) -> str | None:
     """Classify one stored message in one transaction; a no-op if it is already classified. Commits.
 
@@ -189,9 +199,11 @@ def classify_stored(
     FiledElsewhere, ClassifyTimeout): the caller rolls back and classifies one by one.
 
     ahead: the message parsed already (`parse_ahead`), or how parsing it failed; the time
-    it took counts against `time_limit`.
+    it took counts against `time_limit`. stored: its row, read (and locked) by the caller in
+    this transaction (`_GROUP_STORED`).
     """
-    stored = _read_stored(message_id)
+    if stored is None:
+        stored = _read_stored(message_id)
     if stored is None or stored.outcome is not None:
         if commit:
             db.session.commit()  # nothing to do: the lock goes at once
@@ -511,6 +523,7 @@ class _Group:
 
     def __init__(self, settings: MailDomain, store: BlobStore, time_limit: float | None, done: Drained):
         self.settings, self.store, self.time_limit, self.done = settings, store, time_limit, done
+        self.stored: dict[int, Row] = {}
         self._start_over()
         self.started = 0.0
         self.max_age = GROUP_AGE_S.get(db.engine.dialect.name, 0.05)
@@ -525,12 +538,12 @@ class _Group:
         within the time limit; a failure stops there and is the message's own, as if it had
         happened while classifying it.
         """
-        wanted = [i for i in message_ids[:GROUP_SIZE] if i not in self.ahead]
-        if not wanted:
-            return
-        rows = db.session.execute(_AHEAD_OF, {"ids": wanted}).all()
-        self._parse(sorted(rows, key=lambda r: r.id))
-        self._look_up(wanted)
+        statement = _GROUP_STORED.get(db.engine.dialect.name, _GROUP_STORED["sqlite"])
+        rows = sorted(db.session.execute(statement, {"ids": message_ids[:GROUP_SIZE]}), key=lambda r: r.id)
+        self.stored = {row.id: row for row in rows}
+        wanted = [row for row in rows if row.id not in self.ahead]
+        self._parse(wanted)
+        self._look_up([row.id for row in wanted])
 
     def _look_up(self, message_ids: list[int]) -> None:
         """Ask what decide would ask of each message parsed ahead, for all of them at once."""
@@ -576,6 +589,7 @@ class _Group:
                     time_limit=self.time_limit,
                     commit=False,
                     ahead=self.ahead.get(message_id),
+                    stored=self.stored.get(message_id),
                 )
         except (Exception, ClassifyTimeout) as exc:
             log.info(
@@ -613,6 +627,9 @@ class _Group:
         self.outcomes: list[str | None] = []
         self.conversations: set[int] = set()  # their folder entries, computed once at the commit
         self.deferred = Deferred()  # recipients, holds, addresses working again...: at the commit
+        # The next messages' rows, read (and on PostgreSQL locked) in the open transaction: read
+        # again after a commit or a rollback, which lets their locks go.
+        self.stored = {}
 
     def _one_by_one(self) -> None:
         db.session.rollback()
