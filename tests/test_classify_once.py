@@ -218,6 +218,21 @@ def test_a_drain_killed_mid_batch_leaves_its_claims_for_a_later_drain(app, team)
     assert outcomes(app, ids) == ["candidate"] * 3
 
 
+def test_a_drain_looks_for_lost_claims_first_at_its_start_then_only_when_nothing_else_is_left(app, team):
+    """A claim goes stale after minutes: a drain claiming every few messages does not ask for
+    stale ones (two statements) at each claim."""
+    from webapp.mail.inbound import pipeline
+    from webapp.services import blob_store, mail_domain
+
+    ids = [stored(app, raw_mail(subject=f"Hello {i}")) for i in range(12)]
+    with app.app_context(), counting(app) as statements:
+        done = pipeline.drain_unclassified(settings=mail_domain(), store=blob_store(), budget=60, batch=2)
+    assert done.count == 12
+    assert outcomes(app, ids) == ["candidate"] * 12
+    # The spent ones and the stale ones at the first of 7 claims, and at the last, which finds nothing.
+    assert sum("classify_requeues" in s for s in statements) == 4
+
+
 def test_a_message_that_keeps_killing_its_worker_ends_quarantined_alone(app, team):
     """Claimed again MAX_REQUEUES times, then kept quarantined for an admin, never retried
     forever; the messages claimed beside it the first time are classified as usual."""

@@ -441,6 +441,7 @@ class _Drain:
     stale_after: timedelta
     linger: float
     stop_lingering: Callable[[], bool] | None
+    stale_look_at: float = 0.0  # monotonic: when stale claims come first again
 
     def run(self, watch: DrainWatch | None, on_full_claim: Callable[[], None] | None) -> Drained:
         """Claim, classify and commit until nothing is left (after lingering) or the budget is spent."""
@@ -449,7 +450,7 @@ class _Drain:
         idle_until = time.monotonic() + self.linger
         last_look = False
         while True:
-            claimed = claim_unclassified(self.batch, stale_after=self.stale_after)
+            claimed = self._claim_next()
             if not claimed:
                 if last_look or (watch is not None and not watch.take()):
                     return done  # another drain watches for new mail: this worker is free
@@ -483,6 +484,15 @@ class _Drain:
             if time.monotonic() > deadline:
                 done.more = True
                 return done
+
+    def _claim_next(self) -> list[int]:
+        """The next claim. A claim goes stale after minutes: stale ones come first at the
+        drain's first claim, then every twentieth of that delay; in between only when nothing
+        unclaimed is left."""
+        stale_first = time.monotonic() >= self.stale_look_at
+        if stale_first:
+            self.stale_look_at = time.monotonic() + self.stale_after.total_seconds() / 20
+        return claim_unclassified(self.batch, stale_after=self.stale_after, stale_first=stale_first)
 
     def _wait_for_more(self, until: float, watch: DrainWatch | None) -> bool:
         """Wait, until `until` (monotonic), for something to claim: True once there is."""
@@ -708,21 +718,30 @@ _CLAIM_STALE = _claim_statement(_STALE, requeue=True)
 _CLAIM_UNCLAIMED = _claim_statement(_UNCLAIMED, requeue=False)
 
 
-def claim_unclassified(limit: int, *, stale_after: timedelta = CLAIM_STALE_AFTER) -> list[int]:
+def claim_unclassified(
+    limit: int, *, stale_after: timedelta = CLAIM_STALE_AFTER, stale_first: bool = True
+) -> list[int]:
     """Claim what to classify next, oldest first: ids, [] when nothing is left. Commits.
 
     A message whose claim went stale (its worker died while classifying it) comes alone and
     counts a requeue; one out of tries is quarantined instead. That way a message that kills
     its worker takes no other message down with it. Otherwise: up to `limit` unclaimed ones.
     One statement each, atomic: two drains never claim the same message (SKIP LOCKED on
-    PostgreSQL lets them take different ones instead of waiting).
+    PostgreSQL lets them take different ones instead of waiting). stale_first=False: stale
+    claims only when nothing unclaimed is left (a drain puts them first now and then, not at
+    every claim: two statements each time).
     """
     now = utcnow()
-    stale_before = now - stale_after
-    give_up_on_spent(stale_after=stale_after, now=now)
-    claimed = _claim(_CLAIM_STALE, {"stale_before": stale_before, "limit": 1, "now": now})
+
+    def stale() -> list[int]:
+        give_up_on_spent(stale_after=stale_after, now=now)
+        return _claim(_CLAIM_STALE, {"stale_before": now - stale_after, "limit": 1, "now": now})
+
+    claimed = stale() if stale_first else []
     if not claimed:
         claimed = _claim(_CLAIM_UNCLAIMED, {"limit": limit, "now": now})
+    if not claimed and not stale_first:
+        claimed = stale()
     db.session.commit()
     return claimed
 
