@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Row, bindparam, func, literal_column, select, update
 
@@ -318,7 +318,6 @@ class ParsedAhead:
     parsed: ParsedMail | None = None
     head: bytes = b""
     error: BaseException | None = None
-    envelope_to: Any = None  # its envelope recipients, for the group's look-ups
     known: GroupLookups | None = None  # what decide asks, asked for the group at once
 
 
@@ -553,17 +552,18 @@ class _Group:
         self.stored = {row.id: row for row in rows}
         wanted = [row for row in rows if row.id not in self.ahead]
         self._parse(wanted)
-        self._look_up([row.id for row in wanted])
+        self._look_up([row for row in wanted if row.id in self.ahead])
 
-    def _look_up(self, message_ids: list[int]) -> None:
-        """Ask what decide would ask of each message parsed ahead, for all of them at once."""
-        aheads = [self.ahead[i] for i in message_ids if i in self.ahead]
-        mails = [(a.parsed, a.envelope_to) for a in aheads if a.parsed is not None]
+    def _look_up(self, rows) -> None:
+        """Ask what decide would ask of each message parsed ahead (its stored row given), for all
+        of them at once."""
+        parsed = [(self.ahead[row.id].parsed, row.envelope_to) for row in rows]
+        mails = [(mail, envelope_to) for mail, envelope_to in parsed if mail is not None]
         if not mails:
             return
         known = look_up_group(mails, self.settings)
-        for ahead in aheads:
-            ahead.known = known
+        for row in rows:
+            self.ahead[row.id].known = known
 
     def _parse(self, rows) -> None:
         """parse_ahead's parsing, up to PARSE_AHEAD_BYTES (the first message whatever its size)."""
@@ -582,9 +582,7 @@ class _Group:
                 self.ahead[row.id] = ParsedAhead(seconds, DEFAULT_LIMITS.header_bytes, error=exc)
                 return
             seconds = time.monotonic() - started
-            self.ahead[row.id] = ParsedAhead(
-                seconds, DEFAULT_LIMITS.header_bytes, parsed, head, envelope_to=row.envelope_to
-            )
+            self.ahead[row.id] = ParsedAhead(seconds, DEFAULT_LIMITS.header_bytes, parsed, head)
 
     def add(self, message_id: int) -> None:
         if not self.ids:
